@@ -1,0 +1,94 @@
+/*
+ * Peak-FMA probe: the threaded driver and the portable chains.
+ *
+ * One task per thread (fc_get_num_threads() of them) through fc_parallel_for,
+ * so the probe runs on exactly the threads a kernel call would get.  Each
+ * task runs its chains for the same number of rounds and leaves a checksum,
+ * which keeps the compiler from dropping the work.
+ *
+ * The portable chains are plain C multiply-adds over an array of
+ * accumulators; the compiler vectorises them for the baseline instruction set
+ * (SSE2 on x86-64, NEON on arm64).  C11 mode forbids contracting a * b + c,
+ * so that is a multiply and an add per lane: still 2 flops, and the same
+ * ceiling the generic kernels live under.
+ */
+#include "probe.h"
+#include "runtime.h"
+
+/* Enough scalar chains to fill several vector registers' worth of latency. */
+#define PROBE_GENERIC_CHAINS 32
+
+#define DEFINE_PROBE_GENERIC(SUFFIX, REAL)                                                \
+    static double probe_chains_##SUFFIX##_generic(int64_t rounds, double seed)            \
+    {                                                                                     \
+        const REAL scale = (REAL)0.999999;                                                \
+        const REAL shift = (REAL)1e-6;                                                    \
+        REAL acc[PROBE_GENERIC_CHAINS];                                                   \
+        for (int k = 0; k < PROBE_GENERIC_CHAINS; k++) acc[k] = (REAL)(seed + k);         \
+        for (int64_t r = 0; r < rounds; r++) {                                            \
+            for (int k = 0; k < PROBE_GENERIC_CHAINS; k++) acc[k] = acc[k] * scale + shift; \
+        }                                                                                 \
+        double sum = 0.0;                                                                 \
+        for (int k = 0; k < PROBE_GENERIC_CHAINS; k++) sum += acc[k];                     \
+        return sum;                                                                       \
+    }
+
+DEFINE_PROBE_GENERIC(f32, float)
+DEFINE_PROBE_GENERIC(f64, double)
+
+typedef double (*probe_chains_fn)(int64_t rounds, double seed);
+
+typedef struct {
+    probe_chains_fn chains;
+    int64_t rounds;
+    double *checksums;    /* one per task */
+} probe_job;
+
+static int probe_chunk(void *ctx, int64_t begin, int64_t end)
+{
+    const probe_job *job = (const probe_job *)ctx;
+    for (int64_t task = begin; task < end; task++)
+        job->checksums[task] = job->chains(job->rounds, (double)task);
+    return FC_OK;
+}
+
+/* Written once after every run so the checksums are observable. */
+static volatile double probe_sink;
+
+static int probe_run(probe_chains_fn chains, double round_flops, int64_t rounds,
+                     double *flops_done)
+{
+    fc_runtime_init();
+    if (rounds < 1) rounds = 1;
+    int64_t ntasks = fc_get_num_threads();
+    probe_job job = {chains, rounds, fc_aligned_alloc((size_t)ntasks * sizeof(double))};
+    if (!job.checksums) return FC_ENOMEM;
+    double total_flops = round_flops * (double)rounds * (double)ntasks;
+    int status = fc_parallel_for(ntasks, total_flops, probe_chunk, &job);
+    double sum = 0.0;
+    for (int64_t task = 0; task < ntasks; task++) sum += job.checksums[task];
+    probe_sink = sum;
+    fc_aligned_free(job.checksums);
+    *flops_done = total_flops;
+    return status;
+}
+
+int fc_probe_fma_f32(int64_t rounds, double *flops_done)
+{
+#ifdef FASTCONV_HAVE_AVX2
+    if (fc_simd_level() == FC_SIMD_AVX2)
+        return probe_run(fc_probe_chains_f32_avx2, fc_probe_round_flops_f32_avx2(), rounds,
+                         flops_done);
+#endif
+    return probe_run(probe_chains_f32_generic, 2.0 * PROBE_GENERIC_CHAINS, rounds, flops_done);
+}
+
+int fc_probe_fma_f64(int64_t rounds, double *flops_done)
+{
+#ifdef FASTCONV_HAVE_AVX2
+    if (fc_simd_level() == FC_SIMD_AVX2)
+        return probe_run(fc_probe_chains_f64_avx2, fc_probe_round_flops_f64_avx2(), rounds,
+                         flops_done);
+#endif
+    return probe_run(probe_chains_f64_generic, 2.0 * PROBE_GENERIC_CHAINS, rounds, flops_done);
+}

@@ -1,0 +1,37 @@
+/*
+ * Peak floating-point probe: how many FMA flops per second this machine can
+ * do, the ceiling the benchmark quotes every kernel against.
+ *
+ * Each thread runs independent multiply-add chains that live in registers
+ * (no memory traffic), enough chains to cover the FMA latency, at the best
+ * SIMD level fc_simd_level() allows.  The caller times the call; the probe
+ * only reports how many flops it did (2 per multiply-add lane).
+ */
+#ifndef FASTCONV_PROBE_H
+#define FASTCONV_PROBE_H
+
+#include "fastconv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Runs `rounds` rounds of the chains on each of fc_get_num_threads() threads.
+ * *flops_done gets the total flop count.  Returns FC_OK or FC_ENOMEM. */
+int fc_probe_fma_f32(int64_t rounds, double *flops_done);
+int fc_probe_fma_f64(int64_t rounds, double *flops_done);
+
+#ifdef FASTCONV_HAVE_AVX2
+/* AVX2+FMA chains of one thread (probe_avx2.c); return a value that depends
+ * on every chain so that the compiler keeps them all. */
+double fc_probe_chains_f32_avx2(int64_t rounds, double seed);
+double fc_probe_chains_f64_avx2(int64_t rounds, double seed);
+/* Flops one round of the AVX2 chains does. */
+double fc_probe_round_flops_f32_avx2(void);
+double fc_probe_round_flops_f64_avx2(void);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif
