@@ -1,0 +1,38 @@
+"""show_config(): what this build of fastconv is and what it chose at run time."""
+from __future__ import annotations
+
+import platform
+import sys
+
+import numpy as np
+
+from . import _core
+from ._version import __version__
+
+
+def config():
+    """The build and run-time facts as a dict."""
+    return {
+        "version": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "platform": f"{platform.system()} {platform.machine()}",
+        "compiler": _core.compiler(),
+        "openmp": _core.openmp_enabled(),
+        "simd": _core.simd_level(),
+        "simd_detected": _core.simd_level_detected(),
+        "threads": _core.get_num_threads(),
+        "cpus": _core.cpu_count(),
+    }
+
+
+def show_config():
+    """Print version, compiler, OpenMP on/off, the SIMD level chosen at run time and threads."""
+    c = config()
+    forced = "" if c["simd"] == c["simd_detected"] else f" (CPU supports {c['simd_detected']}; lowered by FASTCONV_SIMD)"
+    print(f"fastconv {c['version']}")
+    print(f"  python     {c['python']}, numpy {c['numpy']}, {c['platform']}")
+    print(f"  compiler   {c['compiler']}")
+    print(f"  openmp     {'on' if c['openmp'] else 'off (serial build)'}")
+    print(f"  simd       {c['simd']}{forced}")
+    print(f"  threads    {c['threads']} (of {c['cpus']} CPUs)")

@@ -1,0 +1,103 @@
+# Convolution bindings: forward, im2col/col2im, gradients.
+
+cdef extern from "fastconv.h" nogil:
+    int fc_conv2d_f32(const fc_geom *g, const float *x, const float *weight, const float *bias, float *y, int relu)
+    int fc_conv2d_f64(const fc_geom *g, const double *x, const double *weight, const double *bias, double *y, int relu)
+    int fc_im2col_f32(const fc_geom *g, const float *x, float *cols)
+    int fc_im2col_f64(const fc_geom *g, const double *x, double *cols)
+    int fc_col2im_f32(const fc_geom *g, const float *cols, float *x)
+    int fc_col2im_f64(const fc_geom *g, const double *cols, double *x)
+    int fc_conv2d_grad_input_f32(const fc_geom *g, const float *grad_y, const float *weight, float *grad_x)
+    int fc_conv2d_grad_input_f64(const fc_geom *g, const double *grad_y, const double *weight, double *grad_x)
+    int fc_conv2d_grad_weight_f32(const fc_geom *g, const float *grad_y, const float *x, float *grad_weight)
+    int fc_conv2d_grad_weight_f64(const fc_geom *g, const double *grad_y, const double *x, double *grad_weight)
+    int fc_conv2d_grad_bias_f32(const fc_geom *g, const float *grad_y, float *grad_bias)
+    int fc_conv2d_grad_bias_f64(const fc_geom *g, const double *grad_y, double *grad_bias)
+
+
+def conv2d(tuple geom, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y, bint relu):
+    cdef fc_geom g = make_geom(geom)
+    cdef void *px = data(x)
+    cdef void *pw = data(weight)
+    cdef void *pb = data_or_null(bias)
+    cdef void *py = data(y)
+    cdef int status
+    if is_f32(y):
+        with nogil:
+            status = fc_conv2d_f32(&g, <float *>px, <float *>pw, <float *>pb, <float *>py, relu)
+    else:
+        with nogil:
+            status = fc_conv2d_f64(&g, <double *>px, <double *>pw, <double *>pb, <double *>py, relu)
+    check_status(status)
+
+
+def im2col(tuple geom, cnp.ndarray x, cnp.ndarray cols):
+    cdef fc_geom g = make_geom(geom)
+    cdef void *px = data(x)
+    cdef void *pc = data(cols)
+    cdef int status
+    if is_f32(cols):
+        with nogil:
+            status = fc_im2col_f32(&g, <float *>px, <float *>pc)
+    else:
+        with nogil:
+            status = fc_im2col_f64(&g, <double *>px, <double *>pc)
+    check_status(status)
+
+
+def col2im(tuple geom, cnp.ndarray cols, cnp.ndarray x):
+    cdef fc_geom g = make_geom(geom)
+    cdef void *pc = data(cols)
+    cdef void *px = data(x)
+    cdef int status
+    if is_f32(x):
+        with nogil:
+            status = fc_col2im_f32(&g, <float *>pc, <float *>px)
+    else:
+        with nogil:
+            status = fc_col2im_f64(&g, <double *>pc, <double *>px)
+    check_status(status)
+
+
+def conv2d_grad_input(tuple geom, cnp.ndarray grad_y, cnp.ndarray weight, cnp.ndarray grad_x):
+    cdef fc_geom g = make_geom(geom)
+    cdef void *pgy = data(grad_y)
+    cdef void *pw = data(weight)
+    cdef void *pgx = data(grad_x)
+    cdef int status
+    if is_f32(grad_x):
+        with nogil:
+            status = fc_conv2d_grad_input_f32(&g, <float *>pgy, <float *>pw, <float *>pgx)
+    else:
+        with nogil:
+            status = fc_conv2d_grad_input_f64(&g, <double *>pgy, <double *>pw, <double *>pgx)
+    check_status(status)
+
+
+def conv2d_grad_weight(tuple geom, cnp.ndarray grad_y, cnp.ndarray x, cnp.ndarray grad_weight):
+    cdef fc_geom g = make_geom(geom)
+    cdef void *pgy = data(grad_y)
+    cdef void *px = data(x)
+    cdef void *pgw = data(grad_weight)
+    cdef int status
+    if is_f32(grad_weight):
+        with nogil:
+            status = fc_conv2d_grad_weight_f32(&g, <float *>pgy, <float *>px, <float *>pgw)
+    else:
+        with nogil:
+            status = fc_conv2d_grad_weight_f64(&g, <double *>pgy, <double *>px, <double *>pgw)
+    check_status(status)
+
+
+def conv2d_grad_bias(tuple geom, cnp.ndarray grad_y, cnp.ndarray grad_bias):
+    cdef fc_geom g = make_geom(geom)
+    cdef void *pgy = data(grad_y)
+    cdef void *pgb = data(grad_bias)
+    cdef int status
+    if is_f32(grad_bias):
+        with nogil:
+            status = fc_conv2d_grad_bias_f32(&g, <float *>pgy, <float *>pgb)
+    else:
+        with nogil:
+            status = fc_conv2d_grad_bias_f64(&g, <double *>pgy, <double *>pgb)
+    check_status(status)

@@ -1,0 +1,42 @@
+/* ReLU kernels, templated on REAL / FC_NAME.  Written branch-free so
+ * compilers vectorise them at any SIMD level. */
+
+typedef struct {
+    const REAL *a, *b;
+    REAL *out;
+    int64_t n;
+} FC_NAME(relu_ctx);
+
+static int FC_NAME(relu_task)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(relu_ctx) *ctx = (const FC_NAME(relu_ctx) *)vctx;
+    const int64_t lo = begin * FC_RELU_BLOCK, hi = FC_MIN(end * FC_RELU_BLOCK, ctx->n);
+    const REAL *FC_RESTRICT x = ctx->a;
+    REAL *FC_RESTRICT y = ctx->out;
+    /* x < 0 is false for NaN, so NaN passes through unchanged. */
+    for (int64_t i = lo; i < hi; i++) y[i] = x[i] < 0 ? (REAL)0 : x[i];
+    return FC_OK;
+}
+
+int FC_NAME(fc_relu)(const REAL *x, REAL *y, int64_t n)
+{
+    FC_NAME(relu_ctx) ctx = {x, NULL, y, n};
+    return fc_parallel_for((n + FC_RELU_BLOCK - 1) / FC_RELU_BLOCK, (double)n, FC_NAME(relu_task), &ctx);
+}
+
+static int FC_NAME(relu_backward_task)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(relu_ctx) *ctx = (const FC_NAME(relu_ctx) *)vctx;
+    const int64_t lo = begin * FC_RELU_BLOCK, hi = FC_MIN(end * FC_RELU_BLOCK, ctx->n);
+    const REAL *FC_RESTRICT gy = ctx->a;
+    const REAL *FC_RESTRICT x = ctx->b;
+    REAL *FC_RESTRICT gx = ctx->out;
+    for (int64_t i = lo; i < hi; i++) gx[i] = x[i] > 0 ? gy[i] : (REAL)0;
+    return FC_OK;
+}
+
+int FC_NAME(fc_relu_backward)(const REAL *grad_y, const REAL *x, REAL *grad_x, int64_t n)
+{
+    FC_NAME(relu_ctx) ctx = {grad_y, x, grad_x, n};
+    return fc_parallel_for((n + FC_RELU_BLOCK - 1) / FC_RELU_BLOCK, (double)n, FC_NAME(relu_backward_task), &ctx);
+}

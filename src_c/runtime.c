@@ -1,0 +1,271 @@
+/* sched_getaffinity and CPU_COUNT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+/*
+ * Runtime: CPU feature detection and the SIMD level in use, thread count,
+ * the shared parallel loop, workspace allocation and the denormal mode.
+ */
+#include "runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if FC_X86
+#include <xmmintrin.h>
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
+#endif
+
+#if defined(_WIN32)
+#include <windows.h>
+#elif defined(__linux__)
+#include <sched.h>
+#include <unistd.h>
+#else
+#include <unistd.h>
+#endif
+
+/* ---- SIMD level ---------------------------------------------------------- */
+
+static int simd_detected = -1;
+static int simd_in_use = FC_SIMD_GENERIC;
+
+#if FC_X86
+#if defined(_MSC_VER)
+static void cpuid(int leaf, int sub, int regs[4]) { __cpuidex(regs, leaf, sub); }
+static unsigned long long read_xcr0(void) { return _xgetbv(0); }
+#else
+#include <cpuid.h>
+static void cpuid(int leaf, int sub, int regs[4])
+{
+    unsigned int a, b, c, d;
+    __cpuid_count(leaf, sub, a, b, c, d);
+    regs[0] = (int)a; regs[1] = (int)b; regs[2] = (int)c; regs[3] = (int)d;
+}
+static unsigned long long read_xcr0(void)
+{
+    unsigned int eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+#endif
+
+/* AVX2 + FMA usable: the CPU has them and the OS saves the ymm state. */
+static int detect_avx2_fma(void)
+{
+    int regs[4];
+    cpuid(0, 0, regs);
+    if (regs[0] < 7) return 0;
+    cpuid(1, 0, regs);
+    int has_fma = (regs[2] >> 12) & 1;
+    int has_osxsave = (regs[2] >> 27) & 1;
+    int has_avx = (regs[2] >> 28) & 1;
+    if (!(has_fma && has_osxsave && has_avx)) return 0;
+    if ((read_xcr0() & 0x6) != 0x6) return 0;
+    cpuid(7, 0, regs);
+    return (regs[1] >> 5) & 1;
+}
+#endif
+
+void fc_runtime_init(void)
+{
+    if (simd_detected >= 0) return;
+    int detected = FC_SIMD_GENERIC;
+#if FC_X86 && defined(FASTCONV_HAVE_AVX2)
+    if (detect_avx2_fma()) detected = FC_SIMD_AVX2;
+#endif
+    int level = detected;
+    const char *forced = getenv("FASTCONV_SIMD");
+    if (forced && *forced) {
+        /* Only ever lowers the level: asking for more than the CPU has is ignored. */
+        if (strcmp(forced, "generic") == 0) level = FC_SIMD_GENERIC;
+        else if (strcmp(forced, "avx2") == 0) level = FC_MIN(detected, FC_SIMD_AVX2);
+    }
+    simd_in_use = level;
+    simd_detected = detected;
+}
+
+int fc_simd_level(void) { return simd_in_use; }
+int fc_simd_level_detected(void) { return simd_detected < 0 ? FC_SIMD_GENERIC : simd_detected; }
+
+const char *fc_simd_name(int level)
+{
+    switch (level) {
+    case FC_SIMD_AVX2: return "avx2";
+    default: return "generic";
+    }
+}
+
+const char *fc_compiler(void)
+{
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+#define FC_STR2(x) #x
+#define FC_STR(x) FC_STR2(x)
+    return "msvc " FC_STR(_MSC_VER);
+#else
+    return "unknown";
+#endif
+}
+
+/* ---- threads ------------------------------------------------------------- */
+
+static int requested_threads = 0;   /* 0: not set by the user */
+
+int fc_openmp_enabled(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int fc_cpu_count(void)
+{
+#if defined(_WIN32)
+    DWORD_PTR process_mask, system_mask;
+    if (GetProcessAffinityMask(GetCurrentProcess(), &process_mask, &system_mask)) {
+        int count = 0;
+        for (; process_mask; process_mask >>= 1) count += (int)(process_mask & 1);
+        if (count > 0) return count;
+    }
+    SYSTEM_INFO info;
+    GetSystemInfo(&info);
+    return (int)info.dwNumberOfProcessors;
+#elif defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int count = CPU_COUNT(&set);
+        if (count > 0) return count;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+#else
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+#endif
+}
+
+void fc_set_num_threads(int n)
+{
+    if (n < 1) n = 1;
+    requested_threads = n;
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+}
+
+/* The user's count (or the default), capped by the OpenMP limit of the
+ * calling thread so that threadpoolctl's openmp limit is honoured. */
+int fc_get_num_threads(void)
+{
+#ifdef _OPENMP
+    int omp_limit = omp_get_max_threads();
+    int n = requested_threads > 0 ? requested_threads : omp_limit;
+    return FC_MAX(1, FC_MIN(n, omp_limit));
+#else
+    return 1;
+#endif
+}
+
+/* Below this many flops a second thread costs more than it saves. */
+#define FC_FLOPS_PER_THREAD 2.0e5
+
+int fc_threads_for(double work_flops, int64_t ntasks)
+{
+    int n = fc_get_num_threads();
+    if (ntasks < n) n = (int)FC_MAX(ntasks, 1);
+    int by_work = (int)(work_flops / FC_FLOPS_PER_THREAD);
+    if (by_work < n) n = FC_MAX(by_work, 1);
+    return n;
+}
+
+/* ---- denormals ----------------------------------------------------------- */
+
+fc_fpmode fc_fpmode_enter(void)
+{
+    fc_fpmode mode = {0};
+#if FC_X86
+    mode.saved = _mm_getcsr();
+    _mm_setcsr(mode.saved | 0x8040);   /* FTZ (bit 15) | DAZ (bit 6) */
+#endif
+    return mode;
+}
+
+void fc_fpmode_leave(fc_fpmode mode)
+{
+#if FC_X86
+    _mm_setcsr(mode.saved);
+#else
+    (void)mode;
+#endif
+}
+
+/* ---- the parallel loop --------------------------------------------------- */
+
+int fc_parallel_for(int64_t ntasks, double work_flops, fc_task_fn fn, void *ctx)
+{
+    if (ntasks <= 0) return FC_OK;
+    int nthreads = fc_threads_for(work_flops, ntasks);
+    if (nthreads <= 1) {
+        fc_fpmode mode = fc_fpmode_enter();
+        int status = fn(ctx, 0, ntasks);
+        fc_fpmode_leave(mode);
+        return status;
+    }
+    int status = FC_OK;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nthreads)
+    {
+        int t = omp_get_thread_num();
+        int nt = omp_get_num_threads();
+        int64_t begin = ntasks * t / nt;
+        int64_t end = ntasks * (t + 1) / nt;
+        fc_fpmode mode = fc_fpmode_enter();
+        int chunk_status = begin < end ? fn(ctx, begin, end) : FC_OK;
+        fc_fpmode_leave(mode);
+        if (chunk_status != FC_OK) {
+#pragma omp critical(fastconv_status)
+            if (status == FC_OK) status = chunk_status;
+        }
+    }
+#else
+    fc_fpmode mode = fc_fpmode_enter();
+    status = fn(ctx, 0, ntasks);
+    fc_fpmode_leave(mode);
+#endif
+    return status;
+}
+
+/* ---- workspace ----------------------------------------------------------- */
+
+void *fc_aligned_alloc(size_t bytes)
+{
+    if (bytes == 0) bytes = FC_ALIGN;
+#if defined(_MSC_VER) || defined(__MINGW32__)
+    return _aligned_malloc(bytes, FC_ALIGN);
+#else
+    void *p = NULL;
+    if (posix_memalign(&p, FC_ALIGN, bytes) != 0) return NULL;
+    return p;
+#endif
+}
+
+void fc_aligned_free(void *p)
+{
+#if defined(_MSC_VER) || defined(__MINGW32__)
+    _aligned_free(p);
+#else
+    free(p);
+#endif
+}

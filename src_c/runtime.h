@@ -1,0 +1,69 @@
+/*
+ * Internal helpers shared by every kernel file: aligned workspace, the one
+ * parallel loop every kernel uses, and the float-type template macros.
+ *
+ * Threads: fc_parallel_for splits [0, ntasks) into one contiguous chunk per
+ * thread (static, in order) and calls fn(ctx, begin, end) once per chunk.
+ * Tasks must write disjoint outputs and compute each output the same way
+ * whatever chunk it falls in; that is what makes results independent of the
+ * thread count.  Every thread runs with denormals flushed (FTZ/DAZ) and gets
+ * its previous mode back afterwards, so the caller's mode is untouched.
+ */
+#ifndef FASTCONV_RUNTIME_H
+#define FASTCONV_RUNTIME_H
+
+#include "fastconv.h"
+#include <assert.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FC_ALIGN 64
+
+void *fc_aligned_alloc(size_t bytes);     /* NULL on failure; 64-byte aligned */
+void fc_aligned_free(void *p);
+
+/* One chunk of tasks; returns FC_OK or an error code. */
+typedef int (*fc_task_fn)(void *ctx, int64_t begin, int64_t end);
+
+/* Runs fn over [0, ntasks) on up to fc_threads_for(work) threads.
+ * work_flops is a rough cost of the whole call: small calls stay on one
+ * thread.  Returns the first error any chunk reported. */
+int fc_parallel_for(int64_t ntasks, double work_flops, fc_task_fn fn, void *ctx);
+
+/* Thread count fc_parallel_for would use for a call of this cost. */
+int fc_threads_for(double work_flops, int64_t ntasks);
+
+/* Denormal mode for code that runs outside fc_parallel_for. */
+typedef struct { unsigned int saved; } fc_fpmode;
+fc_fpmode fc_fpmode_enter(void);
+void fc_fpmode_leave(fc_fpmode mode);
+
+#define FC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Target attribute for functions that are compiled into *_avx2.c files:
+ * those files get -mavx2 -mfma (or /arch:AVX2) from setup.py, this is only a
+ * belt for compilers that need it on the function as well. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FC_RESTRICT __restrict__
+#define FC_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define FC_RESTRICT __restrict
+#define FC_INLINE static __forceinline
+#else
+#define FC_RESTRICT
+#define FC_INLINE static inline
+#endif
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#define FC_X86 1
+#else
+#define FC_X86 0
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

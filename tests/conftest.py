@@ -1,0 +1,77 @@
+"""Shared test configuration.
+
+- Hypothesis runs the "ci" profile by default: no deadline (the 2-core CI
+  machine is shared and noisy), a moderate example count and derandomized
+  so a CI failure reproduces.  HYPOTHESIS_PROFILE=dev explores more, randomly.
+- assert_close compares with dtype-aware tolerances scaled by the size of the
+  terms that were summed, and prints every parameter on failure.
+- Every test starts and ends with the same fastconv thread count.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import fastconv
+
+settings.register_profile(
+    "ci", deadline=None, max_examples=50, derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "dev", deadline=None, max_examples=300,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+# float32 sums of a few hundred products stay well inside 1e-4 of the term scale;
+# float64 inside 1e-10.
+RELATIVE_TOLERANCE = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
+
+
+def tolerance(dtype):
+    return RELATIVE_TOLERANCE[np.dtype(dtype)]
+
+
+def assert_close(actual, expected, dtype=None, scale=None, context=""):
+    """actual ~= expected (float64 reference) within the tolerance of `dtype`.
+
+    `scale` (default |expected|) bounds the magnitude of the summed terms, so
+    cancellation in a sum does not demand impossible relative accuracy.
+    Shape and dtype are checked exactly.
+    """
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    dtype = np.dtype(dtype if dtype is not None else actual.dtype)
+    assert actual.shape == expected.shape, (
+        f"shape {actual.shape} != expected {expected.shape}; {context}")
+    assert actual.dtype == dtype, f"dtype {actual.dtype} != expected {dtype}; {context}"
+    rtol = tolerance(dtype)
+    magnitude = np.abs(expected) if scale is None else np.asarray(scale, dtype=np.float64)
+    allowed = rtol * (1.0 + magnitude)
+    error = np.abs(actual.astype(np.float64) - expected)
+    # NaN positions must agree; elsewhere the error must be within bounds.
+    nan_actual, nan_expected = np.isnan(actual), np.isnan(expected)
+    assert np.array_equal(nan_actual, nan_expected), f"NaN positions differ; {context}"
+    bad = ~nan_expected & ~(error <= allowed)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise AssertionError(
+            f"{int(bad.sum())} of {bad.size} elements differ; first at {where}: "
+            f"got {actual[where]!r}, expected {expected[where]!r}, allowed error "
+            f"{allowed[where] if np.ndim(allowed) else allowed!r}; {context}")
+
+
+@pytest.fixture(autouse=True)
+def restore_thread_count():
+    """A test that changes the thread count must not leak it into the next test."""
+    before = fastconv.get_num_threads()
+    yield
+    fastconv.set_num_threads(before)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20240607)
