@@ -70,3 +70,4 @@ fc_runtime_init()
 include "_runtime.pxi"
 include "_conv.pxi"
 include "_pool.pxi"
+include "_probe.pxi"
