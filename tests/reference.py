@@ -110,7 +110,10 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     """torch's conv_transpose2d by scattering every input pixel, float64.
 
     weight is (C_in, O // groups, KH, KW).  Output size per axis:
-    (in - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1.
+    (in - 1) * stride - pad_lo - pad_hi + dilation * (k - 1) + output_padding + 1.
+    padding also takes ((top, bottom), (left, right)) and "same", where the
+    output is in * stride (Keras' Conv2DTranspose) and the padding is the
+    forward "same" padding for an input of that size.
     """
     x = np.asarray(x, dtype=np.float64)
     weight = np.asarray(weight, dtype=np.float64)
@@ -120,12 +123,22 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     batch, in_channels, in_h, in_w = x.shape
     _, group_out, kernel_h, kernel_w = weight.shape
     stride_h, stride_w = pair(stride)
-    pad_h, pad_w = pair(padding)
     extra_h, extra_w = pair(output_padding)
     dilation_h, dilation_w = pair(dilation)
+    if isinstance(padding, str) and padding == "same":
+        out_h, out_w = in_h * stride_h, in_w * stride_w
+    (pad_top, pad_bottom), (pad_left, pad_right) = explicit_padding(
+        padding, (in_h * stride_h, in_w * stride_w), (kernel_h, kernel_w),
+        (stride_h, stride_w), (dilation_h, dilation_w))
+    if not (isinstance(padding, str) and padding == "same"):
+        out_h = ((in_h - 1) * stride_h - pad_top - pad_bottom + dilation_h * (kernel_h - 1)
+                 + extra_h + 1)
+        out_w = ((in_w - 1) * stride_w - pad_left - pad_right + dilation_w * (kernel_w - 1)
+                 + extra_w + 1)
     group_in = in_channels // groups
-    full_h = (in_h - 1) * stride_h + dilation_h * (kernel_h - 1) + 1 + extra_h
-    full_w = (in_w - 1) * stride_w + dilation_w * (kernel_w - 1) + 1 + extra_w
+    # every scattered position, plus room for rows no input pixel reaches
+    full_h = max((in_h - 1) * stride_h + dilation_h * (kernel_h - 1) + 1, pad_top + out_h)
+    full_w = max((in_w - 1) * stride_w + dilation_w * (kernel_w - 1) + 1, pad_left + out_w)
     full = np.zeros((batch, group_out * groups, full_h, full_w))
     for group in range(groups):
         x_group = x[:, group * group_in:(group + 1) * group_in]
@@ -139,9 +152,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
                        row0:row0 + (in_h - 1) * stride_h + 1:stride_h,
                        col0:col0 + (in_w - 1) * stride_w + 1:stride_w] += np.einsum(
                     "nchw,co->nohw", x_group, w_group[:, :, i, j])
-    out_h = full_h - 2 * pad_h
-    out_w = full_w - 2 * pad_w
-    result = full[:, :, pad_h:pad_h + out_h, pad_w:pad_w + out_w].copy()
+    result = full[:, :, pad_top:pad_top + out_h, pad_left:pad_left + out_w].copy()
     if bias is not None:
         result += np.asarray(bias, dtype=np.float64)[None, :, None, None]
     return result

@@ -344,24 +344,26 @@ def conv_problems(draw, always_valid=True):
     in_channels = groups * draw(st.integers(1, 3))
     out_channels = groups * draw(st.integers(1, 3))
     kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    dilation = draw(st.one_of(st.integers(1, 3),
+                              st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    stride_hw, dilation_hw = reference.pair(stride), reference.pair(dilation)
     padding = draw(padding_forms())
     size = []
     for axis in range(2):
         if always_valid and not isinstance(padding, str):
-            pads = reference.explicit_padding(padding, (1, 1), kernel, stride, dilation)[axis]
-            smallest = max(1, dilation[axis] * (kernel[axis] - 1) + 1 - sum(pads))
+            pads = reference.explicit_padding(padding, (1, 1), kernel, stride_hw,
+                                              dilation_hw)[axis]
+            smallest = max(1, dilation_hw[axis] * (kernel[axis] - 1) + 1 - sum(pads))
         elif always_valid and padding == "valid":
-            smallest = dilation[axis] * (kernel[axis] - 1) + 1
+            smallest = dilation_hw[axis] * (kernel[axis] - 1) + 1
         else:
             smallest = 1
         size.append(draw(st.integers(smallest, smallest + 9)))
     return dict(
         batch=draw(st.integers(1, 3)), in_channels=in_channels, out_channels=out_channels,
         groups=groups, kernel=kernel, size=tuple(size),
-        stride=draw(st.sampled_from([stride, stride[0]])),
-        dilation=draw(st.sampled_from([dilation, dilation[1]])),
+        stride=stride, dilation=dilation,
         padding=padding, with_bias=draw(st.booleans()),
         dtype=draw(st.sampled_from(DTYPES)), seed=draw(st.integers(0, 2**32 - 1)),
     )
@@ -449,6 +451,45 @@ def test_conv_transpose2d_unbatched_and_depthwise(dtype, rng):
     weight = random_array(rng, (4, 1, 3, 3), dtype)
     result = check_conv_transpose2d(x, weight, stride=2, padding=1, groups=4)
     assert result.ndim == 3
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("dilation", [1, 2], ids=lambda v: f"d{v}")
+@pytest.mark.parametrize("stride", [1, 2, (3, 1)], ids=lambda v: f"s{v}")
+@pytest.mark.parametrize("padding", [((1, 0), (0, 2)), ((0, 2), (1, 1)), "same", "valid"],
+                         ids=lambda v: f"p{v}")
+def test_conv_transpose2d_explicit_and_same_padding(padding, stride, dilation, dtype, rng):
+    """Asymmetric padding crops top/left and bottom/right separately; "same" gives in * stride."""
+    x = random_array(rng, (2, 4, 5, 4), dtype)
+    weight = random_array(rng, (4, 3, 3, 2), dtype)
+    bias = random_array(rng, (6,), dtype)
+    result = check_conv_transpose2d(x, weight, bias, stride=stride, padding=padding,
+                                    groups=2, dilation=dilation)
+    if padding == "same":
+        stride_hw = reference.pair(stride)
+        assert result.shape[2:] == (5 * stride_hw[0], 4 * stride_hw[1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(groups=st.integers(1, 2), kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       stride=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       dilation=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       size=st.tuples(st.integers(1, 5), st.integers(1, 5)), seed=st.integers(0, 2**32 - 1))
+def test_conv_transpose2d_same_is_adjoint_of_conv2d_same(groups, kernel, stride, dilation, size,
+                                                         seed):
+    """conv_transpose2d(padding="same") is the adjoint of conv2d(padding="same") on in * stride."""
+    rng = np.random.default_rng(seed)
+    big = (size[0] * stride[0], size[1] * stride[1])
+    x = rng.standard_normal((1, 2 * groups) + big)
+    weight = rng.standard_normal((3 * groups, 2) + kernel)
+    geometry = dict(stride=stride, padding="same", dilation=dilation, groups=groups)
+    y = fastconv.conv2d(x, weight, **geometry)
+    assert y.shape[2:] == size
+    probe = rng.standard_normal(y.shape)
+    back = fastconv.conv_transpose2d(probe, weight, **geometry)
+    assert back.shape == x.shape
+    lhs, rhs = float(np.vdot(y, probe)), float(np.vdot(x, back))
+    assert abs(lhs - rhs) <= 1e-9 * (1 + abs(lhs)), (lhs, rhs)
 
 
 @settings(max_examples=60, deadline=None)
