@@ -1,0 +1,756 @@
+"""`fastconv bench`: fastconv's kernels timed against NumPy, SciPy and PyTorch on the layer suite.
+
+Design
+------
+    ceilings ──> peak FMA GFLOP/s (C probe, per dtype and thread count)
+                 copy GB/s (NumPy copy of 64 MB, read + write bytes)
+    suite    ──> for each thread count, case, mode:
+                   contenders = fastconv + the peers that apply
+                   every result checked against fastconv's once (a fast wrong answer is no result)
+                   round-robin timing: repeat x (each contender one sample) -> medians
+                   rate (GFLOP/s or GB/s), % of ceiling, speedup = peer time / fastconv time
+    extras   ──> the lesson's 6x8 edge case as one full Python call; peak memory of one
+                 conv2d on vgg-64x56 (child processes, VmHWM / ru_maxrss)
+
+Contenders run interleaved in one process so that drift of a shared machine hits all of them
+alike; medians ignore the odd preempted sample.  Each sample loops a contender enough times to
+last a few milliseconds, so microsecond calls are measured above the clock's resolution.
+
+Counting: conv forward flops are conv_flops() of the suite (2 x multiply-adds); forward +
+backward counts 3x forward (each of grad_input and grad_weight costs about one forward).
+Pooling bytes are what a pass must touch: forward reads x and writes y, backward reads
+grad_y and writes grad_x (index arrays are an implementation choice and not counted).
+"""
+import argparse
+import gc
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import fastconv
+from fastconv import _core
+from fastconv._bench_layers import CONV, POOL, conv_flops, out_size
+
+PROBE_SECONDS = 0.2
+COPY_BYTES = 64 * 2**20
+# The NumPy reference materialises every window (im2col); beyond this it only adds minutes.
+NUMPY_MAX_CONV_FLOPS = 1.2e8
+NUMPY_MAX_POOL_WINDOW_ELEMENTS = 3e7
+MEMORY_CASE = "vgg-64x56"
+MIN_SAMPLE_SECONDS = 0.005
+TOLERANCE = {"float32": 2e-4, "float64": 1e-10}
+LESSON_EDGE_CASE = "lesson-edge-6x8-call"
+
+
+# --------------------------------------------------------------------------- optional peers
+
+def _optional_import(name):
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+def _load_peers():
+    """The peer libraries this Python has: {"scipy": module or None, "torch": ..., ...}."""
+    peers = {"torch": _optional_import("torch"), "threadpoolctl": _optional_import("threadpoolctl")}
+    try:
+        import scipy.ndimage
+        peers["scipy"] = scipy
+    except ImportError:
+        peers["scipy"] = None
+    return peers
+
+
+# --------------------------------------------------------------------------- ceilings
+
+def measure_peak_gflops(dtype_name, seconds=PROBE_SECONDS):
+    """Best FMA rate of the probe on fastconv's current threads, in GFLOP/s."""
+    rounds = 1000
+    while True:
+        start = time.perf_counter()
+        flops = _core.probe_fma_flops(dtype_name, rounds)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds / 8:
+            break
+        rounds *= 4
+    # Several short runs, the best is the ceiling: on a shared machine a short run is more
+    # likely than a long one to have a core to itself.
+    runs = 6
+    rounds = max(1, int(rounds * (seconds / runs) / elapsed))
+    best = 0.0
+    for _ in range(runs):
+        start = time.perf_counter()
+        flops = _core.probe_fma_flops(dtype_name, rounds)
+        best = max(best, flops / (time.perf_counter() - start))
+    return best / 1e9
+
+
+def _wider_simd_than(simd_level):
+    """Name of a vector extension this CPU has beyond fastconv's level, or None (Linux x86 only)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return None
+    return "AVX-512" if simd_level == "avx2" and "avx512f" in flags else None
+
+
+def measure_copy_gbps(nbytes=COPY_BYTES, samples=5):
+    """Best NumPy copy bandwidth (one thread), counting bytes read + written, in GB/s."""
+    source = np.ones(nbytes // 8, dtype=np.float64)
+    destination = np.empty_like(source)
+    np.copyto(destination, source)
+    best = math.inf
+    for _ in range(samples):
+        start = time.perf_counter()
+        np.copyto(destination, source)
+        best = min(best, time.perf_counter() - start)
+    return 2 * source.nbytes / best / 1e9
+
+
+# --------------------------------------------------------------------------- NumPy references
+
+def numpy_conv2d(x, weight, bias, stride, padding, dilation, groups):
+    """Plain NumPy conv (sliding windows + einsum): the textbook im2col reference."""
+    n, c, _, _ = x.shape
+    out_channels, _, kernel_h, kernel_w = weight.shape
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    span_h, span_w = dilation * (kernel_h - 1) + 1, dilation * (kernel_w - 1) + 1
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (span_h, span_w), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride, ::dilation, ::dilation]
+    per_group_in, per_group_out = c // groups, out_channels // groups
+    parts = [
+        np.einsum("nchwij,ocij->nohw",
+                  windows[:, g * per_group_in:(g + 1) * per_group_in],
+                  weight[g * per_group_out:(g + 1) * per_group_out], optimize=True)
+        for g in range(groups)
+    ]
+    y = parts[0] if groups == 1 else np.concatenate(parts, axis=1)
+    if bias is not None:
+        y = y + bias[None, :, None, None]
+    return y
+
+
+def numpy_pool2d(x, kind, kernel, stride, padding):
+    """Plain NumPy pooling over sliding windows (avg counts padding, like count_include_pad)."""
+    fill = -np.inf if kind == "max" else 0.0
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)),
+                    constant_values=fill)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (kernel, kernel), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride]
+    return windows.max(axis=(4, 5)) if kind == "max" else windows.mean(axis=(4, 5))
+
+
+def lesson_corr2d(image, kernel):
+    """The lesson's corr2d: a Python double loop over output positions."""
+    kernel_h, kernel_w = kernel.shape
+    out = np.zeros((image.shape[0] - kernel_h + 1, image.shape[1] - kernel_w + 1), image.dtype)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = (image[i:i + kernel_h, j:j + kernel_w] * kernel).sum()
+    return out
+
+
+# --------------------------------------------------------------------------- contenders
+
+@dataclass
+class Contender:
+    name: str
+    run: object                    # () -> result
+    to_numpy: object = None        # result -> ndarray or tuple of ndarrays, for the check
+    samples: list = field(default_factory=list)
+    number: int = 1
+    max_error: float = 0.0
+    agrees: bool = True
+
+
+def _as_numpy(result):
+    if isinstance(result, (tuple, list)):
+        return tuple(_as_numpy(r) for r in result)
+    if hasattr(result, "detach"):
+        return result.detach().contiguous().numpy()
+    return np.asarray(result)
+
+
+def _relative_error(result, expected):
+    if isinstance(expected, tuple):
+        return max(_relative_error(r, e) for r, e in zip(result, expected))
+    if result.shape != expected.shape:
+        return math.inf
+    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
+    return float(np.max(np.abs(result.astype(np.float64) - expected))) / scale if expected.size else 0.0
+
+
+def _torch_grads(*tensors):
+    return tuple(t.grad for t in tensors)
+
+
+def conv_contenders(case, mode, dtype, rng, peers):
+    """fastconv and every peer that applies to this conv case and mode."""
+    _, x_shape, w_shape, stride, padding, dilation, groups = case
+    x = rng.uniform(-1, 1, x_shape).astype(dtype)
+    weight = rng.uniform(-1, 1, w_shape).astype(dtype)
+    bias = rng.uniform(-1, 1, w_shape[0]).astype(dtype)
+    geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    torch = peers["torch"]
+    contenders = []
+    if mode == "forward":
+        contenders.append(Contender("fastconv", lambda: fastconv.conv2d(x, weight, **geometry)))
+        if conv_flops(case) <= NUMPY_MAX_CONV_FLOPS:
+            contenders.append(Contender(
+                "numpy-ref", lambda: numpy_conv2d(x, weight, None, stride, padding, dilation, groups)))
+        scipy = peers["scipy"]
+        n, c, height, width = x_shape
+        out_channels, _, kernel_h, kernel_w = w_shape
+        single_channel = n == 1 and c == 1 and out_channels == 1
+        if scipy is not None and single_channel and stride == 1 and dilation == 1:
+            # correlate() centres the kernel at k // 2 and zero-fills (mode="constant"):
+            # conv output row r is its row r - padding + k // 2.
+            top, left = kernel_h // 2 - padding, kernel_w // 2 - padding
+            out_h = height + 2 * padding - kernel_h + 1
+            out_w = width + 2 * padding - kernel_w + 1
+            if top >= 0 and left >= 0 and top + out_h <= height and left + out_w <= width:
+                image, kernel = x[0, 0], weight[0, 0]
+                contenders.append(Contender(
+                    "scipy",
+                    lambda: scipy.ndimage.correlate(image, kernel, mode="constant", cval=0.0)
+                    [top:top + out_h, left:left + out_w],
+                    to_numpy=lambda r: r[None, None]))
+        if torch is not None:
+            functional = torch.nn.functional
+            for layout, memory_format in (("nchw", torch.contiguous_format),
+                                          ("nhwc", torch.channels_last)):
+                xt = torch.from_numpy(x).contiguous(memory_format=memory_format)
+                wt = torch.from_numpy(weight).contiguous(memory_format=memory_format)
+
+                def run(xt=xt, wt=wt):
+                    with torch.no_grad():
+                        return functional.conv2d(xt, wt, None, stride, padding, dilation, groups)
+                contenders.append(Contender(f"torch-{layout}", run, to_numpy=_as_numpy))
+        return contenders
+
+    grad_y = rng.uniform(-1, 1, fastconv.conv2d(x, weight, bias, **geometry).shape).astype(dtype)
+
+    def fastconv_train_step():
+        fastconv.conv2d(x, weight, bias, **geometry)   # the forward pass a training step runs first
+        return fastconv.conv2d_backward(grad_y, x, weight, **geometry)
+
+    contenders.append(Contender("fastconv", fastconv_train_step,
+                                to_numpy=lambda g: (g.input, g.weight, g.bias)))
+    if torch is not None:
+        functional = torch.nn.functional
+        for layout, memory_format in (("nchw", torch.contiguous_format),
+                                      ("nhwc", torch.channels_last)):
+            xt = torch.from_numpy(x).contiguous(memory_format=memory_format).requires_grad_()
+            wt = torch.from_numpy(weight).contiguous(memory_format=memory_format).requires_grad_()
+            bt = torch.from_numpy(bias).clone().requires_grad_()
+            gyt = torch.from_numpy(grad_y).contiguous(memory_format=memory_format)
+
+            def run(xt=xt, wt=wt, bt=bt, gyt=gyt):
+                xt.grad = wt.grad = bt.grad = None
+                functional.conv2d(xt, wt, bt, stride, padding, dilation, groups).backward(gyt)
+                return _torch_grads(xt, wt, bt)
+            contenders.append(Contender(f"torch-{layout}", run, to_numpy=_as_numpy))
+    return contenders
+
+
+def pool_contenders(case, mode, dtype, rng, peers):
+    """fastconv and every peer that applies to this pooling case and mode."""
+    _, x_shape, kind, kernel, stride, padding = case
+    size = int(np.prod(x_shape))
+    # Distinct values (exact in float32 for the suite's sizes): max pooling has no ties to break.
+    x = (rng.permutation(size) / size * 2 - 1).reshape(x_shape).astype(dtype)
+    torch = peers["torch"]
+    fastconv_pool = fastconv.max_pool2d if kind == "max" else fastconv.avg_pool2d
+    contenders = []
+    if mode == "forward":
+        contenders.append(Contender("fastconv", lambda: fastconv_pool(x, kernel, stride, padding)))
+        window_elements = x.size * kernel * kernel / (stride * stride)
+        if window_elements <= NUMPY_MAX_POOL_WINDOW_ELEMENTS:
+            contenders.append(Contender("numpy-ref",
+                                        lambda: numpy_pool2d(x, kind, kernel, stride, padding)))
+        if torch is not None:
+            torch_pool = getattr(torch.nn.functional, f"{kind}_pool2d")
+            for layout, memory_format in (("nchw", torch.contiguous_format),
+                                          ("nhwc", torch.channels_last)):
+                xt = torch.from_numpy(x).contiguous(memory_format=memory_format)
+
+                def run(xt=xt):
+                    with torch.no_grad():
+                        return torch_pool(xt, kernel, stride, padding)
+                contenders.append(Contender(f"torch-{layout}", run, to_numpy=_as_numpy))
+        return contenders
+
+    grad_y = rng.uniform(-1, 1, fastconv_pool(x, kernel, stride, padding).shape).astype(dtype)
+    if kind == "max":
+        def fastconv_train_step():
+            _, indices = fastconv.max_pool2d(x, kernel, stride, padding, return_indices=True)
+            return fastconv.max_pool2d_backward(grad_y, indices, x.shape)
+    else:
+        def fastconv_train_step():
+            fastconv.avg_pool2d(x, kernel, stride, padding)   # the forward pass comes first
+            return fastconv.avg_pool2d_backward(grad_y, x.shape, kernel, stride, padding)
+    contenders.append(Contender("fastconv", fastconv_train_step))
+    if torch is not None:
+        torch_pool = getattr(torch.nn.functional, f"{kind}_pool2d")
+        for layout, memory_format in (("nchw", torch.contiguous_format),
+                                      ("nhwc", torch.channels_last)):
+            xt = torch.from_numpy(x).contiguous(memory_format=memory_format).requires_grad_()
+            gyt = torch.from_numpy(grad_y).contiguous(memory_format=memory_format)
+
+            def run(xt=xt, gyt=gyt):
+                xt.grad = None
+                torch_pool(xt, kernel, stride, padding).backward(gyt)
+                return xt.grad
+            contenders.append(Contender(f"torch-{layout}", run, to_numpy=_as_numpy))
+    return contenders
+
+
+def edge_case_contenders(dtype, peers):
+    """The lesson's first example as users write it: a 6x8 image with a vertical edge,
+    the 1x2 kernel [[1, -1]], one call on 2-D arrays.  Measures per-call overhead."""
+    image = np.ones((6, 8), dtype=dtype)
+    image[:, 2:6] = 0
+    kernel = np.array([[1.0, -1.0]], dtype=dtype)
+    contenders = [Contender("fastconv", lambda: fastconv.conv2d(image, kernel)),
+                  Contender("lesson-loop", lambda: lesson_corr2d(image, kernel))]
+    scipy = peers["scipy"]
+    if scipy is not None:
+        # Kernel width 2 is centred on its second column: valid output column j is column j + 1.
+        contenders.append(Contender(
+            "scipy", lambda: scipy.ndimage.correlate(image, kernel, mode="constant")[:, 1:]))
+    torch = peers["torch"]
+    if torch is not None:
+        def run():
+            with torch.no_grad():
+                return torch.nn.functional.conv2d(torch.from_numpy(image)[None, None],
+                                                  torch.from_numpy(kernel)[None, None])[0, 0]
+        contenders.append(Contender("torch", run, to_numpy=_as_numpy))
+    return contenders
+
+
+# --------------------------------------------------------------------------- timing
+
+def _calibrate(contender):
+    """Runs the contender once (warm-up) and picks its loop count per sample."""
+    start = time.perf_counter()
+    result = contender.run()
+    elapsed = time.perf_counter() - start
+    contender.number = max(1, math.ceil(MIN_SAMPLE_SECONDS / max(elapsed, 1e-7)))
+    return result
+
+
+def check_and_time(contenders, repeat, dtype_name):
+    """Checks every contender against the first (fastconv), then times them round-robin."""
+    expected = None
+    for contender in contenders:
+        result = _calibrate(contender)
+        converted = contender.to_numpy(result) if contender.to_numpy else _as_numpy(result)
+        if expected is None:
+            expected = converted
+            continue
+        contender.max_error = _relative_error(converted, expected)
+        contender.agrees = contender.max_error <= TOLERANCE[dtype_name]
+    del result, converted, expected
+    for _ in range(repeat):
+        for contender in contenders:
+            run, number = contender.run, contender.number
+            start = time.perf_counter()
+            for _ in range(number):
+                run()
+            contender.samples.append((time.perf_counter() - start) / number)
+
+
+def _median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
+
+
+def pool_pass_bytes(case, dtype_name):
+    """Bytes one pooling pass must move: read the input, write the output."""
+    _, (n, c, height, width), _, kernel, stride, padding = case
+    out_h, out_w = (out_size(size, kernel, stride, padding, 1) for size in (height, width))
+    return (n * c * (height * width + out_h * out_w)) * np.dtype(dtype_name).itemsize
+
+
+def summarise(contenders, case_name, kind, mode, threads, dtype_name, work, ceiling):
+    """Result rows: work is the flops (conv) or bytes (pool) of one call, ceiling the
+    matching GFLOP/s or GB/s (None for both: no rate)."""
+    baseline = _median(contenders[0].samples)
+    rows = []
+    for contender in contenders:
+        median = _median(contender.samples)
+        rate = work / median / 1e9 if work else None
+        rows.append({
+            "case": case_name, "kind": kind, "mode": mode, "threads": threads, "dtype": dtype_name,
+            "contender": contender.name, "median_s": median, "samples_s": contender.samples,
+            "calls_per_sample": contender.number,
+            "rate": rate, "rate_unit": {"conv": "GFLOP/s", "pool": "GB/s"}.get(kind),
+            "percent_of_ceiling": 100.0 * rate / ceiling if rate and ceiling else None,
+            "speedup": None if contender is contenders[0] else median / baseline,
+            "agrees": contender.agrees, "max_error": contender.max_error,
+        })
+    return rows
+
+
+# --------------------------------------------------------------------------- peak memory
+
+_MEMORY_CHILD = r"""
+import gc, json, sys
+import numpy as np
+spec = json.loads(sys.argv[1])
+
+def status_kb(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+
+def maxrss_kb():
+    import resource
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak   # macOS reports bytes
+
+rng = np.random.default_rng(0)
+x = rng.uniform(-1, 1, spec["x_shape"]).astype(spec["dtype"])
+weight = rng.uniform(-1, 1, spec["w_shape"]).astype(spec["dtype"])
+geometry = spec["geometry"]
+if spec["contender"] == "fastconv":
+    import fastconv
+    fastconv.set_num_threads(spec["threads"])
+    op = lambda: fastconv.conv2d(x, weight, **geometry)
+elif spec["contender"] == "numpy-ref":
+    from fastconv.bench import numpy_conv2d
+    op = lambda: numpy_conv2d(x, weight, None, geometry["stride"], geometry["padding"],
+                              geometry["dilation"], geometry["groups"])
+else:
+    import torch
+    torch.set_num_threads(spec["threads"])
+    xt, wt = torch.from_numpy(x), torch.from_numpy(weight)
+    def op():
+        with torch.no_grad():
+            return torch.nn.functional.conv2d(xt, wt, None, **geometry)
+
+try:
+    # Linux: warm up (lazy pools, first-touch), then reset the high-water mark to the current
+    # RSS ("5" > clear_refs) and measure a steady-state call.
+    status_kb("VmHWM")
+    op()
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    method = "VmHWM after reset, second call"
+    before = status_kb("VmRSS")
+    y = op()
+    after = status_kb("VmHWM")
+except OSError:
+    # Elsewhere: the lifetime peak before and after the first call (a lower bound).
+    method = "ru_maxrss, first call"
+    before = maxrss_kb()
+    y = op()
+    after = maxrss_kb()
+print(json.dumps({"method": method, "peak_extra_kb": after - before,
+                  "output_kb": y.numel() * y.element_size() // 1024 if hasattr(y, "numel")
+                  else y.nbytes // 1024}))
+"""
+
+
+def measure_peak_memory(case, contender, threads, dtype_name):
+    """Extra resident memory one conv2d call needs at its peak, measured in a fresh child process
+    (tracemalloc sees only Python allocations, not the C workspace)."""
+    name, x_shape, w_shape, stride, padding, dilation, groups = case
+    spec = {"x_shape": x_shape, "w_shape": w_shape, "dtype": dtype_name, "threads": threads,
+            "contender": contender,
+            "geometry": dict(stride=stride, padding=padding, dilation=dilation, groups=groups)}
+    env = dict(os.environ)
+    # A fixed glibc mmap threshold returns every large block to the OS when it is freed, so the
+    # warm-up call's freed buffers do not hide the measured call's allocations.
+    env["MALLOC_MMAP_THRESHOLD_"] = str(128 * 1024)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+    completed = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, json.dumps(spec)],
+                               capture_output=True, text=True, env=env, timeout=600)
+    if completed.returncode != 0:
+        return {"case": name, "contender": contender, "error": completed.stderr.strip()[-500:]}
+    measured = json.loads(completed.stdout.strip().splitlines()[-1])
+    measured.update(case=name, contender=contender, threads=threads, dtype=dtype_name)
+    return measured
+
+
+# --------------------------------------------------------------------------- report
+
+def _format_time(seconds):
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:8.1f} us"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:8.2f} ms"
+    return f"{seconds:8.3f} s "
+
+
+def format_table(rows):
+    header = (f"{'case':<22} {'mode':<8} {'contender':<12} {'median':>11} {'rate':>15} "
+              f"{'% ceiling':>9} {'speedup':>8}  check")
+    lines = [header, "-" * len(header)]
+    previous = None
+    for row in rows:
+        key = (row["case"], row["mode"])
+        if previous is not None and key != previous:
+            lines.append("")
+        previous = key
+        rate = f"{row['rate']:8.2f} {row['rate_unit']}" if row["rate"] is not None else ""
+        percent = row["percent_of_ceiling"]
+        percent = "" if percent is None else f"{percent:8.1f}%" if percent >= 1 else f"{percent:8.2f}%"
+        speedup = f"{row['speedup']:7.2f}x" if row["speedup"] is not None else ""
+        check = "ok" if row["agrees"] else f"MISMATCH (rel. error {row['max_error']:.2e})"
+        if row["contender"] == "fastconv":
+            check = "reference"
+        lines.append(f"{row['case']:<22} {row['mode']:<8} {row['contender']:<12} "
+                     f"{_format_time(row['median_s']):>11} {rate:>15} {percent:>9} {speedup:>8}  {check}")
+    return "\n".join(lines)
+
+
+def plot_speedups(rows, path):
+    """Bar chart of speedup (peer time / fastconv time) per case, one panel per threads x mode."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"--plot {path}: matplotlib is not installed (pip install matplotlib); no plot written",
+              file=sys.stderr)
+        return False
+    panels = sorted({(r["threads"], r["mode"]) for r in rows if r["speedup"] is not None})
+    if not panels:
+        print(f"--plot {path}: no peer was timed, nothing to plot", file=sys.stderr)
+        return False
+    figure, axes = plt.subplots(len(panels), 1, figsize=(12, 4 * len(panels)), squeeze=False)
+    for axis, (threads, mode) in zip(axes[:, 0], panels):
+        selected = [r for r in rows if r["threads"] == threads and r["mode"] == mode
+                    and r["speedup"] is not None]
+        cases = list(dict.fromkeys(r["case"] for r in selected))
+        peers = list(dict.fromkeys(r["contender"] for r in selected))
+        width = 0.8 / len(peers)
+        for index, peer in enumerate(peers):
+            speedups = {r["case"]: r["speedup"] for r in selected if r["contender"] == peer}
+            positions = [i + index * width for i, c in enumerate(cases) if c in speedups]
+            axis.bar(positions, [speedups[c] for c in cases if c in speedups], width, label=peer)
+        axis.axhline(1.0, color="black", linewidth=0.8)
+        axis.set_yscale("log")
+        axis.set_xticks([i + 0.4 - width / 2 for i in range(len(cases))])
+        axis.set_xticklabels(cases, rotation=30, ha="right", fontsize=8)
+        axis.set_ylabel("peer time / fastconv time")
+        axis.set_title(f"fastconv speedup, {mode}, {threads} thread(s) (above 1: fastconv faster)")
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return True
+
+
+# --------------------------------------------------------------------------- driver
+
+def _parse_threads(text):
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--threads must be a comma-separated list of ints, got {text!r}")
+    if not counts or any(n < 1 for n in counts):
+        raise argparse.ArgumentTypeError(f"--threads values must be >= 1, got {text!r}")
+    return counts
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--repeat must be >= 1, got {text!r}")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="fastconv bench",
+        description="Time fastconv against NumPy, SciPy and PyTorch (when installed) on a suite "
+                    "of CNN layers, next to this machine's measured peak FMA rate and copy bandwidth.")
+    default_threads = sorted({1, fastconv.get_num_threads()})
+    parser.add_argument("--threads", type=_parse_threads, default=default_threads,
+                        help="comma-separated thread counts (default: %(default)s)")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--cases", default=None,
+                        help="only cases whose name matches one of these comma-separated regexes")
+    parser.add_argument("--repeat", type=_positive_int, default=None,
+                        help="timed samples per contender (default 7, 3 with --quick)")
+    parser.add_argument("--mode", choices=["forward", "backward", "both"], default="both",
+                        help="backward times forward + backward (a training step)")
+    parser.add_argument("--json", metavar="PATH", help="write every measurement as JSON")
+    parser.add_argument("--plot", metavar="PATH", help="PNG bar chart of speedups (needs matplotlib)")
+    parser.add_argument("--quick", action="store_true",
+                        help="short probes and fewer samples: a smoke run, not numbers to quote")
+    return parser
+
+
+def _select(cases, patterns):
+    if not patterns:
+        return list(cases)
+    regexes = [re.compile(p.strip()) for p in patterns.split(",") if p.strip()]
+    return [case for case in cases if any(r.search(case[0]) for r in regexes)]
+
+
+def _versions(peers):
+    return {
+        "fastconv": fastconv.__version__, "simd": _core.simd_level(),
+        "openmp": _core.openmp_enabled(), "compiler": _core.compiler(),
+        "python": platform.python_version(), "numpy": np.__version__,
+        "scipy": peers["scipy"].__version__ if peers["scipy"] else None,
+        "torch": peers["torch"].__version__ if peers["torch"] else None,
+        "machine": platform.machine(), "processor": platform.processor(),
+        "cpu_count": _core.cpu_count(),
+    }
+
+
+def _thread_limits(threads, peers):
+    """Context: fastconv, torch and NumPy's BLAS all on `threads` threads."""
+    stack = ExitStack()
+    stack.enter_context(fastconv.threads(threads))
+    if peers["torch"] is not None:
+        previous = peers["torch"].get_num_threads()
+        peers["torch"].set_num_threads(threads)
+        stack.callback(peers["torch"].set_num_threads, previous)
+    if peers["threadpoolctl"] is not None:
+        stack.enter_context(peers["threadpoolctl"].threadpool_limits(threads, user_api="blas"))
+    return stack
+
+
+def run_bench(options, out=sys.stdout):
+    """Runs everything the options ask for; returns the JSON-ready report."""
+    peers = _load_peers()
+    dtype_name = options.dtype
+    repeat = options.repeat or (3 if options.quick else 7)
+    probe_seconds = PROBE_SECONDS / 4 if options.quick else PROBE_SECONDS
+    modes = ["forward", "backward"] if options.mode == "both" else [options.mode]
+    conv_cases = _select(CONV, options.cases)
+    pool_cases = _select(POOL, options.cases)
+    report = {"versions": _versions(peers),
+              "settings": {"threads": options.threads, "dtype": dtype_name, "cases": options.cases,
+                           "repeat": repeat, "mode": options.mode, "quick": options.quick},
+              "ceilings": {"fma_gflops": {"float32": {}, "float64": {}}},
+              "results": [], "memory": []}
+    versions = report["versions"]
+    print(f"fastconv {versions['fastconv']} (SIMD {versions['simd']}, OpenMP "
+          f"{'on' if versions['openmp'] else 'off'}), numpy {versions['numpy']}, "
+          f"scipy {versions['scipy'] or 'not installed'}, torch {versions['torch'] or 'not installed'}; "
+          f"{versions['cpu_count']} CPUs, dtype {dtype_name}", file=out)
+
+    # Ceilings.
+    for threads in options.threads:
+        with fastconv.threads(threads):
+            for name in ("float32", "float64"):
+                report["ceilings"]["fma_gflops"][name][str(threads)] = measure_peak_gflops(
+                    name, probe_seconds)
+    copy_gbps = measure_copy_gbps(samples=3 if options.quick else 5)
+    report["ceilings"]["copy_gbps"] = copy_gbps
+    print("\nCeilings: peak FMA rate of the probe (register-resident FMA chains, "
+          f"{versions['simd']} code), and a 64 MB NumPy copy (one thread, read + write bytes)", file=out)
+    for threads in options.threads:
+        peaks = report["ceilings"]["fma_gflops"]
+        print(f"  {threads} thread(s): float32 {peaks['float32'][str(threads)]:7.1f} GFLOP/s, "
+              f"float64 {peaks['float64'][str(threads)]:7.1f} GFLOP/s", file=out)
+    print(f"  copy: {copy_gbps:.1f} GB/s", file=out)
+    wider = _wider_simd_than(versions["simd"])
+    if wider:
+        print(f"  note: this CPU also has {wider}, which fastconv's {versions['simd']} code does not use; "
+              "peers that do (oneDNN in PyTorch) can exceed 100% of this ceiling", file=out)
+    report["ceilings"]["cpu_has_wider_simd"] = wider
+
+    rng = np.random.default_rng(0)
+    for threads in options.threads:
+        peak = report["ceilings"]["fma_gflops"][dtype_name][str(threads)]
+        rows = []
+        with _thread_limits(threads, peers):
+            for case in conv_cases:
+                for mode in modes:
+                    flop_factor = 1.0 if mode == "forward" else 3.0
+                    contenders = conv_contenders(case, mode, np.dtype(dtype_name), rng, peers)
+                    check_and_time(contenders, repeat, dtype_name)
+                    rows += summarise(contenders, case[0], "conv", mode, threads, dtype_name,
+                                      flop_factor * conv_flops(case), peak)
+                    del contenders
+            for case in pool_cases:
+                for mode in modes:
+                    contenders = pool_contenders(case, mode, np.dtype(dtype_name), rng, peers)
+                    check_and_time(contenders, repeat, dtype_name)
+                    passes = 1 if mode == "forward" else 2
+                    rows += summarise(contenders, case[0], "pool", mode, threads, dtype_name,
+                                      passes * pool_pass_bytes(case, dtype_name), copy_gbps)
+                    del contenders
+            edge = edge_case_contenders(np.dtype(dtype_name), peers)
+            check_and_time(edge, repeat, dtype_name)
+            rows += summarise(edge, LESSON_EDGE_CASE, "call", "forward", threads, dtype_name, None, None)
+        gc.collect()
+        report["results"] += rows
+        print(f"\n{threads} thread(s), {dtype_name}: median of {repeat} interleaved samples; "
+              f"rate = GFLOP/s for conv (forward + backward counted as 3x forward), GB/s for pooling "
+              f"(bytes read + written); % ceiling = of the peak FMA rate for conv, of the copy "
+              f"bandwidth for pooling; speedup = peer time / fastconv time (above 1: fastconv faster); "
+              f"check = result agrees with fastconv's", file=out)
+        print(format_table(rows), file=out)
+
+    memory_cases = [case for case in conv_cases if case[0] == MEMORY_CASE]
+    if memory_cases:
+        contenders = ["fastconv", "numpy-ref"] + (["torch"] if peers["torch"] else [])
+        for name in contenders:
+            report["memory"].append(
+                measure_peak_memory(memory_cases[0], name, options.threads[-1], dtype_name))
+        print(f"\nPeak memory of one forward conv2d on {MEMORY_CASE} ({options.threads[-1]} thread(s)), "
+              "measured in a fresh child process from the resident-set high-water mark "
+              "(tracemalloc cannot see C allocations); 'extra' is the peak growth during the call, "
+              "the output array included:", file=out)
+        for measured in report["memory"]:
+            if "error" in measured:
+                print(f"  {measured['contender']:<10} failed: {measured['error']}", file=out)
+                continue
+            extra_mb, output_mb = measured["peak_extra_kb"] / 1024, measured["output_kb"] / 1024
+            print(f"  {measured['contender']:<10} extra {extra_mb:8.1f} MB (output {output_mb:.1f} MB, "
+                  f"workspace and temporaries {extra_mb - output_mb:.1f} MB) [{measured['method']}]",
+                  file=out)
+
+    if options.json:
+        with open(options.json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"\nwrote {options.json}", file=out)
+    out.flush()
+    if options.plot:
+        if plot_speedups(report["results"], options.plot):
+            print(f"wrote {options.plot}", file=out)
+    return report
+
+
+def main(argv=None):
+    """Entry point of `fastconv bench`; returns the process exit status."""
+    options = build_parser().parse_args(argv)
+    if not _select(CONV, options.cases) and not _select(POOL, options.cases):
+        print(f"fastconv bench: --cases {options.cases!r} matches no case; cases are: "
+              + ", ".join(c[0] for c in CONV + POOL), file=sys.stderr)
+        return 2
+    report = run_bench(options)
+    mismatches = [r for r in report["results"] if not r["agrees"]]
+    if mismatches:
+        print("\nfastconv bench: results disagree in "
+              + ", ".join(f"{r['case']}/{r['mode']}/{r['contender']}" for r in mismatches),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
