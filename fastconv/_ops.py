@@ -45,7 +45,8 @@ def _conv_operands(x, weight, bias, *, weight_name="weight", extra=()):
         bias = as_array(bias, "bias")
         if rank == 2 and bias.ndim == 0:
             bias = bias.reshape(1)
-    dtype = compute_dtype(("x", x), (weight_name, weight), ("bias", bias), *extra)
+    # The bias follows the compute dtype; it does not choose it (API.md).
+    dtype = compute_dtype(("x", x), (weight_name, weight), *extra)
     return x4, weight4, bias, dtype, rank
 
 
