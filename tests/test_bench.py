@@ -1,0 +1,239 @@
+"""The benchmark runs end to end and reports what it claims; nothing here is timed.
+
+- A tiny run (--quick --repeat 1, the seed cases) writes JSON of the documented structure.
+- The pieces the bench's correctness check relies on (the NumPy references, the lesson loop,
+  the mismatch detection) are checked against independent loops.
+- The FMA probe counts its flops exactly; the peak-memory child returns sane numbers.
+"""
+import itertools
+import json
+import sys
+
+import numpy as np
+import pytest
+
+import fastconv
+from fastconv import _core, bench
+from fastconv._bench_layers import CONV, POOL, conv_flops
+
+SMOKE_CASES = "^seed-edge-1x2$,^max2-s1-seed$"
+ROW_KEYS = {"case", "kind", "mode", "threads", "dtype", "contender", "median_s", "samples_s",
+            "calls_per_sample", "rate", "rate_unit", "percent_of_ceiling", "speedup", "agrees",
+            "max_error"}
+
+
+@pytest.fixture(scope="module")
+def smoke_report(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench") / "bench.json"
+    status = bench.main(["--quick", "--repeat", "1", "--threads", "1", "--cases", SMOKE_CASES,
+                         "--mode", "both", "--json", str(path)])
+    return status, json.loads(path.read_text())
+
+
+def test_smoke_run_exits_zero(smoke_report):
+    status, report = smoke_report
+    assert status == 0, f"bench.main returned {status}; rows: {report['results']}"
+
+
+def test_report_top_level_structure(smoke_report):
+    _, report = smoke_report
+    assert set(report) == {"versions", "settings", "ceilings", "results", "memory"}, sorted(report)
+    assert report["settings"] == {"threads": [1], "dtype": "float32", "cases": SMOKE_CASES,
+                                  "repeat": 1, "mode": "both", "quick": True}, report["settings"]
+    assert report["versions"]["fastconv"] == fastconv.__version__, report["versions"]
+    for dtype_name in ("float32", "float64"):
+        peak = report["ceilings"]["fma_gflops"][dtype_name]["1"]
+        assert peak > 0, f"peak {dtype_name} at 1 thread: {peak}"
+    assert report["ceilings"]["copy_gbps"] > 0, report["ceilings"]
+    # vgg-64x56 was not selected, so no memory measurement.
+    assert report["memory"] == [], report["memory"]
+
+
+def test_every_case_and_mode_has_a_fastconv_row_and_peers(smoke_report):
+    _, report = smoke_report
+    rows = report["results"]
+    expected = {(name, mode) for name in ("seed-edge-1x2", "max2-s1-seed")
+                for mode in ("forward", "backward")} | {(bench.LESSON_EDGE_CASE, "forward")}
+    keys = {(r["case"], r["mode"]) for r in rows}
+    assert keys == expected, f"got {sorted(keys)}, expected {sorted(expected)}"
+    for case, mode in expected:
+        group = [r for r in rows if (r["case"], r["mode"]) == (case, mode)]
+        assert group[0]["contender"] == "fastconv", f"{case}/{mode}: first row {group[0]}"
+        assert [r["contender"] for r in group].count("fastconv") == 1, f"{case}/{mode}: {group}"
+    # Forward seed cases always have the NumPy reference; the edge case the lesson's loop.
+    contenders = {(r["case"], r["mode"], r["contender"]) for r in rows}
+    for required in [("seed-edge-1x2", "forward", "numpy-ref"), ("max2-s1-seed", "forward", "numpy-ref"),
+                     (bench.LESSON_EDGE_CASE, "forward", "lesson-loop")]:
+        assert required in contenders, f"missing {required}; have {sorted(contenders)}"
+
+
+def test_rows_are_complete_and_consistent(smoke_report):
+    _, report = smoke_report
+    for row in report["results"]:
+        context = f"row {row}"
+        assert set(row) == ROW_KEYS, context
+        assert row["threads"] == 1 and row["dtype"] == "float32", context
+        assert len(row["samples_s"]) == 1 and row["median_s"] == row["samples_s"][0] > 0, context
+        assert row["calls_per_sample"] >= 1, context
+        assert row["agrees"] is True, context
+        if row["contender"] == "fastconv":
+            assert row["speedup"] is None and row["max_error"] == 0.0, context
+        else:
+            fastconv_row = next(r for r in report["results"] if r["contender"] == "fastconv"
+                                and (r["case"], r["mode"]) == (row["case"], row["mode"]))
+            assert row["speedup"] == pytest.approx(row["median_s"] / fastconv_row["median_s"]), context
+        if row["kind"] == "call":
+            assert row["rate"] is None and row["percent_of_ceiling"] is None, context
+            continue
+        assert row["rate_unit"] == {"conv": "GFLOP/s", "pool": "GB/s"}[row["kind"]], context
+        assert row["rate"] > 0 and row["percent_of_ceiling"] > 0, context
+
+
+def test_rates_use_the_documented_work_counts(smoke_report):
+    _, report = smoke_report
+    seed_conv = next(c for c in CONV if c[0] == "seed-edge-1x2")
+    seed_pool = next(c for c in POOL if c[0] == "max2-s1-seed")
+    peak = report["ceilings"]["fma_gflops"]["float32"]["1"]
+    copy = report["ceilings"]["copy_gbps"]
+    for row in report["results"]:
+        if row["case"] == "seed-edge-1x2":
+            flops = conv_flops(seed_conv) * (1 if row["mode"] == "forward" else 3)
+            expected_rate, ceiling = flops / row["median_s"] / 1e9, peak
+        elif row["case"] == "max2-s1-seed":
+            # x (1, 1, 6, 8) read, y (1, 1, 5, 7) written, float32; backward moves as much again.
+            nbytes = (6 * 8 + 5 * 7) * 4 * (1 if row["mode"] == "forward" else 2)
+            assert bench.pool_pass_bytes(seed_pool, "float32") == (6 * 8 + 5 * 7) * 4
+            expected_rate, ceiling = nbytes / row["median_s"] / 1e9, copy
+        else:
+            continue
+        assert row["rate"] == pytest.approx(expected_rate), f"row {row}"
+        assert row["percent_of_ceiling"] == pytest.approx(100 * expected_rate / ceiling), f"row {row}"
+
+
+def test_unknown_case_filter_is_an_error(capsys):
+    assert bench.main(["--cases", "no-such-case"]) == 2
+    assert "matches no case" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--threads", "0"], ["--threads", "a"], ["--repeat", "0"],
+                                  ["--dtype", "float16"], ["--mode", "sideways"]])
+def test_bad_options_are_rejected(argv):
+    with pytest.raises(SystemExit) as raised:
+        bench.main(argv)
+    assert raised.value.code == 2, f"argv {argv}"
+
+
+# --------------------------------------------------------------------------- references
+
+def naive_conv2d(x, weight, stride, padding, dilation, groups):
+    n, c, height, width = x.shape
+    out_channels, per_group_in, kernel_h, kernel_w = weight.shape
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    out_h = (height + 2 * padding - dilation * (kernel_h - 1) - 1) // stride + 1
+    out_w = (width + 2 * padding - dilation * (kernel_w - 1) - 1) // stride + 1
+    y = np.zeros((n, out_channels, out_h, out_w))
+    per_group_out = out_channels // groups
+    for b, o, i, j in itertools.product(range(n), range(out_channels), range(out_h), range(out_w)):
+        first = (o // per_group_out) * per_group_in
+        for ci, ki, kj in itertools.product(range(per_group_in), range(kernel_h), range(kernel_w)):
+            y[b, o, i, j] += (padded[b, first + ci, i * stride + ki * dilation, j * stride + kj * dilation]
+                              * weight[o, ci, ki, kj])
+    return y
+
+
+@pytest.mark.parametrize("stride,padding,dilation,groups",
+                         [(1, 0, 1, 1), (2, 1, 1, 1), (1, 2, 2, 1), (1, 1, 1, 2), (2, 1, 1, 4)])
+def test_numpy_reference_conv_matches_a_naive_loop(stride, padding, dilation, groups):
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (2, 4, 7, 6))
+    weight = rng.uniform(-1, 1, (4, 4 // groups, 3, 2))
+    bias = rng.uniform(-1, 1, 4)
+    got = bench.numpy_conv2d(x, weight, bias, stride, padding, dilation, groups)
+    expected = naive_conv2d(x, weight, stride, padding, dilation, groups) + bias[None, :, None, None]
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12,
+                               err_msg=f"stride={stride} padding={padding} dilation={dilation} groups={groups}")
+
+
+@pytest.mark.parametrize("kind,kernel,stride,padding",
+                         [("max", 2, 2, 0), ("max", 3, 2, 1), ("avg", 2, 1, 0), ("avg", 3, 1, 1)])
+def test_numpy_reference_pool_matches_a_naive_loop(kind, kernel, stride, padding):
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, (2, 3, 7, 8))
+    got = bench.numpy_pool2d(x, kind, kernel, stride, padding)
+    out_h = (7 + 2 * padding - kernel) // stride + 1
+    out_w = (8 + 2 * padding - kernel) // stride + 1
+    expected = np.empty((2, 3, out_h, out_w))
+    for i, j in itertools.product(range(out_h), range(out_w)):
+        cells = [x[:, :, r, s] for r in range(i * stride - padding, i * stride - padding + kernel)
+                 for s in range(j * stride - padding, j * stride - padding + kernel)
+                 if 0 <= r < 7 and 0 <= s < 8]
+        if kind == "max":
+            expected[:, :, i, j] = np.max(cells, axis=0)
+        else:   # padded cells count as zeros in the divisor
+            expected[:, :, i, j] = np.sum(cells, axis=0) / (kernel * kernel)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12,
+                               err_msg=f"kind={kind} kernel={kernel} stride={stride} padding={padding}")
+
+
+def test_lesson_loop_finds_the_edge():
+    image = np.ones((6, 8))
+    image[:, 2:6] = 0
+    expected = np.zeros((6, 7))
+    expected[:, 1], expected[:, 5] = 1, -1
+    np.testing.assert_array_equal(bench.lesson_corr2d(image, np.array([[1.0, -1.0]])), expected)
+
+
+def test_edge_case_contenders_agree_on_the_lesson_output():
+    peers = bench._load_peers()
+    contenders = bench.edge_case_contenders(np.dtype("float64"), peers)
+    expected = np.zeros((6, 7))
+    expected[:, 1], expected[:, 5] = 1, -1
+    for contender in contenders:
+        result = contender.run()
+        result = contender.to_numpy(result) if contender.to_numpy else np.asarray(result)
+        np.testing.assert_array_equal(result, expected, err_msg=f"contender {contender.name}")
+
+
+def test_a_wrong_contender_is_flagged():
+    right = bench.Contender("fastconv", lambda: np.arange(6.0))
+    wrong = bench.Contender("peer", lambda: np.arange(6.0) + np.array([0, 0, 0, 0, 0, 1e-2]))
+    bench.check_and_time([right, wrong], repeat=2, dtype_name="float32")
+    assert right.agrees and right.max_error == 0.0
+    assert not wrong.agrees and wrong.max_error == pytest.approx(1e-2 / 5), wrong.max_error
+    assert len(right.samples) == len(wrong.samples) == 2
+
+
+# --------------------------------------------------------------------------- probe and memory
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_probe_counts_flops_in_proportion_to_rounds(dtype_name, threads):
+    with fastconv.threads(threads):
+        once = _core.probe_fma_flops(dtype_name, 100)
+        twice = _core.probe_fma_flops(dtype_name, 200)
+        # Every thread runs the same rounds of a whole number of flops each.
+        per_round = once / fastconv.get_num_threads() / 100
+    assert once > 0 and twice == 2 * once, f"{dtype_name}, {threads} threads: {once}, {twice}"
+    assert per_round == int(per_round), f"{dtype_name}, {threads} threads: {once} flops for 100 rounds"
+
+
+def test_probe_rejects_other_dtypes():
+    with pytest.raises(ValueError, match="float16"):
+        _core.probe_fma_flops("float16", 10)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the /proc high-water mark is Linux's")
+def test_peak_memory_child_reports_the_output_at_least():
+    case = ("small", (2, 8, 64, 64), (16, 8, 3, 3), 1, 1, 1, 1)
+    measured = bench.measure_peak_memory(case, "fastconv", 1, "float32")
+    assert "error" not in measured, measured
+    assert measured["output_kb"] == 2 * 16 * 64 * 64 * 4 // 1024, measured
+    assert measured["peak_extra_kb"] >= measured["output_kb"], measured
+
+
+def test_plot_without_matplotlib_says_so(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # import fails as if not installed
+    rows = [{"threads": 1, "mode": "forward", "case": "c", "contender": "peer", "speedup": 2.0}]
+    assert bench.plot_speedups(rows, str(tmp_path / "speedups.png")) is False
+    assert "matplotlib is not installed" in capsys.readouterr().err
+    assert not (tmp_path / "speedups.png").exists()
