@@ -64,6 +64,38 @@ def assert_close(actual, expected, dtype=None, scale=None, context=""):
             f"{allowed[where] if np.ndim(allowed) else allowed!r}; {context}")
 
 
+def relayout(array, layout):
+    """The same values as `array` in a different memory layout."""
+    array = np.ascontiguousarray(array)
+    if layout == "contiguous":
+        return array
+    if layout == "strided":
+        storage = np.zeros(array.shape[:-1] + (array.shape[-1] * 3,), array.dtype)
+        storage[..., ::3] = array
+        return storage[..., ::3]
+    if layout == "negative_strides":
+        flipped = np.ascontiguousarray(array[(slice(None, None, -1),) * array.ndim])
+        return flipped[(slice(None, None, -1),) * array.ndim]
+    if layout == "fortran":
+        return np.asfortranarray(array)
+    if layout == "transposed_view":
+        return np.ascontiguousarray(array.T).T
+    if layout == "readonly":
+        frozen = array.copy()
+        frozen.flags.writeable = False
+        return frozen
+    if layout == "unaligned":
+        raw = np.zeros(array.nbytes + 1, np.uint8)
+        unaligned = np.ndarray(array.shape, array.dtype, buffer=raw.data, offset=1)
+        unaligned[...] = array
+        assert not unaligned.flags.aligned or array.dtype.itemsize == 1
+        return unaligned
+    raise AssertionError(layout)
+
+
+LAYOUTS = ["strided", "negative_strides", "fortran", "transposed_view", "readonly", "unaligned"]
+
+
 @pytest.fixture(autouse=True)
 def restore_thread_count():
     """A test that changes the thread count must not leak it into the next test."""

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import fastconv
 import reference
-from conftest import assert_close
+from conftest import LAYOUTS, assert_close, relayout
 
 DTYPES = [np.float32, np.float64]
 
@@ -237,38 +237,6 @@ def test_conv2d_plain_2d_corr2d(kernel, stride, padding, dilation, dtype, rng):
 
 
 # ---- input layouts and dtypes ------------------------------------------------------
-
-def relayout(array, layout):
-    """The same values as `array` in a different memory layout."""
-    array = np.ascontiguousarray(array)
-    if layout == "contiguous":
-        return array
-    if layout == "strided":
-        storage = np.zeros(array.shape[:-1] + (array.shape[-1] * 3,), array.dtype)
-        storage[..., ::3] = array
-        return storage[..., ::3]
-    if layout == "negative_strides":
-        flipped = np.ascontiguousarray(array[(slice(None, None, -1),) * array.ndim])
-        return flipped[(slice(None, None, -1),) * array.ndim]
-    if layout == "fortran":
-        return np.asfortranarray(array)
-    if layout == "transposed_view":
-        return np.ascontiguousarray(array.T).T
-    if layout == "readonly":
-        frozen = array.copy()
-        frozen.flags.writeable = False
-        return frozen
-    if layout == "unaligned":
-        raw = np.zeros(array.nbytes + 1, np.uint8)
-        unaligned = np.ndarray(array.shape, array.dtype, buffer=raw.data, offset=1)
-        unaligned[...] = array
-        assert not unaligned.flags.aligned or array.dtype.itemsize == 1
-        return unaligned
-    raise AssertionError(layout)
-
-
-LAYOUTS = ["strided", "negative_strides", "fortran", "transposed_view", "readonly", "unaligned"]
-
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("which", ["x", "weight", "bias", "all"])
