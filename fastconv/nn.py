@@ -284,6 +284,7 @@ class _Pool2D(Layer):
         self.pool_size = _size_pair("pool_size", pool_size)
         self.strides = self.pool_size if strides is None else _size_pair("strides", strides)
         self.padding = _padding_arg(padding)
+        self._dtype = None
         self._input_shape = None
         self._unbatched = False
 
@@ -339,15 +340,20 @@ class AvgPool2D(_Pool2D):
 class ReLU(Layer):
     """max(x, 0) elementwise, on an array of any shape."""
 
+    def __init__(self):
+        super().__init__()
+        self._output = None
+        self._dtype = None
+
     def forward(self, x):
-        x = _as_float_array(x)
-        output = relu(x)
+        output = relu(_as_float_array(x))
         self._output = output
+        self._dtype = output.dtype
         self._output_shape = output.shape
         return output
 
     def backward(self, grad):
-        grad = self._grad_for_backward(grad, self._output.dtype)
+        grad = self._grad_for_backward(grad, self._dtype)
         return relu_backward(grad, self._output)
 
 
