@@ -47,6 +47,10 @@ NUMPY_MAX_CONV_FLOPS = 1.2e8
 NUMPY_MAX_POOL_WINDOW_ELEMENTS = 3e7
 MEMORY_CASE = "vgg-64x56"
 MIN_SAMPLE_SECONDS = 0.005
+# With several threads, OpenMP workers of the contender that just ran (fastconv's and torch's are
+# different runtimes) keep spinning for a few ms after their last parallel region; a pause
+# before each sample lets them go to sleep instead of stealing the next contender's cores.
+SETTLE_SECONDS = 0.02
 TOLERANCE = {"float32": 2e-4, "float64": 1e-10}
 LESSON_EDGE_CASE = "lesson-edge-6x8-call"
 
@@ -350,8 +354,9 @@ def _calibrate(contender):
     return result
 
 
-def check_and_time(contenders, repeat, dtype_name):
-    """Checks every contender against the first (fastconv), then times them round-robin."""
+def check_and_time(contenders, repeat, dtype_name, settle_seconds=0.0):
+    """Checks every contender against the first (fastconv), then times them round-robin,
+    pausing settle_seconds before each sample."""
     expected = None
     for contender in contenders:
         result = _calibrate(contender)
@@ -365,6 +370,8 @@ def check_and_time(contenders, repeat, dtype_name):
     for _ in range(repeat):
         for contender in contenders:
             run, number = contender.run, contender.number
+            if settle_seconds:
+                time.sleep(settle_seconds)
             start = time.perf_counter()
             for _ in range(number):
                 run()
@@ -631,107 +638,121 @@ def _thread_limits(threads, peers):
     return stack
 
 
-def run_bench(options, out=sys.stdout):
-    """Runs everything the options ask for; returns the JSON-ready report."""
+def measure_ceilings(thread_counts, quick):
+    """Peak FMA GFLOP/s per dtype and thread count, and the copy bandwidth."""
+    probe_seconds = PROBE_SECONDS / 4 if quick else PROBE_SECONDS
+    fma = {"float32": {}, "float64": {}}
+    for threads in thread_counts:
+        with fastconv.threads(threads):
+            for dtype_name in fma:
+                fma[dtype_name][str(threads)] = measure_peak_gflops(dtype_name, probe_seconds)
+    return {"fma_gflops": fma, "copy_gbps": measure_copy_gbps(samples=3 if quick else 5),
+            "cpu_has_wider_simd": _wider_simd_than(_core.simd_level())}
+
+
+def print_ceilings(ceilings, thread_counts, out):
+    simd = _core.simd_level()
+    print("\nCeilings: peak FMA rate of the probe (register-resident FMA chains, "
+          f"{simd} code), and a 64 MB NumPy copy (one thread, read + write bytes)", file=out)
+    fma = ceilings["fma_gflops"]
+    for threads in thread_counts:
+        print(f"  {threads} thread(s): float32 {fma['float32'][str(threads)]:7.1f} GFLOP/s, "
+              f"float64 {fma['float64'][str(threads)]:7.1f} GFLOP/s", file=out)
+    print(f"  copy: {ceilings['copy_gbps']:.1f} GB/s", file=out)
+    if ceilings["cpu_has_wider_simd"]:
+        print(f"  note: this CPU also has {ceilings['cpu_has_wider_simd']}, which fastconv's {simd} "
+              "code does not use; peers that do (oneDNN in PyTorch) can exceed 100% of this ceiling",
+              file=out)
+
+
+def run_suite(conv_cases, pool_cases, modes, threads, dtype_name, repeat, ceilings, peers):
+    """Result rows of every selected case and mode, plus the lesson's edge case, at `threads`."""
+    dtype = np.dtype(dtype_name)
+    peak = ceilings["fma_gflops"][dtype_name][str(threads)]
+    settle = SETTLE_SECONDS if threads > 1 else 0.0
+    rng = np.random.default_rng(0)
+    rows = []
+    with _thread_limits(threads, peers):
+        for case in conv_cases:
+            for mode in modes:
+                contenders = conv_contenders(case, mode, dtype, rng, peers)
+                check_and_time(contenders, repeat, dtype_name, settle)
+                flops = conv_flops(case) * (1 if mode == "forward" else 3)
+                rows += summarise(contenders, case[0], "conv", mode, threads, dtype_name, flops, peak)
+        for case in pool_cases:
+            for mode in modes:
+                contenders = pool_contenders(case, mode, dtype, rng, peers)
+                check_and_time(contenders, repeat, dtype_name, settle)
+                nbytes = pool_pass_bytes(case, dtype_name) * (1 if mode == "forward" else 2)
+                rows += summarise(contenders, case[0], "pool", mode, threads, dtype_name, nbytes,
+                                  ceilings["copy_gbps"])
+        contenders = edge_case_contenders(dtype, peers)
+        check_and_time(contenders, repeat, dtype_name, settle)
+        rows += summarise(contenders, LESSON_EDGE_CASE, "call", "forward", threads, dtype_name,
+                          None, None)
+    return rows
+
+
+def print_memory(measurements, threads, out):
+    print(f"\nPeak memory of one forward conv2d on {MEMORY_CASE} ({threads} thread(s)), measured in "
+          "a fresh child process from the resident-set high-water mark (tracemalloc cannot see C "
+          "allocations); 'extra' is the peak growth during the call, the output array included:",
+          file=out)
+    for measured in measurements:
+        if "error" in measured:
+            print(f"  {measured['contender']:<10} failed: {measured['error']}", file=out)
+            continue
+        extra_mb, output_mb = measured["peak_extra_kb"] / 1024, measured["output_kb"] / 1024
+        print(f"  {measured['contender']:<10} extra {extra_mb:8.1f} MB (output {output_mb:.1f} MB, "
+              f"workspace and temporaries {extra_mb - output_mb:.1f} MB) [{measured['method']}]",
+              file=out)
+
+
+def run_bench(options, out=None):
+    """Runs everything the options ask for, printing as it goes; returns the JSON-ready report."""
+    out = out or sys.stdout
     peers = _load_peers()
-    dtype_name = options.dtype
     repeat = options.repeat or (3 if options.quick else 7)
-    probe_seconds = PROBE_SECONDS / 4 if options.quick else PROBE_SECONDS
     modes = ["forward", "backward"] if options.mode == "both" else [options.mode]
-    conv_cases = _select(CONV, options.cases)
-    pool_cases = _select(POOL, options.cases)
-    report = {"versions": _versions(peers),
-              "settings": {"threads": options.threads, "dtype": dtype_name, "cases": options.cases,
+    conv_cases, pool_cases = _select(CONV, options.cases), _select(POOL, options.cases)
+    versions = _versions(peers)
+    report = {"versions": versions,
+              "settings": {"threads": options.threads, "dtype": options.dtype, "cases": options.cases,
                            "repeat": repeat, "mode": options.mode, "quick": options.quick},
-              "ceilings": {"fma_gflops": {"float32": {}, "float64": {}}},
+              "ceilings": measure_ceilings(options.threads, options.quick),
               "results": [], "memory": []}
-    versions = report["versions"]
     print(f"fastconv {versions['fastconv']} (SIMD {versions['simd']}, OpenMP "
           f"{'on' if versions['openmp'] else 'off'}), numpy {versions['numpy']}, "
           f"scipy {versions['scipy'] or 'not installed'}, torch {versions['torch'] or 'not installed'}; "
-          f"{versions['cpu_count']} CPUs, dtype {dtype_name}", file=out)
+          f"{versions['cpu_count']} CPUs, dtype {options.dtype}", file=out)
+    print_ceilings(report["ceilings"], options.threads, out)
 
-    # Ceilings.
     for threads in options.threads:
-        with fastconv.threads(threads):
-            for name in ("float32", "float64"):
-                report["ceilings"]["fma_gflops"][name][str(threads)] = measure_peak_gflops(
-                    name, probe_seconds)
-    copy_gbps = measure_copy_gbps(samples=3 if options.quick else 5)
-    report["ceilings"]["copy_gbps"] = copy_gbps
-    print("\nCeilings: peak FMA rate of the probe (register-resident FMA chains, "
-          f"{versions['simd']} code), and a 64 MB NumPy copy (one thread, read + write bytes)", file=out)
-    for threads in options.threads:
-        peaks = report["ceilings"]["fma_gflops"]
-        print(f"  {threads} thread(s): float32 {peaks['float32'][str(threads)]:7.1f} GFLOP/s, "
-              f"float64 {peaks['float64'][str(threads)]:7.1f} GFLOP/s", file=out)
-    print(f"  copy: {copy_gbps:.1f} GB/s", file=out)
-    wider = _wider_simd_than(versions["simd"])
-    if wider:
-        print(f"  note: this CPU also has {wider}, which fastconv's {versions['simd']} code does not use; "
-              "peers that do (oneDNN in PyTorch) can exceed 100% of this ceiling", file=out)
-    report["ceilings"]["cpu_has_wider_simd"] = wider
-
-    rng = np.random.default_rng(0)
-    for threads in options.threads:
-        peak = report["ceilings"]["fma_gflops"][dtype_name][str(threads)]
-        rows = []
-        with _thread_limits(threads, peers):
-            for case in conv_cases:
-                for mode in modes:
-                    flop_factor = 1.0 if mode == "forward" else 3.0
-                    contenders = conv_contenders(case, mode, np.dtype(dtype_name), rng, peers)
-                    check_and_time(contenders, repeat, dtype_name)
-                    rows += summarise(contenders, case[0], "conv", mode, threads, dtype_name,
-                                      flop_factor * conv_flops(case), peak)
-                    del contenders
-            for case in pool_cases:
-                for mode in modes:
-                    contenders = pool_contenders(case, mode, np.dtype(dtype_name), rng, peers)
-                    check_and_time(contenders, repeat, dtype_name)
-                    passes = 1 if mode == "forward" else 2
-                    rows += summarise(contenders, case[0], "pool", mode, threads, dtype_name,
-                                      passes * pool_pass_bytes(case, dtype_name), copy_gbps)
-                    del contenders
-            edge = edge_case_contenders(np.dtype(dtype_name), peers)
-            check_and_time(edge, repeat, dtype_name)
-            rows += summarise(edge, LESSON_EDGE_CASE, "call", "forward", threads, dtype_name, None, None)
+        rows = run_suite(conv_cases, pool_cases, modes, threads, options.dtype, repeat,
+                         report["ceilings"], peers)
         gc.collect()
         report["results"] += rows
-        print(f"\n{threads} thread(s), {dtype_name}: median of {repeat} interleaved samples; "
-              f"rate = GFLOP/s for conv (forward + backward counted as 3x forward), GB/s for pooling "
-              f"(bytes read + written); % ceiling = of the peak FMA rate for conv, of the copy "
-              f"bandwidth for pooling; speedup = peer time / fastconv time (above 1: fastconv faster); "
-              f"check = result agrees with fastconv's", file=out)
+        print(f"\n{threads} thread(s), {options.dtype}: median of {repeat} interleaved samples; "
+              "rate = GFLOP/s for conv (forward + backward counted as 3x forward), GB/s for pooling "
+              "(bytes read + written); % ceiling = of the peak FMA rate for conv, of the copy "
+              "bandwidth for pooling; speedup = peer time / fastconv time (above 1: fastconv faster); "
+              "check = result agrees with fastconv's", file=out)
         print(format_table(rows), file=out)
 
-    memory_cases = [case for case in conv_cases if case[0] == MEMORY_CASE]
-    if memory_cases:
-        contenders = ["fastconv", "numpy-ref"] + (["torch"] if peers["torch"] else [])
-        for name in contenders:
-            report["memory"].append(
-                measure_peak_memory(memory_cases[0], name, options.threads[-1], dtype_name))
-        print(f"\nPeak memory of one forward conv2d on {MEMORY_CASE} ({options.threads[-1]} thread(s)), "
-              "measured in a fresh child process from the resident-set high-water mark "
-              "(tracemalloc cannot see C allocations); 'extra' is the peak growth during the call, "
-              "the output array included:", file=out)
-        for measured in report["memory"]:
-            if "error" in measured:
-                print(f"  {measured['contender']:<10} failed: {measured['error']}", file=out)
-                continue
-            extra_mb, output_mb = measured["peak_extra_kb"] / 1024, measured["output_kb"] / 1024
-            print(f"  {measured['contender']:<10} extra {extra_mb:8.1f} MB (output {output_mb:.1f} MB, "
-                  f"workspace and temporaries {extra_mb - output_mb:.1f} MB) [{measured['method']}]",
-                  file=out)
+    memory_case = next((case for case in conv_cases if case[0] == MEMORY_CASE), None)
+    if memory_case:
+        threads = options.threads[-1]
+        for contender in ["fastconv", "numpy-ref"] + (["torch"] if peers["torch"] else []):
+            report["memory"].append(measure_peak_memory(memory_case, contender, threads, options.dtype))
+        print_memory(report["memory"], threads, out)
 
     if options.json:
         with open(options.json, "w") as f:
             json.dump(report, f, indent=1)
         print(f"\nwrote {options.json}", file=out)
-    out.flush()
-    if options.plot:
-        if plot_speedups(report["results"], options.plot):
-            print(f"wrote {options.plot}", file=out)
+    out.flush()   # before plot_speedups' messages on stderr
+    if options.plot and plot_speedups(report["results"], options.plot):
+        print(f"wrote {options.plot}", file=out)
     return report
 
 
