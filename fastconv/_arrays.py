@@ -28,6 +28,9 @@ def as_array(value, name):
 def compute_dtype(*named_arrays):
     """The compute dtype of (name, array) pairs (None entries are skipped)."""
     arrays = [(n, a) for n, a in named_arrays if a is not None]
+    first = arrays[0][1].dtype
+    if first in _FLOATS and all(a.dtype == first for _, a in arrays):
+        return first
     dtype = np.result_type(*(a.dtype for _, a in arrays), np.float32)
     if dtype not in _FLOATS:
         details = ", ".join(f"{n}.dtype={a.dtype}" for n, a in arrays)
@@ -43,6 +46,8 @@ def reject_bool(array, name):
 
 def contiguous(array, dtype):
     """C-contiguous, aligned copy-if-needed of array in dtype (read-only input is fine)."""
+    if array.dtype == dtype and array.flags.c_contiguous and array.flags.aligned:
+        return array
     return np.require(array, dtype=dtype, requirements=("C", "A"))
 
 
@@ -54,7 +59,7 @@ def check_ndim(array, name, allowed):
 
 
 def new_output(shape, dtype, name="output"):
-    check_size(shape, np.dtype(dtype).itemsize, name)
+    check_size(shape, dtype.itemsize if isinstance(dtype, np.dtype) else np.dtype(dtype).itemsize, name)
     return np.empty(shape, dtype=dtype)
 
 

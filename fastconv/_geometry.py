@@ -43,6 +43,8 @@ class Geometry(NamedTuple):
 
 def as_int(value, name):
     """An int from an int-like value (bool excluded), else TypeError naming the argument."""
+    if type(value) is int:
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int or a pair of ints, got {name}={value!r}")
     return int(value)
@@ -50,6 +52,8 @@ def as_int(value, name):
 
 def pair(value, name, minimum=1):
     """(h, w) from an int or a 2-sequence of ints, each >= minimum."""
+    if type(value) is int and minimum <= value <= MAX_GEOMETRY_VALUE:
+        return (value, value)
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{name} must be an int or a pair (h, w), got {name}={value!r}")
@@ -70,6 +74,8 @@ def pair(value, name, minimum=1):
 
 def parse_padding(padding, name="padding"):
     """'same', or ((top, bottom), (left, right)) of non-negative ints."""
+    if type(padding) is int and 0 <= padding <= MAX_GEOMETRY_VALUE:
+        return ((padding, padding), (padding, padding))
     if isinstance(padding, str):
         mode = padding.lower()
         if mode == "same":

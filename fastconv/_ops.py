@@ -59,17 +59,9 @@ def _check_bias(bias, channels, dtype):
     return contiguous(bias, dtype)
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-           activation=None, out=None):
-    """2-D cross-correlation over NCHW arrays, like torch.nn.functional.conv2d.
-
-    x: (N, C, H, W), (C, H, W) unbatched, or (H, W) with a 2-D weight (KH, KW)
-    (plain single-channel cross-correlation).  weight: (O, C // groups, KH, KW).
-    padding: int, (ph, pw), ((top, bottom), (left, right)), "valid" or "same"
-    (TensorFlow's rule, any stride).  activation: None or "relu" (fused).
-    Returns a new array of the compute dtype (float32 unless an input is
-    float64), shaped like x's rank, or writes into ``out``.
-    """
+def _conv2d_checked(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+                    activation=None, out=None):
+    """conv2d with every argument validated (the path for all but the common call)."""
     if activation not in (None, "relu"):
         raise ValueError(f"activation must be None or 'relu', got activation={activation!r}")
     original = (("x", x), ("weight", weight), ("bias", bias))
@@ -82,6 +74,22 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
     _core.conv2d(tuple(g), contiguous(x4, dtype), contiguous(weight4, dtype), bias,
                  buffer.reshape(shape), activation == "relu")
     return finish_out(buffer, out)
+
+
+# The public conv2d is the compiled entry point: it serves the common call
+# directly and hands everything else to _conv2d_checked.
+_core.set_checked_conv2d(_conv2d_checked)
+conv2d = _core.conv2d_entry
+conv2d.__name__ = conv2d.__qualname__ = "conv2d"
+conv2d.__doc__ = """2-D cross-correlation over NCHW arrays, like torch.nn.functional.conv2d.
+
+    x: (N, C, H, W), (C, H, W) unbatched, or (H, W) with a 2-D weight (KH, KW)
+    (plain single-channel cross-correlation).  weight: (O, C // groups, KH, KW).
+    padding: int, (ph, pw), ((top, bottom), (left, right)), "valid" or "same"
+    (TensorFlow's rule, any stride).  activation: None or "relu" (fused).
+    Returns a new array of the compute dtype (float32 unless an input is
+    float64), shaped like x's rank, or writes into ``out``.
+    """
 
 
 def transpose_geometry(x_shape, weight_shape, stride, padding, output_padding, groups, dilation):

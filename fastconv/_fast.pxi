@@ -1,0 +1,108 @@
+# conv2d's entry point.  The common call — ndarrays of one float dtype,
+# C-contiguous, int geometry, no out= — is checked and dispatched here in C
+# with no Python-level work, because for small images (the lesson's 6x8) the
+# call overhead is the whole cost.  Anything else, including every invalid
+# call, goes to fastconv._ops.conv2d, which validates everything and raises
+# the messages; the arithmetic below mirrors fastconv._geometry and a test
+# checks that both paths agree.
+
+from cpython.object cimport PyObject
+
+cdef int64_t MAX_GEOMETRY_VALUE = 2**31 - 1
+
+cdef inline bint small_int(object v, int64_t minimum):
+    return type(v) is int and minimum <= <object>v <= MAX_GEOMETRY_VALUE
+
+cdef inline bint float_carray(object a, int typenum):
+    return (type(a) is cnp.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>a) == typenum
+            and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>a))
+
+
+def conv2d_entry(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+                 activation=None, out=None):
+    cdef int typenum
+    cdef int relu
+    cdef fc_geom g
+    cdef int64_t KH, KW, Cg, span_h, span_w
+    cdef cnp.npy_intp dims[4]
+    cdef int ndim_x, ndim_w, out_ndim
+    cdef cnp.ndarray y
+    cdef void *px
+    cdef void *pw
+    cdef void *pb = NULL
+    cdef int status
+
+    if (out is None and (activation is None or activation == "relu")
+            and type(x) is cnp.ndarray and small_int(stride, 1) and small_int(padding, 0)
+            and small_int(dilation, 1) and small_int(groups, 1)):
+        typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
+        relu = activation is not None
+        if ((typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64)
+                and float_carray(x, typenum) and float_carray(weight, typenum)
+                and (bias is None or (float_carray(bias, typenum) and cnp.PyArray_NDIM(<cnp.ndarray>bias) == 1))):
+            ndim_x = cnp.PyArray_NDIM(<cnp.ndarray>x)
+            ndim_w = cnp.PyArray_NDIM(<cnp.ndarray>weight)
+            g.groups = groups
+            g.stride_h = g.stride_w = stride
+            g.dilation_h = g.dilation_w = dilation
+            g.pad_top = g.pad_bottom = g.pad_left = g.pad_right = padding
+            if ndim_w == 4 and (ndim_x == 4 or ndim_x == 3):
+                if ndim_x == 4:
+                    g.N = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+                else:
+                    g.N = 1
+                g.C = cnp.PyArray_DIM(<cnp.ndarray>x, ndim_x - 3)
+                g.H = cnp.PyArray_DIM(<cnp.ndarray>x, ndim_x - 2)
+                g.W = cnp.PyArray_DIM(<cnp.ndarray>x, ndim_x - 1)
+                g.O = cnp.PyArray_DIM(<cnp.ndarray>weight, 0)
+                Cg = cnp.PyArray_DIM(<cnp.ndarray>weight, 1)
+                g.KH = cnp.PyArray_DIM(<cnp.ndarray>weight, 2)
+                g.KW = cnp.PyArray_DIM(<cnp.ndarray>weight, 3)
+            elif ndim_w == 2 and ndim_x == 2:
+                g.N = g.C = g.O = Cg = 1
+                g.H = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+                g.W = cnp.PyArray_DIM(<cnp.ndarray>x, 1)
+                g.KH = cnp.PyArray_DIM(<cnp.ndarray>weight, 0)
+                g.KW = cnp.PyArray_DIM(<cnp.ndarray>weight, 1)
+            else:
+                g.N = 0
+            span_h = g.dilation_h * (g.KH - 1) + 1
+            span_w = g.dilation_w * (g.KW - 1) + 1
+            if (g.N >= 1 and g.C >= 1 and g.O >= 1 and g.KH >= 1 and g.KW >= 1
+                    and g.C % g.groups == 0 and g.O % g.groups == 0 and Cg == g.C // g.groups
+                    and span_h <= g.H + 2 * padding and span_w <= g.W + 2 * padding
+                    and (bias is None or cnp.PyArray_DIM(<cnp.ndarray>bias, 0) == g.O)):
+                g.OH = (g.H + 2 * padding - span_h) // g.stride_h + 1
+                g.OW = (g.W + 2 * padding - span_w) // g.stride_w + 1
+                out_ndim = ndim_x
+                if ndim_x == 4:
+                    dims[0] = g.N; dims[1] = g.O; dims[2] = g.OH; dims[3] = g.OW
+                elif ndim_x == 3:
+                    dims[0] = g.O; dims[1] = g.OH; dims[2] = g.OW
+                else:
+                    dims[0] = g.OH; dims[1] = g.OW
+                y = cnp.PyArray_EMPTY(out_ndim, dims, typenum, 0)
+                px = cnp.PyArray_DATA(<cnp.ndarray>x)
+                pw = cnp.PyArray_DATA(<cnp.ndarray>weight)
+                if bias is not None:
+                    pb = cnp.PyArray_DATA(<cnp.ndarray>bias)
+                if typenum == cnp.NPY_FLOAT32:
+                    with nogil:
+                        status = fc_conv2d_f32(&g, <float *>px, <float *>pw, <float *>pb,
+                                               <float *>cnp.PyArray_DATA(y), relu)
+                else:
+                    with nogil:
+                        status = fc_conv2d_f64(&g, <double *>px, <double *>pw, <double *>pb,
+                                               <double *>cnp.PyArray_DATA(y), relu)
+                check_status(status)
+                return y
+    return _checked_conv2d(x, weight, bias, stride, padding, dilation, groups,
+                           activation=activation, out=out)
+
+
+_checked_conv2d = None
+
+def set_checked_conv2d(function):
+    """The fully validating conv2d (fastconv._ops) that conv2d_entry falls back to."""
+    global _checked_conv2d
+    _checked_conv2d = function
