@@ -1,0 +1,81 @@
+"""conv2d's compiled entry point (fastconv/_fast.pxi) must agree with the fully
+validating Python path (fastconv._ops._conv2d_checked) on every call: bit for
+bit when both compute, the same exception when the arguments are invalid."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fastconv
+from fastconv import _ops
+
+
+def outcome(function, *args, **kwargs):
+    try:
+        return "ok", function(*args, **kwargs)
+    except (ValueError, TypeError) as error:
+        return type(error).__name__, str(error)
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    n=st.integers(1, 2), c=st.integers(1, 4), o=st.integers(1, 4),
+    h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4),
+    stride=st.integers(0, 3), padding=st.integers(-1, 3), dilation=st.integers(0, 3),
+    groups=st.integers(0, 4), rank=st.sampled_from([2, 3, 4]),
+    dtype=st.sampled_from([np.float32, np.float64]), with_bias=st.booleans(),
+    activation=st.sampled_from([None, "relu"]), seed=st.integers(0, 2**16),
+)
+def test_compiled_entry_matches_checked_path(n, c, o, h, w, kh, kw, stride, padding, dilation,
+                                             groups, rank, dtype, with_bias, activation, seed):
+    rng = np.random.default_rng(seed)
+    cg = max(c // max(groups, 1), 1)
+    if rank == 2:
+        x = rng.standard_normal((h, w)).astype(dtype)
+        weight = rng.standard_normal((kh, kw)).astype(dtype)
+        bias = rng.standard_normal(1).astype(dtype) if with_bias else None
+    else:
+        x = rng.standard_normal((n, c, h, w) if rank == 4 else (c, h, w)).astype(dtype)
+        weight = rng.standard_normal((o, cg, kh, kw)).astype(dtype)
+        bias = rng.standard_normal(o).astype(dtype) if with_bias else None
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
+                  activation=activation)
+    fast = outcome(fastconv.conv2d, x, weight, bias, **kwargs)
+    checked = outcome(_ops._conv2d_checked, x, weight, bias, **kwargs)
+    params = f"x={x.shape} weight={weight.shape} bias={with_bias} {kwargs} {np.dtype(dtype)}"
+    assert fast[0] == checked[0], f"{params}: entry {fast} vs checked {checked}"
+    if fast[0] == "ok":
+        assert fast[1].dtype == checked[1].dtype and fast[1].shape == checked[1].shape, params
+        assert fast[1].tobytes() == checked[1].tobytes(), params
+    else:
+        assert fast[1] == checked[1], params
+
+
+@pytest.mark.parametrize("case", ["fortran", "strided", "mixed-dtype", "int-input", "list-input",
+                                  "pair-stride", "string-padding", "out"])
+def test_uncommon_calls_take_the_checked_path_and_match(case):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 8, 8))
+    weight = rng.standard_normal((4, 3, 3, 3))
+    kwargs = {}
+    if case == "fortran":
+        x = np.asfortranarray(x)
+    elif case == "strided":
+        x = np.repeat(x, 2, axis=3)[..., ::2]
+    elif case == "mixed-dtype":
+        weight = weight.astype(np.float32)
+    elif case == "int-input":
+        x = (x * 10).astype(np.int32)
+    elif case == "list-input":
+        x = x.tolist()
+    elif case == "pair-stride":
+        kwargs["stride"] = (1, 2)
+    elif case == "string-padding":
+        kwargs["padding"] = "same"
+    expected = _ops._conv2d_checked(np.array(x), weight, **kwargs)
+    if case == "out":
+        out = np.empty_like(expected)
+        result = fastconv.conv2d(x, weight, out=out)
+        assert result is out
+    else:
+        result = fastconv.conv2d(x, weight, **kwargs)
+    np.testing.assert_array_equal(result, expected, err_msg=case)
