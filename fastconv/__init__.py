@@ -14,6 +14,9 @@ from ._config import show_config
 from ._ops import avg_pool2d, col2im, conv2d, conv_transpose2d, im2col, max_pool2d, relu
 from ._threads import get_num_threads, set_num_threads, threads
 from ._version import __version__
+from ._config import check_simd_env as _check_simd_env
+
+_check_simd_env()
 
 __all__ = [
     "conv2d", "conv_transpose2d", "im2col", "col2im", "max_pool2d", "avg_pool2d", "relu",

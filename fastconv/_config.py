@@ -1,13 +1,27 @@
 """show_config(): what this build of fastconv is and what it chose at run time."""
 from __future__ import annotations
 
+import os
 import platform
 import sys
+import warnings
 
 import numpy as np
 
 from . import _core
 from ._version import __version__
+
+
+# Values FASTCONV_SIMD understands; it can only lower the level the CPU supports.
+SIMD_LEVELS = ("generic", "avx2")
+
+
+def check_simd_env():
+    """Warn about a FASTCONV_SIMD value the core ignores (a typo would silently test the wrong kernels)."""
+    value = os.environ.get("FASTCONV_SIMD", "")
+    if value and value not in SIMD_LEVELS:
+        warnings.warn(f"FASTCONV_SIMD={value!r} is not one of {SIMD_LEVELS}; ignored "
+                      f"(using {_core.simd_level()})", RuntimeWarning, stacklevel=3)
 
 
 def config():
