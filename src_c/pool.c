@@ -1,19 +1,139 @@
 /*
- * Pooling entry points (max, avg; forward and backward).  float32 and
- * float64 come from one template, pool_impl.h.
+ * Pooling entry points (max, avg; forward and backward): pick a kernel and
+ * split the work into tasks.
+ *
+ * - Forward: the row kernels of pool_rows.h (AVX2 or baseline, chosen at run
+ *   time), tasks = (plane, block of output rows); planes are split into row
+ *   blocks only when there are too few planes to keep every thread busy.
+ *   Outputs narrower than a vector gain nothing from the row kernels and use
+ *   the reference loops of pool_ref_impl.h.
+ * - Max backward: the reference scatter through the indices, one task per
+ *   plane (sequential within a plane: overlapping windows add in a fixed order).
+ * - Avg backward: the row kernels, one task per plane.
+ * float32 and float64 come from the same code.
  */
-#include "runtime.h"
+#include "pool_rows.h"
 #include <math.h>
 #include <string.h>
 
 #define REAL float
 #define FC_NAME(name) name##_f32
-#include "pool_impl.h"
+#include "pool_ref_impl.h"
 #undef REAL
 #undef FC_NAME
 
 #define REAL double
 #define FC_NAME(name) name##_f64
-#include "pool_impl.h"
+#include "pool_ref_impl.h"
 #undef REAL
 #undef FC_NAME
+
+/* Outputs per row below which the reference loops are used. */
+#define FC_POOL_MIN_ROW_OUTPUTS 8
+/* Forward tasks aimed for when planes are few (a multiple of any usual thread count). */
+#define FC_POOL_MIN_TASKS 16
+
+typedef struct {
+    fc_task_fn max_rows, max_indices_rows, avg_rows, avg_backward_rows;
+} fc_pool_kernels;
+
+static fc_pool_kernels pool_kernels(int is_f64)
+{
+#ifdef FASTCONV_HAVE_AVX2
+    if (fc_simd_level() == FC_SIMD_AVX2) {
+        if (is_f64)
+            return (fc_pool_kernels){fc_pool_max_rows_f64_avx2, fc_pool_max_indices_rows_f64_avx2,
+                                     fc_pool_avg_rows_f64_avx2, fc_pool_avg_backward_rows_f64_avx2};
+        return (fc_pool_kernels){fc_pool_max_rows_f32_avx2, fc_pool_max_indices_rows_f32_avx2,
+                                 fc_pool_avg_rows_f32_avx2, fc_pool_avg_backward_rows_f32_avx2};
+    }
+#endif
+    if (is_f64)
+        return (fc_pool_kernels){fc_pool_max_rows_f64_generic, fc_pool_max_indices_rows_f64_generic,
+                                 fc_pool_avg_rows_f64_generic, fc_pool_avg_backward_rows_f64_generic};
+    return (fc_pool_kernels){fc_pool_max_rows_f32_generic, fc_pool_max_indices_rows_f32_generic,
+                             fc_pool_avg_rows_f32_generic, fc_pool_avg_backward_rows_f32_generic};
+}
+
+static int64_t forward_row_blocks(const fc_geom *g)
+{
+    const int64_t planes = g->N * g->C;
+    if (planes >= FC_POOL_MIN_TASKS) return 1;
+    return FC_MAX(1, FC_MIN(g->OH, (FC_POOL_MIN_TASKS + planes - 1) / planes));
+}
+
+/* Rough cost for the thread decision: every window tap plus the input stream. */
+static double forward_work(const fc_geom *g)
+{
+    return (double)g->N * g->C * ((double)g->OH * g->OW * g->KH * g->KW + (double)g->H * g->W);
+}
+
+static int run_forward(const fc_geom *g, fc_task_fn kernel, const void *x, void *y, int64_t *indices,
+                       int divisor_mode, int64_t divisor_override)
+{
+    fc_pool_job job = {g, x, y, indices, divisor_mode, divisor_override, forward_row_blocks(g)};
+    return fc_parallel_for(g->N * g->C * job.row_blocks, forward_work(g), kernel, &job);
+}
+
+int fc_max_pool2d_f32(const fc_geom *g, const float *x, float *y, int64_t *indices)
+{
+    if (g->OW < FC_POOL_MIN_ROW_OUTPUTS) return pool_ref_max_f32(g, x, y, indices);
+    fc_pool_kernels k = pool_kernels(0);
+    return run_forward(g, indices ? k.max_indices_rows : k.max_rows, x, y, indices, 0, 0);
+}
+
+int fc_max_pool2d_f64(const fc_geom *g, const double *x, double *y, int64_t *indices)
+{
+    if (g->OW < FC_POOL_MIN_ROW_OUTPUTS) return pool_ref_max_f64(g, x, y, indices);
+    fc_pool_kernels k = pool_kernels(1);
+    return run_forward(g, indices ? k.max_indices_rows : k.max_rows, x, y, indices, 0, 0);
+}
+
+int fc_avg_pool2d_f32(const fc_geom *g, const float *x, float *y,
+                      int divisor_mode, int64_t divisor_override)
+{
+    if (g->OW < FC_POOL_MIN_ROW_OUTPUTS) return pool_ref_avg_f32(g, x, y, divisor_mode, divisor_override);
+    return run_forward(g, pool_kernels(0).avg_rows, x, y, NULL, divisor_mode, divisor_override);
+}
+
+int fc_avg_pool2d_f64(const fc_geom *g, const double *x, double *y,
+                      int divisor_mode, int64_t divisor_override)
+{
+    if (g->OW < FC_POOL_MIN_ROW_OUTPUTS) return pool_ref_avg_f64(g, x, y, divisor_mode, divisor_override);
+    return run_forward(g, pool_kernels(1).avg_rows, x, y, NULL, divisor_mode, divisor_override);
+}
+
+int fc_max_pool2d_backward_f32(const fc_geom *g, const float *grad_y,
+                               const int64_t *indices, float *grad_x)
+{
+    return pool_ref_max_backward_f32(g, grad_y, indices, grad_x);
+}
+
+int fc_max_pool2d_backward_f64(const fc_geom *g, const double *grad_y,
+                               const int64_t *indices, double *grad_x)
+{
+    return pool_ref_max_backward_f64(g, grad_y, indices, grad_x);
+}
+
+static int run_avg_backward(const fc_geom *g, fc_task_fn kernel, const void *grad_y, void *grad_x,
+                            int divisor_mode, int64_t divisor_override)
+{
+    fc_pool_job job = {g, grad_y, grad_x, NULL, divisor_mode, divisor_override, 1};
+    return fc_parallel_for(g->N * g->C, forward_work(g), kernel, &job);
+}
+
+int fc_avg_pool2d_backward_f32(const fc_geom *g, const float *grad_y, float *grad_x,
+                               int divisor_mode, int64_t divisor_override)
+{
+    if (g->OW < FC_POOL_MIN_ROW_OUTPUTS)
+        return pool_ref_avg_backward_f32(g, grad_y, grad_x, divisor_mode, divisor_override);
+    return run_avg_backward(g, pool_kernels(0).avg_backward_rows, grad_y, grad_x, divisor_mode, divisor_override);
+}
+
+int fc_avg_pool2d_backward_f64(const fc_geom *g, const double *grad_y, double *grad_x,
+                               int divisor_mode, int64_t divisor_override)
+{
+    if (g->OW < FC_POOL_MIN_ROW_OUTPUTS)
+        return pool_ref_avg_backward_f64(g, grad_y, grad_x, divisor_mode, divisor_override);
+    return run_avg_backward(g, pool_kernels(1).avg_backward_rows, grad_y, grad_x, divisor_mode, divisor_override);
+}

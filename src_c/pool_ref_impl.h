@@ -1,6 +1,8 @@
 /*
- * Reference pooling kernels, templated on REAL / FC_NAME.  One task = one
- * (n, c) plane, so threads never share an output.
+ * Reference pooling kernels, templated on REAL / FC_NAME: the direct loops of
+ * the definition, one task = one (n, c) plane, so threads never share an
+ * output.  pool.c uses them where the row kernels gain nothing (outputs
+ * narrower than a vector) and for the max-pool gradient scatter.
  */
 
 typedef struct {
@@ -51,7 +53,7 @@ static int FC_NAME(max_pool_task)(void *vctx, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-int FC_NAME(fc_max_pool2d)(const fc_geom *g, const REAL *x, REAL *y, int64_t *indices)
+static int FC_NAME(pool_ref_max)(const fc_geom *g, const REAL *x, REAL *y, int64_t *indices)
 {
     FC_NAME(pool_ctx) ctx = {g, x, y, NULL, indices, 0, 0};
     double work = (double)g->N * g->C * g->OH * g->OW * g->KH * g->KW;
@@ -103,8 +105,8 @@ static int FC_NAME(avg_pool_task)(void *vctx, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-int FC_NAME(fc_avg_pool2d)(const fc_geom *g, const REAL *x, REAL *y,
-                           int divisor_mode, int64_t divisor_override)
+static int FC_NAME(pool_ref_avg)(const fc_geom *g, const REAL *x, REAL *y,
+                                  int divisor_mode, int64_t divisor_override)
 {
     FC_NAME(pool_ctx) ctx = {g, x, y, NULL, NULL, divisor_mode, divisor_override};
     double work = (double)g->N * g->C * g->OH * g->OW * g->KH * g->KW;
@@ -129,8 +131,8 @@ static int FC_NAME(max_pool_backward_task)(void *vctx, int64_t begin, int64_t en
     return FC_OK;
 }
 
-int FC_NAME(fc_max_pool2d_backward)(const fc_geom *g, const REAL *grad_y,
-                                    const int64_t *indices, REAL *grad_x)
+static int FC_NAME(pool_ref_max_backward)(const fc_geom *g, const REAL *grad_y,
+                                         const int64_t *indices, REAL *grad_x)
 {
     FC_NAME(pool_ctx) ctx = {g, grad_y, grad_x, indices, NULL, 0, 0};
     double work = (double)g->N * g->C * (g->OH * g->OW + g->H * g->W);
@@ -161,8 +163,8 @@ static int FC_NAME(avg_pool_backward_task)(void *vctx, int64_t begin, int64_t en
     return FC_OK;
 }
 
-int FC_NAME(fc_avg_pool2d_backward)(const fc_geom *g, const REAL *grad_y, REAL *grad_x,
-                                    int divisor_mode, int64_t divisor_override)
+static int FC_NAME(pool_ref_avg_backward)(const fc_geom *g, const REAL *grad_y, REAL *grad_x,
+                                         int divisor_mode, int64_t divisor_override)
 {
     FC_NAME(pool_ctx) ctx = {g, grad_y, grad_x, NULL, NULL, divisor_mode, divisor_override};
     double work = (double)g->N * g->C * g->OH * g->OW * g->KH * g->KW;

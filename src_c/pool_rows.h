@@ -1,0 +1,49 @@
+/*
+ * Row kernels for pooling, shared by pool.c and the per-ISA files that
+ * compile them (pool_rows_generic.c, pool_rows_avx2.c), all from one
+ * template, pool_rows_impl.h.
+ *
+ * Forward pooling is separable: a window's max (or sum) is the max over its
+ * input rows of each column, then over its columns.  Per output row:
+ *   1. vertical: combine the window's input rows into one row buffer, laid
+ *      out in padded coordinates (pad_left cells before input column 0);
+ *      the buffer's padding cells are filled once per task (-inf or 0);
+ *   2. horizontal: each output reduces its KW taps of that buffer, with
+ *      SIMD over output width (stride 2 deinterleaves even/odd columns).
+ * The input is streamed once; the row buffer stays in L1.  Max with
+ * indices scans each window in the reference order instead, so ties and
+ * NaNs pick the same position.
+ *
+ * Tasks: forward = (plane, block of output rows), backward = plane.  Each
+ * output is computed by one task in a fixed order, so results do not depend
+ * on the thread count.
+ */
+#ifndef FASTCONV_POOL_ROWS_H
+#define FASTCONV_POOL_ROWS_H
+
+#include "runtime.h"
+
+typedef struct fc_pool_job {
+    const fc_geom *g;
+    const void *src;           /* x (forward) or grad_y (backward) */
+    void *dst;                 /* y (forward) or grad_x (backward) */
+    int64_t *indices;          /* max forward: NULL or int64 (N, C, OH, OW) */
+    int divisor_mode;          /* avg: FC_AVG_* */
+    int64_t divisor_override;  /* avg: FC_AVG_DIVISOR */
+    int64_t row_blocks;        /* forward: output-row blocks per plane */
+} fc_pool_job;
+
+#define FC_POOL_DECLARE(suffix)                                                          \
+    int fc_pool_max_rows_##suffix(void *job, int64_t begin, int64_t end);                \
+    int fc_pool_max_indices_rows_##suffix(void *job, int64_t begin, int64_t end);        \
+    int fc_pool_avg_rows_##suffix(void *job, int64_t begin, int64_t end);                \
+    int fc_pool_avg_backward_rows_##suffix(void *job, int64_t begin, int64_t end);
+
+FC_POOL_DECLARE(f32_generic)
+FC_POOL_DECLARE(f64_generic)
+#ifdef FASTCONV_HAVE_AVX2
+FC_POOL_DECLARE(f32_avx2)
+FC_POOL_DECLARE(f64_avx2)
+#endif
+
+#endif

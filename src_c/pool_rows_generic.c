@@ -1,0 +1,20 @@
+/*
+ * Pooling row kernels for the baseline target (any CPU; the arm64 path):
+ * pool_rows_impl.h compiled without explicit SIMD, left to the compiler's
+ * vectoriser.
+ */
+#include "pool_rows.h"
+#include <math.h>
+#include <string.h>
+
+#define REAL float
+#define FC_NAME(name) name##_f32_generic
+#include "pool_rows_impl.h"
+#undef REAL
+#undef FC_NAME
+
+#define REAL double
+#define FC_NAME(name) name##_f64_generic
+#include "pool_rows_impl.h"
+#undef REAL
+#undef FC_NAME

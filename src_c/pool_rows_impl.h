@@ -1,0 +1,425 @@
+/*
+ * Pooling row kernels (see pool_rows.h), templated on REAL and FC_NAME
+ * (type and ISA suffix, e.g. name##_f32_avx2).  Plain C loops written so
+ * compilers vectorise them for the ISA the including file is compiled for;
+ * a file that defines FC_POOL_VEC (vector type and ops, see pool_rows_avx2.c)
+ * also gets explicit SIMD for the horizontal stride-2 pass, which compilers
+ * do not vectorise well.  Vector and scalar code apply the same operations
+ * in the same order, so every ISA gives bitwise identical results.
+ */
+
+/* torch's max rule: a later value wins when greater or NaN, so a NaN anywhere
+ * in a window makes the window NaN.  Bitwise ops keep the select branch-free. */
+FC_INLINE REAL FC_NAME(nanmax)(REAL best, REAL v)
+{
+    return ((v > best) | (v != v)) ? v : best;
+}
+
+/* Per-task scratch: the padded row buffer and per-output-column arrays. */
+typedef struct {
+    void *block;
+    REAL *row;          /* padded coordinates; input column w lives at row[pad_left + w] */
+    int64_t row_len;
+    const REAL **rows;  /* input rows of one window, KH entries */
+    REAL *col_count;    /* avg: divisor factor of each output column */
+    REAL *best;         /* max with indices: running max of each output */
+    int64_t *best_index;
+    int64_t *first_w;   /* max with indices: first real column of each window */
+} FC_NAME(pool_scratch);
+
+static int FC_NAME(scratch_alloc)(FC_NAME(pool_scratch) *s, const fc_geom *g, REAL fill)
+{
+    /* The vector stride-2 loads read up to 2 vectors past an output's first tap. */
+    const int64_t reach = (g->OW - 1) * g->stride_w + (g->KW - 1) * g->dilation_w + 1;
+    s->row_len = FC_MAX(g->pad_left + g->W, reach) + 64;
+    const int64_t ow_pad = g->OW + 8;
+    size_t bytes = (size_t)s->row_len * sizeof(REAL) + (size_t)g->KH * sizeof(REAL *)
+                 + (size_t)ow_pad * (2 * sizeof(REAL) + 2 * sizeof(int64_t)) + 4 * FC_ALIGN;
+    char *p = (char *)fc_aligned_alloc(bytes);
+    if (!p) return FC_ENOMEM;
+    s->block = p;
+#define FC_POOL_TAKE(ptr, type, count) \
+    (ptr = (type *)p, p += (((size_t)(count) * sizeof(type) + FC_ALIGN - 1) / FC_ALIGN) * FC_ALIGN)
+    FC_POOL_TAKE(s->row, REAL, s->row_len);
+    FC_POOL_TAKE(s->rows, const REAL *, g->KH);
+    FC_POOL_TAKE(s->col_count, REAL, ow_pad);
+    FC_POOL_TAKE(s->best, REAL, ow_pad);
+    FC_POOL_TAKE(s->best_index, int64_t, ow_pad);
+    FC_POOL_TAKE(s->first_w, int64_t, ow_pad);
+#undef FC_POOL_TAKE
+    for (int64_t i = 0; i < s->row_len; i++) s->row[i] = fill;
+    return FC_OK;
+}
+
+/* Real input rows of output row oh (step dilation_h), as the reference scans them. */
+static int64_t FC_NAME(window_rows)(const fc_geom *g, int64_t oh, const REAL *plane,
+                                    const REAL **rows, int64_t *first_h)
+{
+    int64_t h0 = oh * g->stride_h - g->pad_top;
+    const int64_t h1 = FC_MIN(h0 + (g->KH - 1) * g->dilation_h + 1, g->H);
+    while (h0 < 0) h0 += g->dilation_h;
+    *first_h = h0;
+    int64_t n = 0;
+    for (int64_t h = h0; h < h1; h += g->dilation_h) rows[n++] = plane + h * g->W;
+    return n;
+}
+
+/* ---- vertical pass: out[w] = op over the rows, in row order --------------------------------- */
+
+static void FC_NAME(rows_max)(const REAL *const *rows, int64_t nrows, int64_t W, REAL *FC_RESTRICT out)
+{
+    int64_t k;
+    if (nrows == 0) {
+        for (int64_t w = 0; w < W; w++) out[w] = -(REAL)INFINITY;
+        return;
+    }
+    if (nrows == 1) {
+        const REAL *FC_RESTRICT r0 = rows[0];
+        for (int64_t w = 0; w < W; w++) out[w] = r0[w];
+        k = 1;
+    } else if (nrows == 2) {
+        const REAL *FC_RESTRICT r0 = rows[0], *FC_RESTRICT r1 = rows[1];
+        for (int64_t w = 0; w < W; w++) out[w] = FC_NAME(nanmax)(r0[w], r1[w]);
+        k = 2;
+    } else {
+        const REAL *FC_RESTRICT r0 = rows[0], *FC_RESTRICT r1 = rows[1], *FC_RESTRICT r2 = rows[2];
+        for (int64_t w = 0; w < W; w++) out[w] = FC_NAME(nanmax)(FC_NAME(nanmax)(r0[w], r1[w]), r2[w]);
+        k = 3;
+    }
+    for (; k < nrows; k++) {
+        const REAL *FC_RESTRICT r = rows[k];
+        for (int64_t w = 0; w < W; w++) out[w] = FC_NAME(nanmax)(out[w], r[w]);
+    }
+}
+
+static void FC_NAME(rows_sum)(const REAL *const *rows, int64_t nrows, int64_t W, REAL *FC_RESTRICT out)
+{
+    int64_t k;
+    if (nrows == 1) {
+        const REAL *FC_RESTRICT r0 = rows[0];
+        for (int64_t w = 0; w < W; w++) out[w] = r0[w];
+        k = 1;
+    } else if (nrows == 2) {
+        const REAL *FC_RESTRICT r0 = rows[0], *FC_RESTRICT r1 = rows[1];
+        for (int64_t w = 0; w < W; w++) out[w] = r0[w] + r1[w];
+        k = 2;
+    } else {
+        const REAL *FC_RESTRICT r0 = rows[0], *FC_RESTRICT r1 = rows[1], *FC_RESTRICT r2 = rows[2];
+        for (int64_t w = 0; w < W; w++) out[w] = (r0[w] + r1[w]) + r2[w];
+        k = 3;
+    }
+    for (; k < nrows; k++) {
+        const REAL *FC_RESTRICT r = rows[k];
+        for (int64_t w = 0; w < W; w++) out[w] += r[w];
+    }
+}
+
+/* ---- horizontal pass: y[ow] = op over taps j of row[ow * stride + j * dilation] ------------- */
+
+/* always_inline with a literal stride lets the compiler vectorise strides 1 and 2. */
+FC_INLINE void FC_NAME(cols_max_stride)(const REAL *FC_RESTRICT row, int64_t from, int64_t OW,
+                                        int64_t KW, int64_t stride, int64_t dilation,
+                                        REAL *FC_RESTRICT y)
+{
+    for (int64_t ow = from; ow < OW; ow++) y[ow] = row[ow * stride];
+    for (int64_t j = 1; j < KW; j++) {
+        const REAL *FC_RESTRICT tap = row + j * dilation;
+        for (int64_t ow = from; ow < OW; ow++) y[ow] = FC_NAME(nanmax)(y[ow], tap[ow * stride]);
+    }
+}
+
+FC_INLINE void FC_NAME(cols_sum_stride)(const REAL *FC_RESTRICT row, int64_t from, int64_t OW,
+                                        int64_t KW, int64_t stride, REAL *FC_RESTRICT y)
+{
+    for (int64_t ow = from; ow < OW; ow++) y[ow] = row[ow * stride];
+    for (int64_t j = 1; j < KW; j++) {
+        const REAL *FC_RESTRICT tap = row + j;
+        for (int64_t ow = from; ow < OW; ow++) y[ow] += tap[ow * stride];
+    }
+}
+
+#ifdef FC_POOL_VEC
+/* Stride 2: deinterleave 2 vectors of the row into even and odd columns; tap
+ * offset o is the even (o even) or odd (o odd) half of the load at o & ~1. */
+FC_INLINE VEC FC_NAME(vtap_s2)(const REAL *row, int64_t offset)
+{
+    VEC even, odd;
+    vstride2(row + (offset & ~(int64_t)1), &even, &odd);
+    return (offset & 1) ? odd : even;
+}
+
+static int64_t FC_NAME(cols_max_s2_vec)(const REAL *row, int64_t OW, int64_t KW, int64_t dilation, REAL *y)
+{
+    int64_t ow = 0;
+    if (KW == 2 && dilation == 1) {
+        for (; ow + VLEN <= OW; ow += VLEN) {
+            VEC even, odd;
+            vstride2(row + 2 * ow, &even, &odd);
+            vstore(y + ow, vnanmax(even, odd));
+        }
+    } else if (KW == 3 && dilation == 1) {
+        for (; ow + VLEN <= OW; ow += VLEN) {
+            VEC even, odd, even2, odd2;
+            vstride2(row + 2 * ow, &even, &odd);
+            vstride2(row + 2 * ow + 2, &even2, &odd2);
+            vstore(y + ow, vnanmax(vnanmax(even, odd), even2));
+        }
+    } else {
+        for (; ow + VLEN <= OW; ow += VLEN) {
+            VEC m = FC_NAME(vtap_s2)(row + 2 * ow, 0);
+            for (int64_t j = 1; j < KW; j++) m = vnanmax(m, FC_NAME(vtap_s2)(row + 2 * ow, j * dilation));
+            vstore(y + ow, m);
+        }
+    }
+    return ow;
+}
+
+static int64_t FC_NAME(cols_sum_s2_vec)(const REAL *row, int64_t OW, int64_t KW, REAL *y)
+{
+    int64_t ow = 0;
+    for (; ow + VLEN <= OW; ow += VLEN) {
+        VEC s = FC_NAME(vtap_s2)(row + 2 * ow, 0);
+        for (int64_t j = 1; j < KW; j++) s = vadd(s, FC_NAME(vtap_s2)(row + 2 * ow, j));
+        vstore(y + ow, s);
+    }
+    return ow;
+}
+#endif
+
+static void FC_NAME(cols_max)(const REAL *row, const fc_geom *g, REAL *y)
+{
+    const int64_t OW = g->OW, KW = g->KW, dilation = g->dilation_w;
+    switch (g->stride_w) {
+    case 1:
+        FC_NAME(cols_max_stride)(row, 0, OW, KW, 1, dilation, y);
+        break;
+    case 2: {
+        int64_t from = 0;
+#ifdef FC_POOL_VEC
+        from = FC_NAME(cols_max_s2_vec)(row, OW, KW, dilation, y);
+#endif
+        FC_NAME(cols_max_stride)(row, from, OW, KW, 2, dilation, y);
+        break;
+    }
+    default:
+        FC_NAME(cols_max_stride)(row, 0, OW, KW, g->stride_w, dilation, y);
+    }
+}
+
+/* y[ow] = (sum of the taps) / (row_count * col_count[ow]) */
+static void FC_NAME(cols_avg)(const REAL *row, const fc_geom *g, REAL row_count,
+                              const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT y)
+{
+    const int64_t OW = g->OW, KW = g->KW;
+    switch (g->stride_w) {
+    case 1:
+        FC_NAME(cols_sum_stride)(row, 0, OW, KW, 1, y);
+        break;
+    case 2: {
+        int64_t from = 0;
+#ifdef FC_POOL_VEC
+        from = FC_NAME(cols_sum_s2_vec)(row, OW, KW, y);
+#endif
+        FC_NAME(cols_sum_stride)(row, from, OW, KW, 2, y);
+        break;
+    }
+    default:
+        FC_NAME(cols_sum_stride)(row, 0, OW, KW, g->stride_w, y);
+    }
+    for (int64_t ow = 0; ow < OW; ow++) y[ow] = y[ow] / (row_count * col_count[ow]);
+}
+
+/* ---- tasks ------------------------------------------------------------------------------------ */
+
+/* Output rows [*oh_begin, *oh_end) and the plane of forward task t. */
+FC_INLINE int64_t FC_NAME(task_rows)(const fc_pool_job *job, int64_t t, int64_t *oh_begin, int64_t *oh_end)
+{
+    const int64_t blocks = job->row_blocks, OH = job->g->OH;
+    const int64_t plane = t / blocks, block = t % blocks;
+    *oh_begin = block * OH / blocks;
+    *oh_end = (block + 1) * OH / blocks;
+    return plane;
+}
+
+int FC_NAME(fc_pool_max_rows)(void *vjob, int64_t begin, int64_t end)
+{
+    const fc_pool_job *job = (const fc_pool_job *)vjob;
+    const fc_geom *g = job->g;
+    FC_NAME(pool_scratch) s;
+    if (FC_NAME(scratch_alloc)(&s, g, -(REAL)INFINITY) != FC_OK) return FC_ENOMEM;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t oh_begin, oh_end, first_h;
+        const int64_t plane = FC_NAME(task_rows)(job, t, &oh_begin, &oh_end);
+        const REAL *x = (const REAL *)job->src + plane * g->H * g->W;
+        REAL *y = (REAL *)job->dst + plane * g->OH * g->OW;
+        for (int64_t oh = oh_begin; oh < oh_end; oh++) {
+            const int64_t nrows = FC_NAME(window_rows)(g, oh, x, s.rows, &first_h);
+            FC_NAME(rows_max)(s.rows, nrows, g->W, s.row + g->pad_left);
+            FC_NAME(cols_max)(s.row, g, y + oh * g->OW);
+        }
+    }
+    fc_aligned_free(s.block);
+    return FC_OK;
+}
+
+/* Same scan order and rule as the reference, so ties and NaNs give its index. */
+int FC_NAME(fc_pool_max_indices_rows)(void *vjob, int64_t begin, int64_t end)
+{
+    const fc_pool_job *job = (const fc_pool_job *)vjob;
+    const fc_geom *g = job->g;
+    const int64_t OW = g->OW, W = g->W, stride = g->stride_w, dilation = g->dilation_w;
+    FC_NAME(pool_scratch) s;
+    if (FC_NAME(scratch_alloc)(&s, g, -(REAL)INFINITY) != FC_OK) return FC_ENOMEM;
+    for (int64_t ow = 0; ow < OW; ow++) {
+        int64_t w0 = ow * stride - g->pad_left;
+        while (w0 < 0) w0 += dilation;
+        s.first_w[ow] = w0;
+    }
+    REAL *FC_RESTRICT best = s.best;
+    int64_t *FC_RESTRICT best_index = s.best_index;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t oh_begin, oh_end, first_h;
+        const int64_t plane = FC_NAME(task_rows)(job, t, &oh_begin, &oh_end);
+        const REAL *x = (const REAL *)job->src + plane * g->H * W;
+        REAL *y = (REAL *)job->dst + plane * g->OH * OW;
+        int64_t *indices = job->indices + plane * g->OH * OW;
+        for (int64_t oh = oh_begin; oh < oh_end; oh++) {
+            const int64_t nrows = FC_NAME(window_rows)(g, oh, x, s.rows, &first_h);
+            for (int64_t ow = 0; ow < OW; ow++) {
+                best[ow] = -(REAL)INFINITY;
+                best_index[ow] = first_h * W + s.first_w[ow];
+            }
+            for (int64_t k = 0; k < nrows; k++) {
+                memcpy(s.row + g->pad_left, s.rows[k], (size_t)W * sizeof(REAL));
+                const int64_t row_start = (s.rows[k] - x) - g->pad_left;  /* flat index of row[0] */
+                for (int64_t j = 0; j < g->KW; j++) {
+                    const REAL *FC_RESTRICT tap = s.row + j * dilation;
+                    const int64_t tap_start = row_start + j * dilation;
+                    for (int64_t ow = 0; ow < OW; ow++) {
+                        const REAL v = tap[ow * stride];
+                        const int take = (v > best[ow]) | (v != v);
+                        best[ow] = take ? v : best[ow];
+                        best_index[ow] = take ? tap_start + ow * stride : best_index[ow];
+                    }
+                }
+            }
+            memcpy(y + oh * OW, best, (size_t)OW * sizeof(REAL));
+            memcpy(indices + oh * OW, best_index, (size_t)OW * sizeof(int64_t));
+        }
+    }
+    fc_aligned_free(s.block);
+    return FC_OK;
+}
+
+/* Divisor factors: output row oh (rows) or column ow (cols) of an avg window,
+ * as the reference: the window clipped to the padded input (count_pad) or to
+ * the real input (valid); divisor_override puts the whole divisor in the row. */
+static void FC_NAME(avg_span)(int64_t o, int64_t stride, int64_t pad_lo, int64_t pad_hi, int64_t k,
+                              int64_t size, int64_t *lo, int64_t *hi, int64_t *padded)
+{
+    const int64_t start = o * stride - pad_lo;
+    const int64_t stop = FC_MIN(start + k, size + pad_hi);
+    *padded = stop - start;
+    *lo = FC_MAX(start, 0);
+    *hi = FC_MIN(stop, size);
+}
+
+static REAL FC_NAME(avg_factor)(const fc_pool_job *job, int64_t padded, int64_t valid, int is_row)
+{
+    switch (job->divisor_mode) {
+    case FC_AVG_DIVISOR: return is_row ? (REAL)job->divisor_override : (REAL)1;
+    case FC_AVG_COUNT_VALID: return (REAL)valid;
+    default: return (REAL)padded;
+    }
+}
+
+static void FC_NAME(avg_col_counts)(const fc_pool_job *job, REAL *col_count)
+{
+    const fc_geom *g = job->g;
+    for (int64_t ow = 0; ow < g->OW; ow++) {
+        int64_t lo, hi, padded;
+        FC_NAME(avg_span)(ow, g->stride_w, g->pad_left, g->pad_right, g->KW, g->W, &lo, &hi, &padded);
+        col_count[ow] = FC_NAME(avg_factor)(job, padded, hi - lo, 0);
+    }
+}
+
+/* Real input rows of avg output row oh and its divisor factor. */
+static int64_t FC_NAME(avg_rows)(const fc_pool_job *job, int64_t oh, int64_t *lo, REAL *row_count)
+{
+    const fc_geom *g = job->g;
+    int64_t hi, padded;
+    FC_NAME(avg_span)(oh, g->stride_h, g->pad_top, g->pad_bottom, g->KH, g->H, lo, &hi, &padded);
+    *row_count = FC_NAME(avg_factor)(job, padded, hi - *lo, 1);
+    return hi - *lo;
+}
+
+int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
+{
+    const fc_pool_job *job = (const fc_pool_job *)vjob;
+    const fc_geom *g = job->g;
+    FC_NAME(pool_scratch) s;
+    if (FC_NAME(scratch_alloc)(&s, g, (REAL)0) != FC_OK) return FC_ENOMEM;
+    FC_NAME(avg_col_counts)(job, s.col_count);
+    for (int64_t t = begin; t < end; t++) {
+        int64_t oh_begin, oh_end;
+        const int64_t plane = FC_NAME(task_rows)(job, t, &oh_begin, &oh_end);
+        const REAL *x = (const REAL *)job->src + plane * g->H * g->W;
+        REAL *y = (REAL *)job->dst + plane * g->OH * g->OW;
+        for (int64_t oh = oh_begin; oh < oh_end; oh++) {
+            int64_t h_lo;
+            REAL row_count;
+            const int64_t nrows = FC_NAME(avg_rows)(job, oh, &h_lo, &row_count);
+            for (int64_t k = 0; k < nrows; k++) s.rows[k] = x + (h_lo + k) * g->W;
+            FC_NAME(rows_sum)(s.rows, nrows, g->W, s.row + g->pad_left);
+            FC_NAME(cols_avg)(s.row, g, row_count, s.col_count, y + oh * g->OW);
+        }
+    }
+    fc_aligned_free(s.block);
+    return FC_OK;
+}
+
+/* One task per plane: each output's share (the reference's grad / divisor)
+ * is spread over its window's columns in a padded row, which is then added
+ * to the window's input rows. */
+int FC_NAME(fc_pool_avg_backward_rows)(void *vjob, int64_t begin, int64_t end)
+{
+    const fc_pool_job *job = (const fc_pool_job *)vjob;
+    const fc_geom *g = job->g;
+    const int64_t OW = g->OW, W = g->W, stride = g->stride_w;
+    FC_NAME(pool_scratch) s;
+    if (FC_NAME(scratch_alloc)(&s, g, (REAL)0) != FC_OK) return FC_ENOMEM;
+    FC_NAME(avg_col_counts)(job, s.col_count);
+    REAL *FC_RESTRICT share = s.best;
+    REAL *FC_RESTRICT spread = s.row;
+    const REAL *FC_RESTRICT col_count = s.col_count;
+    for (int64_t plane = begin; plane < end; plane++) {
+        const REAL *grad_y = (const REAL *)job->src + plane * g->OH * OW;
+        REAL *grad_x = (REAL *)job->dst + plane * g->H * W;
+        memset(grad_x, 0, (size_t)(g->H * W) * sizeof(REAL));
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            int64_t h_lo;
+            REAL row_count;
+            const int64_t nrows = FC_NAME(avg_rows)(job, oh, &h_lo, &row_count);
+            const REAL *FC_RESTRICT gy = grad_y + oh * OW;
+            for (int64_t ow = 0; ow < OW; ow++) share[ow] = gy[ow] / (row_count * col_count[ow]);
+            memset(spread, 0, (size_t)s.row_len * sizeof(REAL));
+            for (int64_t j = 0; j < g->KW; j++) {
+                REAL *FC_RESTRICT tap = spread + j;
+                if (stride == 1) {
+                    for (int64_t ow = 0; ow < OW; ow++) tap[ow] += share[ow];
+                } else if (stride == 2) {
+                    for (int64_t ow = 0; ow < OW; ow++) tap[2 * ow] += share[ow];
+                } else {
+                    for (int64_t ow = 0; ow < OW; ow++) tap[ow * stride] += share[ow];
+                }
+            }
+            const REAL *FC_RESTRICT spread_in = spread + g->pad_left;
+            for (int64_t k = 0; k < nrows; k++) {
+                REAL *FC_RESTRICT gx = grad_x + (h_lo + k) * W;
+                for (int64_t w = 0; w < W; w++) gx[w] += spread_in[w];
+            }
+        }
+    }
+    fc_aligned_free(s.block);
+    return FC_OK;
+}
