@@ -4,6 +4,7 @@ Design
 ------
     ceilings ──> peak FMA GFLOP/s (C probe, per dtype and thread count)
                  copy GB/s (NumPy copy of 64 MB, read + write bytes)
+                 measured before and after the suite, the best of the two is quoted
     suite    ──> for each thread count, case, mode:
                    contenders = fastconv + the peers that apply
                    every result checked against fastconv's once (a fast wrong answer is no result)
@@ -79,20 +80,20 @@ def _load_peers():
 
 def measure_peak_gflops(dtype_name, seconds=PROBE_SECONDS):
     """Best FMA rate of the probe on fastconv's current threads, in GFLOP/s."""
+    # Many ~10 ms runs, the best is the ceiling: on a shared machine a run that short often has
+    # its cores to itself for the whole run, a long one rarely does.
+    run_seconds = 0.01
     rounds = 1000
     while True:
         start = time.perf_counter()
         flops = _core.probe_fma_flops(dtype_name, rounds)
         elapsed = time.perf_counter() - start
-        if elapsed >= seconds / 8:
+        if elapsed >= run_seconds / 2:
             break
-        rounds *= 4
-    # Several short runs, the best is the ceiling: on a shared machine a short run is more
-    # likely than a long one to have a core to itself.
-    runs = 6
-    rounds = max(1, int(rounds * (seconds / runs) / elapsed))
+        rounds *= 2
+    rounds = max(1, int(rounds * run_seconds / elapsed))
     best = 0.0
-    for _ in range(runs):
+    for _ in range(max(1, round(seconds / run_seconds))):
         start = time.perf_counter()
         flops = _core.probe_fma_flops(dtype_name, rounds)
         best = max(best, flops / (time.perf_counter() - start))
@@ -391,9 +392,9 @@ def pool_pass_bytes(case, dtype_name):
     return (n * c * (height * width + out_h * out_w)) * np.dtype(dtype_name).itemsize
 
 
-def summarise(contenders, case_name, kind, mode, threads, dtype_name, work, ceiling):
-    """Result rows: work is the flops (conv) or bytes (pool) of one call, ceiling the
-    matching GFLOP/s or GB/s (None for both: no rate)."""
+def summarise(contenders, case_name, kind, mode, threads, dtype_name, work):
+    """Result rows: work is the flops (conv) or bytes (pool) of one call (None: no rate).
+    percent_of_ceiling is filled in by add_percentages once the ceilings are final."""
     baseline = _median(contenders[0].samples)
     rows = []
     for contender in contenders:
@@ -404,7 +405,7 @@ def summarise(contenders, case_name, kind, mode, threads, dtype_name, work, ceil
             "contender": contender.name, "median_s": median, "samples_s": contender.samples,
             "calls_per_sample": contender.number,
             "rate": rate, "rate_unit": {"conv": "GFLOP/s", "pool": "GB/s"}.get(kind),
-            "percent_of_ceiling": 100.0 * rate / ceiling if rate and ceiling else None,
+            "percent_of_ceiling": None,
             "speedup": None if contender is contenders[0] else median / baseline,
             "agrees": contender.agrees, "max_error": contender.max_error,
         })
@@ -646,14 +647,36 @@ def measure_ceilings(thread_counts, quick):
         with fastconv.threads(threads):
             for dtype_name in fma:
                 fma[dtype_name][str(threads)] = measure_peak_gflops(dtype_name, probe_seconds)
-    return {"fma_gflops": fma, "copy_gbps": measure_copy_gbps(samples=3 if quick else 5),
-            "cpu_has_wider_simd": _wider_simd_than(_core.simd_level())}
+    return {"fma_gflops": fma, "copy_gbps": measure_copy_gbps(samples=3 if quick else 5)}
+
+
+def best_ceilings(before, after):
+    """The higher of two measurements of each ceiling (a busy moment only ever lowers one)."""
+    return {"fma_gflops": {dtype_name: {threads: max(value, after["fma_gflops"][dtype_name][threads])
+                                        for threads, value in per_threads.items()}
+                           for dtype_name, per_threads in before["fma_gflops"].items()},
+            "copy_gbps": max(before["copy_gbps"], after["copy_gbps"]),
+            "cpu_has_wider_simd": _wider_simd_than(_core.simd_level()),
+            "before_suite": before, "after_suite": after}
+
+
+def add_percentages(rows, ceilings):
+    """Fills percent_of_ceiling: conv against the peak FMA rate, pooling against copy bandwidth."""
+    for row in rows:
+        if row["rate"] is None:
+            continue
+        if row["kind"] == "conv":
+            ceiling = ceilings["fma_gflops"][row["dtype"]][str(row["threads"])]
+        else:
+            ceiling = ceilings["copy_gbps"]
+        row["percent_of_ceiling"] = 100.0 * row["rate"] / ceiling
 
 
 def print_ceilings(ceilings, thread_counts, out):
     simd = _core.simd_level()
     print("\nCeilings: peak FMA rate of the probe (register-resident FMA chains, "
-          f"{simd} code), and a 64 MB NumPy copy (one thread, read + write bytes)", file=out)
+          f"{simd} code), and a 64 MB NumPy copy (one thread, read + write bytes); each the best of "
+          "a measurement before and one after the suite", file=out)
     fma = ceilings["fma_gflops"]
     for threads in thread_counts:
         print(f"  {threads} thread(s): float32 {fma['float32'][str(threads)]:7.1f} GFLOP/s, "
@@ -665,31 +688,36 @@ def print_ceilings(ceilings, thread_counts, out):
               file=out)
 
 
-def run_suite(conv_cases, pool_cases, modes, threads, dtype_name, repeat, ceilings, peers):
+def _progress(message):
+    """What is being timed now, on an interactive terminal only (runs take minutes)."""
+    if sys.stderr.isatty():
+        print(f"\r\033[K{message}", end="", file=sys.stderr, flush=True)
+
+
+def run_suite(conv_cases, pool_cases, modes, threads, dtype_name, repeat, peers):
     """Result rows of every selected case and mode, plus the lesson's edge case, at `threads`."""
     dtype = np.dtype(dtype_name)
-    peak = ceilings["fma_gflops"][dtype_name][str(threads)]
     settle = SETTLE_SECONDS if threads > 1 else 0.0
     rng = np.random.default_rng(0)
     rows = []
     with _thread_limits(threads, peers):
         for case in conv_cases:
             for mode in modes:
+                _progress(f"{threads} thread(s): {case[0]} {mode}")
                 contenders = conv_contenders(case, mode, dtype, rng, peers)
                 check_and_time(contenders, repeat, dtype_name, settle)
                 flops = conv_flops(case) * (1 if mode == "forward" else 3)
-                rows += summarise(contenders, case[0], "conv", mode, threads, dtype_name, flops, peak)
+                rows += summarise(contenders, case[0], "conv", mode, threads, dtype_name, flops)
         for case in pool_cases:
             for mode in modes:
+                _progress(f"{threads} thread(s): {case[0]} {mode}")
                 contenders = pool_contenders(case, mode, dtype, rng, peers)
                 check_and_time(contenders, repeat, dtype_name, settle)
                 nbytes = pool_pass_bytes(case, dtype_name) * (1 if mode == "forward" else 2)
-                rows += summarise(contenders, case[0], "pool", mode, threads, dtype_name, nbytes,
-                                  ceilings["copy_gbps"])
+                rows += summarise(contenders, case[0], "pool", mode, threads, dtype_name, nbytes)
         contenders = edge_case_contenders(dtype, peers)
         check_and_time(contenders, repeat, dtype_name, settle)
-        rows += summarise(contenders, LESSON_EDGE_CASE, "call", "forward", threads, dtype_name,
-                          None, None)
+        rows += summarise(contenders, LESSON_EDGE_CASE, "call", "forward", threads, dtype_name, None)
     return rows
 
 
@@ -709,35 +737,38 @@ def print_memory(measurements, threads, out):
 
 
 def run_bench(options, out=None):
-    """Runs everything the options ask for, printing as it goes; returns the JSON-ready report."""
+    """Runs everything the options ask for and prints the tables; returns the JSON-ready report."""
     out = out or sys.stdout
     peers = _load_peers()
     repeat = options.repeat or (3 if options.quick else 7)
     modes = ["forward", "backward"] if options.mode == "both" else [options.mode]
     conv_cases, pool_cases = _select(CONV, options.cases), _select(POOL, options.cases)
     versions = _versions(peers)
-    report = {"versions": versions,
-              "settings": {"threads": options.threads, "dtype": options.dtype, "cases": options.cases,
-                           "repeat": repeat, "mode": options.mode, "quick": options.quick},
-              "ceilings": measure_ceilings(options.threads, options.quick),
-              "results": [], "memory": []}
     print(f"fastconv {versions['fastconv']} (SIMD {versions['simd']}, OpenMP "
           f"{'on' if versions['openmp'] else 'off'}), numpy {versions['numpy']}, "
           f"scipy {versions['scipy'] or 'not installed'}, torch {versions['torch'] or 'not installed'}; "
-          f"{versions['cpu_count']} CPUs, dtype {options.dtype}", file=out)
-    print_ceilings(report["ceilings"], options.threads, out)
-
+          f"{versions['cpu_count']} CPUs, dtype {options.dtype}", file=out, flush=True)
+    ceilings_before = measure_ceilings(options.threads, options.quick)
+    results = []
     for threads in options.threads:
-        rows = run_suite(conv_cases, pool_cases, modes, threads, options.dtype, repeat,
-                         report["ceilings"], peers)
+        results += run_suite(conv_cases, pool_cases, modes, threads, options.dtype, repeat, peers)
         gc.collect()
-        report["results"] += rows
+    _progress("")
+    ceilings = best_ceilings(ceilings_before, measure_ceilings(options.threads, options.quick))
+    add_percentages(results, ceilings)
+    report = {"versions": versions,
+              "settings": {"threads": options.threads, "dtype": options.dtype, "cases": options.cases,
+                           "repeat": repeat, "mode": options.mode, "quick": options.quick},
+              "ceilings": ceilings, "results": results, "memory": []}
+
+    print_ceilings(ceilings, options.threads, out)
+    for threads in options.threads:
         print(f"\n{threads} thread(s), {options.dtype}: median of {repeat} interleaved samples; "
               "rate = GFLOP/s for conv (forward + backward counted as 3x forward), GB/s for pooling "
               "(bytes read + written); % ceiling = of the peak FMA rate for conv, of the copy "
               "bandwidth for pooling; speedup = peer time / fastconv time (above 1: fastconv faster); "
               "check = result agrees with fastconv's", file=out)
-        print(format_table(rows), file=out)
+        print(format_table([r for r in results if r["threads"] == threads]), file=out)
 
     memory_case = next((case for case in conv_cases if case[0] == MEMORY_CASE), None)
     if memory_case:
