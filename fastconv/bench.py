@@ -29,6 +29,7 @@ import math
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -188,16 +189,15 @@ def _as_numpy(result):
 
 
 def _relative_error(result, expected):
+    """Largest difference relative to the largest expected magnitude (at least 1)."""
     if isinstance(expected, tuple):
         return max(_relative_error(r, e) for r, e in zip(result, expected))
     if result.shape != expected.shape:
         return math.inf
-    scale = max(1.0, float(np.max(np.abs(expected))) if expected.size else 1.0)
-    return float(np.max(np.abs(result.astype(np.float64) - expected))) / scale if expected.size else 0.0
-
-
-def _torch_grads(*tensors):
-    return tuple(t.grad for t in tensors)
+    if expected.size == 0:
+        return 0.0
+    difference = np.max(np.abs(result.astype(np.float64) - expected))
+    return float(difference) / max(1.0, float(np.max(np.abs(expected))))
 
 
 def conv_contenders(case, mode, dtype, rng, peers):
@@ -264,7 +264,7 @@ def conv_contenders(case, mode, dtype, rng, peers):
             def run(xt=xt, wt=wt, bt=bt, gyt=gyt):
                 xt.grad = wt.grad = bt.grad = None
                 functional.conv2d(xt, wt, bt, stride, padding, dilation, groups).backward(gyt)
-                return _torch_grads(xt, wt, bt)
+                return xt.grad, wt.grad, bt.grad
             contenders.append(Contender(f"torch-{layout}", run, to_numpy=_as_numpy))
     return contenders
 
@@ -347,7 +347,9 @@ def edge_case_contenders(dtype, peers):
 # --------------------------------------------------------------------------- timing
 
 def _calibrate(contender):
-    """Runs the contender once (warm-up) and picks its loop count per sample."""
+    """Runs the contender twice, a warm-up (lazy set-up, first touch) and a timed call that
+    picks its loop count per sample; returns the result."""
+    contender.run()
     start = time.perf_counter()
     result = contender.run()
     elapsed = time.perf_counter() - start
@@ -379,12 +381,6 @@ def check_and_time(contenders, repeat, dtype_name, settle_seconds=0.0):
             contender.samples.append((time.perf_counter() - start) / number)
 
 
-def _median(values):
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
-
-
 def pool_pass_bytes(case, dtype_name):
     """Bytes one pooling pass must move: read the input, write the output."""
     _, (n, c, height, width), _, kernel, stride, padding = case
@@ -395,10 +391,10 @@ def pool_pass_bytes(case, dtype_name):
 def summarise(contenders, case_name, kind, mode, threads, dtype_name, work):
     """Result rows: work is the flops (conv) or bytes (pool) of one call (None: no rate).
     percent_of_ceiling is filled in by add_percentages once the ceilings are final."""
-    baseline = _median(contenders[0].samples)
+    baseline = statistics.median(contenders[0].samples)
     rows = []
     for contender in contenders:
-        median = _median(contender.samples)
+        median = statistics.median(contender.samples)
         rate = work / median / 1e9 if work else None
         rows.append({
             "case": case_name, "kind": kind, "mode": mode, "threads": threads, "dtype": dtype_name,
@@ -415,7 +411,7 @@ def summarise(contenders, case_name, kind, mode, threads, dtype_name, work):
 # --------------------------------------------------------------------------- peak memory
 
 _MEMORY_CHILD = r"""
-import gc, json, sys
+import gc, json, os, sys
 import numpy as np
 spec = json.loads(sys.argv[1])
 
@@ -450,10 +446,9 @@ else:
         with torch.no_grad():
             return torch.nn.functional.conv2d(xt, wt, None, **geometry)
 
-try:
-    # Linux: warm up (lazy pools, first-touch), then reset the high-water mark to the current
-    # RSS ("5" > clear_refs) and measure a steady-state call.
-    status_kb("VmHWM")
+if os.access("/proc/self/clear_refs", os.W_OK):
+    # Linux: warm up (lazy pools, first touch), reset the high-water mark to the current RSS
+    # ("5" > clear_refs), then measure a steady-state call.
     op()
     gc.collect()
     with open("/proc/self/clear_refs", "w") as f:
@@ -462,7 +457,7 @@ try:
     before = status_kb("VmRSS")
     y = op()
     after = status_kb("VmHWM")
-except OSError:
+else:
     # Elsewhere: the lifetime peak before and after the first call (a lower bound).
     method = "ru_maxrss, first call"
     before = maxrss_kb()
