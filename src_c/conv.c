@@ -1,18 +1,51 @@
 /*
  * Convolution entry points: forward, im2col/col2im and the three gradients.
- * float32 and float64 come from one template, conv_impl.h.
+ * float32 and float64 come from one set of templates:
+ *   conv_ref_impl.h   reference loops (portable baseline)
+ *   conv_gemm_impl.h  packed implicit-GEMM engine (micro-kernels in gemm.h)
+ *   conv_impl.h       the entry points, which pick a path per shape
  */
 #include "runtime.h"
+#include "blocking.h"
+#include "gemm.h"
 #include <string.h>
 
 #define REAL float
 #define FC_NAME(name) name##_f32
+#define GEMM_MR FC_GEMM_MR_F32
+#define GEMM_NR FC_GEMM_NR_F32
+#define GEMM_UKERNEL_GENERIC fc_gemm_f32_6x16_generic
+#define GEMM_UKERNEL_AVX2 fc_gemm_f32_6x16_avx2
+#define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
+#define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f32
+#include "conv_ref_impl.h"
+#include "conv_gemm_impl.h"
 #include "conv_impl.h"
 #undef REAL
 #undef FC_NAME
+#undef GEMM_MR
+#undef GEMM_NR
+#undef GEMM_UKERNEL_GENERIC
+#undef GEMM_UKERNEL_AVX2
+#undef GEMM_BLOCKING_GENERIC
+#undef GEMM_BLOCKING_AVX2
 
 #define REAL double
 #define FC_NAME(name) name##_f64
+#define GEMM_MR FC_GEMM_MR_F64
+#define GEMM_NR FC_GEMM_NR_F64
+#define GEMM_UKERNEL_GENERIC fc_gemm_f64_6x8_generic
+#define GEMM_UKERNEL_AVX2 fc_gemm_f64_6x8_avx2
+#define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
+#define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f64
+#include "conv_ref_impl.h"
+#include "conv_gemm_impl.h"
 #include "conv_impl.h"
 #undef REAL
 #undef FC_NAME
+#undef GEMM_MR
+#undef GEMM_NR
+#undef GEMM_UKERNEL_GENERIC
+#undef GEMM_UKERNEL_AVX2
+#undef GEMM_BLOCKING_GENERIC
+#undef GEMM_BLOCKING_AVX2

@@ -1,0 +1,27 @@
+/*
+ * Cache blocking of the packed GEMM, one table per instruction set.
+ *
+ *   KC: reduction depth of one packed block; an A micro-panel (KC x MR) and a
+ *       B micro-panel (KC x NR) stream from L1 through a micro-kernel call.
+ *   MC: rows of A packed at once; the MC x KC block stays in L2.
+ *   NC: columns of B packed at once (KC x NC block, L2/L3).
+ * Started from BLIS's Zen3 sizes (144/256/4080) and tuned on AMD EPYC with
+ * 1 MB L2: conv GEMMs reuse B across every row of A, so a B block that stays
+ * in L2 beats BLIS's L3-sized NC.
+ */
+#ifndef FASTCONV_BLOCKING_H
+#define FASTCONV_BLOCKING_H
+
+#include <stdint.h>
+
+typedef struct {
+    int64_t mc, kc, nc;
+} fc_blocking;
+
+/* Rows of MC are multiples of MR, NC of NR (6/16 for float32, 6/8 float64). */
+static const fc_blocking fc_blocking_avx2_f32 = {144, 256, 1024};
+static const fc_blocking fc_blocking_avx2_f64 = {144, 256, 512};
+static const fc_blocking fc_blocking_generic_f32 = {144, 256, 1024};
+static const fc_blocking fc_blocking_generic_f64 = {144, 256, 512};
+
+#endif

@@ -1,0 +1,510 @@
+/*
+ * Convolution as packed GEMM (implicit GEMM), templated on REAL / FC_NAME /
+ * GEMM_MR / GEMM_NR and the per-ISA choices GEMM_UKERNEL_{GENERIC,AVX2},
+ * GEMM_BLOCKING_{GENERIC,AVX2}.
+ *
+ * Per image n and group, with K = C/groups * KH * KW taps and P = OH * OW:
+ *
+ *   forward       y[o, p]      = sum_k  W[o, k]      * col[k, p]     (+ bias, ReLU)
+ *   grad_input    dcol[k, p]   = sum_o  W[o, k]      * dy[o, p]      then col2im
+ *   grad_weight   dW[o, k]     = sum_(n,p) dy[n,o,p] * col[n][k, p]
+ *
+ * col is never materialised: the B operand is packed straight from the image
+ * (im2col fused into packing, zeros for padding), so the workspace is a few
+ * packed blocks per thread whatever the batch size.  1x1 stride-1 unpadded
+ * convs pack B from the contiguous input as a plain matrix.
+ *
+ * The BLIS loop nest inside one task (one output tile):
+ *
+ *   for pc in K by KC:              reduction blocks, always in this order
+ *     pack B[pc:pc+KC, cols]        KC x NC, NR-wide micro-panels
+ *     for ic in M by MC:
+ *       pack A[ic:ic+MC, pc:pc+KC]  MR-tall micro-panels
+ *       for jr in cols by NR:       B micro-panel stays in L1
+ *         for ir in MC by MR:       micro-kernel, MR x NR tile of C
+ *
+ * Threads take whole tasks: (image, group, column block) forward,
+ * (image, group, channel block) for grad_input, whose col2im scatter then only
+ * touches the task's own grad_x planes, and (group, row block, column block)
+ * of grad_weight, whose reduction over (n, p) runs inside the task.  The task
+ * grid depends only on the shape, and every output is reduced in the fixed
+ * pc order, so results are bitwise identical for any thread count.
+ */
+
+typedef void (*FC_NAME(ukernel_fn))(int64_t k, const REAL *a, const REAL *b, REAL *c,
+                                    int64_t ldc, const REAL *bias, int flags);
+
+typedef struct {
+    FC_NAME(ukernel_fn) kernel;
+    fc_blocking blk;
+} FC_NAME(gemm_engine);
+
+static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
+{
+    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, GEMM_BLOCKING_GENERIC};
+#ifdef FASTCONV_HAVE_AVX2
+    if (fc_simd_level() == FC_SIMD_AVX2) {
+        e.kernel = GEMM_UKERNEL_AVX2;
+        e.blk = GEMM_BLOCKING_AVX2;
+    }
+#endif
+    return e;
+}
+
+static int64_t FC_NAME(round_up)(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+static int64_t FC_NAME(ceil_div)(int64_t v, int64_t m) { return (v + m - 1) / m; }
+
+/* Splits `extent` into blocks of at most `max_block` (a multiple of `unit`),
+ * and into more (not below `unit`) while `other_tasks * blocks` is under
+ * `min_tasks`, so both cores get work even for a single image. */
+static int64_t FC_NAME(block_size)(int64_t extent, int64_t max_block, int64_t unit,
+                                   int64_t other_tasks, int64_t min_tasks)
+{
+    int64_t blocks = FC_NAME(ceil_div)(extent, max_block);
+    int64_t wanted = FC_NAME(ceil_div)(min_tasks, FC_MAX(other_tasks, 1));
+    int64_t most = FC_NAME(ceil_div)(extent, unit);
+    if (blocks < wanted) blocks = FC_MIN(wanted, most);
+    int64_t size = FC_NAME(round_up)(FC_NAME(ceil_div)(extent, blocks), unit);
+    return FC_MIN(size, FC_NAME(round_up)(extent, unit));
+}
+
+/* ---- macro-kernel -------------------------------------------------------- */
+
+/* C[m x n] (rows ldc apart) from packed A (m rows) and packed B (n columns),
+ * depth k.  Edge tiles go through a scratch tile and the same epilogue in C. */
+static void FC_NAME(macro_kernel)(const FC_NAME(gemm_engine) *e, int64_t m, int64_t n, int64_t k,
+                                  const REAL *ap, const REAL *bp, REAL *c, int64_t ldc,
+                                  const REAL *bias, int flags)
+{
+    REAL tile[GEMM_MR * GEMM_NR];
+    for (int64_t jr = 0; jr < n; jr += GEMM_NR) {
+        const int64_t nr = FC_MIN(GEMM_NR, n - jr);
+        const REAL *bpanel = bp + (jr / GEMM_NR) * k * GEMM_NR;
+        for (int64_t ir = 0; ir < m; ir += GEMM_MR) {
+            const int64_t mr = FC_MIN(GEMM_MR, m - ir);
+            const REAL *apanel = ap + (ir / GEMM_MR) * k * GEMM_MR;
+            REAL *ct = c + ir * ldc + jr;
+            const REAL *bt = bias ? bias + ir : NULL;
+            if (mr == GEMM_MR && nr == GEMM_NR) {
+                e->kernel(k, apanel, bpanel, ct, ldc, bt, flags);
+                continue;
+            }
+            e->kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
+            for (int64_t i = 0; i < mr; i++) {
+                REAL *row = ct + i * ldc;
+                for (int64_t j = 0; j < nr; j++) {
+                    REAL v = tile[i * GEMM_NR + j];
+                    if (flags & FC_GEMM_ACCUMULATE) v = row[j] + v;
+                    else if (bt) v = v + bt[i];
+                    if (flags & FC_GEMM_RELU) v = v < 0 ? (REAL)0 : v;
+                    row[j] = v;
+                }
+            }
+        }
+    }
+}
+
+/* ---- packing ------------------------------------------------------------- */
+
+/* A block (m x k, element (i, kk) at src[i*rs + kk*cs]) into MR-row
+ * micro-panels, rows past m zero. */
+static void FC_NAME(pack_a)(const REAL *src, int64_t rs, int64_t cs, int64_t m, int64_t k,
+                            REAL *FC_RESTRICT dst)
+{
+    for (int64_t i0 = 0; i0 < m; i0 += GEMM_MR, dst += k * GEMM_MR) {
+        const int64_t mr = FC_MIN(GEMM_MR, m - i0);
+        if (cs == 1) {
+            for (int64_t t = 0; t < mr; t++) {
+                const REAL *s = src + (i0 + t) * rs;
+                for (int64_t kk = 0; kk < k; kk++) dst[kk * GEMM_MR + t] = s[kk];
+            }
+        } else {
+            for (int64_t kk = 0; kk < k; kk++) {
+                const REAL *s = src + kk * cs + i0 * rs;
+                for (int64_t t = 0; t < mr; t++) dst[kk * GEMM_MR + t] = s[t * rs];
+            }
+        }
+        for (int64_t t = mr; t < GEMM_MR; t++)
+            for (int64_t kk = 0; kk < k; kk++) dst[kk * GEMM_MR + t] = 0;
+    }
+}
+
+/* B block (k x n, row kk at src + kk*ld, contiguous) into NR-column panels. */
+static void FC_NAME(pack_b_plain)(const REAL *src, int64_t ld, int64_t k, int64_t n,
+                                  REAL *FC_RESTRICT dst)
+{
+    for (int64_t j0 = 0; j0 < n; j0 += GEMM_NR, dst += k * GEMM_NR) {
+        const int64_t nr = FC_MIN(GEMM_NR, n - j0);
+        for (int64_t kk = 0; kk < k; kk++) {
+            const REAL *s = src + kk * ld + j0;
+            REAL *d = dst + kk * GEMM_NR;
+            if (nr == GEMM_NR) {
+                for (int j = 0; j < GEMM_NR; j++) d[j] = s[j];
+            } else {
+                for (int64_t j = 0; j < nr; j++) d[j] = s[j];
+                for (int64_t j = nr; j < GEMM_NR; j++) d[j] = 0;
+            }
+        }
+    }
+}
+
+/* Columns [qa, qb) of one packed B row: column q lives in panel q / NR at lane
+ * q % NR, panels `panel_stride` apart.  Values come from s[0], s[step], ...,
+ * or are zero when s is NULL. */
+FC_INLINE void FC_NAME(put_run)(REAL *row, int64_t panel_stride, int64_t qa, int64_t qb,
+                                const REAL *s, int64_t step)
+{
+    while (qa < qb) {
+        const int64_t lane = qa % GEMM_NR;
+        const int64_t run = FC_MIN(GEMM_NR - lane, qb - qa);
+        REAL *FC_RESTRICT d = row + (qa / GEMM_NR) * panel_stride + lane;
+        if (!s) {
+            for (int64_t t = 0; t < run; t++) d[t] = 0;
+        } else if (step == 1) {
+            for (int64_t t = 0; t < run; t++) d[t] = s[t];
+            s += run;
+        } else {
+            for (int64_t t = 0; t < run; t++) d[t] = s[t * step];
+            s += run * step;
+        }
+        qa += run;
+    }
+}
+
+/* Output columns ow whose input column ow*stride + offset lies in [0, size). */
+static void FC_NAME(gemm_valid_range)(int64_t out_size, int64_t in_size, int64_t stride,
+                                      int64_t offset, int64_t *first, int64_t *last)
+{
+    int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+    int64_t hi = in_size - offset <= 0 ? 0 : (in_size - offset + stride - 1) / stride;
+    if (hi > out_size) hi = out_size;
+    if (lo > hi) lo = hi;
+    *first = lo;
+    *last = hi;
+}
+
+/* im2col fused into packing: B[kk, q] = col[k0 + kk, p0 + q] of the image whose
+ * first channel (of the group) is x, for kk < kc, q < nc; padding reads 0. */
+static void FC_NAME(pack_b_im2col)(const fc_geom *g, const REAL *x, int64_t k0, int64_t kc,
+                                   int64_t p0, int64_t nc, REAL *dst)
+{
+    const int64_t taps = g->KH * g->KW, panel_stride = kc * GEMM_NR;
+    const int64_t npad = FC_NAME(round_up)(nc, GEMM_NR);
+    const int64_t oh_first = p0 / g->OW, oh_last = (p0 + nc - 1) / g->OW;
+    for (int64_t kk = 0; kk < kc; kk++) {
+        const int64_t r = k0 + kk, c = r / taps, i = (r % taps) / g->KW, j = r % g->KW;
+        const REAL *xc = x + c * g->H * g->W;
+        REAL *row = dst + kk * GEMM_NR;
+        const int64_t offset_w = j * g->dilation_w - g->pad_left;
+        int64_t ow0, ow1;
+        FC_NAME(gemm_valid_range)(g->OW, g->W, g->stride_w, offset_w, &ow0, &ow1);
+        for (int64_t oh = oh_first; oh <= oh_last; oh++) {
+            const int64_t base = oh * g->OW - p0;   /* q of ow = 0 on this output row */
+            const int64_t qs = FC_MAX(base, 0), qe = FC_MIN(base + g->OW, nc);
+            const int64_t ih = oh * g->stride_h - g->pad_top + i * g->dilation_h;
+            if (ih < 0 || ih >= g->H) {
+                FC_NAME(put_run)(row, panel_stride, qs, qe, NULL, 0);
+                continue;
+            }
+            const int64_t qa = FC_MIN(FC_MAX(base + ow0, qs), qe);
+            const int64_t qb = FC_MAX(FC_MIN(base + ow1, qe), qa);
+            const REAL *xrow = xc + ih * g->W + offset_w;
+            FC_NAME(put_run)(row, panel_stride, qs, qa, NULL, 0);
+            FC_NAME(put_run)(row, panel_stride, qa, qb, xrow + (qa - base) * g->stride_w, g->stride_w);
+            FC_NAME(put_run)(row, panel_stride, qb, qe, NULL, 0);
+        }
+        FC_NAME(put_run)(row, panel_stride, nc, npad, NULL, 0);
+    }
+}
+
+/* Transposed im2col packing for grad_weight: B[kk, q] = col[r0 + q, p0 + kk],
+ * kk < kc over output positions, q < nb over taps. */
+static void FC_NAME(pack_b_im2col_t)(const fc_geom *g, const REAL *x, int64_t p0, int64_t kc,
+                                     int64_t r0, int64_t nb, REAL *dst)
+{
+    const int64_t taps = g->KH * g->KW;
+    const int64_t oh_first = p0 / g->OW, oh_last = (p0 + kc - 1) / g->OW;
+    const int64_t npad = FC_NAME(round_up)(nb, GEMM_NR);
+    for (int64_t q = 0; q < npad; q++) {
+        REAL *FC_RESTRICT d = dst + (q / GEMM_NR) * kc * GEMM_NR + q % GEMM_NR;
+        if (q >= nb) {
+            for (int64_t kk = 0; kk < kc; kk++) d[kk * GEMM_NR] = 0;
+            continue;
+        }
+        const int64_t r = r0 + q, c = r / taps, i = (r % taps) / g->KW, j = r % g->KW;
+        const REAL *xc = x + c * g->H * g->W;
+        const int64_t offset_w = j * g->dilation_w - g->pad_left;
+        int64_t ow0, ow1;
+        FC_NAME(gemm_valid_range)(g->OW, g->W, g->stride_w, offset_w, &ow0, &ow1);
+        for (int64_t oh = oh_first; oh <= oh_last; oh++) {
+            const int64_t base = oh * g->OW - p0;   /* kk of ow = 0 on this output row */
+            const int64_t ks = FC_MAX(base, 0), ke = FC_MIN(base + g->OW, kc);
+            const int64_t ih = oh * g->stride_h - g->pad_top + i * g->dilation_h;
+            int64_t ka = ke, kb = ke;
+            if (ih >= 0 && ih < g->H) {
+                ka = FC_MIN(FC_MAX(base + ow0, ks), ke);
+                kb = FC_MAX(FC_MIN(base + ow1, ke), ka);
+            }
+            for (int64_t kk = ks; kk < ka; kk++) d[kk * GEMM_NR] = 0;
+            if (ka < kb) {
+                const REAL *s = xc + ih * g->W + offset_w + (ka - base) * g->stride_w;
+                const int64_t step = g->stride_w;
+                for (int64_t kk = ka; kk < kb; kk++, s += step) d[kk * GEMM_NR] = *s;
+            }
+            for (int64_t kk = kb; kk < ke; kk++) d[kk * GEMM_NR] = 0;
+        }
+    }
+}
+
+/* col2im of a column range: grad_x planes (first at gx) += dcol[r, q] for the
+ * rows r < rows and output positions p0 + q, q < nc; fixed order. */
+static void FC_NAME(scatter_cols)(const fc_geom *g, const REAL *cols, int64_t ldc, int64_t rows,
+                                  int64_t p0, int64_t nc, REAL *gx)
+{
+    const int64_t taps = g->KH * g->KW;
+    const int64_t oh_first = p0 / g->OW, oh_last = (p0 + nc - 1) / g->OW;
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t c = r / taps, i = (r % taps) / g->KW, j = r % g->KW;
+        REAL *xc = gx + c * g->H * g->W;
+        const REAL *src = cols + r * ldc;
+        const int64_t offset_w = j * g->dilation_w - g->pad_left;
+        int64_t ow0, ow1;
+        FC_NAME(gemm_valid_range)(g->OW, g->W, g->stride_w, offset_w, &ow0, &ow1);
+        for (int64_t oh = oh_first; oh <= oh_last; oh++) {
+            const int64_t ih = oh * g->stride_h - g->pad_top + i * g->dilation_h;
+            if (ih < 0 || ih >= g->H) continue;
+            const int64_t base = oh * g->OW - p0;
+            const int64_t qs = FC_MAX(base, 0), qe = FC_MIN(base + g->OW, nc);
+            const int64_t qa = FC_MIN(FC_MAX(base + ow0, qs), qe);
+            const int64_t qb = FC_MAX(FC_MIN(base + ow1, qe), qa);
+            REAL *xrow = xc + ih * g->W + offset_w + (qa - base) * g->stride_w;
+            const int64_t step = g->stride_w;
+            if (step == 1)
+                for (int64_t q = qa; q < qb; q++) xrow[q - qa] += src[q];
+            else
+                for (int64_t q = qa; q < qb; q++) xrow[(q - qa) * step] += src[q];
+        }
+    }
+}
+
+/* 1x1, stride 1, no padding: col is the input itself (dilation is moot). */
+static int FC_NAME(is_pointwise)(const fc_geom *g)
+{
+    return g->KH == 1 && g->KW == 1 && g->stride_h == 1 && g->stride_w == 1 &&
+           g->pad_top == 0 && g->pad_bottom == 0 && g->pad_left == 0 && g->pad_right == 0;
+}
+
+/* Minimum task count: enough to keep two cores evenly busy on one image. */
+#define FC_GEMM_MIN_TASKS 4
+
+/* ---- forward ------------------------------------------------------------- */
+
+typedef struct {
+    const fc_geom *g;
+    const REAL *x, *weight, *bias;
+    REAL *y;
+    int relu, pointwise;
+    FC_NAME(gemm_engine) e;
+    int64_t col_block, col_blocks;
+} FC_NAME(gemm_fwd_ctx);
+
+static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(gemm_fwd_ctx) *ctx = (const FC_NAME(gemm_fwd_ctx) *)vctx;
+    const fc_geom *g = ctx->g;
+    const FC_NAME(gemm_engine) *e = &ctx->e;
+    const int64_t Cg = g->C / g->groups, M = g->O / g->groups;
+    const int64_t K = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
+    const int64_t mc = e->blk.mc, kc = e->blk.kc;
+    REAL *apack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_NAME(round_up)(FC_MIN(M, mc), GEMM_MR) * FC_MIN(K, kc));
+    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(K, kc) * FC_NAME(round_up)(ctx->col_block, GEMM_NR));
+    if (!apack || !bpack) {
+        fc_aligned_free(apack);
+        fc_aligned_free(bpack);
+        return FC_ENOMEM;
+    }
+    for (int64_t task = begin; task < end; task++) {
+        const int64_t jb = task % ctx->col_blocks, ng = task / ctx->col_blocks;
+        const int64_t n = ng / g->groups, group = ng % g->groups;
+        const int64_t p0 = jb * ctx->col_block, nc = FC_MIN(ctx->col_block, P - p0);
+        const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
+        const REAL *wg = ctx->weight + group * M * K;
+        const REAL *bg = ctx->bias ? ctx->bias + group * M : NULL;
+        REAL *yg = ctx->y + (n * g->O + group * M) * P + p0;
+        for (int64_t pc = 0; pc < K; pc += kc) {
+            const int64_t kcb = FC_MIN(kc, K - pc);
+            if (ctx->pointwise)
+                FC_NAME(pack_b_plain)(xg + pc * HW + p0, HW, kcb, nc, bpack);
+            else
+                FC_NAME(pack_b_im2col)(g, xg, pc, kcb, p0, nc, bpack);
+            const int flags = (pc > 0 ? FC_GEMM_ACCUMULATE : 0) |
+                              (ctx->relu && pc + kcb == K ? FC_GEMM_RELU : 0);
+            for (int64_t ic = 0; ic < M; ic += mc) {
+                const int64_t mcb = FC_MIN(mc, M - ic);
+                FC_NAME(pack_a)(wg + ic * K + pc, K, 1, mcb, kcb, apack);
+                FC_NAME(macro_kernel)(e, mcb, nc, kcb, apack, bpack, yg + ic * P, P,
+                                      pc == 0 && bg ? bg + ic : NULL, flags);
+            }
+        }
+    }
+    fc_aligned_free(apack);
+    fc_aligned_free(bpack);
+    return FC_OK;
+}
+
+static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REAL *weight,
+                                      const REAL *bias, REAL *y, int relu)
+{
+    FC_NAME(gemm_fwd_ctx) ctx = {g, x, weight, bias, y, relu, FC_NAME(is_pointwise)(g),
+                                 FC_NAME(gemm_engine_pick)(), 0, 0};
+    const int64_t P = g->OH * g->OW;
+    ctx.col_block = FC_NAME(block_size)(P, ctx.e.blk.nc, GEMM_NR, g->N * g->groups, FC_GEMM_MIN_TASKS);
+    ctx.col_blocks = FC_NAME(ceil_div)(P, ctx.col_block);
+    double flops = 2.0 * g->N * g->O * P * (g->C / g->groups) * g->KH * g->KW;
+    return fc_parallel_for(g->N * g->groups * ctx.col_blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
+}
+
+/* ---- grad_input ---------------------------------------------------------- */
+
+typedef struct {
+    const fc_geom *g;
+    const REAL *grad_y, *weight;
+    REAL *grad_x;
+    int pointwise;
+    FC_NAME(gemm_engine) e;
+    int64_t chan_block, chan_blocks, col_block;
+} FC_NAME(gemm_gin_ctx);
+
+static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(gemm_gin_ctx) *ctx = (const FC_NAME(gemm_gin_ctx) *)vctx;
+    const fc_geom *g = ctx->g;
+    const FC_NAME(gemm_engine) *e = &ctx->e;
+    const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, taps = g->KH * g->KW;
+    const int64_t R = Cg * taps, P = g->OH * g->OW, HW = g->H * g->W;
+    const int64_t mc = e->blk.mc, kc = e->blk.kc, pb = ctx->col_block;
+    const int64_t max_rows = ctx->chan_block * taps;
+    REAL *apack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_NAME(round_up)(FC_MIN(max_rows, mc), GEMM_MR) * FC_MIN(Og, kc));
+    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(Og, kc) * FC_NAME(round_up)(pb, GEMM_NR));
+    REAL *cols = ctx->pointwise ? NULL : (REAL *)fc_aligned_alloc(sizeof(REAL) * max_rows * pb);
+    if (!apack || !bpack || (!ctx->pointwise && !cols)) {
+        fc_aligned_free(apack);
+        fc_aligned_free(bpack);
+        fc_aligned_free(cols);
+        return FC_ENOMEM;
+    }
+    for (int64_t task = begin; task < end; task++) {
+        const int64_t cb = task % ctx->chan_blocks, ng = task / ctx->chan_blocks;
+        const int64_t n = ng / g->groups, group = ng % g->groups;
+        const int64_t c0 = cb * ctx->chan_block, channels = FC_MIN(ctx->chan_block, Cg - c0);
+        const int64_t rows = channels * taps;
+        const REAL *gyg = ctx->grad_y + (n * g->O + group * Og) * P;
+        const REAL *wg = ctx->weight + group * Og * R + c0 * taps;
+        REAL *gxg = ctx->grad_x + (n * g->C + group * Cg + c0) * HW;
+        if (!ctx->pointwise) memset(gxg, 0, sizeof(REAL) * (size_t)(channels * HW));
+        for (int64_t p0 = 0; p0 < P; p0 += pb) {
+            const int64_t nc = FC_MIN(pb, P - p0);
+            for (int64_t pc = 0; pc < Og; pc += kc) {
+                const int64_t kcb = FC_MIN(kc, Og - pc);
+                FC_NAME(pack_b_plain)(gyg + pc * P + p0, P, kcb, nc, bpack);
+                const int flags = pc > 0 ? FC_GEMM_ACCUMULATE : 0;
+                for (int64_t ic = 0; ic < rows; ic += mc) {
+                    const int64_t mcb = FC_MIN(mc, rows - ic);
+                    /* A = W^T: row r, column o at wg[o*R + r] */
+                    FC_NAME(pack_a)(wg + pc * R + ic, 1, R, mcb, kcb, apack);
+                    if (ctx->pointwise)
+                        FC_NAME(macro_kernel)(e, mcb, nc, kcb, apack, bpack, gxg + ic * HW + p0, HW, NULL, flags);
+                    else
+                        FC_NAME(macro_kernel)(e, mcb, nc, kcb, apack, bpack, cols + ic * nc, nc, NULL, flags);
+                }
+            }
+            if (!ctx->pointwise) FC_NAME(scatter_cols)(g, cols, nc, rows, p0, nc, gxg);
+        }
+    }
+    fc_aligned_free(apack);
+    fc_aligned_free(bpack);
+    fc_aligned_free(cols);
+    return FC_OK;
+}
+
+static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
+                                         const REAL *weight, REAL *grad_x)
+{
+    FC_NAME(gemm_gin_ctx) ctx = {g, grad_y, weight, grad_x, FC_NAME(is_pointwise)(g),
+                                 FC_NAME(gemm_engine_pick)(), 0, 0, 0};
+    const int64_t Cg = g->C / g->groups, taps = g->KH * g->KW;
+    /* about MC rows of dcol per task: one packed A block, the scatter stays in L2 */
+    const int64_t max_channels = FC_MAX(1, ctx.e.blk.mc / taps);
+    ctx.chan_block = FC_NAME(block_size)(Cg, max_channels, 1, g->N * g->groups, FC_GEMM_MIN_TASKS);
+    ctx.chan_blocks = FC_NAME(ceil_div)(Cg, ctx.chan_block);
+    ctx.col_block = FC_MIN(ctx.e.blk.nc, FC_NAME(round_up)(g->OH * g->OW, GEMM_NR));
+    double flops = 2.0 * g->N * g->O * g->OH * g->OW * Cg * taps;
+    return fc_parallel_for(g->N * g->groups * ctx.chan_blocks, flops, FC_NAME(gemm_gin_task), &ctx);
+}
+
+/* ---- grad_weight --------------------------------------------------------- */
+
+typedef struct {
+    const fc_geom *g;
+    const REAL *grad_y, *x;
+    REAL *grad_weight;
+    FC_NAME(gemm_engine) e;
+    int64_t row_block, row_blocks, col_block, col_blocks;
+} FC_NAME(gemm_gw_ctx);
+
+static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(gemm_gw_ctx) *ctx = (const FC_NAME(gemm_gw_ctx) *)vctx;
+    const fc_geom *g = ctx->g;
+    const FC_NAME(gemm_engine) *e = &ctx->e;
+    const int64_t Cg = g->C / g->groups, Og = g->O / g->groups;
+    const int64_t R = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
+    const int64_t mc = e->blk.mc, kc = FC_MIN(e->blk.kc, P);
+    REAL *apack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_NAME(round_up)(FC_MIN(ctx->row_block, mc), GEMM_MR) * kc);
+    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * kc * FC_NAME(round_up)(ctx->col_block, GEMM_NR));
+    if (!apack || !bpack) {
+        fc_aligned_free(apack);
+        fc_aligned_free(bpack);
+        return FC_ENOMEM;
+    }
+    for (int64_t task = begin; task < end; task++) {
+        const int64_t rb = task % ctx->col_blocks, rest = task / ctx->col_blocks;
+        const int64_t ob = rest % ctx->row_blocks, group = rest / ctx->row_blocks;
+        const int64_t o0 = ob * ctx->row_block, rows = FC_MIN(ctx->row_block, Og - o0);
+        const int64_t r0 = rb * ctx->col_block, nb = FC_MIN(ctx->col_block, R - r0);
+        REAL *gw = ctx->grad_weight + (group * Og + o0) * R + r0;
+        /* the reduction over (n, p) in fixed blocks, first block stores */
+        for (int64_t n = 0; n < g->N; n++) {
+            const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
+            const REAL *gyg = ctx->grad_y + (n * g->O + group * Og + o0) * P;
+            for (int64_t p0 = 0; p0 < P; p0 += kc) {
+                const int64_t kcb = FC_MIN(kc, P - p0);
+                FC_NAME(pack_b_im2col_t)(g, xg, p0, kcb, r0, nb, bpack);
+                const int flags = n == 0 && p0 == 0 ? 0 : FC_GEMM_ACCUMULATE;
+                for (int64_t ic = 0; ic < rows; ic += mc) {
+                    const int64_t mcb = FC_MIN(mc, rows - ic);
+                    FC_NAME(pack_a)(gyg + ic * P + p0, P, 1, mcb, kcb, apack);
+                    FC_NAME(macro_kernel)(e, mcb, nb, kcb, apack, bpack, gw + ic * R, R, NULL, flags);
+                }
+            }
+        }
+    }
+    fc_aligned_free(apack);
+    fc_aligned_free(bpack);
+    return FC_OK;
+}
+
+static int FC_NAME(conv_gemm_grad_weight)(const fc_geom *g, const REAL *grad_y,
+                                          const REAL *x, REAL *grad_weight)
+{
+    FC_NAME(gemm_gw_ctx) ctx = {g, grad_y, x, grad_weight, FC_NAME(gemm_engine_pick)(), 0, 0, 0, 0};
+    const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, R = Cg * g->KH * g->KW;
+    ctx.row_block = FC_NAME(block_size)(Og, 2 * ctx.e.blk.mc, GEMM_MR, 1, 1);
+    ctx.row_blocks = FC_NAME(ceil_div)(Og, ctx.row_block);
+    ctx.col_block = FC_NAME(block_size)(R, ctx.e.blk.nc, GEMM_NR, g->groups * ctx.row_blocks,
+                                        FC_GEMM_MIN_TASKS);
+    ctx.col_blocks = FC_NAME(ceil_div)(R, ctx.col_block);
+    double flops = 2.0 * g->N * g->O * g->OH * g->OW * R;
+    return fc_parallel_for(g->groups * ctx.row_blocks * ctx.col_blocks, flops,
+                           FC_NAME(gemm_gw_task), &ctx);
+}
