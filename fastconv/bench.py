@@ -783,8 +783,12 @@ def run_bench(options, out=None):
 
 
 def main(argv=None):
-    """Entry point of `fastconv bench`; returns the process exit status."""
-    options = build_parser().parse_args(argv)
+    """Entry point of `fastconv bench`: returns the exit status (2 for bad arguments, 1 when a
+    peer's result disagrees with fastconv's) instead of exiting, so callers can use it."""
+    try:
+        options = build_parser().parse_args(argv)
+    except SystemExit as request:   # --help (0) or a usage error argparse has already printed (2)
+        return request.code if isinstance(request.code, int) else 2
     if not _select(CONV, options.cases) and not _select(POOL, options.cases):
         print(f"fastconv bench: --cases {options.cases!r} matches no case; cases are: "
               + ", ".join(c[0] for c in CONV + POOL), file=sys.stderr)

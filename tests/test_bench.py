@@ -117,10 +117,14 @@ def test_unknown_case_filter_is_an_error(capsys):
 
 @pytest.mark.parametrize("argv", [["--threads", "0"], ["--threads", "a"], ["--repeat", "0"],
                                   ["--dtype", "float16"], ["--mode", "sideways"]])
-def test_bad_options_are_rejected(argv):
-    with pytest.raises(SystemExit) as raised:
-        bench.main(argv)
-    assert raised.value.code == 2, f"argv {argv}"
+def test_bad_options_are_rejected(argv, capsys):
+    assert bench.main(argv) == 2, f"argv {argv}"
+    assert "usage:" in capsys.readouterr().err, f"argv {argv}"
+
+
+def test_help_returns_zero(capsys):
+    assert bench.main(["--help"]) == 0
+    assert "--threads" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- references
