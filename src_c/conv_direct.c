@@ -1,8 +1,105 @@
 /*
- * Direct convolution entry points (see conv_direct.h).
+ * Direct convolution for depthwise and few-channel convs (see conv_direct.h).
+ *
+ * A plan describes one "direct correlation": a source (N, C_in, H, W),
+ * optionally zero-upsampled by (up_h, up_w), correlated with (O, Cg, KH, KW)
+ * weights at a stride, dilation and (possibly negative) padding.  The forward
+ * conv is the plan of its geometry; depthwise grad input is a plan over
+ * grad_y (see conv_direct_impl.h).  The plan also fixes the row-buffer layout
+ * and how output rows are split into tasks.
  */
 #include "conv_direct.h"
+#include "conv_direct_kernels.h"
 #include "runtime.h"
+
+#include <string.h>
+
+/* Output rows per grad-weight partial sum: fixed, so the reduction order
+ * never depends on the thread count. */
+#define FC_DIRECT_GW_ROWS 32
+/* Row buffer a forward task aims to stay under (fits the L2 cache). */
+#define FC_DIRECT_BUFFER_BYTES (192 * 1024)
+/* Width of one generic-kernel block: two 256-bit vectors' worth. */
+#define FC_DIRECT_GENERIC_WIDTH (64 / (int)sizeof(REAL))
+
+typedef struct {
+    int64_t N, C_in, H, W;          /* real source */
+    int64_t up_h, up_w;             /* zero insertion between source rows / columns */
+    int64_t Hv, Wv;                 /* size of the upsampled (virtual) source */
+    int64_t O, groups, Cg, Og;
+    int64_t KH, KW, OH, OW;
+    int64_t stride_h, stride_w, dilation_h, dilation_w;
+    int64_t pad_top, pad_left;      /* in virtual coordinates; negative crops */
+    int64_t phase_len, row_len;     /* one phase of a buffered row; all stride_w phases */
+    int64_t M;                      /* output channels per kernel pass */
+    int64_t rows_per_task, row_blocks, buffer_rows;
+} fc_direct_plan;
+
+static int64_t fc_direct_ceil_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+static void fc_direct_col_offsets(const fc_direct_plan *p, int64_t *col_offsets)
+{
+    for (int64_t j = 0; j < p->KW; j++) {
+        int64_t shift = j * p->dilation_w;
+        col_offsets[j] = (shift % p->stride_w) * p->phase_len + shift / p->stride_w;
+    }
+}
+
+/* Buffer layout and task split, once the geometry fields are set. */
+static void fc_direct_plan_finish(fc_direct_plan *p, size_t real_size)
+{
+    p->Hv = (p->H - 1) * p->up_h + 1;
+    p->Wv = (p->W - 1) * p->up_w + 1;
+    int64_t width = (p->OW + FC_DIRECT_WIDTH_ROUND - 1) / FC_DIRECT_WIDTH_ROUND * FC_DIRECT_WIDTH_ROUND;
+    p->phase_len = width + (p->KW - 1) * p->dilation_w / p->stride_w;
+    p->row_len = p->stride_w * p->phase_len;
+    p->M = FC_MIN(p->Og, FC_DIRECT_MAX_M);
+
+    /* Enough tasks for every thread (a single big image is split by rows),
+     * and a row buffer that stays in cache. */
+    int64_t planes = p->N * p->groups;
+    int64_t want_tasks = 4 * (int64_t)fc_get_num_threads();
+    int64_t blocks = planes >= want_tasks ? 1 : (want_tasks + planes - 1) / planes;
+    int64_t rows = (p->OH + blocks - 1) / blocks;
+    int64_t row_bytes = p->Cg * p->row_len * (int64_t)real_size;
+    int64_t cache_rows = FC_DIRECT_BUFFER_BYTES / FC_MAX(row_bytes, 1);
+    int64_t extent = (p->KH - 1) * p->dilation_h + 1;
+    int64_t cache_out_rows = cache_rows > extent ? (cache_rows - extent) / p->stride_h + 1 : 1;
+    rows = FC_MAX(1, FC_MIN(rows, cache_out_rows));
+    p->rows_per_task = rows;
+    p->row_blocks = (p->OH + rows - 1) / rows;
+    p->buffer_rows = FC_MAX(1, FC_MIN(p->Hv, (rows - 1) * p->stride_h + extent));
+}
+
+static void fc_direct_plan_forward(fc_direct_plan *p, const fc_geom *g, size_t real_size)
+{
+    p->N = g->N; p->C_in = g->C; p->H = g->H; p->W = g->W;
+    p->up_h = 1; p->up_w = 1;
+    p->O = g->O; p->groups = g->groups; p->Cg = g->C / g->groups; p->Og = g->O / g->groups;
+    p->KH = g->KH; p->KW = g->KW; p->OH = g->OH; p->OW = g->OW;
+    p->stride_h = g->stride_h; p->stride_w = g->stride_w;
+    p->dilation_h = g->dilation_h; p->dilation_w = g->dilation_w;
+    p->pad_top = g->pad_top; p->pad_left = g->pad_left;
+    fc_direct_plan_finish(p, real_size);
+}
+
+/* grad_x[c] = sum over m of correlation(upsampled grad_y[c*mult + m], flipped w):
+ * a forward plan with C groups of mult source channels and one output each. */
+static void fc_direct_plan_depthwise_grad_input(fc_direct_plan *p, const fc_geom *g, size_t real_size)
+{
+    p->N = g->N; p->C_in = g->O; p->H = g->OH; p->W = g->OW;
+    p->up_h = g->stride_h; p->up_w = g->stride_w;
+    p->O = g->C; p->groups = g->C; p->Cg = g->O / g->C; p->Og = 1;
+    p->KH = g->KH; p->KW = g->KW; p->OH = g->H; p->OW = g->W;
+    p->stride_h = 1; p->stride_w = 1;
+    p->dilation_h = g->dilation_h; p->dilation_w = g->dilation_w;
+    p->pad_top = (g->KH - 1) * g->dilation_h - g->pad_top;
+    p->pad_left = (g->KW - 1) * g->dilation_w - g->pad_left;
+    fc_direct_plan_finish(p, real_size);
+}
 
 int fc_conv2d_direct_suits(const fc_geom *g)
 {
@@ -14,38 +111,14 @@ int fc_conv2d_depthwise_suits(const fc_geom *g)
     return g->groups == g->C;
 }
 
-int fc_conv2d_direct_f32(const fc_geom *g, const float *x, const float *weight,
-                         const float *bias, float *y, int relu)
-{
-    return fc_conv2d_f32(g, x, weight, bias, y, relu);
-}
+#define REAL float
+#define FC_NAME(name) name##_f32
+#include "conv_direct_impl.h"
+#undef REAL
+#undef FC_NAME
 
-int fc_conv2d_direct_f64(const fc_geom *g, const double *x, const double *weight,
-                         const double *bias, double *y, int relu)
-{
-    return fc_conv2d_f64(g, x, weight, bias, y, relu);
-}
-
-int fc_conv2d_depthwise_grad_input_f32(const fc_geom *g, const float *grad_y,
-                                       const float *weight, float *grad_x)
-{
-    return fc_conv2d_grad_input_f32(g, grad_y, weight, grad_x);
-}
-
-int fc_conv2d_depthwise_grad_input_f64(const fc_geom *g, const double *grad_y,
-                                       const double *weight, double *grad_x)
-{
-    return fc_conv2d_grad_input_f64(g, grad_y, weight, grad_x);
-}
-
-int fc_conv2d_depthwise_grad_weight_f32(const fc_geom *g, const float *grad_y,
-                                        const float *x, float *grad_weight)
-{
-    return fc_conv2d_grad_weight_f32(g, grad_y, x, grad_weight);
-}
-
-int fc_conv2d_depthwise_grad_weight_f64(const fc_geom *g, const double *grad_y,
-                                        const double *x, double *grad_weight)
-{
-    return fc_conv2d_grad_weight_f64(g, grad_y, x, grad_weight);
-}
+#define REAL double
+#define FC_NAME(name) name##_f64
+#include "conv_direct_impl.h"
+#undef REAL
+#undef FC_NAME

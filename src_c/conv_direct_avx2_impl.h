@@ -1,0 +1,144 @@
+/*
+ * AVX2+FMA direct-convolution micro-kernels, templated on the vector type
+ * (included by conv_direct_f32_avx2.c and conv_direct_f64_avx2.c, which are
+ * compiled with -mavx2 -mfma and only called when the CPU has both).
+ *
+ * Forward row kernel: up to FC_DIRECT_MAX_M output channels x up to 4
+ * vectors of output columns held in registers (at most 12 accumulators);
+ * every tap loads its input vectors once and feeds all M channels, so one
+ * pass over the input rows serves M outputs.  The last partial vector is
+ * computed whole (the row buffer is wide enough) and stored masked.
+ *
+ * Grad-weight row kernel: up to 10 taps accumulated at once, each in its own
+ * register, so the FMA chains run in parallel; the grad_y vector is loaded
+ * once per group.  Tail columns use masked loads, which read zeros, so
+ * values past OW never reach a sum.
+ */
+#include <immintrin.h>
+
+#define FC_DIRECT_GW_GROUP 10
+
+FC_INLINE void FC_NAME(avx2_fwd_block)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
+                                       const int64_t *col_offsets, int64_t KW, const int M, const int U,
+                                       const REAL *bias, int relu, int64_t ow, int tail,
+                                       REAL *y, int64_t y_channel_stride)
+{
+    VEC acc[FC_DIRECT_MAX_M][4];
+    for (int m = 0; m < M; m++) {
+        const VEC b = bias ? VSET1(bias[m]) : VZERO();
+        for (int u = 0; u < U; u++) acc[m][u] = b;
+    }
+    for (int64_t t = 0; t < ntaps; t++) {
+        const REAL *row = taps[t].row + ow;
+        const REAL *w = taps[t].weights;
+        for (int64_t j = 0; j < KW; j++) {
+            const REAL *xp = row + col_offsets[j];
+            VEC xv[4];
+            for (int u = 0; u < U; u++) xv[u] = VLOADU(xp + u * VL);
+            for (int m = 0; m < M; m++) {
+                const VEC wv = VSET1(w[j * M + m]);
+                for (int u = 0; u < U; u++) acc[m][u] = VFMADD(wv, xv[u], acc[m][u]);
+            }
+        }
+    }
+    const VEC zero = VZERO();
+    for (int m = 0; m < M; m++) {
+        REAL *out = y + m * y_channel_stride + ow;
+        for (int u = 0; u < U; u++) {
+            /* max(0, v) returns v when v is NaN */
+            VEC v = relu ? VMAX(zero, acc[m][u]) : acc[m][u];
+            if (u == U - 1 && tail < VL)
+                VMASKSTORE(out + u * VL, VTAILMASK(tail), v);
+            else
+                VSTOREU(out + u * VL, v);
+        }
+    }
+}
+
+FC_INLINE void FC_NAME(avx2_fwd_row_m)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
+                                       const int64_t *col_offsets, int64_t KW, const int M,
+                                       const REAL *bias, int relu, int64_t OW,
+                                       REAL *y, int64_t y_channel_stride)
+{
+    int64_t ow = 0;
+    for (; ow + 4 * VL <= OW; ow += 4 * VL)
+        FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, M, 4, bias, relu, ow, VL, y, y_channel_stride);
+    int64_t rest = OW - ow;
+    if (rest <= 0) return;
+    int vectors = (int)((rest + VL - 1) / VL);
+    int tail = (int)(rest - (int64_t)(vectors - 1) * VL);
+    switch (vectors) {
+    case 1: FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, M, 1, bias, relu, ow, tail, y, y_channel_stride); break;
+    case 2: FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, M, 2, bias, relu, ow, tail, y, y_channel_stride); break;
+    case 3: FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, M, 3, bias, relu, ow, tail, y, y_channel_stride); break;
+    default: FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, M, 4, bias, relu, ow, tail, y, y_channel_stride); break;
+    }
+}
+
+void FC_NAME(fc_direct_fwd_row_avx2)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
+                                     const int64_t *col_offsets, int64_t KW, int M,
+                                     const REAL *bias, int relu, int64_t OW,
+                                     REAL *y, int64_t y_channel_stride)
+{
+    switch (M) {
+    case 1: FC_NAME(avx2_fwd_row_m)(taps, ntaps, col_offsets, KW, 1, bias, relu, OW, y, y_channel_stride); break;
+    case 2: FC_NAME(avx2_fwd_row_m)(taps, ntaps, col_offsets, KW, 2, bias, relu, OW, y, y_channel_stride); break;
+    default: FC_NAME(avx2_fwd_row_m)(taps, ntaps, col_offsets, KW, 3, bias, relu, OW, y, y_channel_stride); break;
+    }
+}
+
+FC_INLINE void FC_NAME(avx2_gw_group)(const REAL *grad_y_row, const REAL *const *xp, REAL *const *accp,
+                                      const int T, int64_t OW)
+{
+    VEC a[FC_DIRECT_GW_GROUP];
+    for (int t = 0; t < T; t++) a[t] = VLOADU(accp[t]);
+    int64_t ow = 0;
+    for (; ow + VL <= OW; ow += VL) {
+        const VEC gv = VLOADU(grad_y_row + ow);
+        for (int t = 0; t < T; t++) a[t] = VFMADD(gv, VLOADU(xp[t] + ow), a[t]);
+    }
+    if (ow < OW) {
+        const VMASK mask = VTAILMASK((int)(OW - ow));
+        const VEC gv = VMASKLOAD(grad_y_row + ow, mask);
+        for (int t = 0; t < T; t++) a[t] = VFMADD(gv, VMASKLOAD(xp[t] + ow, mask), a[t]);
+    }
+    for (int t = 0; t < T; t++) VSTOREU(accp[t], a[t]);
+}
+
+static void FC_NAME(avx2_gw_flush)(const REAL *grad_y_row, const REAL *const *xp, REAL *const *accp,
+                                   int T, int64_t OW)
+{
+    switch (T) {
+    case 1: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 1, OW); break;
+    case 2: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 2, OW); break;
+    case 3: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 3, OW); break;
+    case 4: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 4, OW); break;
+    case 5: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 5, OW); break;
+    case 6: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 6, OW); break;
+    case 7: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 7, OW); break;
+    case 8: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 8, OW); break;
+    case 9: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 9, OW); break;
+    default: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 10, OW); break;
+    }
+}
+
+void FC_NAME(fc_direct_gw_row_avx2)(const REAL *grad_y_row, const REAL *const *x_rows,
+                                    const int64_t *col_offsets, int64_t KH, int64_t KW,
+                                    int64_t OW, REAL *acc)
+{
+    const REAL *xp[FC_DIRECT_GW_GROUP];
+    REAL *accp[FC_DIRECT_GW_GROUP];
+    int T = 0;
+    for (int64_t i = 0; i < KH; i++) {
+        if (!x_rows[i]) continue;
+        for (int64_t j = 0; j < KW; j++) {
+            xp[T] = x_rows[i] + col_offsets[j];
+            accp[T] = acc + (i * KW + j) * FC_DIRECT_GW_LANES;
+            if (++T == FC_DIRECT_GW_GROUP) {
+                FC_NAME(avx2_gw_flush)(grad_y_row, xp, accp, T, OW);
+                T = 0;
+            }
+        }
+    }
+    if (T) FC_NAME(avx2_gw_flush)(grad_y_row, xp, accp, T, OW);
+}

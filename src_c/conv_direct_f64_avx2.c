@@ -1,0 +1,23 @@
+/*
+ * float64 AVX2+FMA direct-convolution micro-kernels (4 lanes); the code is
+ * conv_direct_avx2_impl.h.
+ */
+#include "conv_direct_kernels.h"
+
+#ifdef FASTCONV_HAVE_AVX2
+#define REAL double
+#define FC_NAME(name) name##_f64
+#define VEC __m256d
+#define VMASK __m256i
+#define VL 4
+#define VZERO() _mm256_setzero_pd()
+#define VSET1(v) _mm256_set1_pd(v)
+#define VLOADU(p) _mm256_loadu_pd(p)
+#define VSTOREU(p, v) _mm256_storeu_pd((p), (v))
+#define VFMADD(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define VMAX(a, b) _mm256_max_pd((a), (b))
+#define VTAILMASK(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
+#define VMASKSTORE(p, mask, v) _mm256_maskstore_pd((p), (mask), (v))
+#define VMASKLOAD(p, mask) _mm256_maskload_pd((p), (mask))
+#include "conv_direct_avx2_impl.h"
+#endif

@@ -1,0 +1,337 @@
+/*
+ * Direct convolution driver and generic kernels, templated on REAL / FC_NAME
+ * (included by conv_direct.c once per dtype).
+ *
+ * Forward: one task = (image n, group, block of output rows).  The task
+ * copies the input rows its block needs into zero-padded phase rows (see
+ * conv_direct_kernels.h), then for each output row lists the (input channel,
+ * kernel row) pairs that fall inside the image and runs the row kernel over
+ * blocks of up to FC_DIRECT_MAX_M output channels of the group.  Each output
+ * is summed in the order (channel, kernel row, kernel column) whatever the
+ * task split, so results do not depend on the thread count.
+ *
+ * Depthwise grad input is the same forward pass over grad_y with the kernel
+ * flipped, stride 1, the stride turned into zero insertion between source
+ * rows and columns (up_h, up_w), and padding (K-1)*dilation - pad.
+ *
+ * Depthwise grad weight: one task = (output channel, fixed block of
+ * FC_DIRECT_GW_ROWS output rows) summing over the batch into per-tap lane
+ * accumulators; the blocks' partial sums are then added in block order.  The
+ * split depends only on the geometry, never on the thread count.
+ */
+
+/* ---- generic kernels ----------------------------------------------------- */
+
+FC_INLINE void FC_NAME(direct_fwd_block_generic)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
+                                                 const int64_t *col_offsets, int64_t KW, const int M,
+                                                 const REAL *bias, int relu, int64_t ow, int64_t count,
+                                                 REAL *y, int64_t y_channel_stride)
+{
+    REAL acc[FC_DIRECT_MAX_M][FC_DIRECT_GENERIC_WIDTH];
+    for (int m = 0; m < M; m++) {
+        const REAL b = bias ? bias[m] : (REAL)0;
+        for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[m][l] = b;
+    }
+    for (int64_t t = 0; t < ntaps; t++) {
+        const REAL *row = taps[t].row + ow;
+        const REAL *w = taps[t].weights;
+        for (int64_t j = 0; j < KW; j++) {
+            const REAL *FC_RESTRICT xp = row + col_offsets[j];
+            for (int m = 0; m < M; m++) {
+                const REAL wv = w[j * M + m];
+                for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[m][l] += wv * xp[l];
+            }
+        }
+    }
+    for (int m = 0; m < M; m++) {
+        REAL *out = y + m * y_channel_stride + ow;
+        /* v < 0 keeps NaN and -0.0 as they are, like the SIMD max(0, v) */
+        if (relu)
+            for (int64_t l = 0; l < count; l++) out[l] = acc[m][l] < 0 ? (REAL)0 : acc[m][l];
+        else
+            for (int64_t l = 0; l < count; l++) out[l] = acc[m][l];
+    }
+}
+
+static void FC_NAME(direct_fwd_row_generic)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
+                                            const int64_t *col_offsets, int64_t KW, int M,
+                                            const REAL *bias, int relu, int64_t OW,
+                                            REAL *y, int64_t y_channel_stride)
+{
+    for (int64_t ow = 0; ow < OW; ow += FC_DIRECT_GENERIC_WIDTH) {
+        int64_t count = FC_MIN((int64_t)FC_DIRECT_GENERIC_WIDTH, OW - ow);
+        switch (M) {
+        case 1:
+            FC_NAME(direct_fwd_block_generic)(taps, ntaps, col_offsets, KW, 1, bias, relu, ow, count, y, y_channel_stride);
+            break;
+        case 2:
+            FC_NAME(direct_fwd_block_generic)(taps, ntaps, col_offsets, KW, 2, bias, relu, ow, count, y, y_channel_stride);
+            break;
+        default:
+            FC_NAME(direct_fwd_block_generic)(taps, ntaps, col_offsets, KW, 3, bias, relu, ow, count, y, y_channel_stride);
+            break;
+        }
+    }
+}
+
+static void FC_NAME(direct_gw_row_generic)(const REAL *grad_y_row, const REAL *const *x_rows,
+                                           const int64_t *col_offsets, int64_t KH, int64_t KW,
+                                           int64_t OW, REAL *acc)
+{
+    for (int64_t i = 0; i < KH; i++) {
+        if (!x_rows[i]) continue;
+        for (int64_t j = 0; j < KW; j++) {
+            const REAL *FC_RESTRICT xp = x_rows[i] + col_offsets[j];
+            REAL *FC_RESTRICT a = acc + (i * KW + j) * FC_DIRECT_GW_LANES;
+            int64_t ow = 0;
+            for (; ow + FC_DIRECT_GW_LANES <= OW; ow += FC_DIRECT_GW_LANES)
+                for (int l = 0; l < FC_DIRECT_GW_LANES; l++) a[l] += grad_y_row[ow + l] * xp[ow + l];
+            for (int64_t l = 0; ow + l < OW; l++) a[l] += grad_y_row[ow + l] * xp[ow + l];
+        }
+    }
+}
+
+static FC_NAME(fc_direct_fwd_row_fn) FC_NAME(direct_pick_fwd_row)(void)
+{
+#ifdef FASTCONV_HAVE_AVX2
+    if (fc_simd_level() == FC_SIMD_AVX2) return FC_NAME(fc_direct_fwd_row_avx2);
+#endif
+    return FC_NAME(direct_fwd_row_generic);
+}
+
+static FC_NAME(fc_direct_gw_row_fn) FC_NAME(direct_pick_gw_row)(void)
+{
+#ifdef FASTCONV_HAVE_AVX2
+    if (fc_simd_level() == FC_SIMD_AVX2) return FC_NAME(fc_direct_gw_row_avx2);
+#endif
+    return FC_NAME(direct_gw_row_generic);
+}
+
+/* ---- phase rows and packed weights --------------------------------------- */
+
+/* dst: the stride_w phases of one zero-padded (virtual) source row. */
+static void FC_NAME(direct_fill_row)(const fc_direct_plan *p, const REAL *src_row, REAL *dst)
+{
+    const int64_t sw = p->stride_w, PL = p->phase_len;
+    for (int64_t r = 0; r < sw; r++) {
+        REAL *out = dst + r * PL;
+        if (p->up_w == 1) {
+            /* virtual column m*sw + r - pad_left inside [0, W) for m in [m_lo, m_hi) */
+            int64_t m_lo = FC_MIN(PL, FC_MAX(0, fc_direct_ceil_div(p->pad_left - r, sw)));
+            int64_t m_hi = FC_MIN(PL, FC_MAX(m_lo, fc_direct_ceil_div(p->W + p->pad_left - r, sw)));
+            memset(out, 0, (size_t)m_lo * sizeof(REAL));
+            const REAL *src = src_row + r - p->pad_left;
+            if (sw == 1)
+                memcpy(out + m_lo, src + m_lo, (size_t)(m_hi - m_lo) * sizeof(REAL));
+            else
+                for (int64_t m = m_lo; m < m_hi; m++) out[m] = src[m * sw];
+            memset(out + m_hi, 0, (size_t)(PL - m_hi) * sizeof(REAL));
+        } else {
+            for (int64_t m = 0; m < PL; m++) {
+                int64_t v = m * sw + r - p->pad_left;
+                out[m] = (v >= 0 && v < p->Wv && v % p->up_w == 0) ? src_row[v / p->up_w] : (REAL)0;
+            }
+        }
+    }
+}
+
+/* Weights of each block of M output channels interleaved tap by tap:
+ * packed[o0*K + ((cg*KH + i)*KW + j)*Mb + m] = weight of output o0 + m;
+ * flip turns the kernel by 180 degrees (grad input). */
+static void FC_NAME(direct_pack_weights)(const fc_direct_plan *p, const REAL *weight, int flip, REAL *packed)
+{
+    const int64_t K = p->Cg * p->KH * p->KW;
+    for (int64_t group = 0; group < p->groups; group++)
+        for (int64_t ob = 0; ob < p->Og; ob += p->M) {
+            const int64_t o0 = group * p->Og + ob, Mb = FC_MIN(p->M, p->Og - ob);
+            REAL *dst = packed + o0 * K;
+            for (int64_t cg = 0; cg < p->Cg; cg++)
+                for (int64_t i = 0; i < p->KH; i++)
+                    for (int64_t j = 0; j < p->KW; j++) {
+                        int64_t tap = (cg * p->KH + i) * p->KW + j;
+                        int64_t src = flip ? (cg * p->KH + p->KH - 1 - i) * p->KW + p->KW - 1 - j : tap;
+                        for (int64_t m = 0; m < Mb; m++) dst[tap * Mb + m] = weight[(o0 + m) * K + src];
+                    }
+        }
+}
+
+/* ---- forward driver ------------------------------------------------------ */
+
+typedef struct {
+    const fc_direct_plan *p;
+    const REAL *x, *packed, *bias;
+    REAL *y;
+    int relu;
+    const int64_t *col_offsets;
+    FC_NAME(fc_direct_fwd_row_fn) row_kernel;
+} FC_NAME(direct_fwd_ctx);
+
+static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(direct_fwd_ctx) *ctx = (const FC_NAME(direct_fwd_ctx) *)vctx;
+    const fc_direct_plan *p = ctx->p;
+    const int64_t K = p->Cg * p->KH * p->KW, plane = p->OH * p->OW;
+    REAL *buffer = (REAL *)fc_aligned_alloc((size_t)(p->Cg * p->buffer_rows * p->row_len) * sizeof(REAL));
+    FC_NAME(fc_direct_tap) *taps = (FC_NAME(fc_direct_tap) *)fc_aligned_alloc(
+        (size_t)(p->Cg * p->KH) * (sizeof(FC_NAME(fc_direct_tap)) + sizeof(int64_t)));
+    if (!buffer || !taps) {
+        fc_aligned_free(buffer);
+        fc_aligned_free(taps);
+        return FC_ENOMEM;
+    }
+    int64_t *tap_index = (int64_t *)(taps + p->Cg * p->KH);
+    for (int64_t task = begin; task < end; task++) {
+        const int64_t block = task % p->row_blocks, image_group = task / p->row_blocks;
+        const int64_t n = image_group / p->groups, group = image_group % p->groups;
+        const int64_t oh0 = block * p->rows_per_task, oh1 = FC_MIN(p->OH, oh0 + p->rows_per_task);
+        const int64_t v_first = FC_MAX(0, oh0 * p->stride_h - p->pad_top);
+        const int64_t v_last = FC_MIN(p->Hv - 1, (oh1 - 1) * p->stride_h - p->pad_top + (p->KH - 1) * p->dilation_h);
+        for (int64_t cg = 0; cg < p->Cg; cg++) {
+            const REAL *src = ctx->x + (n * p->C_in + group * p->Cg + cg) * p->H * p->W;
+            for (int64_t v = v_first; v <= v_last; v++)
+                if (p->up_h == 1 || v % p->up_h == 0)
+                    FC_NAME(direct_fill_row)(p, src + (v / p->up_h) * p->W,
+                                             buffer + (cg * p->buffer_rows + v - v_first) * p->row_len);
+        }
+        for (int64_t oh = oh0; oh < oh1; oh++) {
+            int64_t ntaps = 0;
+            for (int64_t cg = 0; cg < p->Cg; cg++)
+                for (int64_t i = 0; i < p->KH; i++) {
+                    int64_t v = oh * p->stride_h - p->pad_top + i * p->dilation_h;
+                    if (v < 0 || v >= p->Hv || (p->up_h != 1 && v % p->up_h != 0)) continue;
+                    taps[ntaps].row = buffer + (cg * p->buffer_rows + v - v_first) * p->row_len;
+                    tap_index[ntaps++] = (cg * p->KH + i) * p->KW;
+                }
+            for (int64_t ob = 0; ob < p->Og; ob += p->M) {
+                const int64_t o0 = group * p->Og + ob, Mb = FC_MIN(p->M, p->Og - ob);
+                const REAL *wblock = ctx->packed + o0 * K;
+                for (int64_t t = 0; t < ntaps; t++) taps[t].weights = wblock + tap_index[t] * Mb;
+                ctx->row_kernel(taps, ntaps, ctx->col_offsets, p->KW, (int)Mb,
+                                ctx->bias ? ctx->bias + o0 : NULL, ctx->relu, p->OW,
+                                ctx->y + (n * p->O + o0) * plane + oh * p->OW, plane);
+            }
+        }
+    }
+    fc_aligned_free(buffer);
+    fc_aligned_free(taps);
+    return FC_OK;
+}
+
+static int FC_NAME(direct_run)(const fc_direct_plan *p, const REAL *x, const REAL *weight, int flip,
+                               const REAL *bias, REAL *y, int relu)
+{
+    REAL *packed = (REAL *)fc_aligned_alloc((size_t)(p->O * p->Cg * p->KH * p->KW) * sizeof(REAL));
+    int64_t *col_offsets = (int64_t *)fc_aligned_alloc((size_t)p->KW * sizeof(int64_t));
+    int status = FC_ENOMEM;
+    if (packed && col_offsets) {
+        FC_NAME(direct_pack_weights)(p, weight, flip, packed);
+        fc_direct_col_offsets(p, col_offsets);
+        FC_NAME(direct_fwd_ctx) ctx = {p, x, packed, bias, y, relu, col_offsets, FC_NAME(direct_pick_fwd_row)()};
+        double flops = 2.0 * p->N * p->O * p->OH * p->OW * p->Cg * p->KH * p->KW;
+        status = fc_parallel_for(p->N * p->groups * p->row_blocks, flops, FC_NAME(direct_fwd_task), &ctx);
+    }
+    fc_aligned_free(packed);
+    fc_aligned_free(col_offsets);
+    return status;
+}
+
+int FC_NAME(fc_conv2d_direct)(const fc_geom *g, const REAL *x, const REAL *weight,
+                              const REAL *bias, REAL *y, int relu)
+{
+    fc_direct_plan p;
+    fc_direct_plan_forward(&p, g, sizeof(REAL));
+    return FC_NAME(direct_run)(&p, x, weight, 0, bias, y, relu);
+}
+
+int FC_NAME(fc_conv2d_depthwise_grad_input)(const fc_geom *g, const REAL *grad_y,
+                                            const REAL *weight, REAL *grad_x)
+{
+    fc_direct_plan p;
+    fc_direct_plan_depthwise_grad_input(&p, g, sizeof(REAL));
+    return FC_NAME(direct_run)(&p, grad_y, weight, 1, NULL, grad_x, 0);
+}
+
+/* ---- depthwise grad weight ----------------------------------------------- */
+
+typedef struct {
+    const fc_direct_plan *p;   /* forward plan of the geometry */
+    const REAL *grad_y, *x;
+    REAL *partial;             /* (O, gw_blocks, KH*KW) */
+    int64_t gw_blocks;
+    const int64_t *col_offsets;
+    FC_NAME(fc_direct_gw_row_fn) row_kernel;
+} FC_NAME(direct_gw_ctx);
+
+static int FC_NAME(direct_gw_task)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(direct_gw_ctx) *ctx = (const FC_NAME(direct_gw_ctx) *)vctx;
+    const fc_direct_plan *p = ctx->p;
+    const int64_t taps = p->KH * p->KW, multiplier = p->Og;
+    const int64_t buffer_rows = FC_MIN(p->H, (FC_DIRECT_GW_ROWS - 1) * p->stride_h + (p->KH - 1) * p->dilation_h + 1);
+    REAL *buffer = (REAL *)fc_aligned_alloc((size_t)(buffer_rows * p->row_len) * sizeof(REAL));
+    REAL *acc = (REAL *)fc_aligned_alloc((size_t)(taps * FC_DIRECT_GW_LANES) * sizeof(REAL));
+    const REAL **x_rows = (const REAL **)fc_aligned_alloc((size_t)p->KH * sizeof(REAL *));
+    if (!buffer || !acc || !x_rows) {
+        fc_aligned_free(buffer);
+        fc_aligned_free(acc);
+        fc_aligned_free((void *)x_rows);
+        return FC_ENOMEM;
+    }
+    for (int64_t task = begin; task < end; task++) {
+        const int64_t o = task / ctx->gw_blocks, block = task % ctx->gw_blocks, c = o / multiplier;
+        const int64_t oh0 = block * FC_DIRECT_GW_ROWS, oh1 = FC_MIN(p->OH, oh0 + FC_DIRECT_GW_ROWS);
+        const int64_t v_first = FC_MAX(0, oh0 * p->stride_h - p->pad_top);
+        const int64_t v_last = FC_MIN(p->H - 1, (oh1 - 1) * p->stride_h - p->pad_top + (p->KH - 1) * p->dilation_h);
+        memset(acc, 0, (size_t)(taps * FC_DIRECT_GW_LANES) * sizeof(REAL));
+        for (int64_t n = 0; n < p->N; n++) {
+            const REAL *src = ctx->x + (n * p->C_in + c) * p->H * p->W;
+            for (int64_t v = v_first; v <= v_last; v++)
+                FC_NAME(direct_fill_row)(p, src + v * p->W, buffer + (v - v_first) * p->row_len);
+            const REAL *gy = ctx->grad_y + (n * p->O + o) * p->OH * p->OW;
+            for (int64_t oh = oh0; oh < oh1; oh++) {
+                for (int64_t i = 0; i < p->KH; i++) {
+                    int64_t v = oh * p->stride_h - p->pad_top + i * p->dilation_h;
+                    x_rows[i] = (v < 0 || v >= p->H) ? NULL : buffer + (v - v_first) * p->row_len;
+                }
+                ctx->row_kernel(gy + oh * p->OW, x_rows, ctx->col_offsets, p->KH, p->KW, p->OW, acc);
+            }
+        }
+        for (int64_t t = 0; t < taps; t++) {
+            REAL sum = 0;
+            for (int l = 0; l < FC_DIRECT_GW_LANES; l++) sum += acc[t * FC_DIRECT_GW_LANES + l];
+            ctx->partial[task * taps + t] = sum;
+        }
+    }
+    fc_aligned_free(buffer);
+    fc_aligned_free(acc);
+    fc_aligned_free((void *)x_rows);
+    return FC_OK;
+}
+
+int FC_NAME(fc_conv2d_depthwise_grad_weight)(const fc_geom *g, const REAL *grad_y,
+                                             const REAL *x, REAL *grad_weight)
+{
+    fc_direct_plan p;
+    fc_direct_plan_forward(&p, g, sizeof(REAL));
+    const int64_t taps = p.KH * p.KW, gw_blocks = (p.OH + FC_DIRECT_GW_ROWS - 1) / FC_DIRECT_GW_ROWS;
+    REAL *partial = gw_blocks == 1 ? grad_weight
+                                   : (REAL *)fc_aligned_alloc((size_t)(p.O * gw_blocks * taps) * sizeof(REAL));
+    int64_t *col_offsets = (int64_t *)fc_aligned_alloc((size_t)p.KW * sizeof(int64_t));
+    int status = FC_ENOMEM;
+    if (partial && col_offsets) {
+        fc_direct_col_offsets(&p, col_offsets);
+        FC_NAME(direct_gw_ctx) ctx = {&p, grad_y, x, partial, gw_blocks, col_offsets, FC_NAME(direct_pick_gw_row)()};
+        double flops = 2.0 * p.N * p.O * p.OH * p.OW * taps;
+        status = fc_parallel_for(p.O * gw_blocks, flops, FC_NAME(direct_gw_task), &ctx);
+        if (status == FC_OK && gw_blocks > 1)
+            for (int64_t o = 0; o < p.O; o++)
+                for (int64_t t = 0; t < taps; t++) {
+                    REAL sum = partial[(o * gw_blocks) * taps + t];
+                    for (int64_t b = 1; b < gw_blocks; b++) sum += partial[(o * gw_blocks + b) * taps + t];
+                    grad_weight[o * taps + t] = sum;
+                }
+    }
+    if (partial != grad_weight) fc_aligned_free(partial);
+    fc_aligned_free(col_offsets);
+    return status;
+}

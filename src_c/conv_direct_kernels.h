@@ -1,0 +1,76 @@
+/*
+ * Micro-kernel interface of the direct convolution (conv_direct.c), shared by
+ * the generic kernels (conv_direct_impl.h) and the AVX2+FMA ones
+ * (conv_direct_f32_avx2.c, conv_direct_f64_avx2.c).
+ *
+ * The driver copies every input row it needs into a zero-padded "phase row":
+ * for stride s the row is split into s phases, phase r holding padded columns
+ * r, r + s, r + 2s, ...  Then tap j of output column ow reads phase
+ * (j*dilation) % s at position ow + (j*dilation) / s: one contiguous run for
+ * every tap, whatever the stride, so the kernels only ever do unit-stride
+ * vector loads.  col_offsets[j] is that phase start plus position, relative
+ * to the row.  Rows are readable up to OW rounded up to FC_DIRECT_WIDTH_ROUND
+ * plus the largest tap offset, so the kernels may compute whole vectors past
+ * OW (they never store them).
+ */
+#ifndef FASTCONV_CONV_DIRECT_KERNELS_H
+#define FASTCONV_CONV_DIRECT_KERNELS_H
+
+#include "runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FC_DIRECT_MAX_M 3          /* output channels computed per pass over the input rows */
+#define FC_DIRECT_WIDTH_ROUND 32   /* row buffers cover OW rounded up to this many columns */
+#define FC_DIRECT_GW_LANES 16      /* accumulator lanes per tap in grad weight (>= any vector) */
+
+/* One (input channel, kernel row) pair contributing to an output row: the
+ * phase row and its KW x M packed weights, weights[j * M + m]. */
+typedef struct { const float *row; const float *weights; } fc_direct_tap_f32;
+typedef struct { const double *row; const double *weights; } fc_direct_tap_f64;
+
+/* y[m * y_channel_stride + ow] = act(bias[m] + sum over taps, j of
+ * weights[j*M + m] * row[col_offsets[j] + ow]) for m < M <= FC_DIRECT_MAX_M,
+ * ow < OW; taps summed in order, j innermost. bias may be NULL. */
+typedef void (*fc_direct_fwd_row_fn_f32)(const fc_direct_tap_f32 *taps, int64_t ntaps,
+                                         const int64_t *col_offsets, int64_t KW, int M,
+                                         const float *bias, int relu, int64_t OW,
+                                         float *y, int64_t y_channel_stride);
+typedef void (*fc_direct_fwd_row_fn_f64)(const fc_direct_tap_f64 *taps, int64_t ntaps,
+                                         const int64_t *col_offsets, int64_t KW, int M,
+                                         const double *bias, int relu, int64_t OW,
+                                         double *y, int64_t y_channel_stride);
+
+/* acc[(i*KW + j) * FC_DIRECT_GW_LANES + lane] += grad_y_row[ow] * x_rows[i][col_offsets[j] + ow]
+ * over ow < OW, ow spread over the lanes; kernel rows with x_rows[i] == NULL
+ * fall in the padding and are skipped. */
+typedef void (*fc_direct_gw_row_fn_f32)(const float *grad_y_row, const float *const *x_rows,
+                                        const int64_t *col_offsets, int64_t KH, int64_t KW,
+                                        int64_t OW, float *acc);
+typedef void (*fc_direct_gw_row_fn_f64)(const double *grad_y_row, const double *const *x_rows,
+                                        const int64_t *col_offsets, int64_t KH, int64_t KW,
+                                        int64_t OW, double *acc);
+
+#ifdef FASTCONV_HAVE_AVX2
+void fc_direct_fwd_row_avx2_f32(const fc_direct_tap_f32 *taps, int64_t ntaps,
+                                const int64_t *col_offsets, int64_t KW, int M,
+                                const float *bias, int relu, int64_t OW,
+                                float *y, int64_t y_channel_stride);
+void fc_direct_fwd_row_avx2_f64(const fc_direct_tap_f64 *taps, int64_t ntaps,
+                                const int64_t *col_offsets, int64_t KW, int M,
+                                const double *bias, int relu, int64_t OW,
+                                double *y, int64_t y_channel_stride);
+void fc_direct_gw_row_avx2_f32(const float *grad_y_row, const float *const *x_rows,
+                               const int64_t *col_offsets, int64_t KH, int64_t KW,
+                               int64_t OW, float *acc);
+void fc_direct_gw_row_avx2_f64(const double *grad_y_row, const double *const *x_rows,
+                               const int64_t *col_offsets, int64_t KH, int64_t KW,
+                               int64_t OW, double *acc);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif
