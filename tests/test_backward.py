@@ -127,6 +127,23 @@ def test_conv2d_backward_unbatched(dtype, channels, stride, padding, dilation):
     assert grads.input.shape == x.shape, context
 
 
+def test_conv2d_backward_accepts_any_layout():
+    """Negative strides, Fortran order and step slices give the same gradients as copies."""
+    rng = np.random.default_rng(39)
+    x = rng.standard_normal((2, 4, 14, 9))[:, :, ::2, ::-1]
+    weight = np.asfortranarray(rng.standard_normal((6, 2, 3, 2)))
+    grad_output = rng.standard_normal((2, 6, 6, 9))[:, ::-1, :, ::-1]
+    grad_output = grad_output[:, :, :, :8]
+    grads = fastconv.conv2d_backward(grad_output, x, weight, 1, ((1, 0), (0, 0)), 1, 2)
+    expected = fastconv.conv2d_backward(np.ascontiguousarray(grad_output), np.ascontiguousarray(x),
+                                        np.ascontiguousarray(weight), 1, ((1, 0), (0, 0)), 1, 2)
+    reference = ref.conv2d_backward(grad_output, x, weight, 1, ((1, 0), (0, 0)), 1, 2)
+    for field in ("input", "weight", "bias"):
+        np.testing.assert_array_equal(getattr(grads, field), getattr(expected, field), err_msg=field)
+        np.testing.assert_allclose(getattr(grads, field), getattr(reference, field), rtol=1e-12, atol=1e-12,
+                                   err_msg=field)
+
+
 @pytest.mark.parametrize("needs", [
     ("input",), ("weight",), ("bias",), ("input", "weight"), ("input", "bias"), ("weight", "bias"),
     ("bias", "input"), ("input", "weight", "bias"), ["weight"],
