@@ -185,7 +185,28 @@ def pool_geometry(x_shape, kernel_size, stride, padding, dilation=1, ceil_mode=F
     ceil_mode = bool(ceil_mode) and not same
     OH = output_size(H, KH, sh, dh, pt, pb, ceil_mode, axis="height")
     OW = output_size(W, KW, sw, dw, pl, pr, ceil_mode, axis="width")
+    for size, k, stride_, dil, pad, count, axis in ((H, KH, sh, dh, pt, OH, "height"),
+                                                   (W, KW, sw, dw, pl, OW, "width")):
+        _check_windows_reach_input(size, k, stride_, dil, pad, count, axis, dilation, padding)
     return Geometry(N, C, H, W, C, 1, KH, KW, OH, OW, sh, sw, dh, dw, pt, pb, pl, pr), same
+
+
+def _check_windows_reach_input(size, kernel, stride, dilation, pad_lo, count, axis,
+                               dilation_arg, padding_arg):
+    """A pooling window must hold at least one input cell (else max pooling has no
+    position to report).  Only dilated windows that start in the padding can miss
+    the input: their taps may step over it."""
+    if dilation == 1:
+        return
+    for o in range(min(count, pad_lo // stride + 1)):
+        start = o * stride - pad_lo
+        if start >= 0:
+            break
+        first_tap = -(-(-start) // dilation)          # first tap at or after row/col 0
+        if first_tap >= kernel or start + first_tap * dilation >= size:
+            raise ValueError(f"a pooling window along the {axis} covers only padding "
+                             f"(input {axis} {size}, kernel {kernel}, dilation={dilation_arg!r}, "
+                             f"padding={padding_arg!r}); use less padding or dilation")
 
 
 def check_size(shape, itemsize, name):
