@@ -23,6 +23,9 @@
 
 #include "runtime.h"
 
+/* How many output rows ahead the forward kernels prefetch input rows. */
+#define FC_POOL_PREFETCH_ROWS 2
+
 typedef struct fc_pool_job {
     const fc_geom *g;
     const void *src;           /* x (forward) or grad_y (backward) */
