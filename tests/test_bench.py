@@ -1,11 +1,10 @@
 """The benchmark runs end to end and reports what it claims; nothing here is timed.
 
 - A tiny run (--quick --repeat 1, the seed cases) writes JSON of the documented structure.
-- The pieces the bench's correctness check relies on (the NumPy references, the lesson loop,
-  the mismatch detection) are checked against independent loops.
+- The pieces the bench's correctness check relies on (its NumPy references, the lesson loop,
+  the mismatch detection) are checked against the test suite's references and known answers.
 - The FMA probe counts its flops exactly; the peak-memory child returns sane numbers.
 """
-import itertools
 import json
 import sys
 
@@ -13,6 +12,8 @@ import numpy as np
 import pytest
 
 import fastconv
+import reference
+import reference_pool
 from fastconv import _core, bench
 from fastconv._bench_layers import CONV, POOL, conv_flops
 
@@ -129,52 +130,29 @@ def test_help_returns_zero(capsys):
 
 # --------------------------------------------------------------------------- references
 
-def naive_conv2d(x, weight, stride, padding, dilation, groups):
-    n, c, height, width = x.shape
-    out_channels, per_group_in, kernel_h, kernel_w = weight.shape
-    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    out_h = (height + 2 * padding - dilation * (kernel_h - 1) - 1) // stride + 1
-    out_w = (width + 2 * padding - dilation * (kernel_w - 1) - 1) // stride + 1
-    y = np.zeros((n, out_channels, out_h, out_w))
-    per_group_out = out_channels // groups
-    for b, o, i, j in itertools.product(range(n), range(out_channels), range(out_h), range(out_w)):
-        first = (o // per_group_out) * per_group_in
-        for ci, ki, kj in itertools.product(range(per_group_in), range(kernel_h), range(kernel_w)):
-            y[b, o, i, j] += (padded[b, first + ci, i * stride + ki * dilation, j * stride + kj * dilation]
-                              * weight[o, ci, ki, kj])
-    return y
-
-
 @pytest.mark.parametrize("stride,padding,dilation,groups",
                          [(1, 0, 1, 1), (2, 1, 1, 1), (1, 2, 2, 1), (1, 1, 1, 2), (2, 1, 1, 4)])
-def test_numpy_reference_conv_matches_a_naive_loop(stride, padding, dilation, groups):
+def test_numpy_reference_conv_matches_the_test_reference(stride, padding, dilation, groups):
     rng = np.random.default_rng(1)
     x = rng.uniform(-1, 1, (2, 4, 7, 6))
     weight = rng.uniform(-1, 1, (4, 4 // groups, 3, 2))
     bias = rng.uniform(-1, 1, 4)
     got = bench.numpy_conv2d(x, weight, bias, stride, padding, dilation, groups)
-    expected = naive_conv2d(x, weight, stride, padding, dilation, groups) + bias[None, :, None, None]
+    expected = reference.conv2d(x, weight, bias, stride, padding, dilation, groups)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12,
                                err_msg=f"stride={stride} padding={padding} dilation={dilation} groups={groups}")
 
 
 @pytest.mark.parametrize("kind,kernel,stride,padding",
                          [("max", 2, 2, 0), ("max", 3, 2, 1), ("avg", 2, 1, 0), ("avg", 3, 1, 1)])
-def test_numpy_reference_pool_matches_a_naive_loop(kind, kernel, stride, padding):
+def test_numpy_reference_pool_matches_the_test_reference(kind, kernel, stride, padding):
     rng = np.random.default_rng(2)
     x = rng.uniform(-1, 1, (2, 3, 7, 8))
     got = bench.numpy_pool2d(x, kind, kernel, stride, padding)
-    out_h = (7 + 2 * padding - kernel) // stride + 1
-    out_w = (8 + 2 * padding - kernel) // stride + 1
-    expected = np.empty((2, 3, out_h, out_w))
-    for i, j in itertools.product(range(out_h), range(out_w)):
-        cells = [x[:, :, r, s] for r in range(i * stride - padding, i * stride - padding + kernel)
-                 for s in range(j * stride - padding, j * stride - padding + kernel)
-                 if 0 <= r < 7 and 0 <= s < 8]
-        if kind == "max":
-            expected[:, :, i, j] = np.max(cells, axis=0)
-        else:   # padded cells count as zeros in the divisor
-            expected[:, :, i, j] = np.sum(cells, axis=0) / (kernel * kernel)
+    if kind == "max":
+        expected = reference_pool.max_pool2d(x, kernel, stride, padding)
+    else:
+        expected = reference_pool.avg_pool2d(x, kernel, stride, padding, count_include_pad=True)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12,
                                err_msg=f"kind={kind} kernel={kernel} stride={stride} padding={padding}")
 
