@@ -213,7 +213,7 @@ class Conv2D(Layer):
                 f"groups ({self.groups})"
             )
         if self.dtype is None:
-            self.dtype = _weights_dtype(numpy.dtype(dtype or numpy.float32))
+            self.dtype = _weights_dtype(numpy.dtype(numpy.float32 if dtype is None else dtype))
         kernel_h, kernel_w = self.kernel_size
         receptive_field = kernel_h * kernel_w
         shape = (self.filters, in_channels // self.groups, kernel_h, kernel_w)
@@ -404,7 +404,7 @@ class Dense(Layer):
         """Creates kernel (and bias) for inputs of shape (N, in_features) or (in_features,)."""
         in_features = input_shape[-1]
         if self.dtype is None:
-            self.dtype = _weights_dtype(numpy.dtype(dtype or numpy.float32))
+            self.dtype = _weights_dtype(numpy.dtype(numpy.float32 if dtype is None else dtype))
         self.params["kernel"] = _uniform_kernel(
             self._rng, (in_features, self.units), fan_in=in_features, fan_out=self.units,
             initializer=self.kernel_initializer, dtype=self.dtype,
