@@ -219,3 +219,18 @@ def test_plot_without_matplotlib_says_so(monkeypatch, tmp_path, capsys):
     assert bench.plot_speedups(rows, str(tmp_path / "speedups.png")) is False
     assert "matplotlib is not installed" in capsys.readouterr().err
     assert not (tmp_path / "speedups.png").exists()
+
+
+def test_bench_scripts_use_the_packaged_suite():
+    """bench/layers.py re-exports the suite shipped in the package: one list to edit."""
+    import importlib.util
+    from pathlib import Path
+
+    import fastconv._bench_layers as packaged
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "layers.py"
+    spec = importlib.util.spec_from_file_location("bench_layers_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for name in ("CONV", "POOL", "conv_flops", "out_size"):
+        assert getattr(script, name) is getattr(packaged, name), f"bench/layers.py {name}"
