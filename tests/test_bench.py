@@ -5,8 +5,10 @@
   the mismatch detection) are checked against the test suite's references and known answers.
 - The FMA probe counts its flops exactly; the peak-memory child returns sane numbers.
 """
+import importlib.util
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ import pytest
 import fastconv
 import reference
 import reference_pool
+from fastconv import _bench_layers as packaged
 from fastconv import _core, bench
 from fastconv._bench_layers import CONV, POOL, conv_flops
 
@@ -223,11 +226,6 @@ def test_plot_without_matplotlib_says_so(monkeypatch, tmp_path, capsys):
 
 def test_bench_scripts_use_the_packaged_suite():
     """bench/layers.py re-exports the suite shipped in the package: one list to edit."""
-    import importlib.util
-    from pathlib import Path
-
-    import fastconv._bench_layers as packaged
-
     path = Path(__file__).resolve().parent.parent / "bench" / "layers.py"
     spec = importlib.util.spec_from_file_location("bench_layers_script", path)
     script = importlib.util.module_from_spec(spec)
