@@ -603,6 +603,7 @@ def build_parser():
 
 
 def _select(cases, patterns):
+    """The cases whose name matches one of the comma-separated regexes (all when none given)."""
     if not patterns:
         return list(cases)
     regexes = [re.compile(p.strip()) for p in patterns.split(",") if p.strip()]
@@ -689,8 +690,9 @@ def _progress(message):
         print(f"\r\033[K{message}", end="", file=sys.stderr, flush=True)
 
 
-def run_suite(conv_cases, pool_cases, modes, threads, dtype_name, repeat, peers):
-    """Result rows of every selected case and mode, plus the lesson's edge case, at `threads`."""
+def run_suite(conv_cases, pool_cases, edge_case, modes, threads, dtype_name, repeat, peers):
+    """Result rows of every selected case and mode (and of the lesson's edge case when
+    edge_case is true) at `threads`."""
     dtype = np.dtype(dtype_name)
     settle = SETTLE_SECONDS if threads > 1 else 0.0
     rng = np.random.default_rng(0)
@@ -710,9 +712,11 @@ def run_suite(conv_cases, pool_cases, modes, threads, dtype_name, repeat, peers)
                 check_and_time(contenders, repeat, dtype_name, settle)
                 nbytes = pool_pass_bytes(case, dtype_name) * (1 if mode == "forward" else 2)
                 rows += summarise(contenders, case[0], "pool", mode, threads, dtype_name, nbytes)
-        contenders = edge_case_contenders(dtype, peers)
-        check_and_time(contenders, repeat, dtype_name, settle)
-        rows += summarise(contenders, LESSON_EDGE_CASE, "call", "forward", threads, dtype_name, None)
+        if edge_case:
+            contenders = edge_case_contenders(dtype, peers)
+            check_and_time(contenders, repeat, dtype_name, settle)
+            rows += summarise(contenders, LESSON_EDGE_CASE, "call", "forward", threads, dtype_name,
+                              None)
     return rows
 
 
@@ -738,6 +742,7 @@ def run_bench(options, out=None):
     repeat = options.repeat or (3 if options.quick else 7)
     modes = ["forward", "backward"] if options.mode == "both" else [options.mode]
     conv_cases, pool_cases = _select(CONV, options.cases), _select(POOL, options.cases)
+    edge_case = bool(_select([(LESSON_EDGE_CASE,)], options.cases))
     versions = _versions(peers)
     print(f"fastconv {versions['fastconv']} (SIMD {versions['simd']}, OpenMP "
           f"{'on' if versions['openmp'] else 'off'}), numpy {versions['numpy']}, "
@@ -746,7 +751,8 @@ def run_bench(options, out=None):
     ceilings_before = measure_ceilings(options.threads, options.quick)
     results = []
     for threads in options.threads:
-        results += run_suite(conv_cases, pool_cases, modes, threads, options.dtype, repeat, peers)
+        results += run_suite(conv_cases, pool_cases, edge_case, modes, threads, options.dtype,
+                             repeat, peers)
         gc.collect()
     _progress("")
     ceilings = best_ceilings(ceilings_before, measure_ceilings(options.threads, options.quick))
@@ -789,9 +795,15 @@ def main(argv=None):
         options = build_parser().parse_args(argv)
     except SystemExit as request:   # --help (0) or a usage error argparse has already printed (2)
         return request.code if isinstance(request.code, int) else 2
-    if not _select(CONV, options.cases) and not _select(POOL, options.cases):
+    every_case = CONV + POOL + [(LESSON_EDGE_CASE,)]
+    try:
+        selected = _select(every_case, options.cases)
+    except re.error as error:
+        print(f"fastconv bench: --cases {options.cases!r} is not a valid regex: {error}", file=sys.stderr)
+        return 2
+    if not selected:
         print(f"fastconv bench: --cases {options.cases!r} matches no case; cases are: "
-              + ", ".join(c[0] for c in CONV + POOL), file=sys.stderr)
+              + ", ".join(c[0] for c in every_case), file=sys.stderr)
         return 2
     report = run_bench(options)
     mismatches = [r for r in report["results"] if not r["agrees"]]

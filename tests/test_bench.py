@@ -20,7 +20,7 @@ from fastconv import _bench_layers as packaged
 from fastconv import _core, bench
 from fastconv._bench_layers import CONV, POOL, conv_flops
 
-SMOKE_CASES = "^seed-edge-1x2$,^max2-s1-seed$"
+SMOKE_CASES = "^seed-edge-1x2$,^max2-s1-seed$,^lesson-edge"
 ROW_KEYS = {"case", "kind", "mode", "threads", "dtype", "contender", "median_s", "samples_s",
             "calls_per_sample", "rate", "rate_unit", "percent_of_ceiling", "speedup", "agrees",
             "max_error"}
@@ -117,6 +117,11 @@ def test_rates_use_the_documented_work_counts(smoke_report):
 def test_unknown_case_filter_is_an_error(capsys):
     assert bench.main(["--cases", "no-such-case"]) == 2
     assert "matches no case" in capsys.readouterr().err
+
+
+def test_invalid_case_regex_is_an_error(capsys):
+    assert bench.main(["--cases", "vgg("]) == 2
+    assert "not a valid regex" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [["--threads", "0"], ["--threads", "a"], ["--repeat", "0"],
