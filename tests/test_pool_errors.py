@@ -149,3 +149,12 @@ def test_errors_leave_input_untouched():
     with pytest.raises(ValueError):
         fastconv.max_pool2d(x, 3, padding=2)
     np.testing.assert_array_equal(x, X)
+
+
+@pytest.mark.parametrize("shape, kernel, padding, dilation", [
+    ((1, 1, 1, 1), 2, 1, (1, 2)),      # width 1: taps at -1 and +1 both miss it
+    ((1, 1, 2, 5), 2, 1, (3, 1)),      # height 2: taps at -1 and +2 both miss it
+])
+def test_max_pool2d_window_of_only_padding_is_rejected(shape, kernel, padding, dilation):
+    with pytest.raises(ValueError, match=r"covers only padding.*dilation="):
+        fastconv.max_pool2d(np.ones(shape), kernel, None, padding, dilation, return_indices=True)
