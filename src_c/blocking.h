@@ -19,9 +19,9 @@ typedef struct {
 } fc_blocking;
 
 /* Rows of MC are multiples of MR, NC of NR (6/16 for float32, 6/8 float64). */
-static const fc_blocking fc_blocking_avx2_f32 = {144, 256, 1024};
+static const fc_blocking fc_blocking_avx2_f32 = {144, 256, 512};
 static const fc_blocking fc_blocking_avx2_f64 = {144, 256, 512};
-static const fc_blocking fc_blocking_generic_f32 = {144, 256, 1024};
+static const fc_blocking fc_blocking_generic_f32 = {144, 256, 512};
 static const fc_blocking fc_blocking_generic_f64 = {144, 256, 512};
 
 #endif

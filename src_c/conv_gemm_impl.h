@@ -129,6 +129,48 @@ static void FC_NAME(pack_a)(const REAL *src, int64_t rs, int64_t cs, int64_t m, 
     }
 }
 
+/* The A operand of every group packed once per call (it is the weight, the
+ * same for every image): per group, per KC block of the reduction, all m rows
+ * as MR panels of that block's depth.  Group g's element (i, kk) is at
+ * src[g*group_stride + i*rs + kk*cs]. */
+typedef struct {
+    const REAL *src;
+    int64_t rs, cs, m, k, group_stride, kc, blocks;
+    REAL *dst;
+} FC_NAME(prepack_ctx);
+
+static int64_t FC_NAME(prepacked_offset)(int64_t m, int64_t k, int64_t group, int64_t pc,
+                                         int64_t kcb, int64_t row)
+{
+    const int64_t mpad = (m + GEMM_MR - 1) / GEMM_MR * GEMM_MR;
+    return group * mpad * k + pc * mpad + row / GEMM_MR * kcb * GEMM_MR;
+}
+
+static int FC_NAME(prepack_task)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(prepack_ctx) *ctx = (const FC_NAME(prepack_ctx) *)vctx;
+    for (int64_t task = begin; task < end; task++) {
+        const int64_t group = task / ctx->blocks, pc = task % ctx->blocks * ctx->kc;
+        const int64_t kcb = FC_MIN(ctx->kc, ctx->k - pc);
+        FC_NAME(pack_a)(ctx->src + group * ctx->group_stride + pc * ctx->cs, ctx->rs, ctx->cs,
+                        ctx->m, kcb, ctx->dst + FC_NAME(prepacked_offset)(ctx->m, ctx->k, group, pc, kcb, 0));
+    }
+    return FC_OK;
+}
+
+/* NULL when out of memory. */
+static REAL *FC_NAME(prepack_a)(const REAL *src, int64_t rs, int64_t cs, int64_t m, int64_t k,
+                                int64_t groups, int64_t group_stride, int64_t kc)
+{
+    const int64_t mpad = (m + GEMM_MR - 1) / GEMM_MR * GEMM_MR;
+    REAL *dst = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(groups * mpad * k));
+    if (!dst) return NULL;
+    FC_NAME(prepack_ctx) ctx = {src, rs, cs, m, k, group_stride, kc, (k + kc - 1) / kc, dst};
+    /* a copy: weigh it like a few flops per element */
+    fc_parallel_for(groups * ctx.blocks, 4.0 * groups * mpad * k, FC_NAME(prepack_task), &ctx);
+    return dst;
+}
+
 /* B block (k x n, row kk at src + kk*ld, contiguous) into NR-column panels. */
 static void FC_NAME(pack_b_plain)(const REAL *src, int64_t ld, int64_t k, int64_t n,
                                   REAL *FC_RESTRICT dst)
@@ -148,29 +190,6 @@ static void FC_NAME(pack_b_plain)(const REAL *src, int64_t ld, int64_t k, int64_
     }
 }
 
-/* Columns [qa, qb) of one packed B row: column q lives in panel q / NR at lane
- * q % NR, panels `panel_stride` apart.  Values come from s[0], s[step], ...,
- * or are zero when s is NULL. */
-FC_INLINE void FC_NAME(put_run)(REAL *row, int64_t panel_stride, int64_t qa, int64_t qb,
-                                const REAL *s, int64_t step)
-{
-    while (qa < qb) {
-        const int64_t lane = qa % GEMM_NR;
-        const int64_t run = FC_MIN(GEMM_NR - lane, qb - qa);
-        REAL *FC_RESTRICT d = row + (qa / GEMM_NR) * panel_stride + lane;
-        if (!s) {
-            for (int64_t t = 0; t < run; t++) d[t] = 0;
-        } else if (step == 1) {
-            for (int64_t t = 0; t < run; t++) d[t] = s[t];
-            s += run;
-        } else {
-            for (int64_t t = 0; t < run; t++) d[t] = s[t * step];
-            s += run * step;
-        }
-        qa += run;
-    }
-}
-
 /* Output columns ow whose input column ow*stride + offset lies in [0, size). */
 static void FC_NAME(gemm_valid_range)(int64_t out_size, int64_t in_size, int64_t stride,
                                       int64_t offset, int64_t *first, int64_t *last)
@@ -183,37 +202,52 @@ static void FC_NAME(gemm_valid_range)(int64_t out_size, int64_t in_size, int64_t
     *last = hi;
 }
 
-/* im2col fused into packing: B[kk, q] = col[k0 + kk, p0 + q] of the image whose
- * first channel (of the group) is x, for kk < kc, q < nc; padding reads 0. */
-static void FC_NAME(pack_b_im2col)(const fc_geom *g, const REAL *x, int64_t k0, int64_t kc,
-                                   int64_t p0, int64_t nc, REAL *dst)
+/* One row of col, columns p0 .. p0 + nc - 1, into line[0 .. nc): tap (c, i, j)
+ * of the image whose first channel (of the group) is x; padding reads 0.
+ * Runs of one output row each: a zero head, a copy, a zero tail. */
+static void FC_NAME(im2col_line)(const fc_geom *g, const REAL *x, int64_t r, int64_t p0,
+                                 int64_t nc, REAL *FC_RESTRICT line)
 {
-    const int64_t taps = g->KH * g->KW, panel_stride = kc * GEMM_NR;
-    const int64_t npad = FC_NAME(round_up)(nc, GEMM_NR);
+    const int64_t taps = g->KH * g->KW, c = r / taps, i = (r % taps) / g->KW, j = r % g->KW;
+    const REAL *xc = x + c * g->H * g->W;
+    const int64_t offset_w = j * g->dilation_w - g->pad_left, step = g->stride_w;
+    int64_t ow0, ow1;
+    FC_NAME(gemm_valid_range)(g->OW, g->W, g->stride_w, offset_w, &ow0, &ow1);
     const int64_t oh_first = p0 / g->OW, oh_last = (p0 + nc - 1) / g->OW;
-    for (int64_t kk = 0; kk < kc; kk++) {
-        const int64_t r = k0 + kk, c = r / taps, i = (r % taps) / g->KW, j = r % g->KW;
-        const REAL *xc = x + c * g->H * g->W;
-        REAL *row = dst + kk * GEMM_NR;
-        const int64_t offset_w = j * g->dilation_w - g->pad_left;
-        int64_t ow0, ow1;
-        FC_NAME(gemm_valid_range)(g->OW, g->W, g->stride_w, offset_w, &ow0, &ow1);
-        for (int64_t oh = oh_first; oh <= oh_last; oh++) {
-            const int64_t base = oh * g->OW - p0;   /* q of ow = 0 on this output row */
-            const int64_t qs = FC_MAX(base, 0), qe = FC_MIN(base + g->OW, nc);
-            const int64_t ih = oh * g->stride_h - g->pad_top + i * g->dilation_h;
-            if (ih < 0 || ih >= g->H) {
-                FC_NAME(put_run)(row, panel_stride, qs, qe, NULL, 0);
-                continue;
-            }
-            const int64_t qa = FC_MIN(FC_MAX(base + ow0, qs), qe);
-            const int64_t qb = FC_MAX(FC_MIN(base + ow1, qe), qa);
-            const REAL *xrow = xc + ih * g->W + offset_w;
-            FC_NAME(put_run)(row, panel_stride, qs, qa, NULL, 0);
-            FC_NAME(put_run)(row, panel_stride, qa, qb, xrow + (qa - base) * g->stride_w, g->stride_w);
-            FC_NAME(put_run)(row, panel_stride, qb, qe, NULL, 0);
+    for (int64_t oh = oh_first; oh <= oh_last; oh++) {
+        const int64_t base = oh * g->OW - p0;   /* q of ow = 0 on this output row */
+        const int64_t qs = FC_MAX(base, 0), qe = FC_MIN(base + g->OW, nc);
+        const int64_t ih = oh * g->stride_h - g->pad_top + i * g->dilation_h;
+        int64_t qa = qe, qb = qe;
+        if (ih >= 0 && ih < g->H) {
+            qa = FC_MIN(FC_MAX(base + ow0, qs), qe);
+            qb = FC_MAX(FC_MIN(base + ow1, qe), qa);
         }
-        FC_NAME(put_run)(row, panel_stride, nc, npad, NULL, 0);
+        for (int64_t q = qs; q < qa; q++) line[q] = 0;
+        if (qa < qb) {
+            const REAL *s = xc + ih * g->W + offset_w + (qa - base) * step;
+            if (step == 1)
+                for (int64_t q = qa; q < qb; q++, s++) line[q] = *s;
+            else
+                for (int64_t q = qa; q < qb; q++, s += step) line[q] = *s;
+        }
+        for (int64_t q = qb; q < qe; q++) line[q] = 0;
+    }
+}
+
+/* im2col fused into packing: B[kk, q] = col[k0 + kk, p0 + q] for kk < kc,
+ * q < nc.  Each col row is gathered into a contiguous line first (long runs,
+ * memcpy speed), then dealt out to the NR-wide panels in whole NR chunks. */
+static void FC_NAME(pack_b_im2col)(const fc_geom *g, const REAL *x, int64_t k0, int64_t kc,
+                                   int64_t p0, int64_t nc, REAL *FC_RESTRICT dst, REAL *line)
+{
+    const int64_t npad = FC_NAME(round_up)(nc, GEMM_NR);
+    for (int64_t q = nc; q < npad; q++) line[q] = 0;
+    for (int64_t kk = 0; kk < kc; kk++) {
+        FC_NAME(im2col_line)(g, x, k0 + kk, p0, nc, line);
+        REAL *d = dst + kk * GEMM_NR;
+        for (int64_t q = 0; q < npad; q += GEMM_NR, d += kc * GEMM_NR)
+            for (int t = 0; t < GEMM_NR; t++) d[t] = line[q + t];
     }
 }
 
@@ -301,7 +335,7 @@ static int FC_NAME(is_pointwise)(const fc_geom *g)
 
 typedef struct {
     const fc_geom *g;
-    const REAL *x, *weight, *bias;
+    const REAL *x, *weight, *bias, *apacked;
     REAL *y;
     int relu, pointwise;
     FC_NAME(gemm_engine) e;
@@ -316,11 +350,11 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t Cg = g->C / g->groups, M = g->O / g->groups;
     const int64_t K = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
     const int64_t mc = e->blk.mc, kc = e->blk.kc;
-    REAL *apack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_NAME(round_up)(FC_MIN(M, mc), GEMM_MR) * FC_MIN(K, kc));
     REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(K, kc) * FC_NAME(round_up)(ctx->col_block, GEMM_NR));
-    if (!apack || !bpack) {
-        fc_aligned_free(apack);
+    REAL *line = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_NAME(round_up)(ctx->col_block, GEMM_NR));
+    if (!bpack || !line) {
         fc_aligned_free(bpack);
+        fc_aligned_free(line);
         return FC_ENOMEM;
     }
     for (int64_t task = begin; task < end; task++) {
@@ -328,7 +362,6 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
         const int64_t n = ng / g->groups, group = ng % g->groups;
         const int64_t p0 = jb * ctx->col_block, nc = FC_MIN(ctx->col_block, P - p0);
         const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
-        const REAL *wg = ctx->weight + group * M * K;
         const REAL *bg = ctx->bias ? ctx->bias + group * M : NULL;
         REAL *yg = ctx->y + (n * g->O + group * M) * P + p0;
         for (int64_t pc = 0; pc < K; pc += kc) {
@@ -336,39 +369,44 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
             if (ctx->pointwise)
                 FC_NAME(pack_b_plain)(xg + pc * HW + p0, HW, kcb, nc, bpack);
             else
-                FC_NAME(pack_b_im2col)(g, xg, pc, kcb, p0, nc, bpack);
+                FC_NAME(pack_b_im2col)(g, xg, pc, kcb, p0, nc, bpack, line);
             const int flags = (pc > 0 ? FC_GEMM_ACCUMULATE : 0) |
                               (ctx->relu && pc + kcb == K ? FC_GEMM_RELU : 0);
             for (int64_t ic = 0; ic < M; ic += mc) {
                 const int64_t mcb = FC_MIN(mc, M - ic);
-                FC_NAME(pack_a)(wg + ic * K + pc, K, 1, mcb, kcb, apack);
-                FC_NAME(macro_kernel)(e, mcb, nc, kcb, apack, bpack, yg + ic * P, P,
+                const REAL *ap = ctx->apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
+                FC_NAME(macro_kernel)(e, mcb, nc, kcb, ap, bpack, yg + ic * P, P,
                                       pc == 0 && bg ? bg + ic : NULL, flags);
             }
         }
     }
-    fc_aligned_free(apack);
     fc_aligned_free(bpack);
+    fc_aligned_free(line);
     return FC_OK;
 }
 
 static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REAL *weight,
                                       const REAL *bias, REAL *y, int relu)
 {
-    FC_NAME(gemm_fwd_ctx) ctx = {g, x, weight, bias, y, relu, FC_NAME(is_pointwise)(g),
+    FC_NAME(gemm_fwd_ctx) ctx = {g, x, weight, bias, NULL, y, relu, FC_NAME(is_pointwise)(g),
                                  FC_NAME(gemm_engine_pick)(), 0, 0};
-    const int64_t P = g->OH * g->OW;
+    const int64_t P = g->OH * g->OW, M = g->O / g->groups, K = (g->C / g->groups) * g->KH * g->KW;
+    REAL *apacked = FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, ctx.e.blk.kc);
+    if (!apacked) return FC_ENOMEM;
+    ctx.apacked = apacked;
     ctx.col_block = FC_NAME(block_size)(P, ctx.e.blk.nc, GEMM_NR, g->N * g->groups, FC_GEMM_MIN_TASKS);
     ctx.col_blocks = FC_NAME(ceil_div)(P, ctx.col_block);
-    double flops = 2.0 * g->N * g->O * P * (g->C / g->groups) * g->KH * g->KW;
-    return fc_parallel_for(g->N * g->groups * ctx.col_blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
+    double flops = 2.0 * g->N * g->O * P * K;
+    int status = fc_parallel_for(g->N * g->groups * ctx.col_blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
+    fc_aligned_free(apacked);
+    return status;
 }
 
 /* ---- grad_input ---------------------------------------------------------- */
 
 typedef struct {
     const fc_geom *g;
-    const REAL *grad_y, *weight;
+    const REAL *grad_y, *apacked;
     REAL *grad_x;
     int pointwise;
     FC_NAME(gemm_engine) e;
@@ -384,11 +422,9 @@ static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t R = Cg * taps, P = g->OH * g->OW, HW = g->H * g->W;
     const int64_t mc = e->blk.mc, kc = e->blk.kc, pb = ctx->col_block;
     const int64_t max_rows = ctx->chan_block * taps;
-    REAL *apack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_NAME(round_up)(FC_MIN(max_rows, mc), GEMM_MR) * FC_MIN(Og, kc));
     REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(Og, kc) * FC_NAME(round_up)(pb, GEMM_NR));
     REAL *cols = ctx->pointwise ? NULL : (REAL *)fc_aligned_alloc(sizeof(REAL) * max_rows * pb);
-    if (!apack || !bpack || (!ctx->pointwise && !cols)) {
-        fc_aligned_free(apack);
+    if (!bpack || (!ctx->pointwise && !cols)) {
         fc_aligned_free(bpack);
         fc_aligned_free(cols);
         return FC_ENOMEM;
@@ -399,7 +435,6 @@ static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
         const int64_t c0 = cb * ctx->chan_block, channels = FC_MIN(ctx->chan_block, Cg - c0);
         const int64_t rows = channels * taps;
         const REAL *gyg = ctx->grad_y + (n * g->O + group * Og) * P;
-        const REAL *wg = ctx->weight + group * Og * R + c0 * taps;
         REAL *gxg = ctx->grad_x + (n * g->C + group * Cg + c0) * HW;
         if (!ctx->pointwise) memset(gxg, 0, sizeof(REAL) * (size_t)(channels * HW));
         for (int64_t p0 = 0; p0 < P; p0 += pb) {
@@ -410,18 +445,17 @@ static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
                 const int flags = pc > 0 ? FC_GEMM_ACCUMULATE : 0;
                 for (int64_t ic = 0; ic < rows; ic += mc) {
                     const int64_t mcb = FC_MIN(mc, rows - ic);
-                    /* A = W^T: row r, column o at wg[o*R + r] */
-                    FC_NAME(pack_a)(wg + pc * R + ic, 1, R, mcb, kcb, apack);
+                    /* chan_block * taps is a multiple of MR: the block starts on a panel */
+                    const REAL *ap = ctx->apacked + FC_NAME(prepacked_offset)(R, Og, group, pc, kcb, c0 * taps + ic);
                     if (ctx->pointwise)
-                        FC_NAME(macro_kernel)(e, mcb, nc, kcb, apack, bpack, gxg + ic * HW + p0, HW, NULL, flags);
+                        FC_NAME(macro_kernel)(e, mcb, nc, kcb, ap, bpack, gxg + ic * HW + p0, HW, NULL, flags);
                     else
-                        FC_NAME(macro_kernel)(e, mcb, nc, kcb, apack, bpack, cols + ic * nc, nc, NULL, flags);
+                        FC_NAME(macro_kernel)(e, mcb, nc, kcb, ap, bpack, cols + ic * nc, nc, NULL, flags);
                 }
             }
             if (!ctx->pointwise) FC_NAME(scatter_cols)(g, cols, nc, rows, p0, nc, gxg);
         }
     }
-    fc_aligned_free(apack);
     fc_aligned_free(bpack);
     fc_aligned_free(cols);
     return FC_OK;
@@ -430,16 +464,27 @@ static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
 static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
                                          const REAL *weight, REAL *grad_x)
 {
-    FC_NAME(gemm_gin_ctx) ctx = {g, grad_y, weight, grad_x, FC_NAME(is_pointwise)(g),
+    FC_NAME(gemm_gin_ctx) ctx = {g, grad_y, NULL, grad_x, FC_NAME(is_pointwise)(g),
                                  FC_NAME(gemm_engine_pick)(), 0, 0, 0};
-    const int64_t Cg = g->C / g->groups, taps = g->KH * g->KW;
-    /* about MC rows of dcol per task: one packed A block, the scatter stays in L2 */
-    const int64_t max_channels = FC_MAX(1, ctx.e.blk.mc / taps);
-    ctx.chan_block = FC_NAME(block_size)(Cg, max_channels, 1, g->N * g->groups, FC_GEMM_MIN_TASKS);
+    const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, taps = g->KH * g->KW;
+    const int64_t R = Cg * taps;
+    /* A = W^T: row r, column o at weight[group*Og*R + o*R + r] */
+    REAL *apacked = FC_NAME(prepack_a)(weight, 1, R, R, Og, g->groups, Og * R, ctx.e.blk.kc);
+    if (!apacked) return FC_ENOMEM;
+    ctx.apacked = apacked;
+    /* About MC rows of dcol per task (one A block; the scatter stays in L2),
+     * in whole channels, and a whole number of MR panels so a block starts on
+     * a packed panel. */
+    int64_t unit = 1;
+    while (unit * taps % GEMM_MR) unit++;
+    const int64_t max_channels = FC_MAX(unit, ctx.e.blk.mc / taps / unit * unit);
+    ctx.chan_block = FC_NAME(block_size)(Cg, max_channels, unit, g->N * g->groups, FC_GEMM_MIN_TASKS);
     ctx.chan_blocks = FC_NAME(ceil_div)(Cg, ctx.chan_block);
     ctx.col_block = FC_MIN(ctx.e.blk.nc, FC_NAME(round_up)(g->OH * g->OW, GEMM_NR));
-    double flops = 2.0 * g->N * g->O * g->OH * g->OW * Cg * taps;
-    return fc_parallel_for(g->N * g->groups * ctx.chan_blocks, flops, FC_NAME(gemm_gin_task), &ctx);
+    double flops = 2.0 * g->N * g->O * g->OH * g->OW * R;
+    int status = fc_parallel_for(g->N * g->groups * ctx.chan_blocks, flops, FC_NAME(gemm_gin_task), &ctx);
+    fc_aligned_free(apacked);
+    return status;
 }
 
 /* ---- grad_weight --------------------------------------------------------- */
