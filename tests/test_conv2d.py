@@ -117,6 +117,22 @@ def test_conv2d_edge_shapes(shape, weight_shape, dtype, rng):
     check_conv2d(x, weight, bias, padding="same")
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("width", [15, 16, 17, 33, 40], ids=lambda v: f"w{v}")
+@pytest.mark.parametrize("stride, padding", [(1, 1), (2, "same"), (1, ((0, 2), (3, 1)))],
+                         ids=str)
+@pytest.mark.parametrize("in_channels, out_channels, groups, kernel", [
+    (1, 1, 1, 3), (3, 8, 1, 5), (8, 8, 8, 3), (16, 24, 1, 3), (24, 32, 1, 1), (16, 16, 2, 2)],
+    ids=str)
+def test_conv2d_vector_widths(in_channels, out_channels, groups, kernel, stride, padding, width,
+                              dtype, rng):
+    """Rows wider than a SIMD register, with remainders, for the direct, depthwise and GEMM paths."""
+    x = random_array(rng, (2, in_channels, 7, width), dtype)
+    weight = random_array(rng, (out_channels, in_channels // groups, kernel, kernel), dtype)
+    bias = random_array(rng, (out_channels,), dtype)
+    check_conv2d(x, weight, bias, stride=stride, padding=padding, groups=groups)
+
+
 # ---- fused activation, out=, bias dtype -----------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
