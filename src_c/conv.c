@@ -3,10 +3,12 @@
  * float32 and float64 come from one set of templates:
  *   conv_ref_impl.h   reference loops (portable baseline)
  *   conv_gemm_impl.h  packed implicit-GEMM engine (micro-kernels in gemm.h)
- *   conv_impl.h       the entry points, which pick a path per shape
+ *   conv_impl.h       the entry points, which pick a path per shape, handing
+ *                     depthwise and few-channel shapes to conv_direct.h
  */
 #include "runtime.h"
 #include "blocking.h"
+#include "conv_direct.h"
 #include "gemm.h"
 #include <string.h>
 

@@ -14,9 +14,7 @@
 int FC_NAME(fc_conv2d)(const fc_geom *g, const REAL *x, const REAL *weight,
                        const REAL *bias, REAL *y, int relu)
 {
-#ifdef FC_HAVE_CONV_DIRECT
     if (fc_conv2d_direct_suits(g)) return FC_NAME(fc_conv2d_direct)(g, x, weight, bias, y, relu);
-#endif
     if (g->O / g->groups < 2) return FC_NAME(conv2d_ref)(g, x, weight, bias, y, relu);
     return FC_NAME(conv_gemm_forward)(g, x, weight, bias, y, relu);
 }
@@ -34,10 +32,8 @@ int FC_NAME(fc_col2im)(const fc_geom *g, const REAL *cols, REAL *x)
 int FC_NAME(fc_conv2d_grad_input)(const fc_geom *g, const REAL *grad_y,
                                   const REAL *weight, REAL *grad_x)
 {
-#ifdef FC_HAVE_CONV_DIRECT
     if (fc_conv2d_depthwise_suits(g))
         return FC_NAME(fc_conv2d_depthwise_grad_input)(g, grad_y, weight, grad_x);
-#endif
     if (g->O / g->groups < 2) return FC_NAME(conv2d_grad_input_ref)(g, grad_y, weight, grad_x);
     return FC_NAME(conv_gemm_grad_input)(g, grad_y, weight, grad_x);
 }
@@ -45,10 +41,8 @@ int FC_NAME(fc_conv2d_grad_input)(const fc_geom *g, const REAL *grad_y,
 int FC_NAME(fc_conv2d_grad_weight)(const fc_geom *g, const REAL *grad_y,
                                    const REAL *x, REAL *grad_weight)
 {
-#ifdef FC_HAVE_CONV_DIRECT
     if (fc_conv2d_depthwise_suits(g))
         return FC_NAME(fc_conv2d_depthwise_grad_weight)(g, grad_y, x, grad_weight);
-#endif
     if (g->O / g->groups < 2) return FC_NAME(conv2d_grad_weight_ref)(g, grad_y, x, grad_weight);
     return FC_NAME(conv_gemm_grad_weight)(g, grad_y, x, grad_weight);
 }
