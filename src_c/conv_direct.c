@@ -31,6 +31,7 @@ typedef struct {
     int64_t stride_h, stride_w, dilation_h, dilation_w;
     int64_t pad_top, pad_left;      /* in virtual coordinates; negative crops */
     int64_t phase_len, row_len;     /* one phase of a buffered row; all stride_w phases */
+    int64_t fill_lo[2], fill_hi[2]; /* phases 0 and 1: positions inside the image */
     int64_t M;                      /* output channels per kernel pass */
     int64_t rows_per_task, row_blocks, buffer_rows;
 } fc_direct_plan;
@@ -38,6 +39,15 @@ typedef struct {
 static int64_t fc_direct_ceil_div(int64_t a, int64_t b)
 {
     return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+/* Positions [*m_lo, *m_hi) of phase r whose column m*stride_w + r - pad_left
+ * lies inside a real (not upsampled) source row. */
+static void fc_direct_fill_range(const fc_direct_plan *p, int64_t r, int64_t *m_lo, int64_t *m_hi)
+{
+    const int64_t sw = p->stride_w, PL = p->phase_len;
+    *m_lo = FC_MIN(PL, FC_MAX(0, fc_direct_ceil_div(p->pad_left - r, sw)));
+    *m_hi = FC_MIN(PL, FC_MAX(*m_lo, fc_direct_ceil_div(p->W + p->pad_left - r, sw)));
 }
 
 static void fc_direct_col_offsets(const fc_direct_plan *p, int64_t *col_offsets)
@@ -57,6 +67,7 @@ static void fc_direct_plan_finish(fc_direct_plan *p, size_t real_size)
     p->phase_len = width + (p->KW - 1) * p->dilation_w / p->stride_w;
     p->row_len = p->stride_w * p->phase_len;
     p->M = FC_MIN(p->Og, FC_DIRECT_MAX_M);
+    for (int64_t r = 0; r < 2; r++) fc_direct_fill_range(p, FC_MIN(r, p->stride_w - 1), &p->fill_lo[r], &p->fill_hi[r]);
 
     /* Enough tasks for every thread (a single big image is split by rows),
      * and a row buffer that stays in cache. */

@@ -6,7 +6,9 @@
  * Forward row kernel: up to FC_DIRECT_MAX_M output channels x up to 4
  * vectors of output columns held in registers (at most 12 accumulators);
  * every tap loads its input vectors once and feeds all M channels, so one
- * pass over the input rows serves M outputs.  The last partial vector is
+ * pass over the input rows serves M outputs.  With one output channel
+ * (depthwise, single-channel images) two output rows are computed at once
+ * instead, and an input row both need is loaded once for the two.  The last partial vector is
  * computed whole (the row buffer is wide enough) and stored masked.
  *
  * Grad-weight row kernel: up to 10 taps accumulated at once, each in its own
@@ -18,72 +20,105 @@
 
 #define FC_DIRECT_GW_GROUP 10
 
+/* An input row feeding one output row r (a constant, so the accumulators
+ * stay in registers). */
+#define FC_DIRECT_AVX2_ONE_ROW(r, w)                                                \
+    for (int64_t j = 0; j < KW; j++) {                                              \
+        const REAL *xp = row + col_offsets[j];                                      \
+        VEC xv[4];                                                                  \
+        for (int u = 0; u < U; u++) xv[u] = VLOADU(xp + u * VL);                    \
+        for (int m = 0; m < M; m++) {                                               \
+            const VEC wv = VSET1((w)[j * M + m]);                                   \
+            for (int u = 0; u < U; u++) acc[r][m][u] = VFMADD(wv, xv[u], acc[r][m][u]); \
+        }                                                                           \
+    }
+
 FC_INLINE void FC_NAME(avx2_fwd_block)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
-                                       const int64_t *col_offsets, int64_t KW, const int M, const int U,
-                                       const REAL *bias, int relu, int64_t ow, int tail,
-                                       REAL *y, int64_t y_channel_stride)
+                                       const int64_t *col_offsets, int64_t KW, const int R, const int M,
+                                       const int U, const REAL *bias, int relu, int64_t ow, int tail,
+                                       REAL *y, int64_t y_row_stride, int64_t y_channel_stride)
 {
-    VEC acc[FC_DIRECT_MAX_M][4];
+    VEC acc[2][FC_DIRECT_MAX_M][4];
     for (int m = 0; m < M; m++) {
         const VEC b = bias ? VSET1(bias[m]) : VZERO();
-        for (int u = 0; u < U; u++) acc[m][u] = b;
+        for (int r = 0; r < R; r++)
+            for (int u = 0; u < U; u++) acc[r][m][u] = b;
     }
     for (int64_t t = 0; t < ntaps; t++) {
         const REAL *row = taps[t].row + ow;
-        const REAL *w = taps[t].weights;
-        for (int64_t j = 0; j < KW; j++) {
-            const REAL *xp = row + col_offsets[j];
-            VEC xv[4];
-            for (int u = 0; u < U; u++) xv[u] = VLOADU(xp + u * VL);
-            for (int m = 0; m < M; m++) {
-                const VEC wv = VSET1(w[j * M + m]);
-                for (int u = 0; u < U; u++) acc[m][u] = VFMADD(wv, xv[u], acc[m][u]);
+        const REAL *w0 = taps[t].weights[0], *w1 = R == 2 ? taps[t].weights[1] : NULL;
+        if (R == 2 && w0 && w1) {
+            /* an input row shared by both output rows: load once, feed both */
+            for (int64_t j = 0; j < KW; j++) {
+                const REAL *xp = row + col_offsets[j];
+                const VEC a0 = VSET1(w0[j]), a1 = VSET1(w1[j]);
+                for (int u = 0; u < U; u++) {
+                    const VEC xv = VLOADU(xp + u * VL);
+                    acc[0][0][u] = VFMADD(a0, xv, acc[0][0][u]);
+                    acc[1][0][u] = VFMADD(a1, xv, acc[1][0][u]);
+                }
             }
+        } else if (R == 1 || w0) {
+            FC_DIRECT_AVX2_ONE_ROW(0, w0);
+        } else {
+            FC_DIRECT_AVX2_ONE_ROW(1, w1);
         }
     }
     const VEC zero = VZERO();
-    for (int m = 0; m < M; m++) {
-        REAL *out = y + m * y_channel_stride + ow;
-        for (int u = 0; u < U; u++) {
-            /* max(0, v) returns v when v is NaN */
-            VEC v = relu ? VMAX(zero, acc[m][u]) : acc[m][u];
-            if (u == U - 1 && tail < VL)
-                VMASKSTORE(out + u * VL, VTAILMASK(tail), v);
-            else
-                VSTOREU(out + u * VL, v);
+    for (int r = 0; r < R; r++)
+        for (int m = 0; m < M; m++) {
+            REAL *out = y + r * y_row_stride + m * y_channel_stride + ow;
+            for (int u = 0; u < U; u++) {
+                /* max(0, v) returns v when v is NaN */
+                VEC v = relu ? VMAX(zero, acc[r][m][u]) : acc[r][m][u];
+                if (u == U - 1 && tail < VL)
+                    VMASKSTORE(out + u * VL, VTAILMASK(tail), v);
+                else
+                    VSTOREU(out + u * VL, v);
+            }
         }
-    }
 }
 
-FC_INLINE void FC_NAME(avx2_fwd_row_m)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
-                                       const int64_t *col_offsets, int64_t KW, const int M,
-                                       const REAL *bias, int relu, int64_t OW,
-                                       REAL *y, int64_t y_channel_stride)
+#undef FC_DIRECT_AVX2_ONE_ROW
+
+#define FC_DIRECT_AVX2_BLOCK(R, M, U, tail) \
+    FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, R, M, U, bias, relu, ow, tail, y, y_row_stride, y_channel_stride)
+
+/* Whole vectors four at a time, then the rest (its last vector partial) in one pass. */
+FC_INLINE void FC_NAME(avx2_fwd_row_rm)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
+                                        const int64_t *col_offsets, int64_t KW, const int R, const int M,
+                                        const REAL *bias, int relu, int64_t OW,
+                                        REAL *y, int64_t y_row_stride, int64_t y_channel_stride)
 {
     int64_t ow = 0;
-    for (; ow + 4 * VL <= OW; ow += 4 * VL)
-        FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, M, 4, bias, relu, ow, VL, y, y_channel_stride);
+    for (; ow + 4 * VL <= OW; ow += 4 * VL) FC_DIRECT_AVX2_BLOCK(R, M, 4, VL);
     int64_t rest = OW - ow;
     if (rest <= 0) return;
     int vectors = (int)((rest + VL - 1) / VL);
     int tail = (int)(rest - (int64_t)(vectors - 1) * VL);
     switch (vectors) {
-    case 1: FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, M, 1, bias, relu, ow, tail, y, y_channel_stride); break;
-    case 2: FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, M, 2, bias, relu, ow, tail, y, y_channel_stride); break;
-    case 3: FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, M, 3, bias, relu, ow, tail, y, y_channel_stride); break;
-    default: FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, M, 4, bias, relu, ow, tail, y, y_channel_stride); break;
+    case 1: FC_DIRECT_AVX2_BLOCK(R, M, 1, tail); break;
+    case 2: FC_DIRECT_AVX2_BLOCK(R, M, 2, tail); break;
+    case 3: FC_DIRECT_AVX2_BLOCK(R, M, 3, tail); break;
+    default: FC_DIRECT_AVX2_BLOCK(R, M, 4, tail); break;
     }
 }
 
+#undef FC_DIRECT_AVX2_BLOCK
+
 void FC_NAME(fc_direct_fwd_row_avx2)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
-                                     const int64_t *col_offsets, int64_t KW, int M,
+                                     const int64_t *col_offsets, int64_t KW, int rows, int M,
                                      const REAL *bias, int relu, int64_t OW,
-                                     REAL *y, int64_t y_channel_stride)
+                                     REAL *y, int64_t y_row_stride, int64_t y_channel_stride)
 {
+    if (rows == 2) {
+        FC_NAME(avx2_fwd_row_rm)(taps, ntaps, col_offsets, KW, 2, 1, bias, relu, OW, y, y_row_stride, y_channel_stride);
+        return;
+    }
     switch (M) {
-    case 1: FC_NAME(avx2_fwd_row_m)(taps, ntaps, col_offsets, KW, 1, bias, relu, OW, y, y_channel_stride); break;
-    case 2: FC_NAME(avx2_fwd_row_m)(taps, ntaps, col_offsets, KW, 2, bias, relu, OW, y, y_channel_stride); break;
-    default: FC_NAME(avx2_fwd_row_m)(taps, ntaps, col_offsets, KW, 3, bias, relu, OW, y, y_channel_stride); break;
+    case 1: FC_NAME(avx2_fwd_row_rm)(taps, ntaps, col_offsets, KW, 1, 1, bias, relu, OW, y, y_row_stride, y_channel_stride); break;
+    case 2: FC_NAME(avx2_fwd_row_rm)(taps, ntaps, col_offsets, KW, 1, 2, bias, relu, OW, y, y_row_stride, y_channel_stride); break;
+    default: FC_NAME(avx2_fwd_row_rm)(taps, ntaps, col_offsets, KW, 1, 3, bias, relu, OW, y, y_row_stride, y_channel_stride); break;
     }
 }
 

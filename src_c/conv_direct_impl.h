@@ -23,54 +23,56 @@
 /* ---- generic kernels ----------------------------------------------------- */
 
 FC_INLINE void FC_NAME(direct_fwd_block_generic)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
-                                                 const int64_t *col_offsets, int64_t KW, const int M,
-                                                 const REAL *bias, int relu, int64_t ow, int64_t count,
-                                                 REAL *y, int64_t y_channel_stride)
+                                                 const int64_t *col_offsets, int64_t KW, const int R,
+                                                 const int M, const REAL *bias, int relu, int64_t ow,
+                                                 int64_t count, REAL *y, int64_t y_row_stride,
+                                                 int64_t y_channel_stride)
 {
-    REAL acc[FC_DIRECT_MAX_M][FC_DIRECT_GENERIC_WIDTH];
+    REAL acc[2][FC_DIRECT_MAX_M][FC_DIRECT_GENERIC_WIDTH];
     for (int m = 0; m < M; m++) {
         const REAL b = bias ? bias[m] : (REAL)0;
-        for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[m][l] = b;
+        for (int r = 0; r < R; r++)
+            for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[r][m][l] = b;
     }
     for (int64_t t = 0; t < ntaps; t++) {
         const REAL *row = taps[t].row + ow;
-        const REAL *w = taps[t].weights;
-        for (int64_t j = 0; j < KW; j++) {
-            const REAL *FC_RESTRICT xp = row + col_offsets[j];
-            for (int m = 0; m < M; m++) {
-                const REAL wv = w[j * M + m];
-                for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[m][l] += wv * xp[l];
+        for (int r = 0; r < R; r++) {
+            const REAL *w = taps[t].weights[r];
+            if (!w) continue;
+            for (int64_t j = 0; j < KW; j++) {
+                const REAL *FC_RESTRICT xp = row + col_offsets[j];
+                for (int m = 0; m < M; m++) {
+                    const REAL wv = w[j * M + m];
+                    for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[r][m][l] += wv * xp[l];
+                }
             }
         }
     }
-    for (int m = 0; m < M; m++) {
-        REAL *out = y + m * y_channel_stride + ow;
-        /* v < 0 keeps NaN and -0.0 as they are, like the SIMD max(0, v) */
-        if (relu)
-            for (int64_t l = 0; l < count; l++) out[l] = acc[m][l] < 0 ? (REAL)0 : acc[m][l];
-        else
-            for (int64_t l = 0; l < count; l++) out[l] = acc[m][l];
-    }
+    for (int r = 0; r < R; r++)
+        for (int m = 0; m < M; m++) {
+            REAL *out = y + r * y_row_stride + m * y_channel_stride + ow;
+            /* v < 0 keeps NaN and -0.0 as they are, like the SIMD max(0, v) */
+            if (relu)
+                for (int64_t l = 0; l < count; l++) out[l] = acc[r][m][l] < 0 ? (REAL)0 : acc[r][m][l];
+            else
+                for (int64_t l = 0; l < count; l++) out[l] = acc[r][m][l];
+        }
 }
 
 static void FC_NAME(direct_fwd_row_generic)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
-                                            const int64_t *col_offsets, int64_t KW, int M,
+                                            const int64_t *col_offsets, int64_t KW, int rows, int M,
                                             const REAL *bias, int relu, int64_t OW,
-                                            REAL *y, int64_t y_channel_stride)
+                                            REAL *y, int64_t y_row_stride, int64_t y_channel_stride)
 {
     for (int64_t ow = 0; ow < OW; ow += FC_DIRECT_GENERIC_WIDTH) {
         int64_t count = FC_MIN((int64_t)FC_DIRECT_GENERIC_WIDTH, OW - ow);
-        switch (M) {
-        case 1:
-            FC_NAME(direct_fwd_block_generic)(taps, ntaps, col_offsets, KW, 1, bias, relu, ow, count, y, y_channel_stride);
-            break;
-        case 2:
-            FC_NAME(direct_fwd_block_generic)(taps, ntaps, col_offsets, KW, 2, bias, relu, ow, count, y, y_channel_stride);
-            break;
-        default:
-            FC_NAME(direct_fwd_block_generic)(taps, ntaps, col_offsets, KW, 3, bias, relu, ow, count, y, y_channel_stride);
-            break;
-        }
+#define FC_DIRECT_GENERIC_BLOCK(R, M) \
+    FC_NAME(direct_fwd_block_generic)(taps, ntaps, col_offsets, KW, R, M, bias, relu, ow, count, y, y_row_stride, y_channel_stride)
+        if (rows == 2) FC_DIRECT_GENERIC_BLOCK(2, 1);
+        else if (M == 1) FC_DIRECT_GENERIC_BLOCK(1, 1);
+        else if (M == 2) FC_DIRECT_GENERIC_BLOCK(1, 2);
+        else FC_DIRECT_GENERIC_BLOCK(1, 3);
+#undef FC_DIRECT_GENERIC_BLOCK
     }
 }
 
@@ -113,24 +115,37 @@ static FC_NAME(fc_direct_gw_row_fn) FC_NAME(direct_pick_gw_row)(void)
 static void FC_NAME(direct_fill_row)(const fc_direct_plan *p, const REAL *src_row, REAL *dst)
 {
     const int64_t sw = p->stride_w, PL = p->phase_len;
-    for (int64_t r = 0; r < sw; r++) {
-        REAL *out = dst + r * PL;
-        if (p->up_w == 1) {
-            /* virtual column m*sw + r - pad_left inside [0, W) for m in [m_lo, m_hi) */
-            int64_t m_lo = FC_MIN(PL, FC_MAX(0, fc_direct_ceil_div(p->pad_left - r, sw)));
-            int64_t m_hi = FC_MIN(PL, FC_MAX(m_lo, fc_direct_ceil_div(p->W + p->pad_left - r, sw)));
-            memset(out, 0, (size_t)m_lo * sizeof(REAL));
-            const REAL *src = src_row + r - p->pad_left;
-            if (sw == 1)
-                memcpy(out + m_lo, src + m_lo, (size_t)(m_hi - m_lo) * sizeof(REAL));
-            else
-                for (int64_t m = m_lo; m < m_hi; m++) out[m] = src[m * sw];
-            memset(out + m_hi, 0, (size_t)(PL - m_hi) * sizeof(REAL));
-        } else {
+    if (p->up_w != 1) {
+        for (int64_t r = 0; r < sw; r++)
             for (int64_t m = 0; m < PL; m++) {
                 int64_t v = m * sw + r - p->pad_left;
-                out[m] = (v >= 0 && v < p->Wv && v % p->up_w == 0) ? src_row[v / p->up_w] : (REAL)0;
+                dst[r * PL + m] = (v >= 0 && v < p->Wv && v % p->up_w == 0) ? src_row[v / p->up_w] : (REAL)0;
             }
+        return;
+    }
+    /* Only the columns inside the image are written: the buffer was zeroed
+     * once, and the padding positions are the same in every row. */
+    const REAL *src = src_row - p->pad_left;
+    if (sw == 1) {
+        memcpy(dst + p->fill_lo[0], src + p->fill_lo[0], (size_t)(p->fill_hi[0] - p->fill_lo[0]) * sizeof(REAL));
+    } else if (sw == 2) {
+        /* deinterleave the even and odd columns in one pass where both exist */
+        const int64_t lo0 = p->fill_lo[0], hi0 = p->fill_hi[0], lo1 = p->fill_lo[1], hi1 = p->fill_hi[1];
+        REAL *FC_RESTRICT even = dst, *FC_RESTRICT odd = dst + PL;
+        const int64_t both_lo = FC_MAX(lo0, lo1), both_hi = FC_MAX(both_lo, FC_MIN(hi0, hi1));
+        for (int64_t m = lo0; m < FC_MIN(both_lo, hi0); m++) even[m] = src[2 * m];
+        for (int64_t m = lo1; m < FC_MIN(both_lo, hi1); m++) odd[m] = src[2 * m + 1];
+        for (int64_t m = both_lo; m < both_hi; m++) {
+            even[m] = src[2 * m];
+            odd[m] = src[2 * m + 1];
+        }
+        for (int64_t m = FC_MAX(both_hi, lo0); m < hi0; m++) even[m] = src[2 * m];
+        for (int64_t m = FC_MAX(both_hi, lo1); m < hi1; m++) odd[m] = src[2 * m + 1];
+    } else {
+        for (int64_t r = 0; r < sw; r++) {
+            int64_t m_lo, m_hi;
+            fc_direct_fill_range(p, r, &m_lo, &m_hi);
+            for (int64_t m = m_lo; m < m_hi; m++) dst[r * PL + m] = src[m * sw + r];
         }
     }
 }
@@ -171,15 +186,19 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const FC_NAME(direct_fwd_ctx) *ctx = (const FC_NAME(direct_fwd_ctx) *)vctx;
     const fc_direct_plan *p = ctx->p;
     const int64_t K = p->Cg * p->KH * p->KW, plane = p->OH * p->OW;
-    REAL *buffer = (REAL *)fc_aligned_alloc((size_t)(p->Cg * p->buffer_rows * p->row_len) * sizeof(REAL));
+    const size_t buffer_bytes = (size_t)(p->Cg * p->buffer_rows * p->row_len) * sizeof(REAL);
+    REAL *buffer = (REAL *)fc_aligned_alloc(buffer_bytes);
+    /* a pair of output rows meets at most 2*KH input rows per channel */
+    const int64_t max_taps = 2 * p->Cg * p->KH;
     FC_NAME(fc_direct_tap) *taps = (FC_NAME(fc_direct_tap) *)fc_aligned_alloc(
-        (size_t)(p->Cg * p->KH) * (sizeof(FC_NAME(fc_direct_tap)) + sizeof(int64_t)));
+        (size_t)max_taps * (sizeof(FC_NAME(fc_direct_tap)) + 2 * sizeof(int64_t)));
     if (!buffer || !taps) {
         fc_aligned_free(buffer);
         fc_aligned_free(taps);
         return FC_ENOMEM;
     }
-    int64_t *tap_index = (int64_t *)(taps + p->Cg * p->KH);
+    int64_t *tap_index = (int64_t *)(taps + max_taps);   /* per tap and row: weight offset or -1 */
+    memset(buffer, 0, buffer_bytes);
     for (int64_t task = begin; task < end; task++) {
         const int64_t block = task % p->row_blocks, image_group = task / p->row_blocks;
         const int64_t n = image_group / p->groups, group = image_group % p->groups;
@@ -193,23 +212,38 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
                     FC_NAME(direct_fill_row)(p, src + (v / p->up_h) * p->W,
                                              buffer + (cg * p->buffer_rows + v - v_first) * p->row_len);
         }
-        for (int64_t oh = oh0; oh < oh1; oh++) {
+        for (int64_t oh = oh0; oh < oh1;) {
+            /* One output channel: two output rows per call, the taps of both
+             * merged in input-row order (each row keeps its own tap order). */
+            const int rows = (p->Og == 1 && oh + 1 < oh1) ? 2 : 1;
+            const int64_t top = oh * p->stride_h - p->pad_top;
             int64_t ntaps = 0;
-            for (int64_t cg = 0; cg < p->Cg; cg++)
-                for (int64_t i = 0; i < p->KH; i++) {
-                    int64_t v = oh * p->stride_h - p->pad_top + i * p->dilation_h;
+            for (int64_t cg = 0; cg < p->Cg; cg++) {
+                int64_t i0 = 0, i1 = rows == 2 ? 0 : p->KH;
+                while (i0 < p->KH || i1 < p->KH) {
+                    int64_t v0 = i0 < p->KH ? top + i0 * p->dilation_h : INT64_MAX;
+                    int64_t v1 = i1 < p->KH ? top + p->stride_h + i1 * p->dilation_h : INT64_MAX;
+                    int64_t v = FC_MIN(v0, v1);
+                    int64_t k0 = v0 == v ? i0++ : -1, k1 = v1 == v ? i1++ : -1;
                     if (v < 0 || v >= p->Hv || (p->up_h != 1 && v % p->up_h != 0)) continue;
                     taps[ntaps].row = buffer + (cg * p->buffer_rows + v - v_first) * p->row_len;
-                    tap_index[ntaps++] = (cg * p->KH + i) * p->KW;
+                    tap_index[2 * ntaps] = k0 < 0 ? -1 : (cg * p->KH + k0) * p->KW;
+                    tap_index[2 * ntaps + 1] = k1 < 0 ? -1 : (cg * p->KH + k1) * p->KW;
+                    ntaps++;
                 }
+            }
             for (int64_t ob = 0; ob < p->Og; ob += p->M) {
                 const int64_t o0 = group * p->Og + ob, Mb = FC_MIN(p->M, p->Og - ob);
                 const REAL *wblock = ctx->packed + o0 * K;
-                for (int64_t t = 0; t < ntaps; t++) taps[t].weights = wblock + tap_index[t] * Mb;
-                ctx->row_kernel(taps, ntaps, ctx->col_offsets, p->KW, (int)Mb,
+                for (int64_t t = 0; t < ntaps; t++) {
+                    taps[t].weights[0] = tap_index[2 * t] < 0 ? NULL : wblock + tap_index[2 * t] * Mb;
+                    taps[t].weights[1] = tap_index[2 * t + 1] < 0 ? NULL : wblock + tap_index[2 * t + 1] * Mb;
+                }
+                ctx->row_kernel(taps, ntaps, ctx->col_offsets, p->KW, rows, (int)Mb,
                                 ctx->bias ? ctx->bias + o0 : NULL, ctx->relu, p->OW,
-                                ctx->y + (n * p->O + o0) * plane + oh * p->OW, plane);
+                                ctx->y + (n * p->O + o0) * plane + oh * p->OW, p->OW, plane);
             }
+            oh += rows;
         }
     }
     fc_aligned_free(buffer);
@@ -268,7 +302,8 @@ static int FC_NAME(direct_gw_task)(void *vctx, int64_t begin, int64_t end)
     const fc_direct_plan *p = ctx->p;
     const int64_t taps = p->KH * p->KW, multiplier = p->Og;
     const int64_t buffer_rows = FC_MIN(p->H, (FC_DIRECT_GW_ROWS - 1) * p->stride_h + (p->KH - 1) * p->dilation_h + 1);
-    REAL *buffer = (REAL *)fc_aligned_alloc((size_t)(buffer_rows * p->row_len) * sizeof(REAL));
+    const size_t buffer_bytes = (size_t)(buffer_rows * p->row_len) * sizeof(REAL);
+    REAL *buffer = (REAL *)fc_aligned_alloc(buffer_bytes);
     REAL *acc = (REAL *)fc_aligned_alloc((size_t)(taps * FC_DIRECT_GW_LANES) * sizeof(REAL));
     const REAL **x_rows = (const REAL **)fc_aligned_alloc((size_t)p->KH * sizeof(REAL *));
     if (!buffer || !acc || !x_rows) {
@@ -277,6 +312,7 @@ static int FC_NAME(direct_gw_task)(void *vctx, int64_t begin, int64_t end)
         fc_aligned_free((void *)x_rows);
         return FC_ENOMEM;
     }
+    memset(buffer, 0, buffer_bytes);
     for (int64_t task = begin; task < end; task++) {
         const int64_t o = task / ctx->gw_blocks, block = task % ctx->gw_blocks, c = o / multiplier;
         const int64_t oh0 = block * FC_DIRECT_GW_ROWS, oh1 = FC_MIN(p->OH, oh0 + FC_DIRECT_GW_ROWS);

@@ -26,22 +26,26 @@ extern "C" {
 #define FC_DIRECT_WIDTH_ROUND 32   /* row buffers cover OW rounded up to this many columns */
 #define FC_DIRECT_GW_LANES 16      /* accumulator lanes per tap in grad weight (>= any vector) */
 
-/* One (input channel, kernel row) pair contributing to an output row: the
- * phase row and its KW x M packed weights, weights[j * M + m]. */
-typedef struct { const float *row; const float *weights; } fc_direct_tap_f32;
-typedef struct { const double *row; const double *weights; } fc_direct_tap_f64;
+/* One input row (of one input channel) feeding the output rows of a kernel
+ * call: the phase row and, per output row r, the KW x M packed weights of
+ * the kernel row that meets it, weights[r][j * M + m], or NULL when this
+ * input row does not reach output row r. */
+typedef struct { const float *row; const float *weights[2]; } fc_direct_tap_f32;
+typedef struct { const double *row; const double *weights[2]; } fc_direct_tap_f64;
 
-/* y[m * y_channel_stride + ow] = act(bias[m] + sum over taps, j of
- * weights[j*M + m] * row[col_offsets[j] + ow]) for m < M <= FC_DIRECT_MAX_M,
- * ow < OW; taps summed in order, j innermost. bias may be NULL. */
+/* For output rows r < rows (1 or 2; two only with M == 1), m < M <= FC_DIRECT_MAX_M, ow < OW:
+ * y[r * y_row_stride + m * y_channel_stride + ow] = act(bias[m] + sum over taps, j of
+ * weights[r][j*M + m] * row[col_offsets[j] + ow]), taps summed in order, j innermost,
+ * so an output gets the same sum whether it is computed alone or in a pair.
+ * bias may be NULL. */
 typedef void (*fc_direct_fwd_row_fn_f32)(const fc_direct_tap_f32 *taps, int64_t ntaps,
-                                         const int64_t *col_offsets, int64_t KW, int M,
+                                         const int64_t *col_offsets, int64_t KW, int rows, int M,
                                          const float *bias, int relu, int64_t OW,
-                                         float *y, int64_t y_channel_stride);
+                                         float *y, int64_t y_row_stride, int64_t y_channel_stride);
 typedef void (*fc_direct_fwd_row_fn_f64)(const fc_direct_tap_f64 *taps, int64_t ntaps,
-                                         const int64_t *col_offsets, int64_t KW, int M,
+                                         const int64_t *col_offsets, int64_t KW, int rows, int M,
                                          const double *bias, int relu, int64_t OW,
-                                         double *y, int64_t y_channel_stride);
+                                         double *y, int64_t y_row_stride, int64_t y_channel_stride);
 
 /* acc[(i*KW + j) * FC_DIRECT_GW_LANES + lane] += grad_y_row[ow] * x_rows[i][col_offsets[j] + ow]
  * over ow < OW, ow spread over the lanes; kernel rows with x_rows[i] == NULL
@@ -55,13 +59,13 @@ typedef void (*fc_direct_gw_row_fn_f64)(const double *grad_y_row, const double *
 
 #ifdef FASTCONV_HAVE_AVX2
 void fc_direct_fwd_row_avx2_f32(const fc_direct_tap_f32 *taps, int64_t ntaps,
-                                const int64_t *col_offsets, int64_t KW, int M,
+                                const int64_t *col_offsets, int64_t KW, int rows, int M,
                                 const float *bias, int relu, int64_t OW,
-                                float *y, int64_t y_channel_stride);
+                                float *y, int64_t y_row_stride, int64_t y_channel_stride);
 void fc_direct_fwd_row_avx2_f64(const fc_direct_tap_f64 *taps, int64_t ntaps,
-                                const int64_t *col_offsets, int64_t KW, int M,
+                                const int64_t *col_offsets, int64_t KW, int rows, int M,
                                 const double *bias, int relu, int64_t OW,
-                                double *y, int64_t y_channel_stride);
+                                double *y, int64_t y_row_stride, int64_t y_channel_stride);
 void fc_direct_gw_row_avx2_f32(const float *grad_y_row, const float *const *x_rows,
                                const int64_t *col_offsets, int64_t KH, int64_t KW,
                                int64_t OW, float *acc);
