@@ -646,6 +646,25 @@ def measure_ceilings(thread_counts, quick):
     return {"fma_gflops": fma, "copy_gbps": measure_copy_gbps(samples=3 if quick else 5)}
 
 
+def _load_average():
+    """1-minute load average (runnable threads), or None where the OS does not report it."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def print_load_warning(load_before, load_after, out):
+    """Says so when other work competed for the CPUs: busy machines make OpenMP barriers wait
+    on preempted threads, which hurts multi-threaded timings most."""
+    loads = [load for load in (load_before, load_after) if load is not None]
+    cpus = _core.cpu_count()
+    if loads and max(loads) > 0.75 * cpus:
+        print(f"\nwarning: the machine was busy (load average {max(loads):.1f} on {cpus} CPUs): "
+              "timings are noisy, multi-threaded ones most; compare ratios within one run",
+              file=out)
+
+
 def best_ceilings(before, after):
     """The higher of two measurements of each ceiling (a busy moment only ever lowers one)."""
     return {"fma_gflops": {dtype_name: {threads: max(value, after["fma_gflops"][dtype_name][threads])
@@ -748,6 +767,7 @@ def run_bench(options, out=None):
           f"{'on' if versions['openmp'] else 'off'}), numpy {versions['numpy']}, "
           f"scipy {versions['scipy'] or 'not installed'}, torch {versions['torch'] or 'not installed'}; "
           f"{versions['cpu_count']} CPUs, dtype {options.dtype}", file=out, flush=True)
+    load_before = _load_average()
     ceilings_before = measure_ceilings(options.threads, options.quick)
     results = []
     for threads in options.threads:
@@ -756,11 +776,13 @@ def run_bench(options, out=None):
         gc.collect()
     _progress("")
     ceilings = best_ceilings(ceilings_before, measure_ceilings(options.threads, options.quick))
+    load_after = _load_average()
     add_percentages(results, ceilings)
     report = {"versions": versions,
               "settings": {"threads": options.threads, "dtype": options.dtype, "cases": options.cases,
                            "repeat": repeat, "mode": options.mode, "quick": options.quick},
-              "ceilings": ceilings, "results": results, "memory": []}
+              "ceilings": ceilings, "results": results, "memory": [],
+              "load_average": {"before": load_before, "after": load_after}}
 
     print_ceilings(ceilings, options.threads, out)
     for threads in options.threads:
@@ -770,6 +792,7 @@ def run_bench(options, out=None):
               "bandwidth for pooling; speedup = peer time / fastconv time (above 1: fastconv faster); "
               "check = result agrees with fastconv's", file=out)
         print(format_table([r for r in results if r["threads"] == threads]), file=out)
+    print_load_warning(load_before, load_after, out)
 
     memory_case = next((case for case in conv_cases if case[0] == MEMORY_CASE), None)
     if memory_case:

@@ -41,7 +41,8 @@ def test_smoke_run_exits_zero(smoke_report):
 
 def test_report_top_level_structure(smoke_report):
     _, report = smoke_report
-    assert set(report) == {"versions", "settings", "ceilings", "results", "memory"}, sorted(report)
+    assert set(report) == {"versions", "settings", "ceilings", "results", "memory",
+                           "load_average"}, sorted(report)
     assert report["settings"] == {"threads": [1], "dtype": "float32", "cases": SMOKE_CASES,
                                   "repeat": 1, "mode": "both", "quick": True}, report["settings"]
     assert report["versions"]["fastconv"] == fastconv.__version__, report["versions"]
