@@ -533,7 +533,8 @@ def plot_speedups(rows, path):
         print(f"--plot {path}: matplotlib is not installed (pip install matplotlib); no plot written",
               file=sys.stderr)
         return False
-    panels = sorted({(r["threads"], r["mode"]) for r in rows if r["speedup"] is not None})
+    panels = sorted({(r["threads"], r["mode"]) for r in rows if r["speedup"] is not None},
+                    key=lambda panel: (panel[0], panel[1] != "forward"))
     if not panels:
         print(f"--plot {path}: no peer was timed, nothing to plot", file=sys.stderr)
         return False
