@@ -3,7 +3,7 @@
 Nothing here imports fastconv: the tests compare the library with these
 functions, so they are written the obvious way (padded copies, strided
 window views, einsum, scatter loops over kernel taps) and always compute in
-float64.  Geometry follows /work/shared/API.md: NCHW, weights
+float64.  Geometry follows API.md: NCHW, weights
 (O, C // groups, KH, KW), padding as int, (ph, pw), ((top, bottom),
 (left, right)), "valid" or TensorFlow's "same" rule for any stride.
 """

@@ -126,7 +126,7 @@ def test_conv2d_edge_shapes(shape, weight_shape, dtype, rng):
     ids=str)
 def test_conv2d_vector_widths(in_channels, out_channels, groups, kernel, stride, padding, width,
                               dtype, rng):
-    """Rows wider than a SIMD register, with remainders, for the direct, depthwise and GEMM paths."""
+    """Rows wider than a SIMD register, with remainders: direct, depthwise and GEMM paths."""
     x = random_array(rng, (2, in_channels, 7, width), dtype)
     weight = random_array(rng, (out_channels, in_channels // groups, kernel, kernel), dtype)
     bias = random_array(rng, (out_channels,), dtype)
