@@ -24,6 +24,7 @@ grad_y and writes grad_x (index arrays are an implementation choice and not coun
 """
 import argparse
 import gc
+import importlib
 import json
 import math
 import os
@@ -61,20 +62,17 @@ LESSON_EDGE_CASE = "lesson-edge-6x8-call"
 
 def _optional_import(name):
     try:
-        return __import__(name)
+        return importlib.import_module(name)
     except ImportError:
         return None
 
 
 def _load_peers():
     """The peer libraries this Python has: {"scipy": module or None, "torch": ..., ...}."""
-    peers = {"torch": _optional_import("torch"), "threadpoolctl": _optional_import("threadpoolctl")}
-    try:
-        import scipy.ndimage
-        peers["scipy"] = scipy
-    except ImportError:
-        peers["scipy"] = None
-    return peers
+    scipy_ndimage = _optional_import("scipy.ndimage")   # imports scipy and its ndimage
+    return {"scipy": sys.modules["scipy"] if scipy_ndimage else None,
+            "torch": _optional_import("torch"),
+            "threadpoolctl": _optional_import("threadpoolctl")}
 
 
 # --------------------------------------------------------------------------- ceilings
@@ -87,7 +85,7 @@ def measure_peak_gflops(dtype_name, seconds=PROBE_SECONDS):
     rounds = 1000
     while True:
         start = time.perf_counter()
-        flops = _core.probe_fma_flops(dtype_name, rounds)
+        _core.probe_fma_flops(dtype_name, rounds)
         elapsed = time.perf_counter() - start
         if elapsed >= run_seconds / 2:
             break
@@ -128,7 +126,7 @@ def measure_copy_gbps(nbytes=COPY_BYTES, samples=5):
 
 def numpy_conv2d(x, weight, bias, stride, padding, dilation, groups):
     """Plain NumPy conv (sliding windows + einsum): the textbook im2col reference."""
-    n, c, _, _ = x.shape
+    c = x.shape[1]
     out_channels, _, kernel_h, kernel_w = weight.shape
     padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     span_h, span_w = dilation * (kernel_h - 1) + 1, dilation * (kernel_w - 1) + 1
