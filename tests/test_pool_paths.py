@@ -1,0 +1,368 @@
+"""Each pooling kernel path, forced by its geometry, against the float64 references.
+
+src_c/pool.c sends outputs at least 8 wide to the row kernels (pool_rows_impl.h:
+vertical pass, then a horizontal pass with its own code for stride 1, stride 2
+with kernel 2 or 3, and any other stride/dilation) and narrower ones to the
+reference loops.  These tests use widths that exercise every path, with a
+vector tail (widths not a multiple of 8 or 4), NaN at every column position,
+all-negative inputs against -inf padding, indices on tie-free inputs, thread
+counts 1 and 2 (bitwise), and the baseline (FASTCONV_SIMD=generic) against the
+level in use, bit for bit, in a subprocess.  torch is an outside opinion where
+it is importable.
+"""
+import itertools
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastconv
+import reference_pool as ref
+
+DTYPES = [np.float32, np.float64]
+
+# (kernel_size, stride, padding, dilation, ceil_mode): the specialised row paths first.
+GEOMETRIES = [
+    (2, 2, 0, 1, False),                        # 2x2 s2: stride-2 kernel-2 path
+    (2, 2, 0, 1, True),
+    (3, 2, 1, 1, False),                        # 3x3 s2 p1: stride-2 kernel-3 path, padded borders
+    (3, 2, 1, 1, True),
+    (3, 1, 1, 1, False),                        # 3x3 s1 p1: stride-1 path
+    (2, 1, 0, 1, False),                        # the lesson's 2x2 s1
+    (4, 2, 2, 1, True),                         # stride 2, other kernel
+    (3, 2, 1, 2, True),                         # stride 2 with dilation
+    (3, 3, 1, 1, True),                         # other stride
+    (1, 2, 0, 1, False),
+    ((3, 2), (2, 1), (1, 0), (2, 1), True),
+    ((2, 4), (1, 3), (1, 2), 1, True),
+    (3, 1, 1, 3, False),                        # stride 1 with dilation
+    (3, 2, "same", 1, False),
+    (4, 1, "same", 1, False),                   # asymmetric "same" padding
+    (2, 2, ((1, 0), (0, 1)), 1, True),          # explicit asymmetric padding
+    ((3, 3), (2, 2), ((0, 1), (1, 0)), 1, False),
+]
+# Output widths 8 .. 40 around multiples of the vector lengths (8 float32, 4 float64).
+IN_WIDTHS = [16, 17, 19, 23, 34, 41, 79]
+IN_HEIGHTS = [7, 12]
+
+
+def tie_free(shape, dtype, rng, offset=0.0):
+    values = rng.permutation(int(np.prod(shape))).astype(np.float64) + offset
+    return values.reshape(shape).astype(dtype)
+
+
+def legal(in_hw, kernel_size, stride, padding, dilation, ceil_mode):
+    geometry = ref.pool_geometry(in_hw, kernel_size, stride, padding, dilation, ceil_mode)
+    return geometry.out_h > 0 and geometry.out_w > 0 and ref.pool_padding_is_legal(geometry)
+
+
+def assert_identical(actual, expected, context):
+    """Same shape and dtype, every value equal (NaN where NaN)."""
+    actual = np.asarray(actual)
+    assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape}; {context}"
+    assert actual.dtype == expected.dtype, f"dtype {actual.dtype} != {expected.dtype}; {context}"
+    same = actual == expected
+    if actual.dtype.kind == "f":
+        same |= np.isnan(actual) & np.isnan(expected)
+    if not same.all():
+        where = tuple(int(i) for i in np.argwhere(~same)[0])
+        raise AssertionError(f"{int((~same).sum())} of {same.size} differ; first at {where}: "
+                             f"got {actual[where]!r}, expected {expected[where]!r}; {context}")
+
+
+def assert_close(actual, expected, context):
+    actual = np.asarray(actual)
+    assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape}; {context}"
+    assert np.array_equal(np.isnan(actual), np.isnan(expected)), f"NaN positions differ; {context}"
+    rtol = 1e-5 if actual.dtype == np.float32 else 1e-12
+    scale = max(float(np.nanmax(np.abs(expected), initial=0.0)), 1.0)
+    np.testing.assert_allclose(actual.astype(np.float64), np.asarray(expected, np.float64),
+                               rtol=rtol, atol=rtol * scale, err_msg=context)
+
+
+def geometry_cases():
+    for (kernel_size, stride, padding, dilation, ceil_mode), dtype in itertools.product(GEOMETRIES, DTYPES):
+        yield pytest.param(kernel_size, stride, padding, dilation, ceil_mode, dtype,
+                           id=f"k{kernel_size}-s{stride}-p{padding}-d{dilation}-c{int(ceil_mode)}-"
+                              f"{np.dtype(dtype).name}")
+
+
+def shapes_for(kernel_size, stride, padding, dilation, ceil_mode):
+    for in_hw in itertools.product(IN_HEIGHTS, IN_WIDTHS):
+        if legal(in_hw, kernel_size, stride, padding, dilation, ceil_mode):
+            yield in_hw
+
+
+# ---- forward values and indices ----------------------------------------------------------------
+
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype", geometry_cases())
+def test_max_pool2d_paths(kernel_size, stride, padding, dilation, ceil_mode, dtype):
+    rng = np.random.default_rng(100)
+    checked = 0
+    for in_hw in shapes_for(kernel_size, stride, padding, dilation, ceil_mode):
+        x = tie_free((2, 3) + in_hw, dtype, rng, offset=-1000.0)
+        context = (f"kernel_size={kernel_size} stride={stride} padding={padding} dilation={dilation} "
+                   f"ceil_mode={ceil_mode} dtype={np.dtype(dtype).name} shape={x.shape}")
+        expected, expected_indices = ref.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode,
+                                                    return_indices=True)
+        assert_identical(fastconv.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode),
+                         expected.astype(dtype), context)
+        values, indices = fastconv.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+        assert_identical(values, expected.astype(dtype), "with indices; " + context)
+        real = np.isfinite(expected)   # a window wholly in the padding has no defined index
+        assert_identical(np.where(real, indices, -1), np.where(real, expected_indices, -1),
+                         "indices; " + context)
+        checked += 1
+    assert checked > 0, "no legal shape for this geometry"
+
+
+@pytest.mark.parametrize("count_include_pad, divisor_override", [(True, None), (False, None), (True, 5)])
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype",
+                         [case for case in geometry_cases() if case.values[3] == 1])
+def test_avg_pool2d_paths(kernel_size, stride, padding, dilation, ceil_mode, dtype,
+                          count_include_pad, divisor_override):
+    rng = np.random.default_rng(101)
+    checked = 0
+    for in_hw in shapes_for(kernel_size, stride, padding, 1, ceil_mode):
+        x = rng.standard_normal((2, 3) + in_hw).astype(dtype)
+        context = (f"kernel_size={kernel_size} stride={stride} padding={padding} ceil_mode={ceil_mode} "
+                   f"count_include_pad={count_include_pad} divisor_override={divisor_override} "
+                   f"dtype={np.dtype(dtype).name} shape={x.shape}")
+        expected = ref.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                  divisor_override)
+        actual = fastconv.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                     divisor_override)
+        assert actual.dtype == dtype, context
+        assert_close(actual, expected, context)
+        checked += 1
+    assert checked > 0, "no legal shape for this geometry"
+
+
+# ---- special values ----------------------------------------------------------------------------
+
+NAN_GEOMETRIES = [g for g in GEOMETRIES if g[3] == 1 or g[0] == 3][:12]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode", NAN_GEOMETRIES)
+def test_max_pool2d_nan_at_every_position(kernel_size, stride, padding, dilation, ceil_mode, dtype):
+    """One NaN per plane, at each column (and cycling rows): every SIMD lane and the tail
+    see a NaN as the first, middle and last tap of some window."""
+    H, W = 6, 37
+    if not legal((H, W), kernel_size, stride, padding, dilation, ceil_mode):
+        pytest.skip("illegal geometry for this shape")
+    rng = np.random.default_rng(102)
+    x = tie_free((W, 1, H, W), dtype, rng, offset=-5000.0)
+    for w in range(W):
+        x[w, 0, w % H, w] = np.nan
+    context = (f"kernel_size={kernel_size} stride={stride} padding={padding} dilation={dilation} "
+               f"ceil_mode={ceil_mode} dtype={np.dtype(dtype).name}")
+    expected, expected_indices = ref.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+    assert np.isnan(expected).any(), context
+    assert_identical(fastconv.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode),
+                     expected.astype(dtype), context)
+    values, indices = fastconv.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+    assert_identical(values, expected.astype(dtype), "with indices; " + context)
+    nan_windows = np.isnan(expected)
+    assert_identical(np.where(nan_windows, indices, -1), np.where(nan_windows, expected_indices, -1),
+                     "index of the NaN; " + context)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool2d_nan_pairs_in_one_window(dtype):
+    """Two NaNs and NaN next to +inf in the same 3x3 windows still give NaN."""
+    x = -np.ones((1, 1, 5, 21), dtype)
+    x[0, 0, 1, 3] = np.nan
+    x[0, 0, 2, 4] = np.nan
+    x[0, 0, 2, 10] = np.inf
+    x[0, 0, 2, 11] = np.nan
+    expected = ref.max_pool2d(x, 3, 2, 1).astype(dtype)
+    assert_identical(fastconv.max_pool2d(x, 3, 2, 1), expected, f"dtype={np.dtype(dtype).name}")
+    assert_identical(fastconv.max_pool2d(x, 3, 1, 1), ref.max_pool2d(x, 3, 1, 1).astype(dtype),
+                     f"stride 1; dtype={np.dtype(dtype).name}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode",
+                         [g for g in GEOMETRIES if g[2] not in (0, "valid") or g[4]])
+def test_max_pool2d_padding_is_minus_infinity(kernel_size, stride, padding, dilation, ceil_mode, dtype):
+    rng = np.random.default_rng(103)
+    for in_hw in shapes_for(kernel_size, stride, padding, dilation, ceil_mode):
+        x = (-1.0 - rng.random((1, 2) + in_hw)).astype(dtype)
+        context = (f"kernel_size={kernel_size} stride={stride} padding={padding} dilation={dilation} "
+                   f"ceil_mode={ceil_mode} dtype={np.dtype(dtype).name} in_hw={in_hw}")
+        expected = ref.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode).astype(dtype)
+        values = fastconv.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
+        assert not np.any(values == 0), f"a zero-padded cell won a window; {context}"
+        assert_identical(values, expected, context)
+
+
+# ---- threads and SIMD levels -------------------------------------------------------------------
+
+THREAD_SHAPES = [(1, 1, 64, 75), (1, 3, 33, 50), (2, 5, 20, 41)]   # one plane: split into row blocks
+
+
+@pytest.mark.parametrize("shape", THREAD_SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pooling_bitwise_identical_for_1_and_2_threads(shape, dtype):
+    rng = np.random.default_rng(104)
+    x = rng.standard_normal(shape).astype(dtype)
+    x.flat[::97] = np.nan
+
+    def run_all():
+        _, indices = fastconv.max_pool2d(x, 3, 2, 1, return_indices=True)
+        grad_y = np.linspace(-1, 1, indices.size).reshape(indices.shape).astype(dtype)
+        return {
+            "max2s2": fastconv.max_pool2d(x, 2, 2),
+            "max3s2p1": fastconv.max_pool2d(x, 3, 2, 1, return_indices=True),
+            "max3s1p1": fastconv.max_pool2d(x, 3, 1, 1),
+            "avg2s2": fastconv.avg_pool2d(x, 2, 2),
+            "avg3s1p1": fastconv.avg_pool2d(x, 3, 1, 1),
+            "avg_backward": fastconv.avg_pool2d_backward(grad_y, shape, 3, 2, 1),
+            "max_backward": fastconv.max_pool2d_backward(grad_y, indices, shape),
+        }
+
+    with fastconv.threads(1):
+        one = run_all()
+    with fastconv.threads(2):
+        two = run_all()
+    for name in one:
+        a = one[name] if isinstance(one[name], tuple) else (one[name],)
+        b = two[name] if isinstance(two[name], tuple) else (two[name],)
+        for u, v in zip(a, b):
+            assert u.tobytes() == v.tobytes(), f"{name} differs between 1 and 2 threads; shape={shape} " \
+                                               f"dtype={np.dtype(dtype).name}"
+
+
+SIMD_SCRIPT = r"""
+import json, sys
+import numpy as np
+import fastconv
+from fastconv import _core
+rng = np.random.default_rng(105)
+results = {"level": _core.simd_level()}
+for dtype in (np.float32, np.float64):
+    x = rng.standard_normal((2, 3, 13, 45)).astype(dtype)
+    x.flat[::53] = np.nan
+    grad = None
+    for name, call in [
+        ("max2s2", lambda: fastconv.max_pool2d(x, 2, 2)),
+        ("max3s2p1", lambda: fastconv.max_pool2d(x, 3, 2, 1)),
+        ("max3s2p1i", lambda: fastconv.max_pool2d(x, 3, 2, 1, return_indices=True)[1]),
+        ("max3s1p1", lambda: fastconv.max_pool2d(x, 3, 1, 1)),
+        ("max_dilated", lambda: fastconv.max_pool2d(x, 3, (1, 2), 1, 2, True)),
+        ("avg2s2", lambda: fastconv.avg_pool2d(x, 2, 2)),
+        ("avg3s2p1", lambda: fastconv.avg_pool2d(x, 3, 2, 1, True, False)),
+        ("avg3s1p1", lambda: fastconv.avg_pool2d(x, 3, 1, 1)),
+        ("avg_same", lambda: fastconv.avg_pool2d(x, 4, 3, "same")),
+        ("avg_backward_s2", lambda: fastconv.avg_pool2d_backward(
+            np.linspace(-2, 3, 2 * 3 * 7 * 23).reshape(2, 3, 7, 23).astype(dtype), x.shape, 3, 2, 1)),
+        ("avg_backward_s1", lambda: fastconv.avg_pool2d_backward(
+            np.linspace(-2, 3, 2 * 3 * 13 * 45).reshape(2, 3, 13, 45).astype(dtype), x.shape, 3, 1, 1)),
+    ]:
+        results[f"{name}-{np.dtype(dtype).name}"] = np.asarray(call()).tobytes().hex()
+json.dump(results, sys.stdout)
+"""
+
+
+def run_simd_script(level):
+    env = dict(os.environ)
+    env.pop("FASTCONV_SIMD", None)
+    if level is not None:
+        env["FASTCONV_SIMD"] = level
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
+    env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-c", SIMD_SCRIPT], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_baseline_and_simd_paths_are_bitwise_identical():
+    """Max selects inputs and avg adds in the same order and divides in both builds of the
+    row kernels, so the baseline (the arm64 path) and AVX2 agree bit for bit."""
+    best = run_simd_script(None)
+    generic = run_simd_script("generic")
+    assert generic.pop("level") == "generic"
+    level = best.pop("level")
+    for name in best:
+        assert best[name] == generic[name], f"{name}: {level} and generic results differ"
+
+
+# ---- backward ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("count_include_pad, divisor_override", [(True, None), (False, None), (True, 3)])
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype",
+                         [case for case in geometry_cases() if case.values[3] == 1])
+def test_avg_pool2d_backward_paths(kernel_size, stride, padding, dilation, ceil_mode, dtype,
+                                   count_include_pad, divisor_override):
+    rng = np.random.default_rng(106)
+    for in_hw in list(shapes_for(kernel_size, stride, padding, 1, ceil_mode))[::3]:
+        shape = (2, 2) + in_hw
+        geometry = ref.pool_geometry(in_hw, kernel_size, stride, padding, 1, ceil_mode)
+        grad_y = rng.standard_normal((2, 2, geometry.out_h, geometry.out_w)).astype(dtype)
+        context = (f"kernel_size={kernel_size} stride={stride} padding={padding} ceil_mode={ceil_mode} "
+                   f"count_include_pad={count_include_pad} divisor_override={divisor_override} "
+                   f"dtype={np.dtype(dtype).name} shape={shape}")
+        expected = ref.avg_pool2d_backward(grad_y, shape, kernel_size, stride, padding, ceil_mode,
+                                           count_include_pad, divisor_override)
+        actual = fastconv.avg_pool2d_backward(grad_y, shape, kernel_size, stride, padding, ceil_mode,
+                                              count_include_pad, divisor_override)
+        assert actual.dtype == dtype, context
+        assert_close(actual, expected, context)
+
+
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype", geometry_cases())
+def test_max_pool2d_backward_paths(kernel_size, stride, padding, dilation, ceil_mode, dtype):
+    rng = np.random.default_rng(107)
+    for in_hw in list(shapes_for(kernel_size, stride, padding, dilation, ceil_mode))[::3]:
+        shape = (2, 2) + in_hw
+        x = tie_free(shape, dtype, rng)
+        values, indices = fastconv.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+        if not np.isfinite(values).all():
+            continue   # a window wholly in the padding has no index to route through
+        grad_y = rng.standard_normal(values.shape).astype(dtype)
+        context = (f"kernel_size={kernel_size} stride={stride} padding={padding} dilation={dilation} "
+                   f"ceil_mode={ceil_mode} dtype={np.dtype(dtype).name} shape={shape}")
+        expected = ref.max_pool2d_backward_from_input(grad_y, x, kernel_size, stride, padding, dilation,
+                                                      ceil_mode)
+        assert_close(fastconv.max_pool2d_backward(grad_y, indices, shape), expected, context)
+
+
+# ---- torch -------------------------------------------------------------------------------------
+
+TORCH_GEOMETRIES = [g for g in GEOMETRIES if not isinstance(g[2], str) and not isinstance(g[2], tuple)
+                    or (isinstance(g[2], tuple) and not isinstance(g[2][0], tuple))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode", TORCH_GEOMETRIES)
+def test_paths_match_torch(kernel_size, stride, padding, dilation, ceil_mode, dtype):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(108)
+    for in_hw in list(shapes_for(kernel_size, stride, padding, dilation, ceil_mode))[::2]:
+        x = tie_free((2, 3) + in_hw, dtype, rng, offset=-300.0)
+        context = (f"kernel_size={kernel_size} stride={stride} padding={padding} dilation={dilation} "
+                   f"ceil_mode={ceil_mode} dtype={np.dtype(dtype).name} in_hw={in_hw}")
+        xt = torch.from_numpy(x).requires_grad_()
+        expected, expected_indices = torch.nn.functional.max_pool2d(xt, kernel_size, stride, padding, dilation,
+                                                                    ceil_mode, return_indices=True)
+        values, indices = fastconv.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+        assert_identical(values, expected.detach().numpy(), context)
+        assert_identical(indices, expected_indices.numpy(), "indices; " + context)
+        grad_y = rng.standard_normal(values.shape).astype(dtype)
+        expected.backward(torch.from_numpy(grad_y))
+        assert_close(fastconv.max_pool2d_backward(grad_y, indices, x.shape), xt.grad.numpy(),
+                     "max backward; " + context)
+        if dilation != 1:
+            continue
+        xt = torch.from_numpy(x).requires_grad_()
+        expected = torch.nn.functional.avg_pool2d(xt, kernel_size, stride, padding, ceil_mode)
+        assert_close(fastconv.avg_pool2d(x, kernel_size, stride, padding, ceil_mode),
+                     expected.detach().numpy(), "avg; " + context)
+        expected.backward(torch.from_numpy(grad_y))
+        assert_close(fastconv.avg_pool2d_backward(grad_y, x.shape, kernel_size, stride, padding, ceil_mode),
+                     xt.grad.numpy(), "avg backward; " + context)
