@@ -13,8 +13,9 @@ static int FC_NAME(relu_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t lo = begin * FC_RELU_BLOCK, hi = FC_MIN(end * FC_RELU_BLOCK, ctx->n);
     const REAL *FC_RESTRICT x = ctx->a;
     REAL *FC_RESTRICT y = ctx->out;
-    /* x < 0 is false for NaN, so NaN passes through unchanged. */
-    for (int64_t i = lo; i < hi; i++) y[i] = x[i] < 0 ? (REAL)0 : x[i];
+    /* NaN passes through; with denormals-are-zero in force a negative
+     * denormal compares equal to 0 and must become 0, not stay negative. */
+    for (int64_t i = lo; i < hi; i++) y[i] = (x[i] > 0 || x[i] != x[i]) ? x[i] : (REAL)0;
     return FC_OK;
 }
 

@@ -178,8 +178,11 @@ int fc_get_num_threads(void)
 #endif
 }
 
-/* Below this many flops a second thread costs more than it saves. */
-#define FC_FLOPS_PER_THREAD 2.0e5
+/* Below this much work (flops, or elements for memory-bound ops) per thread
+ * a parallel region costs more than it saves: waking a sleeping OpenMP
+ * thread takes tens of microseconds. */
+#define FC_FLOPS_PER_THREAD 1.0e6
+#define FC_CHUNKS_PER_THREAD 4
 
 int fc_threads_for(double work_flops, int64_t ntasks)
 {
@@ -225,19 +228,26 @@ int fc_parallel_for(int64_t ntasks, double work_flops, fc_task_fn fn, void *ctx)
     }
     int status = FC_OK;
 #ifdef _OPENMP
+    /* A few chunks per thread, claimed dynamically: a thread the OS pauses
+     * (a busy machine) delays only its current chunk, not a fixed half of
+     * the work.  Which thread runs a chunk never changes what it computes. */
+    /* int: MSVC's OpenMP 2.0 wants an int loop index; nchunks is small. */
+    int nchunks = (int)FC_MIN(ntasks, (int64_t)nthreads * FC_CHUNKS_PER_THREAD);
 #pragma omp parallel num_threads(nthreads)
     {
-        int t = omp_get_thread_num();
-        int nt = omp_get_num_threads();
-        int64_t begin = ntasks * t / nt;
-        int64_t end = ntasks * (t + 1) / nt;
         fc_fpmode mode = fc_fpmode_enter();
-        int chunk_status = begin < end ? fn(ctx, begin, end) : FC_OK;
-        fc_fpmode_leave(mode);
-        if (chunk_status != FC_OK) {
+        int chunk;
+#pragma omp for schedule(dynamic, 1)
+        for (chunk = 0; chunk < nchunks; chunk++) {
+            int64_t begin = ntasks * chunk / nchunks;
+            int64_t end = ntasks * (chunk + 1) / nchunks;
+            int chunk_status = fn(ctx, begin, end);
+            if (chunk_status != FC_OK) {
 #pragma omp critical(fastconv_status)
-            if (status == FC_OK) status = chunk_status;
+                if (status == FC_OK) status = chunk_status;
+            }
         }
+        fc_fpmode_leave(mode);
     }
 #else
     fc_fpmode mode = fc_fpmode_enter();

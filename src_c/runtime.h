@@ -2,11 +2,12 @@
  * Internal helpers shared by every kernel file: aligned workspace, the one
  * parallel loop every kernel uses, and the float-type template macros.
  *
- * Threads: fc_parallel_for splits [0, ntasks) into one contiguous chunk per
- * thread (static, in order) and calls fn(ctx, begin, end) once per chunk.
- * Tasks must write disjoint outputs and compute each output the same way
- * whatever chunk it falls in; that is what makes results independent of the
- * thread count.  Every thread runs with denormals flushed (FTZ/DAZ) and gets
+ * Threads: fc_parallel_for splits [0, ntasks) into contiguous chunks (one
+ * per thread when ntasks <= threads, else a few per thread, claimed
+ * dynamically) and calls fn(ctx, begin, end) once per chunk, so fn must not
+ * assume one call per thread.  Tasks must write disjoint outputs and compute
+ * each output the same way whatever chunk it falls in; that is what makes
+ * results independent of the thread count.  Every thread runs with denormals flushed (FTZ/DAZ) and gets
  * its previous mode back afterwards, so the caller's mode is untouched.
  */
 #ifndef FASTCONV_RUNTIME_H
