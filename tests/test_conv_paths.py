@@ -1,0 +1,276 @@
+"""Each convolution kernel path, forced by shape, against a float64 NumPy reference.
+
+The conv entry points pick a path per shape (src_c/conv_impl.h): the packed
+implicit GEMM (micro-kernel tiles 6x16 float32 / 6x8 float64, cache blocks
+MC/KC/NC = 144/256/512), its 1x1 stride-1 path that packs the input as a
+plain matrix, the reference loops for one output channel per group, and the
+direct kernels for depthwise / few-channel shapes.  The shapes below are
+chosen so that every GEMM edge case runs: M, N not multiples of the tile,
+K spanning several KC blocks (so the fused bias and ReLU must wait for the
+last block), M spanning several MC blocks, many column blocks, groups,
+stride / dilation / asymmetric padding in the fused im2col packing, and the
+backward paths (grad_input's col2im scatter per channel block, grad_weight's
+reduction over (n, p) in KC blocks).  CI also runs this file with
+FASTCONV_SIMD=generic, so the portable micro-kernels get the same coverage.
+
+Tests never time anything; 1 and 2 threads must agree bit for bit.
+"""
+
+import numpy as np
+import pytest
+
+import fastconv
+from conftest import assert_close
+
+DTYPES = [np.float32, np.float64]
+
+
+# ---- float64 reference, written out independently of the library ------------
+
+def pad4(padding):
+    """padding as (top, bottom, left, right) from fastconv's int / pair / pairs form."""
+    if isinstance(padding, int):
+        return (padding,) * 4
+    first, second = padding
+    if isinstance(first, int):
+        return (first, first, second, second)
+    return (first[0], first[1], second[0], second[1])
+
+
+def windows(x, kernel_hw, stride, pads, dilation):
+    """(N, C, OH, OW, KH, KW) float64 windows of the zero-padded input."""
+    top, bottom, left, right = pads
+    padded = np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (top, bottom), (left, right)))
+    kernel_h, kernel_w = kernel_hw
+    (stride_h, stride_w), (dilation_h, dilation_w) = stride, dilation
+    out_h = (padded.shape[2] - dilation_h * (kernel_h - 1) - 1) // stride_h + 1
+    out_w = (padded.shape[3] - dilation_w * (kernel_w - 1) - 1) // stride_w + 1
+    result = np.empty(x.shape[:2] + (out_h, out_w, kernel_h, kernel_w))
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            rows = slice(i * dilation_h, i * dilation_h + stride_h * (out_h - 1) + 1, stride_h)
+            cols = slice(j * dilation_w, j * dilation_w + stride_w * (out_w - 1) + 1, stride_w)
+            result[..., i, j] = padded[:, :, rows, cols]
+    return result
+
+
+def reference_forward(x, weight, bias, stride, pads, dilation, groups):
+    win = windows(x, weight.shape[2:], stride, pads, dilation)
+    out_per_group, in_per_group = weight.shape[0] // groups, weight.shape[1]
+    pieces = [np.einsum("nchwij,ocij->nohw",
+                        win[:, g * in_per_group:(g + 1) * in_per_group],
+                        weight[g * out_per_group:(g + 1) * out_per_group].astype(np.float64))
+              for g in range(groups)]
+    y = np.concatenate(pieces, axis=1)
+    if bias is not None:
+        y = y + bias.astype(np.float64)[None, :, None, None]
+    return y
+
+
+def reference_grads(grad_y, x, weight, stride, pads, dilation, groups):
+    """(grad_x, grad_weight, grad_bias) in float64."""
+    gy = grad_y.astype(np.float64)
+    w = weight.astype(np.float64)
+    win = windows(x, weight.shape[2:], stride, pads, dilation)
+    out_per_group, in_per_group = weight.shape[0] // groups, weight.shape[1]
+    kernel_h, kernel_w = weight.shape[2:]
+    (stride_h, stride_w), (dilation_h, dilation_w) = stride, dilation
+    top, bottom, left, right = pads
+    grad_w = np.concatenate(
+        [np.einsum("nohw,nchwij->ocij", gy[:, g * out_per_group:(g + 1) * out_per_group],
+                   win[:, g * in_per_group:(g + 1) * in_per_group])
+         for g in range(groups)], axis=0)
+    dcols = np.concatenate(
+        [np.einsum("ocij,nohw->nchwij", w[g * out_per_group:(g + 1) * out_per_group],
+                   gy[:, g * out_per_group:(g + 1) * out_per_group])
+         for g in range(groups)], axis=1)
+    n, c, h, wid = x.shape
+    out_h, out_w = gy.shape[2:]
+    padded = np.zeros((n, c, h + top + bottom, wid + left + right))
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            rows = slice(i * dilation_h, i * dilation_h + stride_h * (out_h - 1) + 1, stride_h)
+            cols = slice(j * dilation_w, j * dilation_w + stride_w * (out_w - 1) + 1, stride_w)
+            padded[:, :, rows, cols] += dcols[..., i, j]
+    grad_x = padded[:, :, top:top + h, left:left + wid]
+    return grad_x, grad_w, gy.sum(axis=(0, 2, 3))
+
+
+def term_scale(x, weight, stride, pads, dilation, groups):
+    return reference_forward(np.abs(x), np.abs(weight), None, stride, pads, dilation, groups)
+
+
+# ---- cases ---------------------------------------------------------------------
+# (label, x shape, weight shape, stride, padding, dilation, groups)
+# None of them has C/groups <= 4 or groups == C, so the direct kernels never
+# take them: each runs the path its label names.
+CASES = [
+    # GEMM edge tiles: M = 7 and 13 (not multiples of 6), N = 5*7 = 35 (not of 16 or 8)
+    ("gemm-edge-m7", (2, 5, 5, 7), (7, 5, 3, 3), 1, 1, 1, 1),
+    ("gemm-edge-m13-n35", (1, 9, 7, 5), (13, 9, 3, 3), 1, 1, 1, 1),
+    # exact tiles: M = 12, N = 16*4
+    ("gemm-exact", (1, 8, 8, 8), (12, 8, 3, 3), 1, 1, 1, 1),
+    # K = 29*9 = 261 > KC: two reduction blocks, bias and ReLU after the last
+    ("gemm-k-two-blocks", (2, 29, 6, 9), (8, 29, 3, 3), 1, 1, 1, 1),
+    # huge K = 300*9 = 2700: eleven reduction blocks
+    ("gemm-huge-k", (1, 300, 5, 4), (6, 300, 3, 3), 1, (1, 0), 1, 1),
+    # M = 150 > MC: two row blocks with an edge tile
+    ("gemm-m-two-blocks", (1, 6, 9, 9), (150, 6, 3, 3), 1, 1, 1, 1),
+    # N = 33*34 = 1122 > NC: several column blocks, one image
+    ("gemm-many-column-blocks", (1, 6, 33, 34), (10, 6, 3, 3), 1, 1, 1, 1),
+    # fused im2col packing: stride, dilation, asymmetric padding, rectangular kernels
+    ("pack-stride2", (2, 7, 13, 11), (9, 7, 3, 3), 2, 1, 1, 1),
+    ("pack-stride-1x3-dil-2x1", (1, 6, 12, 17), (8, 6, 3, 2), (1, 3), ((2, 0), (1, 3)), (2, 1), 1),
+    ("pack-dilated3-pad-only-left", (2, 5, 10, 10), (6, 5, 3, 3), 1, ((0, 0), (4, 0)), 3, 1),
+    ("pack-big-padding", (1, 5, 3, 4), (7, 5, 2, 3), 1, ((3, 2), (0, 4)), 1, 1),
+    ("pack-kernel-5x1", (2, 6, 9, 6), (7, 6, 5, 1), (2, 1), (2, 0), 1, 1),
+    # 1x1 stride-1 unpadded: plain packed GEMM straight from the input
+    ("pointwise", (2, 20, 9, 11), (13, 20, 1, 1), 1, 0, 1, 1),
+    ("pointwise-k-two-blocks", (1, 300, 4, 5), (7, 300, 1, 1), 1, 0, 1, 1),
+    ("pointwise-grouped", (2, 18, 5, 6), (8, 18 // 2, 1, 1), 1, 0, 1, 2),
+    # 1x1 that is not the plain path: strided, padded
+    ("1x1-stride2", (1, 10, 9, 8), (7, 10, 1, 1), 2, 0, 1, 1),
+    ("1x1-padded", (1, 10, 4, 5), (7, 10, 1, 1), 1, 1, 1, 1),
+    # groups: GEMM per group
+    ("grouped-2", (2, 12, 7, 8), (10, 6, 3, 3), 1, 1, 1, 2),
+    ("grouped-3-strided", (1, 15, 9, 9), (9, 5, 3, 3), 2, 1, 2, 3),
+    # one output channel per group: the reference loops
+    ("reference-one-output-per-group", (2, 12, 6, 7), (2, 6, 3, 3), 1, 1, 1, 2),
+    # N = 1, tiny output
+    ("single-output-pixel", (1, 8, 3, 3), (6, 8, 3, 3), 1, 0, 1, 1),
+]
+
+CASE_IDS = [case[0] for case in CASES]
+
+
+def geometry(case):
+    _, x_shape, w_shape, stride, padding, dilation, groups = case
+    stride2 = (stride, stride) if isinstance(stride, int) else stride
+    dilation2 = (dilation, dilation) if isinstance(dilation, int) else dilation
+    return x_shape, w_shape, stride2, padding, pad4(padding), dilation2, groups
+
+
+def make_inputs(case, dtype, seed=0):
+    x_shape, w_shape, *_ = geometry(case)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    weight = rng.standard_normal(w_shape).astype(dtype)
+    bias = rng.standard_normal(w_shape[0]).astype(dtype)
+    return x, weight, bias
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fused", ["plain", "bias", "bias+relu"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_forward_path(case, fused, dtype):
+    x_shape, w_shape, stride, padding, pads, dilation, groups = geometry(case)
+    x, weight, bias = make_inputs(case, dtype)
+    use_bias = bias if fused != "plain" else None
+    activation = "relu" if fused == "bias+relu" else None
+    context = f"case {case}, fused {fused}, dtype {np.dtype(dtype).name}"
+    result = fastconv.conv2d(x, weight, use_bias, stride=stride, padding=padding,
+                             dilation=dilation, groups=groups, activation=activation)
+    expected = reference_forward(x, weight, use_bias, stride, pads, dilation, groups)
+    if activation:
+        expected = np.maximum(expected, 0.0)
+    scale = term_scale(x, weight, stride, pads, dilation, groups)
+    if use_bias is not None:
+        scale = scale + np.abs(use_bias.astype(np.float64))[None, :, None, None]
+    assert_close(result, expected, dtype, scale=scale, context=context)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_backward_path(case, dtype):
+    x_shape, w_shape, stride, padding, pads, dilation, groups = geometry(case)
+    x, weight, _ = make_inputs(case, dtype)
+    y_shape = reference_forward(x, weight, None, stride, pads, dilation, groups).shape
+    grad_y = np.random.default_rng(1).standard_normal(y_shape).astype(dtype)
+    context = f"case {case}, dtype {np.dtype(dtype).name}"
+    grads = fastconv.conv2d_backward(grad_y, x, weight, stride=stride, padding=padding,
+                                     dilation=dilation, groups=groups)
+    grad_x, grad_w, grad_b = reference_grads(grad_y, x, weight, stride, pads, dilation, groups)
+    # term scales: the same sums over |operands|
+    scale_x, scale_w, _ = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight),
+                                          stride, pads, dilation, groups)
+    scale_b = np.abs(grad_y.astype(np.float64)).sum(axis=(0, 2, 3))
+    assert_close(grads.input, grad_x, dtype, scale=scale_x, context="grad input; " + context)
+    assert_close(grads.weight, grad_w, dtype, scale=scale_w, context="grad weight; " + context)
+    assert_close(grads.bias, grad_b, dtype, scale=scale_b, context="grad bias; " + context)
+
+
+# grad_weight's reduction over (n, p) spans several KC blocks and images;
+# grad_input's scatter spans several column blocks and channel blocks.
+BACKWARD_LARGE = [
+    ("grad-weight-many-reduction-blocks", (3, 6, 20, 21), (8, 6, 3, 3), 1, 1, 1, 1),
+    ("grad-input-many-channel-blocks", (1, 40, 12, 12), (9, 40, 3, 3), 1, 1, 1, 1),
+    ("grad-input-many-column-blocks", (1, 6, 30, 40), (7, 6, 3, 3), 2, ((1, 2), (0, 1)), 2, 1),
+    ("grad-pointwise-wide", (2, 20, 25, 25), (9, 20, 1, 1), 1, 0, 1, 1),
+    ("grad-grouped-7x7", (1, 12, 15, 14), (8, 6, 7, 7), 2, 3, 1, 2),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", BACKWARD_LARGE, ids=[c[0] for c in BACKWARD_LARGE])
+def test_backward_large(case, dtype):
+    test_backward_path(case, dtype)
+
+
+def test_conv_transpose_uses_grad_input_path():
+    """conv_transpose2d is grad_input of conv2d: same values as the scatter reference."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 9, 6, 7)).astype(np.float32)     # (N, C_in, H, W)
+    weight = rng.standard_normal((9, 5, 3, 3)).astype(np.float32)  # (C_in, C_out, KH, KW)
+    result = fastconv.conv_transpose2d(x, weight, stride=2, padding=1)
+    # grad_input of conv2d(z, weight) with z the transpose output, grad_y = x
+    out_h, out_w = result.shape[2:]
+    z = np.zeros((2, 5, out_h, out_w), np.float32)
+    expected, _, _ = reference_grads(x, z, weight, (2, 2), (1, 1, 1, 1), (1, 1), 1)
+    scale, _, _ = reference_grads(np.abs(x), z, np.abs(weight), (2, 2), (1, 1, 1, 1), (1, 1), 1)
+    assert_close(result, expected, np.float32, scale=scale,
+                 context="conv_transpose2d x (2, 9, 6, 7), weight (9, 5, 3, 3), stride 2, padding 1")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_keeps_nan_and_waits_for_the_last_block(dtype):
+    """K spans two KC blocks: a ReLU applied to a partial sum would change results."""
+    case = CASES[CASE_IDS.index("gemm-k-two-blocks")]
+    x_shape, w_shape, stride, padding, pads, dilation, groups = geometry(case)
+    x, weight, bias = make_inputs(case, dtype, seed=5)
+    x[0, 3, 2, 4] = np.nan
+    result = fastconv.conv2d(x, weight, bias, stride=stride, padding=padding,
+                             activation="relu")
+    expected = np.maximum(reference_forward(x, weight, bias, stride, pads, dilation, groups), 0.0)
+    scale = term_scale(np.nan_to_num(x), weight, stride, pads, dilation, groups) + np.abs(
+        bias.astype(np.float64))[None, :, None, None]
+    assert np.isnan(result).any(), "NaN input vanished"
+    assert_close(result, expected, dtype, scale=scale, context=f"relu with NaN, {case}, {dtype}")
+
+
+# Big enough that fc_parallel_for really uses two threads, in every path.
+THREADED = [
+    ("threads-3x3", (2, 16, 20, 20), (24, 16, 3, 3), 1, 1, 1, 1),
+    ("threads-batch1", (1, 32, 24, 24), (20, 32, 3, 3), 1, 1, 1, 1),
+    ("threads-pointwise", (1, 64, 20, 20), (40, 64, 1, 1), 1, 0, 1, 1),
+    ("threads-strided-grouped", (2, 24, 21, 21), (18, 12, 3, 3), 2, 2, 2, 2),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", THREADED, ids=[c[0] for c in THREADED])
+def test_bitwise_identical_across_thread_counts(case, dtype):
+    x_shape, w_shape, stride, padding, pads, dilation, groups = geometry(case)
+    x, weight, bias = make_inputs(case, dtype)
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    y_shape = reference_forward(x, weight, None, stride, pads, dilation, groups).shape
+    grad_y = np.random.default_rng(2).standard_normal(y_shape).astype(dtype)
+    results = {}
+    for n_threads in (1, 2):
+        with fastconv.threads(n_threads):
+            y = fastconv.conv2d(x, weight, bias, activation="relu", **kwargs)
+            grads = fastconv.conv2d_backward(grad_y, x, weight, **kwargs)
+        results[n_threads] = (y, grads.input, grads.weight, grads.bias)
+    for name, one, two in zip(("y", "grad input", "grad weight", "grad bias"),
+                              results[1], results[2]):
+        assert one.tobytes() == two.tobytes(), (
+            f"{name} differs between 1 and 2 threads; case {case}, dtype {np.dtype(dtype).name}")
