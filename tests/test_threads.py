@@ -140,13 +140,14 @@ def test_conv2d_fused_relu_and_transpose_bitwise_identical(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 def test_im2col_col2im_relu_bitwise_identical(dtype):
     rng = np.random.default_rng(9)
-    x = rng.standard_normal((4, 16, 48, 48)).astype(dtype)
+    # millions of elements each: well above the work at which the core adds a thread
+    x = rng.standard_normal((8, 16, 64, 64)).astype(dtype)
     geometry = dict(kernel_size=3, padding=1, stride=1, dilation=1)
     cols = run_with_threads(lambda: fastconv.im2col(x, **geometry))
     assert_bitwise_identical(cols, "im2col")
-    images = run_with_threads(lambda: fastconv.col2im(cols[0], (48, 48), **geometry))
+    images = run_with_threads(lambda: fastconv.col2im(cols[0], (64, 64), **geometry))
     assert_bitwise_identical(images, "col2im")
-    big = rng.standard_normal(1 << 20).astype(dtype)
+    big = rng.standard_normal(1 << 23).astype(dtype)
     assert_bitwise_identical(run_with_threads(lambda: fastconv.relu(big)), "relu")
     assert np.array_equal(fastconv.relu(big), np.maximum(big, 0))
 
