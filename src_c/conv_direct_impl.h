@@ -116,6 +116,14 @@ static void FC_NAME(direct_fill_row)(const fc_direct_plan *p, const REAL *src_ro
 {
     const int64_t sw = p->stride_w, PL = p->phase_len;
     if (p->up_w != 1) {
+        if (sw == 1) {
+            /* zero insertion: source column c lands on m = c*up_w + pad_left; the
+             * positions in between stay as zeroed */
+            const int64_t c_lo = FC_MAX(0, fc_direct_ceil_div(-p->pad_left, p->up_w));
+            const int64_t c_hi = FC_MIN(p->W, fc_direct_ceil_div(PL - p->pad_left, p->up_w));
+            for (int64_t c = c_lo; c < c_hi; c++) dst[c * p->up_w + p->pad_left] = src_row[c];
+            return;
+        }
         for (int64_t r = 0; r < sw; r++)
             for (int64_t m = 0; m < PL; m++) {
                 int64_t v = m * sw + r - p->pad_left;
