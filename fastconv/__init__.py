@@ -8,6 +8,28 @@ Layers (see DESIGN.md):
     fastconv/_*.pyx    Cython bindings: one C call per op, GIL released
     src_c/             C kernels: portable reference + AVX2/FMA, chosen at run time
 """
+import os as _os
+
+
+def _load_core():
+    """Import the compiled core with OpenMP's passive wait policy, unless the
+    user chose a policy.  Spinning worker threads fight the caller's thread
+    for CPUs on a busy machine (a training loop of small convs ran several
+    times slower on 2 threads than on 1); passive workers sleep between calls.
+    libgomp reads the variable once, when the core loads it, so the
+    environment is restored right after and other libraries never see it."""
+    if "OMP_WAIT_POLICY" in _os.environ or "GOMP_SPINCOUNT" in _os.environ:
+        from . import _core  # noqa: F401
+        return
+    _os.environ["OMP_WAIT_POLICY"] = "passive"
+    try:
+        from . import _core  # noqa: F401
+    finally:
+        del _os.environ["OMP_WAIT_POLICY"]
+
+
+_load_core()
+
 from ._backward import (Conv2dGrads, avg_pool2d_backward, conv2d_backward, max_pool2d_backward,
                         relu_backward)
 from ._config import show_config
