@@ -7,8 +7,9 @@
  *   blocks only when there are too few planes to keep every thread busy.
  *   Outputs narrower than a vector gain nothing from the row kernels and use
  *   the reference loops of pool_ref_impl.h.
- * - Max backward: the reference scatter through the indices, one task per
- *   plane (sequential within a plane: overlapping windows add in a fixed order).
+ * - Max backward: the scatter through the indices with its streams read
+ *   ahead, one task per plane (sequential within a plane: overlapping
+ *   windows add in a fixed order); narrow outputs use the reference loop.
  * - Avg backward: the row kernels, one task per plane.
  * float32 and float64 come from the same code.
  */
@@ -34,7 +35,7 @@
 #define FC_POOL_MIN_TASKS 16
 
 typedef struct {
-    fc_task_fn max_rows, max_indices_rows, avg_rows, avg_backward_rows;
+    fc_task_fn max_rows, max_indices_rows, avg_rows, avg_backward_rows, max_backward_rows;
 } fc_pool_kernels;
 
 static fc_pool_kernels pool_kernels(int is_f64)
@@ -43,16 +44,20 @@ static fc_pool_kernels pool_kernels(int is_f64)
     if (fc_simd_level() == FC_SIMD_AVX2) {
         if (is_f64)
             return (fc_pool_kernels){fc_pool_max_rows_f64_avx2, fc_pool_max_indices_rows_f64_avx2,
-                                     fc_pool_avg_rows_f64_avx2, fc_pool_avg_backward_rows_f64_avx2};
+                                     fc_pool_avg_rows_f64_avx2, fc_pool_avg_backward_rows_f64_avx2,
+                                 fc_pool_max_backward_rows_f64_avx2};
         return (fc_pool_kernels){fc_pool_max_rows_f32_avx2, fc_pool_max_indices_rows_f32_avx2,
-                                 fc_pool_avg_rows_f32_avx2, fc_pool_avg_backward_rows_f32_avx2};
+                                 fc_pool_avg_rows_f32_avx2, fc_pool_avg_backward_rows_f32_avx2,
+                                 fc_pool_max_backward_rows_f32_avx2};
     }
 #endif
     if (is_f64)
         return (fc_pool_kernels){fc_pool_max_rows_f64_generic, fc_pool_max_indices_rows_f64_generic,
-                                 fc_pool_avg_rows_f64_generic, fc_pool_avg_backward_rows_f64_generic};
+                                 fc_pool_avg_rows_f64_generic, fc_pool_avg_backward_rows_f64_generic,
+                                 fc_pool_max_backward_rows_f64_generic};
     return (fc_pool_kernels){fc_pool_max_rows_f32_generic, fc_pool_max_indices_rows_f32_generic,
-                             fc_pool_avg_rows_f32_generic, fc_pool_avg_backward_rows_f32_generic};
+                             fc_pool_avg_rows_f32_generic, fc_pool_avg_backward_rows_f32_generic,
+                                 fc_pool_max_backward_rows_f32_generic};
 }
 
 static int64_t forward_row_blocks(const fc_geom *g)
@@ -103,16 +108,28 @@ int fc_avg_pool2d_f64(const fc_geom *g, const double *x, double *y,
     return run_forward(g, pool_kernels(1).avg_rows, x, y, NULL, divisor_mode, divisor_override);
 }
 
+/* One task per plane: a plane's scatter stays in one task, in output order. */
+static int run_max_backward(const fc_geom *g, fc_task_fn kernel, const void *grad_y, const int64_t *indices,
+                            void *grad_x)
+{
+    /* The kernel only reads indices; the job's field is shared with the forward pass. */
+    fc_pool_job job = {g, grad_y, grad_x, (int64_t *)(uintptr_t)indices, 0, 0, 1};
+    double work = (double)g->N * g->C * ((double)g->OH * g->OW + (double)g->H * g->W);
+    return fc_parallel_for(g->N * g->C, work, kernel, &job);
+}
+
 int fc_max_pool2d_backward_f32(const fc_geom *g, const float *grad_y,
                                const int64_t *indices, float *grad_x)
 {
-    return pool_ref_max_backward_f32(g, grad_y, indices, grad_x);
+    if (g->OW < FC_POOL_MIN_ROW_OUTPUTS) return pool_ref_max_backward_f32(g, grad_y, indices, grad_x);
+    return run_max_backward(g, pool_kernels(0).max_backward_rows, grad_y, indices, grad_x);
 }
 
 int fc_max_pool2d_backward_f64(const fc_geom *g, const double *grad_y,
                                const int64_t *indices, double *grad_x)
 {
-    return pool_ref_max_backward_f64(g, grad_y, indices, grad_x);
+    if (g->OW < FC_POOL_MIN_ROW_OUTPUTS) return pool_ref_max_backward_f64(g, grad_y, indices, grad_x);
+    return run_max_backward(g, pool_kernels(1).max_backward_rows, grad_y, indices, grad_x);
 }
 
 static int run_avg_backward(const fc_geom *g, fc_task_fn kernel, const void *grad_y, void *grad_x,

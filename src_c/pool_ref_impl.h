@@ -1,8 +1,8 @@
 /*
  * Reference pooling kernels, templated on REAL / FC_NAME: the direct loops of
  * the definition, one task = one (n, c) plane, so threads never share an
- * output.  pool.c uses them where the row kernels gain nothing (outputs
- * narrower than a vector) and for the max-pool gradient scatter.
+ * output.  pool.c uses them where the row kernels gain nothing: outputs
+ * narrower than a vector.
  */
 
 typedef struct {

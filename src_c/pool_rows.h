@@ -12,7 +12,9 @@
  *      SIMD over output width (stride 2 deinterleaves even/odd columns).
  * The input is streamed once; the row buffer stays in L1.  Max with
  * indices scans each window in the reference order instead, so ties and
- * NaNs pick the same position.
+ * NaNs pick the same position.  Backward: avg spreads each output's share
+ * over a padded row added to the window's rows; max scatters through the
+ * indices.
  *
  * Tasks: forward = (plane, block of output rows), backward = plane.  Each
  * output is computed by one task in a fixed order, so results do not depend
@@ -30,7 +32,7 @@ typedef struct fc_pool_job {
     const fc_geom *g;
     const void *src;           /* x (forward) or grad_y (backward) */
     void *dst;                 /* y (forward) or grad_x (backward) */
-    int64_t *indices;          /* max forward: NULL or int64 (N, C, OH, OW) */
+    int64_t *indices;          /* max: NULL or int64 (N, C, OH, OW), read-only in backward */
     int divisor_mode;          /* avg: FC_AVG_* */
     int64_t divisor_override;  /* avg: FC_AVG_DIVISOR */
     int64_t row_blocks;        /* forward: output-row blocks per plane */
@@ -40,7 +42,8 @@ typedef struct fc_pool_job {
     int fc_pool_max_rows_##suffix(void *job, int64_t begin, int64_t end);                \
     int fc_pool_max_indices_rows_##suffix(void *job, int64_t begin, int64_t end);        \
     int fc_pool_avg_rows_##suffix(void *job, int64_t begin, int64_t end);                \
-    int fc_pool_avg_backward_rows_##suffix(void *job, int64_t begin, int64_t end);
+    int fc_pool_avg_backward_rows_##suffix(void *job, int64_t begin, int64_t end);     \
+    int fc_pool_max_backward_rows_##suffix(void *job, int64_t begin, int64_t end);
 
 FC_POOL_DECLARE(f32_generic)
 FC_POOL_DECLARE(f64_generic)

@@ -280,6 +280,19 @@ int FC_NAME(fc_pool_max_rows)(void *vjob, int64_t begin, int64_t end)
     return FC_OK;
 }
 
+/* One kernel tap for every output of a row: the reference's update rule.
+ * Inlined with a literal stride so strides 1 and 2 vectorise. */
+FC_INLINE void FC_NAME(scan_tap)(const REAL *FC_RESTRICT tap, int64_t tap_start, int64_t OW, int64_t stride,
+                                 REAL *FC_RESTRICT best, int64_t *FC_RESTRICT best_index)
+{
+    for (int64_t ow = 0; ow < OW; ow++) {
+        const REAL v = tap[ow * stride];
+        const int take = (v > best[ow]) | (v != v);
+        best[ow] = take ? v : best[ow];
+        best_index[ow] = take ? tap_start + ow * stride : best_index[ow];
+    }
+}
+
 /* Same scan order and rule as the reference, so ties and NaNs give its index. */
 int FC_NAME(fc_pool_max_indices_rows)(void *vjob, int64_t begin, int64_t end)
 {
@@ -311,14 +324,11 @@ int FC_NAME(fc_pool_max_indices_rows)(void *vjob, int64_t begin, int64_t end)
                 memcpy(s.row + g->pad_left, s.rows[k], (size_t)W * sizeof(REAL));
                 const int64_t row_start = (s.rows[k] - x) - g->pad_left;  /* flat index of row[0] */
                 for (int64_t j = 0; j < g->KW; j++) {
-                    const REAL *FC_RESTRICT tap = s.row + j * dilation;
+                    const REAL *tap = s.row + j * dilation;
                     const int64_t tap_start = row_start + j * dilation;
-                    for (int64_t ow = 0; ow < OW; ow++) {
-                        const REAL v = tap[ow * stride];
-                        const int take = (v > best[ow]) | (v != v);
-                        best[ow] = take ? v : best[ow];
-                        best_index[ow] = take ? tap_start + ow * stride : best_index[ow];
-                    }
+                    if (stride == 1) FC_NAME(scan_tap)(tap, tap_start, OW, 1, best, best_index);
+                    else if (stride == 2) FC_NAME(scan_tap)(tap, tap_start, OW, 2, best, best_index);
+                    else FC_NAME(scan_tap)(tap, tap_start, OW, stride, best, best_index);
                 }
             }
             memcpy(y + oh * OW, best, (size_t)OW * sizeof(REAL));
@@ -440,5 +450,35 @@ int FC_NAME(fc_pool_avg_backward_rows)(void *vjob, int64_t begin, int64_t end)
         }
     }
     fc_aligned_free(s.block);
+    return FC_OK;
+}
+
+/* Max backward, one task per plane: clear the plane, then route each output's
+ * gradient to its index in output order (overlapping windows add in a fixed
+ * order).  The gradient and index streams are read ahead explicitly: the
+ * loop's time is their load latency, not arithmetic. */
+int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
+{
+    const fc_pool_job *job = (const fc_pool_job *)vjob;
+    const fc_geom *g = job->g;
+    const int64_t plane_in = g->H * g->W, plane_out = g->OH * g->OW;
+    for (int64_t plane = begin; plane < end; plane++) {
+        const REAL *FC_RESTRICT grad_y = (const REAL *)job->src + plane * plane_out;
+        const int64_t *FC_RESTRICT indices = job->indices + plane * plane_out;
+        REAL *FC_RESTRICT grad_x = (REAL *)job->dst + plane * plane_in;
+        memset(grad_x, 0, (size_t)plane_in * sizeof(REAL));
+        int64_t p = 0;
+#if defined(__GNUC__) || defined(__clang__)
+        const int64_t ahead = 256;   /* outputs: 1-2 KB of each stream */
+        for (; p + 16 <= plane_out; p += 16) {
+            for (int64_t byte = 0; byte < 16 * (int64_t)sizeof(REAL); byte += 64)
+                __builtin_prefetch((const char *)(grad_y + p + ahead) + byte, 0, 3);
+            __builtin_prefetch(indices + p + ahead, 0, 3);
+            __builtin_prefetch(indices + p + ahead + 8, 0, 3);
+            for (int64_t q = p; q < p + 16; q++) grad_x[indices[q]] += grad_y[q];
+        }
+#endif
+        for (; p < plane_out; p++) grad_x[indices[p]] += grad_y[p];
+    }
     return FC_OK;
 }
