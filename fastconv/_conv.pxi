@@ -1,4 +1,5 @@
-# Convolution bindings: forward, im2col/col2im, gradients.
+# Convolution bindings: forward, im2col/col2im, gradients.  Empty results
+# (an empty batch) never reach the kernels.
 
 cdef extern from "fastconv.h" nogil:
     int fc_conv2d_f32(const fc_geom *g, const float *x, const float *weight, const float *bias, float *y, int relu)
@@ -22,6 +23,8 @@ def conv2d(tuple geom, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarr
     cdef void *pb = data_or_null(bias)
     cdef void *py = data(y)
     cdef int status
+    if cnp.PyArray_SIZE(y) == 0:
+        return
     if is_f32(y):
         with nogil:
             status = fc_conv2d_f32(&g, <float *>px, <float *>pw, <float *>pb, <float *>py, relu)
@@ -36,6 +39,8 @@ def im2col(tuple geom, cnp.ndarray x, cnp.ndarray cols):
     cdef void *px = data(x)
     cdef void *pc = data(cols)
     cdef int status
+    if cnp.PyArray_SIZE(cols) == 0:
+        return
     if is_f32(cols):
         with nogil:
             status = fc_im2col_f32(&g, <float *>px, <float *>pc)
@@ -50,6 +55,8 @@ def col2im(tuple geom, cnp.ndarray cols, cnp.ndarray x):
     cdef void *pc = data(cols)
     cdef void *px = data(x)
     cdef int status
+    if cnp.PyArray_SIZE(x) == 0:
+        return
     if is_f32(x):
         with nogil:
             status = fc_col2im_f32(&g, <float *>pc, <float *>px)
@@ -65,6 +72,8 @@ def conv2d_grad_input(tuple geom, cnp.ndarray grad_y, cnp.ndarray weight, cnp.nd
     cdef void *pw = data(weight)
     cdef void *pgx = data(grad_x)
     cdef int status
+    if cnp.PyArray_SIZE(grad_x) == 0:
+        return
     if is_f32(grad_x):
         with nogil:
             status = fc_conv2d_grad_input_f32(&g, <float *>pgy, <float *>pw, <float *>pgx)
@@ -80,6 +89,9 @@ def conv2d_grad_weight(tuple geom, cnp.ndarray grad_y, cnp.ndarray x, cnp.ndarra
     cdef void *px = data(x)
     cdef void *pgw = data(grad_weight)
     cdef int status
+    if g.N == 0:  # an empty batch contributes nothing
+        grad_weight.fill(0)
+        return
     if is_f32(grad_weight):
         with nogil:
             status = fc_conv2d_grad_weight_f32(&g, <float *>pgy, <float *>px, <float *>pgw)
@@ -94,6 +106,9 @@ def conv2d_grad_bias(tuple geom, cnp.ndarray grad_y, cnp.ndarray grad_bias):
     cdef void *pgy = data(grad_y)
     cdef void *pgb = data(grad_bias)
     cdef int status
+    if g.N == 0:  # an empty batch contributes nothing
+        grad_bias.fill(0)
+        return
     if is_f32(grad_bias):
         with nogil:
             status = fc_conv2d_grad_bias_f32(&g, <float *>pgy, <float *>pgb)

@@ -21,6 +21,8 @@ def max_pool2d(tuple geom, cnp.ndarray x, cnp.ndarray y, object indices):
     cdef void *py = data(y)
     cdef int64_t *pi = <int64_t *>data_or_null(indices)
     cdef int status
+    if cnp.PyArray_SIZE(y) == 0:
+        return
     if is_f32(y):
         with nogil:
             status = fc_max_pool2d_f32(&g, <float *>px, <float *>py, pi)
@@ -35,6 +37,8 @@ def avg_pool2d(tuple geom, cnp.ndarray x, cnp.ndarray y, int divisor_mode, int64
     cdef void *px = data(x)
     cdef void *py = data(y)
     cdef int status
+    if cnp.PyArray_SIZE(y) == 0:
+        return
     if is_f32(y):
         with nogil:
             status = fc_avg_pool2d_f32(&g, <float *>px, <float *>py, divisor_mode, divisor_override)
@@ -50,6 +54,8 @@ def max_pool2d_backward(tuple geom, cnp.ndarray grad_y, cnp.ndarray indices, cnp
     cdef const int64_t *pi = <const int64_t *>data(indices)
     cdef void *pgx = data(grad_x)
     cdef int status
+    if cnp.PyArray_SIZE(grad_x) == 0:
+        return
     if is_f32(grad_x):
         with nogil:
             status = fc_max_pool2d_backward_f32(&g, <float *>pgy, pi, <float *>pgx)
@@ -65,6 +71,8 @@ def avg_pool2d_backward(tuple geom, cnp.ndarray grad_y, cnp.ndarray grad_x, int 
     cdef void *pgy = data(grad_y)
     cdef void *pgx = data(grad_x)
     cdef int status
+    if cnp.PyArray_SIZE(grad_x) == 0:
+        return
     if is_f32(grad_x):
         with nogil:
             status = fc_avg_pool2d_backward_f32(&g, <float *>pgy, <float *>pgx, divisor_mode, divisor_override)
