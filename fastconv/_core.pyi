@@ -3,10 +3,10 @@
 # dtype and the geometry as a tuple in fc_geom's field order:
 # (N, C, H, W, O, groups, KH, KW, OH, OW, stride_h, stride_w,
 #  dilation_h, dilation_w, pad_top, pad_bottom, pad_left, pad_right).
-from typing import Any
+from typing import Any, Callable, Literal
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 _Geom = tuple[int, int, int, int, int, int, int, int, int, int,
               int, int, int, int, int, int, int, int]
@@ -43,3 +43,15 @@ def relu_backward(grad_y: _Array, x: _Array, grad_x: _Array) -> None: ...
 
 # peak-FMA probe (_probe.pxi): the flops done by `rounds` rounds on every thread
 def probe_fma_flops(dtype_name: str, rounds: int) -> float: ...
+
+# conv2d's compiled entry point (_fast.pxi): the common call is checked and run
+# in C, anything else goes to the validating conv2d registered with
+# set_checked_conv2d (fastconv._ops.conv2d).  Same arguments as fastconv.conv2d.
+def conv2d_entry(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
+                 stride: int | tuple[int, int] = 1,
+                 padding: int | tuple[int, int] | tuple[tuple[int, int], tuple[int, int]]
+                 | Literal["valid", "same"] = 0,
+                 dilation: int | tuple[int, int] = 1, groups: int = 1, *,
+                 activation: Literal["relu"] | None = None,
+                 out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def set_checked_conv2d(function: Callable[..., NDArray[np.floating[Any]]]) -> None: ...
