@@ -18,10 +18,13 @@ typedef struct {
     int64_t mc, kc, nc;
 } fc_blocking;
 
-/* Rows of MC are multiples of MR, NC of NR (6/16 for float32, 6/8 float64). */
+/* MC is a multiple of MR (6), NC of NR (32 float32, 16 float64).  The B
+ * block KC x NC is 512 KB in both float types. */
+static const fc_blocking fc_blocking_avx512_f32 = {144, 256, 512};
+static const fc_blocking fc_blocking_avx512_f64 = {144, 256, 256};
 static const fc_blocking fc_blocking_avx2_f32 = {144, 256, 512};
-static const fc_blocking fc_blocking_avx2_f64 = {144, 256, 512};
+static const fc_blocking fc_blocking_avx2_f64 = {144, 256, 256};
 static const fc_blocking fc_blocking_generic_f32 = {144, 256, 512};
-static const fc_blocking fc_blocking_generic_f64 = {144, 256, 512};
+static const fc_blocking fc_blocking_generic_f64 = {144, 256, 256};
 
 #endif

@@ -16,10 +16,12 @@
 #define FC_NAME(name) name##_f32
 #define GEMM_MR FC_GEMM_MR_F32
 #define GEMM_NR FC_GEMM_NR_F32
-#define GEMM_UKERNEL_GENERIC fc_gemm_f32_6x16_generic
-#define GEMM_UKERNEL_AVX2 fc_gemm_f32_6x16_avx2
+#define GEMM_UKERNEL_GENERIC fc_gemm_f32_6x32_generic
+#define GEMM_UKERNEL_AVX2 fc_gemm_f32_6x32_avx2
+#define GEMM_UKERNEL_AVX512 fc_gemm_f32_6x32_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f32
+#define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f32
 #include "conv_ref_impl.h"
 #include "conv_gemm_impl.h"
 #include "conv_impl.h"
@@ -29,17 +31,21 @@
 #undef GEMM_NR
 #undef GEMM_UKERNEL_GENERIC
 #undef GEMM_UKERNEL_AVX2
+#undef GEMM_UKERNEL_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
+#undef GEMM_BLOCKING_AVX512
 
 #define REAL double
 #define FC_NAME(name) name##_f64
 #define GEMM_MR FC_GEMM_MR_F64
 #define GEMM_NR FC_GEMM_NR_F64
-#define GEMM_UKERNEL_GENERIC fc_gemm_f64_6x8_generic
-#define GEMM_UKERNEL_AVX2 fc_gemm_f64_6x8_avx2
+#define GEMM_UKERNEL_GENERIC fc_gemm_f64_6x16_generic
+#define GEMM_UKERNEL_AVX2 fc_gemm_f64_6x16_avx2
+#define GEMM_UKERNEL_AVX512 fc_gemm_f64_6x16_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f64
+#define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f64
 #include "conv_ref_impl.h"
 #include "conv_gemm_impl.h"
 #include "conv_impl.h"
@@ -49,5 +55,7 @@
 #undef GEMM_NR
 #undef GEMM_UKERNEL_GENERIC
 #undef GEMM_UKERNEL_AVX2
+#undef GEMM_UKERNEL_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
+#undef GEMM_BLOCKING_AVX512

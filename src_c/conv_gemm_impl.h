@@ -1,7 +1,7 @@
 /*
  * Convolution as packed GEMM (implicit GEMM), templated on REAL / FC_NAME /
- * GEMM_MR / GEMM_NR and the per-ISA choices GEMM_UKERNEL_{GENERIC,AVX2},
- * GEMM_BLOCKING_{GENERIC,AVX2}.
+ * GEMM_MR / GEMM_NR and the per-ISA choices GEMM_UKERNEL_{GENERIC,AVX2,AVX512},
+ * GEMM_BLOCKING_{GENERIC,AVX2,AVX512}.
  *
  * Per image n and group, with K = C/groups * KH * KW taps and P = OH * OW:
  *
@@ -46,6 +46,12 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
     if (fc_simd_level() == FC_SIMD_AVX2) {
         e.kernel = GEMM_UKERNEL_AVX2;
         e.blk = GEMM_BLOCKING_AVX2;
+    }
+#endif
+#ifdef FC_GEMM_HAVE_AVX512
+    if (fc_gemm_avx512_usable()) {
+        e.kernel = GEMM_UKERNEL_AVX512;
+        e.blk = GEMM_BLOCKING_AVX512;
     }
 #endif
     return e;

@@ -29,11 +29,19 @@ extern "C" {
 enum { FC_GEMM_ACCUMULATE = 1, FC_GEMM_RELU = 2 };
 
 /* Tile shapes, shared by every ISA of a float type so one packed layout
- * serves them all. */
+ * serves them all: 6 rows x two AVX-512 vectors.  AVX2 and the generic
+ * kernel cover a tile as two halves of one ymm pair each (12 accumulators
+ * either way), reading their half of each packed B row. */
 #define FC_GEMM_MR_F32 6
-#define FC_GEMM_NR_F32 16
+#define FC_GEMM_NR_F32 32
 #define FC_GEMM_MR_F64 6
-#define FC_GEMM_NR_F64 8
+#define FC_GEMM_NR_F64 16
+
+/* AVX-512F micro-kernels are compiled with a function target attribute (no
+ * per-file flags needed), so only where the compiler has one. */
+#if FC_X86 && (defined(__GNUC__) || defined(__clang__))
+#define FC_GEMM_HAVE_AVX512 1
+#endif
 
 typedef void (*fc_gemm_ukernel_f32)(int64_t k, const float *a, const float *b, float *c,
                                     int64_t ldc, const float *bias, int flags);
@@ -41,18 +49,31 @@ typedef void (*fc_gemm_ukernel_f64)(int64_t k, const double *a, const double *b,
                                     int64_t ldc, const double *bias, int flags);
 
 /* Portable C, written so compilers vectorise the NR loop (gemm_generic.c). */
-void fc_gemm_f32_6x16_generic(int64_t k, const float *a, const float *b, float *c,
+void fc_gemm_f32_6x32_generic(int64_t k, const float *a, const float *b, float *c,
                               int64_t ldc, const float *bias, int flags);
-void fc_gemm_f64_6x8_generic(int64_t k, const double *a, const double *b, double *c,
-                             int64_t ldc, const double *bias, int flags);
+void fc_gemm_f64_6x16_generic(int64_t k, const double *a, const double *b, double *c,
+                              int64_t ldc, const double *bias, int flags);
 
 #ifdef FASTCONV_HAVE_AVX2
-/* AVX2 + FMA: 12 ymm accumulators, B rows loaded, A broadcast. */
-void fc_gemm_f32_6x16_avx2(int64_t k, const float *a, const float *b, float *c,
+/* AVX2 + FMA: 12 ymm accumulators per half tile, B rows loaded, A broadcast. */
+void fc_gemm_f32_6x32_avx2(int64_t k, const float *a, const float *b, float *c,
                            int64_t ldc, const float *bias, int flags);
-void fc_gemm_f64_6x8_avx2(int64_t k, const double *a, const double *b, double *c,
-                          int64_t ldc, const double *bias, int flags);
+void fc_gemm_f64_6x16_avx2(int64_t k, const double *a, const double *b, double *c,
+                           int64_t ldc, const double *bias, int flags);
 #endif
+
+#ifdef FC_GEMM_HAVE_AVX512
+/* AVX-512F: 12 zmm accumulators.  Call only when fc_gemm_avx512_usable(). */
+void fc_gemm_f32_6x32_avx512(int64_t k, const float *a, const float *b, float *c,
+                             int64_t ldc, const float *bias, int flags);
+void fc_gemm_f64_6x16_avx512(int64_t k, const double *a, const double *b, double *c,
+                             int64_t ldc, const double *bias, int flags);
+#endif
+
+/* Nonzero when the AVX-512 micro-kernels may run: the CPU and OS support
+ * AVX-512F, the SIMD level in use is AVX2 (not forced down to generic) and
+ * FASTCONV_SIMD does not cap it at avx2 (gemm.c). */
+int fc_gemm_avx512_usable(void);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,9 @@
 """Each convolution kernel path, forced by shape, against a float64 NumPy reference.
 
 The conv entry points pick a path per shape (src_c/conv_impl.h): the packed
-implicit GEMM (micro-kernel tiles 6x16 float32 / 6x8 float64, cache blocks
-MC/KC/NC = 144/256/512), its 1x1 stride-1 path that packs the input as a
-plain matrix, the reference loops for one output channel per group, and the
+implicit GEMM (micro-kernel tiles 6x32 float32 / 6x16 float64, cache blocks
+MC/KC/NC = 144/256/512 float32, 144/256/256 float64), its 1x1 stride-1 path
+that packs the input as a plain matrix, the reference loops for one output channel per group, and the
 direct kernels for depthwise / few-channel shapes.  The shapes below are
 chosen so that every GEMM edge case runs: M, N not multiples of the tile,
 K spanning several KC blocks (so the fused bias and ReLU must wait for the
@@ -11,7 +11,9 @@ last block), M spanning several MC blocks, many column blocks, groups,
 stride / dilation / asymmetric padding in the fused im2col packing, and the
 backward paths (grad_input's col2im scatter per channel block, grad_weight's
 reduction over (n, p) in KC blocks).  CI also runs this file with
-FASTCONV_SIMD=generic, so the portable micro-kernels get the same coverage.
+FASTCONV_SIMD=generic (portable micro-kernels) and FASTCONV_SIMD=avx2 (the
+AVX2 ones on a machine that would otherwise pick AVX-512), so every
+micro-kernel gets the same coverage.
 
 Tests never time anything; 1 and 2 threads must agree bit for bit.
 """
@@ -105,10 +107,10 @@ def term_scale(x, weight, stride, pads, dilation, groups):
 # None of them has C/groups <= 4 or groups == C, so the direct kernels never
 # take them: each runs the path its label names.
 CASES = [
-    # GEMM edge tiles: M = 7 and 13 (not multiples of 6), N = 5*7 = 35 (not of 16 or 8)
+    # GEMM edge tiles: M = 7 and 13 (not multiples of 6), N = 5*7 = 35 (not of 32 or 16)
     ("gemm-edge-m7", (2, 5, 5, 7), (7, 5, 3, 3), 1, 1, 1, 1),
     ("gemm-edge-m13-n35", (1, 9, 7, 5), (13, 9, 3, 3), 1, 1, 1, 1),
-    # exact tiles: M = 12, N = 16*4
+    # exact tiles: M = 12, N = 64
     ("gemm-exact", (1, 8, 8, 8), (12, 8, 3, 3), 1, 1, 1, 1),
     # K = 29*9 = 261 > KC: two reduction blocks, bias and ReLU after the last
     ("gemm-k-two-blocks", (2, 29, 6, 9), (8, 29, 3, 3), 1, 1, 1, 1),

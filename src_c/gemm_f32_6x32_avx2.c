@@ -1,11 +1,12 @@
 /*
- * float32 6x16 micro-kernel for AVX2 + FMA (compiled with -mavx2 -mfma, called
+ * float32 6x32 micro-kernel for AVX2 + FMA (compiled with -mavx2 -mfma, called
  * only when fc_simd_level() == FC_SIMD_AVX2).
  *
- * 12 ymm accumulators (6 rows x 2 vectors of 8), two B vectors loaded and one
- * A value broadcast per row per k step: 12 independent FMAs per step keep both
- * FMA pipes busy through their 4-cycle latency.  The k loop is unrolled by 4
- * and prefetches the A/B streams a few steps ahead.
+ * The tile is done as two 6x16 halves, each with 12 ymm accumulators (6 rows x
+ * 2 vectors of 8): two B vectors loaded and one A value broadcast per row per
+ * k step, 12 independent FMAs per step keep both FMA pipes busy through their
+ * 4-cycle latency.  The k loop is unrolled by 4 and prefetches the A/B streams
+ * a few steps ahead.  The A micro-panel is read twice, from L1.
  */
 #include "gemm.h"
 
@@ -52,8 +53,8 @@ static inline void store_row(float *row, __m256 lo, __m256 hi, const float *bias
     _mm256_storeu_ps(row + 8, hi);
 }
 
-void fc_gemm_f32_6x16_avx2(int64_t k, const float *a, const float *b, float *c,
-                           int64_t ldc, const float *bias, int flags)
+static void half_tile(int64_t k, const float *a, const float *b, float *c,
+                      int64_t ldc, const float *bias, int flags)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
     __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
@@ -84,4 +85,11 @@ void fc_gemm_f32_6x16_avx2(int64_t k, const float *a, const float *b, float *c,
     store_row(c + 3 * ldc, c30, c31, bias, 3, flags);
     store_row(c + 4 * ldc, c40, c41, bias, 4, flags);
     store_row(c + 5 * ldc, c50, c51, bias, 5, flags);
+}
+
+void fc_gemm_f32_6x32_avx2(int64_t k, const float *a, const float *b, float *c,
+                           int64_t ldc, const float *bias, int flags)
+{
+    half_tile(k, a, b, c, ldc, bias, flags);
+    half_tile(k, a, b + NR / 2, c + NR / 2, ldc, bias, flags);
 }

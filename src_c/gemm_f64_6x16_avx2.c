@@ -1,11 +1,12 @@
 /*
- * float64 6x8 micro-kernel for AVX2 + FMA (compiled with -mavx2 -mfma, called
+ * float64 6x16 micro-kernel for AVX2 + FMA (compiled with -mavx2 -mfma, called
  * only when fc_simd_level() == FC_SIMD_AVX2).
  *
- * 12 ymm accumulators (6 rows x 2 vectors of 4), two B vectors loaded and one
- * A value broadcast per row per k step: 12 independent FMAs per step keep both
- * FMA pipes busy through their 4-cycle latency.  The k loop is unrolled by 4
- * and prefetches the A/B streams a few steps ahead.
+ * The tile is done as two 6x8 halves, each with 12 ymm accumulators (6 rows x
+ * 2 vectors of 4): two B vectors loaded and one A value broadcast per row per
+ * k step, 12 independent FMAs per step keep both FMA pipes busy through their
+ * 4-cycle latency.  The k loop is unrolled by 4 and prefetches the A/B streams
+ * a few steps ahead.  The A micro-panel is read twice, from L1.
  */
 #include "gemm.h"
 
@@ -52,8 +53,8 @@ static inline void store_row(double *row, __m256d lo, __m256d hi, const double *
     _mm256_storeu_pd(row + 4, hi);
 }
 
-void fc_gemm_f64_6x8_avx2(int64_t k, const double *a, const double *b, double *c,
-                           int64_t ldc, const double *bias, int flags)
+static void half_tile(int64_t k, const double *a, const double *b, double *c,
+                      int64_t ldc, const double *bias, int flags)
 {
     __m256d c00 = _mm256_setzero_pd(), c01 = _mm256_setzero_pd();
     __m256d c10 = _mm256_setzero_pd(), c11 = _mm256_setzero_pd();
@@ -84,4 +85,11 @@ void fc_gemm_f64_6x8_avx2(int64_t k, const double *a, const double *b, double *c
     store_row(c + 3 * ldc, c30, c31, bias, 3, flags);
     store_row(c + 4 * ldc, c40, c41, bias, 4, flags);
     store_row(c + 5 * ldc, c50, c51, bias, 5, flags);
+}
+
+void fc_gemm_f64_6x16_avx2(int64_t k, const double *a, const double *b, double *c,
+                           int64_t ldc, const double *bias, int flags)
+{
+    half_tile(k, a, b, c, ldc, bias, flags);
+    half_tile(k, a, b + NR / 2, c + NR / 2, ldc, bias, flags);
 }
