@@ -1,0 +1,268 @@
+"""The direct convolution kernels (src_c/conv_direct*), forced by shape, against float64 NumPy.
+
+The conv dispatcher hands a shape to the direct kernels when a group has one
+output channel, or one to four input channels with at most 16 outputs or a
+reduction of at most 18 terms (fc_conv2d_direct_suits); the gradients of
+depthwise shapes (groups == C, any channel multiplier) go to the direct
+grad-input and grad-weight kernels.  Every shape below satisfies those rules,
+and together they reach each kernel variant: one output channel (two output
+rows per pass), two and three output channels per pass, stride 1, 2 and 3
+(phase-split rows), dilation, asymmetric and oversized padding, widths that
+are not a multiple of the vector length (masked tails) and widths of several
+4-vector blocks, planes split into row blocks across threads, grad weight
+summed over several fixed row blocks, bias and fused ReLU.  CI also runs this
+file with FASTCONV_SIMD=generic, which selects the portable kernels.
+
+Tests never time anything; 1 and 2 threads must agree bit for bit.
+"""
+
+import numpy as np
+import pytest
+
+import fastconv
+from conftest import assert_close
+
+DTYPES = [np.float32, np.float64]
+
+
+# ---- float64 reference, independent of the library --------------------------------------------
+
+def padded(x, pads):
+    top, bottom, left, right = pads
+    return np.pad(np.asarray(x, np.float64), ((0, 0), (0, 0), (top, bottom), (left, right)))
+
+
+def output_hw(x_shape, w_shape, stride, pads, dilation):
+    top, bottom, left, right = pads
+    out_h = (x_shape[2] + top + bottom - dilation[0] * (w_shape[2] - 1) - 1) // stride[0] + 1
+    out_w = (x_shape[3] + left + right - dilation[1] * (w_shape[3] - 1) - 1) // stride[1] + 1
+    return out_h, out_w
+
+
+def tap_slices(i, j, out_hw, stride, dilation):
+    """Rows and columns of the padded input that kernel tap (i, j) reads for every output."""
+    rows = slice(i * dilation[0], i * dilation[0] + stride[0] * (out_hw[0] - 1) + 1, stride[0])
+    cols = slice(j * dilation[1], j * dilation[1] + stride[1] * (out_hw[1] - 1) + 1, stride[1])
+    return rows, cols
+
+
+def group_channels(weight, groups, c_total):
+    """For each output channel, the input channels of its group."""
+    out_per_group, in_per_group = weight.shape[0] // groups, c_total // groups
+    return [range((o // out_per_group) * in_per_group, (o // out_per_group + 1) * in_per_group)
+            for o in range(weight.shape[0])]
+
+
+def reference_forward(x, weight, bias, stride, pads, dilation, groups):
+    xp = padded(x, pads)
+    w = np.asarray(weight, np.float64)
+    out_hw = output_hw(x.shape, weight.shape, stride, pads, dilation)
+    y = np.zeros((x.shape[0], weight.shape[0]) + out_hw)
+    for o, channels in enumerate(group_channels(weight, groups, x.shape[1])):
+        for cg, c in enumerate(channels):
+            for i in range(weight.shape[2]):
+                for j in range(weight.shape[3]):
+                    rows, cols = tap_slices(i, j, out_hw, stride, dilation)
+                    y[:, o] += w[o, cg, i, j] * xp[:, c, rows, cols]
+    if bias is not None:
+        y += np.asarray(bias, np.float64)[None, :, None, None]
+    return y
+
+
+def reference_grads(grad_y, x, weight, stride, pads, dilation, groups):
+    """(grad_x, grad_weight) in float64: scatter through every tap / correlate every tap."""
+    top, bottom, left, right = pads
+    xp = padded(x, pads)
+    gy = np.asarray(grad_y, np.float64)
+    w = np.asarray(weight, np.float64)
+    out_hw = gy.shape[2:]
+    grad_xp = np.zeros_like(xp)
+    grad_w = np.zeros(weight.shape)
+    for o, channels in enumerate(group_channels(weight, groups, x.shape[1])):
+        for cg, c in enumerate(channels):
+            for i in range(weight.shape[2]):
+                for j in range(weight.shape[3]):
+                    rows, cols = tap_slices(i, j, out_hw, stride, dilation)
+                    grad_xp[:, c, rows, cols] += w[o, cg, i, j] * gy[:, o]
+                    grad_w[o, cg, i, j] = np.sum(gy[:, o] * xp[:, c, rows, cols])
+    grad_x = grad_xp[:, :, top:top + x.shape[2], left:left + x.shape[3]]
+    return grad_x, grad_w
+
+
+def pads_of(padding):
+    if isinstance(padding, int):
+        return (padding,) * 4
+    (top, bottom), (left, right) = padding
+    return top, bottom, left, right
+
+
+def pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+# ---- shapes ------------------------------------------------------------------------------------
+# (name, x shape, weight shape, stride, padding, dilation, groups)
+
+DEPTHWISE = [
+    ("dw-m1-s1", (2, 3, 9, 13), (3, 1, 3, 3), 1, 1, 1, 3),
+    ("dw-m2-s1", (2, 3, 9, 13), (6, 1, 3, 3), 1, 1, 1, 3),
+    ("dw-m1-s2-odd", (2, 4, 11, 17), (4, 1, 3, 3), 2, 1, 1, 4),
+    ("dw-m2-s2-asym", (2, 4, 11, 17), (8, 1, 3, 3), 2, ((1, 0), (2, 1)), 1, 4),
+    ("dw-m1-dilated", (1, 2, 12, 37), (2, 1, 3, 5), (2, 3), ((0, 2), (3, 1)), 2, 2),
+    ("dw-m3-s3-oversized-pad", (1, 2, 7, 9), (6, 1, 4, 2), (3, 2), ((5, 0), (0, 4)), (1, 3), 2),
+    ("dw-m1-wide", (2, 3, 10, 70), (3, 1, 3, 3), 1, 1, 1, 3),
+    ("dw-m1-wide-s2", (1, 3, 10, 83), (3, 1, 3, 3), 2, 1, 1, 3),
+    ("dw-m1-valid-5x5", (2, 5, 12, 12), (5, 1, 5, 5), 1, 0, 1, 5),
+    ("dw-m1-pad-beyond-kernel", (1, 5, 8, 8), (5, 1, 3, 3), 1, 4, 1, 5),
+    ("dw-m1-1x1", (2, 3, 5, 6), (3, 1, 1, 1), 1, 0, 1, 3),
+    ("single-channel-5x5-m6", (3, 1, 28, 28), (6, 1, 5, 5), 1, 0, 1, 1),
+    ("single-channel-7x7", (1, 1, 20, 45), (1, 1, 7, 7), 1, 3, 1, 1),
+    ("single-channel-1x2-tiny", (1, 1, 6, 8), (1, 1, 1, 2), 1, 0, 1, 1),
+    ("single-channel-tall-rowblocks", (1, 1, 150, 40), (1, 1, 3, 3), 1, 1, 1, 1),
+    ("single-channel-m2-s2-dilated", (1, 1, 70, 33), (2, 1, 5, 3), 2, ((2, 2), (1, 1)), (1, 2), 1),
+]
+
+FEW_CHANNEL = [
+    ("c3-to-16-3x3", (2, 3, 16, 16), (16, 3, 3, 3), 1, 1, 1, 1),
+    ("c3-to-7-s2", (2, 3, 15, 15), (7, 3, 3, 3), 2, 1, 1, 1),
+    ("c2-to-5-5x5-asym", (2, 2, 13, 21), (5, 2, 5, 5), 1, ((2, 1), (0, 3)), 1, 1),
+    ("c4-to-8-dilated", (1, 4, 17, 19), (8, 4, 3, 3), 1, 2, 2, 1),
+    ("c1-to-64-3x3", (2, 1, 12, 20), (64, 1, 3, 3), 1, 1, 1, 1),
+    ("groups-c2-per-group", (2, 4, 10, 10), (4, 2, 3, 3), 1, 1, 1, 2),
+    ("groups-c4-out8", (2, 8, 9, 35), (16, 4, 3, 3), (1, 2), 1, 1, 2),
+    ("one-output-many-channels", (2, 9, 8, 11), (1, 9, 3, 3), 1, 1, 1, 1),
+    ("one-output-per-group", (2, 12, 7, 9), (2, 6, 2, 3), (2, 1), ((1, 0), (1, 2)), 1, 2),
+    ("big-image-3x3", (1, 1, 512, 512), (1, 1, 3, 3), 1, 1, 1, 1),
+]
+
+ALL = DEPTHWISE + FEW_CHANNEL
+
+
+def make_operands(rng, x_shape, w_shape, dtype):
+    x = rng.standard_normal(x_shape).astype(dtype)
+    weight = rng.standard_normal(w_shape).astype(dtype)
+    bias = rng.standard_normal(w_shape[0]).astype(dtype)
+    return x, weight, bias
+
+
+def describe(name, x, weight, stride, padding, dilation, groups, **extra):
+    parts = [f"case={name}", f"x={x.shape}", f"weight={weight.shape}", f"dtype={x.dtype}",
+             f"stride={stride}", f"padding={padding}", f"dilation={dilation}", f"groups={groups}"]
+    parts += [f"{key}={value}" for key, value in extra.items()]
+    parts.append(f"threads={fastconv.get_num_threads()}")
+    return ", ".join(parts)
+
+
+def term_scale(x, weight, stride, pads, dilation, groups):
+    """conv(|x|, |w|) + 1: the size of the summed terms."""
+    return reference_forward(np.abs(x), np.abs(weight), None, stride, pads, dilation, groups) + 1.0
+
+
+# ---- forward -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("use_bias", [False, True])
+@pytest.mark.parametrize("name, x_shape, w_shape, stride, padding, dilation, groups", ALL,
+                         ids=[case[0] for case in ALL])
+def test_forward_matches_reference(name, x_shape, w_shape, stride, padding, dilation, groups,
+                                   use_bias, relu, dtype, rng):
+    x, weight, bias = make_operands(rng, x_shape, w_shape, dtype)
+    bias = bias if use_bias else None
+    stride, dilation, pads = pair(stride), pair(dilation), pads_of(padding)
+    got = fastconv.conv2d(x, weight, bias, stride, padding, dilation, groups,
+                          activation="relu" if relu else None)
+    expected = reference_forward(x, weight, bias, stride, pads, dilation, groups)
+    if relu:
+        expected = np.maximum(expected, 0.0)
+    assert_close(got, expected, dtype, scale=term_scale(x, weight, stride, pads, dilation, groups),
+                 context=describe(name, x, weight, stride, padding, dilation, groups,
+                                  bias=use_bias, relu=relu))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_forward_relu_keeps_nan_and_bias_fills_padding_rows(dtype):
+    """A NaN input stays NaN through the fused ReLU; outputs whose window lies
+    wholly in the padding are exactly act(bias)."""
+    x = np.ones((1, 2, 4, 20), dtype)
+    x[0, 0, 1, 5] = np.nan
+    weight = np.ones((2, 1, 3, 3), dtype)
+    bias = np.array([-2.0, 3.0], dtype)
+    got = fastconv.conv2d(x, weight, bias, 1, ((4, 0), (0, 0)), 1, 2, activation="relu")
+    context = f"dtype={np.dtype(dtype).name}"
+    # padded row 5, column 5 lies in the windows of output rows and columns 3..5
+    assert np.isnan(got[0, 0, 3:6, 3:6]).all() and np.isnan(got[0, 0]).sum() == 9, context
+    assert not np.isnan(got[0, 1]).any(), context
+    # output rows 0 and 1 only see the four padding rows on top
+    assert (got[0, 0, :2] == 0).all() and (got[0, 1, :2] == 3).all(), context
+
+
+def test_lesson_corr2d_edge_detector():
+    """The lesson's 6x8 image with the [1, -1] kernel, as a plain 2-D call."""
+    image = np.ones((6, 8))
+    image[:, 2:6] = 0
+    got = fastconv.conv2d(image, np.array([[1.0, -1.0]]))
+    expected = np.zeros((6, 7))
+    expected[:, 1] = 1
+    expected[:, 5] = -1
+    assert got.shape == (6, 7) and got.dtype == np.float64
+    assert np.array_equal(got, expected), got
+
+
+# ---- backward ----------------------------------------------------------------------------------
+
+DEPTHWISE_GRADS = DEPTHWISE + [("dw-tall-gw-blocks", (2, 2, 75, 19), (4, 1, 3, 3), 1, 1, 1, 2)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, x_shape, w_shape, stride, padding, dilation, groups", DEPTHWISE_GRADS,
+                         ids=[case[0] for case in DEPTHWISE_GRADS])
+def test_depthwise_gradients_match_reference(name, x_shape, w_shape, stride, padding, dilation,
+                                             groups, dtype, rng):
+    x, weight, _ = make_operands(rng, x_shape, w_shape, dtype)
+    stride, dilation, pads = pair(stride), pair(dilation), pads_of(padding)
+    out_hw = output_hw(x.shape, weight.shape, stride, pads, dilation)
+    grad_y = rng.standard_normal((x.shape[0], weight.shape[0]) + out_hw).astype(dtype)
+    grads = fastconv.conv2d_backward(grad_y, x, weight, stride, padding, dilation, groups,
+                                     needs=("input", "weight"))
+    expected_x, expected_w = reference_grads(grad_y, x, weight, stride, pads, dilation, groups)
+    context = describe(name, x, weight, stride, padding, dilation, groups)
+    # every grad_x element sums at most KH*KW*multiplier terms of |gy|*|w|; grad_w sums N*OH*OW
+    scale_x = np.abs(grad_y).max() * np.abs(weight).sum() + 1.0
+    scale_w = reference_grads(np.abs(grad_y), np.abs(x), weight, stride, pads, dilation, groups)[1]
+    scale_w = np.abs(scale_w) + reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), stride,
+                                                pads, dilation, groups)[1] + 1.0
+    assert_close(grads.input, expected_x, dtype, scale=scale_x, context="grad input; " + context)
+    assert_close(grads.weight, expected_w, dtype, scale=scale_w, context="grad weight; " + context)
+
+
+# ---- threads -----------------------------------------------------------------------------------
+
+THREAD_CASES = [
+    ("big-image-row-split", (1, 1, 300, 77), (1, 1, 3, 3), 1, 1, 1, 1),
+    ("big-image-s2-dilated", (1, 1, 301, 70), (2, 1, 5, 3), (2, 1), 2, (1, 2), 1),
+    ("depthwise-batch", (4, 6, 40, 37), (12, 1, 3, 3), 1, 1, 1, 6),
+    ("few-channel", (3, 3, 33, 30), (8, 3, 3, 3), 2, 1, 1, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, x_shape, w_shape, stride, padding, dilation, groups", THREAD_CASES,
+                         ids=[case[0] for case in THREAD_CASES])
+def test_one_and_two_threads_agree_bitwise(name, x_shape, w_shape, stride, padding, dilation, groups,
+                                           dtype, rng):
+    x, weight, bias = make_operands(rng, x_shape, w_shape, dtype)
+    stride_hw, dilation_hw, pads = pair(stride), pair(dilation), pads_of(padding)
+    grad_y = rng.standard_normal((x.shape[0], weight.shape[0])
+                                 + output_hw(x.shape, weight.shape, stride_hw, pads, dilation_hw))
+    grad_y = grad_y.astype(dtype)
+    results = []
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        forward = fastconv.conv2d(x, weight, bias, stride, padding, dilation, groups, activation="relu")
+        grads = fastconv.conv2d_backward(grad_y, x, weight, stride, padding, dilation, groups,
+                                         needs=("input", "weight"))
+        results.append((forward, grads.input, grads.weight))
+    context = describe(name, x, weight, stride, padding, dilation, groups)
+    for label, one, two in zip(("forward", "grad input", "grad weight"), *results):
+        assert np.array_equal(one, two, equal_nan=True), f"{label} differs between 1 and 2 threads; {context}"
