@@ -82,7 +82,7 @@ static void fc_direct_plan_finish(fc_direct_plan *p, size_t real_size)
     rows = FC_MAX(1, FC_MIN(rows, cache_out_rows));
     p->rows_per_task = rows;
     p->row_blocks = (p->OH + rows - 1) / rows;
-    p->buffer_rows = FC_MAX(1, FC_MIN(p->Hv, (rows - 1) * p->stride_h + extent));
+    p->buffer_rows = (rows - 1) * p->stride_h + extent;
 }
 
 static void fc_direct_plan_forward(fc_direct_plan *p, const fc_geom *g, size_t real_size)

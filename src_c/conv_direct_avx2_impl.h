@@ -11,6 +11,10 @@
  * instead, and an input row both need is loaded once for the two.  The last partial vector is
  * computed whole (the row buffer is wide enough) and stored masked.
  *
+ * Plane kernel (one output channel, stride_h and dilation_h 1): two output
+ * rows at a time straight from a buffer whose padding rows are zeros, with
+ * no per-row bookkeeping; each input vector is loaded once for both rows.
+ *
  * Grad-weight row kernel: up to 10 taps accumulated at once, each in its own
  * register, so the FMA chains run in parallel; the grad_y vector is loaded
  * once per group.  Tail columns use masked loads, which read zeros, so
@@ -120,6 +124,93 @@ void FC_NAME(fc_direct_fwd_row_avx2)(const FC_NAME(fc_direct_tap) *taps, int64_t
     case 2: FC_NAME(avx2_fwd_row_rm)(taps, ntaps, col_offsets, KW, 1, 2, bias, relu, OW, y, y_row_stride, y_channel_stride); break;
     default: FC_NAME(avx2_fwd_row_rm)(taps, ntaps, col_offsets, KW, 1, 3, bias, relu, OW, y, y_row_stride, y_channel_stride); break;
     }
+}
+
+/* Two output rows r0, r0 + 1 of the plane kernel over U vectors from ow:
+ * input row k (0..KH) feeds row r0 with kernel row k and row r0 + 1 with
+ * kernel row k - 1, so each input vector is loaded once for both. */
+FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int64_t KH, int64_t KW,
+                                         const int64_t *col_offsets, const REAL *weights, VEC b,
+                                         int relu, int64_t ow, int tail, const int R, const int U,
+                                         REAL *y, int64_t OW)
+{
+    VEC acc[2][4];
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++) acc[r][u] = b;
+    for (int64_t k = 0; k < KH + R - 1; k++) {
+        const REAL *row = rows + k * row_len + ow;
+        const REAL *w0 = k < KH ? weights + k * KW : NULL;
+        const REAL *w1 = (R == 2 && k > 0) ? weights + (k - 1) * KW : NULL;
+        if (R == 2 && w0 && w1) {
+            for (int64_t j = 0; j < KW; j++) {
+                const REAL *xp = row + col_offsets[j];
+                const VEC a0 = VSET1(w0[j]), a1 = VSET1(w1[j]);
+                for (int u = 0; u < U; u++) {
+                    const VEC xv = VLOADU(xp + u * VL);
+                    acc[0][u] = VFMADD(a0, xv, acc[0][u]);
+                    acc[1][u] = VFMADD(a1, xv, acc[1][u]);
+                }
+            }
+        } else if (w0) {
+            for (int64_t j = 0; j < KW; j++) {
+                const REAL *xp = row + col_offsets[j];
+                const VEC a0 = VSET1(w0[j]);
+                for (int u = 0; u < U; u++) acc[0][u] = VFMADD(a0, VLOADU(xp + u * VL), acc[0][u]);
+            }
+        } else {
+            for (int64_t j = 0; j < KW; j++) {
+                const REAL *xp = row + col_offsets[j];
+                const VEC a1 = VSET1(w1[j]);
+                for (int u = 0; u < U; u++) acc[1][u] = VFMADD(a1, VLOADU(xp + u * VL), acc[1][u]);
+            }
+        }
+    }
+    const VEC zero = VZERO();
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++) {
+            REAL *out = y + r * OW + ow + u * VL;
+            VEC v = relu ? VMAX(zero, acc[r][u]) : acc[r][u];
+            if (u == U - 1 && tail < VL)
+                VMASKSTORE(out, VTAILMASK(tail), v);
+            else
+                VSTOREU(out, v);
+        }
+}
+
+FC_INLINE void FC_NAME(avx2_plane_rows)(const REAL *rows, int64_t row_len, int64_t KH, int64_t KW,
+                                        const int64_t *col_offsets, const REAL *weights, VEC b,
+                                        int relu, const int R, REAL *y, int64_t OW)
+{
+#define FC_DIRECT_AVX2_PLANE(U, tail) \
+    FC_NAME(avx2_plane_block)(rows, row_len, KH, KW, col_offsets, weights, b, relu, ow, tail, R, U, y, OW)
+    int64_t ow = 0;
+    for (; ow + 4 * VL <= OW; ow += 4 * VL) FC_DIRECT_AVX2_PLANE(4, VL);
+    int64_t rest = OW - ow;
+    if (rest <= 0) return;
+    int vectors = (int)((rest + VL - 1) / VL);
+    int tail = (int)(rest - (int64_t)(vectors - 1) * VL);
+    switch (vectors) {
+    case 1: FC_DIRECT_AVX2_PLANE(1, tail); break;
+    case 2: FC_DIRECT_AVX2_PLANE(2, tail); break;
+    case 3: FC_DIRECT_AVX2_PLANE(3, tail); break;
+    default: FC_DIRECT_AVX2_PLANE(4, tail); break;
+    }
+#undef FC_DIRECT_AVX2_PLANE
+}
+
+void FC_NAME(fc_direct_fwd_plane_avx2)(const REAL *rows, int64_t row_len, int64_t out_rows,
+                                       int64_t KH, int64_t KW, const int64_t *col_offsets,
+                                       const REAL *weights, const REAL *bias, int relu,
+                                       int64_t OW, REAL *y)
+{
+    const VEC b = bias ? VSET1(*bias) : VZERO();
+    int64_t r = 0;
+    for (; r + 2 <= out_rows; r += 2)
+        FC_NAME(avx2_plane_rows)(rows + r * row_len, row_len, KH, KW, col_offsets, weights, b, relu, 2,
+                                 y + r * OW, OW);
+    if (r < out_rows)
+        FC_NAME(avx2_plane_rows)(rows + r * row_len, row_len, KH, KW, col_offsets, weights, b, relu, 1,
+                                 y + r * OW, OW);
 }
 
 FC_INLINE void FC_NAME(avx2_gw_group)(const REAL *grad_y_row, const REAL *const *xp, REAL *const *accp,

@@ -8,7 +8,11 @@
  * kernel row) pairs that fall inside the image and runs the row kernel over
  * blocks of up to FC_DIRECT_MAX_M output channels of the group.  Each output
  * is summed in the order (channel, kernel row, kernel column) whatever the
- * task split, so results do not depend on the thread count.
+ * task split, so results do not depend on the thread count.  With one input
+ * and one output channel per group and a unit row step (depthwise with
+ * multiplier 1, single-channel images, their stride-1 grad input) the task
+ * buffers the padding rows as zeros too and hands the whole block to the
+ * plane kernel, which needs no per-row bookkeeping.
  *
  * Depthwise grad input is the same forward pass over grad_y with the kernel
  * flipped, stride 1, the stride turned into zero insertion between source
@@ -91,6 +95,39 @@ static void FC_NAME(direct_gw_row_generic)(const REAL *grad_y_row, const REAL *c
             for (int64_t l = 0; ow + l < OW; l++) a[l] += grad_y_row[ow + l] * xp[ow + l];
         }
     }
+}
+
+static void FC_NAME(direct_fwd_plane_generic)(const REAL *rows, int64_t row_len, int64_t out_rows,
+                                              int64_t KH, int64_t KW, const int64_t *col_offsets,
+                                              const REAL *weights, const REAL *bias, int relu,
+                                              int64_t OW, REAL *y)
+{
+    const REAL b = bias ? *bias : (REAL)0;
+    for (int64_t r = 0; r < out_rows; r++)
+        for (int64_t ow = 0; ow < OW; ow += FC_DIRECT_GENERIC_WIDTH) {
+            const int64_t count = FC_MIN((int64_t)FC_DIRECT_GENERIC_WIDTH, OW - ow);
+            REAL acc[FC_DIRECT_GENERIC_WIDTH];
+            for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[l] = b;
+            for (int64_t i = 0; i < KH; i++)
+                for (int64_t j = 0; j < KW; j++) {
+                    const REAL wv = weights[i * KW + j];
+                    const REAL *FC_RESTRICT xp = rows + (r + i) * row_len + col_offsets[j] + ow;
+                    for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[l] += wv * xp[l];
+                }
+            REAL *out = y + r * OW + ow;
+            if (relu)
+                for (int64_t l = 0; l < count; l++) out[l] = acc[l] < 0 ? (REAL)0 : acc[l];
+            else
+                for (int64_t l = 0; l < count; l++) out[l] = acc[l];
+        }
+}
+
+static FC_NAME(fc_direct_fwd_plane_fn) FC_NAME(direct_pick_fwd_plane)(void)
+{
+#ifdef FASTCONV_HAVE_AVX2
+    if (fc_simd_level() == FC_SIMD_AVX2) return FC_NAME(fc_direct_fwd_plane_avx2);
+#endif
+    return FC_NAME(direct_fwd_plane_generic);
 }
 
 static FC_NAME(fc_direct_fwd_row_fn) FC_NAME(direct_pick_fwd_row)(void)
@@ -187,6 +224,7 @@ typedef struct {
     int relu;
     const int64_t *col_offsets;
     FC_NAME(fc_direct_fwd_row_fn) row_kernel;
+    FC_NAME(fc_direct_fwd_plane_fn) plane_kernel;   /* NULL unless the plan suits it */
 } FC_NAME(direct_fwd_ctx);
 
 static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
@@ -211,6 +249,23 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
         const int64_t block = task % p->row_blocks, image_group = task / p->row_blocks;
         const int64_t n = image_group / p->groups, group = image_group % p->groups;
         const int64_t oh0 = block * p->rows_per_task, oh1 = FC_MIN(p->OH, oh0 + p->rows_per_task);
+        if (ctx->plane_kernel) {
+            /* every row the block reads, padding rows as zeros */
+            const int64_t top = oh0 - p->pad_top, count = oh1 - oh0 + p->KH - 1;
+            const REAL *src = ctx->x + (n * p->C_in + group) * p->H * p->W;
+            for (int64_t k = 0; k < count; k++) {
+                REAL *row = buffer + k * p->row_len;
+                if (top + k < 0 || top + k >= p->H)
+                    memset(row, 0, (size_t)p->row_len * sizeof(REAL));
+                else
+                    FC_NAME(direct_fill_row)(p, src + (top + k) * p->W, row);
+            }
+            const int64_t o = group;   /* one output channel per group */
+            ctx->plane_kernel(buffer, p->row_len, oh1 - oh0, p->KH, p->KW, ctx->col_offsets,
+                              ctx->packed + o * p->KH * p->KW, ctx->bias ? ctx->bias + o : NULL, ctx->relu,
+                              p->OW, ctx->y + (n * p->O + o) * plane + oh0 * p->OW);
+            continue;
+        }
         const int64_t v_first = FC_MAX(0, oh0 * p->stride_h - p->pad_top);
         const int64_t v_last = FC_MIN(p->Hv - 1, (oh1 - 1) * p->stride_h - p->pad_top + (p->KH - 1) * p->dilation_h);
         for (int64_t cg = 0; cg < p->Cg; cg++) {
@@ -268,7 +323,10 @@ static int FC_NAME(direct_run)(const fc_direct_plan *p, const REAL *x, const REA
     if (packed && col_offsets) {
         FC_NAME(direct_pack_weights)(p, weight, flip, packed);
         fc_direct_col_offsets(p, col_offsets);
-        FC_NAME(direct_fwd_ctx) ctx = {p, x, packed, bias, y, relu, col_offsets, FC_NAME(direct_pick_fwd_row)()};
+        /* one channel in, one out, unit row step: the plane kernel */
+        const int plane = p->Cg == 1 && p->Og == 1 && p->up_h == 1 && p->stride_h == 1 && p->dilation_h == 1;
+        FC_NAME(direct_fwd_ctx) ctx = {p, x, packed, bias, y, relu, col_offsets, FC_NAME(direct_pick_fwd_row)(),
+                                       plane ? FC_NAME(direct_pick_fwd_plane)() : NULL};
         double flops = 2.0 * p->N * p->O * p->OH * p->OW * p->Cg * p->KH * p->KW;
         status = fc_parallel_for(p->N * p->groups * p->row_blocks, flops, FC_NAME(direct_fwd_task), &ctx);
     }
