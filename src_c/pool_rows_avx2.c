@@ -1,8 +1,9 @@
 /*
  * Pooling row kernels for AVX2 (compiled with -mavx2 -mfma, chosen at run
  * time): pool_rows_impl.h with a vector type, so the horizontal stride-2
- * pass deinterleaves even/odd columns with shuffles; the other loops are
- * vectorised by the compiler for AVX2.
+ * pass deinterleaves even/odd columns with shuffles and max pooling with
+ * indices keeps each output's running max and index in registers; the other
+ * loops are vectorised by the compiler for AVX2.
  */
 #include "pool_rows.h"
 #include <immintrin.h>
@@ -34,9 +35,52 @@ FC_INLINE void vstride2(const float *p, __m256 *even, __m256 *odd)
     *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
     *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
 }
+#define vset1 _mm256_set1_ps
+/* take = (v > best) | (v != v), the scalar rule; vselect(take, best, v) = take ? v : best */
+#define vtake(best, v) _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q))
+#define vselect(take, best, v) _mm256_blendv_ps(best, v, take)
+/* 8 int64 indices in two registers; a float lane mask widens to two int64 masks. */
+typedef struct { __m256i lo, hi; } fc_index_f32x8;
+#define IDXV fc_index_f32x8
+FC_INLINE fc_index_f32x8 vidx_load(const int64_t *p)
+{
+    return (fc_index_f32x8){_mm256_loadu_si256((const __m256i *)p), _mm256_loadu_si256((const __m256i *)(p + 4))};
+}
+FC_INLINE void vidx_store(int64_t *p, fc_index_f32x8 a)
+{
+    _mm256_storeu_si256((__m256i *)p, a.lo);
+    _mm256_storeu_si256((__m256i *)(p + 4), a.hi);
+}
+FC_INLINE fc_index_f32x8 vidx_add(fc_index_f32x8 a, int64_t b)
+{
+    const __m256i s = _mm256_set1_epi64x(b);
+    return (fc_index_f32x8){_mm256_add_epi64(a.lo, s), _mm256_add_epi64(a.hi, s)};
+}
+FC_INLINE fc_index_f32x8 vidx_lane_ramp(int64_t step)   /* lane i: i * step */
+{
+    return (fc_index_f32x8){_mm256_set_epi64x(3 * step, 2 * step, step, 0),
+                            _mm256_set_epi64x(7 * step, 6 * step, 5 * step, 4 * step)};
+}
+FC_INLINE fc_index_f32x8 vidx_select(__m256 take, fc_index_f32x8 keep, fc_index_f32x8 candidate)
+{
+    const __m256i mask = _mm256_castps_si256(take);
+    const __m256i mask_lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(mask));
+    const __m256i mask_hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(mask, 1));
+    return (fc_index_f32x8){_mm256_blendv_epi8(keep.lo, candidate.lo, mask_lo),
+                            _mm256_blendv_epi8(keep.hi, candidate.hi, mask_hi)};
+}
 #include "pool_rows_impl.h"
 #undef REAL
 #undef FC_NAME
+#undef vset1
+#undef vtake
+#undef vselect
+#undef IDXV
+#define vidx_load vidx_load_pd
+#define vidx_store vidx_store_pd
+#define vidx_add vidx_add_pd
+#define vidx_lane_ramp vidx_lane_ramp_pd
+#define vidx_select vidx_select_pd
 #undef VEC
 #undef VLEN
 #undef vload
@@ -64,6 +108,19 @@ FC_INLINE void vstride2_pd(const double *p, __m256d *even, __m256d *odd)
     const __m256d lo = _mm256_loadu_pd(p), hi = _mm256_loadu_pd(p + 4);
     *even = _mm256_permute4x64_pd(_mm256_unpacklo_pd(lo, hi), 0xD8);
     *odd = _mm256_permute4x64_pd(_mm256_unpackhi_pd(lo, hi), 0xD8);
+}
+#define vset1 _mm256_set1_pd
+#define vtake(best, v) _mm256_or_pd(_mm256_cmp_pd(v, best, _CMP_GT_OQ), _mm256_cmp_pd(v, v, _CMP_UNORD_Q))
+#define vselect(take, best, v) _mm256_blendv_pd(best, v, take)
+/* 4 int64 indices, one per double lane: the lane masks already line up. */
+#define IDXV __m256i
+FC_INLINE __m256i vidx_load_pd(const int64_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+FC_INLINE void vidx_store_pd(int64_t *p, __m256i a) { _mm256_storeu_si256((__m256i *)p, a); }
+FC_INLINE __m256i vidx_add_pd(__m256i a, int64_t b) { return _mm256_add_epi64(a, _mm256_set1_epi64x(b)); }
+FC_INLINE __m256i vidx_lane_ramp_pd(int64_t step) { return _mm256_set_epi64x(3 * step, 2 * step, step, 0); }
+FC_INLINE __m256i vidx_select_pd(__m256d take, __m256i keep, __m256i candidate)
+{
+    return _mm256_blendv_epi8(keep, candidate, _mm256_castpd_si256(take));
 }
 #include "pool_rows_impl.h"
 #undef REAL

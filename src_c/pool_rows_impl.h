@@ -19,35 +19,37 @@ FC_INLINE REAL FC_NAME(nanmax)(REAL best, REAL v)
 typedef struct {
     void *block;
     REAL *row;          /* padded coordinates; input column w lives at row[pad_left + w] */
-    int64_t row_len;
+    int64_t row_len;    /* row buffer k (max with indices: one per window row) at row + k * row_len */
     const REAL **rows;  /* input rows of one window, KH entries */
+    int64_t *row_starts; /* max with indices: flat input index of each row buffer's cell 0 */
     REAL *col_count;    /* avg: divisor factor of each output column */
     REAL *best;         /* max with indices: running max of each output */
     int64_t *best_index;
     int64_t *first_w;   /* max with indices: first real column of each window */
 } FC_NAME(pool_scratch);
 
-static int FC_NAME(scratch_alloc)(FC_NAME(pool_scratch) *s, const fc_geom *g, REAL fill)
+static int FC_NAME(scratch_alloc)(FC_NAME(pool_scratch) *s, const fc_geom *g, int64_t row_buffers, REAL fill)
 {
     /* The vector stride-2 loads read up to 2 vectors past an output's first tap. */
     const int64_t reach = (g->OW - 1) * g->stride_w + (g->KW - 1) * g->dilation_w + 1;
     s->row_len = FC_MAX(g->pad_left + g->W, reach) + 64;
     const int64_t ow_pad = g->OW + 8;
-    size_t bytes = (size_t)s->row_len * sizeof(REAL) + (size_t)g->KH * sizeof(REAL *)
-                 + (size_t)ow_pad * (2 * sizeof(REAL) + 2 * sizeof(int64_t)) + 4 * FC_ALIGN;
+    size_t bytes = (size_t)(s->row_len * row_buffers) * sizeof(REAL) + (size_t)g->KH * (sizeof(REAL *) + sizeof(int64_t))
+                 + (size_t)ow_pad * (2 * sizeof(REAL) + 2 * sizeof(int64_t)) + 8 * FC_ALIGN;
     char *p = (char *)fc_aligned_alloc(bytes);
     if (!p) return FC_ENOMEM;
     s->block = p;
 #define FC_POOL_TAKE(ptr, type, count) \
     (ptr = (type *)p, p += (((size_t)(count) * sizeof(type) + FC_ALIGN - 1) / FC_ALIGN) * FC_ALIGN)
-    FC_POOL_TAKE(s->row, REAL, s->row_len);
+    FC_POOL_TAKE(s->row, REAL, s->row_len * row_buffers);
     FC_POOL_TAKE(s->rows, const REAL *, g->KH);
+    FC_POOL_TAKE(s->row_starts, int64_t, g->KH);
     FC_POOL_TAKE(s->col_count, REAL, ow_pad);
     FC_POOL_TAKE(s->best, REAL, ow_pad);
     FC_POOL_TAKE(s->best_index, int64_t, ow_pad);
     FC_POOL_TAKE(s->first_w, int64_t, ow_pad);
 #undef FC_POOL_TAKE
-    for (int64_t i = 0; i < s->row_len; i++) s->row[i] = fill;
+    for (int64_t i = 0; i < s->row_len * row_buffers; i++) s->row[i] = fill;
     return FC_OK;
 }
 
@@ -263,7 +265,7 @@ int FC_NAME(fc_pool_max_rows)(void *vjob, int64_t begin, int64_t end)
     const fc_pool_job *job = (const fc_pool_job *)vjob;
     const fc_geom *g = job->g;
     FC_NAME(pool_scratch) s;
-    if (FC_NAME(scratch_alloc)(&s, g, -(REAL)INFINITY) != FC_OK) return FC_ENOMEM;
+    if (FC_NAME(scratch_alloc)(&s, g, 1, -(REAL)INFINITY) != FC_OK) return FC_ENOMEM;
     for (int64_t t = begin; t < end; t++) {
         int64_t oh_begin, oh_end, first_h;
         const int64_t plane = FC_NAME(task_rows)(job, t, &oh_begin, &oh_end);
@@ -280,18 +282,52 @@ int FC_NAME(fc_pool_max_rows)(void *vjob, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-/* One kernel tap for every output of a row: the reference's update rule.
+/* One kernel tap for outputs [from, OW) of a row: the reference's update rule.
  * Inlined with a literal stride so strides 1 and 2 vectorise. */
-FC_INLINE void FC_NAME(scan_tap)(const REAL *FC_RESTRICT tap, int64_t tap_start, int64_t OW, int64_t stride,
-                                 REAL *FC_RESTRICT best, int64_t *FC_RESTRICT best_index)
+FC_INLINE void FC_NAME(scan_tap)(const REAL *FC_RESTRICT tap, int64_t tap_start, int64_t from, int64_t OW,
+                                 int64_t stride, REAL *FC_RESTRICT best, int64_t *FC_RESTRICT best_index)
 {
-    for (int64_t ow = 0; ow < OW; ow++) {
+    for (int64_t ow = from; ow < OW; ow++) {
         const REAL v = tap[ow * stride];
         const int take = (v > best[ow]) | (v != v);
         best[ow] = take ? v : best[ow];
         best_index[ow] = take ? tap_start + ow * stride : best_index[ow];
     }
 }
+
+#ifdef FC_POOL_VEC
+/* Strides 1 and 2, VLEN outputs at a time with the running max and index in
+ * registers over every tap of the window (rows, then columns: the reference
+ * order).  Returns the first output left to the scalar scan. */
+static int64_t FC_NAME(scan_window_vec)(const fc_geom *g, const REAL *row_buffers, int64_t row_len,
+                                        const int64_t *row_starts, int64_t nrows, int64_t first_h,
+                                        const int64_t *first_w, REAL *y, int64_t *indices)
+{
+    const int64_t OW = g->OW, stride = g->stride_w, dilation = g->dilation_w;
+    if (stride > 2) return 0;
+    const IDXV lane_offsets = vidx_lane_ramp(stride);
+    int64_t ow = 0;
+    for (; ow + VLEN <= OW; ow += VLEN) {
+        VEC best = vset1(-(REAL)INFINITY);
+        IDXV best_index = vidx_add(vidx_load(first_w + ow), first_h * g->W);
+        for (int64_t k = 0; k < nrows; k++) {
+            const REAL *row = row_buffers + k * row_len + ow * stride;
+            for (int64_t j = 0; j < g->KW; j++) {
+                VEC v, odd;
+                if (stride == 1) v = vload(row + j * dilation);
+                else vstride2(row + j * dilation, &v, &odd);
+                const VEC take = vtake(best, v);
+                best = vselect(take, best, v);
+                const IDXV candidate = vidx_add(lane_offsets, row_starts[k] + j * dilation + ow * stride);
+                best_index = vidx_select(take, best_index, candidate);
+            }
+        }
+        vstore(y + ow, best);
+        vidx_store(indices + ow, best_index);
+    }
+    return ow;
+}
+#endif
 
 /* Same scan order and rule as the reference, so ties and NaNs give its index. */
 int FC_NAME(fc_pool_max_indices_rows)(void *vjob, int64_t begin, int64_t end)
@@ -300,39 +336,49 @@ int FC_NAME(fc_pool_max_indices_rows)(void *vjob, int64_t begin, int64_t end)
     const fc_geom *g = job->g;
     const int64_t OW = g->OW, W = g->W, stride = g->stride_w, dilation = g->dilation_w;
     FC_NAME(pool_scratch) s;
-    if (FC_NAME(scratch_alloc)(&s, g, -(REAL)INFINITY) != FC_OK) return FC_ENOMEM;
+    if (FC_NAME(scratch_alloc)(&s, g, g->KH, -(REAL)INFINITY) != FC_OK) return FC_ENOMEM;
     for (int64_t ow = 0; ow < OW; ow++) {
         int64_t w0 = ow * stride - g->pad_left;
         while (w0 < 0) w0 += dilation;
         s.first_w[ow] = w0;
     }
+    int64_t *row_starts = s.row_starts;
     REAL *FC_RESTRICT best = s.best;
     int64_t *FC_RESTRICT best_index = s.best_index;
     for (int64_t t = begin; t < end; t++) {
         int64_t oh_begin, oh_end, first_h;
         const int64_t plane = FC_NAME(task_rows)(job, t, &oh_begin, &oh_end);
         const REAL *x = (const REAL *)job->src + plane * g->H * W;
-        REAL *y = (REAL *)job->dst + plane * g->OH * OW;
-        int64_t *indices = job->indices + plane * g->OH * OW;
-        for (int64_t oh = oh_begin; oh < oh_end; oh++) {
+        REAL *y = (REAL *)job->dst + plane * g->OH * OW + oh_begin * OW;
+        int64_t *indices = job->indices + plane * g->OH * OW + oh_begin * OW;
+        for (int64_t oh = oh_begin; oh < oh_end; oh++, y += OW, indices += OW) {
+            FC_NAME(prefetch_rows)(g, x, oh + FC_POOL_PREFETCH_ROWS);
             const int64_t nrows = FC_NAME(window_rows)(g, oh, x, s.rows, &first_h);
-            for (int64_t ow = 0; ow < OW; ow++) {
+            for (int64_t k = 0; k < nrows; k++) {
+                memcpy(s.row + k * s.row_len + g->pad_left, s.rows[k], (size_t)W * sizeof(REAL));
+                row_starts[k] = (s.rows[k] - x) - g->pad_left;
+            }
+            int64_t from = 0;
+#ifdef FC_POOL_VEC
+            from = FC_NAME(scan_window_vec)(g, s.row, s.row_len, row_starts, nrows, first_h, s.first_w,
+                                            y, indices);
+#endif
+            if (from == OW) continue;
+            for (int64_t ow = from; ow < OW; ow++) {
                 best[ow] = -(REAL)INFINITY;
                 best_index[ow] = first_h * W + s.first_w[ow];
             }
             for (int64_t k = 0; k < nrows; k++) {
-                memcpy(s.row + g->pad_left, s.rows[k], (size_t)W * sizeof(REAL));
-                const int64_t row_start = (s.rows[k] - x) - g->pad_left;  /* flat index of row[0] */
                 for (int64_t j = 0; j < g->KW; j++) {
-                    const REAL *tap = s.row + j * dilation;
-                    const int64_t tap_start = row_start + j * dilation;
-                    if (stride == 1) FC_NAME(scan_tap)(tap, tap_start, OW, 1, best, best_index);
-                    else if (stride == 2) FC_NAME(scan_tap)(tap, tap_start, OW, 2, best, best_index);
-                    else FC_NAME(scan_tap)(tap, tap_start, OW, stride, best, best_index);
+                    const REAL *tap = s.row + k * s.row_len + j * dilation;
+                    const int64_t tap_start = row_starts[k] + j * dilation;
+                    if (stride == 1) FC_NAME(scan_tap)(tap, tap_start, from, OW, 1, best, best_index);
+                    else if (stride == 2) FC_NAME(scan_tap)(tap, tap_start, from, OW, 2, best, best_index);
+                    else FC_NAME(scan_tap)(tap, tap_start, from, OW, stride, best, best_index);
                 }
             }
-            memcpy(y + oh * OW, best, (size_t)OW * sizeof(REAL));
-            memcpy(indices + oh * OW, best_index, (size_t)OW * sizeof(int64_t));
+            memcpy(y + from, best + from, (size_t)(OW - from) * sizeof(REAL));
+            memcpy(indices + from, best_index + from, (size_t)(OW - from) * sizeof(int64_t));
         }
     }
     fc_aligned_free(s.block);
@@ -386,7 +432,7 @@ int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
     const fc_pool_job *job = (const fc_pool_job *)vjob;
     const fc_geom *g = job->g;
     FC_NAME(pool_scratch) s;
-    if (FC_NAME(scratch_alloc)(&s, g, (REAL)0) != FC_OK) return FC_ENOMEM;
+    if (FC_NAME(scratch_alloc)(&s, g, 1, (REAL)0) != FC_OK) return FC_ENOMEM;
     FC_NAME(avg_col_counts)(job, s.col_count);
     for (int64_t t = begin; t < end; t++) {
         int64_t oh_begin, oh_end;
@@ -416,7 +462,7 @@ int FC_NAME(fc_pool_avg_backward_rows)(void *vjob, int64_t begin, int64_t end)
     const fc_geom *g = job->g;
     const int64_t OW = g->OW, W = g->W, stride = g->stride_w;
     FC_NAME(pool_scratch) s;
-    if (FC_NAME(scratch_alloc)(&s, g, (REAL)0) != FC_OK) return FC_ENOMEM;
+    if (FC_NAME(scratch_alloc)(&s, g, 1, (REAL)0) != FC_OK) return FC_ENOMEM;
     FC_NAME(avg_col_counts)(job, s.col_count);
     REAL *FC_RESTRICT share = s.best;
     REAL *FC_RESTRICT spread = s.row;

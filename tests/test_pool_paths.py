@@ -5,7 +5,8 @@ vertical pass, then a horizontal pass with its own code for stride 1, stride 2
 with kernel 2 or 3, and any other stride/dilation) and narrower ones to the
 reference loops.  These tests use widths that exercise every path, with a
 vector tail (widths not a multiple of 8 or 4), NaN at every column position,
-all-negative inputs against -inf padding, indices on tie-free inputs, thread
+all-negative inputs against -inf padding, indices on tie-free inputs and on
+ties (first in window order), thread
 counts 1 and 2 (bitwise), and the baseline (FASTCONV_SIMD=generic) against the
 level in use, bit for bit, in a subprocess.  torch is an outside opinion where
 it is importable.
@@ -139,6 +140,23 @@ def test_avg_pool2d_paths(kernel_size, stride, padding, dilation, ceil_mode, dty
         assert_close(actual, expected, context)
         checked += 1
     assert checked > 0, "no legal shape for this geometry"
+
+
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype", geometry_cases())
+def test_max_pool2d_ties_pick_the_first_tap(kernel_size, stride, padding, dilation, ceil_mode, dtype):
+    """Few distinct values: many windows hold their maximum more than once, and the index
+    is that of the first in row-major window order, as torch's strict comparison gives."""
+    rng = np.random.default_rng(109)
+    for in_hw in list(shapes_for(kernel_size, stride, padding, dilation, ceil_mode))[::2]:
+        x = rng.integers(-3, 1, size=(2, 2) + in_hw).astype(dtype)
+        context = (f"kernel_size={kernel_size} stride={stride} padding={padding} dilation={dilation} "
+                   f"ceil_mode={ceil_mode} dtype={np.dtype(dtype).name} in_hw={in_hw}")
+        expected, expected_indices = ref.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+        values, indices = fastconv.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+        assert_identical(values, expected.astype(dtype), context)
+        real = np.isfinite(expected)
+        assert_identical(np.where(real, indices, -1), np.where(real, expected_indices, -1),
+                         "indices; " + context)
 
 
 # ---- special values ----------------------------------------------------------------------------
