@@ -60,18 +60,41 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 static int64_t FC_NAME(round_up)(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 static int64_t FC_NAME(ceil_div)(int64_t v, int64_t m) { return (v + m - 1) / m; }
 
-/* Splits `extent` into blocks of at most `max_block` (a multiple of `unit`),
- * and into more (not below `unit`) while `other_tasks * blocks` is under
- * `min_tasks`, so both cores get work even for a single image. */
-static int64_t FC_NAME(block_size)(int64_t extent, int64_t max_block, int64_t unit,
-                                   int64_t other_tasks, int64_t min_tasks)
+/* An extent of `units` (tiles, or channel groups) split over tasks.  At
+ * least enough blocks for each to hold at most `max_units`, more while
+ * `other_tasks * blocks` is under `min_tasks` (so a single image still feeds
+ * both cores), and, when `even`, an even task count; block j is units
+ * [j*units/blocks, (j+1)*units/blocks), so blocks differ by at most one unit
+ * and two threads get equal halves. */
+typedef struct {
+    int64_t units, blocks, unit_size, extent;
+} FC_NAME(split);
+
+static FC_NAME(split) FC_NAME(split_make)(int64_t extent, int64_t unit_size, int64_t max_units,
+                                          int64_t other_tasks, int64_t min_tasks, int even)
 {
-    int64_t blocks = FC_NAME(ceil_div)(extent, max_block);
-    int64_t wanted = FC_NAME(ceil_div)(min_tasks, FC_MAX(other_tasks, 1));
-    int64_t most = FC_NAME(ceil_div)(extent, unit);
-    if (blocks < wanted) blocks = FC_MIN(wanted, most);
-    int64_t size = FC_NAME(round_up)(FC_NAME(ceil_div)(extent, blocks), unit);
-    return FC_MIN(size, FC_NAME(round_up)(extent, unit));
+    FC_NAME(split) sp;
+    sp.extent = extent;
+    sp.unit_size = unit_size;
+    sp.units = FC_NAME(ceil_div)(extent, unit_size);
+    int64_t blocks = FC_NAME(ceil_div)(sp.units, FC_MAX(max_units, 1));
+    blocks = FC_MAX(blocks, FC_NAME(ceil_div)(min_tasks, FC_MAX(other_tasks, 1)));
+    if (even && (other_tasks * blocks) % 2) blocks++;
+    sp.blocks = FC_MAX(1, FC_MIN(blocks, sp.units));
+    return sp;
+}
+
+/* [*begin, *end) of block j, in the extent's own terms. */
+static void FC_NAME(split_block)(const FC_NAME(split) *sp, int64_t j, int64_t *begin, int64_t *end)
+{
+    *begin = FC_MIN(sp->extent, j * sp->units / sp->blocks * sp->unit_size);
+    *end = FC_MIN(sp->extent, (j + 1) * sp->units / sp->blocks * sp->unit_size);
+}
+
+/* Largest block, for workspace sizes. */
+static int64_t FC_NAME(split_max)(const FC_NAME(split) *sp)
+{
+    return FC_MIN(sp->extent, FC_NAME(ceil_div)(sp->units, sp->blocks) * sp->unit_size);
 }
 
 /* ---- macro-kernel -------------------------------------------------------- */
@@ -241,6 +264,10 @@ static void FC_NAME(im2col_line)(const fc_geom *g, const REAL *x, int64_t r, int
     }
 }
 
+typedef struct {
+    REAL v[GEMM_NR];
+} FC_NAME(panel_row);
+
 /* im2col fused into packing: B[kk, q] = col[k0 + kk, p0 + q] for kk < kc,
  * q < nc.  Each col row is gathered into a contiguous line first (long runs,
  * memcpy speed), then dealt out to the NR-wide panels in whole NR chunks. */
@@ -252,8 +279,10 @@ static void FC_NAME(pack_b_im2col)(const fc_geom *g, const REAL *x, int64_t k0, 
     for (int64_t kk = 0; kk < kc; kk++) {
         FC_NAME(im2col_line)(g, x, k0 + kk, p0, nc, line);
         REAL *d = dst + kk * GEMM_NR;
+        /* a struct copy: compilers inline it as vector moves, where a loop
+         * may become a library memmove call per NR values */
         for (int64_t q = 0; q < npad; q += GEMM_NR, d += kc * GEMM_NR)
-            for (int t = 0; t < GEMM_NR; t++) d[t] = line[q + t];
+            *(FC_NAME(panel_row) *)d = *(const FC_NAME(panel_row) *)(line + q);
     }
 }
 
@@ -345,7 +374,7 @@ typedef struct {
     REAL *y;
     int relu, pointwise;
     FC_NAME(gemm_engine) e;
-    int64_t col_block, col_blocks;
+    FC_NAME(split) cols;   /* output positions, in NR tiles */
 } FC_NAME(gemm_fwd_ctx);
 
 static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
@@ -356,17 +385,20 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t Cg = g->C / g->groups, M = g->O / g->groups;
     const int64_t K = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
     const int64_t mc = e->blk.mc, kc = e->blk.kc;
-    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(K, kc) * FC_NAME(round_up)(ctx->col_block, GEMM_NR));
-    REAL *line = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_NAME(round_up)(ctx->col_block, GEMM_NR));
+    const int64_t max_cols = FC_NAME(round_up)(FC_NAME(split_max)(&ctx->cols), GEMM_NR);
+    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(K, kc) * max_cols);
+    REAL *line = (REAL *)fc_aligned_alloc(sizeof(REAL) * max_cols);
     if (!bpack || !line) {
         fc_aligned_free(bpack);
         fc_aligned_free(line);
         return FC_ENOMEM;
     }
     for (int64_t task = begin; task < end; task++) {
-        const int64_t jb = task % ctx->col_blocks, ng = task / ctx->col_blocks;
+        const int64_t jb = task % ctx->cols.blocks, ng = task / ctx->cols.blocks;
         const int64_t n = ng / g->groups, group = ng % g->groups;
-        const int64_t p0 = jb * ctx->col_block, nc = FC_MIN(ctx->col_block, P - p0);
+        int64_t p0, p1;
+        FC_NAME(split_block)(&ctx->cols, jb, &p0, &p1);
+        const int64_t nc = p1 - p0;
         const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
         const REAL *bg = ctx->bias ? ctx->bias + group * M : NULL;
         REAL *yg = ctx->y + (n * g->O + group * M) * P + p0;
@@ -395,15 +427,14 @@ static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REA
                                       const REAL *bias, REAL *y, int relu)
 {
     FC_NAME(gemm_fwd_ctx) ctx = {g, x, weight, bias, NULL, y, relu, FC_NAME(is_pointwise)(g),
-                                 FC_NAME(gemm_engine_pick)(), 0, 0};
+                                 FC_NAME(gemm_engine_pick)(), {0, 0, 0, 0}};
     const int64_t P = g->OH * g->OW, M = g->O / g->groups, K = (g->C / g->groups) * g->KH * g->KW;
     REAL *apacked = FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, ctx.e.blk.kc);
     if (!apacked) return FC_ENOMEM;
     ctx.apacked = apacked;
-    ctx.col_block = FC_NAME(block_size)(P, ctx.e.blk.nc, GEMM_NR, g->N * g->groups, FC_GEMM_MIN_TASKS);
-    ctx.col_blocks = FC_NAME(ceil_div)(P, ctx.col_block);
+    ctx.cols = FC_NAME(split_make)(P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->N * g->groups, FC_GEMM_MIN_TASKS, 1);
     double flops = 2.0 * g->N * g->O * P * K;
-    int status = fc_parallel_for(g->N * g->groups * ctx.col_blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
+    int status = fc_parallel_for(g->N * g->groups * ctx.cols.blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
     fc_aligned_free(apacked);
     return status;
 }
@@ -416,7 +447,8 @@ typedef struct {
     REAL *grad_x;
     int pointwise;
     FC_NAME(gemm_engine) e;
-    int64_t chan_block, chan_blocks, col_block;
+    FC_NAME(split) chans;  /* input channels of a group, in whole MR panels of rows */
+    int64_t col_block;
 } FC_NAME(gemm_gin_ctx);
 
 static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
@@ -427,7 +459,7 @@ static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, taps = g->KH * g->KW;
     const int64_t R = Cg * taps, P = g->OH * g->OW, HW = g->H * g->W;
     const int64_t mc = e->blk.mc, kc = e->blk.kc, pb = ctx->col_block;
-    const int64_t max_rows = ctx->chan_block * taps;
+    const int64_t max_rows = FC_NAME(split_max)(&ctx->chans) * taps;
     REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(Og, kc) * FC_NAME(round_up)(pb, GEMM_NR));
     REAL *cols = ctx->pointwise ? NULL : (REAL *)fc_aligned_alloc(sizeof(REAL) * max_rows * pb);
     if (!bpack || (!ctx->pointwise && !cols)) {
@@ -436,9 +468,11 @@ static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
         return FC_ENOMEM;
     }
     for (int64_t task = begin; task < end; task++) {
-        const int64_t cb = task % ctx->chan_blocks, ng = task / ctx->chan_blocks;
+        const int64_t cb = task % ctx->chans.blocks, ng = task / ctx->chans.blocks;
         const int64_t n = ng / g->groups, group = ng % g->groups;
-        const int64_t c0 = cb * ctx->chan_block, channels = FC_MIN(ctx->chan_block, Cg - c0);
+        int64_t c0, c1;
+        FC_NAME(split_block)(&ctx->chans, cb, &c0, &c1);
+        const int64_t channels = c1 - c0;
         const int64_t rows = channels * taps;
         const REAL *gyg = ctx->grad_y + (n * g->O + group * Og) * P;
         REAL *gxg = ctx->grad_x + (n * g->C + group * Cg + c0) * HW;
@@ -451,7 +485,7 @@ static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
                 const int flags = pc > 0 ? FC_GEMM_ACCUMULATE : 0;
                 for (int64_t ic = 0; ic < rows; ic += mc) {
                     const int64_t mcb = FC_MIN(mc, rows - ic);
-                    /* chan_block * taps is a multiple of MR: the block starts on a panel */
+                    /* c0 * taps is a multiple of MR: the block starts on a panel */
                     const REAL *ap = ctx->apacked + FC_NAME(prepacked_offset)(R, Og, group, pc, kcb, c0 * taps + ic);
                     if (ctx->pointwise)
                         FC_NAME(macro_kernel)(e, mcb, nc, kcb, ap, bpack, gxg + ic * HW + p0, HW, NULL, flags);
@@ -471,7 +505,7 @@ static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
                                          const REAL *weight, REAL *grad_x)
 {
     FC_NAME(gemm_gin_ctx) ctx = {g, grad_y, NULL, grad_x, FC_NAME(is_pointwise)(g),
-                                 FC_NAME(gemm_engine_pick)(), 0, 0, 0};
+                                 FC_NAME(gemm_engine_pick)(), {0, 0, 0, 0}, 0};
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, taps = g->KH * g->KW;
     const int64_t R = Cg * taps;
     /* A = W^T: row r, column o at weight[group*Og*R + o*R + r] */
@@ -479,16 +513,15 @@ static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
     if (!apacked) return FC_ENOMEM;
     ctx.apacked = apacked;
     /* About MC rows of dcol per task (one A block; the scatter stays in L2),
-     * in whole channels, and a whole number of MR panels so a block starts on
-     * a packed panel. */
+     * in units of whole channels that are also whole MR panels of rows, so a
+     * block starts on a packed panel. */
     int64_t unit = 1;
     while (unit * taps % GEMM_MR) unit++;
-    const int64_t max_channels = FC_MAX(unit, ctx.e.blk.mc / taps / unit * unit);
-    ctx.chan_block = FC_NAME(block_size)(Cg, max_channels, unit, g->N * g->groups, FC_GEMM_MIN_TASKS);
-    ctx.chan_blocks = FC_NAME(ceil_div)(Cg, ctx.chan_block);
+    const int64_t max_units = FC_MAX(1, ctx.e.blk.mc / (unit * taps));
+    ctx.chans = FC_NAME(split_make)(Cg, unit, max_units, g->N * g->groups, FC_GEMM_MIN_TASKS, 1);
     ctx.col_block = FC_MIN(ctx.e.blk.nc, FC_NAME(round_up)(g->OH * g->OW, GEMM_NR));
     double flops = 2.0 * g->N * g->O * g->OH * g->OW * R;
-    int status = fc_parallel_for(g->N * g->groups * ctx.chan_blocks, flops, FC_NAME(gemm_gin_task), &ctx);
+    int status = fc_parallel_for(g->N * g->groups * ctx.chans.blocks, flops, FC_NAME(gemm_gin_task), &ctx);
     fc_aligned_free(apacked);
     return status;
 }
@@ -500,7 +533,8 @@ typedef struct {
     const REAL *grad_y, *x;
     REAL *grad_weight;
     FC_NAME(gemm_engine) e;
-    int64_t row_block, row_blocks, col_block, col_blocks;
+    FC_NAME(split) rows;   /* output channels of a group, in MR tiles */
+    FC_NAME(split) cols;   /* taps C/groups*KH*KW, in NR tiles */
 } FC_NAME(gemm_gw_ctx);
 
 static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
@@ -511,18 +545,22 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups;
     const int64_t R = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
     const int64_t mc = e->blk.mc, kc = FC_MIN(e->blk.kc, P);
-    REAL *apack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_NAME(round_up)(FC_MIN(ctx->row_block, mc), GEMM_MR) * kc);
-    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * kc * FC_NAME(round_up)(ctx->col_block, GEMM_NR));
+    const int64_t max_rows = FC_NAME(split_max)(&ctx->rows);
+    const int64_t max_cols = FC_NAME(round_up)(FC_NAME(split_max)(&ctx->cols), GEMM_NR);
+    REAL *apack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_NAME(round_up)(FC_MIN(max_rows, mc), GEMM_MR) * kc);
+    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * kc * max_cols);
     if (!apack || !bpack) {
         fc_aligned_free(apack);
         fc_aligned_free(bpack);
         return FC_ENOMEM;
     }
     for (int64_t task = begin; task < end; task++) {
-        const int64_t rb = task % ctx->col_blocks, rest = task / ctx->col_blocks;
-        const int64_t ob = rest % ctx->row_blocks, group = rest / ctx->row_blocks;
-        const int64_t o0 = ob * ctx->row_block, rows = FC_MIN(ctx->row_block, Og - o0);
-        const int64_t r0 = rb * ctx->col_block, nb = FC_MIN(ctx->col_block, R - r0);
+        const int64_t rb = task % ctx->cols.blocks, rest = task / ctx->cols.blocks;
+        const int64_t ob = rest % ctx->rows.blocks, group = rest / ctx->rows.blocks;
+        int64_t o0, o1, r0, r1;
+        FC_NAME(split_block)(&ctx->rows, ob, &o0, &o1);
+        FC_NAME(split_block)(&ctx->cols, rb, &r0, &r1);
+        const int64_t rows = o1 - o0, nb = r1 - r0;
         REAL *gw = ctx->grad_weight + (group * Og + o0) * R + r0;
         /* the reduction over (n, p) in fixed blocks, first block stores */
         for (int64_t n = 0; n < g->N; n++) {
@@ -548,14 +586,15 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
 static int FC_NAME(conv_gemm_grad_weight)(const fc_geom *g, const REAL *grad_y,
                                           const REAL *x, REAL *grad_weight)
 {
-    FC_NAME(gemm_gw_ctx) ctx = {g, grad_y, x, grad_weight, FC_NAME(gemm_engine_pick)(), 0, 0, 0, 0};
+    FC_NAME(gemm_gw_ctx) ctx = {g, grad_y, x, grad_weight, FC_NAME(gemm_engine_pick)(),
+                                {0, 0, 0, 0}, {0, 0, 0, 0}};
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, R = Cg * g->KH * g->KW;
-    ctx.row_block = FC_NAME(block_size)(Og, 2 * ctx.e.blk.mc, GEMM_MR, 1, 1);
-    ctx.row_blocks = FC_NAME(ceil_div)(Og, ctx.row_block);
-    ctx.col_block = FC_NAME(block_size)(R, ctx.e.blk.nc, GEMM_NR, g->groups * ctx.row_blocks,
-                                        FC_GEMM_MIN_TASKS);
-    ctx.col_blocks = FC_NAME(ceil_div)(R, ctx.col_block);
+    /* rows: at most two MC blocks per task (no minimum count); columns:
+     * enough blocks for the cores */
+    ctx.rows = FC_NAME(split_make)(Og, GEMM_MR, 2 * ctx.e.blk.mc / GEMM_MR, 1, 1, 0);
+    ctx.cols = FC_NAME(split_make)(R, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups * ctx.rows.blocks,
+                                   FC_GEMM_MIN_TASKS, 1);
     double flops = 2.0 * g->N * g->O * g->OH * g->OW * R;
-    return fc_parallel_for(g->groups * ctx.row_blocks * ctx.col_blocks, flops,
+    return fc_parallel_for(g->groups * ctx.rows.blocks * ctx.cols.blocks, flops,
                            FC_NAME(gemm_gw_task), &ctx);
 }
