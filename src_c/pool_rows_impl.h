@@ -453,48 +453,90 @@ int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-/* One task per plane: each output's share (the reference's grad / divisor)
- * is spread over its window's columns in a padded row, which is then added
- * to the window's input rows. */
+/* The gradient an avg output row spreads over its window's columns, in padded
+ * coordinates: spread[ow * stride + j] += share[ow] for every tap j, in j
+ * order.  Taps j = r + stride * m land on the cells of phase r; each phase
+ * is summed in its own contiguous array (vectorisable) and the phases are
+ * then interleaved, instead of strided read-modify-writes. */
+static void FC_NAME(avg_spread_row)(const fc_pool_job *job, int64_t oh, const REAL *grad_y_row,
+                                    FC_NAME(pool_scratch) *s, REAL *FC_RESTRICT phases, int64_t phase_len,
+                                    REAL *FC_RESTRICT spread)
+{
+    const fc_geom *g = job->g;
+    const int64_t OW = g->OW, KW = g->KW, stride = g->stride_w;
+    const int64_t used_phases = FC_MIN(stride, KW);
+    int64_t h_lo;
+    REAL row_count;
+    FC_NAME(avg_rows)(job, oh, &h_lo, &row_count);
+    REAL *FC_RESTRICT share = s->best;
+    const REAL *FC_RESTRICT col_count = s->col_count;
+    for (int64_t ow = 0; ow < OW; ow++) share[ow] = grad_y_row[ow] / (row_count * col_count[ow]);
+    memset(phases, 0, (size_t)(used_phases * phase_len) * sizeof(REAL));
+    for (int64_t j = 0; j < KW; j++) {
+        REAL *FC_RESTRICT phase = phases + (j % stride) * phase_len + j / stride;
+        for (int64_t ow = 0; ow < OW; ow++) phase[ow] += share[ow];
+    }
+    const int64_t cells = OW + (KW - 1) / stride;   /* phase entries that can be non-zero */
+    if (stride == 1) {
+        memcpy(spread, phases, (size_t)cells * sizeof(REAL));
+    } else if (stride == 2 && used_phases == 2) {
+        const REAL *FC_RESTRICT even = phases, *FC_RESTRICT odd = phases + phase_len;
+        for (int64_t q = 0; q < cells; q++) {
+            spread[2 * q] = even[q];
+            spread[2 * q + 1] = odd[q];
+        }
+    } else {
+        memset(spread, 0, (size_t)s->row_len * sizeof(REAL));
+        for (int64_t r = 0; r < used_phases; r++)
+            for (int64_t q = 0; q < cells; q++) spread[q * stride + r] = phases[r * phase_len + q];
+    }
+}
+
+/* One task per plane, gathered by input row so grad_x is written once, not
+ * cleared and then accumulated: input row h is the sum, in output-row order,
+ * of the spread rows of the output rows whose windows cover it.  Spread rows
+ * are computed once each and kept in a ring of KH buffers (a row is covered by
+ * at most ceil(KH / stride) consecutive output rows). */
 int FC_NAME(fc_pool_avg_backward_rows)(void *vjob, int64_t begin, int64_t end)
 {
     const fc_pool_job *job = (const fc_pool_job *)vjob;
     const fc_geom *g = job->g;
-    const int64_t OW = g->OW, W = g->W, stride = g->stride_w;
+    const int64_t OW = g->OW, W = g->W, stride_h = g->stride_h, ring = g->KH;
     FC_NAME(pool_scratch) s;
-    if (FC_NAME(scratch_alloc)(&s, g, 1, (REAL)0) != FC_OK) return FC_ENOMEM;
+    if (FC_NAME(scratch_alloc)(&s, g, ring, (REAL)0) != FC_OK) return FC_ENOMEM;
+    const int64_t phase_len = OW + g->KW + 8;
+    REAL *phases = (REAL *)fc_aligned_alloc((size_t)(FC_MIN(g->stride_w, g->KW) * phase_len) * sizeof(REAL));
+    if (!phases) {
+        fc_aligned_free(s.block);
+        return FC_ENOMEM;
+    }
     FC_NAME(avg_col_counts)(job, s.col_count);
-    REAL *FC_RESTRICT share = s.best;
-    REAL *FC_RESTRICT spread = s.row;
-    const REAL *FC_RESTRICT col_count = s.col_count;
     for (int64_t plane = begin; plane < end; plane++) {
         const REAL *grad_y = (const REAL *)job->src + plane * g->OH * OW;
         REAL *grad_x = (REAL *)job->dst + plane * g->H * W;
-        memset(grad_x, 0, (size_t)(g->H * W) * sizeof(REAL));
-        for (int64_t oh = 0; oh < g->OH; oh++) {
-            int64_t h_lo;
-            REAL row_count;
-            const int64_t nrows = FC_NAME(avg_rows)(job, oh, &h_lo, &row_count);
-            const REAL *FC_RESTRICT gy = grad_y + oh * OW;
-            for (int64_t ow = 0; ow < OW; ow++) share[ow] = gy[ow] / (row_count * col_count[ow]);
-            memset(spread, 0, (size_t)s.row_len * sizeof(REAL));
-            for (int64_t j = 0; j < g->KW; j++) {
-                REAL *FC_RESTRICT tap = spread + j;
-                if (stride == 1) {
-                    for (int64_t ow = 0; ow < OW; ow++) tap[ow] += share[ow];
-                } else if (stride == 2) {
-                    for (int64_t ow = 0; ow < OW; ow++) tap[2 * ow] += share[ow];
-                } else {
-                    for (int64_t ow = 0; ow < OW; ow++) tap[ow * stride] += share[ow];
-                }
+        int64_t next_oh = 0;   /* first output row whose spread row is not computed yet */
+        for (int64_t h = 0; h < g->H; h++) {
+            REAL *FC_RESTRICT gx = grad_x + h * W;
+            /* output rows oh with oh * stride_h - pad_top <= h < oh * stride_h - pad_top + KH */
+            const int64_t top = h + g->pad_top;
+            const int64_t oh_lo = top - g->KH + 1 <= 0 ? 0 : (top - g->KH + stride_h) / stride_h;
+            const int64_t oh_hi = FC_MIN(g->OH - 1, top / stride_h);
+            if (oh_lo > oh_hi) {
+                memset(gx, 0, (size_t)W * sizeof(REAL));
+                continue;
             }
-            const REAL *FC_RESTRICT spread_in = spread + g->pad_left;
-            for (int64_t k = 0; k < nrows; k++) {
-                REAL *FC_RESTRICT gx = grad_x + (h_lo + k) * W;
-                for (int64_t w = 0; w < W; w++) gx[w] += spread_in[w];
+            for (; next_oh <= oh_hi; next_oh++)
+                FC_NAME(avg_spread_row)(job, next_oh, grad_y + next_oh * OW, &s, phases, phase_len,
+                                        s.row + (next_oh % ring) * s.row_len);
+            const REAL *FC_RESTRICT first = s.row + (oh_lo % ring) * s.row_len + g->pad_left;
+            memcpy(gx, first, (size_t)W * sizeof(REAL));
+            for (int64_t oh = oh_lo + 1; oh <= oh_hi; oh++) {
+                const REAL *FC_RESTRICT more = s.row + (oh % ring) * s.row_len + g->pad_left;
+                for (int64_t w = 0; w < W; w++) gx[w] += more[w];
             }
         }
     }
+    fc_aligned_free(phases);
     fc_aligned_free(s.block);
     return FC_OK;
 }
