@@ -14,9 +14,10 @@
 
 #include <string.h>
 
-/* Output rows per grad-weight partial sum: fixed, so the reduction order
- * never depends on the thread count. */
+/* Output rows and images per grad-weight partial sum: fixed, so the
+ * reduction order never depends on the thread count. */
 #define FC_DIRECT_GW_ROWS 32
+#define FC_DIRECT_GW_IMAGES 16
 /* Row buffer a forward task aims to stay under (fits the L2 cache). */
 #define FC_DIRECT_BUFFER_BYTES (192 * 1024)
 /* Width of one generic-kernel block: two 256-bit vectors' worth. */

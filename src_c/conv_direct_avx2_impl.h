@@ -15,10 +15,11 @@
  * rows at a time straight from a buffer whose padding rows are zeros, with
  * no per-row bookkeeping; each input vector is loaded once for both rows.
  *
- * Grad-weight row kernel: up to 10 taps accumulated at once, each in its own
- * register, so the FMA chains run in parallel; the grad_y vector is loaded
- * once per group.  Tail columns use masked loads, which read zeros, so
- * values past OW never reach a sum.
+ * Grad-weight block kernel: up to 10 taps accumulated at once over every row
+ * of the block, each in its own register, so the FMA chains run in parallel
+ * and the accumulators stay in registers; the grad_y vector is loaded once
+ * per group.  Tail columns use masked loads, which read zeros, so values
+ * past OW never reach a sum.
  */
 #include <immintrin.h>
 
@@ -213,58 +214,61 @@ void FC_NAME(fc_direct_fwd_plane_avx2)(const REAL *rows, int64_t row_len, int64_
                                  y + r * OW, OW);
 }
 
-FC_INLINE void FC_NAME(avx2_gw_group)(const REAL *grad_y_row, const REAL *const *xp, REAL *const *accp,
-                                      const int T, int64_t OW)
+/* T taps over every row of the block, their accumulators in registers
+ * throughout; tap t reads rows + r*row_step + offsets[t]. */
+FC_INLINE void FC_NAME(avx2_gw_group)(const REAL *grad_y, int64_t out_rows, int64_t OW,
+                                      const REAL *rows, int64_t row_step, const int64_t *offsets,
+                                      REAL *const *accp, const int T)
 {
     VEC a[FC_DIRECT_GW_GROUP];
     for (int t = 0; t < T; t++) a[t] = VLOADU(accp[t]);
-    int64_t ow = 0;
-    for (; ow + VL <= OW; ow += VL) {
-        const VEC gv = VLOADU(grad_y_row + ow);
-        for (int t = 0; t < T; t++) a[t] = VFMADD(gv, VLOADU(xp[t] + ow), a[t]);
-    }
-    if (ow < OW) {
-        const VMASK mask = VTAILMASK((int)(OW - ow));
-        const VEC gv = VMASKLOAD(grad_y_row + ow, mask);
-        for (int t = 0; t < T; t++) a[t] = VFMADD(gv, VMASKLOAD(xp[t] + ow, mask), a[t]);
+    const int64_t full = OW - OW % VL;
+    const VMASK mask = VTAILMASK((int)(OW - full));
+    for (int64_t r = 0; r < out_rows; r++) {
+        const REAL *gy = grad_y + r * OW;
+        const REAL *base = rows + r * row_step;
+        for (int64_t ow = 0; ow < full; ow += VL) {
+            const VEC gv = VLOADU(gy + ow);
+            for (int t = 0; t < T; t++) a[t] = VFMADD(gv, VLOADU(base + offsets[t] + ow), a[t]);
+        }
+        if (full < OW) {
+            /* masked loads read zeros past OW, so no value there reaches a sum */
+            const VEC gv = VMASKLOAD(gy + full, mask);
+            for (int t = 0; t < T; t++) a[t] = VFMADD(gv, VMASKLOAD(base + offsets[t] + full, mask), a[t]);
+        }
     }
     for (int t = 0; t < T; t++) VSTOREU(accp[t], a[t]);
 }
 
-static void FC_NAME(avx2_gw_flush)(const REAL *grad_y_row, const REAL *const *xp, REAL *const *accp,
-                                   int T, int64_t OW)
+void FC_NAME(fc_direct_gw_block_avx2)(const REAL *grad_y, int64_t out_rows, int64_t OW,
+                                      const REAL *rows, int64_t row_len, int64_t stride_h,
+                                      int64_t dilation_h, int64_t KH, int64_t KW,
+                                      const int64_t *col_offsets, REAL *acc)
 {
-    switch (T) {
-    case 1: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 1, OW); break;
-    case 2: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 2, OW); break;
-    case 3: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 3, OW); break;
-    case 4: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 4, OW); break;
-    case 5: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 5, OW); break;
-    case 6: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 6, OW); break;
-    case 7: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 7, OW); break;
-    case 8: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 8, OW); break;
-    case 9: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 9, OW); break;
-    default: FC_NAME(avx2_gw_group)(grad_y_row, xp, accp, 10, OW); break;
-    }
-}
-
-void FC_NAME(fc_direct_gw_row_avx2)(const REAL *grad_y_row, const REAL *const *x_rows,
-                                    const int64_t *col_offsets, int64_t KH, int64_t KW,
-                                    int64_t OW, REAL *acc)
-{
-    const REAL *xp[FC_DIRECT_GW_GROUP];
+    int64_t offsets[FC_DIRECT_GW_GROUP];
     REAL *accp[FC_DIRECT_GW_GROUP];
-    int T = 0;
-    for (int64_t i = 0; i < KH; i++) {
-        if (!x_rows[i]) continue;
-        for (int64_t j = 0; j < KW; j++) {
-            xp[T] = x_rows[i] + col_offsets[j];
-            accp[T] = acc + (i * KW + j) * FC_DIRECT_GW_LANES;
-            if (++T == FC_DIRECT_GW_GROUP) {
-                FC_NAME(avx2_gw_flush)(grad_y_row, xp, accp, T, OW);
-                T = 0;
-            }
+    const int64_t taps = KH * KW;
+    for (int64_t t0 = 0; t0 < taps; t0 += FC_DIRECT_GW_GROUP) {
+        const int T = (int)FC_MIN((int64_t)FC_DIRECT_GW_GROUP, taps - t0);
+        for (int t = 0; t < T; t++) {
+            const int64_t i = (t0 + t) / KW, j = (t0 + t) % KW;
+            offsets[t] = i * dilation_h * row_len + col_offsets[j];
+            accp[t] = acc + (t0 + t) * FC_DIRECT_GW_LANES;
         }
+#define FC_DIRECT_AVX2_GW(T) \
+    FC_NAME(avx2_gw_group)(grad_y, out_rows, OW, rows, stride_h * row_len, offsets, accp, T)
+        switch (T) {
+        case 1: FC_DIRECT_AVX2_GW(1); break;
+        case 2: FC_DIRECT_AVX2_GW(2); break;
+        case 3: FC_DIRECT_AVX2_GW(3); break;
+        case 4: FC_DIRECT_AVX2_GW(4); break;
+        case 5: FC_DIRECT_AVX2_GW(5); break;
+        case 6: FC_DIRECT_AVX2_GW(6); break;
+        case 7: FC_DIRECT_AVX2_GW(7); break;
+        case 8: FC_DIRECT_AVX2_GW(8); break;
+        case 9: FC_DIRECT_AVX2_GW(9); break;
+        default: FC_DIRECT_AVX2_GW(10); break;
+        }
+#undef FC_DIRECT_AVX2_GW
     }
-    if (T) FC_NAME(avx2_gw_flush)(grad_y_row, xp, accp, T, OW);
 }

@@ -18,10 +18,11 @@
  * flipped, stride 1, the stride turned into zero insertion between source
  * rows and columns (up_h, up_w), and padding (K-1)*dilation - pad.
  *
- * Depthwise grad weight: one task = (output channel, fixed block of
- * FC_DIRECT_GW_ROWS output rows) summing over the batch into per-tap lane
- * accumulators; the blocks' partial sums are then added in block order.  The
- * split depends only on the geometry, never on the thread count.
+ * Depthwise grad weight: one task = (input channel, fixed block of
+ * FC_DIRECT_GW_IMAGES images, fixed block of FC_DIRECT_GW_ROWS output rows)
+ * summing into per-tap lane accumulators for every output of the channel;
+ * the blocks' partial sums are then added in block order.  The split
+ * depends only on the geometry, never on the thread count.
  */
 
 /* ---- generic kernels ----------------------------------------------------- */
@@ -80,21 +81,23 @@ static void FC_NAME(direct_fwd_row_generic)(const FC_NAME(fc_direct_tap) *taps, 
     }
 }
 
-static void FC_NAME(direct_gw_row_generic)(const REAL *grad_y_row, const REAL *const *x_rows,
-                                           const int64_t *col_offsets, int64_t KH, int64_t KW,
-                                           int64_t OW, REAL *acc)
+static void FC_NAME(direct_gw_block_generic)(const REAL *grad_y, int64_t out_rows, int64_t OW,
+                                             const REAL *rows, int64_t row_len, int64_t stride_h,
+                                             int64_t dilation_h, int64_t KH, int64_t KW,
+                                             const int64_t *col_offsets, REAL *acc)
 {
-    for (int64_t i = 0; i < KH; i++) {
-        if (!x_rows[i]) continue;
+    for (int64_t i = 0; i < KH; i++)
         for (int64_t j = 0; j < KW; j++) {
-            const REAL *FC_RESTRICT xp = x_rows[i] + col_offsets[j];
             REAL *FC_RESTRICT a = acc + (i * KW + j) * FC_DIRECT_GW_LANES;
-            int64_t ow = 0;
-            for (; ow + FC_DIRECT_GW_LANES <= OW; ow += FC_DIRECT_GW_LANES)
-                for (int l = 0; l < FC_DIRECT_GW_LANES; l++) a[l] += grad_y_row[ow + l] * xp[ow + l];
-            for (int64_t l = 0; ow + l < OW; l++) a[l] += grad_y_row[ow + l] * xp[ow + l];
+            for (int64_t r = 0; r < out_rows; r++) {
+                const REAL *FC_RESTRICT gy = grad_y + r * OW;
+                const REAL *FC_RESTRICT xp = rows + (r * stride_h + i * dilation_h) * row_len + col_offsets[j];
+                int64_t ow = 0;
+                for (; ow + FC_DIRECT_GW_LANES <= OW; ow += FC_DIRECT_GW_LANES)
+                    for (int l = 0; l < FC_DIRECT_GW_LANES; l++) a[l] += gy[ow + l] * xp[ow + l];
+                for (int64_t l = 0; ow + l < OW; l++) a[l] += gy[ow + l] * xp[ow + l];
+            }
         }
-    }
 }
 
 static void FC_NAME(direct_fwd_plane_generic)(const REAL *rows, int64_t row_len, int64_t out_rows,
@@ -138,12 +141,12 @@ static FC_NAME(fc_direct_fwd_row_fn) FC_NAME(direct_pick_fwd_row)(void)
     return FC_NAME(direct_fwd_row_generic);
 }
 
-static FC_NAME(fc_direct_gw_row_fn) FC_NAME(direct_pick_gw_row)(void)
+static FC_NAME(fc_direct_gw_block_fn) FC_NAME(direct_pick_gw_block)(void)
 {
 #ifdef FASTCONV_HAVE_AVX2
-    if (fc_simd_level() == FC_SIMD_AVX2) return FC_NAME(fc_direct_gw_row_avx2);
+    if (fc_simd_level() == FC_SIMD_AVX2) return FC_NAME(fc_direct_gw_block_avx2);
 #endif
-    return FC_NAME(direct_gw_row_generic);
+    return FC_NAME(direct_gw_block_generic);
 }
 
 /* ---- phase rows and packed weights --------------------------------------- */
@@ -356,57 +359,62 @@ int FC_NAME(fc_conv2d_depthwise_grad_input)(const fc_geom *g, const REAL *grad_y
 typedef struct {
     const fc_direct_plan *p;   /* forward plan of the geometry */
     const REAL *grad_y, *x;
-    REAL *partial;             /* (O, gw_blocks, KH*KW) */
-    int64_t gw_blocks;
+    REAL *partial;             /* (C, image_blocks, row_blocks, multiplier, KH*KW) */
+    int64_t image_blocks, row_blocks;
     const int64_t *col_offsets;
-    FC_NAME(fc_direct_gw_row_fn) row_kernel;
+    FC_NAME(fc_direct_gw_block_fn) block_kernel;
 } FC_NAME(direct_gw_ctx);
 
+/* One task = (input channel, block of images, block of output rows): the
+ * input rows are buffered once and serve every output of the channel. */
 static int FC_NAME(direct_gw_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(direct_gw_ctx) *ctx = (const FC_NAME(direct_gw_ctx) *)vctx;
     const fc_direct_plan *p = ctx->p;
     const int64_t taps = p->KH * p->KW, multiplier = p->Og;
-    const int64_t buffer_rows = FC_MIN(p->H, (FC_DIRECT_GW_ROWS - 1) * p->stride_h + (p->KH - 1) * p->dilation_h + 1);
+    const int64_t extent = (p->KH - 1) * p->dilation_h + 1;
+    const int64_t buffer_rows = (FC_DIRECT_GW_ROWS - 1) * p->stride_h + extent;
+    const int64_t acc_size = multiplier * taps * FC_DIRECT_GW_LANES;
     const size_t buffer_bytes = (size_t)(buffer_rows * p->row_len) * sizeof(REAL);
     REAL *buffer = (REAL *)fc_aligned_alloc(buffer_bytes);
-    REAL *acc = (REAL *)fc_aligned_alloc((size_t)(taps * FC_DIRECT_GW_LANES) * sizeof(REAL));
-    const REAL **x_rows = (const REAL **)fc_aligned_alloc((size_t)p->KH * sizeof(REAL *));
-    if (!buffer || !acc || !x_rows) {
+    REAL *acc = (REAL *)fc_aligned_alloc((size_t)acc_size * sizeof(REAL));
+    if (!buffer || !acc) {
         fc_aligned_free(buffer);
         fc_aligned_free(acc);
-        fc_aligned_free((void *)x_rows);
         return FC_ENOMEM;
     }
-    memset(buffer, 0, buffer_bytes);
+    memset(buffer, 0, buffer_bytes);   /* the row fill writes only the columns inside the image */
     for (int64_t task = begin; task < end; task++) {
-        const int64_t o = task / ctx->gw_blocks, block = task % ctx->gw_blocks, c = o / multiplier;
-        const int64_t oh0 = block * FC_DIRECT_GW_ROWS, oh1 = FC_MIN(p->OH, oh0 + FC_DIRECT_GW_ROWS);
-        const int64_t v_first = FC_MAX(0, oh0 * p->stride_h - p->pad_top);
-        const int64_t v_last = FC_MIN(p->H - 1, (oh1 - 1) * p->stride_h - p->pad_top + (p->KH - 1) * p->dilation_h);
-        memset(acc, 0, (size_t)(taps * FC_DIRECT_GW_LANES) * sizeof(REAL));
-        for (int64_t n = 0; n < p->N; n++) {
+        const int64_t c = task / (ctx->image_blocks * ctx->row_blocks);
+        const int64_t image_block = task / ctx->row_blocks % ctx->image_blocks, row_block = task % ctx->row_blocks;
+        const int64_t n0 = image_block * FC_DIRECT_GW_IMAGES, n1 = FC_MIN(p->N, n0 + FC_DIRECT_GW_IMAGES);
+        const int64_t oh0 = row_block * FC_DIRECT_GW_ROWS, oh1 = FC_MIN(p->OH, oh0 + FC_DIRECT_GW_ROWS);
+        const int64_t top = oh0 * p->stride_h - p->pad_top, count = (oh1 - oh0 - 1) * p->stride_h + extent;
+        memset(acc, 0, (size_t)acc_size * sizeof(REAL));
+        for (int64_t n = n0; n < n1; n++) {
             const REAL *src = ctx->x + (n * p->C_in + c) * p->H * p->W;
-            for (int64_t v = v_first; v <= v_last; v++)
-                FC_NAME(direct_fill_row)(p, src + v * p->W, buffer + (v - v_first) * p->row_len);
-            const REAL *gy = ctx->grad_y + (n * p->O + o) * p->OH * p->OW;
-            for (int64_t oh = oh0; oh < oh1; oh++) {
-                for (int64_t i = 0; i < p->KH; i++) {
-                    int64_t v = oh * p->stride_h - p->pad_top + i * p->dilation_h;
-                    x_rows[i] = (v < 0 || v >= p->H) ? NULL : buffer + (v - v_first) * p->row_len;
-                }
-                ctx->row_kernel(gy + oh * p->OW, x_rows, ctx->col_offsets, p->KH, p->KW, p->OW, acc);
+            for (int64_t k = 0; k < count; k++) {
+                REAL *row = buffer + k * p->row_len;
+                if (top + k < 0 || top + k >= p->H)
+                    memset(row, 0, (size_t)p->row_len * sizeof(REAL));
+                else
+                    FC_NAME(direct_fill_row)(p, src + (top + k) * p->W, row);
+            }
+            for (int64_t m = 0; m < multiplier; m++) {
+                const REAL *gy = ctx->grad_y + ((n * p->O + c * multiplier + m) * p->OH + oh0) * p->OW;
+                ctx->block_kernel(gy, oh1 - oh0, p->OW, buffer, p->row_len, p->stride_h, p->dilation_h,
+                                  p->KH, p->KW, ctx->col_offsets, acc + m * taps * FC_DIRECT_GW_LANES);
             }
         }
-        for (int64_t t = 0; t < taps; t++) {
+        REAL *out = ctx->partial + task * multiplier * taps;
+        for (int64_t t = 0; t < multiplier * taps; t++) {
             REAL sum = 0;
             for (int l = 0; l < FC_DIRECT_GW_LANES; l++) sum += acc[t * FC_DIRECT_GW_LANES + l];
-            ctx->partial[task * taps + t] = sum;
+            out[t] = sum;
         }
     }
     fc_aligned_free(buffer);
     fc_aligned_free(acc);
-    fc_aligned_free((void *)x_rows);
     return FC_OK;
 }
 
@@ -415,22 +423,29 @@ int FC_NAME(fc_conv2d_depthwise_grad_weight)(const fc_geom *g, const REAL *grad_
 {
     fc_direct_plan p;
     fc_direct_plan_forward(&p, g, sizeof(REAL));
-    const int64_t taps = p.KH * p.KW, gw_blocks = (p.OH + FC_DIRECT_GW_ROWS - 1) / FC_DIRECT_GW_ROWS;
-    REAL *partial = gw_blocks == 1 ? grad_weight
-                                   : (REAL *)fc_aligned_alloc((size_t)(p.O * gw_blocks * taps) * sizeof(REAL));
+    const int64_t taps = p.KH * p.KW, per_channel = p.Og * taps;
+    const int64_t image_blocks = (p.N + FC_DIRECT_GW_IMAGES - 1) / FC_DIRECT_GW_IMAGES;
+    const int64_t row_blocks = (p.OH + FC_DIRECT_GW_ROWS - 1) / FC_DIRECT_GW_ROWS;
+    const int64_t blocks = image_blocks * row_blocks;
+    /* one block: the partial sums are the result, laid out as grad_weight */
+    REAL *partial = blocks == 1 ? grad_weight
+                                : (REAL *)fc_aligned_alloc((size_t)(p.C_in * blocks * per_channel) * sizeof(REAL));
     int64_t *col_offsets = (int64_t *)fc_aligned_alloc((size_t)p.KW * sizeof(int64_t));
     int status = FC_ENOMEM;
     if (partial && col_offsets) {
         fc_direct_col_offsets(&p, col_offsets);
-        FC_NAME(direct_gw_ctx) ctx = {&p, grad_y, x, partial, gw_blocks, col_offsets, FC_NAME(direct_pick_gw_row)()};
+        FC_NAME(direct_gw_ctx) ctx = {&p, grad_y, x, partial, image_blocks, row_blocks, col_offsets,
+                                      FC_NAME(direct_pick_gw_block)()};
         double flops = 2.0 * p.N * p.O * p.OH * p.OW * taps;
-        status = fc_parallel_for(p.O * gw_blocks, flops, FC_NAME(direct_gw_task), &ctx);
-        if (status == FC_OK && gw_blocks > 1)
-            for (int64_t o = 0; o < p.O; o++)
-                for (int64_t t = 0; t < taps; t++) {
-                    REAL sum = partial[(o * gw_blocks) * taps + t];
-                    for (int64_t b = 1; b < gw_blocks; b++) sum += partial[(o * gw_blocks + b) * taps + t];
-                    grad_weight[o * taps + t] = sum;
+        status = fc_parallel_for(p.C_in * blocks, flops, FC_NAME(direct_gw_task), &ctx);
+        if (status == FC_OK && blocks > 1)
+            /* blocks added in their fixed order, whatever thread computed them */
+            for (int64_t c = 0; c < p.C_in; c++)
+                for (int64_t t = 0; t < per_channel; t++) {
+                    const REAL *part = partial + c * blocks * per_channel + t;
+                    REAL sum = part[0];
+                    for (int64_t b = 1; b < blocks; b++) sum += part[b * per_channel];
+                    grad_weight[c * per_channel + t] = sum;
                 }
     }
     if (partial != grad_weight) fc_aligned_free(partial);

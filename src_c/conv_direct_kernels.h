@@ -63,15 +63,19 @@ typedef void (*fc_direct_fwd_plane_fn_f64)(const double *rows, int64_t row_len, 
                                            const double *weights, const double *bias, int relu,
                                            int64_t OW, double *y);
 
-/* acc[(i*KW + j) * FC_DIRECT_GW_LANES + lane] += grad_y_row[ow] * x_rows[i][col_offsets[j] + ow]
- * over ow < OW, ow spread over the lanes; kernel rows with x_rows[i] == NULL
- * fall in the padding and are skipped. */
-typedef void (*fc_direct_gw_row_fn_f32)(const float *grad_y_row, const float *const *x_rows,
-                                        const int64_t *col_offsets, int64_t KH, int64_t KW,
-                                        int64_t OW, float *acc);
-typedef void (*fc_direct_gw_row_fn_f64)(const double *grad_y_row, const double *const *x_rows,
-                                        const int64_t *col_offsets, int64_t KH, int64_t KW,
-                                        int64_t OW, double *acc);
+/* Grad weight of one output channel over a block of output rows:
+ * acc[(i*KW + j) * FC_DIRECT_GW_LANES + lane] += grad_y[r*OW + ow] *
+ *     rows[(r*stride_h + i*dilation_h) * row_len + col_offsets[j] + ow]
+ * for r < out_rows, ow < OW, ow spread over the lanes, rows in order.  The
+ * buffer holds the block's input rows with the padding rows as zeros. */
+typedef void (*fc_direct_gw_block_fn_f32)(const float *grad_y, int64_t out_rows, int64_t OW,
+                                          const float *rows, int64_t row_len, int64_t stride_h,
+                                          int64_t dilation_h, int64_t KH, int64_t KW,
+                                          const int64_t *col_offsets, float *acc);
+typedef void (*fc_direct_gw_block_fn_f64)(const double *grad_y, int64_t out_rows, int64_t OW,
+                                          const double *rows, int64_t row_len, int64_t stride_h,
+                                          int64_t dilation_h, int64_t KH, int64_t KW,
+                                          const int64_t *col_offsets, double *acc);
 
 #ifdef FASTCONV_HAVE_AVX2
 void fc_direct_fwd_row_avx2_f32(const fc_direct_tap_f32 *taps, int64_t ntaps,
@@ -90,12 +94,14 @@ void fc_direct_fwd_plane_avx2_f64(const double *rows, int64_t row_len, int64_t o
                                   int64_t KH, int64_t KW, const int64_t *col_offsets,
                                   const double *weights, const double *bias, int relu,
                                   int64_t OW, double *y);
-void fc_direct_gw_row_avx2_f32(const float *grad_y_row, const float *const *x_rows,
-                               const int64_t *col_offsets, int64_t KH, int64_t KW,
-                               int64_t OW, float *acc);
-void fc_direct_gw_row_avx2_f64(const double *grad_y_row, const double *const *x_rows,
-                               const int64_t *col_offsets, int64_t KH, int64_t KW,
-                               int64_t OW, double *acc);
+void fc_direct_gw_block_avx2_f32(const float *grad_y, int64_t out_rows, int64_t OW,
+                                 const float *rows, int64_t row_len, int64_t stride_h,
+                                 int64_t dilation_h, int64_t KH, int64_t KW,
+                                 const int64_t *col_offsets, float *acc);
+void fc_direct_gw_block_avx2_f64(const double *grad_y, int64_t out_rows, int64_t OW,
+                                 const double *rows, int64_t row_len, int64_t stride_h,
+                                 int64_t dilation_h, int64_t KH, int64_t KW,
+                                 const int64_t *col_offsets, double *acc);
 #endif
 
 #ifdef __cplusplus
