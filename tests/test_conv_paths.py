@@ -104,8 +104,8 @@ def term_scale(x, weight, stride, pads, dilation, groups):
 
 # ---- cases ---------------------------------------------------------------------
 # (label, x shape, weight shape, stride, padding, dilation, groups)
-# None of them has C/groups <= 4 or groups == C, so the direct kernels never
-# take them: each runs the path its label names.
+# None of them is depthwise or has C/groups <= 4 with fewer than 32 outputs per
+# group, so the direct kernels never take them: each runs the path its label names.
 CASES = [
     # GEMM edge tiles: M = 7 and 13 (not multiples of 6), N = 5*7 = 35 (not of 32 or 16)
     ("gemm-edge-m7", (2, 5, 5, 7), (7, 5, 3, 3), 1, 1, 1, 1),
@@ -136,6 +136,9 @@ CASES = [
     # groups: GEMM per group
     ("grouped-2", (2, 12, 7, 8), (10, 6, 3, 3), 1, 1, 1, 2),
     ("grouped-3-strided", (1, 15, 9, 9), (9, 5, 3, 3), 2, 1, 2, 3),
+    # few input channels but many outputs per group: the GEMM, not the direct kernels
+    ("few-channels-many-outputs", (2, 3, 11, 10), (40, 3, 3, 3), 2, 1, 1, 1),
+    ("one-channel-7x7-many-outputs", (1, 1, 12, 13), (32, 1, 7, 7), 2, 3, 1, 1),
     # one output channel per group: the reference loops
     ("reference-one-output-per-group", (2, 12, 6, 7), (2, 6, 3, 3), 1, 1, 1, 2),
     # N = 1, tiny output
