@@ -10,7 +10,7 @@ rows per pass), two and three output channels per pass, stride 1, 2 and 3
 (phase-split rows), dilation, asymmetric and oversized padding, widths that
 are not a multiple of the vector length (masked tails) and widths of several
 4-vector blocks, planes split into row blocks across threads, grad weight
-summed over several fixed row blocks, bias and fused ReLU.  CI also runs this
+summed over several fixed blocks of rows and of images, bias and fused ReLU.  CI also runs this
 file with FASTCONV_SIMD=generic, which selects the portable kernels.
 
 Tests never time anything; 1 and 2 threads must agree bit for bit.
@@ -211,7 +211,10 @@ def test_lesson_corr2d_edge_detector():
 
 # ---- backward ----------------------------------------------------------------------------------
 
-DEPTHWISE_GRADS = DEPTHWISE + [("dw-tall-gw-blocks", (2, 2, 75, 19), (4, 1, 3, 3), 1, 1, 1, 2)]
+DEPTHWISE_GRADS = DEPTHWISE + [
+    ("dw-gw-row-blocks", (2, 2, 75, 19), (4, 1, 3, 3), 1, 1, 1, 2),
+    ("dw-gw-image-blocks", (35, 2, 6, 11), (2, 1, 3, 3), 1, 1, 1, 2),
+]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -242,6 +245,7 @@ THREAD_CASES = [
     ("big-image-row-split", (1, 1, 300, 77), (1, 1, 3, 3), 1, 1, 1, 1),
     ("big-image-s2-dilated", (1, 1, 301, 70), (2, 1, 5, 3), (2, 1), 2, (1, 2), 1),
     ("depthwise-batch", (4, 6, 40, 37), (12, 1, 3, 3), 1, 1, 1, 6),
+    ("depthwise-many-images", (33, 2, 9, 10), (2, 1, 3, 3), 1, 1, 1, 2),
     ("few-channel", (3, 3, 33, 30), (8, 3, 3, 3), 2, 1, 1, 1),
 ]
 
