@@ -5,6 +5,7 @@
 cdef extern from "probe.h" nogil:
     int fc_probe_fma_f32(int64_t rounds, double *flops_done)
     int fc_probe_fma_f64(int64_t rounds, double *flops_done)
+    const char *fc_probe_simd_name()
 
 
 def probe_fma_flops(str dtype_name, int64_t rounds):
@@ -23,3 +24,9 @@ def probe_fma_flops(str dtype_name, int64_t rounds):
         raise ValueError(f"dtype_name must be 'float32' or 'float64', got {dtype_name!r}")
     check_status(status)
     return flops_done
+
+
+def probe_simd_name():
+    """Instruction set the probe runs: "avx512f", "avx2" or "generic" (the widest FMAs
+    fastconv's kernels use now)."""
+    return fc_probe_simd_name().decode()

@@ -99,14 +99,15 @@ def measure_peak_gflops(dtype_name, seconds=PROBE_SECONDS):
     return best / 1e9
 
 
-def _wider_simd_than(simd_level):
-    """Name of a vector extension this CPU has beyond fastconv's level, or None (Linux x86 only)."""
+def _wider_simd_than(probe_simd):
+    """AVX-512 when this CPU has it but the probe (so fastconv) runs narrower, else None
+    (Linux x86 only: read from /proc/cpuinfo)."""
     try:
         with open("/proc/cpuinfo") as f:
             flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
     except OSError:
         return None
-    return "AVX-512" if simd_level == "avx2" and "avx512f" in flags else None
+    return "AVX-512" if probe_simd != "avx512f" and "avx512f" in flags else None
 
 
 def measure_copy_gbps(nbytes=COPY_BYTES, samples=5):
@@ -612,6 +613,7 @@ def _select(cases, patterns):
 def _versions(peers):
     return {
         "fastconv": fastconv.__version__, "simd": _core.simd_level(),
+        "widest_fma": _core.probe_simd_name(),
         "openmp": _core.openmp_enabled(), "compiler": _core.compiler(),
         "python": platform.python_version(), "numpy": np.__version__,
         "scipy": peers["scipy"].__version__ if peers["scipy"] else None,
@@ -670,7 +672,8 @@ def best_ceilings(before, after):
                                         for threads, value in per_threads.items()}
                            for dtype_name, per_threads in before["fma_gflops"].items()},
             "copy_gbps": max(before["copy_gbps"], after["copy_gbps"]),
-            "cpu_has_wider_simd": _wider_simd_than(_core.simd_level()),
+            "probe_simd": _core.probe_simd_name(),
+            "cpu_has_wider_simd": _wider_simd_than(_core.probe_simd_name()),
             "before_suite": before, "after_suite": after}
 
 
@@ -687,7 +690,7 @@ def add_percentages(rows, ceilings):
 
 
 def print_ceilings(ceilings, thread_counts, out):
-    simd = _core.simd_level()
+    simd = ceilings["probe_simd"]
     print("\nCeilings: peak FMA rate of the probe (register-resident FMA chains, "
           f"{simd} code), and a 64 MB NumPy copy (one thread, read + write bytes); each the best of "
           "a measurement before and one after the suite", file=out)
@@ -762,7 +765,8 @@ def run_bench(options, out=None):
     conv_cases, pool_cases = _select(CONV, options.cases), _select(POOL, options.cases)
     edge_case = bool(_select([(LESSON_EDGE_CASE,)], options.cases))
     versions = _versions(peers)
-    print(f"fastconv {versions['fastconv']} (SIMD {versions['simd']}, OpenMP "
+    print(f"fastconv {versions['fastconv']} (SIMD {versions['simd']}, FMAs up to "
+          f"{versions['widest_fma']}, OpenMP "
           f"{'on' if versions['openmp'] else 'off'}), numpy {versions['numpy']}, "
           f"scipy {versions['scipy'] or 'not installed'}, torch {versions['torch'] or 'not installed'}; "
           f"{versions['cpu_count']} CPUs, dtype {options.dtype}", file=out, flush=True)

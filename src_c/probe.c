@@ -58,7 +58,6 @@ static volatile double probe_sink;
 static int probe_run(probe_chains_fn chains, double round_flops, int64_t rounds,
                      double *flops_done)
 {
-    fc_runtime_init();
     if (rounds < 1) rounds = 1;
     int64_t ntasks = fc_get_num_threads();
     probe_job job = {chains, rounds, fc_aligned_alloc((size_t)ntasks * sizeof(double))};
@@ -73,22 +72,62 @@ static int probe_run(probe_chains_fn chains, double round_flops, int64_t rounds,
     return status;
 }
 
+enum { PROBE_GENERIC, PROBE_AVX2, PROBE_AVX512 };
+
+/* The widest FMAs fastconv's kernels issue now (mirrors the GEMM engine's choice). */
+static int probe_level(void)
+{
+    fc_runtime_init();
+#ifdef FC_GEMM_HAVE_AVX512
+    if (fc_gemm_avx512_usable()) return PROBE_AVX512;
+#endif
+#ifdef FASTCONV_HAVE_AVX2
+    if (fc_simd_level() == FC_SIMD_AVX2) return PROBE_AVX2;
+#endif
+    return PROBE_GENERIC;
+}
+
+const char *fc_probe_simd_name(void)
+{
+    switch (probe_level()) {
+    case PROBE_AVX512: return "avx512f";
+    case PROBE_AVX2: return "avx2";
+    default: return "generic";
+    }
+}
+
 int fc_probe_fma_f32(int64_t rounds, double *flops_done)
 {
+    switch (probe_level()) {
+#ifdef FC_GEMM_HAVE_AVX512
+    case PROBE_AVX512:
+        return probe_run(fc_probe_chains_f32_avx512, fc_probe_round_flops_f32_avx512(), rounds,
+                         flops_done);
+#endif
 #ifdef FASTCONV_HAVE_AVX2
-    if (fc_simd_level() == FC_SIMD_AVX2)
+    case PROBE_AVX2:
         return probe_run(fc_probe_chains_f32_avx2, fc_probe_round_flops_f32_avx2(), rounds,
                          flops_done);
 #endif
-    return probe_run(probe_chains_f32_generic, 2.0 * PROBE_GENERIC_CHAINS, rounds, flops_done);
+    default:
+        return probe_run(probe_chains_f32_generic, 2.0 * PROBE_GENERIC_CHAINS, rounds, flops_done);
+    }
 }
 
 int fc_probe_fma_f64(int64_t rounds, double *flops_done)
 {
+    switch (probe_level()) {
+#ifdef FC_GEMM_HAVE_AVX512
+    case PROBE_AVX512:
+        return probe_run(fc_probe_chains_f64_avx512, fc_probe_round_flops_f64_avx512(), rounds,
+                         flops_done);
+#endif
 #ifdef FASTCONV_HAVE_AVX2
-    if (fc_simd_level() == FC_SIMD_AVX2)
+    case PROBE_AVX2:
         return probe_run(fc_probe_chains_f64_avx2, fc_probe_round_flops_f64_avx2(), rounds,
                          flops_done);
 #endif
-    return probe_run(probe_chains_f64_generic, 2.0 * PROBE_GENERIC_CHAINS, rounds, flops_done);
+    default:
+        return probe_run(probe_chains_f64_generic, 2.0 * PROBE_GENERIC_CHAINS, rounds, flops_done);
+    }
 }

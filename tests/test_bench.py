@@ -208,6 +208,12 @@ def test_probe_counts_flops_in_proportion_to_rounds(dtype_name, threads):
     assert per_round == int(per_round), f"{dtype_name}, {threads} threads: {once} flops for 100 rounds"
 
 
+def test_probe_names_its_instruction_set():
+    assert _core.probe_simd_name() in {"avx512f", "avx2", "generic"}
+    if _core.simd_level() == "generic":   # FASTCONV_SIMD=generic forces the portable chains too
+        assert _core.probe_simd_name() == "generic"
+
+
 def test_probe_rejects_other_dtypes():
     with pytest.raises(ValueError, match="float16"):
         _core.probe_fma_flops("float16", 10)
