@@ -1,8 +1,9 @@
 """The direct convolution kernels (src_c/conv_direct*), forced by shape, against float64 NumPy.
 
 The conv dispatcher hands a shape to the direct kernels when a group has one
-output channel, or one to four input channels with at most 16 outputs or a
-reduction of at most 18 terms (fc_conv2d_direct_suits); the gradients of
+output channel, or one to four input channels with at most 8 outputs and a
+reduction of at most 36 terms, or a reduction of at most 9 terms
+(fc_conv2d_direct_suits); the gradients of
 depthwise shapes (groups == C, any channel multiplier) go to the direct
 grad-input and grad-weight kernels.  Every shape below satisfies those rules,
 and together they reach each kernel variant: one output channel (two output
@@ -123,9 +124,9 @@ DEPTHWISE = [
 ]
 
 FEW_CHANNEL = [
-    ("c3-to-16-3x3", (2, 3, 16, 16), (16, 3, 3, 3), 1, 1, 1, 1),
+    ("c3-to-8-3x3", (2, 3, 16, 16), (8, 3, 3, 3), 1, 1, 1, 1),
     ("c3-to-7-s2", (2, 3, 15, 15), (7, 3, 3, 3), 2, 1, 1, 1),
-    ("c2-to-5-5x5-asym", (2, 2, 13, 21), (5, 2, 5, 5), 1, ((2, 1), (0, 3)), 1, 1),
+    ("c1-to-5-5x5-asym", (2, 1, 13, 21), (5, 1, 5, 5), 1, ((2, 1), (0, 3)), 1, 1),
     ("c4-to-8-dilated", (1, 4, 17, 19), (8, 4, 3, 3), 1, 2, 2, 1),
     ("c1-to-64-3x3", (2, 1, 12, 20), (64, 1, 3, 3), 1, 1, 1, 1),
     ("groups-c2-per-group", (2, 4, 10, 10), (4, 2, 3, 3), 1, 1, 1, 2),
