@@ -12,9 +12,9 @@
  *      SIMD over output width (stride 2 deinterleaves even/odd columns).
  * The input is streamed once; the row buffer stays in L1.  Max with
  * indices scans each window in the reference order instead, so ties and
- * NaNs pick the same position.  Backward: avg spreads each output's share
- * over a padded row added to the window's rows; max scatters through the
- * indices.
+ * NaNs pick the same position.  Backward: avg spreads each output row's
+ * shares over a padded row and writes every input row once, as the sum of
+ * the spread rows covering it; max scatters through the indices.
  *
  * Tasks: forward = (plane, block of output rows), backward = plane.  Each
  * output is computed by one task in a fixed order, so results do not depend

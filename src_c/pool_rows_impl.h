@@ -3,9 +3,9 @@
  * (type and ISA suffix, e.g. name##_f32_avx2).  Plain C loops written so
  * compilers vectorise them for the ISA the including file is compiled for;
  * a file that defines FC_POOL_VEC (vector type and ops, see pool_rows_avx2.c)
- * also gets explicit SIMD for the horizontal stride-2 pass, which compilers
- * do not vectorise well.  Vector and scalar code apply the same operations
- * in the same order, so every ISA gives bitwise identical results.
+ * also gets explicit SIMD where compilers do poorly: the horizontal stride-2
+ * pass and the max-with-indices scan.  Vector and scalar code apply the same
+ * operations in the same order, so every ISA gives bitwise identical results.
  */
 
 /* torch's max rule: a later value wins when greater or NaN, so a NaN anywhere
@@ -15,7 +15,7 @@ FC_INLINE REAL FC_NAME(nanmax)(REAL best, REAL v)
     return ((v > best) | (v != v)) ? v : best;
 }
 
-/* Per-task scratch: the padded row buffer and per-output-column arrays. */
+/* Per-task scratch: padded row buffers and per-output-column arrays. */
 typedef struct {
     void *block;
     REAL *row;          /* padded coordinates; input column w lives at row[pad_left + w] */
