@@ -68,7 +68,7 @@ def conv2d_entry(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
                 g.N = 0
             span_h = g.dilation_h * (g.KH - 1) + 1
             span_w = g.dilation_w * (g.KW - 1) + 1
-            if (g.N >= 1 and g.C >= 1 and g.O >= 1 and g.KH >= 1 and g.KW >= 1
+            if (g.N >= 1 and g.C >= 1 and g.H >= 1 and g.W >= 1 and g.O >= 1 and g.KH >= 1 and g.KW >= 1
                     and g.C % g.groups == 0 and g.O % g.groups == 0 and Cg == g.C // g.groups
                     and span_h <= g.H + 2 * padding and span_w <= g.W + 2 * padding
                     and (bias is None or cnp.PyArray_DIM(<cnp.ndarray>bias, 0) == g.O)):

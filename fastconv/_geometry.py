@@ -142,8 +142,17 @@ def resolve_padding(padding, in_hw, kernel_hw, stride_hw, dilation_hw):
     return padding
 
 
+def _check_input_extent(x_shape):
+    """Channels and spatial sizes must be non-empty (an empty batch is fine)."""
+    N, C, H, W = x_shape
+    if C < 1 or H < 1 or W < 1:
+        raise ValueError(f"x must have at least one channel, row and column, "
+                         f"got x.shape={tuple(x_shape)} (as N, C, H, W)")
+
+
 def conv_geometry(x_shape, weight_shape, stride, padding, dilation, groups):
     """Geometry of conv2d with x (N, C, H, W) and weight (O, C // groups, KH, KW)."""
+    _check_input_extent(x_shape)
     N, C, H, W = x_shape
     O, Cg, KH, KW = weight_shape
     groups = as_int(groups, "groups")
@@ -169,6 +178,7 @@ def conv_geometry(x_shape, weight_shape, stride, padding, dilation, groups):
 
 def pool_geometry(x_shape, kernel_size, stride, padding, dilation=1, ceil_mode=False):
     """Geometry of a pooling call; returns (Geometry, is_same_padding)."""
+    _check_input_extent(x_shape)
     N, C, H, W = x_shape
     KH, KW = pair(kernel_size, "kernel_size")
     sh, sw = (KH, KW) if stride is None else pair(stride, "stride")

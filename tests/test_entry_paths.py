@@ -18,8 +18,8 @@ def outcome(function, *args, **kwargs):
 
 @settings(deadline=None, max_examples=150)
 @given(
-    n=st.integers(1, 2), c=st.integers(1, 4), o=st.integers(1, 4),
-    h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 4), kw=st.integers(1, 4),
+    n=st.integers(0, 2), c=st.integers(0, 4), o=st.integers(1, 4),
+    h=st.integers(0, 9), w=st.integers(0, 9), kh=st.integers(1, 4), kw=st.integers(1, 4),
     stride=st.integers(0, 3), padding=st.integers(-1, 3), dilation=st.integers(0, 3),
     groups=st.integers(0, 4), rank=st.sampled_from([2, 3, 4]),
     dtype=st.sampled_from([np.float32, np.float64]), with_bias=st.booleans(),
