@@ -11,7 +11,7 @@
  * instead, and an input row both need is loaded once for the two.  The last partial vector is
  * computed whole (the row buffer is wide enough) and stored masked.
  *
- * Plane kernel (one output channel, stride_h and dilation_h 1): two output
+ * Plane kernel (one output channel, dilation_h 1, any stride): two output
  * rows at a time straight from a buffer whose padding rows are zeros, with
  * no per-row bookkeeping; each input vector is loaded once for both rows.
  *
@@ -128,9 +128,10 @@ void FC_NAME(fc_direct_fwd_row_avx2)(const FC_NAME(fc_direct_tap) *taps, int64_t
 }
 
 /* Two output rows r0, r0 + 1 of the plane kernel over U vectors from ow:
- * input row k (0..KH) feeds row r0 with kernel row k and row r0 + 1 with
- * kernel row k - 1, so each input vector is loaded once for both. */
-FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int64_t KH, int64_t KW,
+ * input row k feeds row r0 with kernel row k and row r0 + 1 with kernel row
+ * k - stride_h, so an input vector both need is loaded once for the two. */
+FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int64_t stride_h,
+                                         int64_t KH, int64_t KW,
                                          const int64_t *col_offsets, const REAL *weights, VEC b,
                                          int relu, int64_t ow, int tail, const int R, const int U,
                                          REAL *y, int64_t OW)
@@ -138,10 +139,11 @@ FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int6
     VEC acc[2][4];
     for (int r = 0; r < R; r++)
         for (int u = 0; u < U; u++) acc[r][u] = b;
-    for (int64_t k = 0; k < KH + R - 1; k++) {
+    for (int64_t k = 0; k < KH + (R - 1) * stride_h; k++) {
         const REAL *row = rows + k * row_len + ow;
         const REAL *w0 = k < KH ? weights + k * KW : NULL;
-        const REAL *w1 = (R == 2 && k > 0) ? weights + (k - 1) * KW : NULL;
+        const REAL *w1 = (R == 2 && k >= stride_h && k - stride_h < KH) ? weights + (k - stride_h) * KW : NULL;
+        if (!w0 && !w1) continue;   /* a row between the two windows (stride_h > KH) */
         if (R == 2 && w0 && w1) {
             for (int64_t j = 0; j < KW; j++) {
                 const REAL *xp = row + col_offsets[j];
@@ -178,12 +180,13 @@ FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int6
         }
 }
 
-FC_INLINE void FC_NAME(avx2_plane_rows)(const REAL *rows, int64_t row_len, int64_t KH, int64_t KW,
+FC_INLINE void FC_NAME(avx2_plane_rows)(const REAL *rows, int64_t row_len, int64_t stride_h,
+                                        int64_t KH, int64_t KW,
                                         const int64_t *col_offsets, const REAL *weights, VEC b,
                                         int relu, const int R, REAL *y, int64_t OW)
 {
 #define FC_DIRECT_AVX2_PLANE(U, tail) \
-    FC_NAME(avx2_plane_block)(rows, row_len, KH, KW, col_offsets, weights, b, relu, ow, tail, R, U, y, OW)
+    FC_NAME(avx2_plane_block)(rows, row_len, stride_h, KH, KW, col_offsets, weights, b, relu, ow, tail, R, U, y, OW)
     int64_t ow = 0;
     for (; ow + 4 * VL <= OW; ow += 4 * VL) FC_DIRECT_AVX2_PLANE(4, VL);
     int64_t rest = OW - ow;
@@ -199,7 +202,7 @@ FC_INLINE void FC_NAME(avx2_plane_rows)(const REAL *rows, int64_t row_len, int64
 #undef FC_DIRECT_AVX2_PLANE
 }
 
-void FC_NAME(fc_direct_fwd_plane_avx2)(const REAL *rows, int64_t row_len, int64_t out_rows,
+void FC_NAME(fc_direct_fwd_plane_avx2)(const REAL *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
                                        int64_t KH, int64_t KW, const int64_t *col_offsets,
                                        const REAL *weights, const REAL *bias, int relu,
                                        int64_t OW, REAL *y)
@@ -207,11 +210,11 @@ void FC_NAME(fc_direct_fwd_plane_avx2)(const REAL *rows, int64_t row_len, int64_
     const VEC b = bias ? VSET1(*bias) : VZERO();
     int64_t r = 0;
     for (; r + 2 <= out_rows; r += 2)
-        FC_NAME(avx2_plane_rows)(rows + r * row_len, row_len, KH, KW, col_offsets, weights, b, relu, 2,
-                                 y + r * OW, OW);
+        FC_NAME(avx2_plane_rows)(rows + r * stride_h * row_len, row_len, stride_h, KH, KW, col_offsets,
+                                 weights, b, relu, 2, y + r * OW, OW);
     if (r < out_rows)
-        FC_NAME(avx2_plane_rows)(rows + r * row_len, row_len, KH, KW, col_offsets, weights, b, relu, 1,
-                                 y + r * OW, OW);
+        FC_NAME(avx2_plane_rows)(rows + r * stride_h * row_len, row_len, stride_h, KH, KW, col_offsets,
+                                 weights, b, relu, 1, y + r * OW, OW);
 }
 
 /* T taps over every row of the block, their accumulators in registers

@@ -9,7 +9,7 @@
  * blocks of up to FC_DIRECT_MAX_M output channels of the group.  Each output
  * is summed in the order (channel, kernel row, kernel column) whatever the
  * task split, so results do not depend on the thread count.  With one input
- * and one output channel per group and a unit row step (depthwise with
+ * and one output channel per group and undilated rows (depthwise with
  * multiplier 1, single-channel images, their stride-1 grad input) the task
  * buffers the padding rows as zeros too and hands the whole block to the
  * plane kernel, which needs no per-row bookkeeping.
@@ -100,7 +100,7 @@ static void FC_NAME(direct_gw_block_generic)(const REAL *grad_y, int64_t out_row
         }
 }
 
-static void FC_NAME(direct_fwd_plane_generic)(const REAL *rows, int64_t row_len, int64_t out_rows,
+static void FC_NAME(direct_fwd_plane_generic)(const REAL *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
                                               int64_t KH, int64_t KW, const int64_t *col_offsets,
                                               const REAL *weights, const REAL *bias, int relu,
                                               int64_t OW, REAL *y)
@@ -114,7 +114,7 @@ static void FC_NAME(direct_fwd_plane_generic)(const REAL *rows, int64_t row_len,
             for (int64_t i = 0; i < KH; i++)
                 for (int64_t j = 0; j < KW; j++) {
                     const REAL wv = weights[i * KW + j];
-                    const REAL *FC_RESTRICT xp = rows + (r + i) * row_len + col_offsets[j] + ow;
+                    const REAL *FC_RESTRICT xp = rows + (r * stride_h + i) * row_len + col_offsets[j] + ow;
                     for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[l] += wv * xp[l];
                 }
             REAL *out = y + r * OW + ow;
@@ -254,7 +254,7 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
         const int64_t oh0 = block * p->rows_per_task, oh1 = FC_MIN(p->OH, oh0 + p->rows_per_task);
         if (ctx->plane_kernel) {
             /* every row the block reads, padding rows as zeros */
-            const int64_t top = oh0 - p->pad_top, count = oh1 - oh0 + p->KH - 1;
+            const int64_t top = oh0 * p->stride_h - p->pad_top, count = (oh1 - oh0 - 1) * p->stride_h + p->KH;
             const REAL *src = ctx->x + (n * p->C_in + group) * p->H * p->W;
             for (int64_t k = 0; k < count; k++) {
                 REAL *row = buffer + k * p->row_len;
@@ -264,7 +264,7 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
                     FC_NAME(direct_fill_row)(p, src + (top + k) * p->W, row);
             }
             const int64_t o = group;   /* one output channel per group */
-            ctx->plane_kernel(buffer, p->row_len, oh1 - oh0, p->KH, p->KW, ctx->col_offsets,
+            ctx->plane_kernel(buffer, p->row_len, p->stride_h, oh1 - oh0, p->KH, p->KW, ctx->col_offsets,
                               ctx->packed + o * p->KH * p->KW, ctx->bias ? ctx->bias + o : NULL, ctx->relu,
                               p->OW, ctx->y + (n * p->O + o) * plane + oh0 * p->OW);
             continue;
@@ -326,8 +326,8 @@ static int FC_NAME(direct_run)(const fc_direct_plan *p, const REAL *x, const REA
     if (packed && col_offsets) {
         FC_NAME(direct_pack_weights)(p, weight, flip, packed);
         fc_direct_col_offsets(p, col_offsets);
-        /* one channel in, one out, unit row step: the plane kernel */
-        const int plane = p->Cg == 1 && p->Og == 1 && p->up_h == 1 && p->stride_h == 1 && p->dilation_h == 1;
+        /* one channel in, one out, undilated rows: the plane kernel */
+        const int plane = p->Cg == 1 && p->Og == 1 && p->up_h == 1 && p->dilation_h == 1;
         FC_NAME(direct_fwd_ctx) ctx = {p, x, packed, bias, y, relu, col_offsets, FC_NAME(direct_pick_fwd_row)(),
                                        plane ? FC_NAME(direct_pick_fwd_plane)() : NULL};
         double flops = 2.0 * p->N * p->O * p->OH * p->OW * p->Cg * p->KH * p->KW;

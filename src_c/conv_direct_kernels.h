@@ -47,18 +47,18 @@ typedef void (*fc_direct_fwd_row_fn_f64)(const fc_direct_tap_f64 *taps, int64_t 
                                          const double *bias, int relu, int64_t OW,
                                          double *y, int64_t y_row_stride, int64_t y_channel_stride);
 
-/* One output channel over a block of output rows, stride_h 1 and
- * dilation_h 1 (depthwise, single-channel images, stride-1 grad input): the
- * buffer holds every input row the block needs, the padding rows as zeros,
- * so output row r (r < out_rows) is
- * y[r * OW + ow] = act(bias + sum over i < KH, j < KW of
- *                  weights[i*KW + j] * rows[(r + i) * row_len + col_offsets[j] + ow]),
+/* One output channel over a block of output rows at dilation_h 1
+ * (depthwise, single-channel images, stride-1 grad input): the buffer holds
+ * every input row the block needs, the padding rows as zeros, so output row
+ * r (r < out_rows) is
+ * y[r * OW + ow] = act(bias + sum over i < KH, j < KW of weights[i*KW + j] *
+ *                  rows[(r * stride_h + i) * row_len + col_offsets[j] + ow]),
  * i ascending, j innermost.  bias may be NULL. */
-typedef void (*fc_direct_fwd_plane_fn_f32)(const float *rows, int64_t row_len, int64_t out_rows,
+typedef void (*fc_direct_fwd_plane_fn_f32)(const float *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
                                            int64_t KH, int64_t KW, const int64_t *col_offsets,
                                            const float *weights, const float *bias, int relu,
                                            int64_t OW, float *y);
-typedef void (*fc_direct_fwd_plane_fn_f64)(const double *rows, int64_t row_len, int64_t out_rows,
+typedef void (*fc_direct_fwd_plane_fn_f64)(const double *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
                                            int64_t KH, int64_t KW, const int64_t *col_offsets,
                                            const double *weights, const double *bias, int relu,
                                            int64_t OW, double *y);
@@ -86,11 +86,11 @@ void fc_direct_fwd_row_avx2_f64(const fc_direct_tap_f64 *taps, int64_t ntaps,
                                 const int64_t *col_offsets, int64_t KW, int rows, int M,
                                 const double *bias, int relu, int64_t OW,
                                 double *y, int64_t y_row_stride, int64_t y_channel_stride);
-void fc_direct_fwd_plane_avx2_f32(const float *rows, int64_t row_len, int64_t out_rows,
+void fc_direct_fwd_plane_avx2_f32(const float *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
                                   int64_t KH, int64_t KW, const int64_t *col_offsets,
                                   const float *weights, const float *bias, int relu,
                                   int64_t OW, float *y);
-void fc_direct_fwd_plane_avx2_f64(const double *rows, int64_t row_len, int64_t out_rows,
+void fc_direct_fwd_plane_avx2_f64(const double *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
                                   int64_t KH, int64_t KW, const int64_t *col_offsets,
                                   const double *weights, const double *bias, int relu,
                                   int64_t OW, double *y);

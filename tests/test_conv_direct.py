@@ -7,7 +7,8 @@ reduction of at most 36 terms, or a reduction of at most 9 terms
 depthwise shapes (groups == C, any channel multiplier) go to the direct
 grad-input and grad-weight kernels.  Every shape below satisfies those rules,
 and together they reach each kernel variant: one output channel (two output
-rows per pass), two and three output channels per pass, stride 1, 2 and 3
+rows per pass, from a zero-padded block of rows when the rows are not
+dilated), two and three output channels per pass, stride 1, 2 and 3
 (phase-split rows), dilation, asymmetric and oversized padding, widths that
 are not a multiple of the vector length (masked tails) and widths of several
 4-vector blocks, planes split into row blocks across threads, grad weight
@@ -111,6 +112,7 @@ DEPTHWISE = [
     ("dw-m2-s2-asym", (2, 4, 11, 17), (8, 1, 3, 3), 2, ((1, 0), (2, 1)), 1, 4),
     ("dw-m1-dilated", (1, 2, 12, 37), (2, 1, 3, 5), (2, 3), ((0, 2), (3, 1)), 2, 2),
     ("dw-m3-s3-oversized-pad", (1, 2, 7, 9), (6, 1, 4, 2), (3, 2), ((5, 0), (0, 4)), (1, 3), 2),
+    ("dw-m1-s3-rows-between-windows", (1, 2, 17, 15), (2, 1, 2, 3), (3, 2), 1, 1, 2),
     ("dw-m1-wide", (2, 3, 10, 70), (3, 1, 3, 3), 1, 1, 1, 3),
     ("dw-m1-wide-s2", (1, 3, 10, 83), (3, 1, 3, 3), 2, 1, 1, 3),
     ("dw-m1-valid-5x5", (2, 5, 12, 12), (5, 1, 5, 5), 1, 0, 1, 5),
