@@ -19,6 +19,9 @@
 #define GEMM_UKERNEL_GENERIC fc_gemm_f32_6x32_generic
 #define GEMM_UKERNEL_AVX2 fc_gemm_f32_6x32_avx2
 #define GEMM_UKERNEL_AVX512 fc_gemm_f32_6x32_avx512
+#define GEMM_DOT_GENERIC fc_gemm_dot_f32_2x2_generic
+#define GEMM_DOT_AVX2 fc_gemm_dot_f32_3x4_avx2
+#define GEMM_DOT_AVX512 fc_gemm_dot_f32_4x4_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f32
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f32
@@ -32,6 +35,9 @@
 #undef GEMM_UKERNEL_GENERIC
 #undef GEMM_UKERNEL_AVX2
 #undef GEMM_UKERNEL_AVX512
+#undef GEMM_DOT_GENERIC
+#undef GEMM_DOT_AVX2
+#undef GEMM_DOT_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
 #undef GEMM_BLOCKING_AVX512
@@ -43,6 +49,9 @@
 #define GEMM_UKERNEL_GENERIC fc_gemm_f64_6x16_generic
 #define GEMM_UKERNEL_AVX2 fc_gemm_f64_6x16_avx2
 #define GEMM_UKERNEL_AVX512 fc_gemm_f64_6x16_avx512
+#define GEMM_DOT_GENERIC fc_gemm_dot_f64_2x2_generic
+#define GEMM_DOT_AVX2 fc_gemm_dot_f64_3x4_avx2
+#define GEMM_DOT_AVX512 fc_gemm_dot_f64_4x4_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f64
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f64
@@ -56,6 +65,9 @@
 #undef GEMM_UKERNEL_GENERIC
 #undef GEMM_UKERNEL_AVX2
 #undef GEMM_UKERNEL_AVX512
+#undef GEMM_DOT_GENERIC
+#undef GEMM_DOT_AVX2
+#undef GEMM_DOT_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
 #undef GEMM_BLOCKING_AVX512

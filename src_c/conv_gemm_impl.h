@@ -34,24 +34,36 @@
 typedef void (*FC_NAME(ukernel_fn))(int64_t k, const REAL *a, const REAL *b, REAL *c,
                                     int64_t ldc, const REAL *bias, int flags);
 
+typedef void (*FC_NAME(dot_fn))(int64_t k, const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
+                                 REAL *c, int64_t ldc, int mr, int nr, int flags);
+
 typedef struct {
     FC_NAME(ukernel_fn) kernel;
     fc_blocking blk;
+    FC_NAME(dot_fn) dot;
+    int dot_mr, dot_nr;
 } FC_NAME(gemm_engine);
 
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
-    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, GEMM_BLOCKING_GENERIC};
+    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, GEMM_BLOCKING_GENERIC,
+                              GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC, FC_DOT_NR_GENERIC};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() == FC_SIMD_AVX2) {
         e.kernel = GEMM_UKERNEL_AVX2;
         e.blk = GEMM_BLOCKING_AVX2;
+        e.dot = GEMM_DOT_AVX2;
+        e.dot_mr = FC_DOT_MR_AVX2;
+        e.dot_nr = FC_DOT_NR_AVX2;
     }
 #endif
 #ifdef FC_GEMM_HAVE_AVX512
     if (fc_gemm_avx512_usable()) {
         e.kernel = GEMM_UKERNEL_AVX512;
         e.blk = GEMM_BLOCKING_AVX512;
+        e.dot = GEMM_DOT_AVX512;
+        e.dot_mr = FC_DOT_MR_AVX512;
+        e.dot_nr = FC_DOT_NR_AVX512;
     }
 #endif
     return e;
@@ -286,45 +298,6 @@ static void FC_NAME(pack_b_im2col)(const fc_geom *g, const REAL *x, int64_t k0, 
     }
 }
 
-/* Transposed im2col packing for grad_weight: B[kk, q] = col[r0 + q, p0 + kk],
- * kk < kc over output positions, q < nb over taps. */
-static void FC_NAME(pack_b_im2col_t)(const fc_geom *g, const REAL *x, int64_t p0, int64_t kc,
-                                     int64_t r0, int64_t nb, REAL *dst)
-{
-    const int64_t taps = g->KH * g->KW;
-    const int64_t oh_first = p0 / g->OW, oh_last = (p0 + kc - 1) / g->OW;
-    const int64_t npad = FC_NAME(round_up)(nb, GEMM_NR);
-    for (int64_t q = 0; q < npad; q++) {
-        REAL *FC_RESTRICT d = dst + (q / GEMM_NR) * kc * GEMM_NR + q % GEMM_NR;
-        if (q >= nb) {
-            for (int64_t kk = 0; kk < kc; kk++) d[kk * GEMM_NR] = 0;
-            continue;
-        }
-        const int64_t r = r0 + q, c = r / taps, i = (r % taps) / g->KW, j = r % g->KW;
-        const REAL *xc = x + c * g->H * g->W;
-        const int64_t offset_w = j * g->dilation_w - g->pad_left;
-        int64_t ow0, ow1;
-        FC_NAME(gemm_valid_range)(g->OW, g->W, g->stride_w, offset_w, &ow0, &ow1);
-        for (int64_t oh = oh_first; oh <= oh_last; oh++) {
-            const int64_t base = oh * g->OW - p0;   /* kk of ow = 0 on this output row */
-            const int64_t ks = FC_MAX(base, 0), ke = FC_MIN(base + g->OW, kc);
-            const int64_t ih = oh * g->stride_h - g->pad_top + i * g->dilation_h;
-            int64_t ka = ke, kb = ke;
-            if (ih >= 0 && ih < g->H) {
-                ka = FC_MIN(FC_MAX(base + ow0, ks), ke);
-                kb = FC_MAX(FC_MIN(base + ow1, ke), ka);
-            }
-            for (int64_t kk = ks; kk < ka; kk++) d[kk * GEMM_NR] = 0;
-            if (ka < kb) {
-                const REAL *s = xc + ih * g->W + offset_w + (ka - base) * g->stride_w;
-                const int64_t step = g->stride_w;
-                for (int64_t kk = ka; kk < kb; kk++, s += step) d[kk * GEMM_NR] = *s;
-            }
-            for (int64_t kk = kb; kk < ke; kk++) d[kk * GEMM_NR] = 0;
-        }
-    }
-}
-
 /* col2im of a column range: grad_x planes (first at gx) += dcol[r, q] for the
  * rows r < rows and output positions p0 + q, q < nc; fixed order. */
 static void FC_NAME(scatter_cols)(const fc_geom *g, const REAL *cols, int64_t ldc, int64_t rows,
@@ -526,15 +499,25 @@ static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
     return status;
 }
 
-/* ---- grad_weight --------------------------------------------------------- */
+/* ---- grad_weight ---------------------------------------------------------- */
+
+/* dW[o, r] = sum over (n, p) of dy[n, o, p] * col[n][r, p]: both operands are
+ * rows along the reduction, so this runs on the dot-product micro-kernel with
+ * no transposed packing.  The reduction index t = n*P + p is cut into fixed
+ * blocks of dot_kc (spanning images when P is small, so every kernel call has
+ * a long reduction); per block, dy rows are copied and col rows gathered (the
+ * forward's im2col_line) into contiguous buffers, zero-padded to a whole
+ * number of vectors. */
+
+#define FC_DOT_PAD 16   /* the widest vector, in elements */
 
 typedef struct {
     const fc_geom *g;
     const REAL *grad_y, *x;
     REAL *grad_weight;
     FC_NAME(gemm_engine) e;
-    FC_NAME(split) rows;   /* output channels of a group, in MR tiles */
-    FC_NAME(split) cols;   /* taps C/groups*KH*KW, in NR tiles */
+    FC_NAME(split) rows;   /* output channels of a group */
+    FC_NAME(split) cols;   /* taps C/groups*KH*KW */
 } FC_NAME(gemm_gw_ctx);
 
 static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
@@ -544,14 +527,13 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
     const FC_NAME(gemm_engine) *e = &ctx->e;
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups;
     const int64_t R = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
-    const int64_t mc = e->blk.mc, kc = FC_MIN(e->blk.kc, P);
-    const int64_t max_rows = FC_NAME(split_max)(&ctx->rows);
-    const int64_t max_cols = FC_NAME(round_up)(FC_NAME(split_max)(&ctx->cols), GEMM_NR);
-    REAL *apack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_NAME(round_up)(FC_MIN(max_rows, mc), GEMM_MR) * kc);
-    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * kc * max_cols);
-    if (!apack || !bpack) {
-        fc_aligned_free(apack);
-        fc_aligned_free(bpack);
+    const int64_t total = g->N * P, kc = FC_MIN(e->blk.dot_kc, total);
+    const int64_t kpad = FC_NAME(round_up)(kc, FC_DOT_PAD);
+    REAL *rows_buf = (REAL *)fc_aligned_alloc(sizeof(REAL) * kpad * FC_NAME(split_max)(&ctx->rows));
+    REAL *lines = (REAL *)fc_aligned_alloc(sizeof(REAL) * kpad * FC_NAME(split_max)(&ctx->cols));
+    if (!rows_buf || !lines) {
+        fc_aligned_free(rows_buf);
+        fc_aligned_free(lines);
         return FC_ENOMEM;
     }
     for (int64_t task = begin; task < end; task++) {
@@ -562,24 +544,36 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
         FC_NAME(split_block)(&ctx->cols, rb, &r0, &r1);
         const int64_t rows = o1 - o0, nb = r1 - r0;
         REAL *gw = ctx->grad_weight + (group * Og + o0) * R + r0;
-        /* the reduction over (n, p) in fixed blocks, first block stores */
-        for (int64_t n = 0; n < g->N; n++) {
-            const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
-            const REAL *gyg = ctx->grad_y + (n * g->O + group * Og + o0) * P;
-            for (int64_t p0 = 0; p0 < P; p0 += kc) {
-                const int64_t kcb = FC_MIN(kc, P - p0);
-                FC_NAME(pack_b_im2col_t)(g, xg, p0, kcb, r0, nb, bpack);
-                const int flags = n == 0 && p0 == 0 ? 0 : FC_GEMM_ACCUMULATE;
-                for (int64_t ic = 0; ic < rows; ic += mc) {
-                    const int64_t mcb = FC_MIN(mc, rows - ic);
-                    FC_NAME(pack_a)(gyg + ic * P + p0, P, 1, mcb, kcb, apack);
-                    FC_NAME(macro_kernel)(e, mcb, nb, kcb, apack, bpack, gw + ic * R, R, NULL, flags);
+        for (int64_t t0 = 0; t0 < total; t0 += kc) {
+            const int64_t kcb = FC_MIN(kc, total - t0), kpb = FC_NAME(round_up)(kcb, FC_DOT_PAD);
+            /* gather the block: one segment per image it touches */
+            for (int64_t t = t0; t < t0 + kcb;) {
+                const int64_t n = t / P, p = t % P, len = FC_MIN(P - p, t0 + kcb - t), off = t - t0;
+                const REAL *gyg = ctx->grad_y + (n * g->O + group * Og + o0) * P + p;
+                for (int64_t i = 0; i < rows; i++)
+                    memcpy(rows_buf + i * kpad + off, gyg + i * P, sizeof(REAL) * (size_t)len);
+                const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
+                for (int64_t q = 0; q < nb; q++)
+                    FC_NAME(im2col_line)(g, xg, r0 + q, p, len, lines + q * kpad + off);
+                t += len;
+            }
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t t = kcb; t < kpb; t++) rows_buf[i * kpad + t] = 0;
+            for (int64_t q = 0; q < nb; q++)
+                for (int64_t t = kcb; t < kpb; t++) lines[q * kpad + t] = 0;
+            const int flags = t0 == 0 ? 0 : FC_GEMM_ACCUMULATE;
+            for (int64_t j = 0; j < nb; j += e->dot_nr) {
+                const int nr = (int)FC_MIN(e->dot_nr, nb - j);
+                for (int64_t i = 0; i < rows; i += e->dot_mr) {
+                    const int mr = (int)FC_MIN(e->dot_mr, rows - i);
+                    e->dot(kpb, rows_buf + i * kpad, kpad, lines + j * kpad, kpad, gw + i * R + j, R,
+                           mr, nr, flags);
                 }
             }
         }
     }
-    fc_aligned_free(apack);
-    fc_aligned_free(bpack);
+    fc_aligned_free(rows_buf);
+    fc_aligned_free(lines);
     return FC_OK;
 }
 
@@ -589,10 +583,9 @@ static int FC_NAME(conv_gemm_grad_weight)(const fc_geom *g, const REAL *grad_y,
     FC_NAME(gemm_gw_ctx) ctx = {g, grad_y, x, grad_weight, FC_NAME(gemm_engine_pick)(),
                                 {0, 0, 0, 0}, {0, 0, 0, 0}};
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, R = Cg * g->KH * g->KW;
-    /* rows: at most two MC blocks per task (no minimum count); columns:
-     * enough blocks for the cores */
-    ctx.rows = FC_NAME(split_make)(Og, GEMM_MR, 2 * ctx.e.blk.mc / GEMM_MR, 1, 1, 0);
-    ctx.cols = FC_NAME(split_make)(R, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups * ctx.rows.blocks,
+    /* rows of dy and lines of col per task: together they stay in L2 */
+    ctx.rows = FC_NAME(split_make)(Og, 1, ctx.e.blk.dot_rows, 1, 1, 0);
+    ctx.cols = FC_NAME(split_make)(R, 1, ctx.e.blk.dot_rows, g->groups * ctx.rows.blocks,
                                    FC_GEMM_MIN_TASKS, 1);
     double flops = 2.0 * g->N * g->O * g->OH * g->OW * R;
     return fc_parallel_for(g->groups * ctx.rows.blocks * ctx.cols.blocks, flops,

@@ -70,6 +70,41 @@ void fc_gemm_f64_6x16_avx512(int64_t k, const double *a, const double *b, double
                              int64_t ldc, const double *bias, int flags);
 #endif
 
+/* Dot-product micro-kernels (gemm_dot_impl.h): an MR x NR tile of
+ *   c[i*ldc + j] (+)= sum_{p < k} a[i*lda + p] * b[j*ldb + p]
+ * straight from row-major operands, for reductions along contiguous rows
+ * (grad_weight), where the packed kernels above would need transposed packing.
+ * Only the mr x nr corner (mr <= MR, nr <= NR) is stored; flags as above
+ * without bias or ReLU.  Tile shapes per ISA, chosen at run time. */
+#define FC_DOT_MR_GENERIC 2
+#define FC_DOT_NR_GENERIC 2
+#define FC_DOT_MR_AVX2 3
+#define FC_DOT_NR_AVX2 4
+#define FC_DOT_MR_AVX512 4
+#define FC_DOT_NR_AVX512 4
+
+typedef void (*fc_dot_ukernel_f32)(int64_t k, const float *a, int64_t lda, const float *b,
+                                   int64_t ldb, float *c, int64_t ldc, int mr, int nr, int flags);
+typedef void (*fc_dot_ukernel_f64)(int64_t k, const double *a, int64_t lda, const double *b,
+                                   int64_t ldb, double *c, int64_t ldc, int mr, int nr, int flags);
+
+void fc_gemm_dot_f32_2x2_generic(int64_t k, const float *a, int64_t lda, const float *b,
+                                 int64_t ldb, float *c, int64_t ldc, int mr, int nr, int flags);
+void fc_gemm_dot_f64_2x2_generic(int64_t k, const double *a, int64_t lda, const double *b,
+                                 int64_t ldb, double *c, int64_t ldc, int mr, int nr, int flags);
+#ifdef FASTCONV_HAVE_AVX2
+void fc_gemm_dot_f32_3x4_avx2(int64_t k, const float *a, int64_t lda, const float *b,
+                              int64_t ldb, float *c, int64_t ldc, int mr, int nr, int flags);
+void fc_gemm_dot_f64_3x4_avx2(int64_t k, const double *a, int64_t lda, const double *b,
+                              int64_t ldb, double *c, int64_t ldc, int mr, int nr, int flags);
+#endif
+#ifdef FC_GEMM_HAVE_AVX512
+void fc_gemm_dot_f32_4x4_avx512(int64_t k, const float *a, int64_t lda, const float *b,
+                                int64_t ldb, float *c, int64_t ldc, int mr, int nr, int flags);
+void fc_gemm_dot_f64_4x4_avx512(int64_t k, const double *a, int64_t lda, const double *b,
+                                int64_t ldb, double *c, int64_t ldc, int mr, int nr, int flags);
+#endif
+
 /* Nonzero when the AVX-512 micro-kernels may run: the CPU and OS support
  * AVX-512F, the SIMD level in use is AVX2 (not forced down to generic) and
  * FASTCONV_SIMD does not cap it at avx2 (gemm.c). */
