@@ -504,10 +504,11 @@ static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
 /* dW[o, r] = sum over (n, p) of dy[n, o, p] * col[n][r, p]: both operands are
  * rows along the reduction, so this runs on the dot-product micro-kernel with
  * no transposed packing.  The reduction index t = n*P + p is cut into fixed
- * blocks of dot_kc (spanning images when P is small, so every kernel call has
- * a long reduction); per block, dy rows are copied and col rows gathered (the
- * forward's im2col_line) into contiguous buffers, zero-padded to a whole
- * number of vectors. */
+ * blocks of dot_kc, inside one image when P >= dot_kc (dy rows are read in
+ * place), else spanning images so every kernel call still has a long
+ * reduction (dy rows are copied into a contiguous buffer, zero-padded to a
+ * whole number of vectors).  col rows are always gathered into lines by the
+ * forward's im2col_line. */
 
 #define FC_DOT_PAD 16   /* the widest vector, in elements */
 
@@ -529,7 +530,7 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t R = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
     const int64_t total = g->N * P, kc = FC_MIN(e->blk.dot_kc, total);
     const int64_t kpad = FC_NAME(round_up)(kc, FC_DOT_PAD);
-    REAL *rows_buf = (REAL *)fc_aligned_alloc(sizeof(REAL) * kpad * FC_NAME(split_max)(&ctx->rows));
+    REAL *rows_buf = (REAL *)fc_aligned_alloc(sizeof(REAL) * (P >= kc ? 1 : kpad * FC_NAME(split_max)(&ctx->rows)));
     REAL *lines = (REAL *)fc_aligned_alloc(sizeof(REAL) * kpad * FC_NAME(split_max)(&ctx->cols));
     if (!rows_buf || !lines) {
         fc_aligned_free(rows_buf);
@@ -544,32 +545,45 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
         FC_NAME(split_block)(&ctx->cols, rb, &r0, &r1);
         const int64_t rows = o1 - o0, nb = r1 - r0;
         REAL *gw = ctx->grad_weight + (group * Og + o0) * R + r0;
-        for (int64_t t0 = 0; t0 < total; t0 += kc) {
-            const int64_t kcb = FC_MIN(kc, total - t0), kpb = FC_NAME(round_up)(kcb, FC_DOT_PAD);
-            /* gather the block: one segment per image it touches */
+        for (int64_t t0 = 0; t0 < total;) {
+            /* With P >= dot_kc, blocks stay inside one image and dy rows are
+             * read in place; otherwise a block spans images and is gathered. */
+            const int in_place = P >= kc;
+            const int64_t kcb = in_place ? FC_MIN(kc, P - t0 % P) : FC_MIN(kc, total - t0);
+            const int64_t kpb = FC_NAME(round_up)(kcb, FC_DOT_PAD);
             for (int64_t t = t0; t < t0 + kcb;) {
                 const int64_t n = t / P, p = t % P, len = FC_MIN(P - p, t0 + kcb - t), off = t - t0;
                 const REAL *gyg = ctx->grad_y + (n * g->O + group * Og + o0) * P + p;
-                for (int64_t i = 0; i < rows; i++)
-                    memcpy(rows_buf + i * kpad + off, gyg + i * P, sizeof(REAL) * (size_t)len);
+                if (!in_place)
+                    for (int64_t i = 0; i < rows; i++)
+                        memcpy(rows_buf + i * kpad + off, gyg + i * P, sizeof(REAL) * (size_t)len);
                 const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
                 for (int64_t q = 0; q < nb; q++)
                     FC_NAME(im2col_line)(g, xg, r0 + q, p, len, lines + q * kpad + off);
                 t += len;
             }
-            for (int64_t i = 0; i < rows; i++)
-                for (int64_t t = kcb; t < kpb; t++) rows_buf[i * kpad + t] = 0;
-            for (int64_t q = 0; q < nb; q++)
-                for (int64_t t = kcb; t < kpb; t++) lines[q * kpad + t] = 0;
+            const REAL *a = rows_buf;
+            int64_t lda = kpad, k = kpb;
+            if (in_place) {
+                a = ctx->grad_y + (t0 / P * g->O + group * Og + o0) * P + t0 % P;
+                lda = P;
+                k = kcb;   /* the kernel adds the k % LANES tail in order */
+            } else {
+                for (int64_t i = 0; i < rows; i++)
+                    for (int64_t t = kcb; t < kpb; t++) rows_buf[i * kpad + t] = 0;
+                for (int64_t q = 0; q < nb; q++)
+                    for (int64_t t = kcb; t < kpb; t++) lines[q * kpad + t] = 0;
+            }
             const int flags = t0 == 0 ? 0 : FC_GEMM_ACCUMULATE;
             for (int64_t j = 0; j < nb; j += e->dot_nr) {
                 const int nr = (int)FC_MIN(e->dot_nr, nb - j);
                 for (int64_t i = 0; i < rows; i += e->dot_mr) {
                     const int mr = (int)FC_MIN(e->dot_mr, rows - i);
-                    e->dot(kpb, rows_buf + i * kpad, kpad, lines + j * kpad, kpad, gw + i * R + j, R,
+                    e->dot(k, a + i * lda, lda, lines + j * kpad, kpad, gw + i * R + j, R,
                            mr, nr, flags);
                 }
             }
+            t0 += kcb;
         }
     }
     fc_aligned_free(rows_buf);
