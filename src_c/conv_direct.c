@@ -114,9 +114,9 @@ static void fc_direct_plan_depthwise_grad_input(fc_direct_plan *p, const fc_geom
 }
 
 /* Measured against the packed GEMM (float32, AVX2, one thread): direct wins
- * by 1.1-1.7x with one to four input channels per group while the group has
- * at most 8 outputs and a reduction of at most 36 terms (lenet-c1: 1.65x) or
- * a reduction of at most 9 (3x3 on one channel: 1.1x at 64 outputs); with
+ * by 1.3-2x with one to four input channels per group while the group has
+ * at most 8 outputs and a reduction of at most 36 terms (lenet-c1: 2x) or
+ * a reduction of at most 9 (3x3 on one channel: 1.6x at 64 outputs); with
  * more outputs and a longer reduction (cifar-3to64, a 7x7 stem, 16 outputs
  * of a 3-channel 5x5) the GEMM's 6x16 tile is up to 2x faster.  A group with
  * one output channel always comes here: a GEMM tile would be mostly padding. */

@@ -41,7 +41,8 @@
 FC_INLINE void FC_NAME(avx2_fwd_block)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
                                        const int64_t *col_offsets, int64_t KW, const int R, const int M,
                                        const int U, const REAL *bias, int relu, int64_t ow, int tail,
-                                       REAL *y, int64_t y_row_stride, int64_t y_channel_stride)
+                                       int64_t row_offset, REAL *y, int64_t y_row_stride,
+                                       int64_t y_channel_stride)
 {
     VEC acc[2][FC_DIRECT_MAX_M][4];
     for (int m = 0; m < M; m++) {
@@ -50,7 +51,7 @@ FC_INLINE void FC_NAME(avx2_fwd_block)(const FC_NAME(fc_direct_tap) *taps, int64
             for (int u = 0; u < U; u++) acc[r][m][u] = b;
     }
     for (int64_t t = 0; t < ntaps; t++) {
-        const REAL *row = taps[t].row + ow;
+        const REAL *row = taps[t].row + row_offset + ow;
         const REAL *w0 = taps[t].weights[0], *w1 = R == 2 ? taps[t].weights[1] : NULL;
         if (R == 2 && w0 && w1) {
             /* an input row shared by both output rows: load once, feed both */
@@ -87,12 +88,13 @@ FC_INLINE void FC_NAME(avx2_fwd_block)(const FC_NAME(fc_direct_tap) *taps, int64
 #undef FC_DIRECT_AVX2_ONE_ROW
 
 #define FC_DIRECT_AVX2_BLOCK(R, M, U, tail) \
-    FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, R, M, U, bias, relu, ow, tail, y, y_row_stride, y_channel_stride)
+    FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, R, M, U, bias, relu, ow, tail, row_offset, \
+                            y, y_row_stride, y_channel_stride)
 
 /* Whole vectors four at a time, then the rest (its last vector partial) in one pass. */
 FC_INLINE void FC_NAME(avx2_fwd_row_rm)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
                                         const int64_t *col_offsets, int64_t KW, const int R, const int M,
-                                        const REAL *bias, int relu, int64_t OW,
+                                        const REAL *bias, int relu, int64_t OW, int64_t row_offset,
                                         REAL *y, int64_t y_row_stride, int64_t y_channel_stride)
 {
     int64_t ow = 0;
@@ -114,17 +116,19 @@ FC_INLINE void FC_NAME(avx2_fwd_row_rm)(const FC_NAME(fc_direct_tap) *taps, int6
 void FC_NAME(fc_direct_fwd_row_avx2)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
                                      const int64_t *col_offsets, int64_t KW, int rows, int M,
                                      const REAL *bias, int relu, int64_t OW,
-                                     REAL *y, int64_t y_row_stride, int64_t y_channel_stride)
+                                     REAL *y, int64_t y_row_stride, int64_t y_channel_stride,
+                                     int64_t repeat, int64_t tap_step)
 {
-    if (rows == 2) {
-        FC_NAME(avx2_fwd_row_rm)(taps, ntaps, col_offsets, KW, 2, 1, bias, relu, OW, y, y_row_stride, y_channel_stride);
-        return;
+#define FC_DIRECT_AVX2_ROW(R, M) \
+    FC_NAME(avx2_fwd_row_rm)(taps, ntaps, col_offsets, KW, R, M, bias, relu, OW, q * tap_step, \
+                             y + q * y_row_stride, y_row_stride, y_channel_stride)
+    for (int64_t q = 0; q < repeat; q++) {
+        if (rows == 2) FC_DIRECT_AVX2_ROW(2, 1);
+        else if (M == 1) FC_DIRECT_AVX2_ROW(1, 1);
+        else if (M == 2) FC_DIRECT_AVX2_ROW(1, 2);
+        else FC_DIRECT_AVX2_ROW(1, 3);
     }
-    switch (M) {
-    case 1: FC_NAME(avx2_fwd_row_rm)(taps, ntaps, col_offsets, KW, 1, 1, bias, relu, OW, y, y_row_stride, y_channel_stride); break;
-    case 2: FC_NAME(avx2_fwd_row_rm)(taps, ntaps, col_offsets, KW, 1, 2, bias, relu, OW, y, y_row_stride, y_channel_stride); break;
-    default: FC_NAME(avx2_fwd_row_rm)(taps, ntaps, col_offsets, KW, 1, 3, bias, relu, OW, y, y_row_stride, y_channel_stride); break;
-    }
+#undef FC_DIRECT_AVX2_ROW
 }
 
 /* Two output rows r0, r0 + 1 of the plane kernel over U vectors from ow:

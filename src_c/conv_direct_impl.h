@@ -30,8 +30,8 @@
 FC_INLINE void FC_NAME(direct_fwd_block_generic)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
                                                  const int64_t *col_offsets, int64_t KW, const int R,
                                                  const int M, const REAL *bias, int relu, int64_t ow,
-                                                 int64_t count, REAL *y, int64_t y_row_stride,
-                                                 int64_t y_channel_stride)
+                                                 int64_t count, int64_t row_offset, REAL *y,
+                                                 int64_t y_row_stride, int64_t y_channel_stride)
 {
     REAL acc[2][FC_DIRECT_MAX_M][FC_DIRECT_GENERIC_WIDTH];
     for (int m = 0; m < M; m++) {
@@ -40,7 +40,7 @@ FC_INLINE void FC_NAME(direct_fwd_block_generic)(const FC_NAME(fc_direct_tap) *t
             for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[r][m][l] = b;
     }
     for (int64_t t = 0; t < ntaps; t++) {
-        const REAL *row = taps[t].row + ow;
+        const REAL *row = taps[t].row + row_offset + ow;
         for (int r = 0; r < R; r++) {
             const REAL *w = taps[t].weights[r];
             if (!w) continue;
@@ -67,12 +67,15 @@ FC_INLINE void FC_NAME(direct_fwd_block_generic)(const FC_NAME(fc_direct_tap) *t
 static void FC_NAME(direct_fwd_row_generic)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
                                             const int64_t *col_offsets, int64_t KW, int rows, int M,
                                             const REAL *bias, int relu, int64_t OW,
-                                            REAL *y, int64_t y_row_stride, int64_t y_channel_stride)
+                                            REAL *y, int64_t y_row_stride, int64_t y_channel_stride,
+                                            int64_t repeat, int64_t tap_step)
 {
+    for (int64_t q = 0; q < repeat; q++)
     for (int64_t ow = 0; ow < OW; ow += FC_DIRECT_GENERIC_WIDTH) {
         int64_t count = FC_MIN((int64_t)FC_DIRECT_GENERIC_WIDTH, OW - ow);
 #define FC_DIRECT_GENERIC_BLOCK(R, M) \
-    FC_NAME(direct_fwd_block_generic)(taps, ntaps, col_offsets, KW, R, M, bias, relu, ow, count, y, y_row_stride, y_channel_stride)
+    FC_NAME(direct_fwd_block_generic)(taps, ntaps, col_offsets, KW, R, M, bias, relu, ow, count, q * tap_step, \
+                                      y + q * y_row_stride, y_row_stride, y_channel_stride)
         if (rows == 2) FC_DIRECT_GENERIC_BLOCK(2, 1);
         else if (M == 1) FC_DIRECT_GENERIC_BLOCK(1, 1);
         else if (M == 2) FC_DIRECT_GENERIC_BLOCK(1, 2);
@@ -278,10 +281,19 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
                     FC_NAME(direct_fill_row)(p, src + (v / p->up_h) * p->W,
                                              buffer + (cg * p->buffer_rows + v - v_first) * p->row_len);
         }
+        /* Output rows whose every kernel row falls inside the image share one
+         * tap list, shifted by a row step: one kernel call covers them all. */
+        int64_t inner0 = oh1, inner1 = oh1;
+        if (p->Og > 1 && p->up_h == 1) {
+            inner0 = FC_MAX(oh0, fc_direct_ceil_div(p->pad_top, p->stride_h));
+            inner1 = FC_MIN(oh1, fc_direct_ceil_div(p->Hv + p->pad_top - (p->KH - 1) * p->dilation_h, p->stride_h));
+            if (inner1 <= inner0) inner0 = inner1 = oh1;
+        }
         for (int64_t oh = oh0; oh < oh1;) {
             /* One output channel: two output rows per call, the taps of both
              * merged in input-row order (each row keeps its own tap order). */
             const int rows = (p->Og == 1 && oh + 1 < oh1) ? 2 : 1;
+            const int64_t repeat = oh == inner0 ? inner1 - inner0 : 1;
             const int64_t top = oh * p->stride_h - p->pad_top;
             int64_t ntaps = 0;
             for (int64_t cg = 0; cg < p->Cg; cg++) {
@@ -307,9 +319,10 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
                 }
                 ctx->row_kernel(taps, ntaps, ctx->col_offsets, p->KW, rows, (int)Mb,
                                 ctx->bias ? ctx->bias + o0 : NULL, ctx->relu, p->OW,
-                                ctx->y + (n * p->O + o0) * plane + oh * p->OW, p->OW, plane);
+                                ctx->y + (n * p->O + o0) * plane + oh * p->OW, p->OW, plane,
+                                repeat, p->stride_h * p->row_len);
             }
-            oh += rows;
+            oh += rows == 2 ? 2 : repeat;
         }
     }
     fc_aligned_free(buffer);

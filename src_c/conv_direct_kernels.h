@@ -37,15 +37,19 @@ typedef struct { const double *row; const double *weights[2]; } fc_direct_tap_f6
  * y[r * y_row_stride + m * y_channel_stride + ow] = act(bias[m] + sum over taps, j of
  * weights[r][j*M + m] * row[col_offsets[j] + ow]), taps summed in order, j innermost,
  * so an output gets the same sum whether it is computed alone or in a pair.
- * bias may be NULL. */
+ * bias may be NULL.  With rows == 1 the call covers `repeat` output rows:
+ * row q reads every tap row shifted by q * tap_step and writes y + q * y_row_stride
+ * (rows inside the image share one tap list). */
 typedef void (*fc_direct_fwd_row_fn_f32)(const fc_direct_tap_f32 *taps, int64_t ntaps,
                                          const int64_t *col_offsets, int64_t KW, int rows, int M,
                                          const float *bias, int relu, int64_t OW,
-                                         float *y, int64_t y_row_stride, int64_t y_channel_stride);
+                                         float *y, int64_t y_row_stride, int64_t y_channel_stride,
+                                         int64_t repeat, int64_t tap_step);
 typedef void (*fc_direct_fwd_row_fn_f64)(const fc_direct_tap_f64 *taps, int64_t ntaps,
                                          const int64_t *col_offsets, int64_t KW, int rows, int M,
                                          const double *bias, int relu, int64_t OW,
-                                         double *y, int64_t y_row_stride, int64_t y_channel_stride);
+                                         double *y, int64_t y_row_stride, int64_t y_channel_stride,
+                                         int64_t repeat, int64_t tap_step);
 
 /* One output channel over a block of output rows at dilation_h 1
  * (depthwise, single-channel images, stride-1 grad input): the buffer holds
@@ -81,11 +85,13 @@ typedef void (*fc_direct_gw_block_fn_f64)(const double *grad_y, int64_t out_rows
 void fc_direct_fwd_row_avx2_f32(const fc_direct_tap_f32 *taps, int64_t ntaps,
                                 const int64_t *col_offsets, int64_t KW, int rows, int M,
                                 const float *bias, int relu, int64_t OW,
-                                float *y, int64_t y_row_stride, int64_t y_channel_stride);
+                                float *y, int64_t y_row_stride, int64_t y_channel_stride,
+                                int64_t repeat, int64_t tap_step);
 void fc_direct_fwd_row_avx2_f64(const fc_direct_tap_f64 *taps, int64_t ntaps,
                                 const int64_t *col_offsets, int64_t KW, int rows, int M,
                                 const double *bias, int relu, int64_t OW,
-                                double *y, int64_t y_row_stride, int64_t y_channel_stride);
+                                double *y, int64_t y_row_stride, int64_t y_channel_stride,
+                                int64_t repeat, int64_t tap_step);
 void fc_direct_fwd_plane_avx2_f32(const float *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
                                   int64_t KH, int64_t KW, const int64_t *col_offsets,
                                   const float *weights, const float *bias, int relu,
