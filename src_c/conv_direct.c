@@ -20,8 +20,6 @@
 #define FC_DIRECT_GW_IMAGES 16
 /* Row buffer a forward task aims to stay under (fits the L2 cache). */
 #define FC_DIRECT_BUFFER_BYTES (192 * 1024)
-/* Width of one generic-kernel block: two 256-bit vectors' worth. */
-#define FC_DIRECT_GENERIC_WIDTH (64 / (int)sizeof(REAL))
 
 typedef struct {
     int64_t N, C_in, H, W;          /* real source */

@@ -27,41 +27,20 @@
 
 /* ---- generic kernels ----------------------------------------------------- */
 
-FC_INLINE void FC_NAME(direct_fwd_block_generic)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
-                                                 const int64_t *col_offsets, int64_t KW, const int R,
-                                                 const int M, const REAL *bias, int relu, int64_t ow,
-                                                 int64_t count, int64_t row_offset, REAL *y,
-                                                 int64_t y_row_stride, int64_t y_channel_stride)
+/* The portable kernels build each output row in place, one tap at a time
+ * (y += w * x over the whole row): a plain loop over the row that every
+ * compiler vectorises, with the row in L1.  Per output the sum runs in the
+ * same tap order as the SIMD kernels'. */
+static void FC_NAME(direct_axpy)(REAL *FC_RESTRICT y, REAL w, const REAL *FC_RESTRICT x, int64_t n)
 {
-    REAL acc[2][FC_DIRECT_MAX_M][FC_DIRECT_GENERIC_WIDTH];
-    for (int m = 0; m < M; m++) {
-        const REAL b = bias ? bias[m] : (REAL)0;
-        for (int r = 0; r < R; r++)
-            for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[r][m][l] = b;
-    }
-    for (int64_t t = 0; t < ntaps; t++) {
-        const REAL *row = taps[t].row + row_offset + ow;
-        for (int r = 0; r < R; r++) {
-            const REAL *w = taps[t].weights[r];
-            if (!w) continue;
-            for (int64_t j = 0; j < KW; j++) {
-                const REAL *FC_RESTRICT xp = row + col_offsets[j];
-                for (int m = 0; m < M; m++) {
-                    const REAL wv = w[j * M + m];
-                    for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[r][m][l] += wv * xp[l];
-                }
-            }
-        }
-    }
-    for (int r = 0; r < R; r++)
-        for (int m = 0; m < M; m++) {
-            REAL *out = y + r * y_row_stride + m * y_channel_stride + ow;
-            /* v < 0 keeps NaN and -0.0 as they are, like the SIMD max(0, v) */
-            if (relu)
-                for (int64_t l = 0; l < count; l++) out[l] = acc[r][m][l] < 0 ? (REAL)0 : acc[r][m][l];
-            else
-                for (int64_t l = 0; l < count; l++) out[l] = acc[r][m][l];
-        }
+    for (int64_t i = 0; i < n; i++) y[i] += w * x[i];
+}
+
+static void FC_NAME(direct_finish_row)(REAL *y, int relu, int64_t n)
+{
+    /* v < 0 keeps NaN and -0.0 as they are, like the SIMD max(0, v) */
+    if (relu)
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] < 0 ? (REAL)0 : y[i];
 }
 
 static void FC_NAME(direct_fwd_row_generic)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
@@ -71,17 +50,20 @@ static void FC_NAME(direct_fwd_row_generic)(const FC_NAME(fc_direct_tap) *taps, 
                                             int64_t repeat, int64_t tap_step)
 {
     for (int64_t q = 0; q < repeat; q++)
-    for (int64_t ow = 0; ow < OW; ow += FC_DIRECT_GENERIC_WIDTH) {
-        int64_t count = FC_MIN((int64_t)FC_DIRECT_GENERIC_WIDTH, OW - ow);
-#define FC_DIRECT_GENERIC_BLOCK(R, M) \
-    FC_NAME(direct_fwd_block_generic)(taps, ntaps, col_offsets, KW, R, M, bias, relu, ow, count, q * tap_step, \
-                                      y + q * y_row_stride, y_row_stride, y_channel_stride)
-        if (rows == 2) FC_DIRECT_GENERIC_BLOCK(2, 1);
-        else if (M == 1) FC_DIRECT_GENERIC_BLOCK(1, 1);
-        else if (M == 2) FC_DIRECT_GENERIC_BLOCK(1, 2);
-        else FC_DIRECT_GENERIC_BLOCK(1, 3);
-#undef FC_DIRECT_GENERIC_BLOCK
-    }
+        for (int r = 0; r < rows; r++)
+            for (int m = 0; m < M; m++) {
+                REAL *out = y + (q + r) * y_row_stride + m * y_channel_stride;
+                const REAL b = bias ? bias[m] : (REAL)0;
+                for (int64_t ow = 0; ow < OW; ow++) out[ow] = b;
+                for (int64_t t = 0; t < ntaps; t++) {
+                    const REAL *w = taps[t].weights[r];
+                    if (!w) continue;
+                    const REAL *row = taps[t].row + q * tap_step;
+                    for (int64_t j = 0; j < KW; j++)
+                        FC_NAME(direct_axpy)(out, w[j * M + m], row + col_offsets[j], OW);
+                }
+                FC_NAME(direct_finish_row)(out, relu, OW);
+            }
 }
 
 static void FC_NAME(direct_gw_block_generic)(const REAL *grad_y, int64_t out_rows, int64_t OW,
@@ -109,23 +91,15 @@ static void FC_NAME(direct_fwd_plane_generic)(const REAL *rows, int64_t row_len,
                                               int64_t OW, REAL *y)
 {
     const REAL b = bias ? *bias : (REAL)0;
-    for (int64_t r = 0; r < out_rows; r++)
-        for (int64_t ow = 0; ow < OW; ow += FC_DIRECT_GENERIC_WIDTH) {
-            const int64_t count = FC_MIN((int64_t)FC_DIRECT_GENERIC_WIDTH, OW - ow);
-            REAL acc[FC_DIRECT_GENERIC_WIDTH];
-            for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[l] = b;
-            for (int64_t i = 0; i < KH; i++)
-                for (int64_t j = 0; j < KW; j++) {
-                    const REAL wv = weights[i * KW + j];
-                    const REAL *FC_RESTRICT xp = rows + (r * stride_h + i) * row_len + col_offsets[j] + ow;
-                    for (int l = 0; l < FC_DIRECT_GENERIC_WIDTH; l++) acc[l] += wv * xp[l];
-                }
-            REAL *out = y + r * OW + ow;
-            if (relu)
-                for (int64_t l = 0; l < count; l++) out[l] = acc[l] < 0 ? (REAL)0 : acc[l];
-            else
-                for (int64_t l = 0; l < count; l++) out[l] = acc[l];
-        }
+    for (int64_t r = 0; r < out_rows; r++) {
+        REAL *out = y + r * OW;
+        for (int64_t ow = 0; ow < OW; ow++) out[ow] = b;
+        for (int64_t i = 0; i < KH; i++)
+            for (int64_t j = 0; j < KW; j++)
+                FC_NAME(direct_axpy)(out, weights[i * KW + j],
+                                     rows + (r * stride_h + i) * row_len + col_offsets[j], OW);
+        FC_NAME(direct_finish_row)(out, relu, OW);
+    }
 }
 
 static FC_NAME(fc_direct_fwd_plane_fn) FC_NAME(direct_pick_fwd_plane)(void)
