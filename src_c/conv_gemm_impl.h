@@ -1,7 +1,7 @@
 /*
  * Convolution as packed GEMM (implicit GEMM), templated on REAL / FC_NAME /
- * GEMM_MR / GEMM_NR and the per-ISA choices GEMM_UKERNEL_{GENERIC,AVX2,AVX512},
- * GEMM_BLOCKING_{GENERIC,AVX2,AVX512}.
+ * GEMM_MR / GEMM_NR and the per-ISA choices GEMM_UKERNEL_*, GEMM_DOT_* and
+ * GEMM_BLOCKING_* (GENERIC, AVX2, AVX512).
  *
  * Per image n and group, with K = C/groups * KH * KW taps and P = OH * OW:
  *
@@ -14,14 +14,18 @@
  * packed blocks per thread whatever the batch size.  1x1 stride-1 unpadded
  * convs pack B from the contiguous input as a plain matrix.
  *
- * The BLIS loop nest inside one task (one output tile):
+ * A, the weight (transposed for grad_input), is the same for every image: it
+ * is packed once per call into MR-tall micro-panels per KC block.  The BLIS
+ * loop nest inside one task (one output tile) is then
  *
  *   for pc in K by KC:              reduction blocks, always in this order
  *     pack B[pc:pc+KC, cols]        KC x NC, NR-wide micro-panels
- *     for ic in M by MC:
- *       pack A[ic:ic+MC, pc:pc+KC]  MR-tall micro-panels
+ *     for ic in M by MC:            MC x KC block of packed A stays in L2
  *       for jr in cols by NR:       B micro-panel stays in L1
  *         for ir in MC by MR:       micro-kernel, MR x NR tile of C
+ *
+ * grad_weight reduces along rows that are contiguous in both operands, so it
+ * uses the dot-product micro-kernels instead (see its section).
  *
  * Threads take whole tasks: (image, group, column block) forward,
  * (image, group, channel block) for grad_input, whose col2im scatter then only
