@@ -6,7 +6,8 @@
  *   time), tasks = (plane, block of output rows); planes are split into row
  *   blocks only when there are too few planes to keep every thread busy.
  *   Outputs narrower than a vector gain nothing from the row kernels and use
- *   the reference loops of pool_ref_impl.h.
+ *   the reference loops of pool_ref_impl.h, as do float32 planes too large
+ *   for the row kernels' int32 running indices (over 2**31 cells).
  * - Max backward: the scatter through the indices with its streams read
  *   ahead, one task per plane (sequential within a plane: overlapping
  *   windows add in a fixed order); narrow outputs use the reference loop.
@@ -80,9 +81,19 @@ static int run_forward(const fc_geom *g, fc_task_fn kernel, const void *x, void 
     return fc_parallel_for(g->N * g->C * job.row_blocks, forward_work(g), kernel, &job);
 }
 
+/* The float32 index scan keeps flat indices in int32 (see scan_tap); this
+ * bounds every index it forms, padded and dilated positions included. */
+static int indices_fit_int32(const fc_geom *g)
+{
+    const double rows = (double)g->H + (double)g->KH * g->dilation_h + g->stride_h + 1;
+    const double cols = (double)g->W + (double)g->KW * g->dilation_w + g->stride_w + g->pad_left + 1;
+    return rows * cols < 2147483647.0;
+}
+
 int fc_max_pool2d_f32(const fc_geom *g, const float *x, float *y, int64_t *indices)
 {
-    if (g->OW < FC_POOL_MIN_ROW_OUTPUTS) return pool_ref_max_f32(g, x, y, indices);
+    if (g->OW < FC_POOL_MIN_ROW_OUTPUTS || (indices && !indices_fit_int32(g)))
+        return pool_ref_max_f32(g, x, y, indices);
     fc_pool_kernels k = pool_kernels(0);
     return run_forward(g, indices ? k.max_indices_rows : k.max_rows, x, y, indices, 0, 0);
 }

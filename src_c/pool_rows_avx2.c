@@ -17,6 +17,7 @@
  * blend takes a NaN v.  Bit for bit the scalar (v > best | v != v) ? v : best. */
 
 #define REAL float
+#define FC_POOL_INDEX int32_t
 #define FC_NAME(name) name##_f32_avx2
 #define VEC __m256
 #define VLEN 8
@@ -71,6 +72,7 @@ FC_INLINE fc_index_f32x8 vidx_select(__m256 take, fc_index_f32x8 keep, fc_index_
 }
 #include "pool_rows_impl.h"
 #undef REAL
+#undef FC_POOL_INDEX
 #undef FC_NAME
 #undef vset1
 #undef vtake
@@ -92,6 +94,7 @@ FC_INLINE fc_index_f32x8 vidx_select(__m256 take, fc_index_f32x8 keep, fc_index_
 #define vstride2 vstride2_pd
 
 #define REAL double
+#define FC_POOL_INDEX int64_t
 #define FC_NAME(name) name##_f64_avx2
 #define VEC __m256d
 #define VLEN 4
@@ -124,4 +127,5 @@ FC_INLINE __m256i vidx_select_pd(__m256d take, __m256i keep, __m256i candidate)
 }
 #include "pool_rows_impl.h"
 #undef REAL
+#undef FC_POOL_INDEX
 #undef FC_NAME

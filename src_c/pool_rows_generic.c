@@ -8,13 +8,17 @@
 #include <string.h>
 
 #define REAL float
+#define FC_POOL_INDEX int32_t
 #define FC_NAME(name) name##_f32_generic
 #include "pool_rows_impl.h"
 #undef REAL
+#undef FC_POOL_INDEX
 #undef FC_NAME
 
 #define REAL double
+#define FC_POOL_INDEX int64_t
 #define FC_NAME(name) name##_f64_generic
 #include "pool_rows_impl.h"
 #undef REAL
+#undef FC_POOL_INDEX
 #undef FC_NAME

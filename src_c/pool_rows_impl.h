@@ -283,15 +283,18 @@ int FC_NAME(fc_pool_max_rows)(void *vjob, int64_t begin, int64_t end)
 }
 
 /* One kernel tap for outputs [from, OW) of a row: the reference's update rule.
- * Inlined with a literal stride so strides 1 and 2 vectorise. */
+ * Inlined with a literal stride so strides 1 and 2 vectorise; the running
+ * index has the width of REAL (FC_POOL_INDEX: int32 for float32, pool.c
+ * keeps planes that do not fit it away) so value and index selects share
+ * one mask width, which baseline SIMD (SSE2) needs to vectorise them. */
 FC_INLINE void FC_NAME(scan_tap)(const REAL *FC_RESTRICT tap, int64_t tap_start, int64_t from, int64_t OW,
-                                 int64_t stride, REAL *FC_RESTRICT best, int64_t *FC_RESTRICT best_index)
+                                 int64_t stride, REAL *FC_RESTRICT best, FC_POOL_INDEX *FC_RESTRICT best_index)
 {
     for (int64_t ow = from; ow < OW; ow++) {
         const REAL v = tap[ow * stride];
-        const int take = (v > best[ow]) | (v != v);
+        const FC_POOL_INDEX take = (v > best[ow]) | (v != v);
         best[ow] = take ? v : best[ow];
-        best_index[ow] = take ? tap_start + ow * stride : best_index[ow];
+        best_index[ow] = take ? (FC_POOL_INDEX)(tap_start + ow * stride) : best_index[ow];
     }
 }
 
@@ -344,7 +347,7 @@ int FC_NAME(fc_pool_max_indices_rows)(void *vjob, int64_t begin, int64_t end)
     }
     int64_t *row_starts = s.row_starts;
     REAL *FC_RESTRICT best = s.best;
-    int64_t *FC_RESTRICT best_index = s.best_index;
+    FC_POOL_INDEX *FC_RESTRICT best_index = (FC_POOL_INDEX *)s.best_index;
     for (int64_t t = begin; t < end; t++) {
         int64_t oh_begin, oh_end, first_h;
         const int64_t plane = FC_NAME(task_rows)(job, t, &oh_begin, &oh_end);
@@ -366,7 +369,7 @@ int FC_NAME(fc_pool_max_indices_rows)(void *vjob, int64_t begin, int64_t end)
             if (from == OW) continue;
             for (int64_t ow = from; ow < OW; ow++) {
                 best[ow] = -(REAL)INFINITY;
-                best_index[ow] = first_h * W + s.first_w[ow];
+                best_index[ow] = (FC_POOL_INDEX)(first_h * W + s.first_w[ow]);
             }
             for (int64_t k = 0; k < nrows; k++) {
                 for (int64_t j = 0; j < g->KW; j++) {
@@ -378,7 +381,7 @@ int FC_NAME(fc_pool_max_indices_rows)(void *vjob, int64_t begin, int64_t end)
                 }
             }
             memcpy(y + from, best + from, (size_t)(OW - from) * sizeof(REAL));
-            memcpy(indices + from, best_index + from, (size_t)(OW - from) * sizeof(int64_t));
+            for (int64_t ow = from; ow < OW; ow++) indices[ow] = best_index[ow];
         }
     }
     fc_aligned_free(s.block);
