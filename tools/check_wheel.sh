@@ -6,15 +6,15 @@
 #      Cython and NumPy from PyPI): the sdist, and a wheel built from it;
 #      the sdist must carry every C, Cython, header, stub and build file.
 #   2. auditwheel repair to a manylinux wheel that bundles libgomp; < 2 MB.
-#   3. that wheel in a fresh venv: the test suite from a copy of tests/ in a
-#      temporary directory (with cibuildwheel installed, so tests/test_packaging.py
+#   3. that wheel in a fresh venv: the test suite from a copy of tests/ (and
+#      bench/, whose scripts a test checks) in a temporary directory (with cibuildwheel installed, so tests/test_packaging.py
 #      checks the build matrix), a smoke check of the SIMD path chosen at run
 #      time (AVX2 or wider here, the baseline path with FASTCONV_SIMD=generic and, when
-#      qemu-x86_64 is installed, on an emulated CPU without AVX2), mypy --strict
+#      qemu-x86_64 is installed, on emulated CPUs without and with AVX2), mypy --strict
 #      on examples/typed_usage.py, and the import time (best run < 100 ms).
-#   4. the sdist installed into another fresh venv, compiled with clang when
-#      clang can link OpenMP (else the default compiler), then imported and
-#      smoke-checked.
+#   4. the sdist installed into another fresh venv (in the background, while
+#      the wheel compiles), with clang when clang can link OpenMP (else the
+#      default compiler), then imported and smoke-checked.
 #
 # usage: tools/check_wheel.sh        (PYTHON=python3.X to pick the interpreter)
 # Everything is built under one temporary directory, removed on exit.
@@ -27,6 +27,7 @@ MAX_IMPORT_MS=100
 # the emulated CPU for the baseline check: AVX but no AVX2/FMA (NumPy itself
 # needs x86-64-v2, which older QEMU models do not all provide)
 BASELINE_CPU=SandyBridge
+AVX2_CPU=Haswell
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fastconv-check-wheel.XXXXXX")
 sdist_pid=""
@@ -142,10 +143,14 @@ if command -v qemu-x86_64 >/dev/null; then
     qemu-x86_64 -cpu "$BASELINE_CPU" "$test_bin/python" wheel_smoke.py generic 2>&1 \
         | grep -v "TCG doesn't support requested feature" \
         || fail "the wheel does not run on a CPU without AVX2 ($BASELINE_CPU)"
+    echo "-- on an emulated $AVX2_CPU (AVX2+FMA, no AVX-512): the AVX2 path"
+    qemu-x86_64 -cpu "$AVX2_CPU" "$test_bin/python" wheel_smoke.py accelerated 2>&1 \
+        | grep -v "TCG doesn't support requested feature" \
+        || fail "the wheel does not pick its AVX2 path on an AVX2 CPU ($AVX2_CPU)"
 else
     echo "qemu-x86_64 not installed (Debian: qemu-user): emulated baseline-CPU check skipped"
 fi
-echo "-- functions using ymm/zmm registers (expected: only the *_avx2 kernels):"
+echo "-- functions using ymm/zmm registers (expected: only the AVX2/AVX-512 kernels chosen at run time):"
 objdump -d --no-show-raw-insn "$core" | awk '/^[0-9a-f]+ <.*>:$/ {fn = $2} /%[yz]mm/ {print "   " fn}' | sort -u
 
 step "mypy --strict examples/typed_usage.py against the installed stubs"
