@@ -66,6 +66,16 @@ static void FC_NAME(direct_fwd_row_generic)(const FC_NAME(fc_direct_tap) *taps, 
             }
 }
 
+/* a[l] += g[l] * x[l] over one block of lanes, kept a loop (not unrolled
+ * into scalars) so that it vectorises. */
+static void FC_NAME(direct_lanes_fma)(REAL *FC_RESTRICT a, const REAL *FC_RESTRICT g, const REAL *FC_RESTRICT x)
+{
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 1
+#endif
+    for (int l = 0; l < FC_DIRECT_GW_LANES; l++) a[l] += g[l] * x[l];
+}
+
 static void FC_NAME(direct_gw_block_generic)(const REAL *grad_y, int64_t out_rows, int64_t OW,
                                              const REAL *rows, int64_t row_len, int64_t stride_h,
                                              int64_t dilation_h, int64_t KH, int64_t KW,
@@ -79,7 +89,7 @@ static void FC_NAME(direct_gw_block_generic)(const REAL *grad_y, int64_t out_row
                 const REAL *FC_RESTRICT xp = rows + (r * stride_h + i * dilation_h) * row_len + col_offsets[j];
                 int64_t ow = 0;
                 for (; ow + FC_DIRECT_GW_LANES <= OW; ow += FC_DIRECT_GW_LANES)
-                    for (int l = 0; l < FC_DIRECT_GW_LANES; l++) a[l] += gy[ow + l] * xp[ow + l];
+                    FC_NAME(direct_lanes_fma)(a, gy + ow, xp + ow);
                 for (int64_t l = 0; ow + l < OW; l++) a[l] += gy[ow + l] * xp[ow + l];
             }
         }
