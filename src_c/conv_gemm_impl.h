@@ -601,6 +601,10 @@ static int FC_NAME(conv_gemm_grad_weight)(const fc_geom *g, const REAL *grad_y,
     FC_NAME(gemm_gw_ctx) ctx = {g, grad_y, x, grad_weight, FC_NAME(gemm_engine_pick)(),
                                 {0, 0, 0, 0}, {0, 0, 0, 0}};
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, R = Cg * g->KH * g->KW;
+    if (g->N == 0) {   /* an empty batch: a sum of nothing */
+        memset(grad_weight, 0, sizeof(REAL) * (size_t)(g->O * R));
+        return FC_OK;
+    }
     /* rows of dy and lines of col per task: together they stay in L2 */
     ctx.rows = FC_NAME(split_make)(Og, 1, ctx.e.blk.dot_rows, 1, 1, 0);
     ctx.cols = FC_NAME(split_make)(R, 1, ctx.e.blk.dot_rows, g->groups * ctx.rows.blocks,

@@ -221,6 +221,19 @@ def test_backward_large(case, dtype):
     test_backward_path(case, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_empty_batch_gradients_are_zero(dtype):
+    """N = 0: grad_weight and grad_bias are sums of nothing; grad_input is empty."""
+    x = np.zeros((0, 8, 5, 5), dtype)
+    weight = np.ones((6, 8, 3, 3), dtype)
+    grad_y = np.zeros((0, 6, 3, 3), dtype)
+    grads = fastconv.conv2d_backward(grad_y, x, weight)
+    context = f"empty batch, x {x.shape}, weight {weight.shape}, dtype {np.dtype(dtype).name}"
+    assert grads.input.shape == x.shape, context
+    assert np.array_equal(grads.weight, np.zeros(weight.shape)), context
+    assert np.array_equal(grads.bias, np.zeros(6)), context
+
+
 def test_conv_transpose_uses_grad_input_path():
     """conv_transpose2d is grad_input of conv2d: same values as the scatter reference."""
     rng = np.random.default_rng(3)
