@@ -796,6 +796,9 @@ def run_bench(options, out=None):
               "check = result agrees with fastconv's", file=out)
         print(format_table([r for r in results if r["threads"] == threads]), file=out)
     print_load_warning(load_before, load_after, out)
+    if any(r["kind"] == "pool" and (r["percent_of_ceiling"] or 0) > 100 for r in results):
+        print("note: pooling above 100% of the copy bandwidth: a pooling input of tens of MB can "
+              "stay in a large last-level cache between repeats, the 64 MB copy cannot", file=out)
 
     memory_case = next((case for case in conv_cases if case[0] == MEMORY_CASE), None)
     if memory_case:
