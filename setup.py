@@ -63,6 +63,8 @@ class BuildExt(build_ext):
             if avx2_sources:
                 # Compile these files alone with the AVX2 flags and link the objects in.
                 ext.sources = [s for s in ext.sources if s not in avx2_sources]
+                # Still dependencies of the extension: an edit must relink it.
+                ext.depends = list(ext.depends) + avx2_sources
                 objects = self.compiler.compile(
                     avx2_sources,
                     output_dir=self.build_temp,
