@@ -32,11 +32,14 @@ static int cpu_has_avx512f(void)
 int fc_gemm_avx512_usable(void)
 {
 #ifdef FC_GEMM_HAVE_AVX512
-    static int usable = -1;   /* computed once; a racing first call computes the same */
+    /* computed once; calls racing on the first use compute the same value */
+    static int cached = -1;
+    int usable = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (usable < 0) {
         const char *forced = getenv("FASTCONV_SIMD");
         int capped = forced && strcmp(forced, "avx2") == 0;
         usable = !capped && cpu_has_avx512f();
+        __atomic_store_n(&cached, usable, __ATOMIC_RELAXED);
     }
     return usable && fc_simd_level() == FC_SIMD_AVX2;
 #else
