@@ -14,8 +14,9 @@
 
 #include <string.h>
 
-/* Output rows and images per grad-weight partial sum: fixed, so the
- * reduction order never depends on the thread count. */
+/* Output rows and (single-channel) images per grad-weight partial sum:
+ * fixed by the geometry, so the reduction order never depends on the
+ * thread count. */
 #define FC_DIRECT_GW_ROWS 32
 #define FC_DIRECT_GW_IMAGES 16
 /* Row buffer a forward task aims to stay under (fits the L2 cache). */

@@ -18,8 +18,8 @@
  * flipped, stride 1, the stride turned into zero insertion between source
  * rows and columns (up_h, up_w), and padding (K-1)*dilation - pad.
  *
- * Depthwise grad weight: one task = (input channel, fixed block of
- * FC_DIRECT_GW_IMAGES images, fixed block of FC_DIRECT_GW_ROWS output rows)
+ * Depthwise grad weight: one task = (block of images, input channel, fixed
+ * block of FC_DIRECT_GW_ROWS output rows)
  * summing into per-tap lane accumulators for every output of the channel;
  * the blocks' partial sums are then added in block order.  The split
  * depends only on the geometry, never on the thread count.
@@ -356,8 +356,8 @@ int FC_NAME(fc_conv2d_depthwise_grad_input)(const fc_geom *g, const REAL *grad_y
 typedef struct {
     const fc_direct_plan *p;   /* forward plan of the geometry */
     const REAL *grad_y, *x;
-    REAL *partial;             /* (C, image_blocks, row_blocks, multiplier, KH*KW) */
-    int64_t image_blocks, row_blocks;
+    REAL *partial;             /* (image_blocks, C, row_blocks, multiplier, KH*KW) */
+    int64_t images_per_block, image_blocks, row_blocks;
     const int64_t *col_offsets;
     FC_NAME(fc_direct_gw_block_fn) block_kernel;
 } FC_NAME(direct_gw_ctx);
@@ -382,9 +382,10 @@ static int FC_NAME(direct_gw_task)(void *vctx, int64_t begin, int64_t end)
     }
     memset(buffer, 0, buffer_bytes);   /* the row fill writes only the columns inside the image */
     for (int64_t task = begin; task < end; task++) {
-        const int64_t c = task / (ctx->image_blocks * ctx->row_blocks);
-        const int64_t image_block = task / ctx->row_blocks % ctx->image_blocks, row_block = task % ctx->row_blocks;
-        const int64_t n0 = image_block * FC_DIRECT_GW_IMAGES, n1 = FC_MIN(p->N, n0 + FC_DIRECT_GW_IMAGES);
+        /* image block outermost: consecutive tasks read consecutive planes */
+        const int64_t image_block = task / (p->C_in * ctx->row_blocks);
+        const int64_t c = task / ctx->row_blocks % p->C_in, row_block = task % ctx->row_blocks;
+        const int64_t n0 = image_block * ctx->images_per_block, n1 = FC_MIN(p->N, n0 + ctx->images_per_block);
         const int64_t oh0 = row_block * FC_DIRECT_GW_ROWS, oh1 = FC_MIN(p->OH, oh0 + FC_DIRECT_GW_ROWS);
         const int64_t top = oh0 * p->stride_h - p->pad_top, count = (oh1 - oh0 - 1) * p->stride_h + extent;
         memset(acc, 0, (size_t)acc_size * sizeof(REAL));
@@ -421,7 +422,11 @@ int FC_NAME(fc_conv2d_depthwise_grad_weight)(const fc_geom *g, const REAL *grad_
     fc_direct_plan p;
     fc_direct_plan_forward(&p, g, sizeof(REAL));
     const int64_t taps = p.KH * p.KW, per_channel = p.Og * taps;
-    const int64_t image_blocks = (p.N + FC_DIRECT_GW_IMAGES - 1) / FC_DIRECT_GW_IMAGES;
+    /* Several channels: one image per task, tasks in memory order, so the
+     * planes stream in sequence.  One channel: its planes are adjacent
+     * anyway, and a block of images spends less on lane sums. */
+    const int64_t images_per_block = p.C_in == 1 ? FC_DIRECT_GW_IMAGES : 1;
+    const int64_t image_blocks = (p.N + images_per_block - 1) / images_per_block;
     const int64_t row_blocks = (p.OH + FC_DIRECT_GW_ROWS - 1) / FC_DIRECT_GW_ROWS;
     const int64_t blocks = image_blocks * row_blocks;
     /* one block: the partial sums are the result, laid out as grad_weight */
@@ -431,17 +436,21 @@ int FC_NAME(fc_conv2d_depthwise_grad_weight)(const fc_geom *g, const REAL *grad_
     int status = FC_ENOMEM;
     if (partial && col_offsets) {
         fc_direct_col_offsets(&p, col_offsets);
-        FC_NAME(direct_gw_ctx) ctx = {&p, grad_y, x, partial, image_blocks, row_blocks, col_offsets,
-                                      FC_NAME(direct_pick_gw_block)()};
+        FC_NAME(direct_gw_ctx) ctx = {&p, grad_y, x, partial, images_per_block, image_blocks, row_blocks,
+                                      col_offsets, FC_NAME(direct_pick_gw_block)()};
         double flops = 2.0 * p.N * p.O * p.OH * p.OW * taps;
         status = fc_parallel_for(p.C_in * blocks, flops, FC_NAME(direct_gw_task), &ctx);
         if (status == FC_OK && blocks > 1)
             /* blocks added in their fixed order, whatever thread computed them */
             for (int64_t c = 0; c < p.C_in; c++)
                 for (int64_t t = 0; t < per_channel; t++) {
-                    const REAL *part = partial + c * blocks * per_channel + t;
-                    REAL sum = part[0];
-                    for (int64_t b = 1; b < blocks; b++) sum += part[b * per_channel];
+                    REAL sum = 0;
+                    for (int64_t image_block = 0; image_block < image_blocks; image_block++)
+                        for (int64_t row_block = 0; row_block < row_blocks; row_block++) {
+                            const int64_t task = (image_block * p.C_in + c) * row_blocks + row_block;
+                            const REAL value = partial[task * per_channel + t];
+                            sum = image_block == 0 && row_block == 0 ? value : sum + value;
+                        }
                     grad_weight[c * per_channel + t] = sum;
                 }
     }

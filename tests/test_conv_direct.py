@@ -217,6 +217,7 @@ def test_lesson_corr2d_edge_detector():
 DEPTHWISE_GRADS = DEPTHWISE + [
     ("dw-gw-row-blocks", (2, 2, 75, 19), (4, 1, 3, 3), 1, 1, 1, 2),
     ("dw-gw-image-blocks", (35, 2, 6, 11), (2, 1, 3, 3), 1, 1, 1, 2),
+    ("single-channel-gw-image-blocks", (35, 1, 6, 11), (3, 1, 3, 3), 1, 1, 1, 1),
 ]
 
 
@@ -249,6 +250,7 @@ THREAD_CASES = [
     ("big-image-s2-dilated", (1, 1, 301, 70), (2, 1, 5, 3), (2, 1), 2, (1, 2), 1),
     ("depthwise-batch", (4, 6, 40, 37), (12, 1, 3, 3), 1, 1, 1, 6),
     ("depthwise-many-images", (33, 2, 9, 10), (2, 1, 3, 3), 1, 1, 1, 2),
+    ("single-channel-many-images", (40, 1, 9, 10), (3, 1, 3, 3), 1, 1, 1, 1),
     ("few-channel", (3, 3, 33, 30), (8, 3, 3, 3), 2, 1, 1, 1),
 ]
 
