@@ -13,28 +13,20 @@
  * ceiling the generic kernels live under.
  */
 #include "probe.h"
+#include "probe_chains.h"
 #include "runtime.h"
 
 /* Enough scalar chains to fill several vector registers' worth of latency. */
 #define PROBE_GENERIC_CHAINS 32
+#define SCALAR_SET1(value) (value)
+#define SCALAR_FMADD(a, b, c) ((a) * (b) + (c))
+#define SCALAR_ADD(a, b) ((a) + (b))
+#define SCALAR_STORE(lanes, value) (*(lanes) = (value))
 
-#define DEFINE_PROBE_GENERIC(SUFFIX, REAL)                                                \
-    static double probe_chains_##SUFFIX##_generic(int64_t rounds, double seed)            \
-    {                                                                                     \
-        const REAL scale = (REAL)0.999999;                                                \
-        const REAL shift = (REAL)1e-6;                                                    \
-        REAL acc[PROBE_GENERIC_CHAINS];                                                   \
-        for (int k = 0; k < PROBE_GENERIC_CHAINS; k++) acc[k] = (REAL)(seed + k);         \
-        for (int64_t r = 0; r < rounds; r++) {                                            \
-            for (int k = 0; k < PROBE_GENERIC_CHAINS; k++) acc[k] = acc[k] * scale + shift; \
-        }                                                                                 \
-        double sum = 0.0;                                                                 \
-        for (int k = 0; k < PROBE_GENERIC_CHAINS; k++) sum += acc[k];                     \
-        return sum;                                                                       \
-    }
-
-DEFINE_PROBE_GENERIC(f32, float)
-DEFINE_PROBE_GENERIC(f64, double)
+DEFINE_PROBE_CHAINS(f32_generic, , PROBE_GENERIC_CHAINS, float, float, SCALAR_SET1,
+                    SCALAR_FMADD, SCALAR_ADD, SCALAR_STORE, 1)
+DEFINE_PROBE_CHAINS(f64_generic, , PROBE_GENERIC_CHAINS, double, double, SCALAR_SET1,
+                    SCALAR_FMADD, SCALAR_ADD, SCALAR_STORE, 1)
 
 typedef double (*probe_chains_fn)(int64_t rounds, double seed);
 
@@ -110,7 +102,8 @@ int fc_probe_fma_f32(int64_t rounds, double *flops_done)
                          flops_done);
 #endif
     default:
-        return probe_run(probe_chains_f32_generic, 2.0 * PROBE_GENERIC_CHAINS, rounds, flops_done);
+        return probe_run(fc_probe_chains_f32_generic, fc_probe_round_flops_f32_generic(), rounds,
+                         flops_done);
     }
 }
 
@@ -128,6 +121,7 @@ int fc_probe_fma_f64(int64_t rounds, double *flops_done)
                          flops_done);
 #endif
     default:
-        return probe_run(probe_chains_f64_generic, 2.0 * PROBE_GENERIC_CHAINS, rounds, flops_done);
+        return probe_run(fc_probe_chains_f64_generic, fc_probe_round_flops_f64_generic(), rounds,
+                         flops_done);
     }
 }

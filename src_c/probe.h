@@ -27,18 +27,23 @@ int fc_probe_fma_f64(int64_t rounds, double *flops_done);
 /* Instruction set the probe runs now: "avx512f", "avx2" or "generic". */
 const char *fc_probe_simd_name(void);
 
+/* One thread's chains per instruction set (see probe_chains.h): the portable
+ * ones (probe.c) ... */
+double fc_probe_chains_f32_generic(int64_t rounds, double seed);
+double fc_probe_chains_f64_generic(int64_t rounds, double seed);
+double fc_probe_round_flops_f32_generic(void);
+double fc_probe_round_flops_f64_generic(void);
+
 #ifdef FASTCONV_HAVE_AVX2
-/* AVX2+FMA chains of one thread (probe_avx2.c); return a value that depends
- * on every chain so that the compiler keeps them all. */
+/* ... AVX2+FMA (probe_avx2.c); call only at FC_SIMD_AVX2 ... */
 double fc_probe_chains_f32_avx2(int64_t rounds, double seed);
 double fc_probe_chains_f64_avx2(int64_t rounds, double seed);
-/* Flops one round of the AVX2 chains does. */
 double fc_probe_round_flops_f32_avx2(void);
 double fc_probe_round_flops_f64_avx2(void);
 #endif
 
 #ifdef FC_GEMM_HAVE_AVX512
-/* AVX-512F chains (probe_avx512.c); call only when fc_gemm_avx512_usable(). */
+/* ... and AVX-512F (probe_avx512.c); call only when fc_gemm_avx512_usable(). */
 double fc_probe_chains_f32_avx512(int64_t rounds, double seed);
 double fc_probe_chains_f64_avx512(int64_t rounds, double seed);
 double fc_probe_round_flops_f32_avx512(void);
