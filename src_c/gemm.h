@@ -29,9 +29,10 @@ extern "C" {
 enum { FC_GEMM_ACCUMULATE = 1, FC_GEMM_RELU = 2 };
 
 /* Tile shapes, shared by every ISA of a float type so one packed layout
- * serves them all: 6 rows x two AVX-512 vectors.  AVX2 and the generic
- * kernel cover a tile as two halves of one ymm pair each (12 accumulators
- * either way), reading their half of each packed B row. */
+ * serves them all: 6 rows x two AVX-512 vectors.  AVX2 covers a tile in two
+ * halves (6 rows x one ymm pair), the generic kernel in four parts (6 rows x
+ * one 128-bit pair): 12 vector accumulators each time, which fit the 16
+ * registers of AVX2 and SSE2, each part reading its slice of the packed B rows. */
 #define FC_GEMM_MR_F32 6
 #define FC_GEMM_NR_F32 32
 #define FC_GEMM_MR_F64 6

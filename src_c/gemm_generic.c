@@ -9,7 +9,8 @@
 #define FC_NAME(name) name##_f32_6x32_generic
 #define GEMM_MR FC_GEMM_MR_F32
 #define GEMM_NR FC_GEMM_NR_F32
-#define GEMM_PART 16
+/* 6 x 8 floats: 12 accumulators of 4 lanes, the 16 SSE2 registers hold them */
+#define GEMM_PART 8
 #include "gemm_generic_impl.h"
 #undef REAL
 #undef FC_NAME
@@ -21,7 +22,7 @@
 #define FC_NAME(name) name##_f64_6x16_generic
 #define GEMM_MR FC_GEMM_MR_F64
 #define GEMM_NR FC_GEMM_NR_F64
-#define GEMM_PART 8
+#define GEMM_PART 4
 #include "gemm_generic_impl.h"
 #undef REAL
 #undef FC_NAME
