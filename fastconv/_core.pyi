@@ -46,9 +46,9 @@ def probe_fma_flops(dtype_name: str, rounds: int) -> float: ...
 # the instruction set the probe runs: "avx512f", "avx2" or "generic"
 def probe_simd_name() -> str: ...
 
-# conv2d's compiled entry point (_fast.pxi): the common call is checked and run
-# in C, anything else goes to the validating conv2d registered with
-# set_checked_conv2d (fastconv._ops.conv2d).  Same arguments as fastconv.conv2d.
+# compiled entry points (_fast.pxi): the common call is checked and run in C,
+# anything else goes to the validating op registered with set_checked_op
+# (fastconv._ops).  Same arguments as the public functions.
 def conv2d_entry(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
                  stride: int | tuple[int, int] = 1,
                  padding: int | tuple[int, int] | tuple[tuple[int, int], tuple[int, int]]
@@ -56,4 +56,16 @@ def conv2d_entry(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None,
                  dilation: int | tuple[int, int] = 1, groups: int = 1, *,
                  activation: Literal["relu"] | None = None,
                  out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
-def set_checked_conv2d(function: Callable[..., NDArray[np.floating[Any]]]) -> None: ...
+def max_pool2d_entry(x: ArrayLike, kernel_size: int | tuple[int, int],
+                     stride: int | tuple[int, int] | None = None,
+                     padding: int | tuple[int, int] | tuple[tuple[int, int], tuple[int, int]]
+                     | Literal["valid", "same"] = 0,
+                     dilation: int | tuple[int, int] = 1, ceil_mode: bool = False,
+                     return_indices: bool = False) -> Any: ...
+def avg_pool2d_entry(x: ArrayLike, kernel_size: int | tuple[int, int],
+                     stride: int | tuple[int, int] | None = None,
+                     padding: int | tuple[int, int] | tuple[tuple[int, int], tuple[int, int]]
+                     | Literal["valid", "same"] = 0,
+                     ceil_mode: bool = False, count_include_pad: bool = True,
+                     divisor_override: int | None = None) -> NDArray[np.floating[Any]]: ...
+def set_checked_op(name: str, function: Callable[..., Any]) -> None: ...

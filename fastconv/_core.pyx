@@ -25,6 +25,8 @@ cdef extern from "fastconv.h" nogil:
     enum:
         FC_OK
         FC_ENOMEM
+        FC_AVG_COUNT_PAD
+        FC_AVG_COUNT_VALID
 
     void fc_runtime_init()
     int fc_simd_level()

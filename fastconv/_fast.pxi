@@ -1,4 +1,4 @@
-# conv2d's entry point.  The common call — ndarrays of one float dtype,
+# Entry points of conv2d and the pools.  The common call — ndarrays of one float dtype,
 # C-contiguous, int geometry, no out= — is checked and dispatched here in C
 # with no Python-level work, because for small images (the lesson's 6x8) the
 # call overhead is the whole cost.  Anything else, including every invalid
@@ -96,13 +96,121 @@ def conv2d_entry(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
                                                <double *>cnp.PyArray_DATA(y), relu)
                 check_status(status)
                 return y
-    return _checked_conv2d(x, weight, bias, stride, padding, dilation, groups,
-                           activation=activation, out=out)
+    return _checked_ops["conv2d"](x, weight, bias, stride, padding, dilation, groups,
+                                  activation=activation, out=out)
 
 
-_checked_conv2d = None
+# Pooling entry points, on the same principle: the common call (int kernel,
+# stride and padding, no dilation or ceil_mode, float C-contiguous input) is
+# served here; every other call goes to fastconv._ops, which mirrors this
+# arithmetic in fastconv._geometry and owns the error messages.
 
-def set_checked_conv2d(function):
-    """The fully validating conv2d (fastconv._ops) that conv2d_entry falls back to."""
-    global _checked_conv2d
-    _checked_conv2d = function
+cdef bint pool_fast_geometry(object x, object kernel_size, object stride, object padding,
+                             fc_geom *g, int *typenum):
+    """Fill g for a common pooling call; False when the call needs the checked path."""
+    cdef int ndim
+    cdef int64_t k, s, p
+    if not (type(x) is cnp.ndarray and small_int(kernel_size, 1) and small_int(padding, 0)
+            and (stride is None or small_int(stride, 1))):
+        return False
+    typenum[0] = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    if typenum[0] != cnp.NPY_FLOAT32 and typenum[0] != cnp.NPY_FLOAT64:
+        return False
+    if not cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>x):
+        return False
+    ndim = cnp.PyArray_NDIM(<cnp.ndarray>x)
+    if ndim != 4 and ndim != 3:
+        return False
+    k = kernel_size
+    s = k if stride is None else stride
+    p = padding
+    g.N = cnp.PyArray_DIM(<cnp.ndarray>x, 0) if ndim == 4 else 1
+    g.C = cnp.PyArray_DIM(<cnp.ndarray>x, ndim - 3)
+    g.H = cnp.PyArray_DIM(<cnp.ndarray>x, ndim - 2)
+    g.W = cnp.PyArray_DIM(<cnp.ndarray>x, ndim - 1)
+    if g.N < 1 or g.C < 1 or g.H < 1 or g.W < 1 or p > k // 2 or k > g.H + 2 * p or k > g.W + 2 * p:
+        return False
+    g.O = g.C
+    g.groups = 1
+    g.KH = g.KW = k
+    g.stride_h = g.stride_w = s
+    g.dilation_h = g.dilation_w = 1
+    g.pad_top = g.pad_bottom = g.pad_left = g.pad_right = p
+    g.OH = (g.H + 2 * p - k) // s + 1
+    g.OW = (g.W + 2 * p - k) // s + 1
+    return True
+
+
+cdef cnp.ndarray pool_output(object x, fc_geom *g, int typenum):
+    cdef cnp.npy_intp dims[4]
+    cdef int ndim = cnp.PyArray_NDIM(<cnp.ndarray>x)
+    if ndim == 4:
+        dims[0] = g.N; dims[1] = g.C; dims[2] = g.OH; dims[3] = g.OW
+        return cnp.PyArray_EMPTY(4, dims, typenum, 0)
+    dims[0] = g.C; dims[1] = g.OH; dims[2] = g.OW
+    return cnp.PyArray_EMPTY(3, dims, typenum, 0)
+
+
+def max_pool2d_entry(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                     return_indices=False):
+    cdef fc_geom g
+    cdef int typenum
+    cdef cnp.ndarray y
+    cdef cnp.ndarray indices = None
+    cdef void *px
+    cdef void *py
+    cdef int64_t *pi = NULL
+    cdef int status
+    if (dilation is 1 or dilation == 1) and ceil_mode is False and (return_indices is False or return_indices is True) \
+            and pool_fast_geometry(x, kernel_size, stride, padding, &g, &typenum):
+        y = pool_output(x, &g, typenum)
+        if return_indices:
+            indices = pool_output(x, &g, cnp.NPY_INT64)
+            pi = <int64_t *>cnp.PyArray_DATA(indices)
+        px = cnp.PyArray_DATA(<cnp.ndarray>x)
+        py = cnp.PyArray_DATA(y)
+        if typenum == cnp.NPY_FLOAT32:
+            with nogil:
+                status = fc_max_pool2d_f32(&g, <float *>px, <float *>py, pi)
+        else:
+            with nogil:
+                status = fc_max_pool2d_f64(&g, <double *>px, <double *>py, pi)
+        check_status(status)
+        return (y, indices) if return_indices else y
+    return _checked_ops["max_pool2d"](x, kernel_size, stride, padding, dilation, ceil_mode,
+                                      return_indices)
+
+
+def avg_pool2d_entry(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                     count_include_pad=True, divisor_override=None):
+    cdef fc_geom g
+    cdef int typenum
+    cdef cnp.ndarray y
+    cdef void *px
+    cdef void *py
+    cdef int mode
+    cdef int status
+    if divisor_override is None and ceil_mode is False \
+            and (count_include_pad is True or count_include_pad is False) \
+            and pool_fast_geometry(x, kernel_size, stride, padding, &g, &typenum):
+        mode = FC_AVG_COUNT_PAD if count_include_pad else FC_AVG_COUNT_VALID
+        y = pool_output(x, &g, typenum)
+        px = cnp.PyArray_DATA(<cnp.ndarray>x)
+        py = cnp.PyArray_DATA(y)
+        if typenum == cnp.NPY_FLOAT32:
+            with nogil:
+                status = fc_avg_pool2d_f32(&g, <float *>px, <float *>py, mode, 0)
+        else:
+            with nogil:
+                status = fc_avg_pool2d_f64(&g, <double *>px, <double *>py, mode, 0)
+        check_status(status)
+        return y
+    return _checked_ops["avg_pool2d"](x, kernel_size, stride, padding, ceil_mode,
+                                      count_include_pad, divisor_override)
+
+
+_checked_ops = {}
+
+def set_checked_op(str name, function):
+    """The fully validating op (fastconv._ops) that an entry point falls back to."""
+    _checked_ops[name] = function

@@ -78,7 +78,7 @@ def _conv2d_checked(x, weight, bias=None, stride=1, padding=0, dilation=1, group
 
 # The public conv2d is the compiled entry point: it serves the common call
 # directly and hands everything else to _conv2d_checked.
-_core.set_checked_conv2d(_conv2d_checked)
+_core.set_checked_op("conv2d", _conv2d_checked)
 conv2d = _core.conv2d_entry
 conv2d.__name__ = conv2d.__qualname__ = "conv2d"
 conv2d.__doc__ = """2-D cross-correlation over NCHW arrays, like torch.nn.functional.conv2d.
@@ -221,14 +221,9 @@ def _pool_input(x):
     return (x if x.ndim == 4 else x[None]), x.ndim, dtype
 
 
-def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
-    """Max pooling over NCHW (or CHW) arrays, like torch.nn.functional.max_pool2d.
-
-    Padding counts as -inf; a window containing NaN gives NaN.  With
-    return_indices, also returns int64 flat positions (h*W + w) of each max
-    in its input plane.  padding="same" follows TensorFlow.
-    """
+def _max_pool2d_checked(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                        return_indices=False):
+    """max_pool2d with every argument validated (the path for all but the common call)."""
     x4, rank, dtype = _pool_input(x)
     g, _ = pool_geometry(x4.shape, kernel_size, stride, padding, dilation, ceil_mode)
     y = new_output((g.N, g.C, g.OH, g.OW), dtype)
@@ -238,6 +233,17 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         y = y[0]
         indices = None if indices is None else indices[0]
     return (y, indices) if return_indices else y
+
+
+_core.set_checked_op("max_pool2d", _max_pool2d_checked)
+max_pool2d = _core.max_pool2d_entry
+max_pool2d.__name__ = max_pool2d.__qualname__ = "max_pool2d"
+max_pool2d.__doc__ = """Max pooling over NCHW (or CHW) arrays, like torch.nn.functional.max_pool2d.
+
+    Padding counts as -inf; a window containing NaN gives NaN.  With
+    return_indices, also returns int64 flat positions (h*W + w) of each max
+    in its input plane.  padding="same" follows TensorFlow.
+    """
 
 
 def avg_divisor(same, count_include_pad, divisor_override):
@@ -252,19 +258,25 @@ def avg_divisor(same, count_include_pad, divisor_override):
     return AVG_COUNT_PAD, 0
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
-    """Average pooling over NCHW (or CHW) arrays, like torch.nn.functional.avg_pool2d.
-
-    ceil_mode's overhang is never counted in the divisor; with padding="same"
-    padded cells are never counted (TensorFlow's rule).
-    """
+def _avg_pool2d_checked(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True, divisor_override=None):
+    """avg_pool2d with every argument validated (the path for all but the common call)."""
     x4, rank, dtype = _pool_input(x)
     g, same = pool_geometry(x4.shape, kernel_size, stride, padding, 1, ceil_mode)
     mode, divisor = avg_divisor(same, count_include_pad, divisor_override)
     y = new_output((g.N, g.C, g.OH, g.OW), dtype)
     _core.avg_pool2d(tuple(g), contiguous(x4, dtype), y, mode, divisor)
     return y if rank == 4 else y[0]
+
+
+_core.set_checked_op("avg_pool2d", _avg_pool2d_checked)
+avg_pool2d = _core.avg_pool2d_entry
+avg_pool2d.__name__ = avg_pool2d.__qualname__ = "avg_pool2d"
+avg_pool2d.__doc__ = """Average pooling over NCHW (or CHW) arrays, like torch.nn.functional.avg_pool2d.
+
+    ceil_mode's overhang is never counted in the divisor; with padding="same"
+    padded cells are never counted (TensorFlow's rule).
+    """
 
 
 def relu(x, *, out=None):

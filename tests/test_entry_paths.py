@@ -79,3 +79,32 @@ def test_uncommon_calls_take_the_checked_path_and_match(case):
     else:
         result = fastconv.conv2d(x, weight, **kwargs)
     np.testing.assert_array_equal(result, expected, err_msg=case)
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    n=st.integers(0, 2), c=st.integers(0, 3), h=st.integers(0, 9), w=st.integers(0, 9),
+    kernel=st.integers(0, 4), stride=st.one_of(st.none(), st.integers(0, 3)),
+    padding=st.integers(-1, 3), rank=st.sampled_from([3, 4]),
+    dtype=st.sampled_from([np.float32, np.float64]), return_indices=st.booleans(),
+    count_include_pad=st.booleans(), seed=st.integers(0, 2**16),
+)
+def test_compiled_pool_entries_match_checked_paths(n, c, h, w, kernel, stride, padding, rank,
+                                                   dtype, return_indices, count_include_pad, seed):
+    rng = np.random.default_rng(seed)
+    shape = (n, c, h, w) if rank == 4 else (c, h, w)
+    x = rng.permutation(int(np.prod(shape))).reshape(shape).astype(dtype)   # tie-free
+    params = f"x={x.shape} kernel={kernel} stride={stride} padding={padding} {np.dtype(dtype)}"
+    for name, kwargs in (("max_pool2d", dict(return_indices=return_indices)),
+                         ("avg_pool2d", dict(count_include_pad=count_include_pad))):
+        fast = outcome(getattr(fastconv, name), x, kernel, stride, padding, **kwargs)
+        checked = outcome(getattr(_ops, f"_{name}_checked"), x, kernel, stride, padding, **kwargs)
+        assert fast[0] == checked[0], f"{name} {params}: entry {fast} vs checked {checked}"
+        if fast[0] != "ok":
+            assert fast[1] == checked[1], f"{name} {params}"
+            continue
+        fast_arrays = fast[1] if isinstance(fast[1], tuple) else (fast[1],)
+        checked_arrays = checked[1] if isinstance(checked[1], tuple) else (checked[1],)
+        for a, b in zip(fast_arrays, checked_arrays, strict=True):
+            assert a.dtype == b.dtype and a.shape == b.shape, f"{name} {params}"
+            assert a.tobytes() == b.tobytes(), f"{name} {params}"
