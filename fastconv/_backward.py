@@ -88,18 +88,19 @@ def max_pool2d_backward(grad_output, indices, input_shape):
         raise ValueError(f"grad_output has shape {grad_output.shape}, which does not match "
                          f"input_shape={tuple(input_shape)} in its leading (N, C) axes")
     N, C, H, W = shape4
+    OH, OW = grad_output.shape[-2:]
+    indices = contiguous(indices.reshape(N, C, OH, OW), np.int64)
     if indices.size:
-        low, high = int(indices.min()), int(indices.max())
+        low, high = _core.index_range(indices)
         if low < 0 or high >= H * W:
             bad = low if low < 0 else high
             raise ValueError(f"indices must lie in [0, H*W) = [0, {H * W}) for input_shape="
                              f"{tuple(input_shape)}, found index {bad}")
     dtype = compute_dtype(("grad_output", grad_output))
-    OH, OW = grad_output.shape[-2:]
     geom = (N, C, H, W, C, 1, 1, 1, OH, OW, 1, 1, 1, 1, 0, 0, 0, 0)
     grad_x = new_output(shape4, dtype, "grad input")
     _core.max_pool2d_backward(geom, contiguous(grad_output.reshape(N, C, OH, OW), dtype),
-                              contiguous(indices.reshape(N, C, OH, OW), np.int64), grad_x)
+                              indices, grad_x)
     return grad_x.reshape(shape)
 
 

@@ -109,3 +109,19 @@ def relu_backward(cnp.ndarray grad_y, cnp.ndarray x, cnp.ndarray grad_x):
         with nogil:
             status = fc_relu_backward_f64(<double *>pgy, <double *>px, <double *>pgx, n)
     check_status(status)
+
+
+def index_range(cnp.ndarray indices):
+    """(min, max) of a non-empty C-contiguous int64 array in one pass, GIL released
+    (max_pool2d_backward range-checks every index before any is used)."""
+    cdef const int64_t *p = <const int64_t *>data(indices)
+    cdef int64_t n = cnp.PyArray_SIZE(indices)
+    cdef int64_t i, low, high
+    low = high = p[0]
+    with nogil:
+        for i in range(1, n):
+            if p[i] < low:
+                low = p[i]
+            if p[i] > high:
+                high = p[i]
+    return low, high
