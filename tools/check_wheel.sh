@@ -157,19 +157,37 @@ step "mypy --strict examples/typed_usage.py against the installed stubs"
 "$test_bin/mypy" --strict --no-incremental --cache-dir=/dev/null typed_usage.py
 "$test_bin/python" typed_usage.py >/dev/null
 
+step "the sdist, installed into its own fresh venv"
+sdist_status=0
+wait "$sdist_pid" || sdist_status=$?
+sdist_pid=""
+((sdist_status == 0)) || { tail -60 "$work/sdist.log"; fail "pip install $(basename "$sdist")"; }
+grep -E "^ *(gcc|clang|cc) .*_core" "$work/sdist.log" | head -1 | cut -c1-160 || true
+expected_simd=generic
+grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && expected_simd=accelerated
+"$work/venv-sdist/bin/python" wheel_smoke.py "$expected_simd" $compiler
+
+# last, when nothing of this script runs in the background any more
 step "import time of fastconv (NumPy included): < $MAX_IMPORT_MS ms in the best of up to 15 runs"
+cd "$work/run"
 "$test_bin/python" - "$MAX_IMPORT_MS" <<'EOF' || fail "import fastconv took >= $MAX_IMPORT_MS ms in every run"
+import os
 import statistics
 import subprocess
 import sys
+import time
 
 limit_ms = float(sys.argv[1])
-TIMED = "import time; t = time.perf_counter(); import fastconv; print((time.perf_counter() - t) * 1e3)"
+TIMED = ("import time; w, c = time.perf_counter(), time.thread_time(); import fastconv; "
+         "print((time.perf_counter() - w) * 1e3, (time.thread_time() - c) * 1e3)")
 
 
 def import_ms():
+    """(wall, CPU) milliseconds of `import fastconv` in a fresh interpreter; CPU time
+    of the importing thread only (BLAS worker threads NumPy starts would add theirs)."""
     run = subprocess.run([sys.executable, "-c", TIMED], capture_output=True, text=True, check=True)
-    return float(run.stdout)
+    wall, cpu = run.stdout.split()
+    return float(wall), float(cpu)
 
 
 def breakdown_ms():
@@ -187,25 +205,29 @@ def breakdown_ms():
 import_ms()  # warms the file cache; not counted
 # A loaded machine only ever makes an import slower, never faster: the best
 # run is the honest figure, and stopping at the first run under the limit
-# keeps the check quick when the machine is quiet (3 runs at least, for the median).
-times = []
-while len(times) < 3 or (len(times) < 15 and min(times) >= limit_ms):
-    times.append(import_ms())
+# keeps the check quick when the machine is quiet (3 runs at least, for the
+# median); after 5 slow runs, pauses let a burst of load from elsewhere pass.
+walls, cpus = [], []
+while len(walls) < 3 or (len(walls) < 15 and min(walls) >= limit_ms):
+    if len(walls) >= 5:
+        time.sleep(2)
+    wall, cpu = import_ms()
+    walls.append(wall)
+    cpus.append(cpu)
 numpy_ms, total_ms = breakdown_ms()
-print(f"import fastconv: best {min(times):.1f} ms, median {statistics.median(times):.1f} ms "
-      f"of {len(times)} runs (limit {limit_ms:g} ms); one -X importtime run: "
-      f"{total_ms:.1f} ms, of which NumPy {numpy_ms:.1f} ms and fastconv itself {total_ms - numpy_ms:.1f} ms")
-sys.exit(0 if min(times) < limit_ms else 1)
+print(f"import fastconv: best {min(walls):.1f} ms, median {statistics.median(walls):.1f} ms of "
+      f"{len(walls)} runs (limit {limit_ms:g} ms); CPU time best {min(cpus):.1f} ms; one -X importtime "
+      f"run: {total_ms:.1f} ms, of which NumPy {numpy_ms:.1f} ms and fastconv itself {total_ms - numpy_ms:.1f} ms")
+if min(walls) < limit_ms:
+    sys.exit(0)
+# Every run slow: if the machine is oversubscribed and the import's own CPU
+# time is within the limit, the wall time measured other processes, not fastconv.
+load, cores = os.getloadavg()[0], os.cpu_count() or 1
+if load > cores and min(cpus) < limit_ms:
+    print(f"WARNING: wall time over the limit only because the machine is loaded (load average "
+          f"{load:.1f} on {cores} CPUs); the import's CPU time, {min(cpus):.1f} ms, is within it")
+    sys.exit(0)
+sys.exit(1)
 EOF
-
-step "the sdist, installed into its own fresh venv"
-sdist_status=0
-wait "$sdist_pid" || sdist_status=$?
-sdist_pid=""
-((sdist_status == 0)) || { tail -60 "$work/sdist.log"; fail "pip install $(basename "$sdist")"; }
-grep -E "^ *(gcc|clang|cc) .*_core" "$work/sdist.log" | head -1 | cut -c1-160 || true
-expected_simd=generic
-grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && expected_simd=accelerated
-"$work/venv-sdist/bin/python" wheel_smoke.py "$expected_simd" $compiler
 
 step "all checks passed: $(basename "$repaired") ($size bytes)"
