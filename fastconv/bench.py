@@ -482,7 +482,8 @@ def measure_peak_memory(case, contender, threads, dtype_name):
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
     completed = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, json.dumps(spec)],
-                               capture_output=True, text=True, env=env, timeout=600)
+                               capture_output=True, text=True, env=env, timeout=600,
+                               cwd=package_parent)
     if completed.returncode != 0:
         return {"case": name, "contender": contender, "error": completed.stderr.strip()[-500:]}
     measured = json.loads(completed.stdout.strip().splitlines()[-1])

@@ -18,11 +18,14 @@ EPOCH_LINE = re.compile(r"epoch (\d+), loss (\d+\.\d{3})")
 
 
 def fastconv_subprocess(*arguments):
-    """Runs `python -m fastconv ARGS` against the fastconv this test imported."""
+    """Runs `python -m fastconv ARGS` against the fastconv this test imported (from its
+    parent folder: `-m` puts the working directory first on sys.path, and a source
+    checkout's fastconv/ there has no compiled core)."""
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
     environment = dict(os.environ, PYTHONPATH=package_parent)
     return subprocess.run([sys.executable, "-m", "fastconv", *arguments], capture_output=True,
-                          text=True, env=environment, timeout=300)
+                          text=True, env=environment, timeout=300,
+                          cwd=package_parent)
 
 
 # ---- train-edge ------------------------------------------------------------------------------

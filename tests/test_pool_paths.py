@@ -294,7 +294,7 @@ def run_simd_script(level):
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
     env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
     done = subprocess.run([sys.executable, "-c", SIMD_SCRIPT], env=env, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, cwd=package_root)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

@@ -288,7 +288,7 @@ def run_fresh_interpreter(code, **environment):
                                                       env.get("PYTHONPATH", "")]))
     env.update(environment)
     completed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                               text=True, timeout=120)
+                               text=True, timeout=120, cwd=package_parent)
     assert completed.returncode == 0, completed.stderr
     return completed.stdout.strip()
 
