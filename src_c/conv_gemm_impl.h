@@ -27,7 +27,8 @@
  * grad_weight reduces along rows that are contiguous in both operands, so it
  * uses the dot-product micro-kernels instead (see its section).
  *
- * Threads take whole tasks: (image, group, column block) forward,
+ * Threads take whole tasks: (group, block of the batch's output positions)
+ * forward,
  * (image, group, channel block) for grad_input, whose col2im scatter then only
  * touches the task's own grad_x planes, and (group, row block, column block)
  * of grad_weight, whose reduction over (n, p) runs inside the task.  The task
@@ -216,6 +217,12 @@ static REAL *FC_NAME(prepack_a)(const REAL *src, int64_t rs, int64_t cs, int64_t
     return dst;
 }
 
+/* One row of an NR-wide B micro-panel: copied as a struct, which compilers
+ * inline as vector moves, where a copy loop may become a memmove call. */
+typedef struct {
+    REAL v[GEMM_NR];
+} FC_NAME(panel_row);
+
 /* B block (k x n, row kk at src + kk*ld, contiguous) into NR-column panels. */
 static void FC_NAME(pack_b_plain)(const REAL *src, int64_t ld, int64_t k, int64_t n,
                                   REAL *FC_RESTRICT dst)
@@ -226,7 +233,7 @@ static void FC_NAME(pack_b_plain)(const REAL *src, int64_t ld, int64_t k, int64_
             const REAL *s = src + kk * ld + j0;
             REAL *d = dst + kk * GEMM_NR;
             if (nr == GEMM_NR) {
-                for (int j = 0; j < GEMM_NR; j++) d[j] = s[j];
+                *(FC_NAME(panel_row) *)d = *(const FC_NAME(panel_row) *)s;
             } else {
                 for (int64_t j = 0; j < nr; j++) d[j] = s[j];
                 for (int64_t j = nr; j < GEMM_NR; j++) d[j] = 0;
@@ -280,28 +287,6 @@ static void FC_NAME(im2col_line)(const fc_geom *g, const REAL *x, int64_t r, int
     }
 }
 
-typedef struct {
-    REAL v[GEMM_NR];
-} FC_NAME(panel_row);
-
-/* im2col fused into packing: B[kk, q] = col[k0 + kk, p0 + q] for kk < kc,
- * q < nc.  Each col row is gathered into a contiguous line first (long runs,
- * memcpy speed), then dealt out to the NR-wide panels in whole NR chunks. */
-static void FC_NAME(pack_b_im2col)(const fc_geom *g, const REAL *x, int64_t k0, int64_t kc,
-                                   int64_t p0, int64_t nc, REAL *FC_RESTRICT dst, REAL *line)
-{
-    const int64_t npad = FC_NAME(round_up)(nc, GEMM_NR);
-    for (int64_t q = nc; q < npad; q++) line[q] = 0;
-    for (int64_t kk = 0; kk < kc; kk++) {
-        FC_NAME(im2col_line)(g, x, k0 + kk, p0, nc, line);
-        REAL *d = dst + kk * GEMM_NR;
-        /* a struct copy: compilers inline it as vector moves, where a loop
-         * may become a library memmove call per NR values */
-        for (int64_t q = 0; q < npad; q += GEMM_NR, d += kc * GEMM_NR)
-            *(FC_NAME(panel_row) *)d = *(const FC_NAME(panel_row) *)(line + q);
-    }
-}
-
 /* col2im of a column range: grad_x planes (first at gx) += dcol[r, q] for the
  * rows r < rows and output positions p0 + q, q < nc; fixed order. */
 static void FC_NAME(scatter_cols)(const fc_geom *g, const REAL *cols, int64_t ldc, int64_t rows,
@@ -345,13 +330,106 @@ static int FC_NAME(is_pointwise)(const fc_geom *g)
 
 /* ---- forward ------------------------------------------------------------- */
 
+/* The forward GEMM's columns are the whole batch's output positions,
+ * t = n*P + p, so small planes (14x14, 7x7) still fill whole NR-wide tiles:
+ * a block of columns may span images, and so may one micro-panel. */
+
+/* B block for columns [t0, t0 + nc), rows [k0, k0 + kc): each row gathered
+ * into a line, one segment per image the range touches, then dealt out to the
+ * NR-wide panels in whole chunks.  1x1 stride-1 convs copy input rows. */
+static void FC_NAME(pack_b_batch)(const fc_geom *g, const REAL *x, int64_t group, int pointwise,
+                                  int64_t k0, int64_t kc, int64_t t0, int64_t nc,
+                                  REAL *FC_RESTRICT dst, REAL *line)
+{
+    const int64_t P = g->OH * g->OW, HW = g->H * g->W, Cg = g->C / g->groups;
+    const int64_t npad = FC_NAME(round_up)(nc, GEMM_NR);
+    if (pointwise) {
+        /* B rows are input rows: a panel inside one image is NR contiguous
+         * values per row, copied straight; one spanning images, value by value */
+        for (int64_t q0 = 0; q0 < npad; q0 += GEMM_NR) {
+            const int64_t t = t0 + q0, width = FC_MIN(GEMM_NR, nc - q0);
+            REAL *d = dst + q0 / GEMM_NR * kc * GEMM_NR;
+            if (width == GEMM_NR && t % P + GEMM_NR <= P) {
+                const REAL *src = x + (t / P * g->C + group * Cg + k0) * HW + t % P;
+                for (int64_t kk = 0; kk < kc; kk++)
+                    *(FC_NAME(panel_row) *)(d + kk * GEMM_NR) = *(const FC_NAME(panel_row) *)(src + kk * HW);
+                continue;
+            }
+            for (int64_t kk = 0; kk < kc; kk++)
+                for (int64_t j = 0; j < GEMM_NR; j++) {
+                    const int64_t tj = t + j;
+                    d[kk * GEMM_NR + j] = j < width ?
+                        x[(tj / P * g->C + group * Cg + k0 + kk) * HW + tj % P] : (REAL)0;
+                }
+        }
+        return;
+    }
+    for (int64_t q = nc; q < npad; q++) line[q] = 0;
+    for (int64_t kk = 0; kk < kc; kk++) {
+        for (int64_t t = t0; t < t0 + nc;) {
+            const int64_t n = t / P, p = t % P, len = FC_MIN(P - p, t0 + nc - t);
+            const REAL *xg = x + (n * g->C + group * Cg) * HW;
+            FC_NAME(im2col_line)(g, xg, k0 + kk, p, len, line + (t - t0));
+            t += len;
+        }
+        REAL *d = dst + kk * GEMM_NR;
+        for (int64_t q = 0; q < npad; q += GEMM_NR, d += kc * GEMM_NR)
+            *(FC_NAME(panel_row) *)d = *(const FC_NAME(panel_row) *)(line + q);
+    }
+}
+
+/* The epilogue of a scratch-tile element, the same arithmetic as the
+ * micro-kernels' own. */
+FC_INLINE void FC_NAME(store_element)(REAL *out, REAL v, const REAL *bias_i, int flags)
+{
+    if (flags & FC_GEMM_ACCUMULATE) v = *out + v;
+    else if (bias_i) v = v + *bias_i;
+    if (flags & FC_GEMM_RELU) v = v < 0 ? (REAL)0 : v;
+    *out = v;
+}
+
+/* macro_kernel for batch columns: y holds the group's rows [row0, row0 + m)
+ * of image 0 at y + row*P, images image_stride apart.  A panel inside one
+ * image is stored in place; one that spans images goes through the scratch
+ * tile, column by column. */
+static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m, int64_t n,
+                                        int64_t k, const REAL *ap, const REAL *bp, REAL *y,
+                                        int64_t image_stride, int64_t P, int64_t t0,
+                                        int64_t row0, const REAL *bias, int flags)
+{
+    REAL tile[GEMM_MR * GEMM_NR];
+    for (int64_t jr = 0; jr < n; jr += GEMM_NR) {
+        const int64_t nr = FC_MIN(GEMM_NR, n - jr);
+        const REAL *bpanel = bp + (jr / GEMM_NR) * k * GEMM_NR;
+        const int64_t t = t0 + jr, image = t / P, p = t % P;
+        const int one_image = p + nr <= P;
+        for (int64_t ir = 0; ir < m; ir += GEMM_MR) {
+            const int64_t mr = FC_MIN(GEMM_MR, m - ir);
+            const REAL *apanel = ap + (ir / GEMM_MR) * k * GEMM_MR;
+            const REAL *bt = bias ? bias + ir : NULL;
+            REAL *ct = y + image * image_stride + (row0 + ir) * P + p;
+            if (one_image && mr == GEMM_MR && nr == GEMM_NR) {
+                e->kernel(k, apanel, bpanel, ct, P, bt, flags);
+                continue;
+            }
+            e->kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
+            for (int64_t j = 0; j < nr; j++) {
+                const int64_t tj = t + j;
+                REAL *col = y + tj / P * image_stride + (row0 + ir) * P + tj % P;
+                for (int64_t i = 0; i < mr; i++)
+                    FC_NAME(store_element)(col + i * P, tile[i * GEMM_NR + j], bt ? bt + i : NULL, flags);
+            }
+        }
+    }
+}
+
 typedef struct {
     const fc_geom *g;
     const REAL *x, *weight, *bias, *apacked;
     REAL *y;
     int relu, pointwise;
     FC_NAME(gemm_engine) e;
-    FC_NAME(split) cols;   /* output positions, in NR tiles */
+    FC_NAME(split) cols;   /* the batch's output positions n*P + p, in NR tiles */
 } FC_NAME(gemm_fwd_ctx);
 
 static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
@@ -360,7 +438,7 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const fc_geom *g = ctx->g;
     const FC_NAME(gemm_engine) *e = &ctx->e;
     const int64_t Cg = g->C / g->groups, M = g->O / g->groups;
-    const int64_t K = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
+    const int64_t K = Cg * g->KH * g->KW, P = g->OH * g->OW;
     const int64_t mc = e->blk.mc, kc = e->blk.kc;
     const int64_t max_cols = FC_NAME(round_up)(FC_NAME(split_max)(&ctx->cols), GEMM_NR);
     REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(K, kc) * max_cols);
@@ -371,27 +449,22 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
         return FC_ENOMEM;
     }
     for (int64_t task = begin; task < end; task++) {
-        const int64_t jb = task % ctx->cols.blocks, ng = task / ctx->cols.blocks;
-        const int64_t n = ng / g->groups, group = ng % g->groups;
-        int64_t p0, p1;
-        FC_NAME(split_block)(&ctx->cols, jb, &p0, &p1);
-        const int64_t nc = p1 - p0;
-        const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
+        const int64_t jb = task % ctx->cols.blocks, group = task / ctx->cols.blocks;
+        int64_t t0, t1;
+        FC_NAME(split_block)(&ctx->cols, jb, &t0, &t1);
+        const int64_t nc = t1 - t0;
         const REAL *bg = ctx->bias ? ctx->bias + group * M : NULL;
-        REAL *yg = ctx->y + (n * g->O + group * M) * P + p0;
+        REAL *yg = ctx->y + group * M * P;
         for (int64_t pc = 0; pc < K; pc += kc) {
             const int64_t kcb = FC_MIN(kc, K - pc);
-            if (ctx->pointwise)
-                FC_NAME(pack_b_plain)(xg + pc * HW + p0, HW, kcb, nc, bpack);
-            else
-                FC_NAME(pack_b_im2col)(g, xg, pc, kcb, p0, nc, bpack, line);
+            FC_NAME(pack_b_batch)(g, ctx->x, group, ctx->pointwise, pc, kcb, t0, nc, bpack, line);
             const int flags = (pc > 0 ? FC_GEMM_ACCUMULATE : 0) |
                               (ctx->relu && pc + kcb == K ? FC_GEMM_RELU : 0);
             for (int64_t ic = 0; ic < M; ic += mc) {
                 const int64_t mcb = FC_MIN(mc, M - ic);
                 const REAL *ap = ctx->apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
-                FC_NAME(macro_kernel)(e, mcb, nc, kcb, ap, bpack, yg + ic * P, P,
-                                      pc == 0 && bg ? bg + ic : NULL, flags);
+                FC_NAME(macro_kernel_batch)(e, mcb, nc, kcb, ap, bpack, yg, g->O * P, P, t0, ic,
+                                            pc == 0 && bg ? bg + ic : NULL, flags);
             }
         }
     }
@@ -409,9 +482,10 @@ static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REA
     REAL *apacked = FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, ctx.e.blk.kc);
     if (!apacked) return FC_ENOMEM;
     ctx.apacked = apacked;
-    ctx.cols = FC_NAME(split_make)(P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->N * g->groups, FC_GEMM_MIN_TASKS, 1);
+    ctx.cols = FC_NAME(split_make)(g->N * P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups,
+                                   FC_GEMM_MIN_TASKS, 1);
     double flops = 2.0 * g->N * g->O * P * K;
-    int status = fc_parallel_for(g->N * g->groups * ctx.cols.blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
+    int status = fc_parallel_for(g->groups * ctx.cols.blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
     fc_aligned_free(apacked);
     return status;
 }
