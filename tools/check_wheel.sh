@@ -128,7 +128,7 @@ readelf -d "$core" | grep -E 'NEEDED.*libgomp-' \
 echo "fastconv imported from $location"
 
 step "test suite against the installed wheel (from $work/run)"
-FASTCONV_SOURCE_DIR=$work/src "$test_bin/python" -m pytest -x -q -p no:cacheprovider tests
+FASTCONV_SOURCE_DIR=$work/src "$test_bin/python" -m pytest -x -q -rs -p no:cacheprovider tests
 
 step "SIMD path chosen at run time"
 if grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
