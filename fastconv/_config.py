@@ -13,7 +13,7 @@ from ._version import __version__
 
 
 # Values FASTCONV_SIMD understands; it can only lower the level the CPU supports.
-SIMD_LEVELS = ("generic", "avx2")
+SIMD_LEVELS = ("generic", "avx2", "avx512")
 
 
 def check_simd_env():

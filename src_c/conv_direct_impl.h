@@ -115,7 +115,7 @@ static void FC_NAME(direct_fwd_plane_generic)(const REAL *rows, int64_t row_len,
 static FC_NAME(fc_direct_fwd_plane_fn) FC_NAME(direct_pick_fwd_plane)(void)
 {
 #ifdef FASTCONV_HAVE_AVX2
-    if (fc_simd_level() == FC_SIMD_AVX2) return FC_NAME(fc_direct_fwd_plane_avx2);
+    if (fc_simd_level() >= FC_SIMD_AVX2) return FC_NAME(fc_direct_fwd_plane_avx2);
 #endif
     return FC_NAME(direct_fwd_plane_generic);
 }
@@ -123,7 +123,7 @@ static FC_NAME(fc_direct_fwd_plane_fn) FC_NAME(direct_pick_fwd_plane)(void)
 static FC_NAME(fc_direct_fwd_row_fn) FC_NAME(direct_pick_fwd_row)(void)
 {
 #ifdef FASTCONV_HAVE_AVX2
-    if (fc_simd_level() == FC_SIMD_AVX2) return FC_NAME(fc_direct_fwd_row_avx2);
+    if (fc_simd_level() >= FC_SIMD_AVX2) return FC_NAME(fc_direct_fwd_row_avx2);
 #endif
     return FC_NAME(direct_fwd_row_generic);
 }
@@ -131,7 +131,7 @@ static FC_NAME(fc_direct_fwd_row_fn) FC_NAME(direct_pick_fwd_row)(void)
 static FC_NAME(fc_direct_gw_block_fn) FC_NAME(direct_pick_gw_block)(void)
 {
 #ifdef FASTCONV_HAVE_AVX2
-    if (fc_simd_level() == FC_SIMD_AVX2) return FC_NAME(fc_direct_gw_block_avx2);
+    if (fc_simd_level() >= FC_SIMD_AVX2) return FC_NAME(fc_direct_gw_block_avx2);
 #endif
     return FC_NAME(direct_gw_block_generic);
 }

@@ -54,7 +54,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
     FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, GEMM_BLOCKING_GENERIC,
                               GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC, FC_DOT_NR_GENERIC};
 #ifdef FASTCONV_HAVE_AVX2
-    if (fc_simd_level() == FC_SIMD_AVX2) {
+    if (fc_simd_level() >= FC_SIMD_AVX2) {
         e.kernel = GEMM_UKERNEL_AVX2;
         e.blk = GEMM_BLOCKING_AVX2;
         e.dot = GEMM_DOT_AVX2;

@@ -47,7 +47,8 @@ enum {
 };
 
 /* ---- runtime: SIMD level, threads (runtime.c) ---------------------------- */
-enum { FC_SIMD_GENERIC = 0, FC_SIMD_AVX2 = 1 };
+/* Ordered: a kernel for level L runs at every level >= L. */
+enum { FC_SIMD_GENERIC = 0, FC_SIMD_AVX2 = 1, FC_SIMD_AVX512 = 2 };
 void fc_runtime_init(void);           /* reads CPU features and FASTCONV_SIMD; idempotent */
 int fc_simd_level(void);              /* level in use */
 int fc_simd_level_detected(void);     /* best level the CPU supports */

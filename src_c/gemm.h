@@ -38,9 +38,8 @@ enum { FC_GEMM_ACCUMULATE = 1, FC_GEMM_RELU = 2 };
 #define FC_GEMM_MR_F64 6
 #define FC_GEMM_NR_F64 16
 
-/* AVX-512F micro-kernels are compiled with a function target attribute (no
- * per-file flags needed), so only where the compiler has one. */
-#if FC_X86 && (defined(__GNUC__) || defined(__clang__))
+/* AVX-512F micro-kernels: where the build has them (runtime.h). */
+#ifdef FC_HAVE_AVX512
 #define FC_GEMM_HAVE_AVX512 1
 #endif
 

@@ -1,6 +1,6 @@
 /*
  * float64 6x16 micro-kernel for AVX2 + FMA (compiled with -mavx2 -mfma, called
- * only when fc_simd_level() == FC_SIMD_AVX2).
+ * only when fc_simd_level() >= FC_SIMD_AVX2).
  *
  * The tile is done as two 6x8 halves, each with 12 ymm accumulators (6 rows x
  * 2 vectors of 4): two B vectors loaded and one A value broadcast per row per

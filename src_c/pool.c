@@ -42,7 +42,7 @@ typedef struct {
 static fc_pool_kernels pool_kernels(int is_f64)
 {
 #ifdef FASTCONV_HAVE_AVX2
-    if (fc_simd_level() == FC_SIMD_AVX2) {
+    if (fc_simd_level() >= FC_SIMD_AVX2) {
         if (is_f64)
             return (fc_pool_kernels){fc_pool_max_rows_f64_avx2, fc_pool_max_indices_rows_f64_avx2,
                                      fc_pool_avg_rows_f64_avx2, fc_pool_avg_backward_rows_f64_avx2,

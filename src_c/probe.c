@@ -74,7 +74,7 @@ static int probe_level(void)
     if (fc_gemm_avx512_usable()) return PROBE_AVX512;
 #endif
 #ifdef FASTCONV_HAVE_AVX2
-    if (fc_simd_level() == FC_SIMD_AVX2) return PROBE_AVX2;
+    if (fc_simd_level() >= FC_SIMD_AVX2) return PROBE_AVX2;
 #endif
     return PROBE_GENERIC;
 }

@@ -1,6 +1,6 @@
 /*
  * Peak-FMA probe chains for AVX2+FMA (compiled with -mavx2 -mfma, called only
- * when fc_simd_level() == FC_SIMD_AVX2).
+ * when fc_simd_level() >= FC_SIMD_AVX2).
  *
  * Ten independent ymm chains: x86 cores of the AVX2 era issue up to two FMAs
  * per cycle with a latency of 4-5 cycles, so at least 8-10 chains in flight

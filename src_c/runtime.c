@@ -71,6 +71,16 @@ static int detect_avx2_fma(void)
     cpuid(7, 0, regs);
     return (regs[1] >> 5) & 1;
 }
+
+/* AVX-512F usable: the CPU has it and the OS saves opmask and zmm state. */
+static int detect_avx512f(void)
+{
+    int regs[4];
+    if (!detect_avx2_fma()) return 0;
+    if ((read_xcr0() & 0xE6) != 0xE6) return 0;
+    cpuid(7, 0, regs);
+    return (regs[1] >> 16) & 1;
+}
 #endif
 
 void fc_runtime_init(void)
@@ -80,12 +90,16 @@ void fc_runtime_init(void)
 #if FC_X86 && defined(FASTCONV_HAVE_AVX2)
     if (detect_avx2_fma()) detected = FC_SIMD_AVX2;
 #endif
+#ifdef FC_HAVE_AVX512
+    if (detect_avx512f()) detected = FC_SIMD_AVX512;
+#endif
     int level = detected;
     const char *forced = getenv("FASTCONV_SIMD");
     if (forced && *forced) {
         /* Only ever lowers the level: asking for more than the CPU has is ignored. */
         if (strcmp(forced, "generic") == 0) level = FC_SIMD_GENERIC;
         else if (strcmp(forced, "avx2") == 0) level = FC_MIN(detected, FC_SIMD_AVX2);
+        else if (strcmp(forced, "avx512") == 0) level = FC_MIN(detected, FC_SIMD_AVX512);
     }
     simd_in_use = level;
     simd_detected = detected;
@@ -97,6 +111,7 @@ int fc_simd_level_detected(void) { return simd_detected < 0 ? FC_SIMD_GENERIC : 
 const char *fc_simd_name(int level)
 {
     switch (level) {
+    case FC_SIMD_AVX512: return "avx512";
     case FC_SIMD_AVX2: return "avx2";
     default: return "generic";
     }

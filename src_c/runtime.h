@@ -64,6 +64,12 @@ void fc_fpmode_leave(fc_fpmode mode);
 #define FC_X86 0
 #endif
 
+/* AVX-512F kernels are compiled with a function target attribute (no
+ * per-file flags), so they exist where the compiler has one. */
+#if FC_X86 && defined(FASTCONV_HAVE_AVX2) && (defined(__GNUC__) || defined(__clang__))
+#define FC_HAVE_AVX512 1
+#endif
+
 #ifdef __cplusplus
 }
 #endif

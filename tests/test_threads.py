@@ -154,15 +154,15 @@ def test_im2col_col2im_relu_bitwise_identical(dtype):
 
 # ---- the GIL is released -------------------------------------------------------------
 
-def spinner_progress_during(call, attempts=3):
+def spinner_progress_during(call, attempts=20):
     """(iterations a pure-Python thread made while call() ran, call's result).
 
     With the switch interval at 1000 s the interpreter never takes the GIL
     from this thread; the spinner sleeps between iterations (releasing the
     GIL), so whenever this thread wants the GIL back it gets it quickly.  The
-    call runs on one core so the spinner has a CPU to run on; it is retried a
-    few times because the OS may still not schedule the spinner during one
-    call.  A call that holds the GIL shows zero progress on every attempt.
+    call runs on one core so the spinner has a CPU to run on; it is retried
+    up to `attempts` times because on a busy machine the OS may not schedule
+    the spinner during one call.  A call that holds the GIL shows zero progress on every attempt.
     """
     count = [0]
     stop = threading.Event()
