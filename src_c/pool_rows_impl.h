@@ -77,7 +77,7 @@ static void FC_NAME(prefetch_rows)(const fc_geom *g, const REAL *plane, int64_t 
     const int64_t h0 = oh * g->stride_h - g->pad_top;
     const uintptr_t first = (uintptr_t)plane + (uintptr_t)(h0 * g->W * (int64_t)sizeof(REAL));
     const uintptr_t stop = first + (uintptr_t)(g->KH * g->W * (int64_t)sizeof(REAL));
-    for (uintptr_t p = first; p < stop; p += 64) __builtin_prefetch((const void *)p, 0, 3);
+    for (uintptr_t p = first; p < stop; p += 64) FC_PREFETCH(p);
 #else
     (void)g; (void)plane; (void)oh;
 #endif
@@ -563,9 +563,9 @@ int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
         const int64_t ahead = 256;   /* outputs: 1-2 KB of each stream */
         for (; p + 16 <= plane_out; p += 16) {
             for (int64_t byte = 0; byte < 16 * (int64_t)sizeof(REAL); byte += 64)
-                __builtin_prefetch((const char *)(grad_y + p + ahead) + byte, 0, 3);
-            __builtin_prefetch(indices + p + ahead, 0, 3);
-            __builtin_prefetch(indices + p + ahead + 8, 0, 3);
+                FC_PREFETCH((const char *)(grad_y + p + ahead) + byte);
+            FC_PREFETCH(indices + p + ahead);
+            FC_PREFETCH(indices + p + ahead + 8);
             for (int64_t q = p; q < p + 16; q++) grad_x[indices[q]] += grad_y[q];
         }
 #endif

@@ -58,6 +58,16 @@ void fc_fpmode_leave(fc_fpmode mode);
 #define FC_INLINE static inline
 #endif
 
+/* Read prefetch into all cache levels, where the compiler has one. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FC_PREFETCH(address) __builtin_prefetch((const void *)(address), 0, 3)
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <xmmintrin.h>
+#define FC_PREFETCH(address) _mm_prefetch((const char *)(address), _MM_HINT_T0)
+#else
+#define FC_PREFETCH(address) ((void)(address))
+#endif
+
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
 #define FC_X86 1
 #else
