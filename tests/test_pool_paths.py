@@ -99,7 +99,7 @@ def shapes_for(kernel_size, stride, padding, dilation, ceil_mode):
 
 # ---- forward values and indices ----------------------------------------------------------------
 
-@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype", geometry_cases())
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype", list(geometry_cases()))
 def test_max_pool2d_paths(kernel_size, stride, padding, dilation, ceil_mode, dtype):
     rng = np.random.default_rng(100)
     checked = 0
@@ -142,7 +142,7 @@ def test_avg_pool2d_paths(kernel_size, stride, padding, dilation, ceil_mode, dty
     assert checked > 0, "no legal shape for this geometry"
 
 
-@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype", geometry_cases())
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype", list(geometry_cases()))
 def test_max_pool2d_ties_pick_the_first_tap(kernel_size, stride, padding, dilation, ceil_mode, dtype):
     """Few distinct values: many windows hold their maximum more than once, and the index
     is that of the first in row-major window order, as torch's strict comparison gives."""
@@ -333,7 +333,7 @@ def test_avg_pool2d_backward_paths(kernel_size, stride, padding, dilation, ceil_
         assert_close(actual, expected, context)
 
 
-@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype", geometry_cases())
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype", list(geometry_cases()))
 def test_max_pool2d_backward_paths(kernel_size, stride, padding, dilation, ceil_mode, dtype):
     rng = np.random.default_rng(107)
     for in_hw in list(shapes_for(kernel_size, stride, padding, dilation, ceil_mode))[::3]:
