@@ -25,4 +25,4 @@ def openmp_enabled():
 
 
 def compiler():
-    return fc_compiler().decode()
+    return fc_compiler().decode().strip()
