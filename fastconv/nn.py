@@ -163,7 +163,39 @@ class Layer:
         return f"{type(self).__name__}()"
 
 
-class Conv2D(Layer):
+class _WeightedLayer(Layer):
+    """A layer with a kernel and an optional bias (Conv2D, Dense), created on the first call."""
+
+    def _configure_weights(self, activation, use_bias, seed, kernel_initializer, dtype):
+        self.activation = _activation_arg(activation)
+        self.use_bias = bool(use_bias)
+        if kernel_initializer is None:
+            kernel_initializer = "he_uniform" if self.activation == "relu" else "glorot_uniform"
+        if kernel_initializer not in _INITIALIZERS:
+            raise ValueError(
+                f"kernel_initializer must be one of {_INITIALIZERS}, got {kernel_initializer!r}"
+            )
+        self.kernel_initializer = kernel_initializer
+        self.dtype = _dtype_arg(dtype)
+        self._rng = numpy.random.default_rng(seed)
+        self._input = None
+        self._output = None
+        self._unbatched = False
+
+    @property
+    def built(self):
+        return "kernel" in self.params
+
+    @property
+    def kernel(self):
+        return self.params.get("kernel")
+
+    @property
+    def bias(self):
+        return self.params.get("bias")
+
+
+class Conv2D(_WeightedLayer):
     """2-D convolution layer (cross-correlation, like Keras and torch) on NCHW input.
 
     kernel: (filters, in_channels // groups, KH, KW); bias: (filters,).  in_channels is taken
@@ -183,24 +215,7 @@ class Conv2D(Layer):
         self.groups = _positive_int("groups", groups)
         if self.filters % self.groups:
             raise ValueError(f"filters ({filters}) must be divisible by groups ({groups})")
-        self.activation = _activation_arg(activation)
-        self.use_bias = bool(use_bias)
-        if kernel_initializer is None:
-            kernel_initializer = "he_uniform" if self.activation == "relu" else "glorot_uniform"
-        if kernel_initializer not in _INITIALIZERS:
-            raise ValueError(
-                f"kernel_initializer must be one of {_INITIALIZERS}, got {kernel_initializer!r}"
-            )
-        self.kernel_initializer = kernel_initializer
-        self.dtype = _dtype_arg(dtype)
-        self._rng = numpy.random.default_rng(seed)
-        self._input = None
-        self._output = None
-        self._unbatched = False
-
-    @property
-    def built(self):
-        return "kernel" in self.params
+        self._configure_weights(activation, use_bias, seed, kernel_initializer, dtype)
 
     def build(self, input_shape, dtype=None):
         """Creates kernel (and bias) for inputs of shape (N, C, H, W) or (C, H, W)."""
@@ -225,14 +240,6 @@ class Conv2D(Layer):
         )
         if self.use_bias:
             self.params["bias"] = numpy.zeros(self.filters, dtype=self.dtype)
-
-    @property
-    def kernel(self):
-        return self.params.get("kernel")
-
-    @property
-    def bias(self):
-        return self.params.get("bias")
 
     def forward(self, x):
         x = _as_float_array(x)
@@ -374,31 +381,14 @@ class Flatten(Layer):
         return grad.reshape(self._input_shape)
 
 
-class Dense(Layer):
+class Dense(_WeightedLayer):
     """Fully connected layer: y = x @ kernel + bias, kernel (in_features, units) as in Keras."""
 
     def __init__(self, units, activation=None, use_bias=True, seed=None, *,
                  kernel_initializer=None, dtype=None):
         super().__init__()
         self.units = _positive_int("units", units)
-        self.activation = _activation_arg(activation)
-        self.use_bias = bool(use_bias)
-        if kernel_initializer is None:
-            kernel_initializer = "he_uniform" if self.activation == "relu" else "glorot_uniform"
-        if kernel_initializer not in _INITIALIZERS:
-            raise ValueError(
-                f"kernel_initializer must be one of {_INITIALIZERS}, got {kernel_initializer!r}"
-            )
-        self.kernel_initializer = kernel_initializer
-        self.dtype = _dtype_arg(dtype)
-        self._rng = numpy.random.default_rng(seed)
-        self._input = None
-        self._output = None
-        self._unbatched = False
-
-    @property
-    def built(self):
-        return "kernel" in self.params
+        self._configure_weights(activation, use_bias, seed, kernel_initializer, dtype)
 
     def build(self, input_shape, dtype=None):
         """Creates kernel (and bias) for inputs of shape (N, in_features) or (in_features,)."""
@@ -411,14 +401,6 @@ class Dense(Layer):
         )
         if self.use_bias:
             self.params["bias"] = numpy.zeros(self.units, dtype=self.dtype)
-
-    @property
-    def kernel(self):
-        return self.params.get("kernel")
-
-    @property
-    def bias(self):
-        return self.params.get("bias")
 
     def forward(self, x):
         x = _as_float_array(x)
