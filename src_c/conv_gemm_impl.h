@@ -287,56 +287,6 @@ static void FC_NAME(im2col_line)(const fc_geom *g, const REAL *x, int64_t r, int
     }
 }
 
-/* 64 bytes of REAL: one cache line, one AVX-512 register. */
-#define FC_LINE_CHUNK ((int64_t)(64 / sizeof(REAL)))
-typedef struct {
-    REAL v[64 / sizeof(REAL)];
-} FC_NAME(line_chunk);
-
-/* im2col_line for the forward packing, where lines are written in ascending
- * column order into a buffer with FC_LINE_CHUNK spare values past nc: a
- * stride-1 run is copied in whole chunks (inline vector moves, no copy call
- * for runs of a few dozen values), the overrun past the run being rewritten
- * by the zero tail or the next run.  Source reads stay below x_end, the
- * input's end; a run that would read past it is copied value by value. */
-static void FC_NAME(im2col_line_fwd)(const fc_geom *g, const REAL *x, const REAL *x_end, int64_t r,
-                                     int64_t p0, int64_t nc, REAL *FC_RESTRICT line)
-{
-    if (g->stride_w != 1) {
-        FC_NAME(im2col_line)(g, x, r, p0, nc, line);
-        return;
-    }
-    const int64_t taps = g->KH * g->KW, c = r / taps, i = (r % taps) / g->KW, j = r % g->KW;
-    const REAL *xc = x + c * g->H * g->W;
-    const int64_t offset_w = j * g->dilation_w - g->pad_left;
-    int64_t ow0, ow1;
-    FC_NAME(gemm_valid_range)(g->OW, g->W, 1, offset_w, &ow0, &ow1);
-    const int64_t oh_first = p0 / g->OW, oh_last = (p0 + nc - 1) / g->OW;
-    for (int64_t oh = oh_first; oh <= oh_last; oh++) {
-        const int64_t base = oh * g->OW - p0;
-        const int64_t qs = FC_MAX(base, 0), qe = FC_MIN(base + g->OW, nc);
-        const int64_t ih = oh * g->stride_h - g->pad_top + i * g->dilation_h;
-        int64_t qa = qe, qb = qe;
-        if (ih >= 0 && ih < g->H) {
-            qa = FC_MIN(FC_MAX(base + ow0, qs), qe);
-            qb = FC_MAX(FC_MIN(base + ow1, qe), qa);
-        }
-        for (int64_t q = qs; q < qa; q++) line[q] = 0;
-        if (qa < qb) {
-            const REAL *s = xc + ih * g->W + offset_w + (qa - base);
-            const int64_t len = qb - qa, chunks = (len + FC_LINE_CHUNK - 1) / FC_LINE_CHUNK;
-            if (s + chunks * FC_LINE_CHUNK <= x_end) {
-                for (int64_t u = 0; u < chunks; u++)
-                    *(FC_NAME(line_chunk) *)(line + qa + u * FC_LINE_CHUNK) =
-                        *(const FC_NAME(line_chunk) *)(s + u * FC_LINE_CHUNK);
-            } else {
-                for (int64_t q = qa; q < qb; q++, s++) line[q] = *s;
-            }
-        }
-        for (int64_t q = qb; q < qe; q++) line[q] = 0;
-    }
-}
-
 /* col2im of a column range: grad_x planes (first at gx) += dcol[r, q] for the
  * rows r < rows and output positions p0 + q, q < nc; fixed order. */
 static void FC_NAME(scatter_cols)(const fc_geom *g, const REAL *cols, int64_t ldc, int64_t rows,
@@ -414,16 +364,14 @@ static void FC_NAME(pack_b_batch)(const fc_geom *g, const REAL *x, int64_t group
         }
         return;
     }
-    const REAL *x_end = x + g->N * g->C * HW;
+    for (int64_t q = nc; q < npad; q++) line[q] = 0;
     for (int64_t kk = 0; kk < kc; kk++) {
         for (int64_t t = t0; t < t0 + nc;) {
             const int64_t n = t / P, p = t % P, len = FC_MIN(P - p, t0 + nc - t);
             const REAL *xg = x + (n * g->C + group * Cg) * HW;
-            FC_NAME(im2col_line_fwd)(g, xg, x_end, k0 + kk, p, len, line + (t - t0));
+            FC_NAME(im2col_line)(g, xg, k0 + kk, p, len, line + (t - t0));
             t += len;
         }
-        /* the copies may overrun past nc */
-        for (int64_t q = nc; q < npad; q++) line[q] = 0;
         REAL *d = dst + kk * GEMM_NR;
         for (int64_t q = 0; q < npad; q += GEMM_NR, d += kc * GEMM_NR)
             *(FC_NAME(panel_row) *)d = *(const FC_NAME(panel_row) *)(line + q);
@@ -494,7 +442,7 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t mc = e->blk.mc, kc = e->blk.kc;
     const int64_t max_cols = FC_NAME(round_up)(FC_NAME(split_max)(&ctx->cols), GEMM_NR);
     REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(K, kc) * max_cols);
-    REAL *line = (REAL *)fc_aligned_alloc(sizeof(REAL) * (max_cols + FC_LINE_CHUNK));
+    REAL *line = (REAL *)fc_aligned_alloc(sizeof(REAL) * max_cols);
     if (!bpack || !line) {
         fc_aligned_free(bpack);
         fc_aligned_free(line);
