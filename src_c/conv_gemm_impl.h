@@ -254,9 +254,21 @@ static void FC_NAME(gemm_valid_range)(int64_t out_size, int64_t in_size, int64_t
     *last = hi;
 }
 
+/* A read hint, where the compiler has one. */
+#ifndef FC_GEMM_PREFETCH
+#if defined(__GNUC__) || defined(__clang__)
+#define FC_GEMM_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define FC_GEMM_PREFETCH(p) ((void)(p))
+#endif
+#endif
+
 /* One row of col, columns p0 .. p0 + nc - 1, into line[0 .. nc): tap (c, i, j)
  * of the image whose first channel (of the group) is x; padding reads 0.
- * Runs of one output row each: a zero head, a copy, a zero tail. */
+ * Runs of one output row each: a zero head, a copy, a zero tail.  The first
+ * tap of a channel also prefetches the next channel's input rows: without it
+ * each channel's first touch waits on memory one cache line after another
+ * (forward 3x3 layers 2-10% faster at 1 thread). */
 static void FC_NAME(im2col_line)(const fc_geom *g, const REAL *x, int64_t r, int64_t p0,
                                  int64_t nc, REAL *FC_RESTRICT line)
 {
@@ -278,6 +290,12 @@ static void FC_NAME(im2col_line)(const fc_geom *g, const REAL *x, int64_t r, int
         for (int64_t q = qs; q < qa; q++) line[q] = 0;
         if (qa < qb) {
             const REAL *s = xc + ih * g->W + offset_w + (qa - base) * step;
+            if (i == 0 && j == 0 && c + 1 < g->C / g->groups) {
+                /* the next channel's rows, fetched while this channel's other taps pack */
+                const char *next = (const char *)(s + g->H * g->W);
+                const int64_t bytes = (qb - qa) * step * (int64_t)sizeof(REAL);
+                for (int64_t b = 0; b < bytes + 64; b += 64) FC_GEMM_PREFETCH(next + b);
+            }
             if (step == 1)
                 for (int64_t q = qa; q < qb; q++, s++) line[q] = *s;
             else
