@@ -369,8 +369,12 @@ static void FC_NAME(pack_b_batch)(const fc_geom *g, const REAL *x, int64_t group
             REAL *d = dst + q0 / GEMM_NR * kc * GEMM_NR;
             if (width == GEMM_NR && t % P + GEMM_NR <= P) {
                 const REAL *src = x + (t / P * g->C + group * Cg + k0) * HW + t % P;
-                for (int64_t kk = 0; kk < kc; kk++)
+                for (int64_t kk = 0; kk < kc; kk++) {
+                    /* every row is its own stream: fetch the next panel's part */
+                    FC_GEMM_PREFETCH(src + kk * HW + 2 * GEMM_NR);
+                    FC_GEMM_PREFETCH(src + kk * HW + 3 * GEMM_NR - 1);
                     *(FC_NAME(panel_row) *)(d + kk * GEMM_NR) = *(const FC_NAME(panel_row) *)(src + kk * HW);
+                }
                 continue;
             }
             for (int64_t kk = 0; kk < kc; kk++)
