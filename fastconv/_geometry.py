@@ -113,13 +113,15 @@ def same_padding(size, kernel, stride, dilation):
     return total // 2, total - total // 2
 
 
-def output_size(size, kernel, stride, dilation, pad_lo, pad_hi, ceil_mode=False, axis="height"):
-    """Output length along one axis; ValueError when the window does not fit."""
+def output_size(size, kernel, stride, dilation, pad_lo, pad_hi, ceil_mode=False, axis="height",
+                kernel_name="kernel_size"):
+    """Output length along one axis; ValueError when the window does not fit.
+    kernel_name: the argument that carries the kernel (conv2d: its weight)."""
     span = dilation * (kernel - 1) + 1
     padded = size + pad_lo + pad_hi
     if span > padded:
         raise ValueError(
-            f"kernel_size is larger than the padded input along the {axis}: "
+            f"{kernel_name} is larger than the padded input along the {axis}: "
             f"kernel extent {span} (kernel {kernel}, dilation {dilation}) > padded {axis} {padded} "
             f"(input {size} + padding {pad_lo} + {pad_hi})")
     if ceil_mode:
@@ -171,8 +173,9 @@ def conv_geometry(x_shape, weight_shape, stride, padding, dilation, groups):
     sh, sw = pair(stride, "stride")
     dh, dw = pair(dilation, "dilation")
     (pt, pb), (pl, pr) = resolve_padding(parse_padding(padding), (H, W), (KH, KW), (sh, sw), (dh, dw))
-    OH = output_size(H, KH, sh, dh, pt, pb, axis="height")
-    OW = output_size(W, KW, sw, dw, pl, pr, axis="width")
+    kernel_name = f"weight's kernel {KH}x{KW} (weight.shape={tuple(weight_shape)})"
+    OH = output_size(H, KH, sh, dh, pt, pb, axis="height", kernel_name=kernel_name)
+    OW = output_size(W, KW, sw, dw, pl, pr, axis="width", kernel_name=kernel_name)
     return Geometry(N, C, H, W, O, groups, KH, KW, OH, OW, sh, sw, dh, dw, pt, pb, pl, pr)
 
 
