@@ -1,6 +1,6 @@
 /*
  * float 6x32 micro-kernel for AVX2 + FMA (compiled with -mavx2 -mfma, called
- * only when fc_simd_level() >= FC_SIMD_AVX2); the code is gemm_ukernel_avx2_impl.h.
+ * only when fc_simd_level() >= FC_SIMD_AVX2); the code is gemm_ukernel_impl.h.
  */
 #include "gemm.h"
 
@@ -14,4 +14,8 @@
 #define MR FC_GEMM_MR_F32
 #define NR FC_GEMM_NR_F32
 #define UKERNEL_NAME fc_gemm_f32_6x32_avx2
-#include "gemm_ukernel_avx2_impl.h"
+#define UKERNEL_TARGET 
+#define UKERNEL_PARTS 2
+#define PREFETCH_B0 (8 * NR)
+#define PREFETCH_B1 (10 * NR)
+#include "gemm_ukernel_impl.h"

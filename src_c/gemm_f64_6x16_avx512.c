@@ -1,5 +1,5 @@
 /*
- * double 6x16 micro-kernel for AVX-512F; the code is gemm_ukernel_avx512_impl.h.
+ * double 6x16 micro-kernel for AVX-512F; the code is gemm_ukernel_impl.h.
  */
 #include "gemm.h"
 
@@ -13,5 +13,10 @@
 #define MR FC_GEMM_MR_F64
 #define NR FC_GEMM_NR_F64
 #define UKERNEL_NAME fc_gemm_f64_6x16_avx512
-#include "gemm_ukernel_avx512_impl.h"
+#define VBROADCAST(p) V(set1)(*(p))
+#define UKERNEL_TARGET __attribute__((target("avx512f")))
+#define UKERNEL_PARTS 1
+#define PREFETCH_B0 (6 * NR)
+#define PREFETCH_B1 (6 * NR + VLEN)
+#include "gemm_ukernel_impl.h"
 #endif

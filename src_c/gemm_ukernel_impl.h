@@ -1,37 +1,40 @@
 /*
- * The AVX-512F GEMM micro-kernel, templated on the element type: included by
- * gemm_f32_6x32_avx512.c and gemm_f64_6x16_avx512.c, which define REAL, VEC
- * (__m512 / __m512d), VLEN (lanes per vector), V(op) (the _mm512_<op>_ps / _pd
- * intrinsic), MR, NR and UKERNEL_NAME.  Built with a function target attribute
- * (the rest of the build stays baseline) and called only at FC_SIMD_AVX512.
+ * The GEMM micro-kernel for AVX2+FMA and AVX-512F, one template for both
+ * instruction sets and both element types.  The including file
+ * (gemm_<dtype>_<tile>_<isa>.c) defines:
+ *   REAL, VEC, VLEN (lanes per vector), V(op) (the _mm256_/_mm512_<op>_ps/_pd
+ *   intrinsic), VBROADCAST(p) (a vector of *p), MR, NR, UKERNEL_NAME,
+ *   UKERNEL_TARGET (a function target attribute, or nothing when the file is
+ *   compiled with the ISA's flags), UKERNEL_PARTS (column parts of width
+ *   2*VLEN the NR-wide tile is done in) and PREFETCH_B0/B1 (B prefetch
+ *   offsets, in elements).
  *
- * 12 zmm accumulators (6 rows x 2 vectors): two B vectors loaded and one A
- * value broadcast per row per k step, 12 independent FMAs per step, twice the
- * work per instruction of the AVX2 kernel on cores with 512-bit FMA pipes.
+ * Each part keeps 12 vector accumulators (6 rows x 2 vectors): two B vectors
+ * loaded and one A value broadcast per row per k step, 12 independent FMAs per
+ * step keep both FMA pipes busy through their latency.  The k loop is
+ * unrolled by 4 and prefetches the A/B streams a few steps ahead; with two
+ * parts (AVX2) the A micro-panel is read twice, from L1.
  */
-
-#define FC_AVX512 __attribute__((target("avx512f")))
 
 #define STEP(kk)                                                               \
     do {                                                                       \
         const VEC b0 = V(load)(b + (kk) * NR);                                 \
         const VEC b1 = V(load)(b + (kk) * NR + VLEN);                          \
-        VEC av = V(set1)(a[(kk) * MR + 0]);                                    \
+        VEC av = VBROADCAST(a + (kk) * MR + 0);                       \
         c00 = V(fmadd)(av, b0, c00); c01 = V(fmadd)(av, b1, c01);              \
-        av = V(set1)(a[(kk) * MR + 1]);                                        \
+        av = VBROADCAST(a + (kk) * MR + 1);                           \
         c10 = V(fmadd)(av, b0, c10); c11 = V(fmadd)(av, b1, c11);              \
-        av = V(set1)(a[(kk) * MR + 2]);                                        \
+        av = VBROADCAST(a + (kk) * MR + 2);                           \
         c20 = V(fmadd)(av, b0, c20); c21 = V(fmadd)(av, b1, c21);              \
-        av = V(set1)(a[(kk) * MR + 3]);                                        \
+        av = VBROADCAST(a + (kk) * MR + 3);                           \
         c30 = V(fmadd)(av, b0, c30); c31 = V(fmadd)(av, b1, c31);              \
-        av = V(set1)(a[(kk) * MR + 4]);                                        \
+        av = VBROADCAST(a + (kk) * MR + 4);                           \
         c40 = V(fmadd)(av, b0, c40); c41 = V(fmadd)(av, b1, c41);              \
-        av = V(set1)(a[(kk) * MR + 5]);                                        \
+        av = VBROADCAST(a + (kk) * MR + 5);                           \
         c50 = V(fmadd)(av, b0, c50); c51 = V(fmadd)(av, b1, c51);              \
     } while (0)
 
-FC_AVX512 static inline void store_row(REAL *row, VEC lo, VEC hi, const REAL *bias,
-                                       int i, int flags)
+UKERNEL_TARGET static inline void store_row(REAL *row, VEC lo, VEC hi, const REAL *bias, int i, int flags)
 {
     if (flags & FC_GEMM_ACCUMULATE) {
         lo = V(add)(V(loadu)(row), lo);
@@ -51,8 +54,8 @@ FC_AVX512 static inline void store_row(REAL *row, VEC lo, VEC hi, const REAL *bi
     V(storeu)(row + VLEN, hi);
 }
 
-FC_AVX512 void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c,
-                            int64_t ldc, const REAL *bias, int flags)
+UKERNEL_TARGET static inline void tile_part(int64_t k, const REAL *a, const REAL *b, REAL *c,
+                                           int64_t ldc, const REAL *bias, int flags)
 {
     VEC c00 = V(setzero)(), c01 = V(setzero)();
     VEC c10 = V(setzero)(), c11 = V(setzero)();
@@ -63,8 +66,8 @@ FC_AVX512 void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c,
     int64_t kk = 0;
     for (; kk + 4 <= k; kk += 4) {
         _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 6 * NR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 6 * NR + VLEN), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + PREFETCH_B0), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + PREFETCH_B1), _MM_HINT_T0);
         STEP(0);
         STEP(1);
         STEP(2);
@@ -83,4 +86,12 @@ FC_AVX512 void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c,
     store_row(c + 3 * ldc, c30, c31, bias, 3, flags);
     store_row(c + 4 * ldc, c40, c41, bias, 4, flags);
     store_row(c + 5 * ldc, c50, c51, bias, 5, flags);
+}
+
+UKERNEL_TARGET void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c,
+                                 int64_t ldc, const REAL *bias, int flags)
+{
+    for (int part = 0; part < UKERNEL_PARTS; part++)
+        tile_part(k, a, b + part * (NR / UKERNEL_PARTS), c + part * (NR / UKERNEL_PARTS), ldc,
+                  bias, flags);
 }
