@@ -182,6 +182,23 @@ class _WeightedLayer(Layer):
         self._output = None
         self._unbatched = False
 
+    def _finish_forward(self, batch, output):
+        """Keeps what backward needs and returns output shaped like the input."""
+        self._input = batch
+        # relu_backward only needs to know where the output is positive: the output says that.
+        self._output = output if self.activation == "relu" else None
+        self._output_shape = output.shape[1:] if self._unbatched else output.shape
+        return output[0] if self._unbatched else output
+
+    def _start_backward(self, grad):
+        """grad as a batch, through the fused activation: the gradient at the pre-activation."""
+        grad = self._grad_for_backward(grad, self.dtype)
+        if self._unbatched:
+            grad = grad[numpy.newaxis]
+        if self.activation == "relu":
+            grad = relu_backward(grad, self._output)
+        return grad
+
     @property
     def built(self):
         return "kernel" in self.params
@@ -255,18 +272,10 @@ class Conv2D(_WeightedLayer):
         output = conv2d(batch, self.kernel, self.bias, stride=self.strides, padding=self.padding,
                         dilation=self.dilation_rate, groups=self.groups,
                         activation=self.activation)
-        self._input = batch
-        # relu_backward only needs to know where the output is positive: the output says that.
-        self._output = output if self.activation == "relu" else None
-        self._output_shape = output.shape[1:] if self._unbatched else output.shape
-        return output[0] if self._unbatched else output
+        return self._finish_forward(batch, output)
 
     def backward(self, grad):
-        grad = self._grad_for_backward(grad, self.dtype)
-        if self._unbatched:
-            grad = grad[numpy.newaxis]
-        if self.activation == "relu":
-            grad = relu_backward(grad, self._output)
+        grad = self._start_backward(grad)
         needs = ("input", "weight", "bias") if self.use_bias else ("input", "weight")
         grads = conv2d_backward(grad, self._input, self.kernel, stride=self.strides,
                                 padding=self.padding, dilation=self.dilation_rate,
@@ -423,17 +432,10 @@ class Dense(_WeightedLayer):
             output += self.bias
         if self.activation == "relu":
             output = relu(output)
-        self._input = batch
-        self._output = output
-        self._output_shape = output.shape[1:] if self._unbatched else output.shape
-        return output[0] if self._unbatched else output
+        return self._finish_forward(batch, output)
 
     def backward(self, grad):
-        grad = self._grad_for_backward(grad, self.dtype)
-        if self._unbatched:
-            grad = grad[numpy.newaxis]
-        if self.activation == "relu":
-            grad = relu_backward(grad, self._output)
+        grad = self._start_backward(grad)
         self.grads = {"kernel": self._input.T @ grad}
         if self.use_bias:
             self.grads["bias"] = grad.sum(axis=0)
