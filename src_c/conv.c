@@ -10,6 +10,7 @@
 #include "blocking.h"
 #include "conv_direct.h"
 #include "gemm.h"
+#include <stdlib.h>
 #include <string.h>
 
 #define REAL float
@@ -21,7 +22,7 @@
 #define GEMM_UKERNEL_AVX512 fc_gemm_f32_6x32_avx512
 #define GEMM_DOT_GENERIC fc_gemm_dot_f32_2x2_generic
 #define GEMM_DOT_AVX2 fc_gemm_dot_f32_3x4_avx2
-#define GEMM_DOT_AVX512 fc_gemm_dot_f32_4x4_avx512
+#define GEMM_DOT_AVX512 fc_gemm_dot_f32_4x6_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f32
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f32
@@ -51,7 +52,7 @@
 #define GEMM_UKERNEL_AVX512 fc_gemm_f64_6x16_avx512
 #define GEMM_DOT_GENERIC fc_gemm_dot_f64_2x2_generic
 #define GEMM_DOT_AVX2 fc_gemm_dot_f64_3x4_avx2
-#define GEMM_DOT_AVX512 fc_gemm_dot_f64_4x4_avx512
+#define GEMM_DOT_AVX512 fc_gemm_dot_f64_4x6_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f64
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f64

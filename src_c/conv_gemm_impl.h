@@ -223,6 +223,27 @@ typedef struct {
     REAL v[GEMM_NR];
 } FC_NAME(panel_row);
 
+/* One line of nc <= npad values (npad a multiple of NR) as row 0 of the
+ * panels at dst, panels k * NR apart. */
+FC_INLINE void FC_NAME(line_to_panels)(const REAL *line, int64_t npad, int64_t k, REAL *FC_RESTRICT dst)
+{
+    for (int64_t q = 0; q < npad; q += GEMM_NR, dst += k * GEMM_NR)
+        *(FC_NAME(panel_row) *)dst = *(const FC_NAME(panel_row) *)(line + q);
+}
+
+/* The chunk a run of the padded slab is copied in (64 bytes), and how far a
+ * chunked copy may read or write past a run's end. */
+#define FC_SLAB_CHUNK (64 / (int64_t)sizeof(REAL))
+#define FC_SLAB_SLACK 16
+typedef struct {
+    REAL v[64 / sizeof(REAL)];
+} FC_NAME(slab_chunk);
+
+FC_INLINE void FC_NAME(copy_chunk)(REAL *FC_RESTRICT d, const REAL *FC_RESTRICT s)
+{
+    *(FC_NAME(slab_chunk) *)d = *(const FC_NAME(slab_chunk) *)s;
+}
+
 /* B block (k x n, row kk at src + kk*ld, contiguous) into NR-column panels. */
 static void FC_NAME(pack_b_plain)(const REAL *src, int64_t ld, int64_t k, int64_t n,
                                   REAL *FC_RESTRICT dst)
@@ -352,9 +373,11 @@ static int FC_NAME(is_pointwise)(const fc_geom *g)
  * t = n*P + p, so small planes (14x14, 7x7) still fill whole NR-wide tiles:
  * a block of columns may span images, and so may one micro-panel. */
 
-/* B block for columns [t0, t0 + nc), rows [k0, k0 + kc): each row gathered
- * into a line, one segment per image the range touches, then dealt out to the
- * NR-wide panels in whole chunks.  1x1 stride-1 convs copy input rows. */
+/* B block for columns [t0, t0 + nc), rows [k0, k0 + kc), gathered row by row
+ * into a line by im2col_line, one segment per image the range touches, then
+ * dealt out to the NR-wide panels in whole chunks.  The general packing: the
+ * forward uses it where the padded slab below would be too large (kernels
+ * that cover most of a large image); 1x1 stride-1 convs copy input rows. */
 static void FC_NAME(pack_b_batch)(const fc_geom *g, const REAL *x, int64_t group, int pointwise,
                                   int64_t k0, int64_t kc, int64_t t0, int64_t nc,
                                   REAL *FC_RESTRICT dst, REAL *line)
@@ -394,9 +417,140 @@ static void FC_NAME(pack_b_batch)(const fc_geom *g, const REAL *x, int64_t group
             FC_NAME(im2col_line)(g, xg, k0 + kk, p, len, line + (t - t0));
             t += len;
         }
-        REAL *d = dst + kk * GEMM_NR;
-        for (int64_t q = 0; q < npad; q += GEMM_NR, d += kc * GEMM_NR)
-            *(FC_NAME(panel_row) *)d = *(const FC_NAME(panel_row) *)(line + q);
+        FC_NAME(line_to_panels)(line, npad, kc, dst + kk * GEMM_NR);
+    }
+}
+
+/* ---- forward B packing through a padded slab ------------------------------ */
+
+/* A block of output positions [t0, t0 + nc) is cut into runs: columns that
+ * share one image and one output row.  Per reduction block, the input rows
+ * the block reads (every channel the block's taps touch, each image the
+ * block touches) are first copied once into a zero-padded slab, so the row
+ * of any tap is, run by run, one unchecked copy:
+ *
+ *     col[(c, i, j), q] = slab[image][c - c_lo][(oh - oh_lo) * sh + i * dh][ow * sw + j * dw]
+ *
+ * slab rows are W + pad_left + pad_right wide, every image and channel has
+ * the same number of rows (the most any image of the block needs), so the
+ * tap's offset is the same for every run.  This does the bounds arithmetic
+ * once per run and block instead of once per run and tap. */
+typedef struct {
+    int64_t q, len;   /* columns [q, q + len) of the block */
+    int64_t image;    /* image of the block, 0 .. images - 1 */
+    int64_t src;      /* offset of tap (c_lo, 0, 0) in the image's first channel plane */
+} FC_NAME(col_run);
+
+typedef struct {
+    int64_t runs, images, n0, rows, width;   /* rows, width: of one channel's slab plane */
+    int64_t *oh_lo;                          /* first output row per image of the block */
+    FC_NAME(col_run) *run;
+} FC_NAME(col_runs);
+
+/* The block's runs and rows per image plane; no data touched. */
+static void FC_NAME(col_runs_make)(const fc_geom *g, int64_t t0, int64_t nc, FC_NAME(col_runs) *cr)
+{
+    const int64_t P = g->OH * g->OW;
+    cr->n0 = t0 / P;
+    cr->images = (t0 + nc - 1) / P - cr->n0 + 1;
+    cr->width = g->W + g->pad_left + g->pad_right;
+    cr->runs = 0;
+    int64_t most_rows = 0;
+    for (int64_t s = 0; s < cr->images; s++) {
+        const int64_t n = cr->n0 + s;
+        const int64_t first = FC_MAX(t0, n * P) - n * P, last = FC_MIN(t0 + nc, (n + 1) * P) - 1 - n * P;
+        cr->oh_lo[s] = first / g->OW;
+        const int64_t rows = (last / g->OW - cr->oh_lo[s]) * g->stride_h + (g->KH - 1) * g->dilation_h + 1;
+        most_rows = FC_MAX(most_rows, rows);
+    }
+    cr->rows = most_rows;
+    for (int64_t t = t0; t < t0 + nc;) {
+        const int64_t n = t / P, p = t % P, oh = p / g->OW, ow = p % g->OW;
+        const int64_t len = FC_MIN(g->OW - ow, t0 + nc - t);
+        FC_NAME(col_run) *r = &cr->run[cr->runs++];
+        r->q = t - t0;
+        r->len = len;
+        r->image = n - cr->n0;
+        r->src = (oh - cr->oh_lo[r->image]) * g->stride_h * cr->width + ow * g->stride_w;
+        t += len;
+    }
+}
+
+/* Elements of the slab for `channels` channels of every image of the block,
+ * and the slack the chunked run copies may read past a row. */
+static int64_t FC_NAME(slab_size)(const FC_NAME(col_runs) *cr, int64_t channels)
+{
+    return cr->images * channels * cr->rows * cr->width + FC_SLAB_SLACK;
+}
+
+/* The zero-padded rows of channels [c_lo, c_lo + channels) of the group
+ * (first channel of image n at x + n * image_stride), image s at
+ * slab + s * channels * plane. */
+static void FC_NAME(slab_fill)(const fc_geom *g, const REAL *x, int64_t image_stride,
+                               const FC_NAME(col_runs) *cr, int64_t c_lo, int64_t channels,
+                               REAL *FC_RESTRICT slab)
+{
+    const int64_t plane = cr->rows * cr->width, HW = g->H * g->W;
+    for (int64_t s = 0; s < cr->images; s++) {
+        const REAL *xs = x + (cr->n0 + s) * image_stride + c_lo * HW;
+        const int64_t ih0 = cr->oh_lo[s] * g->stride_h - g->pad_top;
+        for (int64_t c = 0; c < channels; c++) {
+            REAL *d = slab + (s * channels + c) * plane;
+            for (int64_t r = 0; r < cr->rows; r++, d += cr->width) {
+                const int64_t ih = ih0 + r;
+                if (ih < 0 || ih >= g->H) {
+                    for (int64_t u = 0; u < cr->width; u++) d[u] = 0;
+                    continue;
+                }
+                for (int64_t u = 0; u < g->pad_left; u++) d[u] = 0;
+                memcpy(d + g->pad_left, xs + c * HW + ih * g->W, sizeof(REAL) * (size_t)g->W);
+                for (int64_t u = g->pad_left + g->W; u < cr->width; u++) d[u] = 0;
+            }
+        }
+    }
+    for (int64_t u = 0; u < FC_SLAB_SLACK; u++) slab[cr->images * channels * plane + u] = 0;
+}
+
+/* Row r (tap (c, i, j), c_lo <= c < c_lo + channels) of col for the block's
+ * columns, from the slab, into line[0 .. nc); may write up to FC_SLAB_SLACK
+ * values past nc. */
+static void FC_NAME(slab_tap_line)(const fc_geom *g, const FC_NAME(col_runs) *cr, const REAL *slab,
+                                   int64_t c_lo, int64_t channels, int64_t r, REAL *FC_RESTRICT line)
+{
+    const int64_t taps = g->KH * g->KW, c = r / taps, i = (r % taps) / g->KW, j = r % g->KW;
+    const int64_t plane = cr->rows * cr->width, image_stride = channels * plane, step = g->stride_w;
+    const REAL *tap = slab + (c - c_lo) * plane + i * g->dilation_h * cr->width + j * g->dilation_w;
+    for (int64_t s = 0; s < cr->runs; s++) {
+        const FC_NAME(col_run) *run = &cr->run[s];
+        const REAL *src = tap + run->image * image_stride + run->src;
+        REAL *d = line + run->q;
+        if (step == 1) {
+            /* whole chunks: the last may run past the run into the next
+             * run's columns (written after it) or the line's slack.  The
+             * first four are unrolled, so short runs make no copy call. */
+            FC_NAME(copy_chunk)(d, src);
+            if (run->len > FC_SLAB_CHUNK) FC_NAME(copy_chunk)(d + FC_SLAB_CHUNK, src + FC_SLAB_CHUNK);
+            if (run->len > 2 * FC_SLAB_CHUNK) FC_NAME(copy_chunk)(d + 2 * FC_SLAB_CHUNK, src + 2 * FC_SLAB_CHUNK);
+            if (run->len > 3 * FC_SLAB_CHUNK) FC_NAME(copy_chunk)(d + 3 * FC_SLAB_CHUNK, src + 3 * FC_SLAB_CHUNK);
+            for (int64_t q = 4 * FC_SLAB_CHUNK; q < run->len; q += FC_SLAB_CHUNK)
+                FC_NAME(copy_chunk)(d + q, src + q);
+        } else {
+            for (int64_t q = 0; q < run->len; q++) d[q] = src[q * step];
+        }
+    }
+}
+
+/* B block of rows [k0, k0 + kc) from the slab of the channels those rows
+ * touch, starting at channel k0 / taps. */
+static void FC_NAME(pack_b_slab)(const fc_geom *g, const FC_NAME(col_runs) *cr, const REAL *slab,
+                                 int64_t channels, int64_t k0, int64_t kc, int64_t nc,
+                                 REAL *FC_RESTRICT dst, REAL *FC_RESTRICT line)
+{
+    const int64_t c_lo = k0 / (g->KH * g->KW), npad = FC_NAME(round_up)(nc, GEMM_NR);
+    for (int64_t kk = 0; kk < kc; kk++) {
+        FC_NAME(slab_tap_line)(g, cr, slab, c_lo, channels, k0 + kk, line);
+        for (int64_t q = nc; q < npad; q++) line[q] = 0;
+        FC_NAME(line_to_panels)(line, npad, kc, dst + kk * GEMM_NR);
     }
 }
 
@@ -454,21 +608,32 @@ typedef struct {
     FC_NAME(split) cols;   /* the batch's output positions n*P + p, in NR tiles */
 } FC_NAME(gemm_fwd_ctx);
 
+/* The slab of one reduction block is capped at a few B blocks: above that
+ * (a kernel covering most of a large image, where the slab would hold whole
+ * images) the block is packed tap by tap from the image instead. */
+#define FC_SLAB_MAX_BLOCKS 4
+
 static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(gemm_fwd_ctx) *ctx = (const FC_NAME(gemm_fwd_ctx) *)vctx;
     const fc_geom *g = ctx->g;
     const FC_NAME(gemm_engine) *e = &ctx->e;
-    const int64_t Cg = g->C / g->groups, M = g->O / g->groups;
-    const int64_t K = Cg * g->KH * g->KW, P = g->OH * g->OW;
+    const int64_t Cg = g->C / g->groups, M = g->O / g->groups, taps = g->KH * g->KW;
+    const int64_t K = Cg * taps, P = g->OH * g->OW;
     const int64_t mc = e->blk.mc, kc = e->blk.kc;
     const int64_t max_cols = FC_NAME(round_up)(FC_NAME(split_max)(&ctx->cols), GEMM_NR);
+    const int64_t slab_cap = FC_SLAB_MAX_BLOCKS * FC_MIN(K, kc) * max_cols;
     REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(K, kc) * max_cols);
-    REAL *line = (REAL *)fc_aligned_alloc(sizeof(REAL) * max_cols);
-    if (!bpack || !line) {
-        fc_aligned_free(bpack);
-        fc_aligned_free(line);
-        return FC_ENOMEM;
+    REAL *line = (REAL *)fc_aligned_alloc(sizeof(REAL) * (max_cols + FC_SLAB_SLACK));
+    FC_NAME(col_runs) cr = {0, 0, 0, 0, 0, NULL, NULL};
+    cr.run = ctx->pointwise ? NULL : (FC_NAME(col_run) *)malloc(sizeof(FC_NAME(col_run)) * (size_t)max_cols);
+    cr.oh_lo = ctx->pointwise ? NULL : (int64_t *)malloc(sizeof(int64_t) * (size_t)(max_cols + 1));
+    REAL *slab = NULL;
+    int64_t slab_have = 0;
+    int status = FC_OK;
+    if (!bpack || !line || (!ctx->pointwise && (!cr.run || !cr.oh_lo))) {
+        status = FC_ENOMEM;
+        goto done;
     }
     for (int64_t task = begin; task < end; task++) {
         const int64_t jb = task % ctx->cols.blocks, group = task / ctx->cols.blocks;
@@ -477,9 +642,27 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
         const int64_t nc = t1 - t0;
         const REAL *bg = ctx->bias ? ctx->bias + group * M : NULL;
         REAL *yg = ctx->y + group * M * P;
+        if (!ctx->pointwise) FC_NAME(col_runs_make)(g, t0, nc, &cr);
         for (int64_t pc = 0; pc < K; pc += kc) {
             const int64_t kcb = FC_MIN(kc, K - pc);
-            FC_NAME(pack_b_batch)(g, ctx->x, group, ctx->pointwise, pc, kcb, t0, nc, bpack, line);
+            const int64_t channels = (pc + kcb - 1) / taps - pc / taps + 1;
+            const int64_t need = ctx->pointwise ? 0 : FC_NAME(slab_size)(&cr, channels);
+            if (need > slab_have && need <= slab_cap) {
+                fc_aligned_free(slab);
+                slab = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)need);
+                slab_have = slab ? need : 0;
+                if (!slab) {
+                    status = FC_ENOMEM;
+                    goto done;
+                }
+            }
+            if (ctx->pointwise || need > slab_cap) {
+                FC_NAME(pack_b_batch)(g, ctx->x, group, ctx->pointwise, pc, kcb, t0, nc, bpack, line);
+            } else {
+                FC_NAME(slab_fill)(g, ctx->x + group * Cg * g->H * g->W, g->C * g->H * g->W, &cr,
+                                   pc / taps, channels, slab);
+                FC_NAME(pack_b_slab)(g, &cr, slab, channels, pc, kcb, nc, bpack, line);
+            }
             const int flags = (pc > 0 ? FC_GEMM_ACCUMULATE : 0) |
                               (ctx->relu && pc + kcb == K ? FC_GEMM_RELU : 0);
             for (int64_t ic = 0; ic < M; ic += mc) {
@@ -490,9 +673,13 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
             }
         }
     }
+done:
     fc_aligned_free(bpack);
     fc_aligned_free(line);
-    return FC_OK;
+    fc_aligned_free(slab);
+    free(cr.run);
+    free(cr.oh_lo);
+    return status;
 }
 
 static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REAL *weight,
@@ -629,13 +816,23 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups;
     const int64_t R = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
     const int64_t total = g->N * P, kc = FC_MIN(e->blk.dot_kc, total);
-    const int64_t kpad = FC_NAME(round_up)(kc, FC_DOT_PAD);
+    /* row stride of the gathered rows: one vector more than the longest
+     * block, so that rows are not a multiple of 4 KB apart (the default
+     * block of 1024 floats would put every row in the same L1 sets) */
+    const int64_t kpad = FC_NAME(round_up)(kc, FC_DOT_PAD) + FC_DOT_PAD;
+    const int64_t taps = g->KH * g->KW, max_lines = FC_NAME(split_max)(&ctx->cols);
+    const int64_t slab_cap = FC_SLAB_MAX_BLOCKS * kpad * max_lines;
     REAL *rows_buf = (REAL *)fc_aligned_alloc(sizeof(REAL) * (P >= kc ? 1 : kpad * FC_NAME(split_max)(&ctx->rows)));
-    REAL *lines = (REAL *)fc_aligned_alloc(sizeof(REAL) * kpad * FC_NAME(split_max)(&ctx->cols));
-    if (!rows_buf || !lines) {
-        fc_aligned_free(rows_buf);
-        fc_aligned_free(lines);
-        return FC_ENOMEM;
+    REAL *lines = (REAL *)fc_aligned_alloc(sizeof(REAL) * kpad * max_lines);
+    FC_NAME(col_runs) cr = {0, 0, 0, 0, 0, NULL, NULL};
+    cr.run = (FC_NAME(col_run) *)malloc(sizeof(FC_NAME(col_run)) * (size_t)kc);
+    cr.oh_lo = (int64_t *)malloc(sizeof(int64_t) * (size_t)(kc + 1));
+    REAL *slab = NULL;
+    int64_t slab_have = 0;
+    int status = FC_OK;
+    if (!rows_buf || !lines || !cr.run || !cr.oh_lo) {
+        status = FC_ENOMEM;
+        goto done;
     }
     for (int64_t task = begin; task < end; task++) {
         const int64_t rb = task % ctx->cols.blocks, rest = task / ctx->cols.blocks;
@@ -651,6 +848,26 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
             const int in_place = P >= kc;
             const int64_t kcb = in_place ? FC_MIN(kc, P - t0 % P) : FC_MIN(kc, total - t0);
             const int64_t kpb = FC_NAME(round_up)(kcb, FC_DOT_PAD);
+            /* col rows through the padded slab of the block's channels, as
+             * the forward packs them, unless that slab would be too large */
+            const int64_t c_lo = r0 / taps, channels = (r1 - 1) / taps - c_lo + 1;
+            FC_NAME(col_runs_make)(g, t0, kcb, &cr);
+            const int64_t need = FC_NAME(slab_size)(&cr, channels);
+            if (need > slab_have && need <= slab_cap) {
+                fc_aligned_free(slab);
+                slab = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)need);
+                slab_have = slab ? need : 0;
+                if (!slab) {
+                    status = FC_ENOMEM;
+                    goto done;
+                }
+            }
+            const int use_slab = need <= slab_cap;
+            if (use_slab) {
+                FC_NAME(slab_fill)(g, ctx->x + group * Cg * HW, g->C * HW, &cr, c_lo, channels, slab);
+                for (int64_t q = 0; q < nb; q++)
+                    FC_NAME(slab_tap_line)(g, &cr, slab, c_lo, channels, r0 + q, lines + q * kpad);
+            }
             for (int64_t t = t0; t < t0 + kcb;) {
                 const int64_t n = t / P, p = t % P, len = FC_MIN(P - p, t0 + kcb - t), off = t - t0;
                 const REAL *gyg = ctx->grad_y + (n * g->O + group * Og + o0) * P + p;
@@ -658,8 +875,9 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                     for (int64_t i = 0; i < rows; i++)
                         memcpy(rows_buf + i * kpad + off, gyg + i * P, sizeof(REAL) * (size_t)len);
                 const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
-                for (int64_t q = 0; q < nb; q++)
-                    FC_NAME(im2col_line)(g, xg, r0 + q, p, len, lines + q * kpad + off);
+                if (!use_slab)
+                    for (int64_t q = 0; q < nb; q++)
+                        FC_NAME(im2col_line)(g, xg, r0 + q, p, len, lines + q * kpad + off);
                 t += len;
             }
             const REAL *a = rows_buf;
@@ -686,9 +904,13 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
             t0 += kcb;
         }
     }
+done:
     fc_aligned_free(rows_buf);
     fc_aligned_free(lines);
-    return FC_OK;
+    fc_aligned_free(slab);
+    free(cr.run);
+    free(cr.oh_lo);
+    return status;
 }
 
 static int FC_NAME(conv_gemm_grad_weight)(const fc_geom *g, const REAL *grad_y,

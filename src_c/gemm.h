@@ -81,7 +81,7 @@ void fc_gemm_f64_6x16_avx512(int64_t k, const double *a, const double *b, double
 #define FC_DOT_MR_AVX2 3
 #define FC_DOT_NR_AVX2 4
 #define FC_DOT_MR_AVX512 4
-#define FC_DOT_NR_AVX512 4
+#define FC_DOT_NR_AVX512 6
 
 typedef void (*fc_dot_ukernel_f32)(int64_t k, const float *a, int64_t lda, const float *b,
                                    int64_t ldb, float *c, int64_t ldc, int mr, int nr, int flags);
@@ -99,9 +99,9 @@ void fc_gemm_dot_f64_3x4_avx2(int64_t k, const double *a, int64_t lda, const dou
                               int64_t ldb, double *c, int64_t ldc, int mr, int nr, int flags);
 #endif
 #ifdef FC_GEMM_HAVE_AVX512
-void fc_gemm_dot_f32_4x4_avx512(int64_t k, const float *a, int64_t lda, const float *b,
+void fc_gemm_dot_f32_4x6_avx512(int64_t k, const float *a, int64_t lda, const float *b,
                                 int64_t ldb, float *c, int64_t ldc, int mr, int nr, int flags);
-void fc_gemm_dot_f64_4x4_avx512(int64_t k, const double *a, int64_t lda, const double *b,
+void fc_gemm_dot_f64_4x6_avx512(int64_t k, const double *a, int64_t lda, const double *b,
                                 int64_t ldb, double *c, int64_t ldc, int mr, int nr, int flags);
 #endif
 

@@ -1,5 +1,5 @@
 /*
- * AVX-512F dot-product micro-kernels (4x4 tiles, 16 zmm accumulators) for
+ * AVX-512F dot-product micro-kernels (4x6 tiles, 24 zmm accumulators) for
  * both float types, from gemm_dot_impl.h; function target attribute, called
  * only when fc_gemm_avx512_usable().
  */
@@ -15,7 +15,7 @@
 #define REAL float
 #define VEC __m512
 #define LANES 16
-#define FC_DOT_NAME fc_gemm_dot_f32_4x4_avx512
+#define FC_DOT_NAME fc_gemm_dot_f32_4x6_avx512
 #define V_ZERO() _mm512_setzero_ps()
 #define V_LOAD(p) _mm512_loadu_ps(p)
 #define V_FMA(a, b, acc) _mm512_fmadd_ps(a, b, acc)
@@ -33,7 +33,7 @@
 #define REAL double
 #define VEC __m512d
 #define LANES 8
-#define FC_DOT_NAME fc_gemm_dot_f64_4x4_avx512
+#define FC_DOT_NAME fc_gemm_dot_f64_4x6_avx512
 #define V_ZERO() _mm512_setzero_pd()
 #define V_LOAD(p) _mm512_loadu_pd(p)
 #define V_FMA(a, b, acc) _mm512_fmadd_pd(a, b, acc)

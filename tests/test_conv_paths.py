@@ -8,7 +8,9 @@ direct kernels for depthwise / few-channel shapes.  The shapes below are
 chosen so that every GEMM edge case runs: M, N not multiples of the tile,
 K spanning several KC blocks (so the fused bias and ReLU must wait for the
 last block), M spanning several MC blocks, many column blocks, groups,
-stride / dilation / asymmetric padding in the fused im2col packing, and the
+stride / dilation / asymmetric padding in the fused im2col packing (through
+the zero-padded slab of input rows, and tap by tap where that slab would be
+too large), and the
 backward paths (grad_input's col2im scatter per channel block, grad_weight's
 reduction over (n, p) in KC blocks).  CI also runs this file with
 FASTCONV_SIMD=generic (portable micro-kernels) and FASTCONV_SIMD=avx2 (the
@@ -126,6 +128,9 @@ CASES = [
     ("pack-dilated3-pad-only-left", (2, 5, 10, 10), (6, 5, 3, 3), 1, ((0, 0), (4, 0)), 3, 1),
     ("pack-big-padding", (1, 5, 3, 4), (7, 5, 2, 3), 1, ((3, 2), (0, 4)), 1, 1),
     ("pack-kernel-5x1", (2, 6, 9, 6), (7, 6, 5, 1), (2, 1), (2, 0), 1, 1),
+    # a kernel that covers a large image: the padded slab of one reduction block
+    # would outgrow its cap, so B is packed tap by tap from the image instead
+    ("pack-slab-over-cap", (1, 2, 190, 190), (34, 2, 189, 189), 1, 0, 1, 1),
     # 1x1 stride-1 unpadded: plain packed GEMM straight from the input
     ("pointwise", (2, 20, 9, 11), (13, 20, 1, 1), 1, 0, 1, 1),
     ("pointwise-k-two-blocks", (1, 300, 4, 5), (7, 300, 1, 1), 1, 0, 1, 1),
