@@ -20,6 +20,7 @@
 #define GEMM_UKERNEL_GENERIC fc_gemm_f32_6x32_generic
 #define GEMM_UKERNEL_AVX2 fc_gemm_f32_6x32_avx2
 #define GEMM_UKERNEL_AVX512 fc_gemm_f32_6x32_avx512
+#define GEMM_UKERNEL_DOUBLE_AVX512 fc_gemm_f32_12x32_avx512
 #define GEMM_DOT_GENERIC fc_gemm_dot_f32_2x2_generic
 #define GEMM_DOT_AVX2 fc_gemm_dot_f32_3x4_avx2
 #define GEMM_DOT_AVX512 fc_gemm_dot_f32_4x6_avx512
@@ -36,6 +37,7 @@
 #undef GEMM_UKERNEL_GENERIC
 #undef GEMM_UKERNEL_AVX2
 #undef GEMM_UKERNEL_AVX512
+#undef GEMM_UKERNEL_DOUBLE_AVX512
 #undef GEMM_DOT_GENERIC
 #undef GEMM_DOT_AVX2
 #undef GEMM_DOT_AVX512
@@ -50,6 +52,7 @@
 #define GEMM_UKERNEL_GENERIC fc_gemm_f64_6x16_generic
 #define GEMM_UKERNEL_AVX2 fc_gemm_f64_6x16_avx2
 #define GEMM_UKERNEL_AVX512 fc_gemm_f64_6x16_avx512
+#define GEMM_UKERNEL_DOUBLE_AVX512 fc_gemm_f64_12x16_avx512
 #define GEMM_DOT_GENERIC fc_gemm_dot_f64_2x2_generic
 #define GEMM_DOT_AVX2 fc_gemm_dot_f64_3x4_avx2
 #define GEMM_DOT_AVX512 fc_gemm_dot_f64_4x6_avx512
@@ -66,6 +69,7 @@
 #undef GEMM_UKERNEL_GENERIC
 #undef GEMM_UKERNEL_AVX2
 #undef GEMM_UKERNEL_AVX512
+#undef GEMM_UKERNEL_DOUBLE_AVX512
 #undef GEMM_DOT_GENERIC
 #undef GEMM_DOT_AVX2
 #undef GEMM_DOT_AVX512

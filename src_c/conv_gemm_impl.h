@@ -44,6 +44,7 @@ typedef void (*FC_NAME(dot_fn))(int64_t k, const REAL *a, int64_t lda, const REA
 
 typedef struct {
     FC_NAME(ukernel_fn) kernel;
+    FC_NAME(ukernel_fn) kernel_double;   /* 2*MR rows from two panels, or NULL */
     fc_blocking blk;
     FC_NAME(dot_fn) dot;
     int dot_mr, dot_nr;
@@ -51,7 +52,7 @@ typedef struct {
 
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
-    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, GEMM_BLOCKING_GENERIC,
+    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, GEMM_BLOCKING_GENERIC,
                               GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC, FC_DOT_NR_GENERIC};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
@@ -65,6 +66,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 #ifdef FC_GEMM_HAVE_AVX512
     if (fc_gemm_avx512_usable()) {
         e.kernel = GEMM_UKERNEL_AVX512;
+        e.kernel_double = GEMM_UKERNEL_DOUBLE_AVX512;
         e.blk = GEMM_BLOCKING_AVX512;
         e.dot = GEMM_DOT_AVX512;
         e.dot_mr = FC_DOT_MR_AVX512;
@@ -131,6 +133,11 @@ static void FC_NAME(macro_kernel)(const FC_NAME(gemm_engine) *e, int64_t m, int6
             const REAL *apanel = ap + (ir / GEMM_MR) * k * GEMM_MR;
             REAL *ct = c + ir * ldc + jr;
             const REAL *bt = bias ? bias + ir : NULL;
+            if (e->kernel_double && ir + 2 * GEMM_MR <= m && nr == GEMM_NR) {
+                e->kernel_double(k, apanel, bpanel, ct, ldc, bt, flags);
+                ir += GEMM_MR;
+                continue;
+            }
             if (mr == GEMM_MR && nr == GEMM_NR) {
                 e->kernel(k, apanel, bpanel, ct, ldc, bt, flags);
                 continue;
@@ -584,6 +591,11 @@ static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m
             const REAL *apanel = ap + (ir / GEMM_MR) * k * GEMM_MR;
             const REAL *bt = bias ? bias + ir : NULL;
             REAL *ct = y + image * image_stride + (row0 + ir) * P + p;
+            if (e->kernel_double && one_image && ir + 2 * GEMM_MR <= m && nr == GEMM_NR) {
+                e->kernel_double(k, apanel, bpanel, ct, P, bt, flags);
+                ir += GEMM_MR;
+                continue;
+            }
             if (one_image && mr == GEMM_MR && nr == GEMM_NR) {
                 e->kernel(k, apanel, bpanel, ct, P, bt, flags);
                 continue;

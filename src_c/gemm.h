@@ -68,6 +68,12 @@ void fc_gemm_f32_6x32_avx512(int64_t k, const float *a, const float *b, float *c
                              int64_t ldc, const float *bias, int flags);
 void fc_gemm_f64_6x16_avx512(int64_t k, const double *a, const double *b, double *c,
                              int64_t ldc, const double *bias, int flags);
+/* AVX-512F, two MR-row A micro-panels at once (2*MR rows, 24 accumulators):
+ * a points at the first, the second follows it (a + k*MR), as packed. */
+void fc_gemm_f32_12x32_avx512(int64_t k, const float *a, const float *b, float *c,
+                              int64_t ldc, const float *bias, int flags);
+void fc_gemm_f64_12x16_avx512(int64_t k, const double *a, const double *b, double *c,
+                              int64_t ldc, const double *bias, int flags);
 #endif
 
 /* Dot-product micro-kernels (gemm_dot_impl.h): an MR x NR tile of

@@ -1,7 +1,8 @@
 """Each convolution kernel path, forced by shape, against a float64 NumPy reference.
 
 The conv entry points pick a path per shape (src_c/conv_impl.h): the packed
-implicit GEMM (micro-kernel tiles 6x32 float32 / 6x16 float64, cache blocks
+implicit GEMM (micro-kernel tiles 6x32 float32 / 6x16 float64, with AVX-512
+also 12x32 / 12x16 over two row panels at once, cache blocks
 MC/KC/NC = 144/256/512 float32, 144/256/256 float64), its 1x1 stride-1 path
 that packs the input as a plain matrix, the reference loops for one output channel per group, and the
 direct kernels for depthwise / few-channel shapes.  The shapes below are
