@@ -438,10 +438,13 @@ static void FC_NAME(pack_b_batch)(const fc_geom *g, const REAL *x, int64_t group
  *
  *     col[(c, i, j), q] = slab[image][c - c_lo][(oh - oh_lo) * sh + i * dh][ow * sw + j * dw]
  *
- * slab rows are W + pad_left + pad_right wide, every image and channel has
- * the same number of rows (the most any image of the block needs), so the
- * tap's offset is the same for every run.  This does the bounds arithmetic
- * once per run and block instead of once per run and tap. */
+ * A padded row (W + pad_left + pad_right cells u) is stored split by column
+ * phase: cell u at (u % sw) * phase_len + u / sw, so that a run, whose cells
+ * are sw apart, is contiguous in its phase for any stride (one phase when
+ * sw = 1).  Every image and channel has the same number of rows (the most any
+ * image of the block needs), so the tap's offset is the same for every run.
+ * This does the bounds arithmetic once per run and block instead of once per
+ * run and tap, and copies every run in whole chunks. */
 typedef struct {
     int64_t q, len;   /* columns [q, q + len) of the block */
     int64_t image;    /* image of the block, 0 .. images - 1 */
@@ -449,7 +452,9 @@ typedef struct {
 } FC_NAME(col_run);
 
 typedef struct {
-    int64_t runs, images, n0, rows, width;   /* rows, width: of one channel's slab plane */
+    int64_t runs, images, n0;
+    int64_t rows, width, phase_len;          /* of one channel's slab plane: rows of `width`
+                                              * = stride_w * phase_len values */
     int64_t *oh_lo;                          /* first output row per image of the block */
     FC_NAME(col_run) *run;
 } FC_NAME(col_runs);
@@ -460,7 +465,8 @@ static void FC_NAME(col_runs_make)(const fc_geom *g, int64_t t0, int64_t nc, FC_
     const int64_t P = g->OH * g->OW;
     cr->n0 = t0 / P;
     cr->images = (t0 + nc - 1) / P - cr->n0 + 1;
-    cr->width = g->W + g->pad_left + g->pad_right;
+    cr->phase_len = FC_NAME(ceil_div)(g->W + g->pad_left + g->pad_right, g->stride_w);
+    cr->width = cr->phase_len * g->stride_w;
     cr->runs = 0;
     int64_t most_rows = 0;
     for (int64_t s = 0; s < cr->images; s++) {
@@ -478,7 +484,7 @@ static void FC_NAME(col_runs_make)(const fc_geom *g, int64_t t0, int64_t nc, FC_
         r->q = t - t0;
         r->len = len;
         r->image = n - cr->n0;
-        r->src = (oh - cr->oh_lo[r->image]) * g->stride_h * cr->width + ow * g->stride_w;
+        r->src = (oh - cr->oh_lo[r->image]) * g->stride_h * cr->width + ow;
         t += len;
     }
 }
@@ -497,7 +503,8 @@ static void FC_NAME(slab_fill)(const fc_geom *g, const REAL *x, int64_t image_st
                                const FC_NAME(col_runs) *cr, int64_t c_lo, int64_t channels,
                                REAL *FC_RESTRICT slab)
 {
-    const int64_t plane = cr->rows * cr->width, HW = g->H * g->W;
+    const int64_t plane = cr->rows * cr->width, HW = g->H * g->W, step = g->stride_w;
+    const int64_t left = g->pad_left;
     for (int64_t s = 0; s < cr->images; s++) {
         const REAL *xs = x + (cr->n0 + s) * image_stride + c_lo * HW;
         const int64_t ih0 = cr->oh_lo[s] * g->stride_h - g->pad_top;
@@ -509,9 +516,24 @@ static void FC_NAME(slab_fill)(const fc_geom *g, const REAL *x, int64_t image_st
                     for (int64_t u = 0; u < cr->width; u++) d[u] = 0;
                     continue;
                 }
-                for (int64_t u = 0; u < g->pad_left; u++) d[u] = 0;
-                memcpy(d + g->pad_left, xs + c * HW + ih * g->W, sizeof(REAL) * (size_t)g->W);
-                for (int64_t u = g->pad_left + g->W; u < cr->width; u++) d[u] = 0;
+                const REAL *row = xs + c * HW + ih * g->W;
+                if (step == 1) {
+                    for (int64_t u = 0; u < left; u++) d[u] = 0;
+                    memcpy(d + left, row, sizeof(REAL) * (size_t)g->W);
+                    for (int64_t u = left + g->W; u < cr->width; u++) d[u] = 0;
+                    continue;
+                }
+                for (int64_t phase = 0; phase < step; phase++) {
+                    /* cells u = k * step + phase; image columns u - left in [0, W) */
+                    REAL *dp = d + phase * cr->phase_len;
+                    const int64_t k_lo = FC_MIN(cr->phase_len, phase >= left ? 0 : (left - phase + step - 1) / step);
+                    const int64_t k_hi = FC_MAX(k_lo, FC_MIN(cr->phase_len, (left + g->W - phase + step - 1) / step));
+                    const REAL *src = row + k_lo * step + phase - left;
+                    int64_t k = 0;
+                    for (; k < k_lo; k++) dp[k] = 0;
+                    for (; k < k_hi; k++, src += step) dp[k] = *src;
+                    for (; k < cr->phase_len; k++) dp[k] = 0;
+                }
             }
         }
     }
@@ -525,25 +547,23 @@ static void FC_NAME(slab_tap_line)(const fc_geom *g, const FC_NAME(col_runs) *cr
                                    int64_t c_lo, int64_t channels, int64_t r, REAL *FC_RESTRICT line)
 {
     const int64_t taps = g->KH * g->KW, c = r / taps, i = (r % taps) / g->KW, j = r % g->KW;
-    const int64_t plane = cr->rows * cr->width, image_stride = channels * plane, step = g->stride_w;
-    const REAL *tap = slab + (c - c_lo) * plane + i * g->dilation_h * cr->width + j * g->dilation_w;
+    const int64_t plane = cr->rows * cr->width, image_stride = channels * plane;
+    const int64_t u = j * g->dilation_w;   /* the tap's cell of output column 0, as a phase and index */
+    const REAL *tap = slab + (c - c_lo) * plane + i * g->dilation_h * cr->width +
+                      u % g->stride_w * cr->phase_len + u / g->stride_w;
     for (int64_t s = 0; s < cr->runs; s++) {
         const FC_NAME(col_run) *run = &cr->run[s];
         const REAL *src = tap + run->image * image_stride + run->src;
         REAL *d = line + run->q;
-        if (step == 1) {
-            /* whole chunks: the last may run past the run into the next
-             * run's columns (written after it) or the line's slack.  The
-             * first four are unrolled, so short runs make no copy call. */
-            FC_NAME(copy_chunk)(d, src);
-            if (run->len > FC_SLAB_CHUNK) FC_NAME(copy_chunk)(d + FC_SLAB_CHUNK, src + FC_SLAB_CHUNK);
-            if (run->len > 2 * FC_SLAB_CHUNK) FC_NAME(copy_chunk)(d + 2 * FC_SLAB_CHUNK, src + 2 * FC_SLAB_CHUNK);
-            if (run->len > 3 * FC_SLAB_CHUNK) FC_NAME(copy_chunk)(d + 3 * FC_SLAB_CHUNK, src + 3 * FC_SLAB_CHUNK);
-            for (int64_t q = 4 * FC_SLAB_CHUNK; q < run->len; q += FC_SLAB_CHUNK)
-                FC_NAME(copy_chunk)(d + q, src + q);
-        } else {
-            for (int64_t q = 0; q < run->len; q++) d[q] = src[q * step];
-        }
+        /* whole chunks: the last may run past the run into the next run's
+         * columns (written after it) or the line's slack.  The first four
+         * are unrolled, so short runs make no copy call. */
+        FC_NAME(copy_chunk)(d, src);
+        if (run->len > FC_SLAB_CHUNK) FC_NAME(copy_chunk)(d + FC_SLAB_CHUNK, src + FC_SLAB_CHUNK);
+        if (run->len > 2 * FC_SLAB_CHUNK) FC_NAME(copy_chunk)(d + 2 * FC_SLAB_CHUNK, src + 2 * FC_SLAB_CHUNK);
+        if (run->len > 3 * FC_SLAB_CHUNK) FC_NAME(copy_chunk)(d + 3 * FC_SLAB_CHUNK, src + 3 * FC_SLAB_CHUNK);
+        for (int64_t q = 4 * FC_SLAB_CHUNK; q < run->len; q += FC_SLAB_CHUNK)
+            FC_NAME(copy_chunk)(d + q, src + q);
     }
 }
 
@@ -637,7 +657,7 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t slab_cap = FC_SLAB_MAX_BLOCKS * FC_MIN(K, kc) * max_cols;
     REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(K, kc) * max_cols);
     REAL *line = (REAL *)fc_aligned_alloc(sizeof(REAL) * (max_cols + FC_SLAB_SLACK));
-    FC_NAME(col_runs) cr = {0, 0, 0, 0, 0, NULL, NULL};
+    FC_NAME(col_runs) cr = {0, 0, 0, 0, 0, 0, NULL, NULL};
     cr.run = ctx->pointwise ? NULL : (FC_NAME(col_run) *)malloc(sizeof(FC_NAME(col_run)) * (size_t)max_cols);
     cr.oh_lo = ctx->pointwise ? NULL : (int64_t *)malloc(sizeof(int64_t) * (size_t)(max_cols + 1));
     REAL *slab = NULL;
@@ -836,7 +856,7 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t slab_cap = FC_SLAB_MAX_BLOCKS * kpad * max_lines;
     REAL *rows_buf = (REAL *)fc_aligned_alloc(sizeof(REAL) * (P >= kc ? 1 : kpad * FC_NAME(split_max)(&ctx->rows)));
     REAL *lines = (REAL *)fc_aligned_alloc(sizeof(REAL) * kpad * max_lines);
-    FC_NAME(col_runs) cr = {0, 0, 0, 0, 0, NULL, NULL};
+    FC_NAME(col_runs) cr = {0, 0, 0, 0, 0, 0, NULL, NULL};
     cr.run = (FC_NAME(col_run) *)malloc(sizeof(FC_NAME(col_run)) * (size_t)kc);
     cr.oh_lo = (int64_t *)malloc(sizeof(int64_t) * (size_t)(kc + 1));
     REAL *slab = NULL;
