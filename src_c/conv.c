@@ -21,6 +21,8 @@
 #define GEMM_UKERNEL_AVX2 fc_gemm_f32_6x32_avx2
 #define GEMM_UKERNEL_AVX512 fc_gemm_f32_6x32_avx512
 #define GEMM_UKERNEL_DOUBLE_AVX512 fc_gemm_f32_12x32_avx512
+#define GEMM_INDEXED_AVX512 fc_gemm_f32_6x32_indexed_avx512
+#define GEMM_INDEXED_DOUBLE_AVX512 fc_gemm_f32_12x32_indexed_avx512
 #define GEMM_DOT_GENERIC fc_gemm_dot_f32_2x2_generic
 #define GEMM_DOT_AVX2 fc_gemm_dot_f32_3x4_avx2
 #define GEMM_DOT_AVX512 fc_gemm_dot_f32_4x6_avx512
@@ -38,6 +40,8 @@
 #undef GEMM_UKERNEL_AVX2
 #undef GEMM_UKERNEL_AVX512
 #undef GEMM_UKERNEL_DOUBLE_AVX512
+#undef GEMM_INDEXED_AVX512
+#undef GEMM_INDEXED_DOUBLE_AVX512
 #undef GEMM_DOT_GENERIC
 #undef GEMM_DOT_AVX2
 #undef GEMM_DOT_AVX512
@@ -53,6 +57,8 @@
 #define GEMM_UKERNEL_AVX2 fc_gemm_f64_6x16_avx2
 #define GEMM_UKERNEL_AVX512 fc_gemm_f64_6x16_avx512
 #define GEMM_UKERNEL_DOUBLE_AVX512 fc_gemm_f64_12x16_avx512
+#define GEMM_INDEXED_AVX512 fc_gemm_f64_6x16_indexed_avx512
+#define GEMM_INDEXED_DOUBLE_AVX512 fc_gemm_f64_12x16_indexed_avx512
 #define GEMM_DOT_GENERIC fc_gemm_dot_f64_2x2_generic
 #define GEMM_DOT_AVX2 fc_gemm_dot_f64_3x4_avx2
 #define GEMM_DOT_AVX512 fc_gemm_dot_f64_4x6_avx512
@@ -70,6 +76,8 @@
 #undef GEMM_UKERNEL_AVX2
 #undef GEMM_UKERNEL_AVX512
 #undef GEMM_UKERNEL_DOUBLE_AVX512
+#undef GEMM_INDEXED_AVX512
+#undef GEMM_INDEXED_DOUBLE_AVX512
 #undef GEMM_DOT_GENERIC
 #undef GEMM_DOT_AVX2
 #undef GEMM_DOT_AVX512

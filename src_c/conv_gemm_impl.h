@@ -39,12 +39,16 @@
 typedef void (*FC_NAME(ukernel_fn))(int64_t k, const REAL *a, const REAL *b, REAL *c,
                                     int64_t ldc, const REAL *bias, int flags);
 
+typedef void (*FC_NAME(indexed_fn))(int64_t k, const REAL *a, const REAL *b, const int64_t *boff,
+                                     REAL *c, int64_t ldc, int flags);
+
 typedef void (*FC_NAME(dot_fn))(int64_t k, const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
                                  REAL *c, int64_t ldc, int mr, int nr, int flags);
 
 typedef struct {
     FC_NAME(ukernel_fn) kernel;
     FC_NAME(ukernel_fn) kernel_double;   /* 2*MR rows from two panels, or NULL */
+    FC_NAME(indexed_fn) indexed, indexed_double;   /* B read in place, or NULL */
     fc_blocking blk;
     FC_NAME(dot_fn) dot;
     int dot_mr, dot_nr;
@@ -52,7 +56,7 @@ typedef struct {
 
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
-    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, GEMM_BLOCKING_GENERIC,
+    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, GEMM_BLOCKING_GENERIC,
                               GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC, FC_DOT_NR_GENERIC};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
@@ -67,6 +71,8 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
     if (fc_gemm_avx512_usable()) {
         e.kernel = GEMM_UKERNEL_AVX512;
         e.kernel_double = GEMM_UKERNEL_DOUBLE_AVX512;
+        e.indexed = GEMM_INDEXED_AVX512;
+        e.indexed_double = GEMM_INDEXED_DOUBLE_AVX512;
         e.blk = GEMM_BLOCKING_AVX512;
         e.dot = GEMM_DOT_AVX512;
         e.dot_mr = FC_DOT_MR_AVX512;
@@ -714,19 +720,167 @@ done:
     return status;
 }
 
+/* ---- forward on padded rows, B read in place ------------------------------ */
+
+/* Stride-1 convs with the indexed micro-kernels (AVX-512) skip B packing:
+ * a task's output rows [oh_a, oh_b) of one image are laid out as virtual
+ * columns v = (oh - oh_a) * W' + ow over the zero-padded input rows of the
+ * block (W' = W + pad_left + pad_right), so that the B row of tap (c, i, j)
+ * is the padded rows themselves from offset
+ * (c - c_lo) * plane + i * dh * W' + j * dw: NR consecutive virtual columns
+ * are NR consecutive values, read in place by the kernel.  The W' - OW
+ * virtual columns past each output row are computed and dropped, so the path
+ * is taken only where they are few.  Tiles land in a per-task buffer (M rows
+ * rounded up to whole panels x the block's virtual columns) that is written
+ * out, with bias and ReLU, after the last reduction block. */
+
+/* At most this share of computed columns is dropped padding (1/16). */
+#define FC_ROWS_MAX_WASTE_SHIFT 4
+
+typedef struct {
+    const fc_geom *g;
+    const REAL *x, *bias, *apacked;
+    REAL *y;
+    int relu;
+    FC_NAME(gemm_engine) e;
+    FC_NAME(split) rows;   /* output rows of an image */
+    int64_t width, slab_rows_max, channels_max;
+} FC_NAME(rows_fwd_ctx);
+
+static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(rows_fwd_ctx) *ctx = (const FC_NAME(rows_fwd_ctx) *)vctx;
+    const fc_geom *g = ctx->g;
+    const FC_NAME(gemm_engine) *e = &ctx->e;
+    const int64_t Cg = g->C / g->groups, M = g->O / g->groups, taps = g->KH * g->KW;
+    const int64_t K = Cg * taps, HW = g->H * g->W, P = g->OH * g->OW, width = ctx->width;
+    const int64_t kc = e->blk.kc, mc = e->blk.mc, mpad = FC_NAME(round_up)(M, GEMM_MR);
+    const int64_t rows_max = FC_NAME(split_max)(&ctx->rows);
+    const int64_t nv_max = FC_NAME(round_up)((rows_max - 1) * width + g->OW, GEMM_NR);
+    const int64_t plane_max = ctx->slab_rows_max * width;
+    REAL *slab = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(ctx->channels_max * plane_max + GEMM_NR));
+    REAL *cbuf = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(mpad * nv_max));
+    int64_t *boff = (int64_t *)malloc(sizeof(int64_t) * (size_t)FC_MIN(K, kc));
+    int status = FC_OK;
+    if (!slab || !cbuf || !boff) {
+        status = FC_ENOMEM;
+        goto done;
+    }
+    for (int64_t task = begin; task < end; task++) {
+        const int64_t rb = task % ctx->rows.blocks, ng = task / ctx->rows.blocks;
+        const int64_t n = ng / g->groups, group = ng % g->groups;
+        int64_t oh_a, oh_b;
+        FC_NAME(split_block)(&ctx->rows, rb, &oh_a, &oh_b);
+        const int64_t rows = oh_b - oh_a, slab_rows = rows + (g->KH - 1) * g->dilation_h;
+        const int64_t plane = slab_rows * width;
+        const int64_t nv = (rows - 1) * width + g->OW, nv_pad = FC_NAME(round_up)(nv, GEMM_NR);
+        const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
+        for (int64_t pc = 0; pc < K; pc += kc) {
+            const int64_t kcb = FC_MIN(kc, K - pc), c_lo = pc / taps;
+            const int64_t channels = (pc + kcb - 1) / taps - c_lo + 1;
+            /* the zero-padded input rows of the block's channels */
+            REAL *d = slab;
+            for (int64_t c = 0; c < channels; c++) {
+                const REAL *xc = xg + (c_lo + c) * HW;
+                for (int64_t r = 0; r < slab_rows; r++, d += width) {
+                    const int64_t ih = oh_a - g->pad_top + r;
+                    if (ih < 0 || ih >= g->H) {
+                        for (int64_t u = 0; u < width; u++) d[u] = 0;
+                        continue;
+                    }
+                    for (int64_t u = 0; u < g->pad_left; u++) d[u] = 0;
+                    memcpy(d + g->pad_left, xc + ih * g->W, sizeof(REAL) * (size_t)g->W);
+                    for (int64_t u = g->pad_left + g->W; u < width; u++) d[u] = 0;
+                }
+            }
+            for (int64_t u = 0; u < GEMM_NR; u++) d[u] = 0;   /* read by the last tile */
+            for (int64_t kk = 0; kk < kcb; kk++) {
+                const int64_t r = pc + kk, c = r / taps, i = (r % taps) / g->KW, j = r % g->KW;
+                boff[kk] = (c - c_lo) * plane + i * g->dilation_h * width + j * g->dilation_w;
+            }
+            const int flags = pc > 0 ? FC_GEMM_ACCUMULATE : 0;
+            for (int64_t ic = 0; ic < mpad; ic += mc) {
+                const int64_t mcb = FC_MIN(mc, mpad - ic);
+                const REAL *ap = ctx->apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
+                for (int64_t jr = 0; jr < nv_pad; jr += GEMM_NR) {
+                    for (int64_t ir = 0; ir < mcb; ir += GEMM_MR) {
+                        const REAL *apanel = ap + ir / GEMM_MR * kcb * GEMM_MR;
+                        REAL *ct = cbuf + (ic + ir) * nv_pad + jr;
+                        if (ir + 2 * GEMM_MR <= mcb) {
+                            e->indexed_double(kcb, apanel, slab + jr, boff, ct, nv_pad, flags);
+                            ir += GEMM_MR;
+                        } else {
+                            e->indexed(kcb, apanel, slab + jr, boff, ct, nv_pad, flags);
+                        }
+                    }
+                }
+            }
+        }
+        /* the valid columns of each output row, with bias and ReLU */
+        for (int64_t o = 0; o < M; o++) {
+            const REAL *src = cbuf + o * nv_pad;
+            REAL *dst = ctx->y + (n * g->O + group * M + o) * P + oh_a * g->OW;
+            const REAL b = ctx->bias ? ctx->bias[group * M + o] : (REAL)0;
+            for (int64_t r = 0; r < rows; r++, src += width, dst += g->OW) {
+                if (ctx->relu) {
+                    for (int64_t ow = 0; ow < g->OW; ow++) {
+                        const REAL v = src[ow] + b;
+                        dst[ow] = v < 0 ? (REAL)0 : v;
+                    }
+                } else {
+                    for (int64_t ow = 0; ow < g->OW; ow++) dst[ow] = src[ow] + b;
+                }
+            }
+        }
+    }
+done:
+    fc_aligned_free(slab);
+    fc_aligned_free(cbuf);
+    free(boff);
+    return status;
+}
+
+/* Nonzero, with the row split and buffer sizes in *ctx, when g takes the
+ * padded-rows path. */
+static int FC_NAME(rows_fwd_plan)(const fc_geom *g, FC_NAME(rows_fwd_ctx) *ctx)
+{
+    const FC_NAME(gemm_engine) *e = &ctx->e;
+    if (!e->indexed || g->stride_h != 1 || g->stride_w != 1 || FC_NAME(is_pointwise)(g)) return 0;
+    const int64_t width = g->W + g->pad_left + g->pad_right;
+    if ((width - g->OW) << FC_ROWS_MAX_WASTE_SHIFT > width) return 0;
+    const int64_t taps = g->KH * g->KW, K = g->C / g->groups * taps;
+    ctx->width = width;
+    ctx->channels_max = FC_MIN(K, e->blk.kc) / taps + 2;
+    ctx->rows = FC_NAME(split_make)(g->OH, 1, FC_MAX(1, e->blk.nc / width), g->N * g->groups,
+                                    FC_GEMM_MIN_TASKS, 1);
+    ctx->slab_rows_max = FC_NAME(split_max)(&ctx->rows) + (g->KH - 1) * g->dilation_h;
+    const int64_t slab = ctx->channels_max * ctx->slab_rows_max * width;
+    /* the padded rows hold a few B blocks' worth at most, like the slab */
+    return slab <= FC_SLAB_MAX_BLOCKS * FC_MIN(K, e->blk.kc) * e->blk.nc;
+}
+
 static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REAL *weight,
                                       const REAL *bias, REAL *y, int relu)
 {
     FC_NAME(gemm_fwd_ctx) ctx = {g, x, weight, bias, NULL, y, relu, FC_NAME(is_pointwise)(g),
                                  FC_NAME(gemm_engine_pick)(), {0, 0, 0, 0}};
+    FC_NAME(rows_fwd_ctx) rows_ctx = {g, x, bias, NULL, y, relu, ctx.e, {0, 0, 0, 0}, 0, 0, 0};
+    const int by_rows = FC_NAME(rows_fwd_plan)(g, &rows_ctx);
     const int64_t P = g->OH * g->OW, M = g->O / g->groups, K = (g->C / g->groups) * g->KH * g->KW;
     REAL *apacked = FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, ctx.e.blk.kc);
     if (!apacked) return FC_ENOMEM;
-    ctx.apacked = apacked;
-    ctx.cols = FC_NAME(split_make)(g->N * P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups,
-                                   FC_GEMM_MIN_TASKS, 1);
     double flops = 2.0 * g->N * g->O * P * K;
-    int status = fc_parallel_for(g->groups * ctx.cols.blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
+    int status;
+    if (by_rows) {
+        rows_ctx.apacked = apacked;
+        status = fc_parallel_for(g->N * g->groups * rows_ctx.rows.blocks, flops,
+                                 FC_NAME(rows_fwd_task), &rows_ctx);
+    } else {
+        ctx.apacked = apacked;
+        ctx.cols = FC_NAME(split_make)(g->N * P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups,
+                                       FC_GEMM_MIN_TASKS, 1);
+        status = fc_parallel_for(g->groups * ctx.cols.blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
+    }
     fc_aligned_free(apacked);
     return status;
 }

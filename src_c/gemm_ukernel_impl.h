@@ -103,10 +103,14 @@ UKERNEL_TARGET void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *
 }
 
 #ifdef UKERNEL_DOUBLE_NAME
+/* B row kk of the tile: packed (NR apart), or at b + boff[kk] (indexed). */
+#define B_ROW(kk) (indexed ? b + boff[kk] : b + (kk) * NR)
+
 #define STEP_DOUBLE(kk)                                                        \
     do {                                                                       \
-        const VEC b0 = V(load)(b + (kk) * NR);                                 \
-        const VEC b1 = V(load)(b + (kk) * NR + VLEN);                          \
+        const REAL *br = B_ROW(kk);                                            \
+        const VEC b0 = V(loadu)(br);                                           \
+        const VEC b1 = V(loadu)(br + VLEN);                                    \
         VEC av = VBROADCAST(a + (kk) * MR + 0);                                \
         c00 = V(fmadd)(av, b0, c00); c01 = V(fmadd)(av, b1, c01);              \
         av = VBROADCAST(a + (kk) * MR + 1);                                    \
@@ -134,9 +138,12 @@ UKERNEL_TARGET void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *
     } while (0)
 
 /* Rows 0 .. 2*MR-1 of the tile: A micro-panels a and a + k*MR (as packed,
- * one after the other), bias rows bias[0 .. 2*MR). */
-UKERNEL_TARGET void UKERNEL_DOUBLE_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c,
-                                        int64_t ldc, const REAL *bias, int flags)
+ * one after the other), bias rows bias[0 .. 2*MR).  With `indexed` the B rows
+ * are read in place (row kk at b + boff[kk]) instead of from a packed panel;
+ * each caller passes it as a constant, so the choice folds away. */
+UKERNEL_TARGET static inline __attribute__((always_inline)) void
+double_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c,
+            int64_t ldc, const REAL *bias, int flags, const int indexed)
 {
     const REAL *a2 = a + k * MR;
     VEC c00 = V(setzero)(), c01 = V(setzero)(), d00 = V(setzero)(), d01 = V(setzero)();
@@ -149,21 +156,25 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_NAME(int64_t k, const REAL *a, const REAL *b,
     for (; kk + 4 <= k; kk += 4) {
         _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
         _mm_prefetch((const char *)(a2 + 8 * MR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + PREFETCH_B0), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + PREFETCH_B1), _MM_HINT_T0);
+        if (!indexed) {
+            _mm_prefetch((const char *)(b + PREFETCH_B0), _MM_HINT_T0);
+            _mm_prefetch((const char *)(b + PREFETCH_B1), _MM_HINT_T0);
+        }
         STEP_DOUBLE(0);
         STEP_DOUBLE(1);
         STEP_DOUBLE(2);
         STEP_DOUBLE(3);
         a += 4 * MR;
         a2 += 4 * MR;
-        b += 4 * NR;
+        if (indexed) boff += 4;
+        else b += 4 * NR;
     }
     for (; kk < k; kk++) {
         STEP_DOUBLE(0);
         a += MR;
         a2 += MR;
-        b += NR;
+        if (indexed) boff += 1;
+        else b += NR;
     }
     store_row(c + 0 * ldc, c00, c01, bias, 0, flags);
     store_row(c + 1 * ldc, c10, c11, bias, 1, flags);
@@ -178,5 +189,65 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_NAME(int64_t k, const REAL *a, const REAL *b,
     store_row(c + 10 * ldc, d40, d41, bias, 10, flags);
     store_row(c + 11 * ldc, d50, d51, bias, 11, flags);
 }
+
+UKERNEL_TARGET void UKERNEL_DOUBLE_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c,
+                                        int64_t ldc, const REAL *bias, int flags)
+{
+    double_tile(k, a, b, NULL, c, ldc, bias, flags, 0);
+}
 #undef STEP_DOUBLE
 #endif
+
+#ifdef UKERNEL_INDEXED_NAME
+/* The indexed kernels: B row kk read in place at b + boff[kk] (any
+ * alignment), MR rows from one A panel or 2*MR from two; no bias or ReLU
+ * (flags: FC_GEMM_ACCUMULATE only). */
+#define STEP_INDEXED(kk)                                                       \
+    do {                                                                       \
+        const REAL *br = b + boff[kk];                                         \
+        const VEC b0 = V(loadu)(br);                                           \
+        const VEC b1 = V(loadu)(br + VLEN);                                    \
+        VEC av = VBROADCAST(a + (kk) * MR + 0);                                \
+        c00 = V(fmadd)(av, b0, c00); c01 = V(fmadd)(av, b1, c01);              \
+        av = VBROADCAST(a + (kk) * MR + 1);                                    \
+        c10 = V(fmadd)(av, b0, c10); c11 = V(fmadd)(av, b1, c11);              \
+        av = VBROADCAST(a + (kk) * MR + 2);                                    \
+        c20 = V(fmadd)(av, b0, c20); c21 = V(fmadd)(av, b1, c21);              \
+        av = VBROADCAST(a + (kk) * MR + 3);                                    \
+        c30 = V(fmadd)(av, b0, c30); c31 = V(fmadd)(av, b1, c31);              \
+        av = VBROADCAST(a + (kk) * MR + 4);                                    \
+        c40 = V(fmadd)(av, b0, c40); c41 = V(fmadd)(av, b1, c41);              \
+        av = VBROADCAST(a + (kk) * MR + 5);                                    \
+        c50 = V(fmadd)(av, b0, c50); c51 = V(fmadd)(av, b1, c51);              \
+    } while (0)
+
+UKERNEL_TARGET void UKERNEL_INDEXED_NAME(int64_t k, const REAL *a, const REAL *b,
+                                         const int64_t *boff, REAL *c, int64_t ldc, int flags)
+{
+    VEC c00 = V(setzero)(), c01 = V(setzero)();
+    VEC c10 = V(setzero)(), c11 = V(setzero)();
+    VEC c20 = V(setzero)(), c21 = V(setzero)();
+    VEC c30 = V(setzero)(), c31 = V(setzero)();
+    VEC c40 = V(setzero)(), c41 = V(setzero)();
+    VEC c50 = V(setzero)(), c51 = V(setzero)();
+    for (int64_t kk = 0; kk < k; kk++) {
+        STEP_INDEXED(0);
+        a += MR;
+        boff += 1;
+    }
+    store_row(c + 0 * ldc, c00, c01, NULL, 0, flags);
+    store_row(c + 1 * ldc, c10, c11, NULL, 1, flags);
+    store_row(c + 2 * ldc, c20, c21, NULL, 2, flags);
+    store_row(c + 3 * ldc, c30, c31, NULL, 3, flags);
+    store_row(c + 4 * ldc, c40, c41, NULL, 4, flags);
+    store_row(c + 5 * ldc, c50, c51, NULL, 5, flags);
+}
+
+UKERNEL_TARGET void UKERNEL_DOUBLE_INDEXED_NAME(int64_t k, const REAL *a, const REAL *b,
+                                                const int64_t *boff, REAL *c, int64_t ldc, int flags)
+{
+    double_tile(k, a, b, boff, c, ldc, NULL, flags, 1);
+}
+#undef STEP_INDEXED
+#endif
+#undef B_ROW

@@ -11,7 +11,8 @@ K spanning several KC blocks (so the fused bias and ReLU must wait for the
 last block), M spanning several MC blocks, many column blocks, groups,
 stride / dilation / asymmetric padding in the fused im2col packing (through
 the zero-padded slab of input rows, and tap by tap where that slab would be
-too large), and the
+too large), stride-1 shapes whose B rows the AVX-512 kernels read in place
+from the padded rows, and the
 backward paths (grad_input's col2im scatter per channel block, grad_weight's
 reduction over (n, p) in KC blocks).  CI also runs this file with
 FASTCONV_SIMD=generic (portable micro-kernels) and FASTCONV_SIMD=avx2 (the
@@ -132,6 +133,14 @@ CASES = [
     # a kernel that covers a large image: the padded slab of one reduction block
     # would outgrow its cap, so B is packed tap by tap from the image instead
     ("pack-slab-over-cap", (1, 2, 190, 190), (34, 2, 189, 189), 1, 0, 1, 1),
+    # stride 1 with few padding columns (at most 1/16 of a padded row): with the
+    # AVX-512 kernels, B is read in place from the padded rows (output rows as
+    # virtual columns), M in 12-row pairs plus a 6-row panel
+    ("rows-3x3-wide", (2, 5, 9, 34), (14, 5, 3, 3), 1, 1, 1, 1),
+    ("rows-k-blocks-asymmetric-pad", (1, 40, 20, 40), (13, 40, 3, 3), 1, ((2, 0), (1, 1)), 1, 1),
+    ("rows-dilated-5x5", (1, 3, 12, 140), (40, 3, 5, 5), 1, 4, 2, 1),
+    ("rows-grouped", (1, 8, 6, 40), (64, 4, 3, 3), 1, 1, 1, 2),
+    ("rows-no-padding-3x1", (2, 6, 3, 36), (8, 6, 3, 1), 1, 0, 1, 1),
     # 1x1 stride-1 unpadded: plain packed GEMM straight from the input
     ("pointwise", (2, 20, 9, 11), (13, 20, 1, 1), 1, 0, 1, 1),
     ("pointwise-k-two-blocks", (1, 300, 4, 5), (7, 300, 1, 1), 1, 0, 1, 1),
