@@ -947,9 +947,54 @@ static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
     return FC_OK;
 }
 
+/* Stride 1, padding at most dilation * (k - 1) on every side: grad_x is the
+ * forward conv of grad_y (O channels, OH x OW) with the weight flipped in
+ * both tap directions and transposed per group, (C, O / groups, KH, KW),
+ * padded by dilation * (k - 1) - pad on each side.  That runs on the forward
+ * engine (padded slab or rows read in place) with no col2im scatter. */
+#define FC_GIN_FORWARD_MIN_CHANNELS 16
+
+static int FC_NAME(grad_input_by_forward)(const fc_geom *g, const REAL *grad_y,
+                                          const REAL *weight, REAL *grad_x)
+{
+    const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, taps = g->KH * g->KW;
+    fc_geom t = *g;
+    t.C = g->O;
+    t.H = g->OH;
+    t.W = g->OW;
+    t.O = g->C;
+    t.OH = g->H;
+    t.OW = g->W;
+    t.pad_top = g->dilation_h * (g->KH - 1) - g->pad_top;
+    t.pad_bottom = g->dilation_h * (g->KH - 1) - g->pad_bottom;
+    t.pad_left = g->dilation_w * (g->KW - 1) - g->pad_left;
+    t.pad_right = g->dilation_w * (g->KW - 1) - g->pad_right;
+    REAL *flipped = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(g->O * Cg * taps));
+    if (!flipped) return FC_ENOMEM;
+    for (int64_t group = 0; group < g->groups; group++)
+        for (int64_t o = 0; o < Og; o++)
+            for (int64_t c = 0; c < Cg; c++) {
+                const REAL *src = weight + ((group * Og + o) * Cg + c) * taps;
+                REAL *dst = flipped + ((group * Cg + c) * Og + o) * taps;
+                for (int64_t k = 0; k < taps; k++) dst[k] = src[taps - 1 - k];
+            }
+    const int status = FC_NAME(conv_gemm_forward)(&t, grad_y, flipped, NULL, grad_x, 0);
+    fc_aligned_free(flipped);
+    return status;
+}
+
 static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
                                          const REAL *weight, REAL *grad_x)
 {
+    /* grad_x by the forward engine where it is the same work: stride 1,
+     * input no larger than the output (as with "same" padding; a larger one
+     * would mostly multiply padding), and enough input channels per group
+     * to fill the GEMM's rows */
+    if (g->stride_h == 1 && g->stride_w == 1 && !FC_NAME(is_pointwise)(g) &&
+        g->pad_top <= g->dilation_h * (g->KH - 1) && g->pad_bottom <= g->dilation_h * (g->KH - 1) &&
+        g->pad_left <= g->dilation_w * (g->KW - 1) && g->pad_right <= g->dilation_w * (g->KW - 1) &&
+        g->H * g->W <= g->OH * g->OW && g->C / g->groups >= FC_GIN_FORWARD_MIN_CHANNELS)
+        return FC_NAME(grad_input_by_forward)(g, grad_y, weight, grad_x);
     FC_NAME(gemm_gin_ctx) ctx = {g, grad_y, NULL, grad_x, FC_NAME(is_pointwise)(g),
                                  FC_NAME(gemm_engine_pick)(), {0, 0, 0, 0}, 0};
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, taps = g->KH * g->KW;

@@ -5,7 +5,8 @@
  *   forward      depthwise, or few input and output channels -> direct kernels (conv_direct.h)
  *                one output channel per group   -> reference loops (GEMM tile mostly padding)
  *                everything else                -> packed implicit GEMM (conv_gemm_impl.h)
- *   grad_input   depthwise -> direct; else as forward, on the GEMM engine + col2im
+ *   grad_input   depthwise -> direct; stride 1 with "same"-sized input -> the forward
+ *                GEMM on grad_y with the flipped weight; else the GEMM engine + col2im
  *   grad_weight  depthwise -> direct; else as forward, GEMM reduced over (n, p)
  *   grad_bias    fixed-order blocked reduction
  *   im2col / col2im: the reference copies (memory-bound already)

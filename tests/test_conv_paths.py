@@ -12,7 +12,8 @@ last block), M spanning several MC blocks, many column blocks, groups,
 stride / dilation / asymmetric padding in the fused im2col packing (through
 the zero-padded slab of input rows, and tap by tap where that slab would be
 too large), stride-1 shapes whose B rows the AVX-512 kernels read in place
-from the padded rows, and the
+from the padded rows, grad_input of stride-1 "same"-sized convs as a forward
+conv with the flipped weight, and the
 backward paths (grad_input's col2im scatter per channel block, grad_weight's
 reduction over (n, p) in KC blocks).  CI also runs this file with
 FASTCONV_SIMD=generic (portable micro-kernels) and FASTCONV_SIMD=avx2 (the
@@ -141,6 +142,9 @@ CASES = [
     ("rows-dilated-5x5", (1, 3, 12, 140), (40, 3, 5, 5), 1, 4, 2, 1),
     ("rows-grouped", (1, 8, 6, 40), (64, 4, 3, 3), 1, 1, 1, 2),
     ("rows-no-padding-3x1", (2, 6, 3, 36), (8, 6, 3, 1), 1, 0, 1, 1),
+    # stride 1, "same"-sized, 16+ input channels per group: grad_input runs as
+    # the forward conv of grad_y with the flipped, transposed weight
+    ("grad-input-by-forward-grouped-dilated", (2, 32, 10, 12), (48, 16, 3, 3), 1, 2, 2, 2),
     # 1x1 stride-1 unpadded: plain packed GEMM straight from the input
     ("pointwise", (2, 20, 9, 11), (13, 20, 1, 1), 1, 0, 1, 1),
     ("pointwise-k-two-blocks", (1, 300, 4, 5), (7, 300, 1, 1), 1, 0, 1, 1),
