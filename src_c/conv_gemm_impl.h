@@ -377,8 +377,17 @@ static int FC_NAME(is_pointwise)(const fc_geom *g)
            g->pad_top == 0 && g->pad_bottom == 0 && g->pad_left == 0 && g->pad_right == 0;
 }
 
-/* Minimum task count: enough to keep two cores evenly busy on one image. */
+/* Minimum task count: two per thread the call will use, and at least 4, so
+ * that one image still keeps every core evenly busy.  Every output is
+ * computed the same way whichever block it falls in (column and row blocks
+ * never split a reduction), so the grid may follow the thread count without
+ * changing a bit of the result. */
 #define FC_GEMM_MIN_TASKS 4
+
+static int64_t FC_NAME(min_tasks)(double flops)
+{
+    return FC_MAX(FC_GEMM_MIN_TASKS, 2 * (int64_t)fc_threads_for(flops, INT64_MAX));
+}
 
 /* ---- forward ------------------------------------------------------------- */
 
@@ -851,8 +860,9 @@ static int FC_NAME(rows_fwd_plan)(const fc_geom *g, FC_NAME(rows_fwd_ctx) *ctx)
     const int64_t taps = g->KH * g->KW, K = g->C / g->groups * taps;
     ctx->width = width;
     ctx->channels_max = FC_MIN(K, e->blk.kc) / taps + 2;
+    const double flops = 2.0 * g->N * g->O * g->OH * g->OW * K;
     ctx->rows = FC_NAME(split_make)(g->OH, 1, FC_MAX(1, e->blk.nc / width), g->N * g->groups,
-                                    FC_GEMM_MIN_TASKS, 1);
+                                    FC_NAME(min_tasks)(flops), 1);
     ctx->slab_rows_max = FC_NAME(split_max)(&ctx->rows) + (g->KH - 1) * g->dilation_h;
     const int64_t slab = ctx->channels_max * ctx->slab_rows_max * width;
     /* the padded rows hold a few B blocks' worth at most, like the slab */
@@ -878,7 +888,7 @@ static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REA
     } else {
         ctx.apacked = apacked;
         ctx.cols = FC_NAME(split_make)(g->N * P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups,
-                                       FC_GEMM_MIN_TASKS, 1);
+                                       FC_NAME(min_tasks)(flops), 1);
         status = fc_parallel_for(g->groups * ctx.cols.blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
     }
     fc_aligned_free(apacked);
@@ -1009,9 +1019,9 @@ static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
     int64_t unit = 1;
     while (unit * taps % GEMM_MR) unit++;
     const int64_t max_units = FC_MAX(1, ctx.e.blk.mc / (unit * taps));
-    ctx.chans = FC_NAME(split_make)(Cg, unit, max_units, g->N * g->groups, FC_GEMM_MIN_TASKS, 1);
-    ctx.col_block = FC_MIN(ctx.e.blk.nc, FC_NAME(round_up)(g->OH * g->OW, GEMM_NR));
     double flops = 2.0 * g->N * g->O * g->OH * g->OW * R;
+    ctx.chans = FC_NAME(split_make)(Cg, unit, max_units, g->N * g->groups, FC_NAME(min_tasks)(flops), 1);
+    ctx.col_block = FC_MIN(ctx.e.blk.nc, FC_NAME(round_up)(g->OH * g->OW, GEMM_NR));
     int status = fc_parallel_for(g->N * g->groups * ctx.chans.blocks, flops, FC_NAME(gemm_gin_task), &ctx);
     fc_aligned_free(apacked);
     return status;
@@ -1155,10 +1165,10 @@ static int FC_NAME(conv_gemm_grad_weight)(const fc_geom *g, const REAL *grad_y,
         return FC_OK;
     }
     /* rows of dy and lines of col per task: together they stay in L2 */
+    double flops = 2.0 * g->N * g->O * g->OH * g->OW * R;
     ctx.rows = FC_NAME(split_make)(Og, 1, ctx.e.blk.dot_rows, 1, 1, 0);
     ctx.cols = FC_NAME(split_make)(R, 1, ctx.e.blk.dot_rows, g->groups * ctx.rows.blocks,
-                                   FC_GEMM_MIN_TASKS, 1);
-    double flops = 2.0 * g->N * g->O * g->OH * g->OW * R;
+                                   FC_NAME(min_tasks)(flops), 1);
     return fc_parallel_for(g->groups * ctx.rows.blocks * ctx.cols.blocks, flops,
                            FC_NAME(gemm_gw_task), &ctx);
 }
