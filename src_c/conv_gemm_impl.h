@@ -10,9 +10,17 @@
  *   grad_weight   dW[o, k]     = sum_(n,p) dy[n,o,p] * col[n][k, p]
  *
  * col is never materialised: the B operand is packed straight from the image
- * (im2col fused into packing, zeros for padding), so the workspace is a few
- * packed blocks per thread whatever the batch size.  1x1 stride-1 unpadded
- * convs pack B from the contiguous input as a plain matrix.
+ * (im2col fused into packing), so the workspace is a few packed blocks per
+ * thread whatever the batch size.  Per reduction block the input rows a
+ * block of columns reads are first copied into a zero-padded slab, split by
+ * column phase for strided convs, so that every tap row is a few contiguous
+ * runs (one per output row) copied without bounds checks.  1x1 stride-1
+ * unpadded convs pack B from the contiguous input as a plain matrix.  With
+ * the AVX-512 kernels, stride-1 convs whose padded rows are barely wider than
+ * the output read B in place from those padded rows instead (see "forward on
+ * padded rows").  grad_input of a stride-1 conv whose input is no larger than
+ * its output runs as a forward conv of dy with the flipped weight; other
+ * shapes use the dcol + col2im route written above.
  *
  * A, the weight (transposed for grad_input), is the same for every image: it
  * is packed once per call into MR-tall micro-panels per KC block.  The BLIS
@@ -22,18 +30,20 @@
  *     pack B[pc:pc+KC, cols]        KC x NC, NR-wide micro-panels
  *     for ic in M by MC:            MC x KC block of packed A stays in L2
  *       for jr in cols by NR:       B micro-panel stays in L1
- *         for ir in MC by MR:       micro-kernel, MR x NR tile of C
+ *         for ir in MC by MR:       micro-kernel, MR x NR tile of C (AVX-512:
+ *                                   2*MR rows from two panels where both exist)
  *
  * grad_weight reduces along rows that are contiguous in both operands, so it
  * uses the dot-product micro-kernels instead (see its section).
  *
  * Threads take whole tasks: (group, block of the batch's output positions)
- * forward,
+ * forward ((image, group, block of output rows) on padded rows),
  * (image, group, channel block) for grad_input, whose col2im scatter then only
  * touches the task's own grad_x planes, and (group, row block, column block)
- * of grad_weight, whose reduction over (n, p) runs inside the task.  The task
- * grid depends only on the shape, and every output is reduced in the fixed
- * pc order, so results are bitwise identical for any thread count.
+ * of grad_weight, whose reduction over (n, p) runs inside the task.  There
+ * are at least two tasks per thread; no task boundary ever splits an
+ * output's reduction, and every output is reduced in the fixed pc order, so
+ * results are bitwise identical for any thread count.
  */
 
 typedef void (*FC_NAME(ukernel_fn))(int64_t k, const REAL *a, const REAL *b, REAL *c,
