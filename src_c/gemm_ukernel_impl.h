@@ -22,22 +22,51 @@
  * same bits from either kernel.
  */
 
+/* B row kk of the tile: a packed panel's (NR apart), or, for the indexed
+ * kernels, b + boff[kk].  `indexed` is a constant in every caller, so the
+ * choice folds away. */
+#define B_ROW(kk) (indexed ? b + boff[kk] : b + (kk) * NR)
+
+/* Accumulators acc##r##0 / acc##r##1 of row r (0 .. MR-1) of one A panel. */
+#define ZERO_PANEL(acc)                                                        \
+    VEC acc##00 = V(setzero)(), acc##01 = V(setzero)();                        \
+    VEC acc##10 = V(setzero)(), acc##11 = V(setzero)();                        \
+    VEC acc##20 = V(setzero)(), acc##21 = V(setzero)();                        \
+    VEC acc##30 = V(setzero)(), acc##31 = V(setzero)();                        \
+    VEC acc##40 = V(setzero)(), acc##41 = V(setzero)();                        \
+    VEC acc##50 = V(setzero)(), acc##51 = V(setzero)()
+
+/* Row r of panel p at step kk: its A value broadcast times both B vectors. */
+#define FMA_ROW(acc, p, kk, r)                                                 \
+    do {                                                                       \
+        const VEC av = VBROADCAST((p) + (kk) * MR + (r));                      \
+        acc##r##0 = V(fmadd)(av, b0, acc##r##0);                               \
+        acc##r##1 = V(fmadd)(av, b1, acc##r##1);                               \
+    } while (0)
+
+#define FMA_PANEL(acc, p, kk)                                                  \
+    do {                                                                       \
+        FMA_ROW(acc, p, kk, 0); FMA_ROW(acc, p, kk, 1); FMA_ROW(acc, p, kk, 2); \
+        FMA_ROW(acc, p, kk, 3); FMA_ROW(acc, p, kk, 4); FMA_ROW(acc, p, kk, 5); \
+    } while (0)
+
+/* Rows first .. first+MR-1 of C from one panel's accumulators. */
+#define STORE_PANEL(acc, first)                                                \
+    do {                                                                       \
+        store_row(c + ((first) + 0) * ldc, acc##00, acc##01, bias, (first) + 0, flags); \
+        store_row(c + ((first) + 1) * ldc, acc##10, acc##11, bias, (first) + 1, flags); \
+        store_row(c + ((first) + 2) * ldc, acc##20, acc##21, bias, (first) + 2, flags); \
+        store_row(c + ((first) + 3) * ldc, acc##30, acc##31, bias, (first) + 3, flags); \
+        store_row(c + ((first) + 4) * ldc, acc##40, acc##41, bias, (first) + 4, flags); \
+        store_row(c + ((first) + 5) * ldc, acc##50, acc##51, bias, (first) + 5, flags); \
+    } while (0)
+
 #define STEP(kk)                                                               \
     do {                                                                       \
-        const VEC b0 = V(load)(b + (kk) * NR);                                 \
-        const VEC b1 = V(load)(b + (kk) * NR + VLEN);                          \
-        VEC av = VBROADCAST(a + (kk) * MR + 0);                       \
-        c00 = V(fmadd)(av, b0, c00); c01 = V(fmadd)(av, b1, c01);              \
-        av = VBROADCAST(a + (kk) * MR + 1);                           \
-        c10 = V(fmadd)(av, b0, c10); c11 = V(fmadd)(av, b1, c11);              \
-        av = VBROADCAST(a + (kk) * MR + 2);                           \
-        c20 = V(fmadd)(av, b0, c20); c21 = V(fmadd)(av, b1, c21);              \
-        av = VBROADCAST(a + (kk) * MR + 3);                           \
-        c30 = V(fmadd)(av, b0, c30); c31 = V(fmadd)(av, b1, c31);              \
-        av = VBROADCAST(a + (kk) * MR + 4);                           \
-        c40 = V(fmadd)(av, b0, c40); c41 = V(fmadd)(av, b1, c41);              \
-        av = VBROADCAST(a + (kk) * MR + 5);                           \
-        c50 = V(fmadd)(av, b0, c50); c51 = V(fmadd)(av, b1, c51);              \
+        const REAL *br = B_ROW(kk);                                            \
+        const VEC b0 = V(loadu)(br);                                           \
+        const VEC b1 = V(loadu)(br + VLEN);                                    \
+        FMA_PANEL(c, a, kk);                                                   \
     } while (0)
 
 UKERNEL_TARGET static inline void store_row(REAL *row, VEC lo, VEC hi, const REAL *bias, int i, int flags)
@@ -60,98 +89,63 @@ UKERNEL_TARGET static inline void store_row(REAL *row, VEC lo, VEC hi, const REA
     V(storeu)(row + VLEN, hi);
 }
 
-UKERNEL_TARGET static inline void tile_part(int64_t k, const REAL *a, const REAL *b, REAL *c,
-                                           int64_t ldc, const REAL *bias, int flags)
+/* One MR x (2 * VLEN) part of the tile. */
+UKERNEL_TARGET static inline __attribute__((always_inline)) void
+tile_part(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c, int64_t ldc,
+          const REAL *bias, int flags, const int indexed)
 {
-    VEC c00 = V(setzero)(), c01 = V(setzero)();
-    VEC c10 = V(setzero)(), c11 = V(setzero)();
-    VEC c20 = V(setzero)(), c21 = V(setzero)();
-    VEC c30 = V(setzero)(), c31 = V(setzero)();
-    VEC c40 = V(setzero)(), c41 = V(setzero)();
-    VEC c50 = V(setzero)(), c51 = V(setzero)();
+    ZERO_PANEL(c);
     int64_t kk = 0;
     for (; kk + 4 <= k; kk += 4) {
         _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + PREFETCH_B0), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + PREFETCH_B1), _MM_HINT_T0);
+        if (!indexed) {
+            _mm_prefetch((const char *)(b + PREFETCH_B0), _MM_HINT_T0);
+            _mm_prefetch((const char *)(b + PREFETCH_B1), _MM_HINT_T0);
+        }
         STEP(0);
         STEP(1);
         STEP(2);
         STEP(3);
         a += 4 * MR;
-        b += 4 * NR;
+        if (indexed) boff += 4;
+        else b += 4 * NR;
     }
     for (; kk < k; kk++) {
         STEP(0);
         a += MR;
-        b += NR;
+        if (indexed) boff += 1;
+        else b += NR;
     }
-    store_row(c + 0 * ldc, c00, c01, bias, 0, flags);
-    store_row(c + 1 * ldc, c10, c11, bias, 1, flags);
-    store_row(c + 2 * ldc, c20, c21, bias, 2, flags);
-    store_row(c + 3 * ldc, c30, c31, bias, 3, flags);
-    store_row(c + 4 * ldc, c40, c41, bias, 4, flags);
-    store_row(c + 5 * ldc, c50, c51, bias, 5, flags);
+    STORE_PANEL(c, 0);
 }
 
 UKERNEL_TARGET void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c,
                                  int64_t ldc, const REAL *bias, int flags)
 {
     for (int part = 0; part < UKERNEL_PARTS; part++)
-        tile_part(k, a, b + part * (NR / UKERNEL_PARTS), c + part * (NR / UKERNEL_PARTS), ldc,
-                  bias, flags);
+        tile_part(k, a, b + part * (NR / UKERNEL_PARTS), NULL, c + part * (NR / UKERNEL_PARTS), ldc,
+                  bias, flags, 0);
 }
 
 #ifdef UKERNEL_DOUBLE_NAME
-/* B row kk of the tile: packed (NR apart), or at b + boff[kk] (indexed). */
-#define B_ROW(kk) (indexed ? b + boff[kk] : b + (kk) * NR)
-
 #define STEP_DOUBLE(kk)                                                        \
     do {                                                                       \
         const REAL *br = B_ROW(kk);                                            \
         const VEC b0 = V(loadu)(br);                                           \
         const VEC b1 = V(loadu)(br + VLEN);                                    \
-        VEC av = VBROADCAST(a + (kk) * MR + 0);                                \
-        c00 = V(fmadd)(av, b0, c00); c01 = V(fmadd)(av, b1, c01);              \
-        av = VBROADCAST(a + (kk) * MR + 1);                                    \
-        c10 = V(fmadd)(av, b0, c10); c11 = V(fmadd)(av, b1, c11);              \
-        av = VBROADCAST(a + (kk) * MR + 2);                                    \
-        c20 = V(fmadd)(av, b0, c20); c21 = V(fmadd)(av, b1, c21);              \
-        av = VBROADCAST(a + (kk) * MR + 3);                                    \
-        c30 = V(fmadd)(av, b0, c30); c31 = V(fmadd)(av, b1, c31);              \
-        av = VBROADCAST(a + (kk) * MR + 4);                                    \
-        c40 = V(fmadd)(av, b0, c40); c41 = V(fmadd)(av, b1, c41);              \
-        av = VBROADCAST(a + (kk) * MR + 5);                                    \
-        c50 = V(fmadd)(av, b0, c50); c51 = V(fmadd)(av, b1, c51);              \
-        av = VBROADCAST(a2 + (kk) * MR + 0);                                   \
-        d00 = V(fmadd)(av, b0, d00); d01 = V(fmadd)(av, b1, d01);              \
-        av = VBROADCAST(a2 + (kk) * MR + 1);                                   \
-        d10 = V(fmadd)(av, b0, d10); d11 = V(fmadd)(av, b1, d11);              \
-        av = VBROADCAST(a2 + (kk) * MR + 2);                                   \
-        d20 = V(fmadd)(av, b0, d20); d21 = V(fmadd)(av, b1, d21);              \
-        av = VBROADCAST(a2 + (kk) * MR + 3);                                   \
-        d30 = V(fmadd)(av, b0, d30); d31 = V(fmadd)(av, b1, d31);              \
-        av = VBROADCAST(a2 + (kk) * MR + 4);                                   \
-        d40 = V(fmadd)(av, b0, d40); d41 = V(fmadd)(av, b1, d41);              \
-        av = VBROADCAST(a2 + (kk) * MR + 5);                                   \
-        d50 = V(fmadd)(av, b0, d50); d51 = V(fmadd)(av, b1, d51);              \
+        FMA_PANEL(c, a, kk);                                                   \
+        FMA_PANEL(d, a2, kk);                                                  \
     } while (0)
 
 /* Rows 0 .. 2*MR-1 of the tile: A micro-panels a and a + k*MR (as packed,
- * one after the other), bias rows bias[0 .. 2*MR).  With `indexed` the B rows
- * are read in place (row kk at b + boff[kk]) instead of from a packed panel;
- * each caller passes it as a constant, so the choice folds away. */
+ * one after the other), bias rows bias[0 .. 2*MR). */
 UKERNEL_TARGET static inline __attribute__((always_inline)) void
 double_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c,
             int64_t ldc, const REAL *bias, int flags, const int indexed)
 {
     const REAL *a2 = a + k * MR;
-    VEC c00 = V(setzero)(), c01 = V(setzero)(), d00 = V(setzero)(), d01 = V(setzero)();
-    VEC c10 = V(setzero)(), c11 = V(setzero)(), d10 = V(setzero)(), d11 = V(setzero)();
-    VEC c20 = V(setzero)(), c21 = V(setzero)(), d20 = V(setzero)(), d21 = V(setzero)();
-    VEC c30 = V(setzero)(), c31 = V(setzero)(), d30 = V(setzero)(), d31 = V(setzero)();
-    VEC c40 = V(setzero)(), c41 = V(setzero)(), d40 = V(setzero)(), d41 = V(setzero)();
-    VEC c50 = V(setzero)(), c51 = V(setzero)(), d50 = V(setzero)(), d51 = V(setzero)();
+    ZERO_PANEL(c);
+    ZERO_PANEL(d);
     int64_t kk = 0;
     for (; kk + 4 <= k; kk += 4) {
         _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
@@ -176,18 +170,8 @@ double_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *
         if (indexed) boff += 1;
         else b += NR;
     }
-    store_row(c + 0 * ldc, c00, c01, bias, 0, flags);
-    store_row(c + 1 * ldc, c10, c11, bias, 1, flags);
-    store_row(c + 2 * ldc, c20, c21, bias, 2, flags);
-    store_row(c + 3 * ldc, c30, c31, bias, 3, flags);
-    store_row(c + 4 * ldc, c40, c41, bias, 4, flags);
-    store_row(c + 5 * ldc, c50, c51, bias, 5, flags);
-    store_row(c + 6 * ldc, d00, d01, bias, 6, flags);
-    store_row(c + 7 * ldc, d10, d11, bias, 7, flags);
-    store_row(c + 8 * ldc, d20, d21, bias, 8, flags);
-    store_row(c + 9 * ldc, d30, d31, bias, 9, flags);
-    store_row(c + 10 * ldc, d40, d41, bias, 10, flags);
-    store_row(c + 11 * ldc, d50, d51, bias, 11, flags);
+    STORE_PANEL(c, 0);
+    STORE_PANEL(d, MR);
 }
 
 UKERNEL_TARGET void UKERNEL_DOUBLE_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c,
@@ -202,45 +186,10 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_NAME(int64_t k, const REAL *a, const REAL *b,
 /* The indexed kernels: B row kk read in place at b + boff[kk] (any
  * alignment), MR rows from one A panel or 2*MR from two; no bias or ReLU
  * (flags: FC_GEMM_ACCUMULATE only). */
-#define STEP_INDEXED(kk)                                                       \
-    do {                                                                       \
-        const REAL *br = b + boff[kk];                                         \
-        const VEC b0 = V(loadu)(br);                                           \
-        const VEC b1 = V(loadu)(br + VLEN);                                    \
-        VEC av = VBROADCAST(a + (kk) * MR + 0);                                \
-        c00 = V(fmadd)(av, b0, c00); c01 = V(fmadd)(av, b1, c01);              \
-        av = VBROADCAST(a + (kk) * MR + 1);                                    \
-        c10 = V(fmadd)(av, b0, c10); c11 = V(fmadd)(av, b1, c11);              \
-        av = VBROADCAST(a + (kk) * MR + 2);                                    \
-        c20 = V(fmadd)(av, b0, c20); c21 = V(fmadd)(av, b1, c21);              \
-        av = VBROADCAST(a + (kk) * MR + 3);                                    \
-        c30 = V(fmadd)(av, b0, c30); c31 = V(fmadd)(av, b1, c31);              \
-        av = VBROADCAST(a + (kk) * MR + 4);                                    \
-        c40 = V(fmadd)(av, b0, c40); c41 = V(fmadd)(av, b1, c41);              \
-        av = VBROADCAST(a + (kk) * MR + 5);                                    \
-        c50 = V(fmadd)(av, b0, c50); c51 = V(fmadd)(av, b1, c51);              \
-    } while (0)
-
 UKERNEL_TARGET void UKERNEL_INDEXED_NAME(int64_t k, const REAL *a, const REAL *b,
                                          const int64_t *boff, REAL *c, int64_t ldc, int flags)
 {
-    VEC c00 = V(setzero)(), c01 = V(setzero)();
-    VEC c10 = V(setzero)(), c11 = V(setzero)();
-    VEC c20 = V(setzero)(), c21 = V(setzero)();
-    VEC c30 = V(setzero)(), c31 = V(setzero)();
-    VEC c40 = V(setzero)(), c41 = V(setzero)();
-    VEC c50 = V(setzero)(), c51 = V(setzero)();
-    for (int64_t kk = 0; kk < k; kk++) {
-        STEP_INDEXED(0);
-        a += MR;
-        boff += 1;
-    }
-    store_row(c + 0 * ldc, c00, c01, NULL, 0, flags);
-    store_row(c + 1 * ldc, c10, c11, NULL, 1, flags);
-    store_row(c + 2 * ldc, c20, c21, NULL, 2, flags);
-    store_row(c + 3 * ldc, c30, c31, NULL, 3, flags);
-    store_row(c + 4 * ldc, c40, c41, NULL, 4, flags);
-    store_row(c + 5 * ldc, c50, c51, NULL, 5, flags);
+    tile_part(k, a, b, boff, c, ldc, NULL, flags, 1);
 }
 
 UKERNEL_TARGET void UKERNEL_DOUBLE_INDEXED_NAME(int64_t k, const REAL *a, const REAL *b,
@@ -248,6 +197,10 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_INDEXED_NAME(int64_t k, const REAL *a, const 
 {
     double_tile(k, a, b, boff, c, ldc, NULL, flags, 1);
 }
-#undef STEP_INDEXED
 #endif
+#undef STEP
 #undef B_ROW
+#undef ZERO_PANEL
+#undef FMA_ROW
+#undef FMA_PANEL
+#undef STORE_PANEL
