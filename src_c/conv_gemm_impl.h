@@ -521,6 +521,33 @@ static int64_t FC_NAME(slab_size)(const FC_NAME(col_runs) *cr, int64_t channels)
     return cr->images * channels * cr->rows * cr->width + FC_SLAB_SLACK;
 }
 
+/* One padded slab row of `width` = stride_w * phase_len cells from input
+ * row `row` (NULL: a padding row of zeros), split by column phase. */
+static void FC_NAME(padded_row)(const fc_geom *g, const REAL *row, int64_t width, int64_t phase_len,
+                                REAL *FC_RESTRICT d)
+{
+    const int64_t left = g->pad_left, step = g->stride_w;
+    if (!row) {
+        for (int64_t u = 0; u < width; u++) d[u] = 0;
+    } else if (step == 1) {
+        for (int64_t u = 0; u < left; u++) d[u] = 0;
+        memcpy(d + left, row, sizeof(REAL) * (size_t)g->W);
+        for (int64_t u = left + g->W; u < width; u++) d[u] = 0;
+    } else {
+        for (int64_t phase = 0; phase < step; phase++) {
+            /* cells u = k * step + phase; image columns u - left in [0, W) */
+            REAL *dp = d + phase * phase_len;
+            const int64_t k_lo = FC_MIN(phase_len, phase >= left ? 0 : (left - phase + step - 1) / step);
+            const int64_t k_hi = FC_MAX(k_lo, FC_MIN(phase_len, (left + g->W - phase + step - 1) / step));
+            const REAL *src = row + k_lo * step + phase - left;
+            int64_t k = 0;
+            for (; k < k_lo; k++) dp[k] = 0;
+            for (; k < k_hi; k++, src += step) dp[k] = *src;
+            for (; k < phase_len; k++) dp[k] = 0;
+        }
+    }
+}
+
 /* The zero-padded rows of channels [c_lo, c_lo + channels) of the group
  * (first channel of image n at x + n * image_stride), image s at
  * slab + s * channels * plane. */
@@ -528,8 +555,7 @@ static void FC_NAME(slab_fill)(const fc_geom *g, const REAL *x, int64_t image_st
                                const FC_NAME(col_runs) *cr, int64_t c_lo, int64_t channels,
                                REAL *FC_RESTRICT slab)
 {
-    const int64_t plane = cr->rows * cr->width, HW = g->H * g->W, step = g->stride_w;
-    const int64_t left = g->pad_left;
+    const int64_t plane = cr->rows * cr->width, HW = g->H * g->W;
     for (int64_t s = 0; s < cr->images; s++) {
         const REAL *xs = x + (cr->n0 + s) * image_stride + c_lo * HW;
         const int64_t ih0 = cr->oh_lo[s] * g->stride_h - g->pad_top;
@@ -537,28 +563,8 @@ static void FC_NAME(slab_fill)(const fc_geom *g, const REAL *x, int64_t image_st
             REAL *d = slab + (s * channels + c) * plane;
             for (int64_t r = 0; r < cr->rows; r++, d += cr->width) {
                 const int64_t ih = ih0 + r;
-                if (ih < 0 || ih >= g->H) {
-                    for (int64_t u = 0; u < cr->width; u++) d[u] = 0;
-                    continue;
-                }
-                const REAL *row = xs + c * HW + ih * g->W;
-                if (step == 1) {
-                    for (int64_t u = 0; u < left; u++) d[u] = 0;
-                    memcpy(d + left, row, sizeof(REAL) * (size_t)g->W);
-                    for (int64_t u = left + g->W; u < cr->width; u++) d[u] = 0;
-                    continue;
-                }
-                for (int64_t phase = 0; phase < step; phase++) {
-                    /* cells u = k * step + phase; image columns u - left in [0, W) */
-                    REAL *dp = d + phase * cr->phase_len;
-                    const int64_t k_lo = FC_MIN(cr->phase_len, phase >= left ? 0 : (left - phase + step - 1) / step);
-                    const int64_t k_hi = FC_MAX(k_lo, FC_MIN(cr->phase_len, (left + g->W - phase + step - 1) / step));
-                    const REAL *src = row + k_lo * step + phase - left;
-                    int64_t k = 0;
-                    for (; k < k_lo; k++) dp[k] = 0;
-                    for (; k < k_hi; k++, src += step) dp[k] = *src;
-                    for (; k < cr->phase_len; k++) dp[k] = 0;
-                }
+                FC_NAME(padded_row)(g, ih < 0 || ih >= g->H ? NULL : xs + c * HW + ih * g->W,
+                                    cr->width, cr->phase_len, d);
             }
         }
     }
@@ -803,13 +809,7 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
                 const REAL *xc = xg + (c_lo + c) * HW;
                 for (int64_t r = 0; r < slab_rows; r++, d += width) {
                     const int64_t ih = oh_a - g->pad_top + r;
-                    if (ih < 0 || ih >= g->H) {
-                        for (int64_t u = 0; u < width; u++) d[u] = 0;
-                        continue;
-                    }
-                    for (int64_t u = 0; u < g->pad_left; u++) d[u] = 0;
-                    memcpy(d + g->pad_left, xc + ih * g->W, sizeof(REAL) * (size_t)g->W);
-                    for (int64_t u = g->pad_left + g->W; u < width; u++) d[u] = 0;
+                    FC_NAME(padded_row)(g, ih < 0 || ih >= g->H ? NULL : xc + ih * g->W, width, width, d);
                 }
             }
             for (int64_t u = 0; u < GEMM_NR; u++) d[u] = 0;   /* read by the last tile */
