@@ -1072,6 +1072,7 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
      * block of 1024 floats would put every row in the same L1 sets) */
     const int64_t kpad = FC_NAME(round_up)(kc, FC_DOT_PAD) + FC_DOT_PAD;
     const int64_t taps = g->KH * g->KW, max_lines = FC_NAME(split_max)(&ctx->cols);
+    const int pointwise = FC_NAME(is_pointwise)(g);
     const int64_t slab_cap = FC_SLAB_MAX_BLOCKS * kpad * max_lines;
     REAL *rows_buf = (REAL *)fc_aligned_alloc(sizeof(REAL) * (P >= kc ? 1 : kpad * FC_NAME(split_max)(&ctx->rows)));
     REAL *lines = (REAL *)fc_aligned_alloc(sizeof(REAL) * kpad * max_lines);
@@ -1099,6 +1100,23 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
             const int in_place = P >= kc;
             const int64_t kcb = in_place ? FC_MIN(kc, P - t0 % P) : FC_MIN(kc, total - t0);
             const int64_t kpb = FC_NAME(round_up)(kcb, FC_DOT_PAD);
+            const int flags = t0 == 0 ? 0 : FC_GEMM_ACCUMULATE;
+            if (in_place && pointwise) {
+                /* a 1x1 stride-1 conv's col rows are the input rows: both
+                 * operands are read in place */
+                const int64_t n = t0 / P, p = t0 % P;
+                const REAL *a = ctx->grad_y + (n * g->O + group * Og + o0) * P + p;
+                const REAL *b = ctx->x + (n * g->C + group * Cg + r0) * HW + p;
+                for (int64_t j = 0; j < nb; j += e->dot_nr) {
+                    const int nr = (int)FC_MIN(e->dot_nr, nb - j);
+                    for (int64_t i = 0; i < rows; i += e->dot_mr) {
+                        const int mr = (int)FC_MIN(e->dot_mr, rows - i);
+                        e->dot(kcb, a + i * P, P, b + j * HW, HW, gw + i * R + j, R, mr, nr, flags);
+                    }
+                }
+                t0 += kcb;
+                continue;
+            }
             /* col rows through the padded slab of the block's channels, as
              * the forward packs them, unless that slab would be too large */
             const int64_t c_lo = r0 / taps, channels = (r1 - 1) / taps - c_lo + 1;
@@ -1143,7 +1161,6 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                 for (int64_t q = 0; q < nb; q++)
                     for (int64_t t = kcb; t < kpb; t++) lines[q * kpad + t] = 0;
             }
-            const int flags = t0 == 0 ? 0 : FC_GEMM_ACCUMULATE;
             for (int64_t j = 0; j < nb; j += e->dot_nr) {
                 const int nr = (int)FC_MIN(e->dot_nr, nb - j);
                 for (int64_t i = 0; i < rows; i += e->dot_mr) {

@@ -149,6 +149,9 @@ CASES = [
     ("pointwise", (2, 20, 9, 11), (13, 20, 1, 1), 1, 0, 1, 1),
     ("pointwise-k-two-blocks", (1, 300, 4, 5), (7, 300, 1, 1), 1, 0, 1, 1),
     ("pointwise-grouped", (2, 18, 5, 6), (8, 18 // 2, 1, 1), 1, 0, 1, 2),
+    # planes of 1280 positions, over grad_weight's reduction block (1024 float32,
+    # 512 float64): its dot products read dy and the input rows in place
+    ("pointwise-large-plane", (2, 10, 32, 40), (12, 10, 1, 1), 1, 0, 1, 1),
     # 1x1 that is not the plain path: strided, padded
     ("1x1-stride2", (1, 10, 9, 8), (7, 10, 1, 1), 2, 0, 1, 1),
     ("1x1-padded", (1, 10, 4, 5), (7, 10, 1, 1), 1, 1, 1, 1),
