@@ -134,6 +134,11 @@ static int64_t FC_NAME(split_max)(const FC_NAME(split) *sp)
 
 /* ---- macro-kernel -------------------------------------------------------- */
 
+/* The 2*MR-row kernel pays off over a long enough reduction; over a short
+ * one its twelve scattered output rows cost more than the B reuse saves
+ * (1x1 grad_input, k = 64: 11% slower). */
+#define FC_DOUBLE_MIN_K 128
+
 /* C[m x n] (rows ldc apart) from packed A (m rows) and packed B (n columns),
  * depth k.  Edge tiles go through a scratch tile and the same epilogue in C. */
 static void FC_NAME(macro_kernel)(const FC_NAME(gemm_engine) *e, int64_t m, int64_t n, int64_t k,
@@ -149,7 +154,7 @@ static void FC_NAME(macro_kernel)(const FC_NAME(gemm_engine) *e, int64_t m, int6
             const REAL *apanel = ap + (ir / GEMM_MR) * k * GEMM_MR;
             REAL *ct = c + ir * ldc + jr;
             const REAL *bt = bias ? bias + ir : NULL;
-            if (e->kernel_double && ir + 2 * GEMM_MR <= m && nr == GEMM_NR) {
+            if (e->kernel_double && k >= FC_DOUBLE_MIN_K && ir + 2 * GEMM_MR <= m && nr == GEMM_NR) {
                 e->kernel_double(k, apanel, bpanel, ct, ldc, bt, flags);
                 ir += GEMM_MR;
                 continue;
@@ -642,7 +647,7 @@ static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m
             const REAL *apanel = ap + (ir / GEMM_MR) * k * GEMM_MR;
             const REAL *bt = bias ? bias + ir : NULL;
             REAL *ct = y + image * image_stride + (row0 + ir) * P + p;
-            if (e->kernel_double && one_image && ir + 2 * GEMM_MR <= m && nr == GEMM_NR) {
+            if (e->kernel_double && k >= FC_DOUBLE_MIN_K && one_image && ir + 2 * GEMM_MR <= m && nr == GEMM_NR) {
                 e->kernel_double(k, apanel, bpanel, ct, P, bt, flags);
                 ir += GEMM_MR;
                 continue;
