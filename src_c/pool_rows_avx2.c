@@ -62,6 +62,19 @@ FC_INLINE fc_index_f32x8 vidx_lane_ramp(int64_t step)   /* lane i: i * step */
     return (fc_index_f32x8){_mm256_set_epi64x(3 * step, 2 * step, step, 0),
                             _mm256_set_epi64x(7 * step, 6 * step, 5 * step, 4 * step)};
 }
+/* Tap offsets as int32 lanes in a float vector: selected with the value's
+ * mask (blends move bits, no arithmetic), widened to int64 at the end. */
+#define TAP_NONE INT32_MIN
+#define vbits_set1(v) _mm256_castsi256_ps(_mm256_set1_epi32((int32_t)(v)))
+#define vbits_eq(a, b) _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_castps_si256(a), _mm256_castps_si256(b)))
+FC_INLINE fc_index_f32x8 vidx_from_bits(__m256 bits, int64_t base, fc_index_f32x8 ramp)   /* lane i: bits_i + base + ramp_i */
+{
+    const __m256i b = _mm256_castps_si256(bits), s = _mm256_set1_epi64x(base);
+    const __m256i lo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(b));
+    const __m256i hi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(b, 1));
+    return (fc_index_f32x8){_mm256_add_epi64(_mm256_add_epi64(lo, ramp.lo), s),
+                            _mm256_add_epi64(_mm256_add_epi64(hi, ramp.hi), s)};
+}
 FC_INLINE fc_index_f32x8 vidx_select(__m256 take, fc_index_f32x8 keep, fc_index_f32x8 candidate)
 {
     const __m256i mask = _mm256_castps_si256(take);
@@ -78,6 +91,10 @@ FC_INLINE fc_index_f32x8 vidx_select(__m256 take, fc_index_f32x8 keep, fc_index_
 #undef vtake
 #undef vselect
 #undef IDXV
+#undef TAP_NONE
+#undef vbits_set1
+#undef vbits_eq
+#define vidx_from_bits vidx_from_bits_pd
 #define vidx_load vidx_load_pd
 #define vidx_store vidx_store_pd
 #define vidx_add vidx_add_pd
@@ -121,6 +138,13 @@ FC_INLINE __m256i vidx_load_pd(const int64_t *p) { return _mm256_loadu_si256((co
 FC_INLINE void vidx_store_pd(int64_t *p, __m256i a) { _mm256_storeu_si256((__m256i *)p, a); }
 FC_INLINE __m256i vidx_add_pd(__m256i a, int64_t b) { return _mm256_add_epi64(a, _mm256_set1_epi64x(b)); }
 FC_INLINE __m256i vidx_lane_ramp_pd(int64_t step) { return _mm256_set_epi64x(3 * step, 2 * step, step, 0); }
+#define TAP_NONE INT64_MIN
+#define vbits_set1(v) _mm256_castsi256_pd(_mm256_set1_epi64x((int64_t)(v)))
+#define vbits_eq(a, b) _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_castpd_si256(a), _mm256_castpd_si256(b)))
+FC_INLINE __m256i vidx_from_bits_pd(__m256d bits, int64_t base, __m256i ramp)
+{
+    return _mm256_add_epi64(_mm256_add_epi64(_mm256_castpd_si256(bits), ramp), _mm256_set1_epi64x(base));
+}
 FC_INLINE __m256i vidx_select_pd(__m256d take, __m256i keep, __m256i candidate)
 {
     return _mm256_blendv_epi8(keep, candidate, _mm256_castpd_si256(take));

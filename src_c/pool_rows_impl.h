@@ -299,35 +299,65 @@ FC_INLINE void FC_NAME(scan_tap)(const REAL *FC_RESTRICT tap, int64_t tap_start,
 }
 
 #ifdef FC_POOL_VEC
-/* Strides 1 and 2, VLEN outputs at a time with the running max and index in
- * registers over every tap of the window (rows, then columns: the reference
- * order).  Returns the first output left to the scalar scan. */
+/* Outputs [ow, ow + nv * VLEN) of a row, strides 1 and 2, with the running
+ * max and the winning tap in registers over every tap of the window (rows,
+ * then columns: the reference order).  The tap is tracked as its offset
+ * (the int index of the tap's cell for output 0 of the row, as the bits of
+ * a REAL lane, so it is selected by the same mask as the value) and turned
+ * into int64 indices once at the end; TAP_NONE means no tap beat -inf, which
+ * keeps the window's first real cell.  nv is a constant per call: two
+ * vectors at a time run two independent compare-and-blend chains. */
+FC_INLINE void FC_NAME(scan_group)(const fc_geom *g, const REAL *row_buffers, int64_t row_len,
+                                   const int64_t *row_starts, int64_t nrows, int64_t first_h,
+                                   const int64_t *first_w, REAL *y, int64_t *indices, int64_t ow,
+                                   IDXV lane_offsets, const int nv)
+{
+    const int64_t stride = g->stride_w, dilation = g->dilation_w;
+    const VEC none = vbits_set1(TAP_NONE);
+    VEC best[2], tap[2];
+    for (int u = 0; u < nv; u++) {
+        best[u] = vset1(-(REAL)INFINITY);
+        tap[u] = none;
+    }
+    for (int64_t k = 0; k < nrows; k++) {
+        const REAL *row = row_buffers + k * row_len + ow * stride;
+        for (int64_t j = 0; j < g->KW; j++) {
+            const VEC candidate = vbits_set1(row_starts[k] + j * dilation);
+            for (int u = 0; u < nv; u++) {
+                VEC v, odd;
+                if (stride == 1) v = vload(row + u * VLEN + j * dilation);
+                else vstride2(row + 2 * u * VLEN + j * dilation, &v, &odd);
+                const VEC take = vtake(best[u], v);
+                best[u] = vselect(take, best[u], v);
+                tap[u] = vselect(take, tap[u], candidate);
+            }
+        }
+    }
+    for (int u = 0; u < nv; u++) {
+        const int64_t o = ow + u * VLEN;
+        const IDXV found = vidx_from_bits(tap[u], o * stride, lane_offsets);
+        const IDXV first = vidx_add(vidx_load(first_w + o), first_h * g->W);
+        vstore(y + o, best[u]);
+        vidx_store(indices + o, vidx_select(vbits_eq(tap[u], none), found, first));
+    }
+}
+
+/* Strides 1 and 2, VLEN outputs at a time.  Returns the first output left
+ * to the scalar scan. */
 static int64_t FC_NAME(scan_window_vec)(const fc_geom *g, const REAL *row_buffers, int64_t row_len,
                                         const int64_t *row_starts, int64_t nrows, int64_t first_h,
                                         const int64_t *first_w, REAL *y, int64_t *indices)
 {
-    const int64_t OW = g->OW, stride = g->stride_w, dilation = g->dilation_w;
+    const int64_t OW = g->OW, stride = g->stride_w;
     if (stride > 2) return 0;
     const IDXV lane_offsets = vidx_lane_ramp(stride);
     int64_t ow = 0;
-    for (; ow + VLEN <= OW; ow += VLEN) {
-        VEC best = vset1(-(REAL)INFINITY);
-        IDXV best_index = vidx_add(vidx_load(first_w + ow), first_h * g->W);
-        for (int64_t k = 0; k < nrows; k++) {
-            const REAL *row = row_buffers + k * row_len + ow * stride;
-            for (int64_t j = 0; j < g->KW; j++) {
-                VEC v, odd;
-                if (stride == 1) v = vload(row + j * dilation);
-                else vstride2(row + j * dilation, &v, &odd);
-                const VEC take = vtake(best, v);
-                best = vselect(take, best, v);
-                const IDXV candidate = vidx_add(lane_offsets, row_starts[k] + j * dilation + ow * stride);
-                best_index = vidx_select(take, best_index, candidate);
-            }
-        }
-        vstore(y + ow, best);
-        vidx_store(indices + ow, best_index);
-    }
+    for (; ow + 2 * VLEN <= OW; ow += 2 * VLEN)
+        FC_NAME(scan_group)(g, row_buffers, row_len, row_starts, nrows, first_h, first_w, y, indices,
+                            ow, lane_offsets, 2);
+    for (; ow + VLEN <= OW; ow += VLEN)
+        FC_NAME(scan_group)(g, row_buffers, row_len, row_starts, nrows, first_h, first_w, y, indices,
+                            ow, lane_offsets, 1);
     return ow;
 }
 #endif
