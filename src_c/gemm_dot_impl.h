@@ -26,7 +26,19 @@ DOT_TARGET void FC_DOT_NAME(int64_t k, const REAL *a, int64_t lda, const REAL *b
     for (int i = 0; i < DOT_MR; i++)
         for (int j = 0; j < DOT_NR; j++) acc[i][j] = V_ZERO();
     const int64_t body = k - k % LANES;
-    for (int64_t p = 0; p < body; p += LANES) {
+    int64_t p = 0;
+    /* two vector steps per pass: the same per-lane order, less loop overhead */
+    for (; p + 2 * LANES <= body; p += 2 * LANES) {
+        for (int h = 0; h < 2; h++) {
+            VEC av[DOT_MR];
+            for (int i = 0; i < DOT_MR; i++) av[i] = V_LOAD(ap[i] + p + h * LANES);
+            for (int j = 0; j < DOT_NR; j++) {
+                const VEC bv = V_LOAD(bp[j] + p + h * LANES);
+                for (int i = 0; i < DOT_MR; i++) acc[i][j] = V_FMA(av[i], bv, acc[i][j]);
+            }
+        }
+    }
+    for (; p < body; p += LANES) {
         VEC av[DOT_MR];
         for (int i = 0; i < DOT_MR; i++) av[i] = V_LOAD(ap[i] + p);
         for (int j = 0; j < DOT_NR; j++) {
