@@ -519,6 +519,21 @@ static void FC_NAME(col_runs_make)(const fc_geom *g, int64_t t0, int64_t nc, FC_
     }
 }
 
+/* Makes *slab hold `need` elements when need <= cap, growing it (contents
+ * dropped) as needed.  Returns 1 when the slab is usable, 0 when need is
+ * over the cap (the caller packs tap by tap), -1 when out of memory. */
+static int FC_NAME(slab_reserve)(REAL **slab, int64_t *have, int64_t need, int64_t cap)
+{
+    if (need > cap) return 0;
+    if (need > *have) {
+        fc_aligned_free(*slab);
+        *slab = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)need);
+        *have = *slab ? need : 0;
+        if (!*slab) return -1;
+    }
+    return 1;
+}
+
 /* Elements of the slab for `channels` channels of every image of the block,
  * and the slack the chunked run copies may read past a row. */
 static int64_t FC_NAME(slab_size)(const FC_NAME(col_runs) *cr, int64_t channels)
@@ -714,17 +729,13 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
         for (int64_t pc = 0; pc < K; pc += kc) {
             const int64_t kcb = FC_MIN(kc, K - pc);
             const int64_t channels = (pc + kcb - 1) / taps - pc / taps + 1;
-            const int64_t need = ctx->pointwise ? 0 : FC_NAME(slab_size)(&cr, channels);
-            if (need > slab_have && need <= slab_cap) {
-                fc_aligned_free(slab);
-                slab = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)need);
-                slab_have = slab ? need : 0;
-                if (!slab) {
-                    status = FC_ENOMEM;
-                    goto done;
-                }
+            const int use_slab = ctx->pointwise ? 0 :
+                FC_NAME(slab_reserve)(&slab, &slab_have, FC_NAME(slab_size)(&cr, channels), slab_cap);
+            if (use_slab < 0) {
+                status = FC_ENOMEM;
+                goto done;
             }
-            if (ctx->pointwise || need > slab_cap) {
+            if (!use_slab) {
                 FC_NAME(pack_b_batch)(g, ctx->x, group, ctx->pointwise, pc, kcb, t0, nc, bpack, line);
             } else {
                 FC_NAME(slab_fill)(g, ctx->x + group * Cg * g->H * g->W, g->C * g->H * g->W, &cr,
@@ -1106,72 +1117,58 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
             const int64_t kcb = in_place ? FC_MIN(kc, P - t0 % P) : FC_MIN(kc, total - t0);
             const int64_t kpb = FC_NAME(round_up)(kcb, FC_DOT_PAD);
             const int flags = t0 == 0 ? 0 : FC_GEMM_ACCUMULATE;
-            if (in_place && pointwise) {
-                /* a 1x1 stride-1 conv's col rows are the input rows: both
-                 * operands are read in place */
-                const int64_t n = t0 / P, p = t0 % P;
-                const REAL *a = ctx->grad_y + (n * g->O + group * Og + o0) * P + p;
-                const REAL *b = ctx->x + (n * g->C + group * Cg + r0) * HW + p;
-                for (int64_t j = 0; j < nb; j += e->dot_nr) {
-                    const int nr = (int)FC_MIN(e->dot_nr, nb - j);
-                    for (int64_t i = 0; i < rows; i += e->dot_mr) {
-                        const int mr = (int)FC_MIN(e->dot_mr, rows - i);
-                        e->dot(kcb, a + i * P, P, b + j * HW, HW, gw + i * R + j, R, mr, nr, flags);
-                    }
-                }
-                t0 += kcb;
-                continue;
-            }
-            /* col rows through the padded slab of the block's channels, as
-             * the forward packs them, unless that slab would be too large */
-            const int64_t c_lo = r0 / taps, channels = (r1 - 1) / taps - c_lo + 1;
-            FC_NAME(col_runs_make)(g, t0, kcb, &cr);
-            const int64_t need = FC_NAME(slab_size)(&cr, channels);
-            if (need > slab_have && need <= slab_cap) {
-                fc_aligned_free(slab);
-                slab = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)need);
-                slab_have = slab ? need : 0;
-                if (!slab) {
-                    status = FC_ENOMEM;
-                    goto done;
-                }
-            }
-            const int use_slab = need <= slab_cap;
-            if (use_slab) {
-                FC_NAME(slab_fill)(g, ctx->x + group * Cg * HW, g->C * HW, &cr, c_lo, channels, slab);
-                for (int64_t q = 0; q < nb; q++)
-                    FC_NAME(slab_tap_line)(g, &cr, slab, c_lo, channels, r0 + q, lines + q * kpad);
-            }
-            for (int64_t t = t0; t < t0 + kcb;) {
-                const int64_t n = t / P, p = t % P, len = FC_MIN(P - p, t0 + kcb - t), off = t - t0;
-                const REAL *gyg = ctx->grad_y + (n * g->O + group * Og + o0) * P + p;
-                if (!in_place)
-                    for (int64_t i = 0; i < rows; i++)
-                        memcpy(rows_buf + i * kpad + off, gyg + i * P, sizeof(REAL) * (size_t)len);
-                const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
-                if (!use_slab)
-                    for (int64_t q = 0; q < nb; q++)
-                        FC_NAME(im2col_line)(g, xg, r0 + q, p, len, lines + q * kpad + off);
-                t += len;
-            }
-            const REAL *a = rows_buf;
-            int64_t lda = kpad, k = kpb;
+            /* dy rows: in place, or gathered and zero-padded to kpb */
+            const REAL *a = rows_buf, *b = lines;
+            int64_t lda = kpad, ldb = kpad, k = kpb;
             if (in_place) {
                 a = ctx->grad_y + (t0 / P * g->O + group * Og + o0) * P + t0 % P;
                 lda = P;
                 k = kcb;   /* the kernel adds the k % LANES tail in order */
+            }
+            if (in_place && pointwise) {
+                /* a 1x1 stride-1 conv's col rows are the input rows: read in place */
+                b = ctx->x + (t0 / P * g->C + group * Cg + r0) * HW + t0 % P;
+                ldb = HW;
             } else {
-                for (int64_t i = 0; i < rows; i++)
-                    for (int64_t t = kcb; t < kpb; t++) rows_buf[i * kpad + t] = 0;
-                for (int64_t q = 0; q < nb; q++)
-                    for (int64_t t = kcb; t < kpb; t++) lines[q * kpad + t] = 0;
+                /* col rows through the padded slab of the block's channels, as
+                 * the forward packs them, unless that slab would be too large */
+                const int64_t c_lo = r0 / taps, channels = (r1 - 1) / taps - c_lo + 1;
+                FC_NAME(col_runs_make)(g, t0, kcb, &cr);
+                const int use_slab = FC_NAME(slab_reserve)(&slab, &slab_have,
+                                                           FC_NAME(slab_size)(&cr, channels), slab_cap);
+                if (use_slab < 0) {
+                    status = FC_ENOMEM;
+                    goto done;
+                }
+                if (use_slab) {
+                    FC_NAME(slab_fill)(g, ctx->x + group * Cg * HW, g->C * HW, &cr, c_lo, channels, slab);
+                    for (int64_t q = 0; q < nb; q++)
+                        FC_NAME(slab_tap_line)(g, &cr, slab, c_lo, channels, r0 + q, lines + q * kpad);
+                }
+                for (int64_t t = t0; t < t0 + kcb;) {
+                    const int64_t n = t / P, p = t % P, len = FC_MIN(P - p, t0 + kcb - t), off = t - t0;
+                    const REAL *gyg = ctx->grad_y + (n * g->O + group * Og + o0) * P + p;
+                    if (!in_place)
+                        for (int64_t i = 0; i < rows; i++)
+                            memcpy(rows_buf + i * kpad + off, gyg + i * P, sizeof(REAL) * (size_t)len);
+                    const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
+                    if (!use_slab)
+                        for (int64_t q = 0; q < nb; q++)
+                            FC_NAME(im2col_line)(g, xg, r0 + q, p, len, lines + q * kpad + off);
+                    t += len;
+                }
+                if (!in_place) {
+                    for (int64_t i = 0; i < rows; i++)
+                        for (int64_t t = kcb; t < kpb; t++) rows_buf[i * kpad + t] = 0;
+                    for (int64_t q = 0; q < nb; q++)
+                        for (int64_t t = kcb; t < kpb; t++) lines[q * kpad + t] = 0;
+                }
             }
             for (int64_t j = 0; j < nb; j += e->dot_nr) {
                 const int nr = (int)FC_MIN(e->dot_nr, nb - j);
                 for (int64_t i = 0; i < rows; i += e->dot_mr) {
                     const int mr = (int)FC_MIN(e->dot_mr, rows - i);
-                    e->dot(k, a + i * lda, lda, lines + j * kpad, kpad, gw + i * R + j, R,
-                           mr, nr, flags);
+                    e->dot(k, a + i * lda, lda, b + j * ldb, ldb, gw + i * R + j, R, mr, nr, flags);
                 }
             }
             t0 += kcb;
