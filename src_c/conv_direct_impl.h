@@ -120,6 +120,16 @@ static FC_NAME(fc_direct_fwd_plane_fn) FC_NAME(direct_pick_fwd_plane)(void)
     return FC_NAME(direct_fwd_plane_generic);
 }
 
+/* The in-place plane kernel where the CPU and the plan allow it, else NULL. */
+static FC_NAME(fc_direct_fwd_inplace_fn) FC_NAME(direct_pick_fwd_inplace)(const fc_direct_plan *p)
+{
+    if (p->stride_w != 1 || p->up_w != 1 || p->KW > FC_DIRECT_INPLACE_MAX_KW) return NULL;
+#ifdef FC_HAVE_AVX512
+    if (fc_simd_level() >= FC_SIMD_AVX512) return FC_NAME(fc_direct_fwd_plane_inplace_avx512);
+#endif
+    return NULL;
+}
+
 static FC_NAME(fc_direct_fwd_row_fn) FC_NAME(direct_pick_fwd_row)(void)
 {
 #ifdef FASTCONV_HAVE_AVX2
@@ -215,6 +225,7 @@ typedef struct {
     const int64_t *col_offsets;
     FC_NAME(fc_direct_fwd_row_fn) row_kernel;
     FC_NAME(fc_direct_fwd_plane_fn) plane_kernel;   /* NULL unless the plan suits it */
+    FC_NAME(fc_direct_fwd_inplace_fn) inplace_kernel;   /* NULL unless the plane reads in place */
 } FC_NAME(direct_fwd_ctx);
 
 static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
@@ -222,6 +233,20 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const FC_NAME(direct_fwd_ctx) *ctx = (const FC_NAME(direct_fwd_ctx) *)vctx;
     const fc_direct_plan *p = ctx->p;
     const int64_t K = p->Cg * p->KH * p->KW, plane = p->OH * p->OW;
+    if (ctx->inplace_kernel) {
+        /* one output channel per group, its input plane read where it lies */
+        for (int64_t task = begin; task < end; task++) {
+            const int64_t block = task % p->row_blocks, image_group = task / p->row_blocks;
+            const int64_t n = image_group / p->groups, o = image_group % p->groups;
+            const int64_t oh0 = block * p->rows_per_task, oh1 = FC_MIN(p->OH, oh0 + p->rows_per_task);
+            ctx->inplace_kernel(ctx->x + (n * p->C_in + o) * p->H * p->W, p->H, p->W,
+                                oh0 * p->stride_h - p->pad_top, p->stride_h, oh1 - oh0, p->KH, p->KW,
+                                p->dilation_w, p->pad_left, ctx->packed + o * p->KH * p->KW,
+                                ctx->bias ? ctx->bias + o : NULL, ctx->relu, p->OW,
+                                ctx->y + (n * p->O + o) * plane + oh0 * p->OW);
+        }
+        return FC_OK;
+    }
     const size_t buffer_bytes = (size_t)(p->Cg * p->buffer_rows * p->row_len) * sizeof(REAL);
     REAL *buffer = (REAL *)fc_aligned_alloc(buffer_bytes);
     /* a pair of output rows meets at most 2*KH input rows per channel */
@@ -326,7 +351,8 @@ static int FC_NAME(direct_run)(const fc_direct_plan *p, const REAL *x, const REA
         /* one channel in, one out, undilated rows: the plane kernel */
         const int plane = p->Cg == 1 && p->Og == 1 && p->up_h == 1 && p->dilation_h == 1;
         FC_NAME(direct_fwd_ctx) ctx = {p, x, packed, bias, y, relu, col_offsets, FC_NAME(direct_pick_fwd_row)(),
-                                       plane ? FC_NAME(direct_pick_fwd_plane)() : NULL};
+                                       plane ? FC_NAME(direct_pick_fwd_plane)() : NULL,
+                                       plane ? FC_NAME(direct_pick_fwd_inplace)(p) : NULL};
         double flops = 2.0 * p->N * p->O * p->OH * p->OW * p->Cg * p->KH * p->KW;
         status = fc_parallel_for(p->N * p->groups * p->row_blocks, flops, FC_NAME(direct_fwd_task), &ctx);
     }

@@ -81,6 +81,32 @@ typedef void (*fc_direct_gw_block_fn_f64)(const double *grad_y, int64_t out_rows
                                           int64_t dilation_h, int64_t KH, int64_t KW,
                                           const int64_t *col_offsets, double *acc);
 
+/* The plane kernel reading the input plane in place (stride_w 1, no zero
+ * insertion, KW <= FC_DIRECT_INPLACE_MAX_KW): the same outputs as
+ * fc_direct_fwd_plane_fn over the rows of x (H x W) from input row `top`,
+ * with X zero outside the image:
+ * y[r * OW + ow] = act(bias + sum over i < KH, j < KW of weights[i*KW + j] *
+ *                  X(top + r * stride_h + i, ow + j * dilation_w - pad_left)). */
+#define FC_DIRECT_INPLACE_MAX_KW 16
+typedef void (*fc_direct_fwd_inplace_fn_f32)(const float *x, int64_t H, int64_t W, int64_t top,
+                                             int64_t stride_h, int64_t out_rows, int64_t KH, int64_t KW,
+                                             int64_t dilation_w, int64_t pad_left, const float *weights,
+                                             const float *bias, int relu, int64_t OW, float *y);
+typedef void (*fc_direct_fwd_inplace_fn_f64)(const double *x, int64_t H, int64_t W, int64_t top,
+                                             int64_t stride_h, int64_t out_rows, int64_t KH, int64_t KW,
+                                             int64_t dilation_w, int64_t pad_left, const double *weights,
+                                             const double *bias, int relu, int64_t OW, double *y);
+#ifdef FC_HAVE_AVX512
+void fc_direct_fwd_plane_inplace_avx512_f32(const float *x, int64_t H, int64_t W, int64_t top,
+                                            int64_t stride_h, int64_t out_rows, int64_t KH, int64_t KW,
+                                            int64_t dilation_w, int64_t pad_left, const float *weights,
+                                            const float *bias, int relu, int64_t OW, float *y);
+void fc_direct_fwd_plane_inplace_avx512_f64(const double *x, int64_t H, int64_t W, int64_t top,
+                                            int64_t stride_h, int64_t out_rows, int64_t KH, int64_t KW,
+                                            int64_t dilation_w, int64_t pad_left, const double *weights,
+                                            const double *bias, int relu, int64_t OW, double *y);
+#endif
+
 #ifdef FASTCONV_HAVE_AVX2
 void fc_direct_fwd_row_avx2_f32(const fc_direct_tap_f32 *taps, int64_t ntaps,
                                 const int64_t *col_offsets, int64_t KW, int rows, int M,

@@ -8,7 +8,8 @@ depthwise shapes (groups == C, any channel multiplier) go to the direct
 grad-input and grad-weight kernels.  Every shape below satisfies those rules,
 and together they reach each kernel variant: one output channel (two output
 rows per pass, from a zero-padded block of rows when the rows are not
-dilated), two and three output channels per pass, stride 1, 2 and 3
+dilated; with AVX-512 and stride_w 1, read in place from the input plane with
+masked loads at the image edges), two and three output channels per pass, stride 1, 2 and 3
 (phase-split rows), dilation, asymmetric and oversized padding, widths that
 are not a multiple of the vector length (masked tails) and widths of several
 4-vector blocks, planes split into row blocks across threads, grad weight
@@ -123,6 +124,17 @@ DEPTHWISE = [
     ("single-channel-1x2-tiny", (1, 1, 6, 8), (1, 1, 1, 2), 1, 0, 1, 1),
     ("single-channel-tall-rowblocks", (1, 1, 150, 40), (1, 1, 3, 3), 1, 1, 1, 1),
     ("single-channel-m2-s2-dilated", (1, 1, 70, 33), (2, 1, 5, 3), 2, ((2, 2), (1, 1)), (1, 2), 1),
+    # read in place (AVX-512): interior column blocks with unmasked loads, for the
+    # kernel widths compiled in (3, 5, 7) and one taken at run time (4)
+    ("dw-m1-inplace-interior-3x3", (1, 2, 6, 200), (2, 1, 3, 3), 1, 1, 1, 2),
+    ("dw-m1-inplace-interior-5x5-asym", (1, 2, 7, 150), (2, 1, 5, 5), 1, ((1, 3), (4, 0)), 1, 2),
+    ("single-channel-inplace-interior-7x7", (1, 1, 9, 170), (1, 1, 7, 7), 1, 3, 1, 1),
+    ("dw-m1-inplace-runtime-kw-4", (2, 3, 6, 141), (3, 1, 2, 4), 1, ((0, 1), (2, 1)), 1, 3),
+    ("dw-m1-inplace-strided-rows-dilated-cols", (1, 2, 13, 150), (2, 1, 3, 3), (2, 1), ((1, 2), (2, 0)),
+     (1, 2), 2),
+    ("dw-m1-inplace-narrow-cropped", (2, 2, 5, 3), (2, 1, 3, 3), 1, ((0, 0), (0, 0)), 1, 2),
+    # wider than the in-place kernel takes: the buffered rows
+    ("single-channel-kernel-17-wide", (1, 1, 5, 40), (1, 1, 2, 17), 1, ((0, 0), (8, 8)), 1, 1),
 ]
 
 FEW_CHANNEL = [
