@@ -50,7 +50,7 @@ typedef void (*FC_NAME(ukernel_fn))(int64_t k, const REAL *a, const REAL *b, REA
                                     int64_t ldc, const REAL *bias, int flags);
 
 typedef void (*FC_NAME(indexed_fn))(int64_t k, const REAL *a, const REAL *b, const int64_t *boff,
-                                     REAL *c, int64_t ldc, int flags);
+                                     REAL *c, int64_t ldc, const REAL *bias, int flags);
 
 typedef void (*FC_NAME(dot_fn))(int64_t k, const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
                                  REAL *c, int64_t ldc, int mr, int nr, int flags);
@@ -807,7 +807,27 @@ typedef struct {
     FC_NAME(gemm_engine) e;
     FC_NAME(split) rows;   /* output rows of an image */
     int64_t width, slab_rows_max, channels_max;
+    int row_tiles;        /* tiles start at each output row (see rows_fwd_task) */
+    int64_t row_stride;   /* with row_tiles: cbuf columns per output row (OW rounded up to NR) */
 } FC_NAME(rows_fwd_ctx);
+
+/* With row tiles: output channels [0, direct_rows) of a group are stored by
+ * panels that lie wholly inside the group (the tile loop takes two panels
+ * at once where two remain in the MC block, else one). */
+static int64_t FC_NAME(row_tiles_direct)(int64_t M, int64_t mpad, int64_t mc)
+{
+    int64_t direct = 0;
+    for (int64_t ic = 0; ic < mpad; ic += mc) {
+        const int64_t mcb = FC_MIN(mc, mpad - ic);
+        for (int64_t ir = 0; ir < mcb;) {
+            const int64_t span = ir + 2 * GEMM_MR <= mcb ? 2 * GEMM_MR : GEMM_MR;
+            if (ic + ir + span > M) return direct;
+            direct = ic + ir + span;
+            ir += span;
+        }
+    }
+    return direct;
+}
 
 static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
 {
@@ -818,7 +838,8 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t K = Cg * taps, HW = g->H * g->W, P = g->OH * g->OW, width = ctx->width;
     const int64_t kc = e->blk.kc, mc = e->blk.mc, mpad = FC_NAME(round_up)(M, GEMM_MR);
     const int64_t rows_max = FC_NAME(split_max)(&ctx->rows);
-    const int64_t nv_max = FC_NAME(round_up)((rows_max - 1) * width + g->OW, GEMM_NR);
+    const int64_t nv_max = ctx->row_tiles ? rows_max * ctx->row_stride
+                                          : FC_NAME(round_up)((rows_max - 1) * width + g->OW, GEMM_NR);
     const int64_t plane_max = ctx->slab_rows_max * width;
     REAL *slab = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(ctx->channels_max * plane_max + GEMM_NR));
     REAL *cbuf = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(mpad * nv_max));
@@ -855,6 +876,41 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
                 boff[kk] = (c - c_lo) * plane + i * g->dilation_h * width + j * g->dilation_w;
             }
             const int flags = pc > 0 ? FC_GEMM_ACCUMULATE : 0;
+            if (ctx->row_tiles) {
+                /* Tiles start at each output row's first column.  A tile of
+                 * whole columns and rows of the group goes straight to y (bias
+                 * with the first block, ReLU with the last); the rest (a row's
+                 * last, partial tile, a panel past M) lands in cbuf. */
+                const int last = pc + kcb == K;
+                const int direct_flags = flags | (ctx->relu && last ? FC_GEMM_RELU : 0);
+                REAL *yg = ctx->y + (n * g->O + group * M) * P + oh_a * g->OW;
+                const REAL *bg = ctx->bias && pc == 0 ? ctx->bias + group * M : NULL;
+                for (int64_t ic = 0; ic < mpad; ic += mc) {
+                    const int64_t mcb = FC_MIN(mc, mpad - ic);
+                    const REAL *ap = ctx->apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
+                    for (int64_t r = 0; r < rows; r++)
+                        for (int64_t ow = 0; ow < g->OW; ow += GEMM_NR) {
+                            const REAL *bt = slab + r * width + ow;
+                            const int whole = ow + GEMM_NR <= g->OW;
+                            for (int64_t ir = 0; ir < mcb; ir += GEMM_MR) {
+                                const REAL *apanel = ap + ir / GEMM_MR * kcb * GEMM_MR;
+                                const int64_t o = ic + ir, span = ir + 2 * GEMM_MR <= mcb ? 2 * GEMM_MR : GEMM_MR;
+                                if (whole && o + span <= M) {
+                                    REAL *ct = yg + o * P + r * g->OW + ow;
+                                    const REAL *bo = bg ? bg + o : NULL;
+                                    if (span == 2 * GEMM_MR) e->indexed_double(kcb, apanel, bt, boff, ct, P, bo, direct_flags);
+                                    else e->indexed(kcb, apanel, bt, boff, ct, P, bo, direct_flags);
+                                } else {
+                                    REAL *ct = cbuf + o * nv_max + r * ctx->row_stride + ow;
+                                    if (span == 2 * GEMM_MR) e->indexed_double(kcb, apanel, bt, boff, ct, nv_max, NULL, flags);
+                                    else e->indexed(kcb, apanel, bt, boff, ct, nv_max, NULL, flags);
+                                }
+                                ir += span - GEMM_MR;
+                            }
+                        }
+                }
+                continue;
+            }
             for (int64_t ic = 0; ic < mpad; ic += mc) {
                 const int64_t mcb = FC_MIN(mc, mpad - ic);
                 const REAL *ap = ctx->apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
@@ -863,14 +919,31 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
                         const REAL *apanel = ap + ir / GEMM_MR * kcb * GEMM_MR;
                         REAL *ct = cbuf + (ic + ir) * nv_pad + jr;
                         if (ir + 2 * GEMM_MR <= mcb) {
-                            e->indexed_double(kcb, apanel, slab + jr, boff, ct, nv_pad, flags);
+                            e->indexed_double(kcb, apanel, slab + jr, boff, ct, nv_pad, NULL, flags);
                             ir += GEMM_MR;
                         } else {
-                            e->indexed(kcb, apanel, slab + jr, boff, ct, nv_pad, flags);
+                            e->indexed(kcb, apanel, slab + jr, boff, ct, nv_pad, NULL, flags);
                         }
                     }
                 }
             }
+        }
+        if (ctx->row_tiles) {
+            /* the outputs whose tiles went to cbuf, with bias and ReLU */
+            const int64_t whole_cols = g->OW / GEMM_NR * GEMM_NR;
+            const int64_t direct_rows = FC_NAME(row_tiles_direct)(M, mpad, mc);
+            for (int64_t o = 0; o < M; o++) {
+                const int64_t from = o < direct_rows ? whole_cols : 0;
+                const REAL *src = cbuf + o * nv_max;
+                REAL *dst = ctx->y + (n * g->O + group * M + o) * P + oh_a * g->OW;
+                const REAL b = ctx->bias ? ctx->bias[group * M + o] : (REAL)0;
+                for (int64_t r = 0; r < rows; r++, src += ctx->row_stride, dst += g->OW)
+                    for (int64_t ow = from; ow < g->OW; ow++) {
+                        const REAL v = src[ow] + b;
+                        dst[ow] = ctx->relu && v < 0 ? (REAL)0 : v;
+                    }
+            }
+            continue;
         }
         /* the valid columns of each output row, with bias and ReLU */
         for (int64_t o = 0; o < M; o++) {
@@ -906,6 +979,10 @@ static int FC_NAME(rows_fwd_plan)(const fc_geom *g, FC_NAME(rows_fwd_ctx) *ctx)
     if ((width - g->OW) << FC_ROWS_MAX_WASTE_SHIFT > width) return 0;
     const int64_t taps = g->KH * g->KW, K = g->C / g->groups * taps;
     ctx->width = width;
+    /* Tiles per output row compute OW rounded up to NR columns, the virtual
+     * columns W' per row: row tiles where that is no more. */
+    ctx->row_stride = FC_NAME(round_up)(g->OW, GEMM_NR);
+    ctx->row_tiles = ctx->row_stride <= width;
     ctx->channels_max = FC_MIN(K, e->blk.kc) / taps + 2;
     const double flops = 2.0 * g->N * g->O * g->OH * g->OW * K;
     ctx->rows = FC_NAME(split_make)(g->OH, 1, FC_MAX(1, e->blk.nc / width), g->N * g->groups,
@@ -921,7 +998,7 @@ static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REA
 {
     FC_NAME(gemm_fwd_ctx) ctx = {g, x, weight, bias, NULL, y, relu, FC_NAME(is_pointwise)(g),
                                  FC_NAME(gemm_engine_pick)(), {0, 0, 0, 0}};
-    FC_NAME(rows_fwd_ctx) rows_ctx = {g, x, bias, NULL, y, relu, ctx.e, {0, 0, 0, 0}, 0, 0, 0};
+    FC_NAME(rows_fwd_ctx) rows_ctx = {g, x, bias, NULL, y, relu, ctx.e, {0, 0, 0, 0}, 0, 0, 0, 0, 0};
     const int by_rows = FC_NAME(rows_fwd_plan)(g, &rows_ctx);
     const int64_t P = g->OH * g->OW, M = g->O / g->groups, K = (g->C / g->groups) * g->KH * g->KW;
     REAL *apacked = FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, ctx.e.blk.kc);

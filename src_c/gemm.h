@@ -76,15 +76,15 @@ void fc_gemm_f64_12x16_avx512(int64_t k, const double *a, const double *b, doubl
                               int64_t ldc, const double *bias, int flags);
 /* AVX-512F, B read in place: row kk of the tile at b + boff[kk] (any
  * alignment, no packing), for convolutions whose B rows are runs of a padded
- * input (conv_gemm_impl.h).  MR or 2*MR rows; flags: FC_GEMM_ACCUMULATE only. */
+ * input (conv_gemm_impl.h).  MR or 2*MR rows; bias and flags as above. */
 void fc_gemm_f32_6x32_indexed_avx512(int64_t k, const float *a, const float *b, const int64_t *boff,
-                                     float *c, int64_t ldc, int flags);
+                                     float *c, int64_t ldc, const float *bias, int flags);
 void fc_gemm_f32_12x32_indexed_avx512(int64_t k, const float *a, const float *b, const int64_t *boff,
-                                      float *c, int64_t ldc, int flags);
+                                      float *c, int64_t ldc, const float *bias, int flags);
 void fc_gemm_f64_6x16_indexed_avx512(int64_t k, const double *a, const double *b, const int64_t *boff,
-                                     double *c, int64_t ldc, int flags);
+                                     double *c, int64_t ldc, const double *bias, int flags);
 void fc_gemm_f64_12x16_indexed_avx512(int64_t k, const double *a, const double *b, const int64_t *boff,
-                                      double *c, int64_t ldc, int flags);
+                                      double *c, int64_t ldc, const double *bias, int flags);
 #endif
 
 /* Dot-product micro-kernels (gemm_dot_impl.h): an MR x NR tile of

@@ -184,18 +184,19 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_NAME(int64_t k, const REAL *a, const REAL *b,
 
 #ifdef UKERNEL_INDEXED_NAME
 /* The indexed kernels: B row kk read in place at b + boff[kk] (any
- * alignment), MR rows from one A panel or 2*MR from two; no bias or ReLU
- * (flags: FC_GEMM_ACCUMULATE only). */
+ * alignment), MR rows from one A panel or 2*MR from two. */
 UKERNEL_TARGET void UKERNEL_INDEXED_NAME(int64_t k, const REAL *a, const REAL *b,
-                                         const int64_t *boff, REAL *c, int64_t ldc, int flags)
+                                         const int64_t *boff, REAL *c, int64_t ldc,
+                                         const REAL *bias, int flags)
 {
-    tile_part(k, a, b, boff, c, ldc, NULL, flags, 1);
+    tile_part(k, a, b, boff, c, ldc, bias, flags, 1);
 }
 
 UKERNEL_TARGET void UKERNEL_DOUBLE_INDEXED_NAME(int64_t k, const REAL *a, const REAL *b,
-                                                const int64_t *boff, REAL *c, int64_t ldc, int flags)
+                                                const int64_t *boff, REAL *c, int64_t ldc,
+                                                const REAL *bias, int flags)
 {
-    double_tile(k, a, b, boff, c, ldc, NULL, flags, 1);
+    double_tile(k, a, b, boff, c, ldc, bias, flags, 1);
 }
 #endif
 #undef STEP

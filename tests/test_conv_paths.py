@@ -142,6 +142,14 @@ CASES = [
     ("rows-dilated-5x5", (1, 3, 12, 140), (40, 3, 5, 5), 1, 4, 2, 1),
     ("rows-grouped", (1, 8, 6, 40), (64, 4, 3, 3), 1, 1, 1, 2),
     ("rows-no-padding-3x1", (2, 6, 3, 36), (8, 6, 3, 1), 1, 0, 1, 1),
+    # ... and where OW rounded up to the tile width is no wider than a padded
+    # row, tiles start at each output row: whole tiles of whole panels go
+    # straight to the output (bias with the first reduction block, ReLU with
+    # the last), a row's partial last tile and panels past M through a buffer
+    ("rows-tiles-exact", (2, 5, 4, 32), (14, 5, 3, 3), 1, 1, 1, 1),
+    ("rows-tiles-k-blocks-partial-tile", (1, 40, 5, 63), (13, 40, 3, 3), 1, 1, 1, 1),
+    ("rows-tiles-m-two-blocks", (1, 6, 5, 32), (150, 6, 3, 3), 1, 1, 1, 1),
+    ("rows-tiles-grouped", (1, 8, 4, 64), (40, 4, 3, 3), 1, 1, 1, 2),
     # stride 1, "same"-sized, 16+ input channels per group: grad_input runs as
     # the forward conv of grad_y with the flipped, transposed weight
     ("grad-input-by-forward-grouped-dilated", (2, 32, 10, 12), (48, 16, 3, 3), 1, 2, 2, 2),
