@@ -123,6 +123,8 @@ CASES = [
     ("gemm-huge-k", (1, 300, 5, 4), (6, 300, 3, 3), 1, (1, 0), 1, 1),
     # M = 150 > MC: two row blocks with an edge tile
     ("gemm-m-two-blocks", (1, 6, 9, 9), (150, 6, 3, 3), 1, 1, 1, 1),
+    # 200 outputs: over grad_weight's rows per task (dot_rows, 192 with AVX-512)
+    ("gemm-o-over-gw-row-block", (1, 5, 6, 7), (200, 5, 3, 3), 1, 1, 1, 1),
     # N = 33*34 = 1122 > NC: several column blocks, one image
     ("gemm-many-column-blocks", (1, 6, 33, 34), (10, 6, 3, 3), 1, 1, 1, 1),
     # fused im2col packing: stride, dilation, asymmetric padding, rectangular kernels
