@@ -12,7 +12,9 @@
  * and one output channel per group and undilated rows (depthwise with
  * multiplier 1, single-channel images, their stride-1 grad input) the task
  * buffers the padding rows as zeros too and hands the whole block to the
- * plane kernel, which needs no per-row bookkeeping.
+ * plane kernel, which needs no per-row bookkeeping; at stride_w 1 with
+ * AVX-512 the in-place plane kernel skips the buffer and reads the input
+ * plane itself.
  *
  * Depthwise grad input is the same forward pass over grad_y with the kernel
  * flipped, stride 1, the stride turned into zero insertion between source

@@ -794,7 +794,10 @@ done:
  * virtual columns past each output row are computed and dropped, so the path
  * is taken only where they are few.  Tiles land in a per-task buffer (M rows
  * rounded up to whole panels x the block's virtual columns) that is written
- * out, with bias and ReLU, after the last reduction block. */
+ * out, with bias and ReLU, after the last reduction block.  Where OW rounded
+ * up to NR is no wider than W', tiles start at each output row instead
+ * ("row tiles"), and those of whole columns and panels store straight to the
+ * output. */
 
 /* At most this share of computed columns is dropped padding (1/16). */
 #define FC_ROWS_MAX_WASTE_SHIFT 4
