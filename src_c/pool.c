@@ -41,6 +41,17 @@ typedef struct {
 
 static fc_pool_kernels pool_kernels(int is_f64)
 {
+#ifdef FC_HAVE_AVX512
+    if (fc_simd_level() >= FC_SIMD_AVX512) {
+        if (is_f64)
+            return (fc_pool_kernels){fc_pool_max_rows_f64_avx512, fc_pool_max_indices_rows_f64_avx512,
+                                     fc_pool_avg_rows_f64_avx512, fc_pool_avg_backward_rows_f64_avx512,
+                                     fc_pool_max_backward_rows_f64_avx512};
+        return (fc_pool_kernels){fc_pool_max_rows_f32_avx512, fc_pool_max_indices_rows_f32_avx512,
+                                 fc_pool_avg_rows_f32_avx512, fc_pool_avg_backward_rows_f32_avx512,
+                                 fc_pool_max_backward_rows_f32_avx512};
+    }
+#endif
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
         if (is_f64)

@@ -1,6 +1,6 @@
 /*
  * Row kernels for pooling, shared by pool.c and the per-ISA files that
- * compile them (pool_rows_generic.c, pool_rows_avx2.c), all from one
+ * compile them (pool_rows_generic.c, pool_rows_avx2.c, pool_rows_avx512.c), all from one
  * template, pool_rows_impl.h.
  *
  * Forward pooling is separable: a window's max (or sum) is the max over its
@@ -50,6 +50,10 @@ FC_POOL_DECLARE(f64_generic)
 #ifdef FASTCONV_HAVE_AVX2
 FC_POOL_DECLARE(f32_avx2)
 FC_POOL_DECLARE(f64_avx2)
+#endif
+#ifdef FC_HAVE_AVX512
+FC_POOL_DECLARE(f32_avx512)
+FC_POOL_DECLARE(f64_avx512)
 #endif
 
 #endif

@@ -40,6 +40,7 @@ FC_INLINE void vstride2(const float *p, __m256 *even, __m256 *odd)
 /* take = (v > best) | (v != v), the scalar rule; vselect(take, best, v) = take ? v : best */
 #define vtake(best, v) _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q))
 #define vselect(take, best, v) _mm256_blendv_ps(best, v, take)
+#define VTAKE __m256
 /* 8 int64 indices in two registers; a float lane mask widens to two int64 masks. */
 typedef struct { __m256i lo, hi; } fc_index_f32x8;
 #define IDXV fc_index_f32x8
@@ -90,6 +91,7 @@ FC_INLINE fc_index_f32x8 vidx_select(__m256 take, fc_index_f32x8 keep, fc_index_
 #undef vset1
 #undef vtake
 #undef vselect
+#undef VTAKE
 #undef IDXV
 #undef TAP_NONE
 #undef vbits_set1
@@ -132,6 +134,7 @@ FC_INLINE void vstride2_pd(const double *p, __m256d *even, __m256d *odd)
 #define vset1 _mm256_set1_pd
 #define vtake(best, v) _mm256_or_pd(_mm256_cmp_pd(v, best, _CMP_GT_OQ), _mm256_cmp_pd(v, v, _CMP_UNORD_Q))
 #define vselect(take, best, v) _mm256_blendv_pd(best, v, take)
+#define VTAKE __m256d
 /* 4 int64 indices, one per double lane: the lane masks already line up. */
 #define IDXV __m256i
 FC_INLINE __m256i vidx_load_pd(const int64_t *p) { return _mm256_loadu_si256((const __m256i *)p); }

@@ -33,7 +33,7 @@ static int FC_NAME(scratch_alloc)(FC_NAME(pool_scratch) *s, const fc_geom *g, in
     /* The vector stride-2 loads read up to 2 vectors past an output's first tap. */
     const int64_t reach = (g->OW - 1) * g->stride_w + (g->KW - 1) * g->dilation_w + 1;
     s->row_len = FC_MAX(g->pad_left + g->W, reach) + 64;
-    const int64_t ow_pad = g->OW + 8;
+    const int64_t ow_pad = g->OW + 16;   /* a partial last vector reads first_w up to a vector past OW */
     size_t bytes = (size_t)(s->row_len * row_buffers) * sizeof(REAL) + (size_t)g->KH * (sizeof(REAL *) + sizeof(int64_t))
                  + (size_t)ow_pad * (2 * sizeof(REAL) + 2 * sizeof(int64_t)) + 8 * FC_ALIGN;
     char *p = (char *)fc_aligned_alloc(bytes);
@@ -167,38 +167,62 @@ FC_INLINE VEC FC_NAME(vtap_s2)(const REAL *row, int64_t offset)
     return (offset & 1) ? odd : even;
 }
 
+/* The max of the KW taps of outputs ow .. ow + VLEN - 1. */
+FC_INLINE VEC FC_NAME(cols_max_s2_at)(const REAL *row, int64_t ow, int64_t KW, int64_t dilation)
+{
+    if (KW == 2 && dilation == 1) {
+        VEC even, odd;
+        vstride2(row + 2 * ow, &even, &odd);
+        return vnanmax(even, odd);
+    }
+    if (KW == 3 && dilation == 1) {
+        VEC even, odd, even2, odd2;
+        vstride2(row + 2 * ow, &even, &odd);
+        vstride2(row + 2 * ow + 2, &even2, &odd2);
+        return vnanmax(vnanmax(even, odd), even2);
+    }
+    VEC m = FC_NAME(vtap_s2)(row + 2 * ow, 0);
+    for (int64_t j = 1; j < KW; j++) m = vnanmax(m, FC_NAME(vtap_s2)(row + 2 * ow, j * dilation));
+    return m;
+}
+
+/* Whole vectors of outputs; with FC_POOL_TAIL (masked stores) the last,
+ * partial one too (the row buffer is readable past the row).  Returns the
+ * first output left to the scalar loop. */
 static int64_t FC_NAME(cols_max_s2_vec)(const REAL *row, int64_t OW, int64_t KW, int64_t dilation, REAL *y)
 {
     int64_t ow = 0;
     if (KW == 2 && dilation == 1) {
-        for (; ow + VLEN <= OW; ow += VLEN) {
-            VEC even, odd;
-            vstride2(row + 2 * ow, &even, &odd);
-            vstore(y + ow, vnanmax(even, odd));
-        }
+        for (; ow + VLEN <= OW; ow += VLEN) vstore(y + ow, FC_NAME(cols_max_s2_at)(row, ow, 2, 1));
     } else if (KW == 3 && dilation == 1) {
-        for (; ow + VLEN <= OW; ow += VLEN) {
-            VEC even, odd, even2, odd2;
-            vstride2(row + 2 * ow, &even, &odd);
-            vstride2(row + 2 * ow + 2, &even2, &odd2);
-            vstore(y + ow, vnanmax(vnanmax(even, odd), even2));
-        }
+        for (; ow + VLEN <= OW; ow += VLEN) vstore(y + ow, FC_NAME(cols_max_s2_at)(row, ow, 3, 1));
     } else {
-        for (; ow + VLEN <= OW; ow += VLEN) {
-            VEC m = FC_NAME(vtap_s2)(row + 2 * ow, 0);
-            for (int64_t j = 1; j < KW; j++) m = vnanmax(m, FC_NAME(vtap_s2)(row + 2 * ow, j * dilation));
-            vstore(y + ow, m);
-        }
+        for (; ow + VLEN <= OW; ow += VLEN) vstore(y + ow, FC_NAME(cols_max_s2_at)(row, ow, KW, dilation));
     }
+#ifdef FC_POOL_TAIL
+    if (ow < OW) {
+        vstore_n(y + ow, FC_NAME(cols_max_s2_at)(row, ow, KW, dilation), OW - ow);
+        ow = OW;
+    }
+#endif
     return ow;
 }
 
 static int64_t FC_NAME(cols_sum_s2_vec)(const REAL *row, int64_t OW, int64_t KW, REAL *y)
 {
     int64_t ow = 0;
-    for (; ow + VLEN <= OW; ow += VLEN) {
+    for (; ow < OW; ow += VLEN) {
+#ifndef FC_POOL_TAIL
+        if (ow + VLEN > OW) break;
+#endif
         VEC s = FC_NAME(vtap_s2)(row + 2 * ow, 0);
         for (int64_t j = 1; j < KW; j++) s = vadd(s, FC_NAME(vtap_s2)(row + 2 * ow, j));
+#ifdef FC_POOL_TAIL
+        if (ow + VLEN > OW) {
+            vstore_n(y + ow, s, OW - ow);
+            return OW;
+        }
+#endif
         vstore(y + ow, s);
     }
     return ow;
@@ -310,7 +334,7 @@ FC_INLINE void FC_NAME(scan_tap)(const REAL *FC_RESTRICT tap, int64_t tap_start,
 FC_INLINE void FC_NAME(scan_group)(const fc_geom *g, const REAL *row_buffers, int64_t row_len,
                                    const int64_t *row_starts, int64_t nrows, int64_t first_h,
                                    const int64_t *first_w, REAL *y, int64_t *indices, int64_t ow,
-                                   IDXV lane_offsets, const int nv)
+                                   IDXV lane_offsets, const int nv, int64_t last_n)
 {
     const int64_t stride = g->stride_w, dilation = g->dilation_w;
     const VEC none = vbits_set1(TAP_NONE);
@@ -327,7 +351,7 @@ FC_INLINE void FC_NAME(scan_group)(const fc_geom *g, const REAL *row_buffers, in
                 VEC v, odd;
                 if (stride == 1) v = vload(row + u * VLEN + j * dilation);
                 else vstride2(row + 2 * u * VLEN + j * dilation, &v, &odd);
-                const VEC take = vtake(best[u], v);
+                const VTAKE take = vtake(best[u], v);
                 best[u] = vselect(take, best[u], v);
                 tap[u] = vselect(take, tap[u], candidate);
             }
@@ -337,8 +361,16 @@ FC_INLINE void FC_NAME(scan_group)(const fc_geom *g, const REAL *row_buffers, in
         const int64_t o = ow + u * VLEN;
         const IDXV found = vidx_from_bits(tap[u], o * stride, lane_offsets);
         const IDXV first = vidx_add(vidx_load(first_w + o), first_h * g->W);
+        const IDXV index = vidx_select(vbits_eq(tap[u], none), found, first);
+#ifdef FC_POOL_TAIL
+        if (u == nv - 1 && last_n < VLEN) {
+            vstore_n(y + o, best[u], last_n);
+            vidx_store_n(indices + o, index, last_n);
+            continue;
+        }
+#endif
         vstore(y + o, best[u]);
-        vidx_store(indices + o, vidx_select(vbits_eq(tap[u], none), found, first));
+        vidx_store(indices + o, index);
     }
 }
 
@@ -354,10 +386,18 @@ static int64_t FC_NAME(scan_window_vec)(const fc_geom *g, const REAL *row_buffer
     int64_t ow = 0;
     for (; ow + 2 * VLEN <= OW; ow += 2 * VLEN)
         FC_NAME(scan_group)(g, row_buffers, row_len, row_starts, nrows, first_h, first_w, y, indices,
-                            ow, lane_offsets, 2);
+                            ow, lane_offsets, 2, VLEN);
     for (; ow + VLEN <= OW; ow += VLEN)
         FC_NAME(scan_group)(g, row_buffers, row_len, row_starts, nrows, first_h, first_w, y, indices,
-                            ow, lane_offsets, 1);
+                            ow, lane_offsets, 1, VLEN);
+#ifdef FC_POOL_TAIL
+    /* the last, partial vector: lanes past OW read the buffers' slack and are not stored */
+    if (ow < OW) {
+        FC_NAME(scan_group)(g, row_buffers, row_len, row_starts, nrows, first_h, first_w, y, indices,
+                            ow, lane_offsets, 1, OW - ow);
+        ow = OW;
+    }
+#endif
     return ow;
 }
 #endif

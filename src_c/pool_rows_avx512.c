@@ -1,0 +1,179 @@
+/*
+ * Pooling row kernels for AVX-512F (chosen at run time at FC_SIMD_AVX512):
+ * pool_rows_impl.h with 512-bit vectors, so the stride-2 deinterleave is one
+ * two-source permute per half and max with indices selects through mask
+ * registers.  Like the other AVX-512 kernels the file is built with the
+ * baseline flags; a target pragma gives every function in it AVX-512F (the
+ * template's plain loops are vectorised for it too).  Results are bitwise
+ * those of the other ISAs: the same operations in the same order.
+ */
+#include "pool_rows.h"
+
+#ifdef FC_HAVE_AVX512
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx2,fma")
+#endif
+
+#define FC_POOL_VEC 1
+/* A partial last vector of outputs is computed whole and stored masked. */
+#define FC_POOL_TAIL 1
+
+#define REAL float
+#define FC_POOL_INDEX int32_t
+#define FC_NAME(name) name##_f32_avx512
+#define VEC __m512
+#define VLEN 16
+#define vload _mm512_loadu_ps
+#define vstore _mm512_storeu_ps
+#define vadd _mm512_add_ps
+#define vset1 _mm512_set1_ps
+#define vstore_n(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
+/* take = (v > best) | (v != v), the scalar rule, as a lane mask; vselect(take, best, v) = take ? v : best */
+#define VTAKE __mmask16
+#define vtake(best, v) ((__mmask16)(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)))
+#define vselect(take, best, v) _mm512_mask_blend_ps(take, best, v)
+FC_INLINE __m512 vnanmax(__m512 best, __m512 v) { return vselect(vtake(best, v), best, v); }
+/* p[0..31] -> even p[0,2,..,30], odd p[1,3,..,31] */
+FC_INLINE void vstride2(const float *p, __m512 *even, __m512 *odd)
+{
+    const __m512 lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
+    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    *even = _mm512_permutex2var_ps(lo, e, hi);
+    *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(e, _mm512_set1_epi32(1)), hi);
+}
+/* 16 int64 indices in two registers; a 16-lane mask splits into two 8-lane ones. */
+typedef struct { __m512i lo, hi; } fc_index_f32x16;
+#define IDXV fc_index_f32x16
+FC_INLINE fc_index_f32x16 vidx_load(const int64_t *p)
+{
+    return (fc_index_f32x16){_mm512_loadu_si512((const void *)p), _mm512_loadu_si512((const void *)(p + 8))};
+}
+FC_INLINE void vidx_store(int64_t *p, fc_index_f32x16 a)
+{
+    _mm512_storeu_si512((void *)p, a.lo);
+    _mm512_storeu_si512((void *)(p + 8), a.hi);
+}
+FC_INLINE void vidx_store_n(int64_t *p, fc_index_f32x16 a, int64_t n)   /* the first n < 16 */
+{
+    const unsigned m = (1u << n) - 1u;
+    _mm512_mask_storeu_epi64((void *)p, (__mmask8)(m & 0xFF), a.lo);
+    _mm512_mask_storeu_epi64((void *)(p + 8), (__mmask8)(m >> 8), a.hi);
+}
+FC_INLINE fc_index_f32x16 vidx_add(fc_index_f32x16 a, int64_t b)
+{
+    const __m512i s = _mm512_set1_epi64(b);
+    return (fc_index_f32x16){_mm512_add_epi64(a.lo, s), _mm512_add_epi64(a.hi, s)};
+}
+FC_INLINE fc_index_f32x16 vidx_lane_ramp(int64_t step)   /* lane i: i * step */
+{
+    return (fc_index_f32x16){_mm512_set_epi64(7 * step, 6 * step, 5 * step, 4 * step, 3 * step, 2 * step, step, 0),
+                             _mm512_set_epi64(15 * step, 14 * step, 13 * step, 12 * step, 11 * step, 10 * step,
+                                              9 * step, 8 * step)};
+}
+/* Tap offsets as int32 lanes in a float vector, selected with the value's mask
+ * and widened to int64 at the end. */
+#define TAP_NONE INT32_MIN
+#define vbits_set1(v) _mm512_castsi512_ps(_mm512_set1_epi32((int32_t)(v)))
+#define vbits_eq(a, b) _mm512_cmpeq_epi32_mask(_mm512_castps_si512(a), _mm512_castps_si512(b))
+FC_INLINE fc_index_f32x16 vidx_from_bits(__m512 bits, int64_t base, fc_index_f32x16 ramp)   /* lane i: bits_i + base + ramp_i */
+{
+    const __m512i b = _mm512_castps_si512(bits), s = _mm512_set1_epi64(base);
+    const __m512i lo = _mm512_cvtepi32_epi64(_mm512_castsi512_si256(b));
+    const __m512i hi = _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(b, 1));
+    return (fc_index_f32x16){_mm512_add_epi64(_mm512_add_epi64(lo, ramp.lo), s),
+                             _mm512_add_epi64(_mm512_add_epi64(hi, ramp.hi), s)};
+}
+FC_INLINE fc_index_f32x16 vidx_select(__mmask16 take, fc_index_f32x16 keep, fc_index_f32x16 candidate)
+{
+    return (fc_index_f32x16){_mm512_mask_blend_epi64((__mmask8)(take & 0xFF), keep.lo, candidate.lo),
+                             _mm512_mask_blend_epi64((__mmask8)(take >> 8), keep.hi, candidate.hi)};
+}
+#include "pool_rows_impl.h"
+#undef REAL
+#undef FC_POOL_INDEX
+#undef FC_NAME
+#undef VEC
+#undef VLEN
+#undef vload
+#undef vstore
+#undef vadd
+#undef vset1
+#undef vstore_n
+#undef VTAKE
+#undef vtake
+#undef vselect
+#undef IDXV
+#undef TAP_NONE
+#undef vbits_set1
+#undef vbits_eq
+#define vnanmax vnanmax_pd
+#define vstride2 vstride2_pd
+#define vidx_from_bits vidx_from_bits_pd
+#define vidx_load vidx_load_pd
+#define vidx_store vidx_store_pd
+#define vidx_store_n vidx_store_n_pd
+#define vidx_add vidx_add_pd
+#define vidx_lane_ramp vidx_lane_ramp_pd
+#define vidx_select vidx_select_pd
+
+#define REAL double
+#define FC_POOL_INDEX int64_t
+#define FC_NAME(name) name##_f64_avx512
+#define VEC __m512d
+#define VLEN 8
+#define vload _mm512_loadu_pd
+#define vstore _mm512_storeu_pd
+#define vadd _mm512_add_pd
+#define vset1 _mm512_set1_pd
+#define vstore_n(p, v, n) _mm512_mask_storeu_pd((p), (__mmask8)((1u << (n)) - 1u), (v))
+#define VTAKE __mmask8
+#define vtake(best, v) ((__mmask8)(_mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q)))
+#define vselect(take, best, v) _mm512_mask_blend_pd(take, best, v)
+FC_INLINE __m512d vnanmax_pd(__m512d best, __m512d v) { return vselect(vtake(best, v), best, v); }
+/* p[0..15] -> even p[0,2,..,14], odd p[1,3,..,15] */
+FC_INLINE void vstride2_pd(const double *p, __m512d *even, __m512d *odd)
+{
+    const __m512d lo = _mm512_loadu_pd(p), hi = _mm512_loadu_pd(p + 8);
+    const __m512i e = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    *even = _mm512_permutex2var_pd(lo, e, hi);
+    *odd = _mm512_permutex2var_pd(lo, _mm512_add_epi64(e, _mm512_set1_epi64(1)), hi);
+}
+/* 8 int64 indices, one per double lane: the lane masks already line up. */
+#define IDXV __m512i
+FC_INLINE __m512i vidx_load_pd(const int64_t *p) { return _mm512_loadu_si512((const void *)p); }
+FC_INLINE void vidx_store_pd(int64_t *p, __m512i a) { _mm512_storeu_si512((void *)p, a); }
+FC_INLINE void vidx_store_n_pd(int64_t *p, __m512i a, int64_t n)
+{
+    _mm512_mask_storeu_epi64((void *)p, (__mmask8)((1u << n) - 1u), a);
+}
+FC_INLINE __m512i vidx_add_pd(__m512i a, int64_t b) { return _mm512_add_epi64(a, _mm512_set1_epi64(b)); }
+FC_INLINE __m512i vidx_lane_ramp_pd(int64_t step)
+{
+    return _mm512_set_epi64(7 * step, 6 * step, 5 * step, 4 * step, 3 * step, 2 * step, step, 0);
+}
+#define TAP_NONE INT64_MIN
+#define vbits_set1(v) _mm512_castsi512_pd(_mm512_set1_epi64((int64_t)(v)))
+#define vbits_eq(a, b) _mm512_cmpeq_epi64_mask(_mm512_castpd_si512(a), _mm512_castpd_si512(b))
+FC_INLINE __m512i vidx_from_bits_pd(__m512d bits, int64_t base, __m512i ramp)
+{
+    return _mm512_add_epi64(_mm512_add_epi64(_mm512_castpd_si512(bits), ramp), _mm512_set1_epi64(base));
+}
+FC_INLINE __m512i vidx_select_pd(__mmask8 take, __m512i keep, __m512i candidate)
+{
+    return _mm512_mask_blend_epi64(take, keep, candidate);
+}
+#include "pool_rows_impl.h"
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
