@@ -544,12 +544,20 @@ static void FC_NAME(avg_spread_row)(const fc_pool_job *job, int64_t oh, const RE
     REAL *FC_RESTRICT share = s->best;
     const REAL *FC_RESTRICT col_count = s->col_count;
     for (int64_t ow = 0; ow < OW; ow++) share[ow] = grad_y_row[ow] / (row_count * col_count[ow]);
-    memset(phases, 0, (size_t)(used_phases * phase_len) * sizeof(REAL));
-    for (int64_t j = 0; j < KW; j++) {
-        REAL *FC_RESTRICT phase = phases + (j % stride) * phase_len + j / stride;
-        for (int64_t ow = 0; ow < OW; ow++) phase[ow] += share[ow];
-    }
     const int64_t cells = OW + (KW - 1) / stride;   /* phase entries that can be non-zero */
+    for (int64_t r = 0; r < used_phases; r++) {
+        /* Phase r sums taps j = r, r + stride, ... at offsets j / stride, in
+         * that order.  The first tap (offset 0) writes the phase as 0 + share,
+         * the bits a cleared phase plus share would have, without clearing it
+         * first: loads right after a memset stall on store forwarding. */
+        REAL *FC_RESTRICT phase = phases + r * phase_len;
+        for (int64_t ow = 0; ow < OW; ow++) phase[ow] = (REAL)0 + share[ow];
+        for (int64_t q = OW; q < cells; q++) phase[q] = 0;
+        for (int64_t j = r + stride; j < KW; j += stride) {
+            REAL *FC_RESTRICT shifted = phase + j / stride;
+            for (int64_t ow = 0; ow < OW; ow++) shifted[ow] += share[ow];
+        }
+    }
     if (stride == 1) {
         memcpy(spread, phases, (size_t)cells * sizeof(REAL));
     } else if (stride == 2 && used_phases == 2) {
