@@ -27,6 +27,8 @@
  * depends only on the geometry, never on the thread count.
  */
 
+#include "deinterleave_impl.h"
+
 /* ---- generic kernels ----------------------------------------------------- */
 
 /* The portable kernels build each output row in place, one tap at a time
@@ -176,18 +178,7 @@ static void FC_NAME(direct_fill_row)(const fc_direct_plan *p, const REAL *src_ro
     if (sw == 1) {
         memcpy(dst + p->fill_lo[0], src + p->fill_lo[0], (size_t)(p->fill_hi[0] - p->fill_lo[0]) * sizeof(REAL));
     } else if (sw == 2) {
-        /* deinterleave the even and odd columns in one pass where both exist */
-        const int64_t lo0 = p->fill_lo[0], hi0 = p->fill_hi[0], lo1 = p->fill_lo[1], hi1 = p->fill_hi[1];
-        REAL *FC_RESTRICT even = dst, *FC_RESTRICT odd = dst + PL;
-        const int64_t both_lo = FC_MAX(lo0, lo1), both_hi = FC_MAX(both_lo, FC_MIN(hi0, hi1));
-        for (int64_t m = lo0; m < FC_MIN(both_lo, hi0); m++) even[m] = src[2 * m];
-        for (int64_t m = lo1; m < FC_MIN(both_lo, hi1); m++) odd[m] = src[2 * m + 1];
-        for (int64_t m = both_lo; m < both_hi; m++) {
-            even[m] = src[2 * m];
-            odd[m] = src[2 * m + 1];
-        }
-        for (int64_t m = FC_MAX(both_hi, lo0); m < hi0; m++) even[m] = src[2 * m];
-        for (int64_t m = FC_MAX(both_hi, lo1); m < hi1; m++) odd[m] = src[2 * m + 1];
+        FC_NAME(deinterleave2)(src, p->fill_lo[0], p->fill_hi[0], p->fill_lo[1], p->fill_hi[1], dst, dst + PL);
     } else {
         for (int64_t r = 0; r < sw; r++) {
             int64_t m_lo, m_hi;

@@ -46,6 +46,8 @@
  * results are bitwise identical for any thread count.
  */
 
+#include "deinterleave_impl.h"
+
 typedef void (*FC_NAME(ukernel_fn))(int64_t k, const REAL *a, const REAL *b, REAL *c,
                                     int64_t ldc, const REAL *bias, int flags);
 
@@ -555,23 +557,14 @@ static void FC_NAME(padded_row)(const fc_geom *g, const REAL *row, int64_t width
         for (int64_t u = left + g->W; u < width; u++) d[u] = 0;
     } else if (step == 2) {
         /* cells 2k (phase 0) and 2k + 1 (phase 1) are image columns 2k - left
-         * and 2k + 1 - left: where both lie in the image, one pass over
-         * consecutive pairs deinterleaves them (a loop compilers vectorise) */
+         * and 2k + 1 - left */
         REAL *FC_RESTRICT even = d, *FC_RESTRICT odd = d + phase_len;
         const REAL *src = row - left;
         const int64_t lo0 = FC_MIN(phase_len, (left + 1) / 2), hi0 = FC_MAX(lo0, FC_MIN(phase_len, (left + g->W + 1) / 2));
         const int64_t lo1 = FC_MIN(phase_len, left / 2), hi1 = FC_MAX(lo1, FC_MIN(phase_len, (left + g->W) / 2));
-        const int64_t both_lo = FC_MAX(lo0, lo1), both_hi = FC_MAX(both_lo, FC_MIN(hi0, hi1));
         for (int64_t k = 0; k < lo0; k++) even[k] = 0;
         for (int64_t k = 0; k < lo1; k++) odd[k] = 0;
-        for (int64_t k = lo0; k < FC_MIN(both_lo, hi0); k++) even[k] = src[2 * k];
-        for (int64_t k = lo1; k < FC_MIN(both_lo, hi1); k++) odd[k] = src[2 * k + 1];
-        for (int64_t k = both_lo; k < both_hi; k++) {
-            even[k] = src[2 * k];
-            odd[k] = src[2 * k + 1];
-        }
-        for (int64_t k = FC_MAX(both_hi, lo0); k < hi0; k++) even[k] = src[2 * k];
-        for (int64_t k = FC_MAX(both_hi, lo1); k < hi1; k++) odd[k] = src[2 * k + 1];
+        FC_NAME(deinterleave2)(src, lo0, hi0, lo1, hi1, even, odd);
         for (int64_t k = hi0; k < phase_len; k++) even[k] = 0;
         for (int64_t k = hi1; k < phase_len; k++) odd[k] = 0;
     } else {
