@@ -928,7 +928,7 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
             /* the outputs whose tiles went to cbuf, with bias and ReLU */
             const int64_t whole_cols = g->OW / GEMM_NR * GEMM_NR;
             const int64_t direct_rows = FC_NAME(row_tiles_direct)(M, mpad, mc);
-            for (int64_t o = 0; o < M; o++) {
+            for (int64_t o = whole_cols == g->OW ? direct_rows : 0; o < M; o++) {
                 const int64_t from = o < direct_rows ? whole_cols : 0;
                 const REAL *src = cbuf + o * nv_max;
                 REAL *dst = ctx->y + (n * g->O + group * M + o) * P + oh_a * g->OW;
