@@ -605,17 +605,39 @@ static void FC_NAME(slab_fill)(const fc_geom *g, const REAL *x, int64_t image_st
     for (int64_t u = 0; u < FC_SLAB_SLACK; u++) slab[cr->images * channels * plane + u] = 0;
 }
 
-/* Row r (tap (c, i, j), c_lo <= c < c_lo + channels) of col for the block's
- * columns, from the slab, into line[0 .. nc); may write up to FC_SLAB_SLACK
- * values past nc. */
-static void FC_NAME(slab_tap_line)(const fc_geom *g, const FC_NAME(col_runs) *cr, const REAL *slab,
-                                   int64_t c_lo, int64_t channels, int64_t r, REAL *FC_RESTRICT line)
+/* The tap (input channel c, kernel row i, kernel column j) of col row r,
+ * stepped from row to row without the divisions of recomputing it. */
+typedef struct { int64_t c, i, j; } FC_NAME(tap_pos);
+
+static FC_NAME(tap_pos) FC_NAME(tap_pos_at)(const fc_geom *g, int64_t r)
 {
-    const int64_t taps = g->KH * g->KW, c = r / taps, i = (r % taps) / g->KW, j = r % g->KW;
-    const int64_t plane = cr->rows * cr->width, image_stride = channels * plane;
-    const int64_t u = j * g->dilation_w;   /* the tap's cell of output column 0, as a phase and index */
-    const REAL *tap = slab + (c - c_lo) * plane + i * g->dilation_h * cr->width +
-                      u % g->stride_w * cr->phase_len + u / g->stride_w;
+    const int64_t taps = g->KH * g->KW;
+    FC_NAME(tap_pos) t = {r / taps, r % taps / g->KW, r % g->KW};
+    return t;
+}
+
+static void FC_NAME(tap_pos_next)(const fc_geom *g, FC_NAME(tap_pos) *t)
+{
+    if (++t->j < g->KW) return;
+    t->j = 0;
+    if (++t->i < g->KH) return;
+    t->i = 0;
+    t->c++;
+}
+
+/* Col row of tap t (c_lo <= t->c < c_lo + channels) for the block's columns,
+ * from the slab, into line[0 .. nc); may write up to FC_SLAB_SLACK values
+ * past nc. */
+static void FC_NAME(slab_tap_line)(const fc_geom *g, const FC_NAME(col_runs) *cr, const REAL *slab,
+                                   int64_t c_lo, int64_t channels, const FC_NAME(tap_pos) *t,
+                                   REAL *FC_RESTRICT line)
+{
+    const int64_t plane = cr->rows * cr->width, image_stride = channels * plane, sw = g->stride_w;
+    /* the tap's cell of output column 0, as a phase and an index in it */
+    const int64_t u = t->j * g->dilation_w;
+    const int64_t cell = sw == 1 ? u : sw == 2 ? (u & 1) * cr->phase_len + (u >> 1)
+                                               : u % sw * cr->phase_len + u / sw;
+    const REAL *tap = slab + (t->c - c_lo) * plane + t->i * g->dilation_h * cr->width + cell;
     for (int64_t s = 0; s < cr->runs; s++) {
         const FC_NAME(col_run) *run = &cr->run[s];
         const REAL *src = tap + run->image * image_stride + run->src;
@@ -639,8 +661,9 @@ static void FC_NAME(pack_b_slab)(const fc_geom *g, const FC_NAME(col_runs) *cr, 
                                  REAL *FC_RESTRICT dst, REAL *FC_RESTRICT line)
 {
     const int64_t c_lo = k0 / (g->KH * g->KW), npad = FC_NAME(round_up)(nc, GEMM_NR);
-    for (int64_t kk = 0; kk < kc; kk++) {
-        FC_NAME(slab_tap_line)(g, cr, slab, c_lo, channels, k0 + kk, line);
+    FC_NAME(tap_pos) t = FC_NAME(tap_pos_at)(g, k0);
+    for (int64_t kk = 0; kk < kc; kk++, FC_NAME(tap_pos_next)(g, &t)) {
+        FC_NAME(slab_tap_line)(g, cr, slab, c_lo, channels, &t, line);
         for (int64_t q = nc; q < npad; q++) line[q] = 0;
         FC_NAME(line_to_panels)(line, npad, kc, dst + kk * GEMM_NR);
     }
@@ -867,10 +890,9 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
                 }
             }
             for (int64_t u = 0; u < GEMM_NR; u++) d[u] = 0;   /* read by the last tile */
-            for (int64_t kk = 0; kk < kcb; kk++) {
-                const int64_t r = pc + kk, c = r / taps, i = (r % taps) / g->KW, j = r % g->KW;
-                boff[kk] = (c - c_lo) * plane + i * g->dilation_h * width + j * g->dilation_w;
-            }
+            FC_NAME(tap_pos) t = FC_NAME(tap_pos_at)(g, pc);
+            for (int64_t kk = 0; kk < kcb; kk++, FC_NAME(tap_pos_next)(g, &t))
+                boff[kk] = (t.c - c_lo) * plane + t.i * g->dilation_h * width + t.j * g->dilation_w;
             const int flags = pc > 0 ? FC_GEMM_ACCUMULATE : 0;
             if (ctx->row_tiles) {
                 /* Tiles start at each output row's first column.  A tile of
@@ -1236,8 +1258,9 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                 }
                 if (use_slab) {
                     FC_NAME(slab_fill)(g, ctx->x + group * Cg * HW, g->C * HW, &cr, c_lo, channels, slab);
-                    for (int64_t q = 0; q < nb; q++)
-                        FC_NAME(slab_tap_line)(g, &cr, slab, c_lo, channels, r0 + q, lines + q * kpad);
+                    FC_NAME(tap_pos) t = FC_NAME(tap_pos_at)(g, r0);
+                    for (int64_t q = 0; q < nb; q++, FC_NAME(tap_pos_next)(g, &t))
+                        FC_NAME(slab_tap_line)(g, &cr, slab, c_lo, channels, &t, lines + q * kpad);
                 }
                 for (int64_t t = t0; t < t0 + kcb;) {
                     const int64_t n = t / P, p = t % P, len = FC_MIN(P - p, t0 + kcb - t), off = t - t0;
