@@ -26,6 +26,8 @@
 #define GEMM_DOT_GENERIC fc_gemm_dot_f32_2x2_generic
 #define GEMM_DOT_AVX2 fc_gemm_dot_f32_3x4_avx2
 #define GEMM_DOT_AVX512 fc_gemm_dot_f32_4x6_avx512
+#define GEMM_GWOP_AVX512 fc_gemm_gwop_f32_12x32_avx512
+#define GEMM_GWOP_PACK_AVX512 fc_gemm_gwop_pack_f32_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f32
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f32
@@ -45,6 +47,8 @@
 #undef GEMM_DOT_GENERIC
 #undef GEMM_DOT_AVX2
 #undef GEMM_DOT_AVX512
+#undef GEMM_GWOP_AVX512
+#undef GEMM_GWOP_PACK_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
 #undef GEMM_BLOCKING_AVX512
@@ -62,6 +66,8 @@
 #define GEMM_DOT_GENERIC fc_gemm_dot_f64_2x2_generic
 #define GEMM_DOT_AVX2 fc_gemm_dot_f64_3x4_avx2
 #define GEMM_DOT_AVX512 fc_gemm_dot_f64_4x6_avx512
+#define GEMM_GWOP_AVX512 fc_gemm_gwop_f64_12x16_avx512
+#define GEMM_GWOP_PACK_AVX512 fc_gemm_gwop_pack_f64_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f64
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f64
@@ -81,6 +87,8 @@
 #undef GEMM_DOT_GENERIC
 #undef GEMM_DOT_AVX2
 #undef GEMM_DOT_AVX512
+#undef GEMM_GWOP_AVX512
+#undef GEMM_GWOP_PACK_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
 #undef GEMM_BLOCKING_AVX512

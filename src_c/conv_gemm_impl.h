@@ -33,8 +33,10 @@
  *         for ir in MC by MR:       micro-kernel, MR x NR tile of C (AVX-512:
  *                                   2*MR rows from two panels where both exist)
  *
- * grad_weight reduces along rows that are contiguous in both operands, so it
- * uses the dot-product micro-kernels instead (see its section).
+ * grad_weight reduces along rows that are contiguous in both operands: with
+ * AVX-512 it transposes grad_y into panels and runs outer-product kernels
+ * over col rows read where they lie, elsewhere dot-product kernels (see its
+ * section).
  *
  * Threads take whole tasks: (group, block of the batch's output positions)
  * forward ((image, group, block of output rows) on padded rows),
@@ -57,6 +59,11 @@ typedef void (*FC_NAME(indexed_fn))(int64_t k, const REAL *a, const REAL *b, con
 typedef void (*FC_NAME(dot_fn))(int64_t k, const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
                                  REAL *c, int64_t ldc, int mr, int nr, int flags);
 
+typedef void (*FC_NAME(gwop_fn))(int64_t k, const REAL *a, int64_t lda, const REAL *b, REAL *c,
+                                  int64_t ldc, int mr, int flags);
+
+typedef void (*FC_NAME(gwpack_fn))(const REAL *a, int64_t lda, int64_t rows, int64_t k, REAL *dst);
+
 typedef struct {
     FC_NAME(ukernel_fn) kernel;
     FC_NAME(ukernel_fn) kernel_double;   /* 2*MR rows from two panels, or NULL */
@@ -64,12 +71,14 @@ typedef struct {
     fc_blocking blk;
     FC_NAME(dot_fn) dot;
     int dot_mr, dot_nr;
+    FC_NAME(gwop_fn) gwop;         /* outer-product grad_weight, or NULL */
+    FC_NAME(gwpack_fn) gwpack;
 } FC_NAME(gemm_engine);
 
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
     FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, GEMM_BLOCKING_GENERIC,
-                              GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC, FC_DOT_NR_GENERIC};
+                              GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC, FC_DOT_NR_GENERIC, NULL, NULL};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
         e.kernel = GEMM_UKERNEL_AVX2;
@@ -89,6 +98,8 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.dot = GEMM_DOT_AVX512;
         e.dot_mr = FC_DOT_MR_AVX512;
         e.dot_nr = FC_DOT_NR_AVX512;
+        e.gwop = GEMM_GWOP_AVX512;
+        e.gwpack = GEMM_GWOP_PACK_AVX512;
     }
 #endif
     return e;
@@ -1172,15 +1183,33 @@ static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
 /* ---- grad_weight ---------------------------------------------------------- */
 
 /* dW[o, r] = sum over (n, p) of dy[n, o, p] * col[n][r, p]: both operands are
- * rows along the reduction, so this runs on the dot-product micro-kernel with
- * no transposed packing.  The reduction index t = n*P + p is cut into fixed
- * blocks of dot_kc, inside one image when P >= dot_kc (dy rows are read in
- * place), else spanning images so every kernel call still has a long
- * reduction (dy rows are copied into a contiguous buffer, zero-padded to a
- * whole number of vectors).  col rows are always gathered into lines by the
- * forward's im2col_line. */
+ * rows along the reduction.  The reduction index t = n*P + p is cut into
+ * fixed blocks (FC_GWOP_KC or dot_kc), inside one image when P is at least a
+ * block (dy rows are read in place), else spanning images so every kernel
+ * call still has a long reduction (dy rows are copied into a contiguous
+ * buffer, zero-padded to a whole number of vectors).  col rows are gathered
+ * into lines through the forward's padded slab (1x1 stride-1 convs read the
+ * input rows in place).  Per block:
+ *
+ *   AVX-512  the task's dy rows are transposed into NR-channel panels once,
+ *            then outer-product kernels broadcast 12 col rows' values in t
+ *            order into NR channels, the forward's tile shape, accumulating
+ *            a transposed dW block that is written out after the last block;
+ *   others   dot-product kernels reduce along both rows with no packing.
+ *
+ * The outer product needs no horizontal sums and loads one operand per two
+ * FMAs per broadcast; on this path grad_weight is 15-25% faster than with
+ * the AVX-512 dot products. */
 
 #define FC_DOT_PAD 16   /* the widest vector, in elements */
+
+/* With the outer-product kernels (AVX-512), the block of t: a transposed
+ * grad_y panel (FC_GWOP_KC x NR, 64 KB in float32) stays in L2 next to the
+ * col rows that stream by (256 and 1024 were slower on this Xeon). */
+#define FC_GWOP_KC 512
+/* and the most col rows (taps) per task: the grad_y panels are transposed
+ * once per block for all of them, so more rows amortise that better */
+#define FC_GWOP_COLS 384
 
 typedef struct {
     const fc_geom *g;
@@ -1198,7 +1227,8 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
     const FC_NAME(gemm_engine) *e = &ctx->e;
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups;
     const int64_t R = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
-    const int64_t total = g->N * P, kc = FC_MIN(e->blk.dot_kc, total);
+    const int op = e->gwop != NULL;
+    const int64_t total = g->N * P, kc = FC_MIN(op ? FC_GWOP_KC : e->blk.dot_kc, total);
     /* row stride of the gathered rows: one vector more than the longest
      * block, so that rows are not a multiple of 4 KB apart (the default
      * block of 1024 floats would put every row in the same L1 sets) */
@@ -1208,13 +1238,18 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t slab_cap = FC_SLAB_MAX_BLOCKS * kpad * max_lines;
     REAL *rows_buf = (REAL *)fc_aligned_alloc(sizeof(REAL) * (P >= kc ? 1 : kpad * FC_NAME(split_max)(&ctx->rows)));
     REAL *lines = (REAL *)fc_aligned_alloc(sizeof(REAL) * kpad * max_lines);
+    /* outer product: grad_y panels transposed, and the task's dW block
+     * transposed (ct[r * rpad + o]), written out after the last block */
+    const int64_t rpad_max = FC_NAME(round_up)(FC_NAME(split_max)(&ctx->rows), GEMM_NR);
+    REAL *dyt = op ? (REAL *)fc_aligned_alloc(sizeof(REAL) * rpad_max * kc) : NULL;
+    REAL *ct = op ? (REAL *)fc_aligned_alloc(sizeof(REAL) * rpad_max * max_lines) : NULL;
     FC_NAME(col_runs) cr = {0, 0, 0, 0, 0, 0, NULL, NULL};
     cr.run = (FC_NAME(col_run) *)malloc(sizeof(FC_NAME(col_run)) * (size_t)kc);
     cr.oh_lo = (int64_t *)malloc(sizeof(int64_t) * (size_t)(kc + 1));
     REAL *slab = NULL;
     int64_t slab_have = 0;
     int status = FC_OK;
-    if (!rows_buf || !lines || !cr.run || !cr.oh_lo) {
+    if (!rows_buf || !lines || !cr.run || !cr.oh_lo || (op && (!dyt || !ct))) {
         status = FC_ENOMEM;
         goto done;
     }
@@ -1281,17 +1316,35 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                         for (int64_t t = kcb; t < kpb; t++) lines[q * kpad + t] = 0;
                 }
             }
-            for (int64_t j = 0; j < nb; j += e->dot_nr) {
-                const int nr = (int)FC_MIN(e->dot_nr, nb - j);
-                for (int64_t i = 0; i < rows; i += e->dot_mr) {
-                    const int mr = (int)FC_MIN(e->dot_mr, rows - i);
-                    e->dot(k, a + i * lda, lda, b + j * ldb, ldb, gw + i * R + j, R, mr, nr, flags);
+            if (op) {
+                /* ct[r][o] += sum_t col[r][t] * dy[o][t]: grad_y's rows
+                 * transposed into NR-channel panels, col rows read in place */
+                const int64_t rpad = FC_NAME(round_up)(rows, GEMM_NR);
+                e->gwpack(a, lda, rows, kcb, dyt);
+                for (int64_t q = 0; q < rpad; q += GEMM_NR)
+                    for (int64_t j = 0; j < nb; j += FC_GWOP_MR)
+                        e->gwop(kcb, b + j * ldb, ldb, dyt + q * kcb, ct + j * rpad + q, rpad,
+                                (int)FC_MIN(FC_GWOP_MR, nb - j), flags);
+            } else {
+                for (int64_t j = 0; j < nb; j += e->dot_nr) {
+                    const int nr = (int)FC_MIN(e->dot_nr, nb - j);
+                    for (int64_t i = 0; i < rows; i += e->dot_mr) {
+                        const int mr = (int)FC_MIN(e->dot_mr, rows - i);
+                        e->dot(k, a + i * lda, lda, b + j * ldb, ldb, gw + i * R + j, R, mr, nr, flags);
+                    }
                 }
             }
             t0 += kcb;
         }
+        if (op) {
+            const int64_t rpad = FC_NAME(round_up)(rows, GEMM_NR);
+            for (int64_t o = 0; o < rows; o++)
+                for (int64_t r = 0; r < nb; r++) gw[o * R + r] = ct[r * rpad + o];
+        }
     }
 done:
+    fc_aligned_free(dyt);
+    fc_aligned_free(ct);
     fc_aligned_free(rows_buf);
     fc_aligned_free(lines);
     fc_aligned_free(slab);
@@ -1306,14 +1359,15 @@ static int FC_NAME(conv_gemm_grad_weight)(const fc_geom *g, const REAL *grad_y,
     FC_NAME(gemm_gw_ctx) ctx = {g, grad_y, x, grad_weight, FC_NAME(gemm_engine_pick)(),
                                 {0, 0, 0, 0}, {0, 0, 0, 0}};
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, R = Cg * g->KH * g->KW;
-    if (g->N == 0) {   /* an empty batch: a sum of nothing */
+    if (g->N == 0 || g->OH * g->OW == 0) {   /* an empty batch or output: a sum of nothing */
         memset(grad_weight, 0, sizeof(REAL) * (size_t)(g->O * R));
         return FC_OK;
     }
     /* rows of dy and lines of col per task: together they stay in L2 */
     double flops = 2.0 * g->N * g->O * g->OH * g->OW * R;
     ctx.rows = FC_NAME(split_make)(Og, 1, ctx.e.blk.dot_rows, 1, 1, 0);
-    ctx.cols = FC_NAME(split_make)(R, 1, ctx.e.blk.dot_rows, g->groups * ctx.rows.blocks,
+    ctx.cols = FC_NAME(split_make)(R, 1, ctx.e.gwop ? FC_GWOP_COLS : ctx.e.blk.dot_rows,
+                                   g->groups * ctx.rows.blocks,
                                    FC_NAME(min_tasks)(flops), 1);
     return fc_parallel_for(g->groups * ctx.rows.blocks * ctx.cols.blocks, flops,
                            FC_NAME(gemm_gw_task), &ctx);

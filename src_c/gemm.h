@@ -122,6 +122,25 @@ void fc_gemm_dot_f64_4x6_avx512(int64_t k, const double *a, int64_t lda, const d
                                 int64_t ldb, double *c, int64_t ldc, int mr, int nr, int flags);
 #endif
 
+/* Outer-product grad_weight kernels (gemm_gwop_impl.h): FC_GWOP_MR col rows
+ * read in place (row i at a + i*lda) times a panel of 2*VLEN output channels
+ * of grad_y packed transposed (b[t * NR + j], NR = FC_GEMM_NR_*):
+ *   c[i*ldc + j] (+)= sum_{t < k} a[i*lda + t] * b[t*NR + j]
+ * for i < mr, all NR columns; the pack function writes that panel layout
+ * from rows of grad_y (row o at a + o*lda, t < k), zero past `rows`. */
+#define FC_GWOP_MR 12
+
+#ifdef FC_GEMM_HAVE_AVX512
+void fc_gemm_gwop_f32_12x32_avx512(int64_t k, const float *a, int64_t lda, const float *b,
+                                   float *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_f64_12x16_avx512(int64_t k, const double *a, int64_t lda, const double *b,
+                                   double *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_pack_f32_avx512(const float *a, int64_t lda, int64_t rows, int64_t k,
+                                  float *dst);
+void fc_gemm_gwop_pack_f64_avx512(const double *a, int64_t lda, int64_t rows, int64_t k,
+                                  double *dst);
+#endif
+
 /* Nonzero when the AVX-512 micro-kernels may run: the CPU and OS support
  * AVX-512F, the SIMD level in use is AVX2 (not forced down to generic) and
  * FASTCONV_SIMD does not cap it at avx2 (gemm.c). */

@@ -159,8 +159,9 @@ CASES = [
     ("pointwise", (2, 20, 9, 11), (13, 20, 1, 1), 1, 0, 1, 1),
     ("pointwise-k-two-blocks", (1, 300, 4, 5), (7, 300, 1, 1), 1, 0, 1, 1),
     ("pointwise-grouped", (2, 18, 5, 6), (8, 18 // 2, 1, 1), 1, 0, 1, 2),
-    # planes of 1280 positions, over grad_weight's reduction block (1024 float32,
-    # 512 float64): its dot products read dy and the input rows in place
+    # planes of 1280 positions, over grad_weight's reduction block (512 with the
+    # AVX-512 outer-product kernels; for the dot products 1024 float32, 512
+    # float64): dy and the input rows are read in place
     ("pointwise-large-plane", (2, 10, 32, 40), (12, 10, 1, 1), 1, 0, 1, 1),
     # 1x1 that is not the plain path: strided, padded
     ("1x1-stride2", (1, 10, 9, 8), (7, 10, 1, 1), 2, 0, 1, 1),
@@ -244,6 +245,13 @@ BACKWARD_LARGE = [
     ("grad-input-many-column-blocks", (1, 6, 30, 40), (7, 6, 3, 3), 2, ((1, 2), (0, 1)), 2, 1),
     ("grad-pointwise-wide", (2, 20, 25, 25), (9, 20, 1, 1), 1, 0, 1, 1),
     ("grad-grouped-7x7", (1, 12, 15, 14), (8, 6, 7, 7), 2, 3, 1, 2),
+    # grad_weight's outer-product kernels (AVX-512): 405 taps, over the 384 col
+    # rows per task and not a multiple of the 12-row tile; 40 outputs (a panel
+    # of 32 float32 / 16 float64 channels and a last one under half full) and
+    # 27 (over half full); 600 positions per image, read in place in blocks of
+    # 512 and 88; 110 per image, gathered across images
+    ("grad-weight-outer-product-in-place", (2, 45, 24, 25), (40, 45, 3, 3), 1, 1, 1, 1),
+    ("grad-weight-outer-product-gathered", (5, 45, 10, 11), (27, 45, 3, 3), 1, 1, 1, 1),
 ]
 
 

@@ -1,0 +1,46 @@
+/*
+ * Outer-product micro-kernel for grad_weight, instantiated per float type by
+ * gemm_gwop_avx512.c with:
+ *   REAL, VEC, VLEN, GWOP_NAME, V(op), GWOP_TARGET
+ *
+ * grad_weight sums over output positions t, along which both operands are
+ * contiguous rows.  The dot-product kernels reduce along those rows, which
+ * costs a horizontal sum per output and two loads per FMA pair; this kernel
+ * instead broadcasts one value of each of FC_GWOP_MR col rows, read in place,
+ * and multiplies it into 2*VLEN output channels of a transposed grad_y panel
+ * (b[t * 2*VLEN + j], packed by the companion pack function), the shape of
+ * the forward GEMM's micro-kernel:
+ *
+ *   c[i*ldc + j] (+)= sum_{t < k} a[i*lda + t] * b[t*2*VLEN + j]
+ *                                    i < FC_GWOP_MR, j < 2*VLEN
+ *
+ * Each output is one FMA chain in t order, started from zero, then added to
+ * c under FC_GEMM_ACCUMULATE, so results depend only on the blocks of t the
+ * caller passes.  Rows i >= mr reuse row mr - 1 (every load stays in bounds);
+ * only rows i < mr are stored, always whole (2*VLEN values).
+ */
+GWOP_TARGET void GWOP_NAME(int64_t k, const REAL *a, int64_t lda, const REAL *b, REAL *c,
+                           int64_t ldc, int mr, int flags)
+{
+    const REAL *ap[FC_GWOP_MR];
+    for (int i = 0; i < FC_GWOP_MR; i++) ap[i] = a + (i < mr ? i : mr - 1) * lda;
+    VEC acc[FC_GWOP_MR][2];
+    for (int i = 0; i < FC_GWOP_MR; i++) acc[i][0] = acc[i][1] = V(setzero)();
+    for (int64_t t = 0; t < k; t++) {
+        const VEC b0 = V(load)(b + t * 2 * VLEN), b1 = V(load)(b + t * 2 * VLEN + VLEN);
+        for (int i = 0; i < FC_GWOP_MR; i++) {
+            const VEC av = V(set1)(ap[i][t]);
+            acc[i][0] = V(fmadd)(av, b0, acc[i][0]);
+            acc[i][1] = V(fmadd)(av, b1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        REAL *row = c + i * ldc;
+        if (flags & FC_GEMM_ACCUMULATE) {
+            acc[i][0] = V(add)(V(loadu)(row), acc[i][0]);
+            acc[i][1] = V(add)(V(loadu)(row + VLEN), acc[i][1]);
+        }
+        V(storeu)(row, acc[i][0]);
+        V(storeu)(row + VLEN, acc[i][1]);
+    }
+}
