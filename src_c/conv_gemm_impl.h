@@ -1309,7 +1309,7 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                             FC_NAME(im2col_line)(g, xg, r0 + q, p, len, lines + q * kpad + off);
                     t += len;
                 }
-                if (!in_place) {
+                if (!in_place && !op) {   /* the dot kernels' whole vectors */
                     for (int64_t i = 0; i < rows; i++)
                         for (int64_t t = kcb; t < kpb; t++) rows_buf[i * kpad + t] = 0;
                     for (int64_t q = 0; q < nb; q++)

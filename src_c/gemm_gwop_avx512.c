@@ -12,30 +12,6 @@
 
 #define GWOP_TARGET __attribute__((target("avx512f")))
 
-#define REAL float
-#define VEC __m512
-#define VLEN 16
-#define V(op) _mm512_##op##_ps
-#define GWOP_NAME fc_gemm_gwop_f32_12x32_avx512
-#include "gemm_gwop_impl.h"
-#undef REAL
-#undef VEC
-#undef VLEN
-#undef V
-#undef GWOP_NAME
-
-#define REAL double
-#define VEC __m512d
-#define VLEN 8
-#define V(op) _mm512_##op##_pd
-#define GWOP_NAME fc_gemm_gwop_f64_12x16_avx512
-#include "gemm_gwop_impl.h"
-#undef REAL
-#undef VEC
-#undef VLEN
-#undef V
-#undef GWOP_NAME
-
 /* r[i] = column i of the 16 x 16 block whose rows are r[0..15]. */
 GWOP_TARGET static inline void transpose16_ps(__m512 r[16])
 {
@@ -90,51 +66,40 @@ GWOP_TARGET static inline void transpose8_pd(__m512d r[8])
     r[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xdd);
 }
 
-/* dst[q][t][j] = a[(q*2*VLEN + j) * lda + t] for t < k, zero for channels
- * q*2*VLEN + j >= rows; panels are k * 2*VLEN apart and dst is 64-byte
- * aligned.  The last partial block of t is read with masked loads, so
- * nothing past a row's k values is touched. */
-GWOP_TARGET void fc_gemm_gwop_pack_f32_avx512(const float *a, int64_t lda, int64_t rows,
-                                              int64_t k, float *dst)
-{
-    for (int64_t r0 = 0; r0 < rows; r0 += 16) {
-        float *d = dst + (r0 / 32) * k * 32 + r0 % 32;
-        for (int64_t t = 0; t < k; t += 16) {
-            const int n = (int)(k - t < 16 ? k - t : 16);
-            const __mmask16 m = (__mmask16)(n == 16 ? 0xffffu : (1u << n) - 1u);
-            __m512 r[16];
-            for (int i = 0; i < 16; i++)
-                r[i] = r0 + i < rows ? _mm512_maskz_loadu_ps(m, a + (r0 + i) * lda + t)
-                                     : _mm512_setzero_ps();
-            transpose16_ps(r);
-            for (int i = 0; i < n; i++) _mm512_store_ps(d + (t + i) * 32, r[i]);
-        }
-    }
-    if (rows % 32 && rows % 32 <= 16) {   /* the last panel's empty half */
-        float *d = dst + (rows / 32) * k * 32 + 16;
-        for (int64_t t = 0; t < k; t++) _mm512_store_ps(d + t * 32, _mm512_setzero_ps());
-    }
-}
+#define REAL float
+#define VEC __m512
+#define VLEN 16
+#define V(op) _mm512_##op##_ps
+#define GWOP_NAME fc_gemm_gwop_f32_12x32_avx512
+#define GWOP_PACK_NAME fc_gemm_gwop_pack_f32_avx512
+#define GWOP_MASK __mmask16
+#define TRANSPOSE(r) transpose16_ps(r)
+#include "gemm_gwop_impl.h"
+#undef REAL
+#undef VEC
+#undef VLEN
+#undef V
+#undef GWOP_NAME
+#undef GWOP_PACK_NAME
+#undef GWOP_MASK
+#undef TRANSPOSE
 
-GWOP_TARGET void fc_gemm_gwop_pack_f64_avx512(const double *a, int64_t lda, int64_t rows,
-                                              int64_t k, double *dst)
-{
-    for (int64_t r0 = 0; r0 < rows; r0 += 8) {
-        double *d = dst + (r0 / 16) * k * 16 + r0 % 16;
-        for (int64_t t = 0; t < k; t += 8) {
-            const int n = (int)(k - t < 8 ? k - t : 8);
-            const __mmask8 m = (__mmask8)(n == 8 ? 0xffu : (1u << n) - 1u);
-            __m512d r[8];
-            for (int i = 0; i < 8; i++)
-                r[i] = r0 + i < rows ? _mm512_maskz_loadu_pd(m, a + (r0 + i) * lda + t)
-                                     : _mm512_setzero_pd();
-            transpose8_pd(r);
-            for (int i = 0; i < n; i++) _mm512_store_pd(d + (t + i) * 16, r[i]);
-        }
-    }
-    if (rows % 16 && rows % 16 <= 8) {
-        double *d = dst + (rows / 16) * k * 16 + 8;
-        for (int64_t t = 0; t < k; t++) _mm512_store_pd(d + t * 16, _mm512_setzero_pd());
-    }
-}
+#define REAL double
+#define VEC __m512d
+#define VLEN 8
+#define V(op) _mm512_##op##_pd
+#define GWOP_NAME fc_gemm_gwop_f64_12x16_avx512
+#define GWOP_PACK_NAME fc_gemm_gwop_pack_f64_avx512
+#define GWOP_MASK __mmask8
+#define TRANSPOSE(r) transpose8_pd(r)
+#include "gemm_gwop_impl.h"
+#undef REAL
+#undef VEC
+#undef VLEN
+#undef V
+#undef GWOP_NAME
+#undef GWOP_PACK_NAME
+#undef GWOP_MASK
+#undef TRANSPOSE
+
 #endif
