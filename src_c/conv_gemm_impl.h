@@ -680,52 +680,68 @@ static void FC_NAME(pack_b_slab)(const fc_geom *g, const FC_NAME(col_runs) *cr, 
     }
 }
 
-/* The epilogue of a scratch-tile element, the same arithmetic as the
- * micro-kernels' own. */
-FC_INLINE void FC_NAME(store_element)(REAL *out, REAL v, const REAL *bias_i, int flags)
+/* Columns [j, j + len) of `rows` scratch-tile rows (NR apart) into y rows P
+ * apart, with the micro-kernels' epilogue; one loop per epilogue so that
+ * each vectorises. */
+static void FC_NAME(store_run)(REAL *y, int64_t P, const REAL *tile, int64_t rows, int64_t len,
+                               const REAL *bias, int flags)
 {
-    if (flags & FC_GEMM_ACCUMULATE) v = *out + v;
-    else if (bias_i) v = v + *bias_i;
-    if (flags & FC_GEMM_RELU) v = v < 0 ? (REAL)0 : v;
-    *out = v;
+    for (int64_t i = 0; i < rows; i++, tile += GEMM_NR, y += P) {
+        const REAL *FC_RESTRICT src = tile;
+        REAL *FC_RESTRICT dst = y;
+        if (flags & FC_GEMM_ACCUMULATE) {
+            for (int64_t j = 0; j < len; j++) dst[j] = dst[j] + src[j];
+        } else {
+            const REAL b = bias ? bias[i] : (REAL)0;
+            for (int64_t j = 0; j < len; j++) dst[j] = src[j] + b;
+        }
+        if (flags & FC_GEMM_RELU)
+            for (int64_t j = 0; j < len; j++) dst[j] = dst[j] < 0 ? (REAL)0 : dst[j];
+    }
 }
 
 /* macro_kernel for batch columns: y holds the group's rows [row0, row0 + m)
- * of image 0 at y + row*P, images image_stride apart.  A panel inside one
- * image is stored in place; one that spans images goes through the scratch
- * tile, column by column. */
+ * of image 0 at y + row*P, images image_stride apart.  A tile of whole rows
+ * and columns inside one image is stored in place; the rest (a tile that
+ * spans images, the last partial tile, rows past m) goes through a scratch
+ * tile and is stored run by run, one run per image it covers.  Scratch tiles
+ * take the 2*MR-row kernel too, so that a batch whose image size is no
+ * multiple of NR (res-256x14: 196 positions) keeps the faster kernel on the
+ * tiles that span images. */
 static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m, int64_t n,
                                         int64_t k, const REAL *ap, const REAL *bp, REAL *y,
                                         int64_t image_stride, int64_t P, int64_t t0,
                                         int64_t row0, const REAL *bias, int flags)
 {
-    REAL tile[GEMM_MR * GEMM_NR];
+    REAL tile[2 * GEMM_MR * GEMM_NR];
+    const int dbl = e->kernel_double && k >= FC_DOUBLE_MIN_K;
     for (int64_t jr = 0; jr < n; jr += GEMM_NR) {
         const int64_t nr = FC_MIN(GEMM_NR, n - jr);
         const REAL *bpanel = bp + (jr / GEMM_NR) * k * GEMM_NR;
         const int64_t t = t0 + jr, image = t / P, p = t % P;
-        const int one_image = p + nr <= P;
-        for (int64_t ir = 0; ir < m; ir += GEMM_MR) {
-            const int64_t mr = FC_MIN(GEMM_MR, m - ir);
+        const int in_place = p + nr <= P && nr == GEMM_NR;
+        for (int64_t ir = 0; ir < m;) {
             const REAL *apanel = ap + (ir / GEMM_MR) * k * GEMM_MR;
             const REAL *bt = bias ? bias + ir : NULL;
-            REAL *ct = y + image * image_stride + (row0 + ir) * P + p;
-            if (e->kernel_double && k >= FC_DOUBLE_MIN_K && one_image && ir + 2 * GEMM_MR <= m && nr == GEMM_NR) {
-                e->kernel_double(k, apanel, bpanel, ct, P, bt, flags);
-                ir += GEMM_MR;
-                continue;
+            /* two panels where both hold rows, or where one is whole and
+             * the other is going to the scratch tile anyway */
+            const int two = dbl && (ir + 2 * GEMM_MR <= m || (!in_place && ir + GEMM_MR < m));
+            const int64_t span = two ? 2 * GEMM_MR : GEMM_MR, rows = FC_MIN(span, m - ir);
+            if (in_place && rows == span) {
+                REAL *ct = y + image * image_stride + (row0 + ir) * P + p;
+                if (two) e->kernel_double(k, apanel, bpanel, ct, P, bt, flags);
+                else e->kernel(k, apanel, bpanel, ct, P, bt, flags);
+            } else {
+                if (two) e->kernel_double(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
+                else e->kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
+                for (int64_t j = 0; j < nr;) {
+                    const int64_t tj = t + j, len = FC_MIN(nr - j, P - tj % P);
+                    FC_NAME(store_run)(y + tj / P * image_stride + (row0 + ir) * P + tj % P, P,
+                                       tile + j, rows, len, bt, flags);
+                    j += len;
+                }
             }
-            if (one_image && mr == GEMM_MR && nr == GEMM_NR) {
-                e->kernel(k, apanel, bpanel, ct, P, bt, flags);
-                continue;
-            }
-            e->kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
-            for (int64_t j = 0; j < nr; j++) {
-                const int64_t tj = t + j;
-                REAL *col = y + tj / P * image_stride + (row0 + ir) * P + tj % P;
-                for (int64_t i = 0; i < mr; i++)
-                    FC_NAME(store_element)(col + i * P, tile[i * GEMM_NR + j], bt ? bt + i : NULL, flags);
-            }
+            ir += span;
         }
     }
 }
