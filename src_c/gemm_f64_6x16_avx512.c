@@ -21,5 +21,8 @@
 #define UKERNEL_PARTS 1
 #define PREFETCH_B0 (6 * NR)
 #define PREFETCH_B1 (6 * NR + VLEN)
+#define UKERNEL_ASM_SFX "pd"
+#define UKERNEL_ASM_BCAST "vbroadcastsd"
+#define UKERNEL_ASM_SIZE 8
 #include "gemm_ukernel_impl.h"
 #endif
