@@ -10,6 +10,9 @@ Design
                    every result checked against fastconv's once (a fast wrong answer is no result)
                    round-robin timing: repeat x (each contender one sample) -> medians
                    rate (GFLOP/s or GB/s), % of ceiling, speedup = peer time / fastconv time
+    scaling  ──> with several thread counts: fastconv alone per conv case and mode, each
+                 round timing every thread count in turn -> speedup over the fewest threads
+                 (ratio of medians) and the spread of the per-round ratios
     extras   ──> the lesson's 6x8 edge case as one full Python call; peak memory of one
                  conv2d on vgg-64x56 (child processes, VmHWM / ru_maxrss)
 
@@ -742,6 +745,53 @@ def run_suite(conv_cases, pool_cases, edge_case, modes, threads, dtype_name, rep
     return rows
 
 
+def measure_scaling(conv_cases, modes, thread_counts, dtype_name, repeat):
+    """fastconv's speedup on more threads, per conv case and mode: each round times one sample
+    at every thread count in turn (so that a shared machine's drift hits them alike), and each
+    count above the first is compared with the first, as the ratio of median times and as the
+    range of the per-round ratios (the spread a busy second core causes)."""
+    dtype = np.dtype(dtype_name)
+    rng = np.random.default_rng(0)
+    base_threads, rows = thread_counts[0], []
+    for case in conv_cases:
+        for mode in modes:
+            _progress(f"thread scaling: {case[0]} {mode}")
+            contender = conv_contenders(case, mode, dtype, rng, {"torch": None, "scipy": None})[0]
+            with fastconv.threads(base_threads):
+                _calibrate(contender)   # the loop count of the slowest setting
+            samples = {threads: [] for threads in thread_counts}
+            for _ in range(repeat):
+                for threads in thread_counts:
+                    with fastconv.threads(threads):
+                        time.sleep(SETTLE_SECONDS)
+                        start = time.perf_counter()
+                        for _ in range(contender.number):
+                            contender.run()
+                        samples[threads].append((time.perf_counter() - start) / contender.number)
+            base = samples[base_threads]
+            for threads in thread_counts[1:]:
+                ratios = [b / t for b, t in zip(base, samples[threads])]
+                rows.append({"case": case[0], "mode": mode, "dtype": dtype_name,
+                             "threads": threads, "base_threads": base_threads,
+                             "median_s": statistics.median(samples[threads]),
+                             "base_median_s": statistics.median(base),
+                             "speedup": statistics.median(base) / statistics.median(samples[threads]),
+                             "spread": [min(ratios), max(ratios)],
+                             "samples_s": samples[threads], "base_samples_s": base})
+    return rows
+
+
+def format_scaling(rows):
+    header = (f"{'case':<22} {'mode':<8} {'threads':>7} {'median':>10} {'at base':>10} "
+              f"{'speedup':>8}  spread")
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        lines.append(f"{row['case']:<22} {row['mode']:<8} {row['threads']:>7} "
+                     f"{_format_time(row['median_s']):>10} {_format_time(row['base_median_s']):>10} "
+                     f"{row['speedup']:>7.2f}x  {row['spread'][0]:.2f}-{row['spread'][1]:.2f}")
+    return "\n".join(lines)
+
+
 def print_memory(measurements, threads, out):
     print(f"\nPeak memory of one forward conv2d on {MEMORY_CASE} ({threads} thread(s)), measured in "
           "a fresh child process from the resident-set high-water mark (tracemalloc cannot see C "
@@ -778,6 +828,10 @@ def run_bench(options, out=None):
         results += run_suite(conv_cases, pool_cases, edge_case, modes, threads, options.dtype,
                              repeat, peers)
         gc.collect()
+    scaling = []
+    if len(options.threads) > 1 and conv_cases:
+        scaling = measure_scaling(conv_cases, modes, options.threads, options.dtype, repeat)
+        gc.collect()
     _progress("")
     ceilings = best_ceilings(ceilings_before, measure_ceilings(options.threads, options.quick))
     load_after = _load_average()
@@ -785,7 +839,7 @@ def run_bench(options, out=None):
     report = {"versions": versions,
               "settings": {"threads": options.threads, "dtype": options.dtype, "cases": options.cases,
                            "repeat": repeat, "mode": options.mode, "quick": options.quick},
-              "ceilings": ceilings, "results": results, "memory": [],
+              "ceilings": ceilings, "results": results, "scaling": scaling, "memory": [],
               "load_average": {"before": load_before, "after": load_after}}
 
     print_ceilings(ceilings, options.threads, out)
@@ -796,6 +850,11 @@ def run_bench(options, out=None):
               "bandwidth for pooling; speedup = peer time / fastconv time (above 1: fastconv faster); "
               "check = result agrees with fastconv's", file=out)
         print(format_table([r for r in results if r["threads"] == threads]), file=out)
+    if scaling:
+        print(f"\nThread scaling of fastconv, {options.dtype}: {repeat} rounds, each timing every "
+              f"thread count in turn; speedup = median time on {options.threads[0]} thread(s) / "
+              "median time on `threads`; spread = lowest-highest of the per-round ratios", file=out)
+        print(format_scaling(scaling), file=out)
     print_load_warning(load_before, load_after, out)
     if any(r["kind"] == "pool" and (r["percent_of_ceiling"] or 0) > 100 for r in results):
         print("note: pooling above 100% of the copy bandwidth: a pooling input of tens of MB can "

@@ -41,8 +41,9 @@ def test_smoke_run_exits_zero(smoke_report):
 
 def test_report_top_level_structure(smoke_report):
     _, report = smoke_report
-    assert set(report) == {"versions", "settings", "ceilings", "results", "memory",
+    assert set(report) == {"versions", "settings", "ceilings", "results", "scaling", "memory",
                            "load_average"}, sorted(report)
+    assert report["scaling"] == [], "one thread count: no scaling rows"
     assert report["settings"] == {"threads": [1], "dtype": "float32", "cases": SMOKE_CASES,
                                   "repeat": 1, "mode": "both", "quick": True}, report["settings"]
     assert report["versions"]["fastconv"] == fastconv.__version__, report["versions"]
@@ -113,6 +114,23 @@ def test_rates_use_the_documented_work_counts(smoke_report):
             continue
         assert row["rate"] == pytest.approx(expected_rate), f"row {row}"
         assert row["percent_of_ceiling"] == pytest.approx(100 * expected_rate / ceiling), f"row {row}"
+
+
+def test_thread_scaling_rows(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    status = bench.main(["--quick", "--repeat", "2", "--threads", "1,2", "--cases",
+                         "^seed-edge-1x2$,^max2-s1-seed$", "--mode", "both", "--json", str(path)])
+    assert status == 0
+    scaling = json.loads(path.read_text())["scaling"]
+    # conv cases only, one row per mode and thread count above the first
+    assert [(r["case"], r["mode"], r["threads"], r["base_threads"]) for r in scaling] == [
+        ("seed-edge-1x2", "forward", 2, 1), ("seed-edge-1x2", "backward", 2, 1)], scaling
+    for row in scaling:
+        assert len(row["samples_s"]) == len(row["base_samples_s"]) == 2, row
+        assert row["speedup"] == pytest.approx(row["base_median_s"] / row["median_s"]), row
+        ratios = [b / t for b, t in zip(row["base_samples_s"], row["samples_s"])]
+        assert row["spread"] == [min(ratios), max(ratios)], row
+    assert "Thread scaling of fastconv" in capsys.readouterr().out
 
 
 def test_unknown_case_filter_is_an_error(capsys):
