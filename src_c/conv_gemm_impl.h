@@ -405,18 +405,21 @@ static int FC_NAME(is_pointwise)(const fc_geom *g)
            g->pad_top == 0 && g->pad_bottom == 0 && g->pad_left == 0 && g->pad_right == 0;
 }
 
-/* Minimum task count: four per thread the call will use, and at least 4, so
- * that one image still keeps every core evenly busy (batch1-res-64, 8 row
- * blocks: 2 threads 1.64-1.68x one thread with two per thread, 1.70-1.73x
- * with four).  Every output is
- * computed the same way whichever block it falls in (column and row blocks
- * never split a reduction), so the grid may follow the thread count without
- * changing a bit of the result. */
-#define FC_GEMM_MIN_TASKS 4
-
+/* Minimum task count: on several threads, four per thread and at least 4,
+ * so that one image still keeps every core evenly busy (batch1-res-64, 8
+ * row blocks: 2 threads 1.64-1.68x one thread with two per thread,
+ * 1.70-1.73x with four); on one thread, 1.  A task split only for the sake
+ * of parallelism repeats work: grad_weight's tasks each transpose grad_y and
+ * gather the col rows of their taps, and its four tasks on one thread cost
+ * stem-7x7-s2 40% and pw 25% (1.0 to 4% on the 3x3 layers).  Every output
+ * is computed the same way whichever block it falls in (column and row
+ * blocks never split a reduction), so the grid may follow the thread count
+ * without changing a bit of the result; an even task count is asked for
+ * only where there are several threads. */
 static int64_t FC_NAME(min_tasks)(double flops)
 {
-    return FC_MAX(FC_GEMM_MIN_TASKS, 4 * (int64_t)fc_threads_for(flops, INT64_MAX));
+    const int64_t threads = fc_threads_for(flops, INT64_MAX);
+    return threads > 1 ? FC_MAX(4, 4 * threads) : 1;
 }
 
 /* ---- forward ------------------------------------------------------------- */
@@ -1032,8 +1035,9 @@ static int FC_NAME(rows_fwd_plan)(const fc_geom *g, FC_NAME(rows_fwd_ctx) *ctx)
     ctx->row_tiles = ctx->row_stride <= width;
     ctx->channels_max = FC_MIN(K, e->blk.kc) / taps + 2;
     const double flops = 2.0 * g->N * g->O * g->OH * g->OW * K;
+    const int64_t min_tasks = FC_NAME(min_tasks)(flops);
     ctx->rows = FC_NAME(split_make)(g->OH, 1, FC_MAX(1, e->blk.nc / width), g->N * g->groups,
-                                    FC_NAME(min_tasks)(flops), 1);
+                                    min_tasks, min_tasks > 1);
     ctx->slab_rows_max = FC_NAME(split_max)(&ctx->rows) + (g->KH - 1) * g->dilation_h;
     const int64_t slab = ctx->channels_max * ctx->slab_rows_max * width;
     /* the padded rows hold a few B blocks' worth at most, like the slab */
@@ -1058,8 +1062,9 @@ static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REA
                                  FC_NAME(rows_fwd_task), &rows_ctx);
     } else {
         ctx.apacked = apacked;
+        const int64_t min_tasks = FC_NAME(min_tasks)(flops);
         ctx.cols = FC_NAME(split_make)(g->N * P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups,
-                                       FC_NAME(min_tasks)(flops), 1);
+                                       min_tasks, min_tasks > 1);
         status = fc_parallel_for(g->groups * ctx.cols.blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
     }
     fc_aligned_free(apacked);
@@ -1217,7 +1222,8 @@ static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
     while (unit * taps % GEMM_MR) unit++;
     const int64_t max_units = FC_MAX(1, ctx.e.blk.mc / (unit * taps));
     double flops = 2.0 * g->N * g->O * g->OH * g->OW * R;
-    ctx.chans = FC_NAME(split_make)(Cg, unit, max_units, g->N * g->groups, FC_NAME(min_tasks)(flops), 1);
+    const int64_t min_tasks = FC_NAME(min_tasks)(flops);
+    ctx.chans = FC_NAME(split_make)(Cg, unit, max_units, g->N * g->groups, min_tasks, min_tasks > 1);
     ctx.col_block = FC_MIN(ctx.e.blk.nc, FC_NAME(round_up)(g->OH * g->OW, GEMM_NR));
     int status = fc_parallel_for(g->N * g->groups * ctx.chans.blocks, flops, FC_NAME(gemm_gin_task), &ctx);
     fc_aligned_free(apacked);
@@ -1410,9 +1416,9 @@ static int FC_NAME(conv_gemm_grad_weight)(const fc_geom *g, const REAL *grad_y,
     /* rows of dy and lines of col per task: together they stay in L2 */
     double flops = 2.0 * g->N * g->O * g->OH * g->OW * R;
     ctx.rows = FC_NAME(split_make)(Og, 1, ctx.e.blk.dot_rows, 1, 1, 0);
+    const int64_t min_tasks = FC_NAME(min_tasks)(flops);
     ctx.cols = FC_NAME(split_make)(R, 1, ctx.e.gwop ? FC_GWOP_COLS : ctx.e.blk.dot_rows,
-                                   g->groups * ctx.rows.blocks,
-                                   FC_NAME(min_tasks)(flops), 1);
+                                   g->groups * ctx.rows.blocks, min_tasks, min_tasks > 1);
     return fc_parallel_for(g->groups * ctx.rows.blocks * ctx.cols.blocks, flops,
                            FC_NAME(gemm_gw_task), &ctx);
 }
