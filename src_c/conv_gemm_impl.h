@@ -285,6 +285,15 @@ FC_INLINE void FC_NAME(copy_chunk)(REAL *FC_RESTRICT d, const REAL *FC_RESTRICT 
     *(FC_NAME(slab_chunk) *)d = *(const FC_NAME(slab_chunk) *)s;
 }
 
+/* A read hint, where the compiler has one. */
+#ifndef FC_GEMM_PREFETCH
+#if defined(__GNUC__) || defined(__clang__)
+#define FC_GEMM_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define FC_GEMM_PREFETCH(p) ((void)(p))
+#endif
+#endif
+
 /* B block (k x n, row kk at src + kk*ld, contiguous) into NR-column panels. */
 static void FC_NAME(pack_b_plain)(const REAL *src, int64_t ld, int64_t k, int64_t n,
                                   REAL *FC_RESTRICT dst)
@@ -295,6 +304,11 @@ static void FC_NAME(pack_b_plain)(const REAL *src, int64_t ld, int64_t k, int64_
             const REAL *s = src + kk * ld + j0;
             REAL *d = dst + kk * GEMM_NR;
             if (nr == GEMM_NR) {
+                /* every row is a stream: fetch every line of its part of
+                 * the panel after next, as pack_b_batch does for 1x1 */
+                FC_GEMM_PREFETCH(s + 2 * GEMM_NR);
+                FC_GEMM_PREFETCH(s + 2 * GEMM_NR + GEMM_NR / 2);
+                FC_GEMM_PREFETCH(s + 3 * GEMM_NR - 1);
                 *(FC_NAME(panel_row) *)d = *(const FC_NAME(panel_row) *)s;
             } else {
                 for (int64_t j = 0; j < nr; j++) d[j] = s[j];
@@ -315,15 +329,6 @@ static void FC_NAME(gemm_valid_range)(int64_t out_size, int64_t in_size, int64_t
     *first = lo;
     *last = hi;
 }
-
-/* A read hint, where the compiler has one. */
-#ifndef FC_GEMM_PREFETCH
-#if defined(__GNUC__) || defined(__clang__)
-#define FC_GEMM_PREFETCH(p) __builtin_prefetch(p)
-#else
-#define FC_GEMM_PREFETCH(p) ((void)(p))
-#endif
-#endif
 
 /* One row of col, columns p0 .. p0 + nc - 1, into line[0 .. nc): tap (c, i, j)
  * of the image whose first channel (of the group) is x; padding reads 0.
@@ -448,9 +453,14 @@ static void FC_NAME(pack_b_batch)(const fc_geom *g, const REAL *x, int64_t group
             if (width == GEMM_NR && t % P + GEMM_NR <= P) {
                 const REAL *src = x + (t / P * g->C + group * Cg + k0) * HW + t % P;
                 for (int64_t kk = 0; kk < kc; kk++) {
-                    /* every row is its own stream: fetch the next panel's part */
-                    FC_GEMM_PREFETCH(src + kk * HW + 2 * GEMM_NR);
-                    FC_GEMM_PREFETCH(src + kk * HW + 3 * GEMM_NR - 1);
+                    /* every row is its own stream: fetch its part of the
+                     * panel after next, every line of it (NR values span 3
+                     * lines where the row is not 64-byte aligned, as NumPy's
+                     * arrays mostly are not) */
+                    const REAL *ahead = src + kk * HW + 2 * GEMM_NR;
+                    FC_GEMM_PREFETCH(ahead);
+                    FC_GEMM_PREFETCH(ahead + GEMM_NR / 2);
+                    FC_GEMM_PREFETCH(ahead + GEMM_NR - 1);
                     *(FC_NAME(panel_row) *)(d + kk * GEMM_NR) = *(const FC_NAME(panel_row) *)(src + kk * HW);
                 }
                 continue;
