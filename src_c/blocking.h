@@ -5,12 +5,15 @@
  *       B micro-panel (KC x NR) stream from L1 through a micro-kernel call.
  *   MC: rows of A packed at once; the MC x KC block stays in L2.
  *   NC: columns of B packed at once (KC x NC block, L2/L3).
- *   dot_kc, dot_rows: the same for the dot-product kernels of grad_weight.
+ *   dot_kc: grad_weight's reduction block for the dot-product kernel (the
+ *       generic level; AVX2 and AVX-512 use the outer-product kernels and
+ *       their own block, FC_GWOP_KC);
+ *   dot_rows: grad_weight's output channels per task, at every level.
  * Started from BLIS's Zen3 sizes (144/256/4080) and tuned on AMD EPYC with
  * 1 MB L2: conv GEMMs reuse B across every row of A, so a B block that stays
  * in L2 beats BLIS's L3-sized NC.  The AVX-512 tables' dot_rows were retuned
- * on an Intel Xeon with 2 MB L2: 192 rows of each operand (768 KB each) copy
- * the gathered rows half as often as 96 (grad_weight -5 to -11%).
+ * on an Intel Xeon with 2 MB L2: 192 rows per task gather the col rows half
+ * as often as 96 (grad_weight -5 to -11%, measured with the dot kernels).
  */
 #ifndef FASTCONV_BLOCKING_H
 #define FASTCONV_BLOCKING_H
@@ -19,8 +22,7 @@
 
 typedef struct {
     int64_t mc, kc, nc;
-    /* dot-product kernels (grad_weight): reduction block, and rows of each
-     * operand per task; dot_rows rows of both at dot_kc stay in L2 */
+    /* grad_weight: the dot kernel's reduction block, output channels per task */
     int64_t dot_kc, dot_rows;
 } fc_blocking;
 

@@ -24,8 +24,8 @@
 #define GEMM_INDEXED_AVX512 fc_gemm_f32_6x32_indexed_avx512
 #define GEMM_INDEXED_DOUBLE_AVX512 fc_gemm_f32_12x32_indexed_avx512
 #define GEMM_DOT_GENERIC fc_gemm_dot_f32_2x2_generic
-#define GEMM_DOT_AVX2 fc_gemm_dot_f32_3x4_avx2
-#define GEMM_DOT_AVX512 fc_gemm_dot_f32_4x6_avx512
+#define GEMM_GWOP_AVX2 fc_gemm_gwop_f32_6x32_avx2
+#define GEMM_GWOP_PACK_AVX2 fc_gemm_gwop_pack_f32_avx2
 #define GEMM_GWOP_AVX512 fc_gemm_gwop_f32_12x32_avx512
 #define GEMM_GWOP_PACK_AVX512 fc_gemm_gwop_pack_f32_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
@@ -45,8 +45,8 @@
 #undef GEMM_INDEXED_AVX512
 #undef GEMM_INDEXED_DOUBLE_AVX512
 #undef GEMM_DOT_GENERIC
-#undef GEMM_DOT_AVX2
-#undef GEMM_DOT_AVX512
+#undef GEMM_GWOP_AVX2
+#undef GEMM_GWOP_PACK_AVX2
 #undef GEMM_GWOP_AVX512
 #undef GEMM_GWOP_PACK_AVX512
 #undef GEMM_BLOCKING_GENERIC
@@ -64,8 +64,8 @@
 #define GEMM_INDEXED_AVX512 fc_gemm_f64_6x16_indexed_avx512
 #define GEMM_INDEXED_DOUBLE_AVX512 fc_gemm_f64_12x16_indexed_avx512
 #define GEMM_DOT_GENERIC fc_gemm_dot_f64_2x2_generic
-#define GEMM_DOT_AVX2 fc_gemm_dot_f64_3x4_avx2
-#define GEMM_DOT_AVX512 fc_gemm_dot_f64_4x6_avx512
+#define GEMM_GWOP_AVX2 fc_gemm_gwop_f64_6x16_avx2
+#define GEMM_GWOP_PACK_AVX2 fc_gemm_gwop_pack_f64_avx2
 #define GEMM_GWOP_AVX512 fc_gemm_gwop_f64_12x16_avx512
 #define GEMM_GWOP_PACK_AVX512 fc_gemm_gwop_pack_f64_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
@@ -85,8 +85,8 @@
 #undef GEMM_INDEXED_AVX512
 #undef GEMM_INDEXED_DOUBLE_AVX512
 #undef GEMM_DOT_GENERIC
-#undef GEMM_DOT_AVX2
-#undef GEMM_DOT_AVX512
+#undef GEMM_GWOP_AVX2
+#undef GEMM_GWOP_PACK_AVX2
 #undef GEMM_GWOP_AVX512
 #undef GEMM_GWOP_PACK_AVX512
 #undef GEMM_BLOCKING_GENERIC

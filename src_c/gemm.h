@@ -87,48 +87,39 @@ void fc_gemm_f64_12x16_indexed_avx512(int64_t k, const double *a, const double *
                                       double *c, int64_t ldc, const double *bias, int flags);
 #endif
 
-/* Dot-product micro-kernels (gemm_dot_impl.h): an MR x NR tile of
+/* Dot-product micro-kernel (gemm_dot_impl.h): an MR x NR tile of
  *   c[i*ldc + j] (+)= sum_{p < k} a[i*lda + p] * b[j*ldb + p]
  * straight from row-major operands, for reductions along contiguous rows
- * (grad_weight), where the packed kernels above would need transposed packing.
- * Only the mr x nr corner (mr <= MR, nr <= NR) is stored; flags as above
- * without bias or ReLU.  Tile shapes per ISA, chosen at run time. */
+ * (grad_weight) at the generic level; AVX2 and AVX-512 use the outer-product
+ * kernels below instead.  Only the mr x nr corner (mr <= MR, nr <= NR) is
+ * stored; flags as above without bias or ReLU. */
 #define FC_DOT_MR_GENERIC 2
 #define FC_DOT_NR_GENERIC 2
-#define FC_DOT_MR_AVX2 3
-#define FC_DOT_NR_AVX2 4
-#define FC_DOT_MR_AVX512 4
-#define FC_DOT_NR_AVX512 6
-
-typedef void (*fc_dot_ukernel_f32)(int64_t k, const float *a, int64_t lda, const float *b,
-                                   int64_t ldb, float *c, int64_t ldc, int mr, int nr, int flags);
-typedef void (*fc_dot_ukernel_f64)(int64_t k, const double *a, int64_t lda, const double *b,
-                                   int64_t ldb, double *c, int64_t ldc, int mr, int nr, int flags);
 
 void fc_gemm_dot_f32_2x2_generic(int64_t k, const float *a, int64_t lda, const float *b,
                                  int64_t ldb, float *c, int64_t ldc, int mr, int nr, int flags);
 void fc_gemm_dot_f64_2x2_generic(int64_t k, const double *a, int64_t lda, const double *b,
                                  int64_t ldb, double *c, int64_t ldc, int mr, int nr, int flags);
-#ifdef FASTCONV_HAVE_AVX2
-void fc_gemm_dot_f32_3x4_avx2(int64_t k, const float *a, int64_t lda, const float *b,
-                              int64_t ldb, float *c, int64_t ldc, int mr, int nr, int flags);
-void fc_gemm_dot_f64_3x4_avx2(int64_t k, const double *a, int64_t lda, const double *b,
-                              int64_t ldb, double *c, int64_t ldc, int mr, int nr, int flags);
-#endif
-#ifdef FC_GEMM_HAVE_AVX512
-void fc_gemm_dot_f32_4x6_avx512(int64_t k, const float *a, int64_t lda, const float *b,
-                                int64_t ldb, float *c, int64_t ldc, int mr, int nr, int flags);
-void fc_gemm_dot_f64_4x6_avx512(int64_t k, const double *a, int64_t lda, const double *b,
-                                int64_t ldb, double *c, int64_t ldc, int mr, int nr, int flags);
-#endif
 
-/* Outer-product grad_weight kernels (gemm_gwop_impl.h): FC_GWOP_MR col rows
- * read in place (row i at a + i*lda) times a panel of 2*VLEN output channels
- * of grad_y packed transposed (b[t * NR + j], NR = FC_GEMM_NR_*):
+/* Outer-product grad_weight kernels (gemm_gwop_impl.h): mr <= ROWS col rows
+ * read in place (row i at a + i*lda) times a panel of NR output channels of
+ * grad_y packed transposed (b[t * NR + j], NR = FC_GEMM_NR_*):
  *   c[i*ldc + j] (+)= sum_{t < k} a[i*lda + t] * b[t*NR + j]
  * for i < mr, all NR columns; the pack function writes that panel layout
- * from rows of grad_y (row o at a + o*lda, t < k), zero past `rows`. */
-#define FC_GWOP_MR 12
+ * from rows of grad_y (row o at a + o*lda, t < k), zero past `rows`.  ROWS
+ * per ISA: as many as the accumulators of an NR-wide part fit (AVX-512: 12
+ * rows x 2 zmm; AVX2: 6 rows x 2 ymm, in two parts of the panel). */
+#define FC_GWOP_ROWS_AVX512 12
+#define FC_GWOP_ROWS_AVX2 6
+
+#ifdef FASTCONV_HAVE_AVX2
+void fc_gemm_gwop_f32_6x32_avx2(int64_t k, const float *a, int64_t lda, const float *b,
+                                float *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_f64_6x16_avx2(int64_t k, const double *a, int64_t lda, const double *b,
+                                double *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_pack_f32_avx2(const float *a, int64_t lda, int64_t rows, int64_t k, float *dst);
+void fc_gemm_gwop_pack_f64_avx2(const double *a, int64_t lda, int64_t rows, int64_t k, double *dst);
+#endif
 
 #ifdef FC_GEMM_HAVE_AVX512
 void fc_gemm_gwop_f32_12x32_avx512(int64_t k, const float *a, int64_t lda, const float *b,

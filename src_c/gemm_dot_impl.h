@@ -1,6 +1,6 @@
 /*
- * Dot-product micro-kernel template for one SIMD instruction set, instantiated
- * per float type by gemm_dot_<isa>.c with:
+ * Dot-product micro-kernel template, instantiated per float type by
+ * gemm_generic.c (the grad_weight kernel of the generic level) with:
  *   REAL, VEC, LANES, DOT_MR, DOT_NR, FC_DOT_NAME   type, vector, tile
  *   V_ZERO(), V_LOAD(p), V_FMA(a, b, acc), V_SUM(v)  vector operations
  *   DOT_TARGET                                       function attribute or empty

@@ -72,7 +72,9 @@ GWOP_TARGET static inline void transpose8_pd(__m512d r[8])
 #define V(op) _mm512_##op##_ps
 #define GWOP_NAME fc_gemm_gwop_f32_12x32_avx512
 #define GWOP_PACK_NAME fc_gemm_gwop_pack_f32_avx512
-#define GWOP_MASK __mmask16
+#define GWOP_ROWS FC_GWOP_ROWS_AVX512
+#define GWOP_NR FC_GEMM_NR_F32
+#define MASKED_LOAD(n, p) V(maskz_loadu)((__mmask16)((1u << (n)) - 1u), p)
 #define TRANSPOSE(r) transpose16_ps(r)
 #include "gemm_gwop_impl.h"
 #undef REAL
@@ -81,7 +83,9 @@ GWOP_TARGET static inline void transpose8_pd(__m512d r[8])
 #undef V
 #undef GWOP_NAME
 #undef GWOP_PACK_NAME
-#undef GWOP_MASK
+#undef GWOP_ROWS
+#undef GWOP_NR
+#undef MASKED_LOAD
 #undef TRANSPOSE
 
 #define REAL double
@@ -90,7 +94,9 @@ GWOP_TARGET static inline void transpose8_pd(__m512d r[8])
 #define V(op) _mm512_##op##_pd
 #define GWOP_NAME fc_gemm_gwop_f64_12x16_avx512
 #define GWOP_PACK_NAME fc_gemm_gwop_pack_f64_avx512
-#define GWOP_MASK __mmask8
+#define GWOP_ROWS FC_GWOP_ROWS_AVX512
+#define GWOP_NR FC_GEMM_NR_F64
+#define MASKED_LOAD(n, p) V(maskz_loadu)((__mmask8)((1u << (n)) - 1u), p)
 #define TRANSPOSE(r) transpose8_pd(r)
 #include "gemm_gwop_impl.h"
 #undef REAL
@@ -99,7 +105,9 @@ GWOP_TARGET static inline void transpose8_pd(__m512d r[8])
 #undef V
 #undef GWOP_NAME
 #undef GWOP_PACK_NAME
-#undef GWOP_MASK
+#undef GWOP_ROWS
+#undef GWOP_NR
+#undef MASKED_LOAD
 #undef TRANSPOSE
 
 #endif
