@@ -69,16 +69,6 @@ static inline __m256d maskload_pd(int n, const double *p)
 #define MASKED_LOAD(n, p) maskload_ps(n, p)
 #define TRANSPOSE(r) transpose8_ps(r)
 #include "gemm_gwop_impl.h"
-#undef REAL
-#undef VEC
-#undef VLEN
-#undef V
-#undef GWOP_NAME
-#undef GWOP_PACK_NAME
-#undef GWOP_ROWS
-#undef GWOP_NR
-#undef MASKED_LOAD
-#undef TRANSPOSE
 
 #define REAL double
 #define VEC __m256d
@@ -91,13 +81,3 @@ static inline __m256d maskload_pd(int n, const double *p)
 #define MASKED_LOAD(n, p) maskload_pd(n, p)
 #define TRANSPOSE(r) transpose4_pd(r)
 #include "gemm_gwop_impl.h"
-#undef REAL
-#undef VEC
-#undef VLEN
-#undef V
-#undef GWOP_NAME
-#undef GWOP_PACK_NAME
-#undef GWOP_ROWS
-#undef GWOP_NR
-#undef MASKED_LOAD
-#undef TRANSPOSE

@@ -77,16 +77,6 @@ GWOP_TARGET static inline void transpose8_pd(__m512d r[8])
 #define MASKED_LOAD(n, p) V(maskz_loadu)((__mmask16)((1u << (n)) - 1u), p)
 #define TRANSPOSE(r) transpose16_ps(r)
 #include "gemm_gwop_impl.h"
-#undef REAL
-#undef VEC
-#undef VLEN
-#undef V
-#undef GWOP_NAME
-#undef GWOP_PACK_NAME
-#undef GWOP_ROWS
-#undef GWOP_NR
-#undef MASKED_LOAD
-#undef TRANSPOSE
 
 #define REAL double
 #define VEC __m512d
@@ -99,15 +89,5 @@ GWOP_TARGET static inline void transpose8_pd(__m512d r[8])
 #define MASKED_LOAD(n, p) V(maskz_loadu)((__mmask8)((1u << (n)) - 1u), p)
 #define TRANSPOSE(r) transpose8_pd(r)
 #include "gemm_gwop_impl.h"
-#undef REAL
-#undef VEC
-#undef VLEN
-#undef V
-#undef GWOP_NAME
-#undef GWOP_PACK_NAME
-#undef GWOP_ROWS
-#undef GWOP_NR
-#undef MASKED_LOAD
-#undef TRANSPOSE
 
 #endif

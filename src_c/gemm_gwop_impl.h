@@ -8,6 +8,7 @@
  *   GWOP_PACK_NAME, TRANSPOSE(r)   the grad_y pack: r[i] = column i of r[]
  *   MASKED_LOAD(n, p)              the first n < VLEN values at p, zeros after,
  *                                  nothing past them read
+ * and undefines them all at its end, ready for the next instantiation.
  *
  * grad_weight sums over output positions t, along which both operands are
  * contiguous rows.  The dot-product kernels reduce along those rows, which
@@ -83,3 +84,14 @@ GWOP_TARGET void GWOP_PACK_NAME(const REAL *a, int64_t lda, int64_t rows, int64_
         for (int64_t t = 0; t < k; t++) V(store)(d + t * GWOP_NR, V(setzero)());
     }
 }
+
+#undef REAL
+#undef VEC
+#undef VLEN
+#undef V
+#undef GWOP_NAME
+#undef GWOP_PACK_NAME
+#undef GWOP_ROWS
+#undef GWOP_NR
+#undef MASKED_LOAD
+#undef TRANSPOSE
