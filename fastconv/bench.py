@@ -749,7 +749,12 @@ def measure_scaling(conv_cases, modes, thread_counts, dtype_name, repeat):
     """fastconv's speedup on more threads, per conv case and mode: each round times one sample
     at every thread count in turn (so that a shared machine's drift hits them alike), and each
     count above the first is compared with the first, as the ratio of median times and as the
-    range of the per-round ratios (the spread a busy second core causes)."""
+    range of the per-round ratios (the spread a busy second core causes).
+
+    Each sample follows an untimed call at its thread count, with no pause: no other library
+    runs here, so there are no foreign workers to wait out, and an idle pause lets the cores
+    clock down (measured here: a 20 ms sleep before a single 14 ms call made it 15% slower on
+    one thread and 30% on two)."""
     dtype = np.dtype(dtype_name)
     rng = np.random.default_rng(0)
     base_threads, rows = thread_counts[0], []
@@ -763,7 +768,7 @@ def measure_scaling(conv_cases, modes, thread_counts, dtype_name, repeat):
             for _ in range(repeat):
                 for threads in thread_counts:
                     with fastconv.threads(threads):
-                        time.sleep(SETTLE_SECONDS)
+                        contender.run()
                         start = time.perf_counter()
                         for _ in range(contender.number):
                             contender.run()
