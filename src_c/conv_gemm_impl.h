@@ -409,17 +409,17 @@ static int FC_NAME(is_pointwise)(const fc_geom *g)
            g->pad_top == 0 && g->pad_bottom == 0 && g->pad_left == 0 && g->pad_right == 0;
 }
 
-/* Minimum task count: on several threads, four per thread and at least 4,
- * so that one image still keeps every core evenly busy (batch1-res-64, 8
- * row blocks: 2 threads 1.64-1.68x one thread with two per thread,
- * 1.70-1.73x with four); on one thread, 1.  A task split only for the sake
- * of parallelism repeats work: grad_weight's tasks each transpose grad_y and
- * gather the col rows of their taps, and its four tasks on one thread cost
- * stem-7x7-s2 40% and pw 25% (1.0 to 4% on the 3x3 layers).  Every output
- * is computed the same way whichever block it falls in (column and row
- * blocks never split a reduction), so the grid may follow the thread count
- * without changing a bit of the result; an even task count is asked for
- * only where there are several threads. */
+/* Minimum task count of the forward and grad_input grids: on several
+ * threads, four per thread and at least 4, so that one image still keeps
+ * every core evenly busy (batch1-res-64, 8 row blocks: 2 threads 1.64-1.68x
+ * one thread with two per thread, 1.70-1.73x with four); on one thread, 1,
+ * since a task split only for the sake of parallelism repeats work (slab
+ * halos, per-block packing).  grad_weight, whose tasks repeat the most,
+ * sets its own (conv_gemm_grad_weight).  Every output is computed the same
+ * way whichever block it falls in (column and row blocks never split a
+ * reduction), so the grid may follow the thread count without changing a
+ * bit of the result; an even task count is asked for only where there are
+ * several threads. */
 static int64_t FC_NAME(min_tasks)(double flops)
 {
     const int64_t threads = fc_threads_for(flops, INT64_MAX);
@@ -1431,7 +1431,8 @@ static int FC_NAME(conv_gemm_grad_weight)(const fc_geom *g, const REAL *grad_y,
      * transposes all of grad_y's rows it covers and gathers the col rows of
      * its taps, so each extra split of the taps repeats the transposes.  On
      * 2 threads, four tasks per thread ran stem-7x7-s2's grad_weight 1.05x
-     * faster than one thread, one per thread 1.6x (pw 1.33x -> 1.8x). */
+     * faster than one thread, one per thread 1.6x (pw 1.33x -> 1.8x); on one
+     * thread, four tasks had cost stem 40% and pw 25% over one. */
     const int64_t threads = fc_threads_for(flops, INT64_MAX);
     ctx.cols = FC_NAME(split_make)(R, 1, ctx.e.gwop ? FC_GWOP_COLS : ctx.e.blk.dot_rows,
                                    g->groups * ctx.rows.blocks, threads, threads > 1);
