@@ -23,7 +23,8 @@
  *
  * Where the file also defines UKERNEL_ASM_SFX ("ps"/"pd"), UKERNEL_ASM_BCAST
  * and UKERNEL_ASM_SIZE (element bytes) and the compiler takes GNU inline
- * assembly, the indexed 2*MR-row kernel runs its k loop in assembly: the 24
+ * assembly for x86-64 (the loop uses r10 and zmm16-31, which 32-bit x86 does
+ * not have), the indexed 2*MR-row kernel runs its k loop in assembly: the 24
  * accumulators stay in zmm0-23 and six broadcast registers rotate, where
  * GCC 12's code for the same loop copies accumulators between registers and
  * spills two of them every 4 steps.  On in-place rows (unaligned B rows,
@@ -140,7 +141,7 @@ UKERNEL_TARGET void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *
 }
 
 #ifdef UKERNEL_DOUBLE_NAME
-#if defined(UKERNEL_ASM_SFX) && defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#if defined(UKERNEL_ASM_SFX) && defined(__GNUC__) && defined(__x86_64__)
 #define UKERNEL_ASM 1
 #define ASM_STR_(x) #x
 #define ASM_STR(x) ASM_STR_(x)
