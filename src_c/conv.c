@@ -23,6 +23,8 @@
 #define GEMM_UKERNEL_DOUBLE_AVX512 fc_gemm_f32_12x32_avx512
 #define GEMM_INDEXED_AVX512 fc_gemm_f32_6x32_indexed_avx512
 #define GEMM_INDEXED_DOUBLE_AVX512 fc_gemm_f32_12x32_indexed_avx512
+#define GEMM_UKERNEL_TAIL_AVX512 fc_gemm_f32_4x32_avx512
+#define GEMM_INDEXED_TAIL_AVX512 fc_gemm_f32_4x32_indexed_avx512
 #define GEMM_DOT_GENERIC fc_gemm_dot_f32_2x2_generic
 #define GEMM_GWOP_AVX2 fc_gemm_gwop_f32_6x32_avx2
 #define GEMM_GWOP_PACK_AVX2 fc_gemm_gwop_pack_f32_avx2
@@ -44,6 +46,8 @@
 #undef GEMM_UKERNEL_DOUBLE_AVX512
 #undef GEMM_INDEXED_AVX512
 #undef GEMM_INDEXED_DOUBLE_AVX512
+#undef GEMM_UKERNEL_TAIL_AVX512
+#undef GEMM_INDEXED_TAIL_AVX512
 #undef GEMM_DOT_GENERIC
 #undef GEMM_GWOP_AVX2
 #undef GEMM_GWOP_PACK_AVX2
@@ -63,6 +67,8 @@
 #define GEMM_UKERNEL_DOUBLE_AVX512 fc_gemm_f64_12x16_avx512
 #define GEMM_INDEXED_AVX512 fc_gemm_f64_6x16_indexed_avx512
 #define GEMM_INDEXED_DOUBLE_AVX512 fc_gemm_f64_12x16_indexed_avx512
+#define GEMM_UKERNEL_TAIL_AVX512 fc_gemm_f64_4x16_avx512
+#define GEMM_INDEXED_TAIL_AVX512 fc_gemm_f64_4x16_indexed_avx512
 #define GEMM_DOT_GENERIC fc_gemm_dot_f64_2x2_generic
 #define GEMM_GWOP_AVX2 fc_gemm_gwop_f64_6x16_avx2
 #define GEMM_GWOP_PACK_AVX2 fc_gemm_gwop_pack_f64_avx2
@@ -84,6 +90,8 @@
 #undef GEMM_UKERNEL_DOUBLE_AVX512
 #undef GEMM_INDEXED_AVX512
 #undef GEMM_INDEXED_DOUBLE_AVX512
+#undef GEMM_UKERNEL_TAIL_AVX512
+#undef GEMM_INDEXED_TAIL_AVX512
 #undef GEMM_DOT_GENERIC
 #undef GEMM_GWOP_AVX2
 #undef GEMM_GWOP_PACK_AVX2

@@ -68,6 +68,10 @@ typedef struct {
     FC_NAME(ukernel_fn) kernel;
     FC_NAME(ukernel_fn) kernel_double;   /* 2*MR rows from two panels, or NULL */
     FC_NAME(indexed_fn) indexed, indexed_double;   /* B read in place, or NULL */
+    /* the first FC_GEMM_TAIL_ROWS rows of one panel, for a last panel that
+     * holds no more (packed B, B in place), or NULL */
+    FC_NAME(ukernel_fn) kernel_tail;
+    FC_NAME(indexed_fn) indexed_tail;
     fc_blocking blk;
     FC_NAME(dot_fn) dot;           /* grad_weight where there is no gwop */
     int dot_mr, dot_nr;
@@ -78,7 +82,7 @@ typedef struct {
 
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
-    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, GEMM_BLOCKING_GENERIC,
+    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, GEMM_BLOCKING_GENERIC,
                               GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC, FC_DOT_NR_GENERIC, NULL, NULL, 0};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
@@ -95,6 +99,8 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.kernel_double = GEMM_UKERNEL_DOUBLE_AVX512;
         e.indexed = GEMM_INDEXED_AVX512;
         e.indexed_double = GEMM_INDEXED_DOUBLE_AVX512;
+        e.kernel_tail = GEMM_UKERNEL_TAIL_AVX512;
+        e.indexed_tail = GEMM_INDEXED_TAIL_AVX512;
         e.blk = GEMM_BLOCKING_AVX512;
         e.gwop = GEMM_GWOP_AVX512;
         e.gwpack = GEMM_GWOP_PACK_AVX512;
@@ -171,11 +177,13 @@ static void FC_NAME(macro_kernel)(const FC_NAME(gemm_engine) *e, int64_t m, int6
                 ir += GEMM_MR;
                 continue;
             }
-            if (mr == GEMM_MR && nr == GEMM_NR) {
-                e->kernel(k, apanel, bpanel, ct, ldc, bt, flags);
+            const int tail = e->kernel_tail && mr <= FC_GEMM_TAIL_ROWS;
+            const FC_NAME(ukernel_fn) kernel = tail ? e->kernel_tail : e->kernel;
+            if (mr == (tail ? FC_GEMM_TAIL_ROWS : GEMM_MR) && nr == GEMM_NR) {
+                kernel(k, apanel, bpanel, ct, ldc, bt, flags);
                 continue;
             }
-            e->kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
+            kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
             for (int64_t i = 0; i < mr; i++) {
                 REAL *row = ct + i * ldc;
                 for (int64_t j = 0; j < nr; j++) {
@@ -740,14 +748,13 @@ static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m
             /* two panels where both hold rows, or where one is whole and
              * the other is going to the scratch tile anyway */
             const int two = dbl && (ir + 2 * GEMM_MR <= m || (!in_place && ir + GEMM_MR < m));
+            const int tail = !two && e->kernel_tail && m - ir <= FC_GEMM_TAIL_ROWS;
             const int64_t span = two ? 2 * GEMM_MR : GEMM_MR, rows = FC_MIN(span, m - ir);
-            if (in_place && rows == span) {
-                REAL *ct = y + image * image_stride + (row0 + ir) * P + p;
-                if (two) e->kernel_double(k, apanel, bpanel, ct, P, bt, flags);
-                else e->kernel(k, apanel, bpanel, ct, P, bt, flags);
+            const FC_NAME(ukernel_fn) kernel = two ? e->kernel_double : tail ? e->kernel_tail : e->kernel;
+            if (in_place && rows == (tail ? FC_GEMM_TAIL_ROWS : span)) {
+                kernel(k, apanel, bpanel, y + image * image_stride + (row0 + ir) * P + p, P, bt, flags);
             } else {
-                if (two) e->kernel_double(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
-                else e->kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
+                kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
                 for (int64_t j = 0; j < nr;) {
                     const int64_t tj = t + j, len = FC_MIN(nr - j, P - tj % P);
                     FC_NAME(store_run)(y + tj / P * image_stride + (row0 + ir) * P + tj % P, P,
@@ -871,18 +878,38 @@ typedef struct {
     int64_t row_stride;   /* with row_tiles: cbuf columns per output row (OW rounded up to NR) */
 } FC_NAME(rows_fwd_ctx);
 
+/* The kernel of the row-tiles tile loop for the panel at ic + ir of an MC
+ * block mcb rows tall: two panels where two remain in the block, the tail
+ * kernel for a last panel of FC_GEMM_TAIL_ROWS rows or fewer, else one.
+ * *span: the rows the loop steps over; *full: the rows the kernel writes. */
+static FC_NAME(indexed_fn) FC_NAME(row_tile_kernel)(const FC_NAME(gemm_engine) *e, int64_t M, int64_t mcb,
+                                                    int64_t ic, int64_t ir, int64_t *span, int64_t *full)
+{
+    if (ir + 2 * GEMM_MR <= mcb) {
+        *span = *full = 2 * GEMM_MR;
+        return e->indexed_double;
+    }
+    *span = GEMM_MR;
+    if (e->indexed_tail && M - (ic + ir) <= FC_GEMM_TAIL_ROWS) {
+        *full = FC_GEMM_TAIL_ROWS;
+        return e->indexed_tail;
+    }
+    *full = GEMM_MR;
+    return e->indexed;
+}
+
 /* With row tiles: output channels [0, direct_rows) of a group are stored by
- * panels that lie wholly inside the group (the tile loop takes two panels
- * at once where two remain in the MC block, else one). */
-static int64_t FC_NAME(row_tiles_direct)(int64_t M, int64_t mpad, int64_t mc)
+ * kernels whose rows lie wholly inside the group (row_tile_kernel). */
+static int64_t FC_NAME(row_tiles_direct)(const FC_NAME(gemm_engine) *e, int64_t M, int64_t mpad, int64_t mc)
 {
     int64_t direct = 0;
     for (int64_t ic = 0; ic < mpad; ic += mc) {
         const int64_t mcb = FC_MIN(mc, mpad - ic);
         for (int64_t ir = 0; ir < mcb;) {
-            const int64_t span = ir + 2 * GEMM_MR <= mcb ? 2 * GEMM_MR : GEMM_MR;
-            if (ic + ir + span > M) return direct;
-            direct = ic + ir + span;
+            int64_t span, full;
+            FC_NAME(row_tile_kernel)(e, M, mcb, ic, ir, &span, &full);
+            if (ic + ir + full > M) return direct;
+            direct = ic + ir + full;
             ir += span;
         }
     }
@@ -951,20 +978,18 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
                         for (int64_t ow = 0; ow < g->OW; ow += GEMM_NR) {
                             const REAL *bt = slab + r * width + ow;
                             const int whole = ow + GEMM_NR <= g->OW;
-                            for (int64_t ir = 0; ir < mcb; ir += GEMM_MR) {
+                            for (int64_t ir = 0; ir < mcb;) {
                                 const REAL *apanel = ap + ir / GEMM_MR * kcb * GEMM_MR;
-                                const int64_t o = ic + ir, span = ir + 2 * GEMM_MR <= mcb ? 2 * GEMM_MR : GEMM_MR;
-                                if (whole && o + span <= M) {
-                                    REAL *ct = yg + o * P + r * g->OW + ow;
-                                    const REAL *bo = bg ? bg + o : NULL;
-                                    if (span == 2 * GEMM_MR) e->indexed_double(kcb, apanel, bt, boff, ct, P, bo, direct_flags);
-                                    else e->indexed(kcb, apanel, bt, boff, ct, P, bo, direct_flags);
-                                } else {
-                                    REAL *ct = cbuf + o * nv_max + r * ctx->row_stride + ow;
-                                    if (span == 2 * GEMM_MR) e->indexed_double(kcb, apanel, bt, boff, ct, nv_max, NULL, flags);
-                                    else e->indexed(kcb, apanel, bt, boff, ct, nv_max, NULL, flags);
-                                }
-                                ir += span - GEMM_MR;
+                                const int64_t o = ic + ir;
+                                int64_t span, full;
+                                const FC_NAME(indexed_fn) kernel = FC_NAME(row_tile_kernel)(e, M, mcb, ic, ir, &span, &full);
+                                if (whole && o + full <= M)
+                                    kernel(kcb, apanel, bt, boff, yg + o * P + r * g->OW + ow, P,
+                                           bg ? bg + o : NULL, direct_flags);
+                                else
+                                    kernel(kcb, apanel, bt, boff, cbuf + o * nv_max + r * ctx->row_stride + ow,
+                                           nv_max, NULL, flags);
+                                ir += span;
                             }
                         }
                 }
@@ -977,12 +1002,10 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
                     for (int64_t ir = 0; ir < mcb; ir += GEMM_MR) {
                         const REAL *apanel = ap + ir / GEMM_MR * kcb * GEMM_MR;
                         REAL *ct = cbuf + (ic + ir) * nv_pad + jr;
-                        if (ir + 2 * GEMM_MR <= mcb) {
-                            e->indexed_double(kcb, apanel, slab + jr, boff, ct, nv_pad, NULL, flags);
-                            ir += GEMM_MR;
-                        } else {
-                            e->indexed(kcb, apanel, slab + jr, boff, ct, nv_pad, NULL, flags);
-                        }
+                        int64_t span, full;
+                        FC_NAME(row_tile_kernel)(e, M, mcb, ic, ir, &span, &full)(kcb, apanel, slab + jr, boff, ct,
+                                                                                  nv_pad, NULL, flags);
+                        ir += span - GEMM_MR;
                     }
                 }
             }
@@ -990,7 +1013,7 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
         if (ctx->row_tiles) {
             /* the outputs whose tiles went to cbuf, with bias and ReLU */
             const int64_t whole_cols = g->OW / GEMM_NR * GEMM_NR;
-            const int64_t direct_rows = FC_NAME(row_tiles_direct)(M, mpad, mc);
+            const int64_t direct_rows = FC_NAME(row_tiles_direct)(e, M, mpad, mc);
             for (int64_t o = whole_cols == g->OW ? direct_rows : 0; o < M; o++) {
                 const int64_t from = o < direct_rows ? whole_cols : 0;
                 const REAL *src = cbuf + o * nv_max;

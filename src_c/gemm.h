@@ -85,6 +85,18 @@ void fc_gemm_f64_6x16_indexed_avx512(int64_t k, const double *a, const double *b
                                      double *c, int64_t ldc, const double *bias, int flags);
 void fc_gemm_f64_12x16_indexed_avx512(int64_t k, const double *a, const double *b, const int64_t *boff,
                                       double *c, int64_t ldc, const double *bias, int flags);
+/* AVX-512F tail kernels: the first FC_GEMM_TAIL_ROWS rows of one A panel
+ * (packed B, or B in place as above), for the last panel of an A whose row
+ * count leaves that many or fewer; rows i < FC_GEMM_TAIL_ROWS of c only. */
+#define FC_GEMM_TAIL_ROWS 4
+void fc_gemm_f32_4x32_avx512(int64_t k, const float *a, const float *b, float *c,
+                             int64_t ldc, const float *bias, int flags);
+void fc_gemm_f64_4x16_avx512(int64_t k, const double *a, const double *b, double *c,
+                             int64_t ldc, const double *bias, int flags);
+void fc_gemm_f32_4x32_indexed_avx512(int64_t k, const float *a, const float *b, const int64_t *boff,
+                                     float *c, int64_t ldc, const float *bias, int flags);
+void fc_gemm_f64_4x16_indexed_avx512(int64_t k, const double *a, const double *b, const int64_t *boff,
+                                     double *c, int64_t ldc, const double *bias, int flags);
 #endif
 
 /* Dot-product micro-kernel (gemm_dot_impl.h): an MR x NR tile of

@@ -16,6 +16,8 @@
 #define UKERNEL_DOUBLE_NAME fc_gemm_f32_12x32_avx512
 #define UKERNEL_INDEXED_NAME fc_gemm_f32_6x32_indexed_avx512
 #define UKERNEL_DOUBLE_INDEXED_NAME fc_gemm_f32_12x32_indexed_avx512
+#define UKERNEL_TAIL_NAME fc_gemm_f32_4x32_avx512
+#define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f32_4x32_indexed_avx512
 #define VBROADCAST(p) V(set1)(*(p))
 #define UKERNEL_TARGET __attribute__((target("avx512f")))
 #define UKERNEL_PARTS 1

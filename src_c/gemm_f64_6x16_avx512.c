@@ -16,6 +16,8 @@
 #define UKERNEL_DOUBLE_NAME fc_gemm_f64_12x16_avx512
 #define UKERNEL_INDEXED_NAME fc_gemm_f64_6x16_indexed_avx512
 #define UKERNEL_DOUBLE_INDEXED_NAME fc_gemm_f64_12x16_indexed_avx512
+#define UKERNEL_TAIL_NAME fc_gemm_f64_4x16_avx512
+#define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f64_4x16_indexed_avx512
 #define VBROADCAST(p) V(set1)(*(p))
 #define UKERNEL_TARGET __attribute__((target("avx512f")))
 #define UKERNEL_PARTS 1

@@ -309,6 +309,76 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_INDEXED_NAME(int64_t k, const REAL *a, const 
     double_tile(k, a, b, boff, c, ldc, bias, flags, 1);
 }
 #endif
+
+#ifdef UKERNEL_TAIL_NAME
+/* The tail kernels: the first FC_GEMM_TAIL_ROWS (4) rows of one A panel, 8
+ * accumulators, for a panel past the last whole one that holds 4 rows or
+ * fewer (64, 256 or 16 output channels leave 4).  The MR-row kernel would
+ * spend a third of its FMAs on the zero rows of such a panel and store
+ * through a scratch tile; 8 independent FMAs per step still cover the FMA
+ * latency.  Row for row the same FMAs in the same order as the MR-row
+ * kernel, so the bits are the same. */
+#define ZERO_TAIL(acc)                                                         \
+    VEC acc##00 = V(setzero)(), acc##01 = V(setzero)();                        \
+    VEC acc##10 = V(setzero)(), acc##11 = V(setzero)();                        \
+    VEC acc##20 = V(setzero)(), acc##21 = V(setzero)();                        \
+    VEC acc##30 = V(setzero)(), acc##31 = V(setzero)()
+#define STEP_TAIL(kk)                                                          \
+    do {                                                                       \
+        const REAL *br = B_ROW(kk);                                            \
+        const VEC b0 = V(loadu)(br);                                           \
+        const VEC b1 = V(loadu)(br + VLEN);                                    \
+        FMA_ROW(c, a, kk, 0); FMA_ROW(c, a, kk, 1);                            \
+        FMA_ROW(c, a, kk, 2); FMA_ROW(c, a, kk, 3);                            \
+    } while (0)
+
+UKERNEL_TARGET static inline __attribute__((always_inline)) void
+tail_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c, int64_t ldc,
+          const REAL *bias, int flags, const int indexed)
+{
+    ZERO_TAIL(c);
+    int64_t kk = 0;
+    for (; kk + 4 <= k; kk += 4) {
+        _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
+        if (!indexed) {
+            _mm_prefetch((const char *)(b + PREFETCH_B0), _MM_HINT_T0);
+            _mm_prefetch((const char *)(b + PREFETCH_B1), _MM_HINT_T0);
+        }
+        STEP_TAIL(0);
+        STEP_TAIL(1);
+        STEP_TAIL(2);
+        STEP_TAIL(3);
+        a += 4 * MR;
+        if (indexed) boff += 4;
+        else b += 4 * NR;
+    }
+    for (; kk < k; kk++) {
+        STEP_TAIL(0);
+        a += MR;
+        if (indexed) boff += 1;
+        else b += NR;
+    }
+    store_row(c + 0 * ldc, c00, c01, bias, 0, flags);
+    store_row(c + 1 * ldc, c10, c11, bias, 1, flags);
+    store_row(c + 2 * ldc, c20, c21, bias, 2, flags);
+    store_row(c + 3 * ldc, c30, c31, bias, 3, flags);
+}
+
+UKERNEL_TARGET void UKERNEL_TAIL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c,
+                                      int64_t ldc, const REAL *bias, int flags)
+{
+    tail_tile(k, a, b, NULL, c, ldc, bias, flags, 0);
+}
+
+UKERNEL_TARGET void UKERNEL_TAIL_INDEXED_NAME(int64_t k, const REAL *a, const REAL *b,
+                                              const int64_t *boff, REAL *c, int64_t ldc,
+                                              const REAL *bias, int flags)
+{
+    tail_tile(k, a, b, boff, c, ldc, bias, flags, 1);
+}
+#undef ZERO_TAIL
+#undef STEP_TAIL
+#endif
 #undef STEP
 #undef B_ROW
 #undef UKERNEL_ASM
