@@ -25,6 +25,8 @@
 #define GEMM_INDEXED_DOUBLE_AVX512 fc_gemm_f32_12x32_indexed_avx512
 #define GEMM_UKERNEL_TAIL_AVX512 fc_gemm_f32_4x32_avx512
 #define GEMM_INDEXED_TAIL_AVX512 fc_gemm_f32_4x32_indexed_avx512
+#define GEMM_UKERNEL_MR2_AVX512 fc_gemm_f32_8x32_avx512
+#define GEMM_INDEXED_MR2_AVX512 fc_gemm_f32_8x32_indexed_avx512
 #define GEMM_DOT_GENERIC fc_gemm_dot_f32_2x2_generic
 #define GEMM_GWOP_AVX2 fc_gemm_gwop_f32_6x32_avx2
 #define GEMM_GWOP_PACK_AVX2 fc_gemm_gwop_pack_f32_avx2
@@ -48,6 +50,8 @@
 #undef GEMM_INDEXED_DOUBLE_AVX512
 #undef GEMM_UKERNEL_TAIL_AVX512
 #undef GEMM_INDEXED_TAIL_AVX512
+#undef GEMM_UKERNEL_MR2_AVX512
+#undef GEMM_INDEXED_MR2_AVX512
 #undef GEMM_DOT_GENERIC
 #undef GEMM_GWOP_AVX2
 #undef GEMM_GWOP_PACK_AVX2
@@ -69,6 +73,8 @@
 #define GEMM_INDEXED_DOUBLE_AVX512 fc_gemm_f64_12x16_indexed_avx512
 #define GEMM_UKERNEL_TAIL_AVX512 fc_gemm_f64_4x16_avx512
 #define GEMM_INDEXED_TAIL_AVX512 fc_gemm_f64_4x16_indexed_avx512
+#define GEMM_UKERNEL_MR2_AVX512 fc_gemm_f64_8x16_avx512
+#define GEMM_INDEXED_MR2_AVX512 fc_gemm_f64_8x16_indexed_avx512
 #define GEMM_DOT_GENERIC fc_gemm_dot_f64_2x2_generic
 #define GEMM_GWOP_AVX2 fc_gemm_gwop_f64_6x16_avx2
 #define GEMM_GWOP_PACK_AVX2 fc_gemm_gwop_pack_f64_avx2
@@ -92,6 +98,8 @@
 #undef GEMM_INDEXED_DOUBLE_AVX512
 #undef GEMM_UKERNEL_TAIL_AVX512
 #undef GEMM_INDEXED_TAIL_AVX512
+#undef GEMM_UKERNEL_MR2_AVX512
+#undef GEMM_INDEXED_MR2_AVX512
 #undef GEMM_DOT_GENERIC
 #undef GEMM_GWOP_AVX2
 #undef GEMM_GWOP_PACK_AVX2

@@ -72,6 +72,10 @@ typedef struct {
      * holds no more (packed B, B in place), or NULL */
     FC_NAME(ukernel_fn) kernel_tail;
     FC_NAME(indexed_fn) indexed_tail;
+    /* MR + 2 rows from two panels, for the last two of an A that leaves
+     * MR + 2 rows, or NULL */
+    FC_NAME(ukernel_fn) kernel_mr2;
+    FC_NAME(indexed_fn) indexed_mr2;
     fc_blocking blk;
     FC_NAME(dot_fn) dot;           /* grad_weight where there is no gwop */
     int dot_mr, dot_nr;
@@ -82,7 +86,7 @@ typedef struct {
 
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
-    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, GEMM_BLOCKING_GENERIC,
+    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, GEMM_BLOCKING_GENERIC,
                               GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC, FC_DOT_NR_GENERIC, NULL, NULL, 0};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
@@ -101,6 +105,8 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.indexed_double = GEMM_INDEXED_DOUBLE_AVX512;
         e.kernel_tail = GEMM_UKERNEL_TAIL_AVX512;
         e.indexed_tail = GEMM_INDEXED_TAIL_AVX512;
+        e.kernel_mr2 = GEMM_UKERNEL_MR2_AVX512;
+        e.indexed_mr2 = GEMM_INDEXED_MR2_AVX512;
         e.blk = GEMM_BLOCKING_AVX512;
         e.gwop = GEMM_GWOP_AVX512;
         e.gwpack = GEMM_GWOP_PACK_AVX512;
@@ -172,8 +178,9 @@ static void FC_NAME(macro_kernel)(const FC_NAME(gemm_engine) *e, int64_t m, int6
             const REAL *apanel = ap + (ir / GEMM_MR) * k * GEMM_MR;
             REAL *ct = c + ir * ldc + jr;
             const REAL *bt = bias ? bias + ir : NULL;
-            if (e->kernel_double && k >= FC_DOUBLE_MIN_K && ir + 2 * GEMM_MR <= m && nr == GEMM_NR) {
-                e->kernel_double(k, apanel, bpanel, ct, ldc, bt, flags);
+            if (e->kernel_double && k >= FC_DOUBLE_MIN_K && nr == GEMM_NR
+                && (ir + 2 * GEMM_MR <= m || m - ir == GEMM_MR + 2)) {
+                (m - ir == GEMM_MR + 2 ? e->kernel_mr2 : e->kernel_double)(k, apanel, bpanel, ct, ldc, bt, flags);
                 ir += GEMM_MR;
                 continue;
             }
@@ -747,11 +754,14 @@ static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m
             const REAL *bt = bias ? bias + ir : NULL;
             /* two panels where both hold rows, or where one is whole and
              * the other is going to the scratch tile anyway */
-            const int two = dbl && (ir + 2 * GEMM_MR <= m || (!in_place && ir + GEMM_MR < m));
+            const int two = dbl && (ir + 2 * GEMM_MR <= m || m - ir == GEMM_MR + 2
+                                    || (!in_place && ir + GEMM_MR < m));
             const int tail = !two && e->kernel_tail && m - ir <= FC_GEMM_TAIL_ROWS;
+            const int mr2 = two && m - ir == GEMM_MR + 2;
             const int64_t span = two ? 2 * GEMM_MR : GEMM_MR, rows = FC_MIN(span, m - ir);
-            const FC_NAME(ukernel_fn) kernel = two ? e->kernel_double : tail ? e->kernel_tail : e->kernel;
-            if (in_place && rows == (tail ? FC_GEMM_TAIL_ROWS : span)) {
+            const FC_NAME(ukernel_fn) kernel =
+                mr2 ? e->kernel_mr2 : two ? e->kernel_double : tail ? e->kernel_tail : e->kernel;
+            if (in_place && rows == (tail ? FC_GEMM_TAIL_ROWS : mr2 ? GEMM_MR + 2 : span)) {
                 kernel(k, apanel, bpanel, y + image * image_stride + (row0 + ir) * P + p, P, bt, flags);
             } else {
                 kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
@@ -879,14 +889,20 @@ typedef struct {
 } FC_NAME(rows_fwd_ctx);
 
 /* The kernel of the row-tiles tile loop for the panel at ic + ir of an MC
- * block mcb rows tall: two panels where two remain in the block, the tail
+ * block mcb rows tall: two panels where two remain in the block (the MR + 2
+ * row kernel where they hold just that many rows of the group), the tail
  * kernel for a last panel of FC_GEMM_TAIL_ROWS rows or fewer, else one.
  * *span: the rows the loop steps over; *full: the rows the kernel writes. */
 static FC_NAME(indexed_fn) FC_NAME(row_tile_kernel)(const FC_NAME(gemm_engine) *e, int64_t M, int64_t mcb,
                                                     int64_t ic, int64_t ir, int64_t *span, int64_t *full)
 {
     if (ir + 2 * GEMM_MR <= mcb) {
-        *span = *full = 2 * GEMM_MR;
+        *span = 2 * GEMM_MR;
+        if (M - (ic + ir) == GEMM_MR + 2) {
+            *full = GEMM_MR + 2;
+            return e->indexed_mr2;
+        }
+        *full = 2 * GEMM_MR;
         return e->indexed_double;
     }
     *span = GEMM_MR;

@@ -97,6 +97,16 @@ void fc_gemm_f32_4x32_indexed_avx512(int64_t k, const float *a, const float *b, 
                                      float *c, int64_t ldc, const float *bias, int flags);
 void fc_gemm_f64_4x16_indexed_avx512(int64_t k, const double *a, const double *b, const int64_t *boff,
                                      double *c, int64_t ldc, const double *bias, int flags);
+/* AVX-512F, MR + 2 rows: a whole A panel and the first two rows of the
+ * next (a + k*MR), for the last two panels of an A that leaves MR + 2 rows. */
+void fc_gemm_f32_8x32_avx512(int64_t k, const float *a, const float *b, float *c,
+                             int64_t ldc, const float *bias, int flags);
+void fc_gemm_f64_8x16_avx512(int64_t k, const double *a, const double *b, double *c,
+                             int64_t ldc, const double *bias, int flags);
+void fc_gemm_f32_8x32_indexed_avx512(int64_t k, const float *a, const float *b, const int64_t *boff,
+                                     float *c, int64_t ldc, const float *bias, int flags);
+void fc_gemm_f64_8x16_indexed_avx512(int64_t k, const double *a, const double *b, const int64_t *boff,
+                                     double *c, int64_t ldc, const double *bias, int flags);
 #endif
 
 /* Dot-product micro-kernel (gemm_dot_impl.h): an MR x NR tile of

@@ -18,6 +18,8 @@
 #define UKERNEL_DOUBLE_INDEXED_NAME fc_gemm_f32_12x32_indexed_avx512
 #define UKERNEL_TAIL_NAME fc_gemm_f32_4x32_avx512
 #define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f32_4x32_indexed_avx512
+#define UKERNEL_MR2_NAME fc_gemm_f32_8x32_avx512
+#define UKERNEL_MR2_INDEXED_NAME fc_gemm_f32_8x32_indexed_avx512
 #define VBROADCAST(p) V(set1)(*(p))
 #define UKERNEL_TARGET __attribute__((target("avx512f")))
 #define UKERNEL_PARTS 1

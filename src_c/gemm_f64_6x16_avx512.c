@@ -18,6 +18,8 @@
 #define UKERNEL_DOUBLE_INDEXED_NAME fc_gemm_f64_12x16_indexed_avx512
 #define UKERNEL_TAIL_NAME fc_gemm_f64_4x16_avx512
 #define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f64_4x16_indexed_avx512
+#define UKERNEL_MR2_NAME fc_gemm_f64_8x16_avx512
+#define UKERNEL_MR2_INDEXED_NAME fc_gemm_f64_8x16_indexed_avx512
 #define VBROADCAST(p) V(set1)(*(p))
 #define UKERNEL_TARGET __attribute__((target("avx512f")))
 #define UKERNEL_PARTS 1

@@ -379,6 +379,72 @@ UKERNEL_TARGET void UKERNEL_TAIL_INDEXED_NAME(int64_t k, const REAL *a, const RE
 #undef ZERO_TAIL
 #undef STEP_TAIL
 #endif
+
+#ifdef UKERNEL_MR2_NAME
+/* The MR + 2 row kernels: a whole A panel and the first two rows of the one
+ * after it (as packed), 16 accumulators, for the last two panels of an A
+ * whose row count leaves MR + 2 (32, 128 or 512 output channels leave 8).
+ * The 2*MR-row kernel would compute four zero rows there and store through
+ * a scratch tile.  Same FMAs in the same order per element: same bits. */
+#define STEP_MR2(kk)                                                           \
+    do {                                                                       \
+        const REAL *br = B_ROW(kk);                                            \
+        const VEC b0 = V(loadu)(br);                                           \
+        const VEC b1 = V(loadu)(br + VLEN);                                    \
+        FMA_PANEL(c, a, kk);                                                   \
+        FMA_ROW(d, a2, kk, 0); FMA_ROW(d, a2, kk, 1);                          \
+    } while (0)
+
+UKERNEL_TARGET static inline __attribute__((always_inline)) void
+mr2_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c, int64_t ldc,
+         const REAL *bias, int flags, const int indexed)
+{
+    const REAL *a2 = a + k * MR;
+    ZERO_PANEL(c);
+    VEC d00 = V(setzero)(), d01 = V(setzero)(), d10 = V(setzero)(), d11 = V(setzero)();
+    int64_t kk = 0;
+    for (; kk + 4 <= k; kk += 4) {
+        _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
+        _mm_prefetch((const char *)(a2 + 8 * MR), _MM_HINT_T0);
+        if (!indexed) {
+            _mm_prefetch((const char *)(b + PREFETCH_B0), _MM_HINT_T0);
+            _mm_prefetch((const char *)(b + PREFETCH_B1), _MM_HINT_T0);
+        }
+        STEP_MR2(0);
+        STEP_MR2(1);
+        STEP_MR2(2);
+        STEP_MR2(3);
+        a += 4 * MR;
+        a2 += 4 * MR;
+        if (indexed) boff += 4;
+        else b += 4 * NR;
+    }
+    for (; kk < k; kk++) {
+        STEP_MR2(0);
+        a += MR;
+        a2 += MR;
+        if (indexed) boff += 1;
+        else b += NR;
+    }
+    STORE_PANEL(c, 0);
+    store_row(c + MR * ldc, d00, d01, bias, MR, flags);
+    store_row(c + (MR + 1) * ldc, d10, d11, bias, MR + 1, flags);
+}
+
+UKERNEL_TARGET void UKERNEL_MR2_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c,
+                                     int64_t ldc, const REAL *bias, int flags)
+{
+    mr2_tile(k, a, b, NULL, c, ldc, bias, flags, 0);
+}
+
+UKERNEL_TARGET void UKERNEL_MR2_INDEXED_NAME(int64_t k, const REAL *a, const REAL *b,
+                                             const int64_t *boff, REAL *c, int64_t ldc,
+                                             const REAL *bias, int flags)
+{
+    mr2_tile(k, a, b, boff, c, ldc, bias, flags, 1);
+}
+#undef STEP_MR2
+#endif
 #undef STEP
 #undef B_ROW
 #undef UKERNEL_ASM
