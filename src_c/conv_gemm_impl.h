@@ -91,6 +91,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
         e.kernel = GEMM_UKERNEL_AVX2;
+        e.kernel_tail = GEMM_UKERNEL_TAIL_AVX2;
         e.blk = GEMM_BLOCKING_AVX2;
         e.gwop = GEMM_GWOP_AVX2;
         e.gwpack = GEMM_GWOP_PACK_AVX2;

@@ -37,6 +37,8 @@ enum { FC_GEMM_ACCUMULATE = 1, FC_GEMM_RELU = 2 };
 #define FC_GEMM_NR_F32 32
 #define FC_GEMM_MR_F64 6
 #define FC_GEMM_NR_F64 16
+/* Rows of the tail kernels: the last A panel when it holds this many or fewer. */
+#define FC_GEMM_TAIL_ROWS 4
 
 /* AVX-512F micro-kernels: where the build has them (runtime.h). */
 #ifdef FC_HAVE_AVX512
@@ -59,6 +61,11 @@ void fc_gemm_f64_6x16_generic(int64_t k, const double *a, const double *b, doubl
 void fc_gemm_f32_6x32_avx2(int64_t k, const float *a, const float *b, float *c,
                            int64_t ldc, const float *bias, int flags);
 void fc_gemm_f64_6x16_avx2(int64_t k, const double *a, const double *b, double *c,
+                           int64_t ldc, const double *bias, int flags);
+/* The first FC_GEMM_TAIL_ROWS rows of one A panel (see the AVX-512 ones). */
+void fc_gemm_f32_4x32_avx2(int64_t k, const float *a, const float *b, float *c,
+                           int64_t ldc, const float *bias, int flags);
+void fc_gemm_f64_4x16_avx2(int64_t k, const double *a, const double *b, double *c,
                            int64_t ldc, const double *bias, int flags);
 #endif
 
@@ -88,7 +95,6 @@ void fc_gemm_f64_12x16_indexed_avx512(int64_t k, const double *a, const double *
 /* AVX-512F tail kernels: the first FC_GEMM_TAIL_ROWS rows of one A panel
  * (packed B, or B in place as above), for the last panel of an A whose row
  * count leaves that many or fewer; rows i < FC_GEMM_TAIL_ROWS of c only. */
-#define FC_GEMM_TAIL_ROWS 4
 void fc_gemm_f32_4x32_avx512(int64_t k, const float *a, const float *b, float *c,
                              int64_t ldc, const float *bias, int flags);
 void fc_gemm_f64_4x16_avx512(int64_t k, const double *a, const double *b, double *c,

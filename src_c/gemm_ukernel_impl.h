@@ -312,8 +312,8 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_INDEXED_NAME(int64_t k, const REAL *a, const 
 
 #ifdef UKERNEL_TAIL_NAME
 /* The tail kernels: the first FC_GEMM_TAIL_ROWS (4) rows of one A panel, 8
- * accumulators, for a panel past the last whole one that holds 4 rows or
- * fewer (64, 256 or 16 output channels leave 4).  The MR-row kernel would
+ * accumulators (per part), for a panel past the last whole one that holds 4
+ * rows or fewer (64, 256 or 16 output channels leave 4).  The MR-row kernel would
  * spend a third of its FMAs on the zero rows of such a panel and store
  * through a scratch tile; 8 independent FMAs per step still cover the FMA
  * latency.  Row for row the same FMAs in the same order as the MR-row
@@ -367,15 +367,19 @@ tail_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c,
 UKERNEL_TARGET void UKERNEL_TAIL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c,
                                       int64_t ldc, const REAL *bias, int flags)
 {
-    tail_tile(k, a, b, NULL, c, ldc, bias, flags, 0);
+    for (int part = 0; part < UKERNEL_PARTS; part++)
+        tail_tile(k, a, b + part * (NR / UKERNEL_PARTS), NULL, c + part * (NR / UKERNEL_PARTS), ldc,
+                  bias, flags, 0);
 }
 
+#ifdef UKERNEL_TAIL_INDEXED_NAME
 UKERNEL_TARGET void UKERNEL_TAIL_INDEXED_NAME(int64_t k, const REAL *a, const REAL *b,
                                               const int64_t *boff, REAL *c, int64_t ldc,
                                               const REAL *bias, int flags)
 {
     tail_tile(k, a, b, boff, c, ldc, bias, flags, 1);
 }
+#endif
 #undef ZERO_TAIL
 #undef STEP_TAIL
 #endif
