@@ -215,7 +215,14 @@ static void FC_NAME(pack_a)(const REAL *src, int64_t rs, int64_t cs, int64_t m, 
 {
     for (int64_t i0 = 0; i0 < m; i0 += GEMM_MR, dst += k * GEMM_MR) {
         const int64_t mr = FC_MIN(GEMM_MR, m - i0);
-        if (cs == 1) {
+        if (cs == 1 && mr == GEMM_MR) {
+            /* MR row streams in, one contiguous stream out (a row at a time
+             * wrote MR apart: res-256x14's weight packing 2.5% -> 1.6% of
+             * its forward) */
+            const REAL *s = src + i0 * rs;
+            for (int64_t kk = 0; kk < k; kk++)
+                for (int64_t t = 0; t < GEMM_MR; t++) dst[kk * GEMM_MR + t] = s[t * rs + kk];
+        } else if (cs == 1) {
             for (int64_t t = 0; t < mr; t++) {
                 const REAL *s = src + (i0 + t) * rs;
                 for (int64_t kk = 0; kk < k; kk++) dst[kk * GEMM_MR + t] = s[kk];
