@@ -31,7 +31,10 @@
  *     for ic in M by MC:            MC x KC block of packed A stays in L2
  *       for jr in cols by NR:       B micro-panel stays in L1
  *         for ir in MC by MR:       micro-kernel, MR x NR tile of C (AVX-512:
- *                                   2*MR rows from two panels where both exist)
+ *                                   2*MR rows from two panels where both exist;
+ *                                   AVX2 and AVX-512: a 4-row tail kernel for a
+ *                                   last panel of 4 rows or fewer, AVX-512 an
+ *                                   MR + 2 row one for a last pair of that many)
  *
  * grad_weight reduces along rows that are contiguous in both operands: with
  * AVX-512 it transposes grad_y into panels and runs outer-product kernels

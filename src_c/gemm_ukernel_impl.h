@@ -33,6 +33,12 @@
  * 0.97 of its time); on packed panels it made no difference, so the packed
  * kernels stay in C.  The FMAs are the same, in the same order: the bits do
  * not change.
+ *
+ * Shorter kernels for the last rows of A, where the file names them:
+ * UKERNEL_TAIL_NAME (and, with the indexed kernels, UKERNEL_TAIL_INDEXED_NAME)
+ * computes the first FC_GEMM_TAIL_ROWS rows of one panel, UKERNEL_MR2_NAME
+ * and UKERNEL_MR2_INDEXED_NAME (AVX-512) MR + 2 rows from two panels; see
+ * their sections.
  */
 
 /* B row kk of the tile: a packed panel's (NR apart), or, for the indexed
