@@ -89,8 +89,9 @@ typedef struct {
 
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
-    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, GEMM_BLOCKING_GENERIC,
-                              GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC, FC_DOT_NR_GENERIC, NULL, NULL, 0};
+    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                              GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
+                              FC_DOT_NR_GENERIC, NULL, NULL, 0};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
         e.kernel = GEMM_UKERNEL_AVX2;
