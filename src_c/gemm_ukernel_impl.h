@@ -88,6 +88,37 @@
         FMA_PANEL(c, a, kk);                                                   \
     } while (0)
 
+/* The k loop of every kernel: STEP_M(u) for steps kk + u, unrolled by 4,
+ * prefetching the A stream(s) and packed B a few steps ahead; TWO: a second
+ * A panel a2 advances with a.  Uses k, a, a2, b, boff and indexed in scope. */
+#define K_LOOP(STEP_M, TWO)                                                    \
+    do {                                                                       \
+        int64_t kk = 0;                                                        \
+        for (; kk + 4 <= k; kk += 4) {                                         \
+            _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);             \
+            if (TWO) _mm_prefetch((const char *)(a2 + 8 * MR), _MM_HINT_T0);   \
+            if (!indexed) {                                                    \
+                _mm_prefetch((const char *)(b + PREFETCH_B0), _MM_HINT_T0);    \
+                _mm_prefetch((const char *)(b + PREFETCH_B1), _MM_HINT_T0);    \
+            }                                                                  \
+            STEP_M(0);                                                         \
+            STEP_M(1);                                                         \
+            STEP_M(2);                                                         \
+            STEP_M(3);                                                         \
+            a += 4 * MR;                                                       \
+            if (TWO) a2 += 4 * MR;                                             \
+            if (indexed) boff += 4;                                            \
+            else b += 4 * NR;                                                  \
+        }                                                                      \
+        for (; kk < k; kk++) {                                                 \
+            STEP_M(0);                                                         \
+            a += MR;                                                           \
+            if (TWO) a2 += MR;                                                 \
+            if (indexed) boff += 1;                                            \
+            else b += NR;                                                      \
+        }                                                                      \
+    } while (0)
+
 UKERNEL_TARGET static inline void store_row(REAL *row, VEC lo, VEC hi, const REAL *bias, int i, int flags)
 {
     if (flags & FC_GEMM_ACCUMULATE) {
@@ -114,27 +145,8 @@ tile_part(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c,
           const REAL *bias, int flags, const int indexed)
 {
     ZERO_PANEL(c);
-    int64_t kk = 0;
-    for (; kk + 4 <= k; kk += 4) {
-        _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
-        if (!indexed) {
-            _mm_prefetch((const char *)(b + PREFETCH_B0), _MM_HINT_T0);
-            _mm_prefetch((const char *)(b + PREFETCH_B1), _MM_HINT_T0);
-        }
-        STEP(0);
-        STEP(1);
-        STEP(2);
-        STEP(3);
-        a += 4 * MR;
-        if (indexed) boff += 4;
-        else b += 4 * NR;
-    }
-    for (; kk < k; kk++) {
-        STEP(0);
-        a += MR;
-        if (indexed) boff += 1;
-        else b += NR;
-    }
+    const REAL *a2 = NULL;   /* no second panel */
+    K_LOOP(STEP, 0);
     STORE_PANEL(c, 0);
 }
 
@@ -249,30 +261,7 @@ double_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *
 #endif
     ZERO_PANEL(c);
     ZERO_PANEL(d);
-    int64_t kk = 0;
-    for (; kk + 4 <= k; kk += 4) {
-        _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(a2 + 8 * MR), _MM_HINT_T0);
-        if (!indexed) {
-            _mm_prefetch((const char *)(b + PREFETCH_B0), _MM_HINT_T0);
-            _mm_prefetch((const char *)(b + PREFETCH_B1), _MM_HINT_T0);
-        }
-        STEP_DOUBLE(0);
-        STEP_DOUBLE(1);
-        STEP_DOUBLE(2);
-        STEP_DOUBLE(3);
-        a += 4 * MR;
-        a2 += 4 * MR;
-        if (indexed) boff += 4;
-        else b += 4 * NR;
-    }
-    for (; kk < k; kk++) {
-        STEP_DOUBLE(0);
-        a += MR;
-        a2 += MR;
-        if (indexed) boff += 1;
-        else b += NR;
-    }
+    K_LOOP(STEP_DOUBLE, 1);
     STORE_PANEL(c, 0);
     STORE_PANEL(d, MR);
 }
@@ -343,27 +332,8 @@ tail_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c,
           const REAL *bias, int flags, const int indexed)
 {
     ZERO_TAIL(c);
-    int64_t kk = 0;
-    for (; kk + 4 <= k; kk += 4) {
-        _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
-        if (!indexed) {
-            _mm_prefetch((const char *)(b + PREFETCH_B0), _MM_HINT_T0);
-            _mm_prefetch((const char *)(b + PREFETCH_B1), _MM_HINT_T0);
-        }
-        STEP_TAIL(0);
-        STEP_TAIL(1);
-        STEP_TAIL(2);
-        STEP_TAIL(3);
-        a += 4 * MR;
-        if (indexed) boff += 4;
-        else b += 4 * NR;
-    }
-    for (; kk < k; kk++) {
-        STEP_TAIL(0);
-        a += MR;
-        if (indexed) boff += 1;
-        else b += NR;
-    }
+    const REAL *a2 = NULL;   /* no second panel */
+    K_LOOP(STEP_TAIL, 0);
     store_row(c + 0 * ldc, c00, c01, bias, 0, flags);
     store_row(c + 1 * ldc, c10, c11, bias, 1, flags);
     store_row(c + 2 * ldc, c20, c21, bias, 2, flags);
@@ -412,30 +382,7 @@ mr2_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c, 
     const REAL *a2 = a + k * MR;
     ZERO_PANEL(c);
     VEC d00 = V(setzero)(), d01 = V(setzero)(), d10 = V(setzero)(), d11 = V(setzero)();
-    int64_t kk = 0;
-    for (; kk + 4 <= k; kk += 4) {
-        _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(a2 + 8 * MR), _MM_HINT_T0);
-        if (!indexed) {
-            _mm_prefetch((const char *)(b + PREFETCH_B0), _MM_HINT_T0);
-            _mm_prefetch((const char *)(b + PREFETCH_B1), _MM_HINT_T0);
-        }
-        STEP_MR2(0);
-        STEP_MR2(1);
-        STEP_MR2(2);
-        STEP_MR2(3);
-        a += 4 * MR;
-        a2 += 4 * MR;
-        if (indexed) boff += 4;
-        else b += 4 * NR;
-    }
-    for (; kk < k; kk++) {
-        STEP_MR2(0);
-        a += MR;
-        a2 += MR;
-        if (indexed) boff += 1;
-        else b += NR;
-    }
+    K_LOOP(STEP_MR2, 1);
     STORE_PANEL(c, 0);
     store_row(c + MR * ldc, d00, d01, bias, MR, flags);
     store_row(c + (MR + 1) * ldc, d10, d11, bias, MR + 1, flags);
@@ -456,6 +403,7 @@ UKERNEL_TARGET void UKERNEL_MR2_INDEXED_NAME(int64_t k, const REAL *a, const REA
 #undef STEP_MR2
 #endif
 #undef STEP
+#undef K_LOOP
 #undef B_ROW
 #undef UKERNEL_ASM
 #undef ZERO_PANEL
