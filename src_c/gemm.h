@@ -15,7 +15,9 @@
  * acc always starts from zero and is combined with C once, so a tile that
  * the caller routes through a scratch tile (edge tiles) gets the very same
  * bits as a full tile: results never depend on where a tile falls.
- * Tiles are always full: edge tiles are the caller's business.
+ * Tiles are always full: edge tiles are the caller's business.  The tail and
+ * MR + 2 row kernels below compute a fixed number of rows other than MR or
+ * 2*MR, for the last rows of A.
  */
 #ifndef FASTCONV_GEMM_H
 #define FASTCONV_GEMM_H

@@ -308,8 +308,8 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_INDEXED_NAME(int64_t k, const REAL *a, const 
 #ifdef UKERNEL_TAIL_NAME
 /* The tail kernels: the first FC_GEMM_TAIL_ROWS (4) rows of one A panel, 8
  * accumulators (per part), for a panel past the last whole one that holds 4
- * rows or fewer (64, 256 or 16 output channels leave 4).  The MR-row kernel would
- * spend a third of its FMAs on the zero rows of such a panel and store
+ * rows or fewer (64, 256 or 16 output channels leave 4).  The MR-row kernel
+ * would spend a third of its FMAs on the zero rows of such a panel and store
  * through a scratch tile; 8 independent FMAs per step still cover the FMA
  * latency.  Row for row the same FMAs in the same order as the MR-row
  * kernel, so the bits are the same. */
