@@ -915,11 +915,12 @@ typedef struct {
     int64_t row_stride;   /* with row_tiles: cbuf columns per output row (OW rounded up to NR) */
 } FC_NAME(rows_fwd_ctx);
 
-/* The kernel of the row-tiles tile loop for the panel at ic + ir of an MC
- * block mcb rows tall: two panels where two remain in the block (the MR + 2
- * row kernel where they hold just that many rows of the group), the tail
- * kernel for a last panel of FC_GEMM_TAIL_ROWS rows or fewer, else one.
- * *span: the rows the loop steps over; *full: the rows the kernel writes. */
+/* The kernel of the padded-rows tile loops (row tiles and virtual columns)
+ * for the panel at ic + ir of an MC block mcb rows tall: two panels where
+ * two remain in the block (the MR + 2 row kernel where they hold just that
+ * many rows of the group), the tail kernel for a last panel of
+ * FC_GEMM_TAIL_ROWS rows or fewer, else one.  *span: the rows the loop steps
+ * over; *full: the rows the kernel writes. */
 static FC_NAME(indexed_fn) FC_NAME(row_tile_kernel)(const FC_NAME(gemm_engine) *e, int64_t M, int64_t mcb,
                                                     int64_t ic, int64_t ir, int64_t *span, int64_t *full)
 {
@@ -1042,13 +1043,13 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
                 const int64_t mcb = FC_MIN(mc, mpad - ic);
                 const REAL *ap = ctx->apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
                 for (int64_t jr = 0; jr < nv_pad; jr += GEMM_NR) {
-                    for (int64_t ir = 0; ir < mcb; ir += GEMM_MR) {
+                    for (int64_t ir = 0; ir < mcb;) {
                         const REAL *apanel = ap + ir / GEMM_MR * kcb * GEMM_MR;
                         REAL *ct = cbuf + (ic + ir) * nv_pad + jr;
                         int64_t span, full;
                         FC_NAME(row_tile_kernel)(e, M, mcb, ic, ir, &span, &full)(kcb, apanel, slab + jr, boff, ct,
                                                                                   nv_pad, NULL, flags);
-                        ir += span - GEMM_MR;
+                        ir += span;
                     }
                 }
             }
