@@ -20,6 +20,8 @@
 #define GEMM_UKERNEL_GENERIC fc_gemm_f32_6x32_generic
 #define GEMM_UKERNEL_AVX2 fc_gemm_f32_6x32_avx2
 #define GEMM_UKERNEL_TAIL_AVX2 fc_gemm_f32_4x32_avx2
+#define GEMM_INDEXED_AVX2 fc_gemm_f32_6x32_indexed_avx2
+#define GEMM_INDEXED_TAIL_AVX2 fc_gemm_f32_4x32_indexed_avx2
 #define GEMM_UKERNEL_AVX512 fc_gemm_f32_6x32_avx512
 #define GEMM_UKERNEL_DOUBLE_AVX512 fc_gemm_f32_12x32_avx512
 #define GEMM_INDEXED_AVX512 fc_gemm_f32_6x32_indexed_avx512
@@ -46,6 +48,8 @@
 #undef GEMM_UKERNEL_GENERIC
 #undef GEMM_UKERNEL_AVX2
 #undef GEMM_UKERNEL_TAIL_AVX2
+#undef GEMM_INDEXED_AVX2
+#undef GEMM_INDEXED_TAIL_AVX2
 #undef GEMM_UKERNEL_AVX512
 #undef GEMM_UKERNEL_DOUBLE_AVX512
 #undef GEMM_INDEXED_AVX512
@@ -70,6 +74,8 @@
 #define GEMM_UKERNEL_GENERIC fc_gemm_f64_6x16_generic
 #define GEMM_UKERNEL_AVX2 fc_gemm_f64_6x16_avx2
 #define GEMM_UKERNEL_TAIL_AVX2 fc_gemm_f64_4x16_avx2
+#define GEMM_INDEXED_AVX2 fc_gemm_f64_6x16_indexed_avx2
+#define GEMM_INDEXED_TAIL_AVX2 fc_gemm_f64_4x16_indexed_avx2
 #define GEMM_UKERNEL_AVX512 fc_gemm_f64_6x16_avx512
 #define GEMM_UKERNEL_DOUBLE_AVX512 fc_gemm_f64_12x16_avx512
 #define GEMM_INDEXED_AVX512 fc_gemm_f64_6x16_indexed_avx512
@@ -96,6 +102,8 @@
 #undef GEMM_UKERNEL_GENERIC
 #undef GEMM_UKERNEL_AVX2
 #undef GEMM_UKERNEL_TAIL_AVX2
+#undef GEMM_INDEXED_AVX2
+#undef GEMM_INDEXED_TAIL_AVX2
 #undef GEMM_UKERNEL_AVX512
 #undef GEMM_UKERNEL_DOUBLE_AVX512
 #undef GEMM_INDEXED_AVX512

@@ -16,9 +16,9 @@
  * column phase for strided convs, so that every tap row is a few contiguous
  * runs (one per output row) copied without bounds checks.  1x1 stride-1
  * unpadded convs pack B from the contiguous input as a plain matrix.  With
- * the AVX-512 kernels, stride-1 convs whose padded rows are barely wider than
- * the output read B in place from those padded rows instead (see "forward on
- * padded rows").  grad_input of a stride-1 conv whose input is no larger than
+ * the AVX2 and AVX-512 kernels, stride-1 convs whose padded rows are barely
+ * wider than the output read B in place from those padded rows instead (see
+ * "forward on padded rows").  grad_input of a stride-1 conv whose input is no larger than
  * its output runs as a forward conv of dy with the flipped weight; other
  * shapes use the dcol + col2im route written above.
  *
@@ -96,6 +96,8 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
     if (fc_simd_level() >= FC_SIMD_AVX2) {
         e.kernel = GEMM_UKERNEL_AVX2;
         e.kernel_tail = GEMM_UKERNEL_TAIL_AVX2;
+        e.indexed = GEMM_INDEXED_AVX2;
+        e.indexed_tail = GEMM_INDEXED_TAIL_AVX2;
         e.blk = GEMM_BLOCKING_AVX2;
         e.gwop = GEMM_GWOP_AVX2;
         e.gwpack = GEMM_GWOP_PACK_AVX2;
@@ -885,7 +887,7 @@ done:
 
 /* ---- forward on padded rows, B read in place ------------------------------ */
 
-/* Stride-1 convs with the indexed micro-kernels (AVX-512) skip B packing:
+/* Stride-1 convs with the indexed micro-kernels (AVX2, AVX-512) skip B packing:
  * a task's output rows [oh_a, oh_b) of one image are laid out as virtual
  * columns v = (oh - oh_a) * W' + ow over the zero-padded input rows of the
  * block (W' = W + pad_left + pad_right), so that the B row of tap (c, i, j)
@@ -917,14 +919,14 @@ typedef struct {
 
 /* The kernel of the padded-rows tile loops (row tiles and virtual columns)
  * for the panel at ic + ir of an MC block mcb rows tall: two panels where
- * two remain in the block (the MR + 2 row kernel where they hold just that
- * many rows of the group), the tail kernel for a last panel of
- * FC_GEMM_TAIL_ROWS rows or fewer, else one.  *span: the rows the loop steps
- * over; *full: the rows the kernel writes. */
+ * the engine has 2*MR-row kernels (AVX-512) and two remain in the block (the
+ * MR + 2 row kernel where they hold just that many rows of the group), the
+ * tail kernel for a last panel of FC_GEMM_TAIL_ROWS rows or fewer, else one.
+ * *span: the rows the loop steps over; *full: the rows the kernel writes. */
 static FC_NAME(indexed_fn) FC_NAME(row_tile_kernel)(const FC_NAME(gemm_engine) *e, int64_t M, int64_t mcb,
                                                     int64_t ic, int64_t ir, int64_t *span, int64_t *full)
 {
-    if (ir + 2 * GEMM_MR <= mcb) {
+    if (e->indexed_double && ir + 2 * GEMM_MR <= mcb) {
         *span = 2 * GEMM_MR;
         if (M - (ic + ir) == GEMM_MR + 2) {
             *full = GEMM_MR + 2;

@@ -69,6 +69,16 @@ void fc_gemm_f32_4x32_avx2(int64_t k, const float *a, const float *b, float *c,
                            int64_t ldc, const float *bias, int flags);
 void fc_gemm_f64_4x16_avx2(int64_t k, const double *a, const double *b, double *c,
                            int64_t ldc, const double *bias, int flags);
+/* The same two with B row kk read in place at b + boff[kk] (see the AVX-512
+ * indexed kernels). */
+void fc_gemm_f32_6x32_indexed_avx2(int64_t k, const float *a, const float *b, const int64_t *boff,
+                                   float *c, int64_t ldc, const float *bias, int flags);
+void fc_gemm_f64_6x16_indexed_avx2(int64_t k, const double *a, const double *b, const int64_t *boff,
+                                   double *c, int64_t ldc, const double *bias, int flags);
+void fc_gemm_f32_4x32_indexed_avx2(int64_t k, const float *a, const float *b, const int64_t *boff,
+                                   float *c, int64_t ldc, const float *bias, int flags);
+void fc_gemm_f64_4x16_indexed_avx2(int64_t k, const double *a, const double *b, const int64_t *boff,
+                                   double *c, int64_t ldc, const double *bias, int flags);
 #endif
 
 #ifdef FC_GEMM_HAVE_AVX512

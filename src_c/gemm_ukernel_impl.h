@@ -289,20 +289,26 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_NAME(int64_t k, const REAL *a, const REAL *b,
 
 #ifdef UKERNEL_INDEXED_NAME
 /* The indexed kernels: B row kk read in place at b + boff[kk] (any
- * alignment), MR rows from one A panel or 2*MR from two. */
+ * alignment), MR rows from one A panel (in UKERNEL_PARTS parts, each reading
+ * its columns of the row) or, where UKERNEL_DOUBLE_INDEXED_NAME is defined,
+ * 2*MR from two. */
 UKERNEL_TARGET void UKERNEL_INDEXED_NAME(int64_t k, const REAL *a, const REAL *b,
                                          const int64_t *boff, REAL *c, int64_t ldc,
                                          const REAL *bias, int flags)
 {
-    tile_part(k, a, b, boff, c, ldc, bias, flags, 1);
+    for (int part = 0; part < UKERNEL_PARTS; part++)
+        tile_part(k, a, b + part * (NR / UKERNEL_PARTS), boff, c + part * (NR / UKERNEL_PARTS), ldc,
+                  bias, flags, 1);
 }
 
+#ifdef UKERNEL_DOUBLE_INDEXED_NAME
 UKERNEL_TARGET void UKERNEL_DOUBLE_INDEXED_NAME(int64_t k, const REAL *a, const REAL *b,
                                                 const int64_t *boff, REAL *c, int64_t ldc,
                                                 const REAL *bias, int flags)
 {
     double_tile(k, a, b, boff, c, ldc, bias, flags, 1);
 }
+#endif
 #endif
 
 #ifdef UKERNEL_TAIL_NAME
@@ -353,7 +359,9 @@ UKERNEL_TARGET void UKERNEL_TAIL_INDEXED_NAME(int64_t k, const REAL *a, const RE
                                               const int64_t *boff, REAL *c, int64_t ldc,
                                               const REAL *bias, int flags)
 {
-    tail_tile(k, a, b, boff, c, ldc, bias, flags, 1);
+    for (int part = 0; part < UKERNEL_PARTS; part++)
+        tail_tile(k, a, b + part * (NR / UKERNEL_PARTS), boff, c + part * (NR / UKERNEL_PARTS), ldc,
+                  bias, flags, 1);
 }
 #endif
 #undef ZERO_TAIL
