@@ -19,6 +19,9 @@
 #define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f32_4x32_indexed_avx2
 #define UKERNEL_TARGET 
 #define UKERNEL_PARTS 2
+#define UKERNEL_YMM_ASM_SFX "ps"
+#define UKERNEL_YMM_ASM_BCAST "vbroadcastss"
+#define UKERNEL_ASM_SIZE 4
 #define PREFETCH_B0 (8 * NR)
 #define PREFETCH_B1 (10 * NR)
 #include "gemm_ukernel_impl.h"

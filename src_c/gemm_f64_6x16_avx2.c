@@ -19,6 +19,9 @@
 #define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f64_4x16_indexed_avx2
 #define UKERNEL_TARGET 
 #define UKERNEL_PARTS 2
+#define UKERNEL_YMM_ASM_SFX "pd"
+#define UKERNEL_YMM_ASM_BCAST "vbroadcastsd"
+#define UKERNEL_ASM_SIZE 8
 #define PREFETCH_B0 (8 * NR)
 #define PREFETCH_B1 (10 * NR)
 #include "gemm_ukernel_impl.h"
