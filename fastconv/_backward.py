@@ -90,17 +90,16 @@ def max_pool2d_backward(grad_output, indices, input_shape):
     N, C, H, W = shape4
     OH, OW = grad_output.shape[-2:]
     indices = contiguous(indices.reshape(N, C, OH, OW), np.int64)
-    if indices.size:
-        low, high = _core.index_range(indices)
-        if low < 0 or high >= H * W:
-            bad = low if low < 0 else high
-            raise ValueError(f"indices must lie in [0, H*W) = [0, {H * W}) for input_shape="
-                             f"{tuple(input_shape)}, found index {bad}")
     dtype = compute_dtype(("grad_output", grad_output))
     geom = (N, C, H, W, C, 1, 1, 1, OH, OW, 1, 1, 1, 1, 0, 0, 0, 0)
     grad_x = new_output(shape4, dtype, "grad input")
-    _core.max_pool2d_backward(geom, contiguous(grad_output.reshape(N, C, OH, OW), dtype),
-                              indices, grad_x)
+    # the kernels range-check each plane's indices before using any of them
+    if not _core.max_pool2d_backward(geom, contiguous(grad_output.reshape(N, C, OH, OW), dtype),
+                                     indices, grad_x):
+        low, high = _core.index_range(indices)
+        bad = low if low < 0 else high
+        raise ValueError(f"indices must lie in [0, H*W) = [0, {H * W}) for input_shape="
+                         f"{tuple(input_shape)}, found index {bad}")
     return grad_x.reshape(shape)
 
 

@@ -25,6 +25,7 @@ cdef extern from "fastconv.h" nogil:
     enum:
         FC_OK
         FC_ENOMEM
+        FC_EINDEX
         FC_AVG_COUNT_PAD
         FC_AVG_COUNT_VALID
 

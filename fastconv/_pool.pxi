@@ -49,20 +49,26 @@ def avg_pool2d(tuple geom, cnp.ndarray x, cnp.ndarray y, int divisor_mode, int64
 
 
 def max_pool2d_backward(tuple geom, cnp.ndarray grad_y, cnp.ndarray indices, cnp.ndarray grad_x):
+    """Scatter grad_y into grad_x through indices; False (grad_x unusable) when
+    an index lies outside [0, H*W): the kernels check each plane's indices
+    before using any, so nothing is written out of bounds."""
     cdef fc_geom g = make_geom(geom)
     cdef void *pgy = data(grad_y)
     cdef const int64_t *pi = <const int64_t *>data(indices)
     cdef void *pgx = data(grad_x)
     cdef int status
     if cnp.PyArray_SIZE(grad_x) == 0:
-        return
+        return True
     if is_f32(grad_x):
         with nogil:
             status = fc_max_pool2d_backward_f32(&g, <float *>pgy, pi, <float *>pgx)
     else:
         with nogil:
             status = fc_max_pool2d_backward_f64(&g, <double *>pgy, pi, <double *>pgx)
+    if status == FC_EINDEX:
+        return False
     check_status(status)
+    return True
 
 
 def avg_pool2d_backward(tuple geom, cnp.ndarray grad_y, cnp.ndarray grad_x, int divisor_mode,
@@ -113,7 +119,7 @@ def relu_backward(cnp.ndarray grad_y, cnp.ndarray x, cnp.ndarray grad_x):
 
 def index_range(cnp.ndarray indices):
     """(min, max) of a non-empty C-contiguous int64 array in one pass, GIL released
-    (max_pool2d_backward range-checks every index before any is used)."""
+    (names the offending index when max_pool2d_backward finds one out of range)."""
     cdef const int64_t *p = <const int64_t *>data(indices)
     cdef int64_t n = cnp.PyArray_SIZE(indices)
     cdef int64_t i, low, high

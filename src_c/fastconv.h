@@ -7,7 +7,9 @@
  * already checked, positive and consistent, and every pointer is a
  * C-contiguous buffer of the stated shape that does not overlap another.
  *
- * Every entry point returns FC_OK or an FC_E* code (only allocation can fail).
+ * Every entry point returns FC_OK or an FC_E* code: FC_ENOMEM where a
+ * workspace allocation failed, FC_EINDEX from max_pool2d_backward where an
+ * index lies outside [0, H*W) (nothing is written out of bounds).
  * Each op exists for float32 (_f32) and float64 (_f64), generated from one
  * source.  Results are bitwise identical for every thread count.
  */
@@ -21,7 +23,7 @@
 extern "C" {
 #endif
 
-enum { FC_OK = 0, FC_ENOMEM = 1 };
+enum { FC_OK = 0, FC_ENOMEM = 1, FC_EINDEX = 2 };
 
 /* Geometry of one conv or pooling call, NCHW.
  * Conv: x (N, C, H, W), weight (O, C / groups, KH, KW), y (N, O, OH, OW).

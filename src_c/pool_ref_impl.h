@@ -123,10 +123,8 @@ static int FC_NAME(max_pool_backward_task)(void *vctx, int64_t begin, int64_t en
         const int64_t *idx = ctx->indices_in + task * plane_out;
         REAL *gx = ctx->dst + task * plane_in;
         memset(gx, 0, (size_t)plane_in * sizeof(REAL));
-        for (int64_t p = 0; p < plane_out; p++) {
-            assert(idx[p] >= 0 && idx[p] < plane_in);
-            gx[idx[p]] += gy[p];
-        }
+        if (!fc_pool_indices_in_range(idx, plane_out, plane_in)) return FC_EINDEX;
+        for (int64_t p = 0; p < plane_out; p++) gx[idx[p]] += gy[p];
     }
     return FC_OK;
 }

@@ -38,6 +38,16 @@ typedef struct fc_pool_job {
     int64_t row_blocks;        /* forward: output-row blocks per plane */
 } fc_pool_job;
 
+/* Nonzero when every one of the n indices lies in [0, plane): an OR over
+ * the unsigned values (a negative index is a huge one), which compilers
+ * vectorise; max_pool2d_backward checks a plane's indices before using any. */
+static inline int fc_pool_indices_in_range(const int64_t *indices, int64_t n, int64_t plane)
+{
+    uint64_t out = 0;
+    for (int64_t i = 0; i < n; i++) out |= (uint64_t)indices[i] >= (uint64_t)plane;
+    return out == 0;
+}
+
 #define FC_POOL_DECLARE(suffix)                                                          \
     int fc_pool_max_rows_##suffix(void *job, int64_t begin, int64_t end);                \
     int fc_pool_max_indices_rows_##suffix(void *job, int64_t begin, int64_t end);        \

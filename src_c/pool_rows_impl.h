@@ -636,6 +636,9 @@ int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
         const int64_t *FC_RESTRICT indices = job->indices + plane * plane_out;
         REAL *FC_RESTRICT grad_x = (REAL *)job->dst + plane * plane_in;
         memset(grad_x, 0, (size_t)plane_in * sizeof(REAL));
+        /* every index of the plane checked before any is used; the scatter
+         * then reads them from L1 */
+        if (!fc_pool_indices_in_range(indices, plane_out, plane_in)) return FC_EINDEX;
         int64_t p = 0;
 #if defined(__GNUC__) || defined(__clang__)
         const int64_t ahead = 256;   /* outputs: 1-2 KB of each stream */

@@ -487,6 +487,27 @@ def test_max_pool2d_backward_rejects_out_of_range_indices(bad_index, position):
     assert "indices" in str(error.value) or "index" in str(error.value), str(error.value)
 
 
+@pytest.mark.parametrize("bad_index", [-1, -2**40, 40 * 36, 40 * 36 + 7, 2**40])
+@pytest.mark.parametrize("position", [(0, 0, 0, 0), (1, 2, 17, 11), (1, 3, 19, 19)])
+def test_max_pool2d_backward_rejects_out_of_range_indices_wide(bad_index, position):
+    """Planes wide enough for the row kernels (which check each plane's indices
+    before scattering any): the error names the bad index, and an in-range
+    copy of the same indices still works."""
+    rng = np.random.default_rng(32)
+    indices = rng.integers(0, 40 * 36, size=(2, 4, 20, 20)).astype(np.int64)
+    good = indices.copy()
+    indices[position] = bad_index
+    grad_output = np.ones(indices.shape, dtype=np.float32)
+    with pytest.raises(ValueError, match=f"found index {bad_index}"):
+        fastconv.max_pool2d_backward(grad_output, indices, (2, 4, 40, 36))
+    grad_x = fastconv.max_pool2d_backward(grad_output, good, (2, 4, 40, 36))
+    expected = np.zeros((2, 4, 40 * 36), dtype=np.float32)
+    for n in range(2):
+        for c in range(4):
+            np.add.at(expected[n, c], good[n, c].ravel(), 1.0)
+    np.testing.assert_array_equal(grad_x, expected.reshape(2, 4, 40, 36))
+
+
 # ---- avg_pool2d_backward -----------------------------------------------------------------
 
 AVG_POOL_CASES = [
