@@ -18,9 +18,9 @@
  * unpadded convs pack B from the contiguous input as a plain matrix.  With
  * the AVX2 and AVX-512 kernels, stride-1 convs whose padded rows are barely
  * wider than the output read B in place from those padded rows instead (see
- * "forward on padded rows").  grad_input of a stride-1 conv whose input is no larger than
- * its output runs as a forward conv of dy with the flipped weight; other
- * shapes use the dcol + col2im route written above.
+ * "forward on padded rows").  grad_input of a stride-1 conv whose input is
+ * no larger than its output runs as a forward conv of dy with the flipped
+ * weight; other shapes use the dcol + col2im route written above.
  *
  * A, the weight (transposed for grad_input), is the same for every image: it
  * is packed once per call into MR-tall micro-panels per KC block.  The BLIS
