@@ -322,21 +322,24 @@ FC_INLINE void FC_NAME(copy_chunk)(REAL *FC_RESTRICT d, const REAL *FC_RESTRICT 
 #endif
 #endif
 
-/* Rows of a plain B block packed at a time, every panel of them before the
- * next rows.  Each row is its own stream through memory, one per page: the
- * L2 streamer follows a few dozen pages at once, so a pass over all KC rows
- * per panel (256 streams) left every line to a demand miss and a software
- * prefetch, as many in flight as the L1 has fill buffers, while 32 rows over
- * the whole block (2 KB each) run as streams it keeps ahead of (pw-1x1
- * forward 0.88-0.91 of its time; 16 to 64 rows within noise of each other). */
-#define FC_PACK_ROW_GROUP 32
+/* Plain B blocks are packed blk.pack_rows rows at a time, every panel of them
+ * before the next rows.  Each row is its own stream through memory, one per
+ * page, and the L2 prefetchers follow only so many at once: a pass over all
+ * KC rows per panel (256 streams) left every line to a demand miss and a
+ * software prefetch, as many in flight as the L1 has fill buffers.  On an
+ * Intel Xeon (AVX-512 tables) 32 rows over the whole block (2 KB each) made
+ * pw-1x1 forward 0.88-0.91 of its time, 16 to 64 within noise of each other;
+ * on an AMD EPYC (Zen 4, AVX2 tables) 8 rows were 0.94 of 32's time (float32
+ * and float64; 4 rows 0.98), and the portable level, bound by its kernel,
+ * is unchanged by either. */
 
-/* B block (k x n, row kk at src + kk*ld, contiguous) into NR-column panels. */
-static void FC_NAME(pack_b_plain)(const REAL *src, int64_t ld, int64_t k, int64_t n,
+/* B block (k x n, row kk at src + kk*ld, contiguous) into NR-column panels,
+ * group_rows rows at a time. */
+static void FC_NAME(pack_b_plain)(const REAL *src, int64_t ld, int64_t k, int64_t n, int64_t group_rows,
                                   REAL *FC_RESTRICT dst)
 {
-    for (int64_t kk0 = 0; kk0 < k; kk0 += FC_PACK_ROW_GROUP) {
-        const int64_t kk1 = FC_MIN(k, kk0 + FC_PACK_ROW_GROUP);
+    for (int64_t kk0 = 0; kk0 < k; kk0 += group_rows) {
+        const int64_t kk1 = FC_MIN(k, kk0 + group_rows);
         for (int64_t j0 = 0; j0 < n; j0 += GEMM_NR) {
             const int64_t nr = FC_MIN(GEMM_NR, n - j0);
             for (int64_t kk = kk0; kk < kk1; kk++) {
@@ -479,7 +482,7 @@ static int64_t FC_NAME(min_tasks)(double flops)
  * forward uses it where the padded slab below would be too large (kernels
  * that cover most of a large image); 1x1 stride-1 convs copy input rows. */
 static void FC_NAME(pack_b_batch)(const fc_geom *g, const REAL *x, int64_t group, int pointwise,
-                                  int64_t k0, int64_t kc, int64_t t0, int64_t nc,
+                                  int64_t k0, int64_t kc, int64_t t0, int64_t nc, int64_t group_rows,
                                   REAL *FC_RESTRICT dst, REAL *line)
 {
     const int64_t P = g->OH * g->OW, HW = g->H * g->W, Cg = g->C / g->groups;
@@ -487,9 +490,9 @@ static void FC_NAME(pack_b_batch)(const fc_geom *g, const REAL *x, int64_t group
     if (pointwise) {
         /* B rows are input rows: a panel inside one image is NR contiguous
          * values per row, copied straight; one spanning images, value by
-         * value; FC_PACK_ROW_GROUP rows at a time */
-        for (int64_t kk0 = 0; kk0 < kc; kk0 += FC_PACK_ROW_GROUP) {
-            const int64_t kk1 = FC_MIN(kc, kk0 + FC_PACK_ROW_GROUP);
+         * value; group_rows rows at a time */
+        for (int64_t kk0 = 0; kk0 < kc; kk0 += group_rows) {
+            const int64_t kk1 = FC_MIN(kc, kk0 + group_rows);
             for (int64_t q0 = 0; q0 < npad; q0 += GEMM_NR) {
                 const int64_t t = t0 + q0, width = FC_MIN(GEMM_NR, nc - q0);
                 REAL *d = dst + q0 / GEMM_NR * kc * GEMM_NR;
@@ -860,7 +863,8 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
                 goto done;
             }
             if (!use_slab) {
-                FC_NAME(pack_b_batch)(g, ctx->x, group, ctx->pointwise, pc, kcb, t0, nc, bpack, line);
+                FC_NAME(pack_b_batch)(g, ctx->x, group, ctx->pointwise, pc, kcb, t0, nc, e->blk.pack_rows, bpack,
+                                      line);
             } else {
                 FC_NAME(slab_fill)(g, ctx->x + group * Cg * g->H * g->W, g->C * g->H * g->W, &cr,
                                    pc / taps, channels, slab);
@@ -1191,7 +1195,7 @@ static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
             const int64_t nc = FC_MIN(pb, P - p0);
             for (int64_t pc = 0; pc < Og; pc += kc) {
                 const int64_t kcb = FC_MIN(kc, Og - pc);
-                FC_NAME(pack_b_plain)(gyg + pc * P + p0, P, kcb, nc, bpack);
+                FC_NAME(pack_b_plain)(gyg + pc * P + p0, P, kcb, nc, e->blk.pack_rows, bpack);
                 const int flags = pc > 0 ? FC_GEMM_ACCUMULATE : 0;
                 for (int64_t ic = 0; ic < rows; ic += mc) {
                     const int64_t mcb = FC_MIN(mc, rows - ic);
