@@ -84,6 +84,34 @@ FC_INLINE fc_index_f32x8 vidx_select(__m256 take, fc_index_f32x8 keep, fc_index_
     return (fc_index_f32x8){_mm256_blendv_epi8(keep.lo, candidate.lo, mask_lo),
                             _mm256_blendv_epi8(keep.hi, candidate.hi, mask_hi)};
 }
+/* Stride-1 avg: the row's column sums stay in registers and each tap is a
+ * shifted view of three consecutive vectors prev, cur, next (lanes of the
+ * concatenation).  vnext(cur, next, k): lanes k .. k + 7 of cur:next;
+ * vprev(prev, cur, k): the last k lanes of prev, then cur's first 8 - k.
+ * AVX2 shifts within 128-bit lanes only, so a lane-crossing permute makes
+ * the middle vector first. */
+#define FC_POOL_SHIFT 1
+#define vzero _mm256_setzero_ps
+#define vmul _mm256_mul_ps
+#define vdiv _mm256_div_ps
+#define FC_ALIGNR_PS(hi, lo, bytes) \
+    _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(hi), _mm256_castps_si256(lo), (bytes)))
+FC_INLINE __m256 vnext1(__m256 cur, __m256 next)
+{
+    return FC_ALIGNR_PS(_mm256_permute2f128_ps(cur, next, 0x21), cur, 4);
+}
+FC_INLINE __m256 vnext2(__m256 cur, __m256 next)
+{
+    return FC_ALIGNR_PS(_mm256_permute2f128_ps(cur, next, 0x21), cur, 8);
+}
+FC_INLINE __m256 vprev1(__m256 prev, __m256 cur)
+{
+    return FC_ALIGNR_PS(cur, _mm256_permute2f128_ps(prev, cur, 0x21), 12);
+}
+FC_INLINE __m256 vprev2(__m256 prev, __m256 cur)
+{
+    return FC_ALIGNR_PS(cur, _mm256_permute2f128_ps(prev, cur, 0x21), 8);
+}
 #include "pool_rows_impl.h"
 #undef REAL
 #undef FC_POOL_INDEX
@@ -109,6 +137,16 @@ FC_INLINE fc_index_f32x8 vidx_select(__m256 take, fc_index_f32x8 keep, fc_index_
 #undef vadd
 #undef vnanmax
 #undef vstride2
+#undef vzero
+#undef vmul
+#undef vdiv
+#define vnext1 vnext1_pd
+#define vnext2 vnext2_pd
+#define vprev1 vprev1_pd
+#define vprev2 vprev2_pd
+#define vzero _mm256_setzero_pd
+#define vmul _mm256_mul_pd
+#define vdiv _mm256_div_pd
 #define vnanmax vnanmax_pd
 #define vstride2 vstride2_pd
 
@@ -152,6 +190,19 @@ FC_INLINE __m256i vidx_select_pd(__m256d take, __m256i keep, __m256i candidate)
 {
     return _mm256_blendv_epi8(keep, candidate, _mm256_castpd_si256(take));
 }
+/* The double versions of the stride-1 avg shifts (4 lanes, 2 per 128-bit half). */
+#define FC_ALIGNR_PD(hi, lo, bytes) \
+    _mm256_castsi256_pd(_mm256_alignr_epi8(_mm256_castpd_si256(hi), _mm256_castpd_si256(lo), (bytes)))
+FC_INLINE __m256d vnext1_pd(__m256d cur, __m256d next)
+{
+    return FC_ALIGNR_PD(_mm256_permute2f128_pd(cur, next, 0x21), cur, 8);
+}
+FC_INLINE __m256d vnext2_pd(__m256d cur, __m256d next) { return _mm256_permute2f128_pd(cur, next, 0x21); }
+FC_INLINE __m256d vprev1_pd(__m256d prev, __m256d cur)
+{
+    return FC_ALIGNR_PD(cur, _mm256_permute2f128_pd(prev, cur, 0x21), 8);
+}
+FC_INLINE __m256d vprev2_pd(__m256d prev, __m256d cur) { return _mm256_permute2f128_pd(prev, cur, 0x21); }
 #include "pool_rows_impl.h"
 #undef REAL
 #undef FC_POOL_INDEX

@@ -501,6 +501,8 @@ static void FC_NAME(avg_col_counts)(const fc_pool_job *job, REAL *col_count)
         FC_NAME(avg_span)(ow, g->stride_w, g->pad_left, g->pad_right, g->KW, g->W, &lo, &hi, &padded);
         col_count[ow] = FC_NAME(avg_factor)(job, padded, hi - lo, 0);
     }
+    /* whole-vector loads of the last, partial vector of outputs read past OW */
+    for (int64_t ow = g->OW; ow < g->OW + 16; ow++) col_count[ow] = 1;
 }
 
 /* Real input rows of avg output row oh and its divisor factor. */
@@ -513,6 +515,116 @@ static int64_t FC_NAME(avg_rows)(const fc_pool_job *job, int64_t oh, int64_t *lo
     return hi - *lo;
 }
 
+#ifdef FC_POOL_SHIFT
+/* Stride-1 avg, windows 2 or 3 wide, with no row buffer.  Writing the column
+ * sums to a padded row and reading them back at offsets 1 and 2 made each
+ * shifted load span two of the vector stores just made, which store
+ * forwarding cannot serve: 1.7x this path's time on 56-wide rows.  Here the
+ * column sums of input columns [w, w + VLEN) are a register, zero past the
+ * input's edges as the padding cells are, and tap j of the outputs
+ * [ow, ow + VLEN) is that row shifted by j - pad_left: a view of the
+ * registers of columns ow - VLEN, ow and ow + VLEN.  Same additions in the
+ * same order as rows_sum and cols_avg, so the same bits. */
+
+/* Sums over the nrows input rows from `top` (W apart) of columns [w, w + VLEN). */
+FC_INLINE VEC FC_NAME(avg_col_sums)(const REAL *top, int64_t nrows, int64_t w, int64_t W)
+{
+    if (w + VLEN <= W) {
+        VEC sum = vload(top + w);
+        for (int64_t k = 1; k < nrows; k++) sum = vadd(sum, vload(top + k * W + w));
+        return sum;
+    }
+    if (w >= W) return vzero();
+    REAL part[VLEN];
+    for (int64_t i = 0; i < VLEN; i++) {
+        REAL sum = 0;
+        if (w + i < W) {
+            sum = top[w + i];
+            for (int64_t k = 1; k < nrows; k++) sum += top[k * W + w + i];
+        }
+        part[i] = sum;
+    }
+    return vload(part);
+}
+
+FC_INLINE VEC FC_NAME(avg_tap)(VEC prev, VEC cur, VEC next, int shift)
+{
+    switch (shift) {
+    case -2: return vprev2(prev, cur);
+    case -1: return vprev1(prev, cur);
+    case 0: return cur;
+    case 1: return vnext1(cur, next);
+    default: return vnext2(cur, next);
+    }
+}
+
+/* One output row; KW, pad_left and nrows (up to 3) literal after inlining. */
+FC_INLINE void FC_NAME(avg_row_s1)(const REAL *top, int64_t nrows, int64_t W, int64_t OW, int KW,
+                                   int pad_left, REAL row_count, const REAL *FC_RESTRICT col_count,
+                                   REAL *FC_RESTRICT y)
+{
+    const VEC factor = vset1(row_count);
+    VEC prev = vzero(), cur = FC_NAME(avg_col_sums)(top, nrows, 0, W);
+    for (int64_t ow = 0; ow < OW; ow += VLEN) {
+        const VEC next = FC_NAME(avg_col_sums)(top, nrows, ow + VLEN, W);
+        VEC sum = vadd(FC_NAME(avg_tap)(prev, cur, next, -pad_left),
+                       FC_NAME(avg_tap)(prev, cur, next, 1 - pad_left));
+        if (KW == 3) sum = vadd(sum, FC_NAME(avg_tap)(prev, cur, next, 2 - pad_left));
+        const VEC avg = vdiv(sum, vmul(factor, vload(col_count + ow)));
+        if (ow + VLEN <= OW) {
+            vstore(y + ow, avg);
+        } else {
+            REAL part[VLEN];
+            vstore(part, avg);
+            memcpy(y + ow, part, (size_t)(OW - ow) * sizeof(REAL));
+        }
+        prev = cur;
+        cur = next;
+    }
+}
+
+/* Output rows [oh_begin, oh_end) of one plane; KW and pad_left literal. */
+FC_INLINE void FC_NAME(avg_rows_s1_fixed)(const fc_pool_job *job, const REAL *x, REAL *y, int64_t oh_begin,
+                                          int64_t oh_end, int KW, int pad_left, const REAL *col_count)
+{
+    const fc_geom *g = job->g;
+    const int64_t W = g->W, OW = g->OW;
+    for (int64_t oh = oh_begin; oh < oh_end; oh++) {
+        int64_t h_lo;
+        REAL row_count;
+        const int64_t nrows = FC_NAME(avg_rows)(job, oh, &h_lo, &row_count);
+        const REAL *top = x + h_lo * W;
+        REAL *y_row = y + oh * OW;
+        if (nrows == 3) FC_NAME(avg_row_s1)(top, 3, W, OW, KW, pad_left, row_count, col_count, y_row);
+        else if (nrows == 2) FC_NAME(avg_row_s1)(top, 2, W, OW, KW, pad_left, row_count, col_count, y_row);
+        else FC_NAME(avg_row_s1)(top, nrows, W, OW, KW, pad_left, row_count, col_count, y_row);
+    }
+}
+
+/* Nonzero when avg_rows_s1 computes this geometry's rows: every window
+ * holds an input row (padding below the window's height). */
+static int FC_NAME(avg_rows_s1_applies)(const fc_geom *g)
+{
+    return g->stride_w == 1 && (g->KW == 2 || g->KW == 3) && g->pad_left <= 2 && g->W >= 1 &&
+           g->pad_top < g->KH && g->pad_bottom < g->KH;
+}
+
+/* col_count must hold VLEN readable entries past OW. */
+static void FC_NAME(avg_rows_s1)(const fc_pool_job *job, const REAL *x, REAL *y, int64_t oh_begin,
+                                 int64_t oh_end, const REAL *col_count)
+{
+    const fc_geom *g = job->g;
+    switch (g->KW * 4 + g->pad_left) {
+    case 8: FC_NAME(avg_rows_s1_fixed)(job, x, y, oh_begin, oh_end, 2, 0, col_count); break;
+    case 9: FC_NAME(avg_rows_s1_fixed)(job, x, y, oh_begin, oh_end, 2, 1, col_count); break;
+    case 10: FC_NAME(avg_rows_s1_fixed)(job, x, y, oh_begin, oh_end, 2, 2, col_count); break;
+    case 12: FC_NAME(avg_rows_s1_fixed)(job, x, y, oh_begin, oh_end, 3, 0, col_count); break;
+    case 13: FC_NAME(avg_rows_s1_fixed)(job, x, y, oh_begin, oh_end, 3, 1, col_count); break;
+    default: FC_NAME(avg_rows_s1_fixed)(job, x, y, oh_begin, oh_end, 3, 2, col_count); break;
+    }
+}
+#endif
+
 int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
 {
     const fc_pool_job *job = (const fc_pool_job *)vjob;
@@ -520,11 +632,20 @@ int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
     FC_NAME(pool_scratch) s;
     if (FC_NAME(scratch_alloc)(&s, g, 1, (REAL)0) != FC_OK) return FC_ENOMEM;
     FC_NAME(avg_col_counts)(job, s.col_count);
+#ifdef FC_POOL_SHIFT
+    const int shift_rows = FC_NAME(avg_rows_s1_applies)(g);
+#endif
     for (int64_t t = begin; t < end; t++) {
         int64_t oh_begin, oh_end;
         const int64_t plane = FC_NAME(task_rows)(job, t, &oh_begin, &oh_end);
         const REAL *x = (const REAL *)job->src + plane * g->H * g->W;
         REAL *y = (REAL *)job->dst + plane * g->OH * g->OW;
+#ifdef FC_POOL_SHIFT
+        if (shift_rows) {
+            FC_NAME(avg_rows_s1)(job, x, y, oh_begin, oh_end, s.col_count);
+            continue;
+        }
+#endif
         for (int64_t oh = oh_begin; oh < oh_end; oh++) {
             int64_t h_lo;
             REAL row_count;
