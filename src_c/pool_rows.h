@@ -10,10 +10,10 @@
  *      the buffer's padding cells are filled once per task (-inf or 0);
  *   2. horizontal: each output reduces its KW taps of that buffer, with
  *      SIMD over output width (stride 2 deinterleaves even/odd columns).
- * The input is streamed once; the row buffer stays in L1.  On AVX2, stride-1
- * avg with windows 2 or 3 wide keeps a row's column sums in registers and
- * takes the taps as shifted views of them (avg_rows_s1), the same sums in
- * the same order without the buffer.  Max with
+ * The input is streamed once; the row buffer stays in L1.  On AVX2, stride 1
+ * with windows 2 or 3 wide (max undilated along the row) keeps a row's
+ * column results in registers and takes the taps as shifted views of them
+ * (s1_rows), the same operations in the same order without the buffer.  Max with
  * indices scans each window in the reference order instead, so ties and
  * NaNs pick the same position.  Backward: avg spreads each output row's
  * shares over a padded row and writes every input row once, as the sum of

@@ -84,14 +84,13 @@ FC_INLINE fc_index_f32x8 vidx_select(__m256 take, fc_index_f32x8 keep, fc_index_
     return (fc_index_f32x8){_mm256_blendv_epi8(keep.lo, candidate.lo, mask_lo),
                             _mm256_blendv_epi8(keep.hi, candidate.hi, mask_hi)};
 }
-/* Stride-1 avg: the row's column sums stay in registers and each tap is a
- * shifted view of three consecutive vectors prev, cur, next (lanes of the
- * concatenation).  vnext(cur, next, k): lanes k .. k + 7 of cur:next;
- * vprev(prev, cur, k): the last k lanes of prev, then cur's first 8 - k.
- * AVX2 shifts within 128-bit lanes only, so a lane-crossing permute makes
- * the middle vector first. */
+/* Stride-1 max and avg: a row's column results stay in registers and each
+ * tap is a shifted view of three consecutive vectors prev, cur, next (lanes
+ * of the concatenation).  vnext(cur, next, k): lanes k .. k + 7 of
+ * cur:next; vprev(prev, cur, k): the last k lanes of prev, then cur's first
+ * 8 - k.  AVX2 shifts within 128-bit lanes only, so a lane-crossing permute
+ * makes the middle vector first. */
 #define FC_POOL_SHIFT 1
-#define vzero _mm256_setzero_ps
 #define vmul _mm256_mul_ps
 #define vdiv _mm256_div_ps
 #define FC_ALIGNR_PS(hi, lo, bytes) \
@@ -137,14 +136,12 @@ FC_INLINE __m256 vprev2(__m256 prev, __m256 cur)
 #undef vadd
 #undef vnanmax
 #undef vstride2
-#undef vzero
 #undef vmul
 #undef vdiv
 #define vnext1 vnext1_pd
 #define vnext2 vnext2_pd
 #define vprev1 vprev1_pd
 #define vprev2 vprev2_pd
-#define vzero _mm256_setzero_pd
 #define vmul _mm256_mul_pd
 #define vdiv _mm256_div_pd
 #define vnanmax vnanmax_pd

@@ -297,28 +297,6 @@ FC_INLINE int64_t FC_NAME(task_rows)(const fc_pool_job *job, int64_t t, int64_t 
     return plane;
 }
 
-int FC_NAME(fc_pool_max_rows)(void *vjob, int64_t begin, int64_t end)
-{
-    const fc_pool_job *job = (const fc_pool_job *)vjob;
-    const fc_geom *g = job->g;
-    FC_NAME(pool_scratch) s;
-    if (FC_NAME(scratch_alloc)(&s, g, 1, -(REAL)INFINITY) != FC_OK) return FC_ENOMEM;
-    for (int64_t t = begin; t < end; t++) {
-        int64_t oh_begin, oh_end, first_h;
-        const int64_t plane = FC_NAME(task_rows)(job, t, &oh_begin, &oh_end);
-        const REAL *x = (const REAL *)job->src + plane * g->H * g->W;
-        REAL *y = (REAL *)job->dst + plane * g->OH * g->OW;
-        for (int64_t oh = oh_begin; oh < oh_end; oh++) {
-            FC_NAME(prefetch_rows)(g, x, oh + FC_POOL_PREFETCH_ROWS);
-            const int64_t nrows = FC_NAME(window_rows)(g, oh, x, s.rows, &first_h);
-            FC_NAME(rows_max)(s.rows, nrows, g->W, s.row + g->pad_left);
-            FC_NAME(cols_max)(s.row, g, y + oh * g->OW);
-        }
-    }
-    fc_aligned_free(s.block);
-    return FC_OK;
-}
-
 /* One kernel tap for outputs [from, OW) of a row: the reference's update rule.
  * Inlined with a literal stride so strides 1 and 2 vectorise; the running
  * index has the width of REAL (FC_POOL_INDEX: int32 for float32, pool.c
@@ -516,38 +494,46 @@ static int64_t FC_NAME(avg_rows)(const fc_pool_job *job, int64_t oh, int64_t *lo
 }
 
 #ifdef FC_POOL_SHIFT
-/* Stride-1 avg, windows 2 or 3 wide, with no row buffer.  Writing the column
- * sums to a padded row and reading them back at offsets 1 and 2 made each
- * shifted load span two of the vector stores just made, which store
- * forwarding cannot serve: 1.7x this path's time on 56-wide rows.  Here the
- * column sums of input columns [w, w + VLEN) are a register, zero past the
- * input's edges as the padding cells are, and tap j of the outputs
- * [ow, ow + VLEN) is that row shifted by j - pad_left: a view of the
- * registers of columns ow - VLEN, ow and ow + VLEN.  Same additions in the
- * same order as rows_sum and cols_avg, so the same bits. */
+/* Stride 1, windows 2 or 3 wide (undilated), with no row buffer.  Writing
+ * the column maxima or sums to a padded row and reading them back at offsets
+ * 1 and 2 made each shifted load span two of the vector stores just made,
+ * which store forwarding cannot serve: avg 3x3 took 1.7x this path's time on
+ * 56-wide rows.  Here the column results of input columns [w, w + VLEN) are
+ * a register, the padding value (-inf or 0) past the input's edges as in the
+ * padding cells, and tap j of the outputs [ow, ow + VLEN) is that row
+ * shifted by j - pad_left: a view of the registers of columns ow - VLEN, ow
+ * and ow + VLEN.  The same operations in the same order as the vertical and
+ * horizontal passes, so the same bits (NaNs and zero signs included). */
 
-/* Sums over the nrows input rows from `top` (W apart) of columns [w, w + VLEN). */
-FC_INLINE VEC FC_NAME(avg_col_sums)(const REAL *top, int64_t nrows, int64_t w, int64_t W)
+FC_INLINE VEC FC_NAME(s1_op)(VEC a, VEC b, int is_max) { return is_max ? vnanmax(a, b) : vadd(a, b); }
+
+/* Columns [w, w + VLEN) over the nrows input rows from `top`, `step` apart. */
+FC_INLINE VEC FC_NAME(s1_cols)(const REAL *top, int64_t step, int64_t nrows, int64_t w, int64_t W,
+                               int is_max)
 {
+    const REAL pad = is_max ? -(REAL)INFINITY : (REAL)0;
+    if (nrows == 0 || w >= W) return vset1(pad);
     if (w + VLEN <= W) {
-        VEC sum = vload(top + w);
-        for (int64_t k = 1; k < nrows; k++) sum = vadd(sum, vload(top + k * W + w));
-        return sum;
+        VEC v = vload(top + w);
+        for (int64_t k = 1; k < nrows; k++) v = FC_NAME(s1_op)(v, vload(top + k * step + w), is_max);
+        return v;
     }
-    if (w >= W) return vzero();
     REAL part[VLEN];
     for (int64_t i = 0; i < VLEN; i++) {
-        REAL sum = 0;
+        REAL v = pad;
         if (w + i < W) {
-            sum = top[w + i];
-            for (int64_t k = 1; k < nrows; k++) sum += top[k * W + w + i];
+            v = top[w + i];
+            for (int64_t k = 1; k < nrows; k++) {
+                const REAL r = top[k * step + w + i];
+                v = is_max ? FC_NAME(nanmax)(v, r) : v + r;
+            }
         }
-        part[i] = sum;
+        part[i] = v;
     }
     return vload(part);
 }
 
-FC_INLINE VEC FC_NAME(avg_tap)(VEC prev, VEC cur, VEC next, int shift)
+FC_INLINE VEC FC_NAME(s1_tap)(VEC prev, VEC cur, VEC next, int shift)
 {
     switch (shift) {
     case -2: return vprev2(prev, cur);
@@ -558,24 +544,27 @@ FC_INLINE VEC FC_NAME(avg_tap)(VEC prev, VEC cur, VEC next, int shift)
     }
 }
 
-/* One output row; KW, pad_left and nrows (up to 3) literal after inlining. */
-FC_INLINE void FC_NAME(avg_row_s1)(const REAL *top, int64_t nrows, int64_t W, int64_t OW, int KW,
-                                   int pad_left, REAL row_count, const REAL *FC_RESTRICT col_count,
-                                   REAL *FC_RESTRICT y)
+/* One output row; KW, pad_left, is_max and nrows (up to 3) literal after
+ * inlining.  avg divides by row_count * col_count[ow] (col_count readable a
+ * vector past OW). */
+FC_INLINE void FC_NAME(s1_row)(const REAL *top, int64_t step, int64_t nrows, int64_t W, int64_t OW,
+                               int KW, int pad_left, int is_max, REAL row_count,
+                               const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT y)
 {
     const VEC factor = vset1(row_count);
-    VEC prev = vzero(), cur = FC_NAME(avg_col_sums)(top, nrows, 0, W);
+    VEC prev = vset1(is_max ? -(REAL)INFINITY : (REAL)0);
+    VEC cur = FC_NAME(s1_cols)(top, step, nrows, 0, W, is_max);
     for (int64_t ow = 0; ow < OW; ow += VLEN) {
-        const VEC next = FC_NAME(avg_col_sums)(top, nrows, ow + VLEN, W);
-        VEC sum = vadd(FC_NAME(avg_tap)(prev, cur, next, -pad_left),
-                       FC_NAME(avg_tap)(prev, cur, next, 1 - pad_left));
-        if (KW == 3) sum = vadd(sum, FC_NAME(avg_tap)(prev, cur, next, 2 - pad_left));
-        const VEC avg = vdiv(sum, vmul(factor, vload(col_count + ow)));
+        const VEC next = FC_NAME(s1_cols)(top, step, nrows, ow + VLEN, W, is_max);
+        VEC v = FC_NAME(s1_op)(FC_NAME(s1_tap)(prev, cur, next, -pad_left),
+                               FC_NAME(s1_tap)(prev, cur, next, 1 - pad_left), is_max);
+        if (KW == 3) v = FC_NAME(s1_op)(v, FC_NAME(s1_tap)(prev, cur, next, 2 - pad_left), is_max);
+        if (!is_max) v = vdiv(v, vmul(factor, vload(col_count + ow)));
         if (ow + VLEN <= OW) {
-            vstore(y + ow, avg);
+            vstore(y + ow, v);
         } else {
             REAL part[VLEN];
-            vstore(part, avg);
+            vstore(part, v);
             memcpy(y + ow, part, (size_t)(OW - ow) * sizeof(REAL));
         }
         prev = cur;
@@ -583,47 +572,98 @@ FC_INLINE void FC_NAME(avg_row_s1)(const REAL *top, int64_t nrows, int64_t W, in
     }
 }
 
-/* Output rows [oh_begin, oh_end) of one plane; KW and pad_left literal. */
-FC_INLINE void FC_NAME(avg_rows_s1_fixed)(const fc_pool_job *job, const REAL *x, REAL *y, int64_t oh_begin,
-                                          int64_t oh_end, int KW, int pad_left, const REAL *col_count)
+/* Output rows [oh_begin, oh_end) of one plane; KW, pad_left and is_max literal. */
+FC_INLINE void FC_NAME(s1_rows_fixed)(const fc_pool_job *job, const REAL *x, REAL *y, int64_t oh_begin,
+                                      int64_t oh_end, int KW, int pad_left, int is_max, const REAL *col_count)
 {
     const fc_geom *g = job->g;
     const int64_t W = g->W, OW = g->OW;
     for (int64_t oh = oh_begin; oh < oh_end; oh++) {
-        int64_t h_lo;
-        REAL row_count;
-        const int64_t nrows = FC_NAME(avg_rows)(job, oh, &h_lo, &row_count);
-        const REAL *top = x + h_lo * W;
+        int64_t h0, nrows, step;
+        REAL row_count = 1;
+        if (is_max) {
+            /* the window's real rows, dilation_h apart, as window_rows finds them */
+            h0 = oh * g->stride_h - g->pad_top;
+            const int64_t h1 = FC_MIN(h0 + (g->KH - 1) * g->dilation_h + 1, g->H);
+            while (h0 < 0) h0 += g->dilation_h;
+            nrows = h0 < h1 ? (h1 - h0 + g->dilation_h - 1) / g->dilation_h : 0;
+            step = g->dilation_h * W;
+        } else {
+            nrows = FC_NAME(avg_rows)(job, oh, &h0, &row_count);
+            step = W;
+        }
+        const REAL *top = x + h0 * W;
         REAL *y_row = y + oh * OW;
-        if (nrows == 3) FC_NAME(avg_row_s1)(top, 3, W, OW, KW, pad_left, row_count, col_count, y_row);
-        else if (nrows == 2) FC_NAME(avg_row_s1)(top, 2, W, OW, KW, pad_left, row_count, col_count, y_row);
-        else FC_NAME(avg_row_s1)(top, nrows, W, OW, KW, pad_left, row_count, col_count, y_row);
+        if (nrows == 3)
+            FC_NAME(s1_row)(top, step, 3, W, OW, KW, pad_left, is_max, row_count, col_count, y_row);
+        else if (nrows == 2)
+            FC_NAME(s1_row)(top, step, 2, W, OW, KW, pad_left, is_max, row_count, col_count, y_row);
+        else
+            FC_NAME(s1_row)(top, step, nrows, W, OW, KW, pad_left, is_max, row_count, col_count, y_row);
     }
 }
 
-/* Nonzero when avg_rows_s1 computes this geometry's rows: every window
- * holds an input row (padding below the window's height). */
-static int FC_NAME(avg_rows_s1_applies)(const fc_geom *g)
+/* Nonzero when s1_rows computes this geometry's rows (avg: every window
+ * holds an input row, its padding being below the window's height). */
+static int FC_NAME(s1_rows_apply)(const fc_geom *g, int is_max)
 {
-    return g->stride_w == 1 && (g->KW == 2 || g->KW == 3) && g->pad_left <= 2 && g->W >= 1 &&
-           g->pad_top < g->KH && g->pad_bottom < g->KH;
+    return g->stride_w == 1 && g->dilation_w == 1 && (g->KW == 2 || g->KW == 3) && g->pad_left <= 2 &&
+           g->W >= 1 && (is_max || (g->pad_top < g->KH && g->pad_bottom < g->KH));
 }
 
-/* col_count must hold VLEN readable entries past OW. */
-static void FC_NAME(avg_rows_s1)(const fc_pool_job *job, const REAL *x, REAL *y, int64_t oh_begin,
-                                 int64_t oh_end, const REAL *col_count)
+#define FC_POOL_S1_CASES(is_max)                                                                        \
+    switch (g->KW * 4 + g->pad_left) {                                                                 \
+    case 8: FC_NAME(s1_rows_fixed)(job, x, y, oh_begin, oh_end, 2, 0, is_max, col_count); break;      \
+    case 9: FC_NAME(s1_rows_fixed)(job, x, y, oh_begin, oh_end, 2, 1, is_max, col_count); break;      \
+    case 10: FC_NAME(s1_rows_fixed)(job, x, y, oh_begin, oh_end, 2, 2, is_max, col_count); break;     \
+    case 12: FC_NAME(s1_rows_fixed)(job, x, y, oh_begin, oh_end, 3, 0, is_max, col_count); break;     \
+    case 13: FC_NAME(s1_rows_fixed)(job, x, y, oh_begin, oh_end, 3, 1, is_max, col_count); break;     \
+    default: FC_NAME(s1_rows_fixed)(job, x, y, oh_begin, oh_end, 3, 2, is_max, col_count); break;     \
+    }
+
+static void FC_NAME(s1_rows)(const fc_pool_job *job, const REAL *x, REAL *y, int64_t oh_begin,
+                             int64_t oh_end, int is_max, const REAL *col_count)
 {
     const fc_geom *g = job->g;
-    switch (g->KW * 4 + g->pad_left) {
-    case 8: FC_NAME(avg_rows_s1_fixed)(job, x, y, oh_begin, oh_end, 2, 0, col_count); break;
-    case 9: FC_NAME(avg_rows_s1_fixed)(job, x, y, oh_begin, oh_end, 2, 1, col_count); break;
-    case 10: FC_NAME(avg_rows_s1_fixed)(job, x, y, oh_begin, oh_end, 2, 2, col_count); break;
-    case 12: FC_NAME(avg_rows_s1_fixed)(job, x, y, oh_begin, oh_end, 3, 0, col_count); break;
-    case 13: FC_NAME(avg_rows_s1_fixed)(job, x, y, oh_begin, oh_end, 3, 1, col_count); break;
-    default: FC_NAME(avg_rows_s1_fixed)(job, x, y, oh_begin, oh_end, 3, 2, col_count); break;
+    if (is_max) {
+        FC_POOL_S1_CASES(1)
+    } else {
+        FC_POOL_S1_CASES(0)
     }
 }
+#undef FC_POOL_S1_CASES
 #endif
+
+int FC_NAME(fc_pool_max_rows)(void *vjob, int64_t begin, int64_t end)
+{
+    const fc_pool_job *job = (const fc_pool_job *)vjob;
+    const fc_geom *g = job->g;
+    FC_NAME(pool_scratch) s;
+    if (FC_NAME(scratch_alloc)(&s, g, 1, -(REAL)INFINITY) != FC_OK) return FC_ENOMEM;
+#ifdef FC_POOL_SHIFT
+    const int shift_rows = FC_NAME(s1_rows_apply)(g, 1);
+#endif
+    for (int64_t t = begin; t < end; t++) {
+        int64_t oh_begin, oh_end, first_h;
+        const int64_t plane = FC_NAME(task_rows)(job, t, &oh_begin, &oh_end);
+        const REAL *x = (const REAL *)job->src + plane * g->H * g->W;
+        REAL *y = (REAL *)job->dst + plane * g->OH * g->OW;
+#ifdef FC_POOL_SHIFT
+        if (shift_rows) {
+            FC_NAME(s1_rows)(job, x, y, oh_begin, oh_end, 1, NULL);
+            continue;
+        }
+#endif
+        for (int64_t oh = oh_begin; oh < oh_end; oh++) {
+            FC_NAME(prefetch_rows)(g, x, oh + FC_POOL_PREFETCH_ROWS);
+            const int64_t nrows = FC_NAME(window_rows)(g, oh, x, s.rows, &first_h);
+            FC_NAME(rows_max)(s.rows, nrows, g->W, s.row + g->pad_left);
+            FC_NAME(cols_max)(s.row, g, y + oh * g->OW);
+        }
+    }
+    fc_aligned_free(s.block);
+    return FC_OK;
+}
 
 int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
 {
@@ -633,7 +673,7 @@ int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
     if (FC_NAME(scratch_alloc)(&s, g, 1, (REAL)0) != FC_OK) return FC_ENOMEM;
     FC_NAME(avg_col_counts)(job, s.col_count);
 #ifdef FC_POOL_SHIFT
-    const int shift_rows = FC_NAME(avg_rows_s1_applies)(g);
+    const int shift_rows = FC_NAME(s1_rows_apply)(g, 0);
 #endif
     for (int64_t t = begin; t < end; t++) {
         int64_t oh_begin, oh_end;
@@ -642,7 +682,7 @@ int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
         REAL *y = (REAL *)job->dst + plane * g->OH * g->OW;
 #ifdef FC_POOL_SHIFT
         if (shift_rows) {
-            FC_NAME(avg_rows_s1)(job, x, y, oh_begin, oh_end, s.col_count);
+            FC_NAME(s1_rows)(job, x, y, oh_begin, oh_end, 0, s.col_count);
             continue;
         }
 #endif

@@ -265,16 +265,26 @@ results = {"level": _core.simd_level()}
 for dtype in (np.float32, np.float64):
     x = rng.standard_normal((2, 3, 13, 45)).astype(dtype)
     x.flat[::53] = np.nan
+    # maxima that tie as -0.0 and +0.0: which one a window keeps shows in the bits
+    z = rng.choice([-0.0, 0.0, -1.0], size=x.shape).astype(dtype)
+    z.flat[::97] = np.nan
     grad = None
     for name, call in [
         ("max2s2", lambda: fastconv.max_pool2d(x, 2, 2)),
         ("max3s2p1", lambda: fastconv.max_pool2d(x, 3, 2, 1)),
         ("max3s2p1i", lambda: fastconv.max_pool2d(x, 3, 2, 1, return_indices=True)[1]),
         ("max3s1p1", lambda: fastconv.max_pool2d(x, 3, 1, 1)),
+        ("max3s1p1_zeros", lambda: fastconv.max_pool2d(z, 3, 1, 1)),
+        ("max2s1_zeros", lambda: fastconv.max_pool2d(z, 2, 1)),
+        ("max2s1p1_zeros", lambda: fastconv.max_pool2d(z, 2, 1, 1)),
+        ("max3s1_rows_dilated", lambda: fastconv.max_pool2d(z, 3, 1, 1, (2, 1), True)),
         ("max_dilated", lambda: fastconv.max_pool2d(x, 3, (1, 2), 1, 2, True)),
         ("avg2s2", lambda: fastconv.avg_pool2d(x, 2, 2)),
         ("avg3s2p1", lambda: fastconv.avg_pool2d(x, 3, 2, 1, True, False)),
         ("avg3s1p1", lambda: fastconv.avg_pool2d(x, 3, 1, 1)),
+        ("avg3s1_ceil", lambda: fastconv.avg_pool2d(x, 3, 1, 0, True)),
+        ("avg2s1p1", lambda: fastconv.avg_pool2d(x, 2, 1, 1, False, False)),
+        ("avg3s1p1_divisor", lambda: fastconv.avg_pool2d(x, (4, 3), 1, 1, False, True, 7)),
         ("avg_same", lambda: fastconv.avg_pool2d(x, 4, 3, "same")),
         ("avg_backward_s2", lambda: fastconv.avg_pool2d_backward(
             np.linspace(-2, 3, 2 * 3 * 7 * 23).reshape(2, 3, 7, 23).astype(dtype), x.shape, 3, 2, 1)),
