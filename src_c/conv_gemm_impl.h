@@ -654,6 +654,27 @@ static void FC_NAME(padded_row)(const fc_geom *g, const REAL *row, int64_t width
     }
 }
 
+/* Input rows copied into a slab are short runs (W values) that start a new
+ * stream at each channel, too short for the hardware prefetchers to run
+ * ahead of: fetch the row FC_SLAB_AHEAD rows later in the copy order
+ * (channel by channel, rows ih0 .. ih0 + rows - 1 of each). */
+#define FC_SLAB_AHEAD 2
+FC_INLINE void FC_NAME(prefetch_row_ahead)(const fc_geom *g, const REAL *xs, int64_t c, int64_t channels,
+                                           int64_t ih0, int64_t rows, int64_t r)
+{
+    int64_t cc = c, rr = r + FC_SLAB_AHEAD;
+    if (rr >= rows) {
+        cc++;
+        rr -= rows;
+    }
+    const int64_t ih = ih0 + rr;
+    if (cc >= channels || ih < 0 || ih >= g->H) return;
+    const char *p = (const char *)(xs + cc * g->H * g->W + ih * g->W);
+    const int64_t bytes = g->W * (int64_t)sizeof(REAL);
+    for (int64_t b = 0; b < bytes; b += 64) FC_GEMM_PREFETCH(p + b);
+    FC_GEMM_PREFETCH(p + bytes - 1);
+}
+
 /* The zero-padded rows of channels [c_lo, c_lo + channels) of the group
  * (first channel of image n at x + n * image_stride), image s at
  * slab + s * channels * plane. */
@@ -669,6 +690,7 @@ static void FC_NAME(slab_fill)(const fc_geom *g, const REAL *x, int64_t image_st
             REAL *d = slab + (s * channels + c) * plane;
             for (int64_t r = 0; r < cr->rows; r++, d += cr->width) {
                 const int64_t ih = ih0 + r;
+                FC_NAME(prefetch_row_ahead)(g, xs, c, channels, ih0, cr->rows, r);
                 FC_NAME(padded_row)(g, ih < 0 || ih >= g->H ? NULL : xs + c * HW + ih * g->W,
                                     cr->width, cr->phase_len, d);
             }
@@ -1004,6 +1026,7 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
                 const REAL *xc = xg + (c_lo + c) * HW;
                 for (int64_t r = 0; r < slab_rows; r++, d += width) {
                     const int64_t ih = oh_a - g->pad_top + r;
+                    FC_NAME(prefetch_row_ahead)(g, xg + c_lo * HW, c, channels, oh_a - g->pad_top, slab_rows, r);
                     FC_NAME(padded_row)(g, ih < 0 || ih >= g->H ? NULL : xc + ih * g->W, width, width, d);
                 }
             }
