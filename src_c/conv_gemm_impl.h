@@ -126,6 +126,13 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 static int64_t FC_NAME(round_up)(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 static int64_t FC_NAME(ceil_div)(int64_t v, int64_t m) { return (v + m - 1) / m; }
 
+/* Packed B panels (k rows of NR values) lie one row more than k * NR
+ * values apart.  At k = KC = 256 a panel is 32 KB (float32, NR = 32), so
+ * the rows of one k that a packing step writes across the panels all fell
+ * in the same L1 set and evicted each other; the extra row moves each
+ * panel by two cache lines. */
+FC_INLINE int64_t FC_NAME(panel_stride)(int64_t k) { return (k + 1) * GEMM_NR; }
+
 /* An extent of `units` (tiles, or channel groups) split over tasks.  At
  * least enough blocks for each to hold at most `max_units`, more while
  * `other_tasks * blocks` is under `min_tasks` (so a single image still feeds
@@ -179,7 +186,7 @@ static void FC_NAME(macro_kernel)(const FC_NAME(gemm_engine) *e, int64_t m, int6
     REAL tile[GEMM_MR * GEMM_NR];
     for (int64_t jr = 0; jr < n; jr += GEMM_NR) {
         const int64_t nr = FC_MIN(GEMM_NR, n - jr);
-        const REAL *bpanel = bp + (jr / GEMM_NR) * k * GEMM_NR;
+        const REAL *bpanel = bp + (jr / GEMM_NR) * FC_NAME(panel_stride)(k);
         for (int64_t ir = 0; ir < m; ir += GEMM_MR) {
             const int64_t mr = FC_MIN(GEMM_MR, m - ir);
             const REAL *apanel = ap + (ir / GEMM_MR) * k * GEMM_MR;
@@ -296,7 +303,7 @@ typedef struct {
  * panels at dst, panels k * NR apart. */
 FC_INLINE void FC_NAME(line_to_panels)(const REAL *line, int64_t npad, int64_t k, REAL *FC_RESTRICT dst)
 {
-    for (int64_t q = 0; q < npad; q += GEMM_NR, dst += k * GEMM_NR)
+    for (int64_t q = 0; q < npad; q += GEMM_NR, dst += FC_NAME(panel_stride)(k))
         *(FC_NAME(panel_row) *)dst = *(const FC_NAME(panel_row) *)(line + q);
 }
 
@@ -344,7 +351,7 @@ static void FC_NAME(pack_b_plain)(const REAL *src, int64_t ld, int64_t k, int64_
             const int64_t nr = FC_MIN(GEMM_NR, n - j0);
             for (int64_t kk = kk0; kk < kk1; kk++) {
                 const REAL *s = src + kk * ld + j0;
-                REAL *d = dst + j0 / GEMM_NR * k * GEMM_NR + kk * GEMM_NR;
+                REAL *d = dst + j0 / GEMM_NR * FC_NAME(panel_stride)(k) + kk * GEMM_NR;
                 if (nr == GEMM_NR) {
                     /* fetch every line of the row's part of the panel
                      * after next, as pack_b_batch does for 1x1 */
@@ -495,7 +502,7 @@ static void FC_NAME(pack_b_batch)(const fc_geom *g, const REAL *x, int64_t group
             const int64_t kk1 = FC_MIN(kc, kk0 + group_rows);
             for (int64_t q0 = 0; q0 < npad; q0 += GEMM_NR) {
                 const int64_t t = t0 + q0, width = FC_MIN(GEMM_NR, nc - q0);
-                REAL *d = dst + q0 / GEMM_NR * kc * GEMM_NR;
+                REAL *d = dst + q0 / GEMM_NR * FC_NAME(panel_stride)(kc);
                 if (width == GEMM_NR && t % P + GEMM_NR <= P) {
                     const REAL *src = x + (t / P * g->C + group * Cg + k0) * HW + t % P;
                     for (int64_t kk = kk0; kk < kk1; kk++) {
@@ -800,7 +807,7 @@ static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m
     const int dbl = e->kernel_double && k >= FC_DOUBLE_MIN_K;
     for (int64_t jr = 0; jr < n; jr += GEMM_NR) {
         const int64_t nr = FC_MIN(GEMM_NR, n - jr);
-        const REAL *bpanel = bp + (jr / GEMM_NR) * k * GEMM_NR;
+        const REAL *bpanel = bp + (jr / GEMM_NR) * FC_NAME(panel_stride)(k);
         const int64_t t = t0 + jr, image = t / P, p = t % P;
         const int in_place = p + nr <= P && nr == GEMM_NR;
         for (int64_t ir = 0; ir < m;) {
@@ -855,7 +862,7 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t mc = e->blk.mc, kc = e->blk.kc;
     const int64_t max_cols = FC_NAME(round_up)(FC_NAME(split_max)(&ctx->cols), GEMM_NR);
     const int64_t slab_cap = FC_SLAB_MAX_BLOCKS * FC_MIN(K, kc) * max_cols;
-    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(K, kc) * max_cols);
+    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * (FC_MIN(K, kc) + 1) * max_cols);
     REAL *line = (REAL *)fc_aligned_alloc(sizeof(REAL) * (max_cols + FC_SLAB_SLACK));
     FC_NAME(col_runs) cr = {0, 0, 0, 0, 0, 0, NULL, NULL};
     cr.run = ctx->pointwise ? NULL : (FC_NAME(col_run) *)malloc(sizeof(FC_NAME(col_run)) * (size_t)max_cols);
@@ -1197,7 +1204,7 @@ static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t R = Cg * taps, P = g->OH * g->OW, HW = g->H * g->W;
     const int64_t mc = e->blk.mc, kc = e->blk.kc, pb = ctx->col_block;
     const int64_t max_rows = FC_NAME(split_max)(&ctx->chans) * taps;
-    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(Og, kc) * FC_NAME(round_up)(pb, GEMM_NR));
+    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * (FC_MIN(Og, kc) + 1) * FC_NAME(round_up)(pb, GEMM_NR));
     REAL *cols = ctx->pointwise ? NULL : (REAL *)fc_aligned_alloc(sizeof(REAL) * max_rows * pb);
     if (!bpack || (!ctx->pointwise && !cols)) {
         fc_aligned_free(bpack);
