@@ -187,7 +187,7 @@ FC_INLINE __m256i vidx_select_pd(__m256d take, __m256i keep, __m256i candidate)
 {
     return _mm256_blendv_epi8(keep, candidate, _mm256_castpd_si256(take));
 }
-/* The double versions of the stride-1 avg shifts (4 lanes, 2 per 128-bit half). */
+/* The double versions of the stride-1 pooling shifts (4 lanes, 2 per 128-bit half). */
 #define FC_ALIGNR_PD(hi, lo, bytes) \
     _mm256_castsi256_pd(_mm256_alignr_epi8(_mm256_castpd_si256(hi), _mm256_castpd_si256(lo), (bytes)))
 FC_INLINE __m256d vnext1_pd(__m256d cur, __m256d next)

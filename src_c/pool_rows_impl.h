@@ -53,16 +53,23 @@ static int FC_NAME(scratch_alloc)(FC_NAME(pool_scratch) *s, const fc_geom *g, in
     return FC_OK;
 }
 
-/* Real input rows of output row oh (step dilation_h), as the reference scans them. */
-static int64_t FC_NAME(window_rows)(const fc_geom *g, int64_t oh, const REAL *plane,
-                                    const REAL **rows, int64_t *first_h)
+/* The first real input row of output row oh's window (*first_h) and how
+ * many there are, dilation_h apart. */
+static int64_t FC_NAME(window_span)(const fc_geom *g, int64_t oh, int64_t *first_h)
 {
     int64_t h0 = oh * g->stride_h - g->pad_top;
     const int64_t h1 = FC_MIN(h0 + (g->KH - 1) * g->dilation_h + 1, g->H);
     while (h0 < 0) h0 += g->dilation_h;
     *first_h = h0;
-    int64_t n = 0;
-    for (int64_t h = h0; h < h1; h += g->dilation_h) rows[n++] = plane + h * g->W;
+    return h0 < h1 ? (h1 - h0 + g->dilation_h - 1) / g->dilation_h : 0;
+}
+
+/* Real input rows of output row oh (step dilation_h), as the reference scans them. */
+static int64_t FC_NAME(window_rows)(const fc_geom *g, int64_t oh, const REAL *plane,
+                                    const REAL **rows, int64_t *first_h)
+{
+    const int64_t n = FC_NAME(window_span)(g, oh, first_h);
+    for (int64_t k = 0; k < n; k++) rows[k] = plane + (*first_h + k * g->dilation_h) * g->W;
     return n;
 }
 
@@ -582,11 +589,7 @@ FC_INLINE void FC_NAME(s1_rows_fixed)(const fc_pool_job *job, const REAL *x, REA
         int64_t h0, nrows, step;
         REAL row_count = 1;
         if (is_max) {
-            /* the window's real rows, dilation_h apart, as window_rows finds them */
-            h0 = oh * g->stride_h - g->pad_top;
-            const int64_t h1 = FC_MIN(h0 + (g->KH - 1) * g->dilation_h + 1, g->H);
-            while (h0 < 0) h0 += g->dilation_h;
-            nrows = h0 < h1 ? (h1 - h0 + g->dilation_h - 1) / g->dilation_h : 0;
+            nrows = FC_NAME(window_span)(g, oh, &h0);
             step = g->dilation_h * W;
         } else {
             nrows = FC_NAME(avg_rows)(job, oh, &h0, &row_count);
