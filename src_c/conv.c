@@ -9,6 +9,7 @@
 #include "runtime.h"
 #include "blocking.h"
 #include "conv_direct.h"
+#include "conv_pixels.h"
 #include "gemm.h"
 #include <stdlib.h>
 #include <string.h>

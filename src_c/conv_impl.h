@@ -3,6 +3,7 @@
  * fastest kernel that covers the shape.
  *
  *   forward      depthwise, or few input and output channels -> direct kernels (conv_direct.h)
+ *                few input channels, many outputs (AVX2)  -> pixel tiles (conv_pixels.h)
  *                one output channel per group   -> reference loops (GEMM tile mostly padding)
  *                everything else                -> packed implicit GEMM (conv_gemm_impl.h)
  *   grad_input   depthwise -> direct; stride 1 with "same"-sized input -> the forward
@@ -24,6 +25,10 @@ int FC_NAME(fc_conv2d)(const fc_geom *g, const REAL *x, const REAL *weight,
     if (fc_conv2d_direct_suits(g) &&
         (fc_conv2d_depthwise_suits(g) || g->O / g->groups < FC_DIRECT_MAX_OUTPUTS_PER_GROUP))
         return FC_NAME(fc_conv2d_direct)(g, x, weight, bias, y, relu);
+#ifdef FASTCONV_HAVE_AVX2
+    if (fc_conv2d_pixels_suits(g, sizeof(REAL)))
+        return FC_NAME(fc_conv2d_pixels)(g, x, weight, bias, y, relu);
+#endif
     if (g->O / g->groups < 2) return FC_NAME(conv2d_ref)(g, x, weight, bias, y, relu);
     return FC_NAME(conv_gemm_forward)(g, x, weight, bias, y, relu);
 }

@@ -12,7 +12,9 @@ last block), M spanning several MC blocks, many column blocks, groups,
 stride / dilation / asymmetric padding in the fused im2col packing (through
 the zero-padded slab of input rows, and tap by tap where that slab would be
 too large), stride-1 shapes whose B rows the AVX-512 kernels read in place
-from the padded rows, grad_input of stride-1 "same"-sized convs as a forward
+from the padded rows, the AVX2 pixel tiles for few input channels and many
+outputs (src_c/conv_pixels.h: partial tiles and panels, row blocks capped
+by the buffer size), grad_input of stride-1 "same"-sized convs as a forward
 conv with the flipped weight, and the
 backward paths (grad_input's col2im scatter per channel block, grad_weight's
 reduction over (n, p) in KC blocks).  CI also runs this file with
@@ -169,9 +171,26 @@ CASES = [
     # groups: GEMM per group
     ("grouped-2", (2, 12, 7, 8), (10, 6, 3, 3), 1, 1, 1, 2),
     ("grouped-3-strided", (1, 15, 9, 9), (9, 5, 3, 3), 2, 1, 2, 3),
-    # few input channels but many outputs per group: the GEMM, not the direct kernels
+    # few input channels but many outputs per group: not the direct kernels but
+    # the pixel tiles (AVX2) or the GEMM (generic, AVX-512).  Tiles of 6 output
+    # positions span output rows; the last one of a row block is partial
     ("few-channels-many-outputs", (2, 3, 11, 10), (40, 3, 3, 3), 2, 1, 1, 1),
     ("one-channel-7x7-many-outputs", (1, 1, 12, 13), (32, 1, 7, 7), 2, 3, 1, 1),
+    ("pixels-stem-7x7-s2", (2, 3, 23, 21), (64, 3, 7, 7), 2, 3, 1, 1),
+    ("pixels-one-channel-5x5", (1, 1, 12, 13), (16, 1, 5, 5), 1, 2, 1, 1),
+    # 24 outputs: a float32 panel of 16 channels and one of 8 (lanes past the
+    # last output zero, never stored)
+    ("pixels-partial-panel", (2, 2, 9, 10), (24, 2, 3, 3), 1, 1, 1, 1),
+    ("pixels-stride-1x2-dil-2x1-asymmetric", (1, 4, 15, 17), (32, 4, 3, 3), (1, 2), ((2, 0), (1, 3)),
+     (2, 1), 1),
+    ("pixels-grouped", (2, 6, 8, 9), (32, 3, 3, 3), 1, 1, 1, 2),
+    ("pixels-11x11-s4", (1, 2, 29, 27), (16, 2, 11, 11), 4, 2, 1, 1),
+    # padded rows so wide that a row block is capped at 2 output rows (float32)
+    # or 1 (float64) to keep its buffer in L2
+    ("pixels-wide-rows", (1, 4, 7, 3000), (16, 4, 3, 3), 1, 1, 1, 1),
+    # a reduction under 32 terms on stride-1 rows of whole 32-column tiles:
+    # float32 stays on the GEMM, float64 takes the pixel tiles
+    ("few-channels-whole-tile-rows", (1, 3, 5, 32), (16, 3, 3, 3), 1, 1, 1, 1),
     # one output channel per group: the reference loops
     ("reference-one-output-per-group", (2, 12, 6, 7), (2, 6, 3, 3), 1, 1, 1, 2),
     # N = 1, tiny output
@@ -290,12 +309,14 @@ def test_conv_transpose_uses_grad_input_path():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_relu_keeps_nan_and_waits_for_the_last_block(dtype):
-    """K spans two KC blocks: a ReLU applied to a partial sum would change results."""
-    case = CASES[CASE_IDS.index("gemm-k-two-blocks")]
+@pytest.mark.parametrize("name", ["gemm-k-two-blocks", "pixels-stem-7x7-s2"])
+def test_relu_keeps_nan_and_waits_for_the_last_block(name, dtype):
+    """GEMM: K spans two KC blocks, a ReLU applied to a partial sum would change
+    results.  Both paths: max(0, NaN) is NaN."""
+    case = CASES[CASE_IDS.index(name)]
     x_shape, w_shape, stride, padding, pads, dilation, groups = geometry(case)
     x, weight, bias = make_inputs(case, dtype, seed=5)
-    x[0, 3, 2, 4] = np.nan
+    x[0, -1, 2, 4] = np.nan
     result = fastconv.conv2d(x, weight, bias, stride=stride, padding=padding,
                              activation="relu")
     expected = np.maximum(reference_forward(x, weight, bias, stride, pads, dilation, groups), 0.0)
@@ -311,6 +332,7 @@ THREADED = [
     ("threads-batch1", (1, 32, 24, 24), (20, 32, 3, 3), 1, 1, 1, 1),
     ("threads-pointwise", (1, 64, 20, 20), (40, 64, 1, 1), 1, 0, 1, 1),
     ("threads-strided-grouped", (2, 24, 21, 21), (18, 12, 3, 3), 2, 2, 2, 2),
+    ("threads-pixels-batch1", (1, 3, 60, 58), (32, 3, 5, 5), 2, 2, 1, 1),
 ]
 
 

@@ -1,0 +1,57 @@
+/*
+ * Pixel-tile convolution driver (see conv_pixels.h); the per-dtype code is
+ * conv_pixels_impl.h, the kernels conv_pixels_avx2.c.
+ */
+#include "conv_pixels.h"
+#include "gemm.h"
+#include "runtime.h"
+
+#include <string.h>
+
+/* Padded input rows a task buffers at most (all its input channels): the
+ * tiles read them once per channel panel, from L2. */
+#define FC_PIX_BUFFER_BYTES (192 * 1024)
+
+/* Measured against the packed GEMM, AVX2, one thread, AMD Zen 4 (time ratio,
+ * below 1 is faster here): 3 -> 64 channels 7x7 stride 2 on 224x224 (the
+ * stem) 0.86-0.89 float32, 0.80 float64; 11x11 stride 4 0.83; 4x4 stride 4
+ * 0.76; 5x5 on 32x32 0.84-0.89; 3x3 stride 2 on 224x224 0.71-0.75.  With a
+ * reduction under 32 terms the GEMM keeps float32 stride-1 rows that are a
+ * whole number of its 32-column tiles: 3x3 on 64x64 was 1.06-1.21 slower here
+ * (16 or 64 outputs), 32x32 (cifar-3to64) 1.0, 128x128 and 224x224 1.0;
+ * 112x112 0.68, 48x48 0.69.  float64 won every shape tried (0.70-0.94). */
+int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
+{
+#ifdef FASTCONV_HAVE_AVX2
+    if (fc_simd_level() != FC_SIMD_AVX2) return 0;
+    const int f32 = real_size == sizeof(float);
+    const int64_t lanes = f32 ? FC_PIX_LANES_F32 : FC_PIX_LANES_F64;
+    const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, K = Cg * g->KH * g->KW;
+    const int64_t panels = (Og + lanes - 1) / lanes;
+    /* a panel's lanes at least 3/4 used: 16, 24 (two panels), 32, 48, 64 ... */
+    if (Cg > FC_PIX_MAX_CG || Og < lanes || 4 * Og < 3 * panels * lanes) return 0;
+    return !f32 || K >= 32 || g->stride_w != 1 || g->OW % FC_GEMM_NR_F32 != 0;
+#else
+    (void)g;
+    (void)real_size;
+    return 0;
+#endif
+}
+
+#ifdef FASTCONV_HAVE_AVX2
+#define REAL float
+#define FC_NAME(name) name##_f32
+#define PIX_LANES FC_PIX_LANES_F32
+#include "conv_pixels_impl.h"
+#undef REAL
+#undef FC_NAME
+#undef PIX_LANES
+
+#define REAL double
+#define FC_NAME(name) name##_f64
+#define PIX_LANES FC_PIX_LANES_F64
+#include "conv_pixels_impl.h"
+#undef REAL
+#undef FC_NAME
+#undef PIX_LANES
+#endif

@@ -1,0 +1,70 @@
+/*
+ * Pixel-tile convolution: the forward kernels for convolutions with few
+ * input channels and many outputs per group (the first layer of a network:
+ * 3-channel images into 32-64 channels, 3x3 to 11x11, any stride).
+ *
+ * The packed GEMM pays for packing every im2col value into its B panels and
+ * reuses each only M times (64 outputs: 64 FMAs per packed value), so packing
+ * is a tenth of a 7x7 stem's time.  This path packs nothing but the weights:
+ * a tile is FC_PIX_ROWS output pixels x one panel of output channels, each
+ * pixel's input values broadcast straight from a zero-padded copy of the
+ * input rows it reads (FC_PIX_ROWS pointers, one offset per reduction step),
+ * the channels in the vector lanes, and the tile is transposed into the NCHW
+ * output at the end.  A few input channels keep every row a tile reads in
+ * L1, and the weight panel (K x lanes) stays there across the tiles.
+ *
+ * Only for SIMD level AVX2 exactly, in x86 builds: the AVX-512 GEMM is twice
+ * as wide, and the portable level keeps the GEMM (fc_conv2d_pixels_suits
+ * says 0 for both).
+ * Semantics are those of fc_conv2d*: NCHW, outputs fully overwritten, FC_OK /
+ * FC_ENOMEM, bitwise identical for every thread count.
+ */
+#ifndef FASTCONV_CONV_PIXELS_H
+#define FASTCONV_CONV_PIXELS_H
+
+#include "fastconv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FC_PIX_ROWS 6           /* output pixels per tile */
+#define FC_PIX_LANES_F32 16     /* output channels per tile: two ymm of float */
+#define FC_PIX_LANES_F64 8      /* two ymm of double */
+#define FC_PIX_MAX_CG 4         /* input channels per group the path takes */
+
+/* Nonzero when the pixel-tile kernels are the right choice for g in the given
+ * element size (4 or 8 bytes). */
+int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size);
+
+#ifdef FASTCONV_HAVE_AVX2
+/* Call only where fc_conv2d_pixels_suits(g, sizeof(REAL)) said yes. */
+int fc_conv2d_pixels_f32(const fc_geom *g, const float *x, const float *weight,
+                         const float *bias, float *y, int relu);
+int fc_conv2d_pixels_f64(const fc_geom *g, const double *x, const double *weight,
+                         const double *bias, double *y, int relu);
+#endif
+
+/* One channel panel over `count` consecutive output positions (memory order
+ * within one image's planes), LANES = FC_PIX_LANES_*.  Position t is the
+ * output pixel reached from (oh, ow) after t steps along rows of OW pixels;
+ * its taps are read at
+ *   px = rows + oh' * row_step + ow' * col_step,   px[koff[kk]] for kk < k,
+ * and its outputs are
+ *   acc[m] = sum over kk < k of px[koff[kk]] * w[kk*LANES + m], kk ascending, from zero
+ *   v = acc[m] (+ bias[m] when bias is not NULL), then max(0, v) when relu (NaN kept)
+ *   y[m*ldy + t] = v   for m < nch.
+ * w is 32-byte aligned; bias (when given) has LANES readable values. */
+#ifdef FASTCONV_HAVE_AVX2
+void fc_pix_run_avx2_f32(int64_t k, const int64_t *koff, const float *w, const float *bias, int relu,
+                         const float *rows, int64_t row_step, int64_t col_step, int64_t OW,
+                         int64_t oh, int64_t ow, int64_t count, float *y, int64_t ldy, int nch);
+void fc_pix_run_avx2_f64(int64_t k, const int64_t *koff, const double *w, const double *bias, int relu,
+                         const double *rows, int64_t row_step, int64_t col_step, int64_t OW,
+                         int64_t oh, int64_t ow, int64_t count, double *y, int64_t ldy, int nch);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,141 @@
+/*
+ * Pixel-tile convolution driver, templated on REAL / FC_NAME / PIX_LANES
+ * (included by conv_pixels.c once per dtype).
+ *
+ * One task = (image n, group, block of output rows).  The task copies the
+ * input rows its block reads, every input channel of the group, into a
+ * buffer of zero-padded rows (row_len columns: exactly the padded columns
+ * the outputs reach), so that output (oh, ow) reads its tap (cg, i, j) at
+ *   buffer + ((oh - oh0) * stride_h) * row_len + ow * stride_w       (the pixel's pointer)
+ *          + (cg * buffer_rows + i * dilation_h) * row_len + j * dilation_w   (koff[tap]).
+ * Then for each panel of PIX_LANES output channels it walks the block's
+ * outputs in memory order, FC_PIX_ROWS at a time (a tile may span two output
+ * rows; the block's last tile may be partial).  Every output is one kernel
+ * sum over the taps in (cg, i, j) order, so the bits depend neither on the
+ * task split nor on the thread count.
+ */
+
+typedef struct {
+    const fc_geom *g;
+    const REAL *x;
+    const REAL *packed;      /* (groups * panels, K, PIX_LANES), channels past Og zero */
+    const REAL *bias;        /* (groups * panels, PIX_LANES) zero-filled, or NULL */
+    REAL *y;
+    int relu;
+    const int64_t *koff;
+    int64_t Cg, Og, K, panels;
+    int64_t row_len, buffer_rows, rows_per_task, row_blocks;
+} FC_NAME(pix_ctx);
+
+/* buffer row r of channel cg = input row top + r, zero outside the image */
+static void FC_NAME(pix_fill)(const FC_NAME(pix_ctx) *ctx, const REAL *src, int64_t top, int64_t count,
+                              REAL *buffer)
+{
+    const fc_geom *g = ctx->g;
+    const int64_t len = ctx->row_len;
+    const int64_t lo = FC_MIN(len, FC_MAX(0, g->pad_left));
+    const int64_t hi = FC_MIN(len, FC_MAX(lo, g->W + g->pad_left));
+    for (int64_t cg = 0; cg < ctx->Cg; cg++) {
+        const REAL *plane = src + cg * g->H * g->W;
+        for (int64_t r = 0; r < count; r++) {
+            REAL *row = buffer + (cg * ctx->buffer_rows + r) * len;
+            const int64_t v = top + r;
+            if (v < 0 || v >= g->H) {
+                memset(row, 0, (size_t)len * sizeof(REAL));
+                continue;
+            }
+            memset(row, 0, (size_t)lo * sizeof(REAL));
+            memcpy(row + lo, plane + v * g->W + lo - g->pad_left, (size_t)(hi - lo) * sizeof(REAL));
+            memset(row + hi, 0, (size_t)(len - hi) * sizeof(REAL));
+        }
+    }
+}
+
+static int FC_NAME(pix_task)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(pix_ctx) *ctx = (const FC_NAME(pix_ctx) *)vctx;
+    const fc_geom *g = ctx->g;
+    const int64_t plane = g->OH * g->OW, len = ctx->row_len;
+    REAL *buffer = (REAL *)fc_aligned_alloc((size_t)(ctx->Cg * ctx->buffer_rows * len) * sizeof(REAL));
+    if (!buffer) return FC_ENOMEM;
+    for (int64_t task = begin; task < end; task++) {
+        const int64_t block = task % ctx->row_blocks, image_group = task / ctx->row_blocks;
+        const int64_t n = image_group / g->groups, group = image_group % g->groups;
+        const int64_t oh0 = block * ctx->rows_per_task, oh1 = FC_MIN(g->OH, oh0 + ctx->rows_per_task);
+        const int64_t top = oh0 * g->stride_h - g->pad_top;
+        const int64_t count = (oh1 - oh0 - 1) * g->stride_h + (g->KH - 1) * g->dilation_h + 1;
+        FC_NAME(pix_fill)(ctx, ctx->x + (n * g->C + group * ctx->Cg) * g->H * g->W, top, count, buffer);
+        for (int64_t panel = 0; panel < ctx->panels; panel++) {
+            const int64_t gp = group * ctx->panels + panel;
+            const REAL *w = ctx->packed + gp * ctx->K * PIX_LANES;
+            const REAL *bias = ctx->bias ? ctx->bias + gp * PIX_LANES : NULL;
+            const int nch = (int)FC_MIN(PIX_LANES, ctx->Og - panel * PIX_LANES);
+            REAL *y = ctx->y + (n * g->O + group * ctx->Og + panel * PIX_LANES) * plane;
+            FC_NAME(fc_pix_run_avx2)(ctx->K, ctx->koff, w, bias, ctx->relu, buffer, g->stride_h * len,
+                                     g->stride_w, g->OW, 0, 0, (oh1 - oh0) * g->OW, y + oh0 * g->OW, plane,
+                                     nch);
+        }
+    }
+    fc_aligned_free(buffer);
+    return FC_OK;
+}
+
+int FC_NAME(fc_conv2d_pixels)(const fc_geom *g, const REAL *x, const REAL *weight,
+                              const REAL *bias, REAL *y, int relu)
+{
+    FC_NAME(pix_ctx) ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.g = g;
+    ctx.x = x;
+    ctx.y = y;
+    ctx.relu = relu;
+    ctx.Cg = g->C / g->groups;
+    ctx.Og = g->O / g->groups;
+    ctx.K = ctx.Cg * g->KH * g->KW;
+    ctx.panels = (ctx.Og + PIX_LANES - 1) / PIX_LANES;
+    if (g->N == 0 || g->OH == 0 || g->OW == 0) return FC_OK;
+    ctx.row_len = (g->OW - 1) * g->stride_w + (g->KW - 1) * g->dilation_w + 1;
+
+    /* Enough tasks for every thread (a few images are split by rows), and
+     * a buffer that stays in L2. */
+    const int64_t planes = g->N * g->groups, want_tasks = 4 * (int64_t)fc_get_num_threads();
+    const int64_t blocks = planes >= want_tasks ? 1 : (want_tasks + planes - 1) / planes;
+    const int64_t extent = (g->KH - 1) * g->dilation_h + 1;
+    const int64_t cache_rows = FC_PIX_BUFFER_BYTES / (ctx.Cg * ctx.row_len * (int64_t)sizeof(REAL));
+    const int64_t cache_out_rows = cache_rows > extent ? (cache_rows - extent) / g->stride_h + 1 : 1;
+    ctx.rows_per_task = FC_MAX(1, FC_MIN((g->OH + blocks - 1) / blocks, cache_out_rows));
+    ctx.row_blocks = (g->OH + ctx.rows_per_task - 1) / ctx.rows_per_task;
+    ctx.buffer_rows = (ctx.rows_per_task - 1) * g->stride_h + extent;
+
+    const int64_t gp_count = g->groups * ctx.panels;
+    REAL *packed = (REAL *)fc_aligned_alloc((size_t)(gp_count * ctx.K * PIX_LANES) * sizeof(REAL));
+    REAL *bias_packed = bias ? (REAL *)fc_aligned_alloc((size_t)(gp_count * PIX_LANES) * sizeof(REAL)) : NULL;
+    int64_t *koff = (int64_t *)fc_aligned_alloc((size_t)ctx.K * sizeof(int64_t));
+    int status = FC_ENOMEM;
+    if (packed && koff && (bias_packed || !bias)) {
+        for (int64_t gp = 0; gp < gp_count; gp++) {
+            const int64_t group = gp / ctx.panels, o0 = gp % ctx.panels * PIX_LANES;
+            for (int64_t m = 0; m < PIX_LANES; m++) {
+                const int64_t o = group * ctx.Og + o0 + m;
+                const int real_channel = o0 + m < ctx.Og;
+                REAL *dst = packed + gp * ctx.K * PIX_LANES + m;
+                for (int64_t kk = 0; kk < ctx.K; kk++) dst[kk * PIX_LANES] = real_channel ? weight[o * ctx.K + kk] : (REAL)0;
+                if (bias) bias_packed[gp * PIX_LANES + m] = real_channel ? bias[o] : (REAL)0;
+            }
+        }
+        for (int64_t cg = 0; cg < ctx.Cg; cg++)
+            for (int64_t i = 0; i < g->KH; i++)
+                for (int64_t j = 0; j < g->KW; j++)
+                    koff[(cg * g->KH + i) * g->KW + j] =
+                        (cg * ctx.buffer_rows + i * g->dilation_h) * ctx.row_len + j * g->dilation_w;
+        ctx.packed = packed;
+        ctx.bias = bias_packed;
+        ctx.koff = koff;
+        const double flops = 2.0 * g->N * g->O * g->OH * g->OW * ctx.K;
+        status = fc_parallel_for(planes * ctx.row_blocks, flops, FC_NAME(pix_task), &ctx);
+    }
+    fc_aligned_free(packed);
+    fc_aligned_free(bias_packed);
+    fc_aligned_free(koff);
+    return status;
+}
