@@ -12,14 +12,21 @@
  * tiles read them once per channel panel, from L2. */
 #define FC_PIX_BUFFER_BYTES (192 * 1024)
 
-/* Measured against the packed GEMM, AVX2, one thread, AMD Zen 4 (time ratio,
- * below 1 is faster here): 3 -> 64 channels 7x7 stride 2 on 224x224 (the
- * stem) 0.86-0.89 float32, 0.80 float64; 11x11 stride 4 0.83; 4x4 stride 4
- * 0.76; 5x5 on 32x32 0.84-0.89; 3x3 stride 2 on 224x224 0.71-0.75.  With a
- * reduction under 32 terms the GEMM keeps float32 stride-1 rows that are a
- * whole number of its 32-column tiles: 3x3 on 64x64 was 1.06-1.21 slower here
- * (16 or 64 outputs), 32x32 (cifar-3to64) 1.0, 128x128 and 224x224 1.0;
- * 112x112 0.68, 48x48 0.69.  float64 won every shape tried (0.70-0.94). */
+/* Measured against the packed GEMM, AVX2, one thread, AMD Zen 4 (in-process
+ * interleaved time ratios, below 1 is faster here):
+ *   few channels: 3 -> 64 channels 7x7 stride 2 on 224x224 (the stem)
+ *     0.86-0.89 float32, 0.80 float64; 11x11 stride 4 0.83; 4x4 stride 4
+ *     0.76; 5x5 on 32x32 0.84-0.89; 3x3 stride 2 on 224x224 0.71-0.75.
+ *     With a reduction under 32 terms the GEMM keeps float32 stride-1 rows
+ *     that are a whole number of its 32-column tiles: 3x3 on 64x64 was
+ *     1.06-1.21 slower here (16 or 64 outputs), 32x32 (cifar-3to64), 128x128
+ *     and 224x224 1.0; 112x112 0.68, 48x48 0.69.  float64 won every shape
+ *     tried (0.70-0.94).
+ *   3x3, 64-128 channels: vgg-64x56 0.94-0.96, res-128x28 0.93-0.99, res-s2
+ *     0.89-0.91, batch1-res-64 0.93-0.95 (float64 0.92-0.94 but res-s2 noisy
+ *     around 1; 2 threads 0.93-0.97).  Not taken: res-256x14 (256 channels,
+ *     1.04-1.05), dilated-64 (dilation 2 spreads a tile's reads, 1.00-1.07),
+ *     1x1 (the GEMM reads pointwise inputs in place). */
 int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
 {
 #ifdef FASTCONV_HAVE_AVX2
@@ -29,7 +36,8 @@ int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, K = Cg * g->KH * g->KW;
     const int64_t panels = (Og + lanes - 1) / lanes;
     /* a panel's lanes at least 3/4 used: 16, 24 (two panels), 32, 48, 64 ... */
-    if (Cg > FC_PIX_MAX_CG || Og < lanes || 4 * Og < 3 * panels * lanes) return 0;
+    if (g->KH * g->KW == 1 || Og < lanes || 4 * Og < 3 * panels * lanes) return 0;
+    if (Cg > FC_PIX_FEW_CG && (Cg > FC_PIX_MAX_CG || g->dilation_h != 1 || g->dilation_w != 1)) return 0;
     return !f32 || K >= 32 || g->stride_w != 1 || g->OW % FC_GEMM_NR_F32 != 0;
 #else
     (void)g;

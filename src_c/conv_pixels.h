@@ -1,17 +1,19 @@
 /*
- * Pixel-tile convolution: the forward kernels for convolutions with few
- * input channels and many outputs per group (the first layer of a network:
- * 3-channel images into 32-64 channels, 3x3 to 11x11, any stride).
+ * Pixel-tile convolution: the AVX2 forward kernels for convolutions with many
+ * outputs per group and up to FC_PIX_MAX_CG input channels (the first layer
+ * of a network, 3-channel images into 32-64 channels; and the 3x3 layers of
+ * a ResNet or VGG up to 128 channels).
  *
  * The packed GEMM pays for packing every im2col value into its B panels and
  * reuses each only M times (64 outputs: 64 FMAs per packed value), so packing
- * is a tenth of a 7x7 stem's time.  This path packs nothing but the weights:
+ * was a tenth of a 7x7 stem's time.  This path packs nothing but the weights:
  * a tile is FC_PIX_ROWS output pixels x one panel of output channels, each
  * pixel's input values broadcast straight from a zero-padded copy of the
  * input rows it reads (FC_PIX_ROWS pointers, one offset per reduction step),
  * the channels in the vector lanes, and the tile is transposed into the NCHW
  * output at the end.  A few input channels keep every row a tile reads in
- * L1, and the weight panel (K x lanes) stays there across the tiles.
+ * L1; with 64-128 channels the rows come from L2, which the out-of-order
+ * core hides (vgg-64x56 0.96 of the GEMM's time, res-s2 0.89).
  *
  * Only for SIMD level AVX2 exactly, in x86 builds: the AVX-512 GEMM is twice
  * as wide, and the portable level keeps the GEMM (fc_conv2d_pixels_suits
@@ -31,7 +33,8 @@ extern "C" {
 #define FC_PIX_ROWS 6           /* output pixels per tile */
 #define FC_PIX_LANES_F32 16     /* output channels per tile: two ymm of float */
 #define FC_PIX_LANES_F64 8      /* two ymm of double */
-#define FC_PIX_MAX_CG 4         /* input channels per group the path takes */
+#define FC_PIX_FEW_CG 4         /* input channels per group taken at any dilation */
+#define FC_PIX_MAX_CG 128       /* input channels per group taken undilated */
 
 /* Nonzero when the pixel-tile kernels are the right choice for g in the given
  * element size (4 or 8 bytes). */

@@ -12,9 +12,10 @@ last block), M spanning several MC blocks, many column blocks, groups,
 stride / dilation / asymmetric padding in the fused im2col packing (through
 the zero-padded slab of input rows, and tap by tap where that slab would be
 too large), stride-1 shapes whose B rows the AVX-512 kernels read in place
-from the padded rows, the AVX2 pixel tiles for few input channels and many
-outputs (src_c/conv_pixels.h: partial tiles and panels, row blocks capped
-by the buffer size), grad_input of stride-1 "same"-sized convs as a forward
+from the padded rows, the AVX2 pixel tiles for many outputs from up to 128
+input channels (src_c/conv_pixels.h: partial tiles and panels, row blocks
+capped by the buffer size; many of the shapes above take them at that
+level, dilated or 1x1 ones stay on the GEMM), grad_input of stride-1 "same"-sized convs as a forward
 conv with the flipped weight, and the
 backward paths (grad_input's col2im scatter per channel block, grad_weight's
 reduction over (n, p) in KC blocks).  CI also runs this file with
@@ -123,8 +124,10 @@ CASES = [
     ("gemm-k-two-blocks", (2, 29, 6, 9), (8, 29, 3, 3), 1, 1, 1, 1),
     # huge K = 300*9 = 2700: eleven reduction blocks
     ("gemm-huge-k", (1, 300, 5, 4), (6, 300, 3, 3), 1, (1, 0), 1, 1),
-    # M = 150 > MC: two row blocks with an edge tile
+    # M = 150 > MC: two row blocks with an edge tile (dilated, so that the
+    # AVX2 level runs it on the GEMM too, not the pixel tiles)
     ("gemm-m-two-blocks", (1, 6, 9, 9), (150, 6, 3, 3), 1, 1, 1, 1),
+    ("gemm-m-two-blocks-dilated", (1, 6, 9, 9), (150, 6, 3, 3), 1, 2, 2, 1),
     # 200 outputs: over grad_weight's rows per task (dot_rows, 192 with AVX-512)
     ("gemm-o-over-gw-row-block", (1, 5, 6, 7), (200, 5, 3, 3), 1, 1, 1, 1),
     # N = 33*34 = 1122 > NC: several column blocks, one image
@@ -153,6 +156,7 @@ CASES = [
     ("rows-tiles-exact", (2, 5, 4, 32), (14, 5, 3, 3), 1, 1, 1, 1),
     ("rows-tiles-k-blocks-partial-tile", (1, 40, 5, 63), (13, 40, 3, 3), 1, 1, 1, 1),
     ("rows-tiles-m-two-blocks", (1, 6, 5, 32), (150, 6, 3, 3), 1, 1, 1, 1),
+    ("rows-tiles-m-two-blocks-dilated", (1, 6, 5, 32), (150, 6, 3, 3), 1, (1, 2), (1, 2), 1),
     ("rows-tiles-grouped", (1, 8, 4, 64), (40, 4, 3, 3), 1, 1, 1, 2),
     # stride 1, "same"-sized, 16+ input channels per group: grad_input runs as
     # the forward conv of grad_y with the flipped, transposed weight
@@ -188,6 +192,9 @@ CASES = [
     # padded rows so wide that a row block is capped at 2 output rows (float32)
     # or 1 (float64) to keep its buffer in L2
     ("pixels-wide-rows", (1, 4, 7, 3000), (16, 4, 3, 3), 1, 1, 1, 1),
+    # 64 and 128 input channels per group: K = 576 and 1152 in one pass
+    ("pixels-128-channels", (1, 128, 7, 9), (32, 128, 3, 3), 1, 1, 1, 1),
+    ("pixels-grouped-64-channels-strided", (2, 128, 9, 8), (32, 64, 3, 3), 2, 1, 1, 2),
     # a reduction under 32 terms on stride-1 rows of whole 32-column tiles:
     # float32 stays on the GEMM, float64 takes the pixel tiles
     ("few-channels-whole-tile-rows", (1, 3, 5, 32), (16, 3, 3, 3), 1, 1, 1, 1),
