@@ -40,6 +40,24 @@
         }                                                                      \
     }
 
+/* r0..r5 += bias vector (when bias), then max(0, r) (when relu; max(0, v)
+ * returns v when v is NaN).  SFX: ps or pd. */
+#define PIX_BIAS_RELU(VEC, SFX)                                                \
+    do {                                                                       \
+        if (bias) {                                                            \
+            const VEC b = _mm256_loadu_##SFX(bias);                            \
+            r0 = _mm256_add_##SFX(r0, b); r1 = _mm256_add_##SFX(r1, b);        \
+            r2 = _mm256_add_##SFX(r2, b); r3 = _mm256_add_##SFX(r3, b);        \
+            r4 = _mm256_add_##SFX(r4, b); r5 = _mm256_add_##SFX(r5, b);        \
+        }                                                                      \
+        if (relu) {                                                            \
+            const VEC z = _mm256_setzero_##SFX();                              \
+            r0 = _mm256_max_##SFX(z, r0); r1 = _mm256_max_##SFX(z, r1);        \
+            r2 = _mm256_max_##SFX(z, r2); r3 = _mm256_max_##SFX(z, r3);        \
+            r4 = _mm256_max_##SFX(z, r4); r5 = _mm256_max_##SFX(z, r5);        \
+        }                                                                      \
+    } while (0)
+
 /* ---- float: 6 pixels x 16 channels ---------------------------------------- */
 
 #define REAL float
@@ -50,17 +68,7 @@ static inline __attribute__((always_inline)) void
 pix_store_half_f32(float *y, int64_t ldy, __m256 r0, __m256 r1, __m256 r2, __m256 r3,
                    __m256 r4, __m256 r5, const float *bias, int relu)
 {
-    if (bias) {
-        const __m256 b = _mm256_loadu_ps(bias);
-        r0 = _mm256_add_ps(r0, b); r1 = _mm256_add_ps(r1, b); r2 = _mm256_add_ps(r2, b);
-        r3 = _mm256_add_ps(r3, b); r4 = _mm256_add_ps(r4, b); r5 = _mm256_add_ps(r5, b);
-    }
-    if (relu) {
-        /* max(0, v) returns v when v is NaN */
-        const __m256 z = _mm256_setzero_ps();
-        r0 = _mm256_max_ps(z, r0); r1 = _mm256_max_ps(z, r1); r2 = _mm256_max_ps(z, r2);
-        r3 = _mm256_max_ps(z, r3); r4 = _mm256_max_ps(z, r4); r5 = _mm256_max_ps(z, r5);
-    }
+    PIX_BIAS_RELU(__m256, ps);
     /* t0 = [r0m0 r1m0 r0m1 r1m1 | m4, m5], ...; s_j = pixels 0-3 of channel j | j+4 */
     const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
     const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
@@ -122,16 +130,7 @@ static inline __attribute__((always_inline)) void
 pix_store_half_f64(double *y, int64_t ldy, __m256d r0, __m256d r1, __m256d r2, __m256d r3,
                    __m256d r4, __m256d r5, const double *bias, int relu)
 {
-    if (bias) {
-        const __m256d b = _mm256_loadu_pd(bias);
-        r0 = _mm256_add_pd(r0, b); r1 = _mm256_add_pd(r1, b); r2 = _mm256_add_pd(r2, b);
-        r3 = _mm256_add_pd(r3, b); r4 = _mm256_add_pd(r4, b); r5 = _mm256_add_pd(r5, b);
-    }
-    if (relu) {
-        const __m256d z = _mm256_setzero_pd();
-        r0 = _mm256_max_pd(z, r0); r1 = _mm256_max_pd(z, r1); r2 = _mm256_max_pd(z, r2);
-        r3 = _mm256_max_pd(z, r3); r4 = _mm256_max_pd(z, r4); r5 = _mm256_max_pd(z, r5);
-    }
+    PIX_BIAS_RELU(__m256d, pd);
     /* t0 = [r0m0 r1m0 | r0m2 r1m2], t1 = [r0m1 r1m1 | r0m3 r1m3], ... */
     const __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
     const __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
