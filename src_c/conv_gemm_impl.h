@@ -1302,7 +1302,13 @@ static int FC_NAME(grad_input_by_forward)(const fc_geom *g, const REAL *grad_y,
     if (!flipped) return FC_ENOMEM;
     FC_NAME(flip_ctx) fctx = {weight, flipped, Og, Cg, taps, FC_NAME(ceil_div)(Og, FC_FLIP_BLOCK)};
     fc_parallel_for(g->groups * fctx.blocks, 4.0 * g->O * Cg * taps, FC_NAME(flip_task), &fctx);
-    const int status = FC_NAME(conv_gemm_forward)(&t, grad_y, flipped, NULL, grad_x, 0);
+    int status;
+#ifdef FASTCONV_HAVE_AVX2
+    if (fc_conv2d_pixels_suits(&t, sizeof(REAL)))
+        status = FC_NAME(fc_conv2d_pixels)(&t, grad_y, flipped, NULL, grad_x, 0);
+    else
+#endif
+        status = FC_NAME(conv_gemm_forward)(&t, grad_y, flipped, NULL, grad_x, 0);
     fc_aligned_free(flipped);
     return status;
 }

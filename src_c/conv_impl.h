@@ -7,7 +7,8 @@
  *                one output channel per group   -> reference loops (GEMM tile mostly padding)
  *                everything else                -> packed implicit GEMM (conv_gemm_impl.h)
  *   grad_input   depthwise -> direct; stride 1 with "same"-sized input -> the forward
- *                GEMM on grad_y with the flipped weight; else the GEMM engine + col2im
+ *                conv of grad_y with the flipped weight (pixel tiles where they suit,
+ *                else the GEMM); else the GEMM engine + col2im
  *   grad_weight  depthwise -> direct; else as forward, GEMM reduced over (n, p)
  *   grad_bias    fixed-order blocked reduction
  *   im2col / col2im: the reference copies (memory-bound already)

@@ -161,6 +161,9 @@ CASES = [
     # stride 1, "same"-sized, 16+ input channels per group: grad_input runs as
     # the forward conv of grad_y with the flipped, transposed weight
     ("grad-input-by-forward-grouped-dilated", (2, 32, 10, 12), (48, 16, 3, 3), 1, 2, 2, 2),
+    # ... undilated, with at least 16 input channels per group to come out:
+    # that forward conv runs on the pixel tiles (AVX2)
+    ("grad-input-by-forward-pixels", (2, 32, 10, 12), (48, 32, 3, 3), 1, 1, 1, 1),
     # 1x1 stride-1 unpadded: plain packed GEMM straight from the input
     ("pointwise", (2, 20, 9, 11), (13, 20, 1, 1), 1, 0, 1, 1),
     ("pointwise-k-two-blocks", (1, 300, 4, 5), (7, 300, 1, 1), 1, 0, 1, 1),
