@@ -26,7 +26,9 @@
  *     0.89-0.91, batch1-res-64 0.93-0.95 (float64 0.92-0.94 but res-s2 noisy
  *     around 1; 2 threads 0.93-0.97).  Not taken: res-256x14 (256 channels,
  *     1.04-1.05), dilated-64 (dilation 2 spreads a tile's reads, 1.00-1.07),
- *     1x1 (the GEMM reads pointwise inputs in place). */
+ *     1x1 (the GEMM reads pointwise inputs in place; pixel tiles reading
+ *     them in place too were 1.11-1.21 slower on pw-1x1-256to64 and 64- or
+ *     128-channel 1x1 layers). */
 int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
 {
 #ifdef FASTCONV_HAVE_AVX2

@@ -1,8 +1,9 @@
 /*
  * Pixel-tile convolution: the AVX2 forward kernels for convolutions with many
- * outputs per group and up to FC_PIX_MAX_CG input channels (the first layer
- * of a network, 3-channel images into 32-64 channels; and the 3x3 layers of
- * a ResNet or VGG up to 128 channels).
+ * outputs per group and few input channels (the first layer of a network,
+ * 3-channel images into 32-64 channels, any kernel, stride or dilation), or
+ * undilated ones with up to FC_PIX_MAX_CG input channels (the 3x3 layers of
+ * a ResNet or VGG up to 128 channels); not 1x1 (fc_conv2d_pixels_suits).
  *
  * The packed GEMM pays for packing every im2col value into its B panels and
  * reuses each only M times (64 outputs: 64 FMAs per packed value), so packing
@@ -41,7 +42,7 @@ extern "C" {
 int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size);
 
 #ifdef FASTCONV_HAVE_AVX2
-/* Call only where fc_conv2d_pixels_suits(g, sizeof(REAL)) said yes. */
+/* Call only where fc_conv2d_pixels_suits(g, element size) said yes. */
 int fc_conv2d_pixels_f32(const fc_geom *g, const float *x, const float *weight,
                          const float *bias, float *y, int relu);
 int fc_conv2d_pixels_f64(const fc_geom *g, const double *x, const double *weight,
