@@ -95,30 +95,15 @@ pix_store_half_f32(float *y, int64_t ldy, __m256 r0, __m256 r1, __m256 r2, __m25
     _mm_storeh_pi((__m64 *)(y + 7 * ldy + 4), h5);
 }
 
-static inline __attribute__((always_inline)) void
-pix_tile_f32(int64_t k, const float *const *px, const int64_t *koff, const float *w,
-             const float *bias, int relu, float *y, int64_t ldy, int npix, int nch)
-{
-    PIX_LOOP(__m256, _mm256_setzero_ps, _mm256_load_ps, _mm256_broadcast_ss, _mm256_fmadd_ps,
-             FC_PIX_LANES_F32)
-    const int full = npix == FC_PIX_ROWS && nch == FC_PIX_LANES_F32;
-    float tile[FC_PIX_LANES_F32 * FC_PIX_ROWS];
-    float *out = full ? y : tile;
-    const int64_t ld = full ? ldy : FC_PIX_ROWS;
-    pix_store_half_f32(out, ld, a00, a10, a20, a30, a40, a50, bias, relu);
-    pix_store_half_f32(out + 8 * ld, ld, a01, a11, a21, a31, a41, a51, bias ? bias + 8 : NULL, relu);
-    if (!full)
-        for (int m = 0; m < nch; m++)
-            for (int i = 0; i < npix; i++) y[m * ldy + i] = tile[m * FC_PIX_ROWS + i];
-}
-
 #define FC_NAME(name) name##_f32
 #define PIX_LANES FC_PIX_LANES_F32
-#define PIX_TILE pix_tile_f32
+#define PIX_VEC __m256
+#define PIX_SETZERO _mm256_setzero_ps
+#define PIX_LOAD _mm256_load_ps
+#define PIX_BCAST _mm256_broadcast_ss
+#define PIX_FMADD _mm256_fmadd_ps
+#define PIX_STORE_HALF pix_store_half_f32
 #include "conv_pixels_run_impl.h"
-#undef FC_NAME
-#undef PIX_LANES
-#undef PIX_TILE
 #undef REAL
 
 /* ---- double: 6 pixels x 8 channels ---------------------------------------- */
@@ -145,28 +130,13 @@ pix_store_half_f64(double *y, int64_t ldy, __m256d r0, __m256d r1, __m256d r2, _
     _mm_storeu_pd(y + 3 * ldy + 4, _mm256_extractf128_pd(t5, 1));
 }
 
-static inline __attribute__((always_inline)) void
-pix_tile_f64(int64_t k, const double *const *px, const int64_t *koff, const double *w,
-             const double *bias, int relu, double *y, int64_t ldy, int npix, int nch)
-{
-    PIX_LOOP(__m256d, _mm256_setzero_pd, _mm256_load_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
-             FC_PIX_LANES_F64)
-    const int full = npix == FC_PIX_ROWS && nch == FC_PIX_LANES_F64;
-    double tile[FC_PIX_LANES_F64 * FC_PIX_ROWS];
-    double *out = full ? y : tile;
-    const int64_t ld = full ? ldy : FC_PIX_ROWS;
-    pix_store_half_f64(out, ld, a00, a10, a20, a30, a40, a50, bias, relu);
-    pix_store_half_f64(out + 4 * ld, ld, a01, a11, a21, a31, a41, a51, bias ? bias + 4 : NULL, relu);
-    if (!full)
-        for (int m = 0; m < nch; m++)
-            for (int i = 0; i < npix; i++) y[m * ldy + i] = tile[m * FC_PIX_ROWS + i];
-}
-
 #define FC_NAME(name) name##_f64
 #define PIX_LANES FC_PIX_LANES_F64
-#define PIX_TILE pix_tile_f64
+#define PIX_VEC __m256d
+#define PIX_SETZERO _mm256_setzero_pd
+#define PIX_LOAD _mm256_load_pd
+#define PIX_BCAST _mm256_broadcast_sd
+#define PIX_FMADD _mm256_fmadd_pd
+#define PIX_STORE_HALF pix_store_half_f64
 #include "conv_pixels_run_impl.h"
-#undef FC_NAME
-#undef PIX_LANES
-#undef PIX_TILE
 #undef REAL
