@@ -50,9 +50,9 @@ int fc_conv2d_pixels_f64(const fc_geom *g, const double *x, const double *weight
 #endif
 
 /* One channel panel over `count` consecutive output positions (memory order
- * within one image's planes), LANES = FC_PIX_LANES_*.  Position t is the
- * output pixel reached from (oh, ow) after t steps along rows of OW pixels;
- * its taps are read at
+ * within one image's planes, from the start of an output row), LANES =
+ * FC_PIX_LANES_*.  Position t is output pixel (oh', ow') = (t / OW, t % OW)
+ * of the run; its taps are read at
  *   px = rows + oh' * row_step + ow' * col_step,   px[koff[kk]] for kk < k,
  * and its outputs are
  *   acc[m] = sum over kk < k of px[koff[kk]] * w[kk*LANES + m], kk ascending, from zero
@@ -62,10 +62,10 @@ int fc_conv2d_pixels_f64(const fc_geom *g, const double *x, const double *weight
 #ifdef FASTCONV_HAVE_AVX2
 void fc_pix_run_avx2_f32(int64_t k, const int64_t *koff, const float *w, const float *bias, int relu,
                          const float *rows, int64_t row_step, int64_t col_step, int64_t OW,
-                         int64_t oh, int64_t ow, int64_t count, float *y, int64_t ldy, int nch);
+                         int64_t count, float *y, int64_t ldy, int nch);
 void fc_pix_run_avx2_f64(int64_t k, const int64_t *koff, const double *w, const double *bias, int relu,
                          const double *rows, int64_t row_step, int64_t col_step, int64_t OW,
-                         int64_t oh, int64_t ow, int64_t count, double *y, int64_t ldy, int nch);
+                         int64_t count, double *y, int64_t ldy, int nch);
 #endif
 
 #ifdef __cplusplus

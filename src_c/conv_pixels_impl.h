@@ -72,7 +72,7 @@ static int FC_NAME(pix_task)(void *vctx, int64_t begin, int64_t end)
             const int nch = (int)FC_MIN(PIX_LANES, ctx->Og - panel * PIX_LANES);
             REAL *y = ctx->y + (n * g->O + group * ctx->Og + panel * PIX_LANES) * plane;
             FC_NAME(fc_pix_run_avx2)(ctx->K, ctx->koff, w, bias, ctx->relu, buffer, g->stride_h * len,
-                                     g->stride_w, g->OW, 0, 0, (oh1 - oh0) * g->OW, y + oh0 * g->OW, plane,
+                                     g->stride_w, g->OW, (oh1 - oh0) * g->OW, y + oh0 * g->OW, plane,
                                      nch);
         }
     }

@@ -56,9 +56,10 @@ FC_NAME(pix_tile)(int64_t k, const REAL *const *px, const int64_t *koff, const R
 
 void FC_NAME(fc_pix_run_avx2)(int64_t k, const int64_t *koff, const REAL *w, const REAL *bias, int relu,
                               const REAL *rows, int64_t row_step, int64_t col_step, int64_t OW,
-                              int64_t oh, int64_t ow, int64_t count, REAL *y, int64_t ldy, int nch)
+                              int64_t count, REAL *y, int64_t ldy, int nch)
 {
-    const REAL *cur = rows + oh * row_step + ow * col_step;
+    const REAL *cur = rows;
+    int64_t oh = 0, ow = 0;
     const REAL *px[FC_PIX_ROWS];
     for (int64_t q = 0; q < count; q += FC_PIX_ROWS) {
         const int npix = (int)FC_MIN(FC_PIX_ROWS, count - q);
