@@ -221,6 +221,34 @@ typedef struct {
     FC_NAME(fc_direct_fwd_inplace_fn) inplace_kernel;   /* NULL unless the plane reads in place */
 } FC_NAME(direct_fwd_ctx);
 
+/* The plane kernel's tasks copy their input rows and then compute for a
+ * while without touching memory, so the next task's copy would start cold:
+ * the task fetches the rows the next task reads, a slice after every
+ * FC_DIRECT_FETCH_ROWS output rows (even, so the kernel's row pairs stay the
+ * same), while its arithmetic runs: dw-128x56 forward took 0.87-0.97 of
+ * its time (0.92 typical) at 1 and 2 threads, float64 0.94, grad_input
+ * 0.91.  Only when the next task
+ * reads another plane: the next row block of the same plane follows in
+ * memory, where the hardware prefetcher already is (a single-channel 512x512
+ * image was 4% slower fetching it). */
+#define FC_DIRECT_FETCH_ROWS 8
+
+/* The input rows the next task of [task + 1, end) reads and *bytes, or
+ * NULL where there is none or it reads the same plane. */
+static const char *FC_NAME(direct_next_plane_rows)(const fc_direct_plan *p, const REAL *x, int64_t task,
+                                                   int64_t end, int64_t *bytes)
+{
+    *bytes = 0;
+    if (task + 1 >= end || (task + 1) / p->row_blocks == task / p->row_blocks) return NULL;
+    const int64_t image_group = (task + 1) / p->row_blocks;   /* its first row block */
+    const int64_t oh1 = FC_MIN(p->OH, p->rows_per_task);
+    const int64_t v0 = FC_MAX(0, -p->pad_top), v1 = FC_MIN(p->H, (oh1 - 1) * p->stride_h - p->pad_top + p->KH);
+    if (v1 <= v0) return NULL;
+    *bytes = (v1 - v0) * p->W * (int64_t)sizeof(REAL);
+    return (const char *)(x + ((image_group / p->groups) * p->C_in + image_group % p->groups) * p->H * p->W
+                          + v0 * p->W);
+}
+
 static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(direct_fwd_ctx) *ctx = (const FC_NAME(direct_fwd_ctx) *)vctx;
@@ -269,9 +297,19 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
                     FC_NAME(direct_fill_row)(p, src + (top + k) * p->W, row);
             }
             const int64_t o = group;   /* one output channel per group */
-            ctx->plane_kernel(buffer, p->row_len, p->stride_h, oh1 - oh0, p->KH, p->KW, ctx->col_offsets,
-                              ctx->packed + o * p->KH * p->KW, ctx->bias ? ctx->bias + o : NULL, ctx->relu,
-                              p->OW, ctx->y + (n * p->O + o) * plane + oh0 * p->OW);
+            int64_t fetch_bytes;
+            const char *fetch = FC_NAME(direct_next_plane_rows)(p, ctx->x, task, end, &fetch_bytes);
+            const int64_t out_rows = oh1 - oh0;
+            const int64_t chunks = (out_rows + FC_DIRECT_FETCH_ROWS - 1) / FC_DIRECT_FETCH_ROWS;
+            const int64_t slice = fetch ? (fetch_bytes / chunks + 63) / 64 * 64 : 0;
+            for (int64_t r = 0, fetched = 0; r < out_rows; r += FC_DIRECT_FETCH_ROWS) {
+                ctx->plane_kernel(buffer + r * p->stride_h * p->row_len, p->row_len, p->stride_h,
+                                  FC_MIN(FC_DIRECT_FETCH_ROWS, out_rows - r), p->KH, p->KW, ctx->col_offsets,
+                                  ctx->packed + o * p->KH * p->KW, ctx->bias ? ctx->bias + o : NULL, ctx->relu,
+                                  p->OW, ctx->y + (n * p->O + o) * plane + (oh0 + r) * p->OW);
+                for (int64_t b = 0; b < slice && fetched < fetch_bytes; b += 64, fetched += 64)
+                    FC_PREFETCH(fetch + fetched);
+            }
             continue;
         }
         const int64_t v_first = FC_MAX(0, oh0 * p->stride_h - p->pad_top);
