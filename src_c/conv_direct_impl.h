@@ -225,28 +225,27 @@ typedef struct {
  * while without touching memory, so the next task's copy would start cold:
  * the task fetches the rows the next task reads, a slice after every
  * FC_DIRECT_FETCH_ROWS output rows (even, so the kernel's row pairs stay the
- * same), while its arithmetic runs: dw-128x56 forward took 0.87-0.97 of
- * its time (0.92 typical) at 1 and 2 threads, float64 0.94, grad_input
- * 0.91.  Only when the next task
- * reads another plane: the next row block of the same plane follows in
- * memory, where the hardware prefetcher already is (a single-channel 512x512
- * image was 4% slower fetching it). */
+ * same), while its arithmetic runs.  dw-128x56 took 0.87-0.97 of its time
+ * (0.92 typical) at 1 and 2 threads, float64 0.94, grad_input 0.91;
+ * (8, 32, 112, 112) 0.82-0.90.  Only where the next task starts another
+ * plane and reads FC_DIRECT_FETCH_MIN_BYTES or more of it at row stride 1:
+ * the next row block of the same plane follows in memory, where the hardware
+ * prefetcher already is (one 512x512 image: 4% slower fetching it), and
+ * fetching for 14x14, 7x7 and 32x32 planes cost 4-11%, for 112x112 ones at
+ * stride 2 3-8%. */
 #define FC_DIRECT_FETCH_ROWS 8
+#define FC_DIRECT_FETCH_MIN_BYTES 8192
 
-/* The input rows the next task of [task + 1, end) reads and *bytes, or
- * NULL where there is none or it reads the same plane. */
-static const char *FC_NAME(direct_next_plane_rows)(const fc_direct_plan *p, const REAL *x, int64_t task,
-                                                   int64_t end, int64_t *bytes)
+/* The bytes of a plane's first row block's input rows from *first (rows
+ * v0 on, at byte *first of the plane) that a task fetches for the next
+ * task, or 0 where it does not (see above). */
+static int64_t FC_NAME(direct_fetch_bytes)(const fc_direct_plan *p, int64_t *first)
 {
-    *bytes = 0;
-    if (task + 1 >= end || (task + 1) / p->row_blocks == task / p->row_blocks) return NULL;
-    const int64_t image_group = (task + 1) / p->row_blocks;   /* its first row block */
     const int64_t oh1 = FC_MIN(p->OH, p->rows_per_task);
-    const int64_t v0 = FC_MAX(0, -p->pad_top), v1 = FC_MIN(p->H, (oh1 - 1) * p->stride_h - p->pad_top + p->KH);
-    if (v1 <= v0) return NULL;
-    *bytes = (v1 - v0) * p->W * (int64_t)sizeof(REAL);
-    return (const char *)(x + ((image_group / p->groups) * p->C_in + image_group % p->groups) * p->H * p->W
-                          + v0 * p->W);
+    const int64_t v0 = FC_MAX(0, -p->pad_top), v1 = FC_MIN(p->H, oh1 - 1 - p->pad_top + p->KH);
+    const int64_t bytes = (v1 - v0) * p->W * (int64_t)sizeof(REAL);
+    *first = v0 * p->W * (int64_t)sizeof(REAL);
+    return p->stride_h == 1 && bytes >= FC_DIRECT_FETCH_MIN_BYTES ? bytes : 0;
 }
 
 static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
@@ -281,6 +280,8 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
     }
     int64_t *tap_index = (int64_t *)(taps + max_taps);   /* per tap and row: weight offset or -1 */
     memset(buffer, 0, buffer_bytes);
+    int64_t fetch_first = 0;
+    const int64_t fetch_bytes = ctx->plane_kernel ? FC_NAME(direct_fetch_bytes)(p, &fetch_first) : 0;
     for (int64_t task = begin; task < end; task++) {
         const int64_t block = task % p->row_blocks, image_group = task / p->row_blocks;
         const int64_t n = image_group / p->groups, group = image_group % p->groups;
@@ -297,17 +298,24 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
                     FC_NAME(direct_fill_row)(p, src + (top + k) * p->W, row);
             }
             const int64_t o = group;   /* one output channel per group */
-            int64_t fetch_bytes;
-            const char *fetch = FC_NAME(direct_next_plane_rows)(p, ctx->x, task, end, &fetch_bytes);
-            const int64_t out_rows = oh1 - oh0;
-            const int64_t chunks = (out_rows + FC_DIRECT_FETCH_ROWS - 1) / FC_DIRECT_FETCH_ROWS;
-            const int64_t slice = fetch ? (fetch_bytes / chunks + 63) / 64 * 64 : 0;
-            for (int64_t r = 0, fetched = 0; r < out_rows; r += FC_DIRECT_FETCH_ROWS) {
+            /* the next task's first rows, where it starts the next plane
+             * (one input channel per group: plane image_group + 1) */
+            const char *fetch = fetch_bytes && block + 1 == p->row_blocks && task + 1 < end
+                ? (const char *)(ctx->x + (image_group + 1) * p->H * p->W) + fetch_first : NULL;
+            const REAL *w = ctx->packed + o * p->KH * p->KW, *b = ctx->bias ? ctx->bias + o : NULL;
+            REAL *y = ctx->y + (n * p->O + o) * plane + oh0 * p->OW;
+            if (!fetch) {
+                ctx->plane_kernel(buffer, p->row_len, p->stride_h, oh1 - oh0, p->KH, p->KW, ctx->col_offsets, w, b,
+                                  ctx->relu, p->OW, y);
+                continue;
+            }
+            const int64_t chunks = (oh1 - oh0 + FC_DIRECT_FETCH_ROWS - 1) / FC_DIRECT_FETCH_ROWS;
+            const int64_t slice = fetch_bytes / chunks + 64;
+            for (int64_t r = 0, fetched = 0; r < oh1 - oh0; r += FC_DIRECT_FETCH_ROWS) {
                 ctx->plane_kernel(buffer + r * p->stride_h * p->row_len, p->row_len, p->stride_h,
-                                  FC_MIN(FC_DIRECT_FETCH_ROWS, out_rows - r), p->KH, p->KW, ctx->col_offsets,
-                                  ctx->packed + o * p->KH * p->KW, ctx->bias ? ctx->bias + o : NULL, ctx->relu,
-                                  p->OW, ctx->y + (n * p->O + o) * plane + (oh0 + r) * p->OW);
-                for (int64_t b = 0; b < slice && fetched < fetch_bytes; b += 64, fetched += 64)
+                                  FC_MIN(FC_DIRECT_FETCH_ROWS, oh1 - oh0 - r), p->KH, p->KW, ctx->col_offsets, w, b,
+                                  ctx->relu, p->OW, y + r * p->OW);
+                for (int64_t line = 0; line < slice && fetched < fetch_bytes; line += 64, fetched += 64)
                     FC_PREFETCH(fetch + fetched);
             }
             continue;
