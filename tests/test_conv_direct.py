@@ -135,10 +135,11 @@ DEPTHWISE = [
     ("dw-m1-inplace-narrow-cropped", (2, 2, 5, 3), (2, 1, 3, 3), 1, ((0, 0), (0, 0)), 1, 2),
     # wider than the in-place kernel takes: the buffered rows
     ("single-channel-kernel-17-wide", (1, 1, 5, 40), (1, 1, 2, 17), 1, ((0, 0), (8, 8)), 1, 1),
-    # planes of 8 KB or more (float32): a task fetches the next plane's rows
-    # between calls of 8 output rows, here 45 rows (the last call 5, odd)
-    ("dw-m1-fetch-next-plane", (2, 3, 45, 50), (3, 1, 3, 3), 1, 1, 1, 3),
-    ("single-channel-fetch-next-image", (3, 1, 64, 40), (1, 1, 5, 5), 1, 2, 1, 1),
+    # a row block of 8 KB or more, also split for a few threads: a task
+    # fetches the next plane's rows between calls of 8 output rows (37 rows:
+    # the last call odd)
+    ("dw-m1-fetch-next-plane", (2, 3, 37, 200), (3, 1, 3, 3), 1, 1, 1, 3),
+    ("single-channel-fetch-next-image", (3, 1, 64, 120), (1, 1, 5, 5), 1, 2, 1, 1),
 ]
 
 FEW_CHANNEL = [
