@@ -14,6 +14,8 @@
  * Plane kernel (one output channel, dilation_h 1, any stride): two output
  * rows at a time straight from a buffer whose padding rows are zeros, with
  * no per-row bookkeeping; each input vector is loaded once for both rows.
+ * A row's last, partial vector goes out as a plain store wherever it can (see
+ * avx2_plane_rows), masked stores being slow on AMD cores.
  *
  * Grad-weight block kernel: up to 10 taps accumulated at once over every row
  * of the block, each in its own register, so the FMA chains run in parallel
@@ -137,8 +139,8 @@ void FC_NAME(fc_direct_fwd_row_avx2)(const FC_NAME(fc_direct_tap) *taps, int64_t
 FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int64_t stride_h,
                                          int64_t KH, int64_t KW,
                                          const int64_t *col_offsets, const REAL *weights, VEC b,
-                                         int relu, int64_t ow, int tail, const int R, const int U,
-                                         REAL *y, int64_t OW)
+                                         int relu, int64_t ow, int tail, unsigned whole, const int R,
+                                         const int U, REAL *y, int64_t OW)
 {
     VEC acc[2][4];
     for (int r = 0; r < R; r++)
@@ -177,26 +179,56 @@ FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int6
         for (int u = 0; u < U; u++) {
             REAL *out = y + r * OW + ow + u * VL;
             VEC v = relu ? VMAX(zero, acc[r][u]) : acc[r][u];
-            if (u == U - 1 && tail < VL)
-                VMASKSTORE(out, VTAILMASK(tail), v);
-            else
+            if (u < U - 1 || tail == VL || ((whole >> r) & 1u)) {
                 VSTOREU(out, v);
+            } else if (U >= 2) {
+                /* the row's last VL values, from this vector and the one
+                 * before it (just stored): one plain store ending at the
+                 * row's end */
+                const VEC before = relu ? VMAX(zero, acc[r][U - 2]) : acc[r][U - 2];
+                const VMASK lanes = VLANES(tail);
+                VSTOREU(out + tail - VL, VBLEND(VPERMUTE(v, lanes), VPERMUTE(before, lanes), VTAILMASK(VL - tail)));
+            } else {
+                VMASKSTORE(out, VTAILMASK(tail), v);
+            }
         }
 }
 
+/* R output rows (of `left` rows to the end of the call's output) across the
+ * width.  A row's last, partial vector is stored whole where what it writes
+ * past the row lands in rows this call stores afterwards: the next pair's
+ * rows, and the pair's second row where the first's blocks are a single one
+ * (the second row's stores come after it).  AMD cores run a masked store
+ * several times slower than a plain one (depthwise 7x7 and 14x14 planes, one
+ * partial vector per row, took 0.76 of their time with whole stores
+ * throughout).  Blocks go left to right: right to left, which would let every
+ * row store whole, made 112x112 planes 12% slower. */
 FC_INLINE void FC_NAME(avx2_plane_rows)(const REAL *rows, int64_t row_len, int64_t stride_h,
                                         int64_t KH, int64_t KW,
                                         const int64_t *col_offsets, const REAL *weights, VEC b,
-                                        int relu, const int R, REAL *y, int64_t OW)
+                                        int relu, const int R, int64_t left, REAL *y, int64_t OW)
 {
 #define FC_DIRECT_AVX2_PLANE(U, tail) \
-    FC_NAME(avx2_plane_block)(rows, row_len, stride_h, KH, KW, col_offsets, weights, b, relu, ow, tail, R, U, y, OW)
+    FC_NAME(avx2_plane_block)(rows, row_len, stride_h, KH, KW, col_offsets, weights, b, relu, ow, tail, whole, R, U, y, OW)
     int64_t ow = 0;
+    unsigned whole = 0;   /* rows r (bit r) whose last vector is stored whole */
     for (; ow + 4 * VL <= OW; ow += 4 * VL) FC_DIRECT_AVX2_PLANE(4, VL);
-    int64_t rest = OW - ow;
+    const int64_t rest = OW - ow;
     if (rest <= 0) return;
-    int vectors = (int)((rest + VL - 1) / VL);
-    int tail = (int)(rest - (int64_t)(vectors - 1) * VL);
+    const int vectors = (int)((rest + VL - 1) / VL);
+    const int tail = (int)(rest - (int64_t)(vectors - 1) * VL);
+    if (tail == VL) {
+        /* whole vectors only (rest < 4 * VL, so at most 3) */
+        switch (vectors) {
+        case 1: FC_DIRECT_AVX2_PLANE(1, VL); break;
+        case 2: FC_DIRECT_AVX2_PLANE(2, VL); break;
+        default: FC_DIRECT_AVX2_PLANE(3, VL); break;
+        }
+        return;
+    }
+    /* a row whose last vector, stored whole, ends inside rows stored later */
+    for (int r = 0; r < R; r++)
+        if ((r == R - 1 || ow == 0) && VL - tail <= (left - 1 - r) * OW) whole |= 1u << r;
     switch (vectors) {
     case 1: FC_DIRECT_AVX2_PLANE(1, tail); break;
     case 2: FC_DIRECT_AVX2_PLANE(2, tail); break;
@@ -215,10 +247,10 @@ void FC_NAME(fc_direct_fwd_plane_avx2)(const REAL *rows, int64_t row_len, int64_
     int64_t r = 0;
     for (; r + 2 <= out_rows; r += 2)
         FC_NAME(avx2_plane_rows)(rows + r * stride_h * row_len, row_len, stride_h, KH, KW, col_offsets,
-                                 weights, b, relu, 2, y + r * OW, OW);
+                                 weights, b, relu, 2, out_rows - r, y + r * OW, OW);
     if (r < out_rows)
         FC_NAME(avx2_plane_rows)(rows + r * stride_h * row_len, row_len, stride_h, KH, KW, col_offsets,
-                                 weights, b, relu, 1, y + r * OW, OW);
+                                 weights, b, relu, 1, out_rows - r, y + r * OW, OW);
 }
 
 /* T taps over every row of the block, their accumulators in registers

@@ -19,5 +19,12 @@
 #define VTAILMASK(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
 #define VMASKSTORE(p, mask, v) _mm256_maskstore_pd((p), (mask), (v))
 #define VMASKLOAD(p, mask) _mm256_maskload_pd((p), (mask))
+/* v's lanes in the order idx (a double lane is two float lanes); VLANES(s):
+ * lane l takes lane (s + l) mod VL */
+#define VPERMUTE(v, idx) _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(v), (idx)))
+#define VLANES(s)                                                                                  \
+    _mm256_add_epi32(_mm256_set1_epi32(2 * (int)(s)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+/* b's lanes where mask is set, a's elsewhere */
+#define VBLEND(a, b, mask) _mm256_blendv_pd((a), (b), _mm256_castsi256_pd(mask))
 #include "conv_direct_avx2_impl.h"
 #endif
