@@ -11,7 +11,9 @@
 #      checks the build matrix), a smoke check of the SIMD path chosen at run
 #      time (AVX2 or wider here, the baseline path with FASTCONV_SIMD=generic and, when
 #      qemu-x86_64 is installed, on emulated CPUs without and with AVX2), mypy --strict
-#      on examples/typed_usage.py, and the import time (best run < 100 ms).
+#      on examples/typed_usage.py, and what `import fastconv` costs: no
+#      optional package imported, and its own time, NumPy's excluded, under
+#      50 ms in the best run.
 #   4. the sdist installed into another fresh venv (in the background, while
 #      the wheel compiles), with clang when clang can link OpenMP (else the
 #      default compiler), then imported and smoke-checked.
@@ -23,7 +25,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 MAX_WHEEL_BYTES=$((2 * 1024 * 1024))
-MAX_IMPORT_MS=100
+MAX_OWN_IMPORT_MS=50
 # the emulated CPU for the baseline check: AVX but no AVX2/FMA (NumPy itself
 # needs x86-64-v2, which older QEMU models do not all provide)
 BASELINE_CPU=SandyBridge
@@ -168,66 +170,49 @@ grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo && expected_simd=accel
 "$work/venv-sdist/bin/python" wheel_smoke.py "$expected_simd" $compiler
 
 # last, when nothing of this script runs in the background any more
-step "import time of fastconv (NumPy included): < $MAX_IMPORT_MS ms in the best of up to 15 runs"
+step "import fastconv: no optional package imported; its own time (NumPy's excluded) < $MAX_OWN_IMPORT_MS ms in the best of up to 15 runs"
 cd "$work/run"
-"$test_bin/python" - "$MAX_IMPORT_MS" <<'EOF' || fail "import fastconv took >= $MAX_IMPORT_MS ms in every run"
-import os
+"$test_bin/python" - "$MAX_OWN_IMPORT_MS" <<'EOF' || fail "import fastconv: see above"
 import statistics
 import subprocess
 import sys
 import time
 
 limit_ms = float(sys.argv[1])
-TIMED = ("import time; w, c = time.perf_counter(), time.thread_time(); import fastconv; "
-         "print((time.perf_counter() - w) * 1e3, (time.thread_time() - c) * 1e3)")
+OPTIONAL = ("torch", "scipy", "matplotlib", "threadpoolctl", "dask", "hypothesis", "pytest")
+# NumPy first, then fastconv alone: NumPy's own import time is the machine's
+# and NumPy's (146 ms in a slow minute of a 2-vCPU EPYC, against fastconv's
+# 5 ms), so only fastconv's share is held to the limit.
+TIMED = ("import sys, time; import numpy; w, c = time.perf_counter(), time.thread_time(); import fastconv; "
+         "print((time.perf_counter() - w) * 1e3, (time.thread_time() - c) * 1e3); "
+         f"print(' '.join(m for m in {OPTIONAL!r} if m in sys.modules) or '-')")
+TOTAL = "import time; w = time.perf_counter(); import fastconv; print((time.perf_counter() - w) * 1e3)"
 
 
-def import_ms():
-    """(wall, CPU) milliseconds of `import fastconv` in a fresh interpreter; CPU time
-    of the importing thread only (BLAS worker threads NumPy starts would add theirs)."""
-    run = subprocess.run([sys.executable, "-c", TIMED], capture_output=True, text=True, check=True)
-    wall, cpu = run.stdout.split()
-    return float(wall), float(cpu)
+def run(code):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
 
 
-def breakdown_ms():
-    """(numpy, fastconv) cumulative import times from python -X importtime."""
-    run = subprocess.run([sys.executable, "-X", "importtime", "-c", "import fastconv"],
-                         capture_output=True, text=True, check=True)
-    cumulative = {}
-    for line in run.stderr.splitlines():  # "import time: self [us] | cumulative | package"
-        fields = line.split("|")
-        if len(fields) == 3 and fields[1].strip().isdigit():
-            cumulative.setdefault(fields[2].strip(), int(fields[1]) / 1e3)
-    return cumulative.get("numpy", 0.0), cumulative["fastconv"]
-
-
-import_ms()  # warms the file cache; not counted
-# A loaded machine only ever makes an import slower, never faster: the best
-# run is the honest figure, and stopping at the first run under the limit
-# keeps the check quick when the machine is quiet (3 runs at least, for the
-# median); after 5 slow runs, pauses let a burst of load from elsewhere pass.
-walls, cpus = [], []
-while len(walls) < 3 or (len(walls) < 15 and min(walls) >= limit_ms):
-    if len(walls) >= 5:
+run(TIMED)  # warms the file cache; not counted
+own, cpu, total = [], [], []
+loaded = set()
+# A loaded machine only ever makes an import slower: the best run is the
+# honest figure; stop at the first run under the limit once 3 have run.
+while len(own) < 3 or (len(own) < 15 and min(own) >= limit_ms):
+    if len(own) >= 5:
         time.sleep(2)
-    wall, cpu = import_ms()
-    walls.append(wall)
-    cpus.append(cpu)
-numpy_ms, total_ms = breakdown_ms()
-print(f"import fastconv: best {min(walls):.1f} ms, median {statistics.median(walls):.1f} ms of "
-      f"{len(walls)} runs (limit {limit_ms:g} ms); CPU time best {min(cpus):.1f} ms; one -X importtime "
-      f"run: {total_ms:.1f} ms, of which NumPy {numpy_ms:.1f} ms and fastconv itself {total_ms - numpy_ms:.1f} ms")
-if min(walls) < limit_ms:
-    sys.exit(0)
-# Every run slow: if the machine is oversubscribed and the import's own CPU
-# time is within the limit, the wall time measured other processes, not fastconv.
-load, cores = os.getloadavg()[0], os.cpu_count() or 1
-if load > cores and min(cpus) < limit_ms:
-    print(f"WARNING: wall time over the limit only because the machine is loaded (load average "
-          f"{load:.1f} on {cores} CPUs); the import's CPU time, {min(cpus):.1f} ms, is within it")
-    sys.exit(0)
-sys.exit(1)
+    times, modules = run(TIMED).split("\n")[:2]
+    wall_ms, cpu_ms = (float(v) for v in times.split())
+    own.append(wall_ms)
+    cpu.append(cpu_ms)
+    loaded.update(m for m in modules.split() if m != "-")
+    total.append(float(run(TOTAL)))
+print(f"import fastconv after NumPy: best {min(own):.1f} ms, median {statistics.median(own):.1f} ms of "
+      f"{len(own)} runs (limit {limit_ms:g} ms), CPU time best {min(cpu):.1f} ms; with NumPy's import: "
+      f"best {min(total):.1f} ms")
+if loaded:
+    sys.exit(f"import fastconv imported optional packages: {' '.join(sorted(loaded))}")
+sys.exit(0 if min(own) < limit_ms or min(cpu) < limit_ms else 1)
 EOF
 
 step "all checks passed: $(basename "$repaired") ($size bytes)"
