@@ -196,9 +196,11 @@ FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int6
 
 /* R output rows (of `left` rows to the end of the call's output) across the
  * width.  A row's last, partial vector is stored whole where what it writes
- * past the row lands in rows this call stores afterwards: the next pair's
- * rows, and the pair's second row where the first's blocks are a single one
- * (the second row's stores come after it).  AMD cores run a masked store
+ * past the row lands in rows this call stores afterwards: always for a
+ * pair's second row (the next pair comes later), and for its first row when
+ * the row is a single block (the second row's stores follow in the same
+ * block); the last rows of the call store their last VL values instead (see
+ * avx2_plane_block).  AMD cores run a masked store
  * several times slower than a plain one (depthwise 7x7 and 14x14 planes, one
  * partial vector per row, took 0.76 of their time with whole stores
  * throughout).  Blocks go left to right: right to left, which would let every

@@ -194,10 +194,11 @@ def run(code):
 
 
 run(TIMED)  # warms the file cache; not counted
-own, cpu, total = [], [], []
-loaded = set()
 # A loaded machine only ever makes an import slower: the best run is the
-# honest figure; stop at the first run under the limit once 3 have run.
+# honest figure, and stopping at the first run under the limit (3 runs at
+# least, for the median) keeps the check quick; after 5 slow runs, pauses let
+# a burst of load from elsewhere pass.
+own, cpu, loaded = [], [], set()
 while len(own) < 3 or (len(own) < 15 and min(own) >= limit_ms):
     if len(own) >= 5:
         time.sleep(2)
@@ -206,13 +207,16 @@ while len(own) < 3 or (len(own) < 15 and min(own) >= limit_ms):
     own.append(wall_ms)
     cpu.append(cpu_ms)
     loaded.update(m for m in modules.split() if m != "-")
-    total.append(float(run(TOTAL)))
+total_ms = float(run(TOTAL))   # for information only
 print(f"import fastconv after NumPy: best {min(own):.1f} ms, median {statistics.median(own):.1f} ms of "
-      f"{len(own)} runs (limit {limit_ms:g} ms), CPU time best {min(cpu):.1f} ms; with NumPy's import: "
-      f"best {min(total):.1f} ms")
+      f"{len(own)} runs (limit {limit_ms:g} ms), CPU time best {min(cpu):.1f} ms; one run with NumPy's "
+      f"import: {total_ms:.1f} ms")
 if loaded:
     sys.exit(f"import fastconv imported optional packages: {' '.join(sorted(loaded))}")
-sys.exit(0 if min(own) < limit_ms or min(cpu) < limit_ms else 1)
+# every run's wall time over the limit: its CPU time within it means the
+# wall time measured other processes, not fastconv
+if min(own) >= limit_ms and min(cpu) >= limit_ms:
+    sys.exit(f"import fastconv took {min(own):.1f} ms at best (CPU {min(cpu):.1f} ms), limit {limit_ms:g} ms")
 EOF
 
 step "all checks passed: $(basename "$repaired") ($size bytes)"
