@@ -128,7 +128,8 @@ CASES = [
     # AVX2 level runs it on the GEMM too, not the pixel tiles)
     ("gemm-m-two-blocks", (1, 6, 9, 9), (150, 6, 3, 3), 1, 1, 1, 1),
     ("gemm-m-two-blocks-dilated", (1, 6, 9, 9), (150, 6, 3, 3), 1, 2, 2, 1),
-    # 200 outputs: over grad_weight's rows per task (dot_rows, 192 with AVX-512)
+    # 200 outputs: over grad_weight's rows per task (dot_rows: 128 with AVX2,
+    # 192 with AVX-512, 96 generic)
     ("gemm-o-over-gw-row-block", (1, 5, 6, 7), (200, 5, 3, 3), 1, 1, 1, 1),
     # N = 33*34 = 1122 > NC: several column blocks, one image
     ("gemm-many-column-blocks", (1, 6, 33, 34), (10, 6, 3, 3), 1, 1, 1, 1),
