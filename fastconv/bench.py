@@ -622,6 +622,7 @@ def _versions(peers):
         "python": platform.python_version(), "numpy": np.__version__,
         "scipy": peers["scipy"].__version__ if peers["scipy"] else None,
         "torch": peers["torch"].__version__ if peers["torch"] else None,
+        "threadpoolctl": peers["threadpoolctl"].__version__ if peers["threadpoolctl"] else None,
         "machine": platform.machine(), "processor": platform.processor(),
         "cpu_count": _core.cpu_count(),
     }
@@ -826,6 +827,14 @@ def run_bench(options, out=None):
           f"{'on' if versions['openmp'] else 'off'}), numpy {versions['numpy']}, "
           f"scipy {versions['scipy'] or 'not installed'}, torch {versions['torch'] or 'not installed'}; "
           f"{versions['cpu_count']} CPUs, dtype {options.dtype}", file=out, flush=True)
+    if peers["threadpoolctl"] is None:
+        # OpenBLAS's idle workers spin for a while after each call.  On a 2-vCPU cloud
+        # machine, a busy loop on the other vCPU made a single-thread conv2d 1.4x slower
+        # (FMA work there: 1.8x), so an unlimited BLAS skews the samples that follow it.
+        print("note: threadpoolctl is not installed, so NumPy's BLAS (numpy-ref) runs on every "
+              "CPU whatever --threads says, and its idle workers can spin on the CPUs the other "
+              "contenders' samples use; install it (pip install fastconv[bench]) for fair timings",
+              file=out, flush=True)
     load_before = _load_average()
     ceilings_before = measure_ceilings(options.threads, options.quick)
     results = []

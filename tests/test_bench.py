@@ -254,6 +254,22 @@ def test_plot_without_matplotlib_says_so(monkeypatch, tmp_path, capsys):
     assert not (tmp_path / "speedups.png").exists()
 
 
+def test_run_without_threadpoolctl_says_numpy_blas_is_not_limited(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)   # import fails as if not installed
+    path = tmp_path / "bench.json"
+    status = bench.main(["--quick", "--repeat", "1", "--threads", "1", "--cases", "^seed-edge-1x2$",
+                         "--mode", "forward", "--json", str(path)])
+    assert status == 0
+    assert "threadpoolctl is not installed" in capsys.readouterr().out
+    assert json.loads(path.read_text())["versions"]["threadpoolctl"] is None
+
+
+def test_run_with_threadpoolctl_reports_its_version(smoke_report, capsys):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    _, report = smoke_report
+    assert report["versions"]["threadpoolctl"] == threadpoolctl.__version__, report["versions"]
+
+
 def test_bench_scripts_use_the_packaged_suite():
     """bench/layers.py re-exports the suite shipped in the package: one list to edit."""
     path = Path(__file__).resolve().parent.parent / "bench" / "layers.py"
