@@ -1,7 +1,8 @@
 # Entry points of conv2d and the pools.  The common call — ndarrays of one float dtype,
-# C-contiguous, int geometry, no out= — is checked and dispatched here in C
-# with no Python-level work, because for small images (the lesson's 6x8) the
-# call overhead is the whole cost.  Anything else, including every invalid
+# C-contiguous, int geometry, and for conv2d no out= or an out= it can write
+# straight into — is checked and dispatched here in C with no Python-level
+# work, because for small images (the lesson's 6x8) the call overhead is the
+# whole cost.  Anything else, including every invalid
 # call, goes to fastconv._ops.conv2d, which validates everything and raises
 # the messages; the arithmetic below mirrors fastconv._geometry and a test
 # checks that both paths agree.
@@ -18,6 +19,35 @@ cdef inline bint float_carray(object a, int typenum):
             and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>a))
 
 
+cdef inline bint disjoint(cnp.ndarray a, object b):
+    """a and b (None, or a C-contiguous ndarray) share no byte: the bounds test
+    of numpy.may_share_memory, which the checked path uses."""
+    if b is None:
+        return True
+    cdef char *a0 = <char *>cnp.PyArray_DATA(a)
+    cdef char *b0 = <char *>cnp.PyArray_DATA(<cnp.ndarray>b)
+    return (a0 + cnp.PyArray_NBYTES(a) <= b0
+            or b0 + cnp.PyArray_NBYTES(<cnp.ndarray>b) <= a0)
+
+
+cdef bint usable_out(object out, int ndim, cnp.npy_intp *dims, int typenum,
+                     object x, object weight, object bias):
+    """out can take conv2d's result as it is: the exact shape and dtype,
+    C-contiguous, aligned and writeable, overlapping no input.  Anything else
+    (including every invalid out) goes to the checked path."""
+    if type(out) is not cnp.ndarray:
+        return False
+    cdef cnp.ndarray o = <cnp.ndarray>out
+    if (cnp.PyArray_TYPE(o) != typenum or cnp.PyArray_NDIM(o) != ndim
+            or not cnp.PyArray_ISCARRAY(o)):
+        return False
+    cdef int i
+    for i in range(ndim):
+        if cnp.PyArray_DIM(o, i) != dims[i]:
+            return False
+    return disjoint(o, x) and disjoint(o, weight) and disjoint(o, bias)
+
+
 def conv2d_entry(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
                  activation=None, out=None):
     cdef int typenum
@@ -32,7 +62,7 @@ def conv2d_entry(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
     cdef void *pb = NULL
     cdef int status
 
-    if (out is None and (activation is None or activation == "relu")
+    if ((out is None or type(out) is cnp.ndarray) and (activation is None or activation == "relu")
             and type(x) is cnp.ndarray and small_int(stride, 1) and small_int(padding, 0)
             and small_int(dilation, 1) and small_int(groups, 1)):
         typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
@@ -81,7 +111,13 @@ def conv2d_entry(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
                     dims[0] = g.O; dims[1] = g.OH; dims[2] = g.OW
                 else:
                     dims[0] = g.OH; dims[1] = g.OW
-                y = cnp.PyArray_EMPTY(out_ndim, dims, typenum, 0)
+                if out is None:
+                    y = cnp.PyArray_EMPTY(out_ndim, dims, typenum, 0)
+                elif usable_out(out, out_ndim, dims, typenum, x, weight, bias):
+                    y = <cnp.ndarray>out
+                else:
+                    return _checked_ops["conv2d"](x, weight, bias, stride, padding, dilation, groups,
+                                                  activation=activation, out=out)
                 px = cnp.PyArray_DATA(<cnp.ndarray>x)
                 pw = cnp.PyArray_DATA(<cnp.ndarray>weight)
                 if bias is not None:

@@ -51,7 +51,7 @@ def test_compiled_entry_matches_checked_path(n, c, o, h, w, kh, kw, stride, padd
 
 
 @pytest.mark.parametrize("case", ["fortran", "strided", "mixed-dtype", "int-input", "list-input",
-                                  "pair-stride", "string-padding", "out"])
+                                  "pair-stride", "string-padding", "strided-out"])
 def test_uncommon_calls_take_the_checked_path_and_match(case):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 8, 8))
@@ -72,13 +72,82 @@ def test_uncommon_calls_take_the_checked_path_and_match(case):
     elif case == "string-padding":
         kwargs["padding"] = "same"
     expected = _ops._conv2d_checked(np.array(x), weight, **kwargs)
-    if case == "out":
-        out = np.empty_like(expected)
+    if case == "strided-out":   # written through a contiguous buffer, then copied in
+        out = np.empty(expected.shape[:3] + (2 * expected.shape[3],))[..., ::2]
         result = fastconv.conv2d(x, weight, out=out)
         assert result is out
     else:
         result = fastconv.conv2d(x, weight, **kwargs)
     np.testing.assert_array_equal(result, expected, err_msg=case)
+
+
+OUT_KINDS = ["exact", "exact", "wrong-shape", "wrong-dtype", "byteswapped", "strided",
+             "fortran", "read-only", "overlaps-x", "overlaps-weight", "overlaps-bias", "list"]
+
+
+def make_out(kind, shape, dtype, x, weight, bias):
+    """An out= argument of the given kind for a result of shape and dtype."""
+    if kind == "wrong-shape":
+        return np.empty(shape[:-1] + (shape[-1] + 1,), dtype)
+    if kind == "wrong-dtype":
+        return np.empty(shape, np.float64 if dtype == np.float32 else np.float32)
+    if kind == "byteswapped":
+        return np.empty(shape, np.dtype(dtype).newbyteorder())
+    if kind == "strided":
+        return np.empty(shape[:-1] + (2 * shape[-1],), dtype)[..., ::2]
+    if kind == "fortran":
+        return np.asfortranarray(np.empty(shape, dtype))
+    if kind == "read-only":
+        out = np.empty(shape, dtype)
+        out.flags.writeable = False
+        return out
+    if kind.startswith("overlaps-"):
+        array = {"x": x, "weight": weight, "bias": bias}[kind[len("overlaps-"):]]
+        if array is None or array.size < np.prod(shape):
+            return np.empty(shape, dtype)
+        return array.reshape(-1)[:int(np.prod(shape))].reshape(shape)
+    if kind == "list":
+        return np.empty(shape, dtype).tolist()
+    return np.empty(shape, dtype)
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    n=st.integers(1, 2), c=st.integers(1, 4), o=st.integers(1, 4), h=st.integers(3, 9),
+    w=st.integers(3, 9), k=st.integers(1, 3), stride=st.integers(1, 2), padding=st.integers(0, 1),
+    rank=st.sampled_from([2, 3, 4]), dtype=st.sampled_from([np.float32, np.float64]),
+    with_bias=st.booleans(), activation=st.sampled_from([None, "relu"]),
+    kind=st.sampled_from(OUT_KINDS), seed=st.integers(0, 2**16),
+)
+def test_compiled_entry_with_out_matches_checked_path(n, c, o, h, w, k, stride, padding, rank,
+                                                      dtype, with_bias, activation, kind, seed):
+    """out= that can take the result as it is is written by the compiled entry; every
+    other out goes to the checked path: both give the same bits or the same error, and
+    return the out they were given."""
+    rng = np.random.default_rng(seed)
+    if rank == 2:
+        x, weight = rng.standard_normal((h, w)), rng.standard_normal((k, k))
+        bias = rng.standard_normal(1) if with_bias else None
+    else:
+        x = rng.standard_normal((n, c, h, w) if rank == 4 else (c, h, w))
+        weight = rng.standard_normal((o, c, k, k))
+        bias = rng.standard_normal(o) if with_bias else None
+    x, weight = x.astype(dtype), weight.astype(dtype)
+    bias = None if bias is None else bias.astype(dtype)
+    kwargs = dict(stride=stride, padding=padding, activation=activation)
+    shape = _ops._conv2d_checked(x, weight, bias, **kwargs).shape
+    outs = [make_out(kind, shape, dtype, x, weight, bias) for _ in range(2)]
+    if kind.startswith("overlaps-"):
+        outs[1] = outs[0]   # the same view of the same input for both calls
+    fast = outcome(fastconv.conv2d, x, weight, bias, out=outs[0], **kwargs)
+    checked = outcome(_ops._conv2d_checked, x, weight, bias, out=outs[1], **kwargs)
+    params = f"x={x.shape} weight={weight.shape} bias={with_bias} {kwargs} {np.dtype(dtype)} {kind}"
+    assert fast[0] == checked[0], f"{params}: entry {fast} vs checked {checked}"
+    if fast[0] == "ok":
+        assert fast[1] is outs[0] and checked[1] is outs[1], params
+        assert np.asarray(fast[1]).tobytes() == np.asarray(checked[1]).tobytes(), params
+    else:
+        assert fast[1] == checked[1], params
 
 
 @settings(deadline=None, max_examples=150)
