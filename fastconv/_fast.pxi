@@ -1,11 +1,11 @@
-# Entry points of conv2d and the pools.  The common call — ndarrays of one float dtype,
-# C-contiguous, int geometry, and for conv2d no out= or an out= it can write
-# straight into — is checked and dispatched here in C with no Python-level
-# work, because for small images (the lesson's 6x8) the call overhead is the
-# whole cost.  Anything else, including every invalid
-# call, goes to fastconv._ops.conv2d, which validates everything and raises
-# the messages; the arithmetic below mirrors fastconv._geometry and a test
-# checks that both paths agree.
+# Entry points of conv2d, relu and the pools.  The common call (ndarrays of one
+# float dtype, C-contiguous, int geometry; for conv2d and relu, no out= or an
+# out= they can write straight into) is checked and dispatched here in C with
+# no Python-level work, because for small images (the lesson's 6x8) the call
+# overhead is the whole cost.  Anything else, including every invalid call,
+# goes to the checked op in fastconv._ops (_conv2d_checked, _relu_checked,
+# ...), which validates everything and raises the messages; the arithmetic
+# below mirrors fastconv._geometry and tests check that both paths agree.
 
 from cpython.object cimport PyObject
 
@@ -32,7 +32,7 @@ cdef inline bint disjoint(cnp.ndarray a, object b):
 
 cdef bint usable_out(object out, int ndim, cnp.npy_intp *dims, int typenum,
                      object x, object weight, object bias):
-    """out can take conv2d's result as it is: the exact shape and dtype,
+    """out can take the result (conv2d's, relu's) as it is: the exact shape and dtype,
     C-contiguous, aligned and writeable, overlapping no input.  Anything else
     (including every invalid out) goes to the checked path."""
     if type(out) is not cnp.ndarray:
@@ -134,6 +134,38 @@ def conv2d_entry(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
                 return y
     return _checked_ops["conv2d"](x, weight, bias, stride, padding, dilation, groups,
                                   activation=activation, out=out)
+
+
+def relu_entry(x, *, out=None):
+    cdef int typenum
+    cdef int ndim
+    cdef cnp.ndarray y
+    cdef void *px
+    cdef void *py
+    cdef int64_t n
+    cdef int status
+    if type(x) is cnp.ndarray and (out is None or type(out) is cnp.ndarray):
+        typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
+        if (typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64) and float_carray(x, typenum):
+            ndim = cnp.PyArray_NDIM(<cnp.ndarray>x)
+            if out is None:
+                y = cnp.PyArray_EMPTY(ndim, cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, 0)
+            elif usable_out(out, ndim, cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, x, None, None):
+                y = <cnp.ndarray>out
+            else:
+                return _checked_ops["relu"](x, out=out)
+            px = cnp.PyArray_DATA(<cnp.ndarray>x)
+            py = cnp.PyArray_DATA(y)
+            n = cnp.PyArray_SIZE(y)
+            if typenum == cnp.NPY_FLOAT32:
+                with nogil:
+                    status = fc_relu_f32(<float *>px, <float *>py, n)
+            else:
+                with nogil:
+                    status = fc_relu_f64(<double *>px, <double *>py, n)
+            check_status(status)
+            return y
+    return _checked_ops["relu"](x, out=out)
 
 
 # Pooling entry points, on the same principle: the common call (int kernel,

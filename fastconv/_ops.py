@@ -279,11 +279,17 @@ avg_pool2d.__doc__ = """Average pooling over NCHW (or CHW) arrays, like torch.nn
     """
 
 
-def relu(x, *, out=None):
-    """max(x, 0) elementwise; NaN stays NaN."""
+def _relu_checked(x, *, out=None):
+    """relu with every argument validated (the path for all but the common call)."""
     original = x
     x = as_array(x, "x")
     dtype = compute_dtype(("x", x))
     buffer, out = prepare_out(out, x.shape, dtype, (("x", original),))
     _core.relu(contiguous(x, dtype), buffer)
     return finish_out(buffer, out)
+
+
+_core.set_checked_op("relu", _relu_checked)
+relu = _core.relu_entry
+relu.__name__ = relu.__qualname__ = "relu"
+relu.__doc__ = """max(x, 0) elementwise; NaN stays NaN."""

@@ -1,6 +1,7 @@
-"""conv2d's compiled entry point (fastconv/_fast.pxi) must agree with the fully
-validating Python path (fastconv._ops._conv2d_checked) on every call: bit for
-bit when both compute, the same exception when the arguments are invalid."""
+"""The compiled entry points (fastconv/_fast.pxi: conv2d, relu, the pools) must
+agree with the fully validating Python paths (fastconv._ops._conv2d_checked and
+the others) on every call: bit for bit when both compute, the same exception
+when the arguments are invalid."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -88,12 +89,12 @@ OUT_KINDS = ["exact", "exact", "wrong-shape", "wrong-dtype", "byteswapped", "str
 def make_out(kind, shape, dtype, x, weight, bias):
     """An out= argument of the given kind for a result of shape and dtype."""
     if kind == "wrong-shape":
-        return np.empty(shape[:-1] + (shape[-1] + 1,), dtype)
+        return np.empty(shape[:-1] + (shape[-1] + 1,) if shape else (1,), dtype)
     if kind == "wrong-dtype":
         return np.empty(shape, np.float64 if dtype == np.float32 else np.float32)
     if kind == "byteswapped":
         return np.empty(shape, np.dtype(dtype).newbyteorder())
-    if kind == "strided":
+    if kind == "strided" and shape:   # (a 0-d out is always contiguous: "exact")
         return np.empty(shape[:-1] + (2 * shape[-1],), dtype)[..., ::2]
     if kind == "fortran":
         return np.asfortranarray(np.empty(shape, dtype))
@@ -177,3 +178,64 @@ def test_compiled_pool_entries_match_checked_paths(n, c, h, w, kernel, stride, p
         for a, b in zip(fast_arrays, checked_arrays, strict=True):
             assert a.dtype == b.dtype and a.shape == b.shape, f"{name} {params}"
             assert a.tobytes() == b.tobytes(), f"{name} {params}"
+
+
+RELU_INPUTS = ["float32", "float64", "float16", "int32", "fortran", "strided", "byteswapped",
+               "0-d", "empty", "list"]
+
+
+def relu_input(kind, shape, rng):
+    """x of the given kind; about a tenth of the float values NaN."""
+    if kind == "0-d":
+        shape = ()
+    elif kind == "empty":
+        shape = (0,) + shape
+    x = rng.standard_normal(shape)
+    x[x > 1.3] = np.nan
+    if kind == "float32":
+        return x.astype(np.float32)
+    if kind == "float16":
+        return x.astype(np.float16)
+    if kind == "int32":
+        return (np.nan_to_num(x) * 4).astype(np.int32)
+    if kind == "fortran":
+        return np.asfortranarray(x)
+    if kind == "strided":
+        return np.repeat(x, 2, axis=-1)[..., ::2]
+    if kind == "byteswapped":
+        return x.astype(x.dtype.newbyteorder())
+    if kind == "list":
+        return x.tolist()
+    return x
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple),
+    input_kind=st.sampled_from(RELU_INPUTS),
+    kind=st.sampled_from(["none", "exact", "exact", "wrong-shape", "wrong-dtype", "byteswapped",
+                          "strided", "fortran", "read-only", "x-itself", "list"]),
+    seed=st.integers(0, 2**16),
+)
+def test_relu_entry_matches_checked_path(shape, input_kind, kind, seed):
+    """relu's compiled entry (float C-contiguous x; no out, or an out it can write
+    straight into) against _relu_checked: same bits or same error, the out returned."""
+    x = relu_input(input_kind, shape, np.random.default_rng(seed))
+    expected = _ops._relu_checked(x)
+    if kind == "none":
+        outs = [None, None]
+    elif kind == "x-itself":   # out must not overlap an input
+        outs = [x, x]
+    else:
+        outs = [make_out(kind, expected.shape, expected.dtype, None, None, None) for _ in range(2)]
+    fast = outcome(fastconv.relu, x, out=outs[0])
+    checked = outcome(_ops._relu_checked, x, out=outs[1])
+    params = f"x={input_kind} {np.shape(x)} out={kind}"
+    assert fast[0] == checked[0], f"{params}: entry {fast} vs checked {checked}"
+    if fast[0] == "ok":
+        if kind != "none":
+            assert fast[1] is outs[0] and checked[1] is outs[1], params
+        assert fast[1].dtype == checked[1].dtype and fast[1].shape == checked[1].shape, params
+        assert np.asarray(fast[1]).tobytes() == np.asarray(checked[1]).tobytes(), params
+    else:
+        assert fast[1] == checked[1], params
