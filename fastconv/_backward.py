@@ -26,13 +26,9 @@ def _check_grad_shape(grad_output, expected):
                          f"has shape {tuple(expected)}")
 
 
-def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
-                    needs=("input", "weight", "bias")):
-    """Gradients of conv2d(x, weight, bias, ...) given grad_output = dL/dy.
-
-    Returns Conv2dGrads(input, weight, bias) shaped like x, weight and (O,);
-    a field not named in ``needs`` is None.  Same argument forms as conv2d.
-    """
+def _conv2d_backward_checked(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                             needs=("input", "weight", "bias")):
+    """conv2d_backward with every argument validated (the path for all but the common call)."""
     if isinstance(needs, str):
         needs = (needs,)
     needs = tuple(needs)
@@ -60,6 +56,19 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1, gro
         grad_bias = new_output((g.O,), dtype, "grad bias")
         _core.conv2d_grad_bias(geom, gy, grad_bias)
     return Conv2dGrads(grad_input, grad_weight, grad_bias)
+
+
+# The public conv2d_backward is the compiled entry point (fastconv/_fast.pxi): it
+# serves the common call directly and hands everything else to the checked op.
+_core.set_checked_op("conv2d_backward", _conv2d_backward_checked)
+_core.set_conv2d_grads_type(Conv2dGrads)
+conv2d_backward = _core.conv2d_backward_entry
+conv2d_backward.__name__ = conv2d_backward.__qualname__ = "conv2d_backward"
+conv2d_backward.__doc__ = """Gradients of conv2d(x, weight, bias, ...) given grad_output = dL/dy.
+
+    Returns Conv2dGrads(input, weight, bias) shaped like x, weight and (O,);
+    a field not named in ``needs`` is None.  Same argument forms as conv2d.
+    """
 
 
 def _input_shape(input_shape):

@@ -3,7 +3,7 @@
 # dtype and the geometry as a tuple in fc_geom's field order:
 # (N, C, H, W, O, groups, KH, KW, OH, OW, stride_h, stride_w,
 #  dilation_h, dilation_w, pad_top, pad_bottom, pad_left, pad_right).
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -71,4 +71,11 @@ def avg_pool2d_entry(x: ArrayLike, kernel_size: int | tuple[int, int],
                      divisor_override: int | None = None) -> NDArray[np.floating[Any]]: ...
 def relu_entry(x: ArrayLike, *,
                out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def conv2d_backward_entry(grad_output: ArrayLike, x: ArrayLike, weight: ArrayLike,
+                          stride: int | tuple[int, int] = 1,
+                          padding: int | tuple[int, int] | tuple[tuple[int, int], tuple[int, int]]
+                          | Literal["valid", "same"] = 0,
+                          dilation: int | tuple[int, int] = 1, groups: int = 1, *,
+                          needs: str | Sequence[str] = ("input", "weight", "bias")) -> Any: ...
+def set_conv2d_grads_type(cls: type) -> None: ...
 def set_checked_op(name: str, function: Callable[..., Any]) -> None: ...

@@ -1,11 +1,12 @@
-# Entry points of conv2d, relu and the pools.  The common call (ndarrays of one
-# float dtype, C-contiguous, int geometry; for conv2d and relu, no out= or an
-# out= they can write straight into) is checked and dispatched here in C with
-# no Python-level work, because for small images (the lesson's 6x8) the call
-# overhead is the whole cost.  Anything else, including every invalid call,
-# goes to the checked op in fastconv._ops (_conv2d_checked, _relu_checked,
-# ...), which validates everything and raises the messages; the arithmetic
-# below mirrors fastconv._geometry and tests check that both paths agree.
+# Entry points of conv2d, conv2d_backward, relu and the pools.  The common call
+# (ndarrays of one float dtype, C-contiguous, int geometry; for conv2d and relu,
+# no out= or an out= they can write straight into) is checked and dispatched
+# here in C with no Python-level work, because for small images (the lesson's
+# 6x8) the call overhead is the whole cost.  Anything else, including every
+# invalid call, goes to the checked op registered with set_checked_op
+# (_conv2d_checked and the others in fastconv._ops and fastconv._backward),
+# which validates everything and raises the messages; the arithmetic below
+# mirrors fastconv._geometry and tests check that both paths agree.
 
 from cpython.object cimport PyObject
 
@@ -48,14 +49,70 @@ cdef bint usable_out(object out, int ndim, cnp.npy_intp *dims, int typenum,
     return disjoint(o, x) and disjoint(o, weight) and disjoint(o, bias)
 
 
+cdef bint common_conv_geometry(object x, object weight, object stride, object padding,
+                               object dilation, object groups, fc_geom *g, int *typenum,
+                               int *out_ndim, cnp.npy_intp *dims):
+    """Fill g, the dtype and the output's shape (dims[:out_ndim]) for a common conv call:
+    float C-contiguous x and weight of one dtype, int geometry, a valid layer with a
+    non-empty output.  False when the call needs the checked path."""
+    cdef int ndim_x, ndim_w
+    cdef int64_t Cg, span_h, span_w, p
+    if not (type(x) is cnp.ndarray and small_int(stride, 1) and small_int(padding, 0)
+            and small_int(dilation, 1) and small_int(groups, 1)):
+        return False
+    typenum[0] = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    if not ((typenum[0] == cnp.NPY_FLOAT32 or typenum[0] == cnp.NPY_FLOAT64)
+            and float_carray(x, typenum[0]) and float_carray(weight, typenum[0])):
+        return False
+    ndim_x = cnp.PyArray_NDIM(<cnp.ndarray>x)
+    ndim_w = cnp.PyArray_NDIM(<cnp.ndarray>weight)
+    p = padding
+    g.groups = groups
+    g.stride_h = g.stride_w = stride
+    g.dilation_h = g.dilation_w = dilation
+    g.pad_top = g.pad_bottom = g.pad_left = g.pad_right = p
+    if ndim_w == 4 and (ndim_x == 4 or ndim_x == 3):
+        g.N = cnp.PyArray_DIM(<cnp.ndarray>x, 0) if ndim_x == 4 else 1
+        g.C = cnp.PyArray_DIM(<cnp.ndarray>x, ndim_x - 3)
+        g.H = cnp.PyArray_DIM(<cnp.ndarray>x, ndim_x - 2)
+        g.W = cnp.PyArray_DIM(<cnp.ndarray>x, ndim_x - 1)
+        g.O = cnp.PyArray_DIM(<cnp.ndarray>weight, 0)
+        Cg = cnp.PyArray_DIM(<cnp.ndarray>weight, 1)
+        g.KH = cnp.PyArray_DIM(<cnp.ndarray>weight, 2)
+        g.KW = cnp.PyArray_DIM(<cnp.ndarray>weight, 3)
+    elif ndim_w == 2 and ndim_x == 2:
+        g.N = g.C = g.O = Cg = 1
+        g.H = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
+        g.W = cnp.PyArray_DIM(<cnp.ndarray>x, 1)
+        g.KH = cnp.PyArray_DIM(<cnp.ndarray>weight, 0)
+        g.KW = cnp.PyArray_DIM(<cnp.ndarray>weight, 1)
+    else:
+        return False
+    span_h = g.dilation_h * (g.KH - 1) + 1
+    span_w = g.dilation_w * (g.KW - 1) + 1
+    if not (g.N >= 1 and g.C >= 1 and g.H >= 1 and g.W >= 1 and g.O >= 1 and g.KH >= 1 and g.KW >= 1
+            and g.C % g.groups == 0 and g.O % g.groups == 0 and Cg == g.C // g.groups
+            and span_h <= g.H + 2 * p and span_w <= g.W + 2 * p):
+        return False
+    g.OH = (g.H + 2 * p - span_h) // g.stride_h + 1
+    g.OW = (g.W + 2 * p - span_w) // g.stride_w + 1
+    out_ndim[0] = ndim_x
+    if ndim_x == 4:
+        dims[0] = g.N; dims[1] = g.O; dims[2] = g.OH; dims[3] = g.OW
+    elif ndim_x == 3:
+        dims[0] = g.O; dims[1] = g.OH; dims[2] = g.OW
+    else:
+        dims[0] = g.OH; dims[1] = g.OW
+    return True
+
+
 def conv2d_entry(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
                  activation=None, out=None):
     cdef int typenum
     cdef int relu
     cdef fc_geom g
-    cdef int64_t KH, KW, Cg, span_h, span_w
     cdef cnp.npy_intp dims[4]
-    cdef int ndim_x, ndim_w, out_ndim
+    cdef int out_ndim
     cdef cnp.ndarray y
     cdef void *px
     cdef void *pw
@@ -63,77 +120,132 @@ def conv2d_entry(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
     cdef int status
 
     if ((out is None or type(out) is cnp.ndarray) and (activation is None or activation == "relu")
-            and type(x) is cnp.ndarray and small_int(stride, 1) and small_int(padding, 0)
-            and small_int(dilation, 1) and small_int(groups, 1)):
-        typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
+            and common_conv_geometry(x, weight, stride, padding, dilation, groups,
+                                     &g, &typenum, &out_ndim, dims)
+            and (bias is None or (float_carray(bias, typenum) and cnp.PyArray_NDIM(<cnp.ndarray>bias) == 1
+                                  and cnp.PyArray_DIM(<cnp.ndarray>bias, 0) == g.O))):
         relu = activation is not None
-        if ((typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64)
-                and float_carray(x, typenum) and float_carray(weight, typenum)
-                and (bias is None or (float_carray(bias, typenum) and cnp.PyArray_NDIM(<cnp.ndarray>bias) == 1))):
-            ndim_x = cnp.PyArray_NDIM(<cnp.ndarray>x)
-            ndim_w = cnp.PyArray_NDIM(<cnp.ndarray>weight)
-            g.groups = groups
-            g.stride_h = g.stride_w = stride
-            g.dilation_h = g.dilation_w = dilation
-            g.pad_top = g.pad_bottom = g.pad_left = g.pad_right = padding
-            if ndim_w == 4 and (ndim_x == 4 or ndim_x == 3):
-                if ndim_x == 4:
-                    g.N = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
-                else:
-                    g.N = 1
-                g.C = cnp.PyArray_DIM(<cnp.ndarray>x, ndim_x - 3)
-                g.H = cnp.PyArray_DIM(<cnp.ndarray>x, ndim_x - 2)
-                g.W = cnp.PyArray_DIM(<cnp.ndarray>x, ndim_x - 1)
-                g.O = cnp.PyArray_DIM(<cnp.ndarray>weight, 0)
-                Cg = cnp.PyArray_DIM(<cnp.ndarray>weight, 1)
-                g.KH = cnp.PyArray_DIM(<cnp.ndarray>weight, 2)
-                g.KW = cnp.PyArray_DIM(<cnp.ndarray>weight, 3)
-            elif ndim_w == 2 and ndim_x == 2:
-                g.N = g.C = g.O = Cg = 1
-                g.H = cnp.PyArray_DIM(<cnp.ndarray>x, 0)
-                g.W = cnp.PyArray_DIM(<cnp.ndarray>x, 1)
-                g.KH = cnp.PyArray_DIM(<cnp.ndarray>weight, 0)
-                g.KW = cnp.PyArray_DIM(<cnp.ndarray>weight, 1)
-            else:
-                g.N = 0
-            span_h = g.dilation_h * (g.KH - 1) + 1
-            span_w = g.dilation_w * (g.KW - 1) + 1
-            if (g.N >= 1 and g.C >= 1 and g.H >= 1 and g.W >= 1 and g.O >= 1 and g.KH >= 1 and g.KW >= 1
-                    and g.C % g.groups == 0 and g.O % g.groups == 0 and Cg == g.C // g.groups
-                    and span_h <= g.H + 2 * padding and span_w <= g.W + 2 * padding
-                    and (bias is None or cnp.PyArray_DIM(<cnp.ndarray>bias, 0) == g.O)):
-                g.OH = (g.H + 2 * padding - span_h) // g.stride_h + 1
-                g.OW = (g.W + 2 * padding - span_w) // g.stride_w + 1
-                out_ndim = ndim_x
-                if ndim_x == 4:
-                    dims[0] = g.N; dims[1] = g.O; dims[2] = g.OH; dims[3] = g.OW
-                elif ndim_x == 3:
-                    dims[0] = g.O; dims[1] = g.OH; dims[2] = g.OW
-                else:
-                    dims[0] = g.OH; dims[1] = g.OW
-                if out is None:
-                    y = cnp.PyArray_EMPTY(out_ndim, dims, typenum, 0)
-                elif usable_out(out, out_ndim, dims, typenum, x, weight, bias):
-                    y = <cnp.ndarray>out
-                else:
-                    return _checked_ops["conv2d"](x, weight, bias, stride, padding, dilation, groups,
-                                                  activation=activation, out=out)
-                px = cnp.PyArray_DATA(<cnp.ndarray>x)
-                pw = cnp.PyArray_DATA(<cnp.ndarray>weight)
-                if bias is not None:
-                    pb = cnp.PyArray_DATA(<cnp.ndarray>bias)
-                if typenum == cnp.NPY_FLOAT32:
-                    with nogil:
-                        status = fc_conv2d_f32(&g, <float *>px, <float *>pw, <float *>pb,
-                                               <float *>cnp.PyArray_DATA(y), relu)
-                else:
-                    with nogil:
-                        status = fc_conv2d_f64(&g, <double *>px, <double *>pw, <double *>pb,
-                                               <double *>cnp.PyArray_DATA(y), relu)
-                check_status(status)
-                return y
+        if out is None:
+            y = cnp.PyArray_EMPTY(out_ndim, dims, typenum, 0)
+        elif usable_out(out, out_ndim, dims, typenum, x, weight, bias):
+            y = <cnp.ndarray>out
+        else:
+            return _checked_ops["conv2d"](x, weight, bias, stride, padding, dilation, groups,
+                                          activation=activation, out=out)
+        px = cnp.PyArray_DATA(<cnp.ndarray>x)
+        pw = cnp.PyArray_DATA(<cnp.ndarray>weight)
+        if bias is not None:
+            pb = cnp.PyArray_DATA(<cnp.ndarray>bias)
+        if typenum == cnp.NPY_FLOAT32:
+            with nogil:
+                status = fc_conv2d_f32(&g, <float *>px, <float *>pw, <float *>pb,
+                                       <float *>cnp.PyArray_DATA(y), relu)
+        else:
+            with nogil:
+                status = fc_conv2d_f64(&g, <double *>px, <double *>pw, <double *>pb,
+                                       <double *>cnp.PyArray_DATA(y), relu)
+        check_status(status)
+        return y
     return _checked_ops["conv2d"](x, weight, bias, stride, padding, dilation, groups,
                                   activation=activation, out=out)
+
+
+cdef object _conv2d_grads_type = tuple   # fastconv.Conv2dGrads, set by fastconv._backward
+
+
+def set_conv2d_grads_type(cls):
+    """The namedtuple conv2d_backward_entry returns (fastconv.Conv2dGrads)."""
+    global _conv2d_grads_type
+    _conv2d_grads_type = cls
+
+
+cdef inline bint parse_needs(object needs, bint *want):
+    """want[0..2] = input, weight, bias named in needs (a str or a tuple of them);
+    False for anything else (the checked path validates it)."""
+    want[0] = want[1] = want[2] = False
+    if type(needs) is str:
+        needs = (needs,)
+    elif type(needs) is not tuple:
+        return False
+    for item in <tuple>needs:
+        if type(item) is not str:
+            return False
+        if item == "input":
+            want[0] = True
+        elif item == "weight":
+            want[1] = True
+        elif item == "bias":
+            want[2] = True
+        else:
+            return False
+    return True
+
+
+def conv2d_backward_entry(grad_output, x, weight, stride=1, padding=0, dilation=1, groups=1, *,
+                          needs=("input", "weight", "bias")):
+    cdef int typenum
+    cdef fc_geom g
+    cdef cnp.npy_intp dims[4]
+    cdef int out_ndim, i
+    cdef bint want[3]
+    cdef cnp.ndarray gi = None
+    cdef cnp.ndarray gw = None
+    cdef cnp.ndarray gb = None
+    cdef cnp.npy_intp bias_dims[1]
+    cdef void *pgy
+    cdef void *px
+    cdef void *pw
+    cdef int status = 0
+
+    if (parse_needs(needs, want)
+            and common_conv_geometry(x, weight, stride, padding, dilation, groups,
+                                     &g, &typenum, &out_ndim, dims)
+            and float_carray(grad_output, typenum)
+            and cnp.PyArray_NDIM(<cnp.ndarray>grad_output) == out_ndim):
+        for i in range(out_ndim):
+            if cnp.PyArray_DIM(<cnp.ndarray>grad_output, i) != dims[i]:
+                break
+        else:
+            pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
+            px = cnp.PyArray_DATA(<cnp.ndarray>x)
+            pw = cnp.PyArray_DATA(<cnp.ndarray>weight)
+            if want[0]:
+                gi = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x),
+                                       cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, 0)
+                if typenum == cnp.NPY_FLOAT32:
+                    with nogil:
+                        status = fc_conv2d_grad_input_f32(&g, <float *>pgy, <float *>pw,
+                                                          <float *>cnp.PyArray_DATA(gi))
+                else:
+                    with nogil:
+                        status = fc_conv2d_grad_input_f64(&g, <double *>pgy, <double *>pw,
+                                                          <double *>cnp.PyArray_DATA(gi))
+                check_status(status)
+            if want[1]:
+                gw = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>weight),
+                                       cnp.PyArray_DIMS(<cnp.ndarray>weight), typenum, 0)
+                if typenum == cnp.NPY_FLOAT32:
+                    with nogil:
+                        status = fc_conv2d_grad_weight_f32(&g, <float *>pgy, <float *>px,
+                                                           <float *>cnp.PyArray_DATA(gw))
+                else:
+                    with nogil:
+                        status = fc_conv2d_grad_weight_f64(&g, <double *>pgy, <double *>px,
+                                                           <double *>cnp.PyArray_DATA(gw))
+                check_status(status)
+            if want[2]:
+                bias_dims[0] = g.O
+                gb = cnp.PyArray_EMPTY(1, bias_dims, typenum, 0)
+                if typenum == cnp.NPY_FLOAT32:
+                    with nogil:
+                        status = fc_conv2d_grad_bias_f32(&g, <float *>pgy, <float *>cnp.PyArray_DATA(gb))
+                else:
+                    with nogil:
+                        status = fc_conv2d_grad_bias_f64(&g, <double *>pgy, <double *>cnp.PyArray_DATA(gb))
+                check_status(status)
+            return _conv2d_grads_type(gi, gw, gb)
+    return _checked_ops["conv2d_backward"](grad_output, x, weight, stride, padding, dilation, groups,
+                                           needs=needs)
 
 
 def relu_entry(x, *, out=None):

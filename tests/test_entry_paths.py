@@ -239,3 +239,83 @@ def test_relu_entry_matches_checked_path(shape, input_kind, kind, seed):
         assert np.asarray(fast[1]).tobytes() == np.asarray(checked[1]).tobytes(), params
     else:
         assert fast[1] == checked[1], params
+
+
+NEEDS_CHOICES = [("input", "weight", "bias"), "input", "weight", "bias", ("weight", "bias"),
+                 ("bias", "input"), (), ("input", "input"), ["input", "weight"], "inputs",
+                 ("weight", 3), None]
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    n=st.integers(1, 2), c=st.integers(1, 4), o=st.integers(1, 4), h=st.integers(1, 8),
+    w=st.integers(1, 8), k=st.integers(1, 3), stride=st.integers(1, 2), padding=st.integers(0, 1),
+    dilation=st.integers(1, 2), groups=st.sampled_from([1, 2]), rank=st.sampled_from([2, 3, 4]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    needs=st.sampled_from(NEEDS_CHOICES),
+    grad_kind=st.sampled_from(["exact", "exact", "exact", "other-dtype", "wrong-shape",
+                               "fortran", "list", "batched"]),
+    seed=st.integers(0, 2**16),
+)
+def test_conv2d_backward_entry_matches_checked_path(n, c, o, h, w, k, stride, padding, dilation,
+                                                    groups, rank, dtype, needs, grad_kind, seed):
+    """conv2d_backward's compiled entry (the common call, as conv2d's, with a float
+    C-contiguous grad_output of the output's shape and needs a str or a tuple of
+    names) against _conv2d_backward_checked: same bits or same error."""
+    from fastconv import _backward
+    rng = np.random.default_rng(seed)
+    if rank == 2:
+        x, weight = rng.standard_normal((h, w)), rng.standard_normal((k, k))
+    else:
+        x = rng.standard_normal((n, c * groups, h, w) if rank == 4 else (c * groups, h, w))
+        weight = rng.standard_normal((o * groups, c, k, k))
+    x, weight = x.astype(dtype), weight.astype(dtype)
+    geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups if rank > 2 else 1)
+    forward = outcome(_ops._conv2d_checked, x, weight, **geometry)
+    shape = forward[1].shape if forward[0] == "ok" else (1, 1)
+    grad = rng.standard_normal(shape).astype(dtype)
+    if grad_kind == "other-dtype":
+        grad = grad.astype(np.float64 if dtype == np.float32 else np.float32)
+    elif grad_kind == "wrong-shape":
+        grad = rng.standard_normal(shape[:-1] + (shape[-1] + 1,)).astype(dtype)
+    elif grad_kind == "fortran":
+        grad = np.asfortranarray(grad)
+    elif grad_kind == "list":
+        grad = grad.tolist()
+    elif grad_kind == "batched":
+        grad = grad[None]
+    kwargs = dict(geometry) if needs is None else dict(geometry, needs=needs)
+    fast = outcome(fastconv.conv2d_backward, grad, x, weight, **kwargs)
+    checked = outcome(_backward._conv2d_backward_checked, grad, x, weight, **kwargs)
+    params = f"x={x.shape} weight={weight.shape} {kwargs} grad={grad_kind} {np.dtype(dtype)}"
+    assert fast[0] == checked[0], f"{params}: entry {fast} vs checked {checked}"
+    if fast[0] == "ok":
+        assert type(fast[1]) is fastconv.Conv2dGrads, params
+        for name, a, b in zip(fastconv.Conv2dGrads._fields, fast[1], checked[1]):
+            assert (a is None) == (b is None), f"{params}: {name}"
+            if a is not None:
+                assert a.dtype == b.dtype and a.shape == b.shape, f"{params}: {name}"
+                assert a.tobytes() == b.tobytes(), f"{params}: {name}"
+    else:
+        assert fast[1] == checked[1], params
+
+
+@pytest.mark.parametrize("needs", NEEDS_CHOICES, ids=repr)
+@pytest.mark.parametrize("rank", [2, 4])
+def test_conv2d_backward_entry_needs_forms(needs, rank):
+    """Every form of needs, on a layer the compiled entry serves: the same fields (or the
+    same error) as the checked path."""
+    from fastconv import _backward
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 6, 7) if rank == 4 else (6, 7)).astype(np.float32)
+    weight = rng.standard_normal((4, 3, 3, 3) if rank == 4 else (3, 3)).astype(np.float32)
+    grad = rng.standard_normal(fastconv.conv2d(x, weight, padding=1).shape).astype(np.float32)
+    kwargs = dict(padding=1) if needs is None else dict(padding=1, needs=needs)
+    fast = outcome(fastconv.conv2d_backward, grad, x, weight, **kwargs)
+    checked = outcome(_backward._conv2d_backward_checked, grad, x, weight, **kwargs)
+    assert fast[0] == checked[0], f"needs={needs!r}: entry {fast} vs checked {checked}"
+    if fast[0] == "ok":
+        for a, b in zip(fast[1], checked[1]):
+            assert (a is None) == (b is None) and (a is None or a.tobytes() == b.tobytes()), needs
+    else:
+        assert fast[1] == checked[1], needs
