@@ -82,9 +82,8 @@ def _input_shape(input_shape):
     return shape, (shape if len(shape) == 4 else (1,) + shape)
 
 
-def max_pool2d_backward(grad_output, indices, input_shape):
-    """Gradient of max_pool2d: grad_output routed to the positions in ``indices``
-    (from max_pool2d(..., return_indices=True)); overlapping windows add up."""
+def _max_pool2d_backward_checked(grad_output, indices, input_shape):
+    """max_pool2d_backward with every argument validated."""
     shape, shape4 = _input_shape(input_shape)
     grad_output = as_array(grad_output, "grad_output")
     indices = np.asarray(indices)
@@ -112,9 +111,9 @@ def max_pool2d_backward(grad_output, indices, input_shape):
     return grad_x.reshape(shape)
 
 
-def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
-                        ceil_mode=False, count_include_pad=True, divisor_override=None):
-    """Gradient of avg_pool2d with the same arguments."""
+def _avg_pool2d_backward_checked(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                                 ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """avg_pool2d_backward with every argument validated."""
     shape, shape4 = _input_shape(input_shape)
     grad_output = as_array(grad_output, "grad_output")
     g, same = pool_geometry(shape4, kernel_size, stride, padding, 1, ceil_mode)
@@ -127,8 +126,8 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     return grad_x.reshape(shape)
 
 
-def relu_backward(grad_output, x):
-    """grad_output where x > 0, else 0."""
+def _relu_backward_checked(grad_output, x):
+    """relu_backward with every argument validated."""
     grad_output = as_array(grad_output, "grad_output")
     x = as_array(x, "x")
     if grad_output.shape != x.shape:
@@ -137,3 +136,21 @@ def relu_backward(grad_output, x):
     grad_x = new_output(x.shape, dtype, "grad input")
     _core.relu_backward(contiguous(grad_output, dtype), contiguous(x, dtype), grad_x)
     return grad_x
+
+
+# The public backward ops of the pools and relu are compiled entry points too.
+_core.set_checked_op("max_pool2d_backward", _max_pool2d_backward_checked)
+max_pool2d_backward = _core.max_pool2d_backward_entry
+max_pool2d_backward.__name__ = max_pool2d_backward.__qualname__ = "max_pool2d_backward"
+max_pool2d_backward.__doc__ = """Gradient of max_pool2d: grad_output routed to the positions in ``indices``
+    (from max_pool2d(..., return_indices=True)); overlapping windows add up."""
+
+_core.set_checked_op("avg_pool2d_backward", _avg_pool2d_backward_checked)
+avg_pool2d_backward = _core.avg_pool2d_backward_entry
+avg_pool2d_backward.__name__ = avg_pool2d_backward.__qualname__ = "avg_pool2d_backward"
+avg_pool2d_backward.__doc__ = """Gradient of avg_pool2d with the same arguments."""
+
+_core.set_checked_op("relu_backward", _relu_backward_checked)
+relu_backward = _core.relu_backward_entry
+relu_backward.__name__ = relu_backward.__qualname__ = "relu_backward"
+relu_backward.__doc__ = """grad_output where x > 0, else 0."""

@@ -1,4 +1,4 @@
-# Entry points of conv2d, conv2d_backward, relu and the pools.  The common call
+# Entry points of conv2d, relu, the pools and their gradients.  The common call
 # (ndarrays of one float dtype, C-contiguous, int geometry; for conv2d and relu,
 # no out= or an out= they can write straight into) is checked and dispatched
 # here in C with no Python-level work, because for small images (the lesson's
@@ -285,29 +285,22 @@ def relu_entry(x, *, out=None):
 # served here; every other call goes to fastconv._ops, which mirrors this
 # arithmetic in fastconv._geometry and owns the error messages.
 
-cdef bint pool_fast_geometry(object x, object kernel_size, object stride, object padding,
-                             fc_geom *g, int *typenum):
-    """Fill g for a common pooling call; False when the call needs the checked path."""
-    cdef int ndim
+cdef bint pool_window_geometry(int ndim, const cnp.npy_intp *dims, object kernel_size,
+                               object stride, object padding, fc_geom *g):
+    """Fill g for a common pooling window (int kernel, stride and padding, no dilation
+    or ceil_mode) over an input of shape dims[:ndim] (NCHW or CHW); False when the
+    call needs the checked path."""
     cdef int64_t k, s, p
-    if not (type(x) is cnp.ndarray and small_int(kernel_size, 1) and small_int(padding, 0)
-            and (stride is None or small_int(stride, 1))):
-        return False
-    typenum[0] = cnp.PyArray_TYPE(<cnp.ndarray>x)
-    if typenum[0] != cnp.NPY_FLOAT32 and typenum[0] != cnp.NPY_FLOAT64:
-        return False
-    if not cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>x):
-        return False
-    ndim = cnp.PyArray_NDIM(<cnp.ndarray>x)
-    if ndim != 4 and ndim != 3:
+    if not (small_int(kernel_size, 1) and small_int(padding, 0)
+            and (stride is None or small_int(stride, 1)) and (ndim == 4 or ndim == 3)):
         return False
     k = kernel_size
     s = k if stride is None else stride
     p = padding
-    g.N = cnp.PyArray_DIM(<cnp.ndarray>x, 0) if ndim == 4 else 1
-    g.C = cnp.PyArray_DIM(<cnp.ndarray>x, ndim - 3)
-    g.H = cnp.PyArray_DIM(<cnp.ndarray>x, ndim - 2)
-    g.W = cnp.PyArray_DIM(<cnp.ndarray>x, ndim - 1)
+    g.N = dims[0] if ndim == 4 else 1
+    g.C = dims[ndim - 3]
+    g.H = dims[ndim - 2]
+    g.W = dims[ndim - 1]
     if g.N < 1 or g.C < 1 or g.H < 1 or g.W < 1 or p > k // 2 or k > g.H + 2 * p or k > g.W + 2 * p:
         return False
     g.O = g.C
@@ -319,6 +312,20 @@ cdef bint pool_fast_geometry(object x, object kernel_size, object stride, object
     g.OH = (g.H + 2 * p - k) // s + 1
     g.OW = (g.W + 2 * p - k) // s + 1
     return True
+
+
+cdef bint pool_fast_geometry(object x, object kernel_size, object stride, object padding,
+                             fc_geom *g, int *typenum):
+    """Fill g for a common pooling call; False when the call needs the checked path."""
+    if type(x) is not cnp.ndarray:
+        return False
+    typenum[0] = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    if typenum[0] != cnp.NPY_FLOAT32 and typenum[0] != cnp.NPY_FLOAT64:
+        return False
+    if not cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>x):
+        return False
+    return pool_window_geometry(cnp.PyArray_NDIM(<cnp.ndarray>x), cnp.PyArray_DIMS(<cnp.ndarray>x),
+                                kernel_size, stride, padding, g)
 
 
 cdef cnp.ndarray pool_output(object x, fc_geom *g, int typenum):
@@ -387,6 +394,144 @@ def avg_pool2d_entry(x, kernel_size, stride=None, padding=0, ceil_mode=False,
         return y
     return _checked_ops["avg_pool2d"](x, kernel_size, stride, padding, ceil_mode,
                                       count_include_pad, divisor_override)
+
+
+# Backward entry points of the pools and relu, on the same principle.
+
+cdef bint same_shape(cnp.ndarray a, cnp.ndarray b):
+    cdef int i
+    if cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(b):
+        return False
+    for i in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_DIM(a, i) != cnp.PyArray_DIM(b, i):
+            return False
+    return True
+
+
+cdef bint shape_tuple(object shape, int ndim, cnp.npy_intp *dims):
+    """dims[:ndim] = shape when it is a tuple of ndim plain ints, each >= 1."""
+    cdef int i
+    if type(shape) is not tuple or len(<tuple>shape) != ndim:
+        return False
+    for i in range(ndim):
+        if not small_int((<tuple>shape)[i], 1):
+            return False
+        dims[i] = (<tuple>shape)[i]
+    return True
+
+
+cdef bint pool_grad_shape(cnp.ndarray grad_y, int ndim, fc_geom *g):
+    """grad_y has the pooled shape (N, C, OH, OW), or (C, OH, OW) for CHW input."""
+    if cnp.PyArray_NDIM(grad_y) != ndim:
+        return False
+    if ndim == 4 and cnp.PyArray_DIM(grad_y, 0) != g.N:
+        return False
+    return (cnp.PyArray_DIM(grad_y, ndim - 3) == g.C and cnp.PyArray_DIM(grad_y, ndim - 2) == g.OH
+            and cnp.PyArray_DIM(grad_y, ndim - 1) == g.OW)
+
+
+def relu_backward_entry(grad_output, x):
+    cdef int typenum
+    cdef cnp.ndarray gx
+    cdef void *pgy
+    cdef void *px
+    cdef int64_t n
+    cdef int status
+    if type(x) is cnp.ndarray:
+        typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
+        if ((typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64) and float_carray(x, typenum)
+                and float_carray(grad_output, typenum)
+                and same_shape(<cnp.ndarray>grad_output, <cnp.ndarray>x)):
+            gx = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x), cnp.PyArray_DIMS(<cnp.ndarray>x),
+                                   typenum, 0)
+            pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
+            px = cnp.PyArray_DATA(<cnp.ndarray>x)
+            n = cnp.PyArray_SIZE(gx)
+            if typenum == cnp.NPY_FLOAT32:
+                with nogil:
+                    status = fc_relu_backward_f32(<float *>pgy, <float *>px, <float *>cnp.PyArray_DATA(gx), n)
+            else:
+                with nogil:
+                    status = fc_relu_backward_f64(<double *>pgy, <double *>px, <double *>cnp.PyArray_DATA(gx), n)
+            check_status(status)
+            return gx
+    return _checked_ops["relu_backward"](grad_output, x)
+
+
+def max_pool2d_backward_entry(grad_output, indices, input_shape):
+    cdef int typenum, ndim
+    cdef fc_geom g
+    cdef cnp.npy_intp dims[4]
+    cdef cnp.ndarray gx
+    cdef void *pgy
+    cdef const int64_t *pi
+    cdef int status
+    if type(grad_output) is cnp.ndarray and type(indices) is cnp.ndarray:
+        typenum = cnp.PyArray_TYPE(<cnp.ndarray>grad_output)
+        ndim = cnp.PyArray_NDIM(<cnp.ndarray>grad_output)
+        if ((typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64)
+                and float_carray(grad_output, typenum) and float_carray(indices, cnp.NPY_INT64)
+                and same_shape(<cnp.ndarray>grad_output, <cnp.ndarray>indices)
+                and (ndim == 4 or ndim == 3) and shape_tuple(input_shape, ndim, dims)
+                and (ndim == 3 or dims[0] == cnp.PyArray_DIM(<cnp.ndarray>grad_output, 0))
+                and dims[ndim - 3] == cnp.PyArray_DIM(<cnp.ndarray>grad_output, ndim - 3)):
+            # the geometry max_pool2d_backward's checked path builds: windows
+            # are given by the indices, so only the sizes matter
+            g.N = dims[0] if ndim == 4 else 1
+            g.C = g.O = dims[ndim - 3]
+            g.H = dims[ndim - 2]
+            g.W = dims[ndim - 1]
+            g.OH = cnp.PyArray_DIM(<cnp.ndarray>grad_output, ndim - 2)
+            g.OW = cnp.PyArray_DIM(<cnp.ndarray>grad_output, ndim - 1)
+            g.groups = g.KH = g.KW = 1
+            g.stride_h = g.stride_w = g.dilation_h = g.dilation_w = 1
+            g.pad_top = g.pad_bottom = g.pad_left = g.pad_right = 0
+            gx = cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
+            pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
+            pi = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>indices)
+            if typenum == cnp.NPY_FLOAT32:
+                with nogil:
+                    status = fc_max_pool2d_backward_f32(&g, <float *>pgy, pi, <float *>cnp.PyArray_DATA(gx))
+            else:
+                with nogil:
+                    status = fc_max_pool2d_backward_f64(&g, <double *>pgy, pi, <double *>cnp.PyArray_DATA(gx))
+            if status != FC_EINDEX:   # an index out of range: the checked path names it
+                check_status(status)
+                return gx
+    return _checked_ops["max_pool2d_backward"](grad_output, indices, input_shape)
+
+
+def avg_pool2d_backward_entry(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                              ceil_mode=False, count_include_pad=True, divisor_override=None):
+    cdef int typenum, ndim, mode
+    cdef fc_geom g
+    cdef cnp.npy_intp dims[4]
+    cdef cnp.ndarray gx
+    cdef void *pgy
+    cdef int status
+    if (type(grad_output) is cnp.ndarray and divisor_override is None and ceil_mode is False
+            and (count_include_pad is True or count_include_pad is False)):
+        typenum = cnp.PyArray_TYPE(<cnp.ndarray>grad_output)
+        ndim = cnp.PyArray_NDIM(<cnp.ndarray>grad_output)
+        if ((typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64)
+                and float_carray(grad_output, typenum) and shape_tuple(input_shape, ndim, dims)
+                and pool_window_geometry(ndim, dims, kernel_size, stride, padding, &g)
+                and pool_grad_shape(<cnp.ndarray>grad_output, ndim, &g)):
+            mode = FC_AVG_COUNT_PAD if count_include_pad else FC_AVG_COUNT_VALID
+            gx = cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
+            pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
+            if typenum == cnp.NPY_FLOAT32:
+                with nogil:
+                    status = fc_avg_pool2d_backward_f32(&g, <float *>pgy, <float *>cnp.PyArray_DATA(gx),
+                                                        mode, 0)
+            else:
+                with nogil:
+                    status = fc_avg_pool2d_backward_f64(&g, <double *>pgy, <double *>cnp.PyArray_DATA(gx),
+                                                        mode, 0)
+            check_status(status)
+            return gx
+    return _checked_ops["avg_pool2d_backward"](grad_output, input_shape, kernel_size, stride, padding,
+                                               ceil_mode, count_include_pad, divisor_override)
 
 
 _checked_ops = {}

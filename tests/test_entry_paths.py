@@ -190,6 +190,8 @@ def relu_input(kind, shape, rng):
         shape = ()
     elif kind == "empty":
         shape = (0,) + shape
+    elif kind == "strided" and not shape:
+        shape = (1,)
     x = rng.standard_normal(shape)
     x[x > 1.3] = np.nan
     if kind == "float32":
@@ -319,3 +321,116 @@ def test_conv2d_backward_entry_needs_forms(needs, rank):
             assert (a is None) == (b is None) and (a is None or a.tobytes() == b.tobytes()), needs
     else:
         assert fast[1] == checked[1], needs
+
+
+def assert_same_outcome(fast, checked, params):
+    assert fast[0] == checked[0], f"{params}: entry {fast} vs checked {checked}"
+    if fast[0] == "ok":
+        assert fast[1].dtype == checked[1].dtype and fast[1].shape == checked[1].shape, params
+        assert fast[1].tobytes() == checked[1].tobytes(), params
+    else:
+        assert fast[1] == checked[1], params
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple),
+    x_kind=st.sampled_from(RELU_INPUTS), grad_kind=st.sampled_from(RELU_INPUTS + ["other-shape"]),
+    seed=st.integers(0, 2**16),
+)
+def test_relu_backward_entry_matches_checked_path(shape, x_kind, grad_kind, seed):
+    from fastconv import _backward
+    rng = np.random.default_rng(seed)
+    x = relu_input(x_kind, shape, rng)
+    if grad_kind == "other-shape":
+        grad = rng.standard_normal(np.shape(x) + (2,))
+    else:   # x's shape, except for the kinds "0-d" and "empty" (a shape error)
+        grad = relu_input(grad_kind, np.shape(x), rng)
+    fast = outcome(fastconv.relu_backward, grad, x)
+    checked = outcome(_backward._relu_backward_checked, grad, x)
+    assert_same_outcome(fast, checked, f"x={x_kind} {np.shape(x)} grad={grad_kind}")
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
+    kernel=st.integers(1, 3), stride=st.one_of(st.none(), st.integers(1, 3)),
+    padding=st.integers(0, 1), rank=st.sampled_from([3, 4]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    kind=st.sampled_from(["plain", "plain", "plain", "int32-indices", "index-out-of-range",
+                          "negative-index", "list-shape", "wrong-batch", "wrong-channels",
+                          "fortran-grad", "short-shape"]),
+    seed=st.integers(0, 2**16),
+)
+def test_max_pool2d_backward_entry_matches_checked_path(n, c, h, w, kernel, stride, padding, rank,
+                                                        dtype, kind, seed):
+    from fastconv import _backward
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w) if rank == 4 else (c, h, w)).astype(dtype)
+    pooled = outcome(fastconv.max_pool2d, x, kernel, stride, padding, return_indices=True)
+    if pooled[0] != "ok":
+        return
+    y, indices = pooled[1]
+    grad = rng.standard_normal(y.shape).astype(dtype)
+    shape = x.shape
+    if kind == "int32-indices":
+        indices = indices.astype(np.int32)
+    elif kind == "index-out-of-range":
+        indices = indices.copy()
+        indices.reshape(-1)[-1] = h * w
+    elif kind == "negative-index":
+        indices = indices.copy()
+        indices.reshape(-1)[0] = -1
+    elif kind == "list-shape":
+        shape = list(shape)
+    elif kind == "wrong-batch" and rank == 4:
+        shape = (n + 1,) + shape[1:]
+    elif kind == "wrong-channels":
+        shape = shape[:-3] + (c + 1,) + shape[-2:]
+    elif kind == "fortran-grad":
+        grad = np.asfortranarray(grad)
+    elif kind == "short-shape":
+        shape = shape[1:]
+    fast = outcome(fastconv.max_pool2d_backward, grad, indices, shape)
+    checked = outcome(_backward._max_pool2d_backward_checked, grad, indices, shape)
+    assert_same_outcome(fast, checked, f"x={x.shape} k={kernel} s={stride} p={padding} {kind}")
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
+    kernel=st.integers(1, 3), stride=st.one_of(st.none(), st.integers(1, 3)),
+    padding=st.integers(0, 1), rank=st.sampled_from([3, 4]),
+    dtype=st.sampled_from([np.float32, np.float64]), count_include_pad=st.booleans(),
+    kind=st.sampled_from(["plain", "plain", "plain", "ceil-mode", "divisor", "list-shape",
+                          "wrong-grad-shape", "numpy-int-kernel", "pair-kernel", "fortran-grad"]),
+    seed=st.integers(0, 2**16),
+)
+def test_avg_pool2d_backward_entry_matches_checked_path(n, c, h, w, kernel, stride, padding, rank,
+                                                        dtype, count_include_pad, kind, seed):
+    from fastconv import _backward
+    rng = np.random.default_rng(seed)
+    shape = (n, c, h, w) if rank == 4 else (c, h, w)
+    kwargs = dict(stride=stride, padding=padding, count_include_pad=count_include_pad)
+    if kind == "ceil-mode":
+        kwargs["ceil_mode"] = True
+    elif kind == "divisor":
+        kwargs["divisor_override"] = 3
+    pooled = outcome(fastconv.avg_pool2d, np.zeros(shape, dtype), kernel, **kwargs)
+    if pooled[0] != "ok":
+        return
+    grad = rng.standard_normal(pooled[1].shape).astype(dtype)
+    if kind == "list-shape":
+        shape = list(shape)
+    elif kind == "wrong-grad-shape":
+        grad = grad[..., :-1] if grad.shape[-1] > 1 else np.concatenate([grad, grad], -1)
+        grad = np.ascontiguousarray(grad)
+    elif kind == "numpy-int-kernel":
+        kernel = np.int64(kernel)
+    elif kind == "pair-kernel":
+        kernel = (kernel, kernel)
+    elif kind == "fortran-grad":
+        grad = np.asfortranarray(grad)
+    fast = outcome(fastconv.avg_pool2d_backward, grad, shape, kernel, **kwargs)
+    checked = outcome(_backward._avg_pool2d_backward_checked, grad, shape, kernel, **kwargs)
+    assert_same_outcome(fast, checked, f"shape={shape} k={kernel} {kwargs} {kind}")
