@@ -17,6 +17,16 @@ def outcome(function, *args, **kwargs):
         return type(error).__name__, str(error)
 
 
+def assert_same_outcome(fast, checked, params):
+    """Both computed the same bits (dtype, shape, bytes), or raised the same error."""
+    assert fast[0] == checked[0], f"{params}: entry {fast} vs checked {checked}"
+    if fast[0] == "ok":
+        assert fast[1].dtype == checked[1].dtype and fast[1].shape == checked[1].shape, params
+        assert fast[1].tobytes() == checked[1].tobytes(), params
+    else:
+        assert fast[1] == checked[1], params
+
+
 @settings(deadline=None, max_examples=150)
 @given(
     n=st.integers(0, 2), c=st.integers(0, 4), o=st.integers(1, 4),
@@ -43,12 +53,7 @@ def test_compiled_entry_matches_checked_path(n, c, o, h, w, kh, kw, stride, padd
     fast = outcome(fastconv.conv2d, x, weight, bias, **kwargs)
     checked = outcome(_ops._conv2d_checked, x, weight, bias, **kwargs)
     params = f"x={x.shape} weight={weight.shape} bias={with_bias} {kwargs} {np.dtype(dtype)}"
-    assert fast[0] == checked[0], f"{params}: entry {fast} vs checked {checked}"
-    if fast[0] == "ok":
-        assert fast[1].dtype == checked[1].dtype and fast[1].shape == checked[1].shape, params
-        assert fast[1].tobytes() == checked[1].tobytes(), params
-    else:
-        assert fast[1] == checked[1], params
+    assert_same_outcome(fast, checked, params)
 
 
 @pytest.mark.parametrize("case", ["fortran", "strided", "mixed-dtype", "int-input", "list-input",
@@ -323,15 +328,6 @@ def test_conv2d_backward_entry_needs_forms(needs, rank):
         assert fast[1] == checked[1], needs
 
 
-def assert_same_outcome(fast, checked, params):
-    assert fast[0] == checked[0], f"{params}: entry {fast} vs checked {checked}"
-    if fast[0] == "ok":
-        assert fast[1].dtype == checked[1].dtype and fast[1].shape == checked[1].shape, params
-        assert fast[1].tobytes() == checked[1].tobytes(), params
-    else:
-        assert fast[1] == checked[1], params
-
-
 @settings(deadline=None, max_examples=150)
 @given(
     shape=st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple),
@@ -351,16 +347,21 @@ def test_relu_backward_entry_matches_checked_path(shape, x_kind, grad_kind, seed
     assert_same_outcome(fast, checked, f"x={x_kind} {np.shape(x)} grad={grad_kind}")
 
 
-@settings(deadline=None, max_examples=150)
-@given(
+# the pooling layers the backward entries are compared on
+POOL_LAYERS = dict(
     n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
     kernel=st.integers(1, 3), stride=st.one_of(st.none(), st.integers(1, 3)),
     padding=st.integers(0, 1), rank=st.sampled_from([3, 4]),
-    dtype=st.sampled_from([np.float32, np.float64]),
+    dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**16),
+)
+
+
+@settings(deadline=None, max_examples=150)
+@given(
+    **POOL_LAYERS,
     kind=st.sampled_from(["plain", "plain", "plain", "int32-indices", "index-out-of-range",
                           "negative-index", "list-shape", "wrong-batch", "wrong-channels",
                           "fortran-grad", "short-shape"]),
-    seed=st.integers(0, 2**16),
 )
 def test_max_pool2d_backward_entry_matches_checked_path(n, c, h, w, kernel, stride, padding, rank,
                                                         dtype, kind, seed):
@@ -398,13 +399,9 @@ def test_max_pool2d_backward_entry_matches_checked_path(n, c, h, w, kernel, stri
 
 @settings(deadline=None, max_examples=150)
 @given(
-    n=st.integers(1, 2), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
-    kernel=st.integers(1, 3), stride=st.one_of(st.none(), st.integers(1, 3)),
-    padding=st.integers(0, 1), rank=st.sampled_from([3, 4]),
-    dtype=st.sampled_from([np.float32, np.float64]), count_include_pad=st.booleans(),
+    **POOL_LAYERS, count_include_pad=st.booleans(),
     kind=st.sampled_from(["plain", "plain", "plain", "ceil-mode", "divisor", "list-shape",
                           "wrong-grad-shape", "numpy-int-kernel", "pair-kernel", "fortran-grad"]),
-    seed=st.integers(0, 2**16),
 )
 def test_avg_pool2d_backward_entry_matches_checked_path(n, c, h, w, kernel, stride, padding, rank,
                                                         dtype, count_include_pad, kind, seed):
