@@ -20,6 +20,19 @@ cdef inline bint float_carray(object a, int typenum):
             and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>a))
 
 
+cdef inline bint allocatable(int ndim, const cnp.npy_intp *dims, int64_t itemsize):
+    """An array of shape dims[:ndim] needs fewer than 2**62 bytes: the bound the
+    checked path enforces (fastconv._geometry.check_size) before it allocates,
+    with a message that names the array; beyond it the entry defers to that path."""
+    cdef int64_t count = itemsize
+    cdef int i
+    for i in range(ndim):
+        if dims[i] != 0 and count >= ((<int64_t>1) << 62) // dims[i] + 1:
+            return False
+        count *= dims[i]
+    return count < ((<int64_t>1) << 62)
+
+
 cdef inline bint disjoint(cnp.ndarray a, object b):
     """a and b (None, or a C-contiguous ndarray) share no byte: the bounds test
     of numpy.may_share_memory, which the checked path uses."""
@@ -125,9 +138,9 @@ def conv2d_entry(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
             and (bias is None or (float_carray(bias, typenum) and cnp.PyArray_NDIM(<cnp.ndarray>bias) == 1
                                   and cnp.PyArray_DIM(<cnp.ndarray>bias, 0) == g.O))):
         relu = activation is not None
-        if out is None:
+        if out is None and allocatable(out_ndim, dims, cnp.PyArray_ITEMSIZE(<cnp.ndarray>x)):
             y = cnp.PyArray_EMPTY(out_ndim, dims, typenum, 0)
-        elif usable_out(out, out_ndim, dims, typenum, x, weight, bias):
+        elif out is not None and usable_out(out, out_ndim, dims, typenum, x, weight, bias):
             y = <cnp.ndarray>out
         else:
             return _checked_ops["conv2d"](x, weight, bias, stride, padding, dilation, groups,
@@ -473,6 +486,7 @@ def max_pool2d_backward_entry(grad_output, indices, input_shape):
                 and float_carray(grad_output, typenum) and float_carray(indices, cnp.NPY_INT64)
                 and same_shape(<cnp.ndarray>grad_output, <cnp.ndarray>indices)
                 and (ndim == 4 or ndim == 3) and shape_tuple(input_shape, ndim, dims)
+                and allocatable(ndim, dims, cnp.PyArray_ITEMSIZE(<cnp.ndarray>grad_output))
                 and (ndim == 3 or dims[0] == cnp.PyArray_DIM(<cnp.ndarray>grad_output, 0))
                 and dims[ndim - 3] == cnp.PyArray_DIM(<cnp.ndarray>grad_output, ndim - 3)):
             # the geometry max_pool2d_backward's checked path builds: windows
@@ -515,6 +529,7 @@ def avg_pool2d_backward_entry(grad_output, input_shape, kernel_size, stride=None
         ndim = cnp.PyArray_NDIM(<cnp.ndarray>grad_output)
         if ((typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64)
                 and float_carray(grad_output, typenum) and shape_tuple(input_shape, ndim, dims)
+                and allocatable(ndim, dims, cnp.PyArray_ITEMSIZE(<cnp.ndarray>grad_output))
                 and pool_window_geometry(ndim, dims, kernel_size, stride, padding, &g)
                 and pool_grad_shape(<cnp.ndarray>grad_output, ndim, &g)):
             mode = FC_AVG_COUNT_PAD if count_include_pad else FC_AVG_COUNT_VALID

@@ -431,3 +431,26 @@ def test_avg_pool2d_backward_entry_matches_checked_path(n, c, h, w, kernel, stri
     fast = outcome(fastconv.avg_pool2d_backward, grad, shape, kernel, **kwargs)
     checked = outcome(_backward._avg_pool2d_backward_checked, grad, shape, kernel, **kwargs)
     assert_same_outcome(fast, checked, f"shape={shape} k={kernel} {kwargs} {kind}")
+
+
+@pytest.mark.parametrize("op", ["conv2d", "max_pool2d_backward", "avg_pool2d_backward"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_entries_refuse_absurd_sizes_with_the_checked_message(op, dtype):
+    """An output of 2**62 bytes or more: the entry defers to the checked path, whose
+    ValueError names the array (numpy's own message would not)."""
+    from fastconv import _backward
+    one = np.ones((1, 1, 1, 1), dtype)
+    if op == "conv2d":
+        calls = [(fastconv.conv2d, _ops._conv2d_checked, (one, one), dict(padding=2**30))]
+    else:
+        big = (1, 1, 2**31 - 1, 2**31 - 1)
+        if op == "max_pool2d_backward":
+            args = (one, np.zeros((1, 1, 1, 1), np.int64), big)
+            calls = [(fastconv.max_pool2d_backward, _backward._max_pool2d_backward_checked, args, {})]
+        else:
+            args = (one, big, 2**31 - 1)
+            calls = [(fastconv.avg_pool2d_backward, _backward._avg_pool2d_backward_checked, args, {})]
+    for entry, checked, args, kwargs in calls:
+        fast = outcome(entry, *args, **kwargs)
+        assert fast[0] == "ValueError" and "more than can be allocated" in fast[1], fast
+        assert fast == outcome(checked, *args, **kwargs)
