@@ -20,6 +20,28 @@ cdef inline bint float_carray(object a, int typenum):
             and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>a))
 
 
+cdef inline int float_type(object a):
+    """a's typenum when a is a float32 or float64 ndarray the kernels can read as it
+    is (C-contiguous, aligned, native byte order); -1 otherwise."""
+    if type(a) is not cnp.ndarray:
+        return -1
+    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    if (typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64) and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>a):
+        return typenum
+    return -1
+
+
+cdef inline bint has_shape(cnp.ndarray a, int ndim, const cnp.npy_intp *dims):
+    """a's shape is dims[:ndim]."""
+    cdef int i
+    if cnp.PyArray_NDIM(a) != ndim:
+        return False
+    for i in range(ndim):
+        if cnp.PyArray_DIM(a, i) != dims[i]:
+            return False
+    return True
+
+
 cdef inline bint allocatable(int ndim, const cnp.npy_intp *dims, int64_t itemsize):
     """An array of shape dims[:ndim] needs fewer than 2**62 bytes: the bound the
     checked path enforces (fastconv._geometry.check_size) before it allocates,
@@ -52,13 +74,8 @@ cdef bint usable_out(object out, int ndim, cnp.npy_intp *dims, int typenum,
     if type(out) is not cnp.ndarray:
         return False
     cdef cnp.ndarray o = <cnp.ndarray>out
-    if (cnp.PyArray_TYPE(o) != typenum or cnp.PyArray_NDIM(o) != ndim
-            or not cnp.PyArray_ISCARRAY(o)):
+    if cnp.PyArray_TYPE(o) != typenum or not cnp.PyArray_ISCARRAY(o) or not has_shape(o, ndim, dims):
         return False
-    cdef int i
-    for i in range(ndim):
-        if cnp.PyArray_DIM(o, i) != dims[i]:
-            return False
     return disjoint(o, x) and disjoint(o, weight) and disjoint(o, bias)
 
 
@@ -70,12 +87,11 @@ cdef bint common_conv_geometry(object x, object weight, object stride, object pa
     non-empty output.  False when the call needs the checked path."""
     cdef int ndim_x, ndim_w
     cdef int64_t Cg, span_h, span_w, p
-    if not (type(x) is cnp.ndarray and small_int(stride, 1) and small_int(padding, 0)
+    if not (small_int(stride, 1) and small_int(padding, 0)
             and small_int(dilation, 1) and small_int(groups, 1)):
         return False
-    typenum[0] = cnp.PyArray_TYPE(<cnp.ndarray>x)
-    if not ((typenum[0] == cnp.NPY_FLOAT32 or typenum[0] == cnp.NPY_FLOAT64)
-            and float_carray(x, typenum[0]) and float_carray(weight, typenum[0])):
+    typenum[0] = float_type(x)
+    if typenum[0] < 0 or not float_carray(weight, typenum[0]):
         return False
     ndim_x = cnp.PyArray_NDIM(<cnp.ndarray>x)
     ndim_w = cnp.PyArray_NDIM(<cnp.ndarray>weight)
@@ -199,7 +215,7 @@ def conv2d_backward_entry(grad_output, x, weight, stride=1, padding=0, dilation=
     cdef int typenum
     cdef fc_geom g
     cdef cnp.npy_intp dims[4]
-    cdef int out_ndim, i
+    cdef int out_ndim
     cdef bint want[3]
     cdef cnp.ndarray gi = None
     cdef cnp.ndarray gw = None
@@ -214,49 +230,45 @@ def conv2d_backward_entry(grad_output, x, weight, stride=1, padding=0, dilation=
             and common_conv_geometry(x, weight, stride, padding, dilation, groups,
                                      &g, &typenum, &out_ndim, dims)
             and float_carray(grad_output, typenum)
-            and cnp.PyArray_NDIM(<cnp.ndarray>grad_output) == out_ndim):
-        for i in range(out_ndim):
-            if cnp.PyArray_DIM(<cnp.ndarray>grad_output, i) != dims[i]:
-                break
-        else:
-            pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
-            px = cnp.PyArray_DATA(<cnp.ndarray>x)
-            pw = cnp.PyArray_DATA(<cnp.ndarray>weight)
-            if want[0]:
-                gi = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x),
-                                       cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, 0)
-                if typenum == cnp.NPY_FLOAT32:
-                    with nogil:
-                        status = fc_conv2d_grad_input_f32(&g, <float *>pgy, <float *>pw,
-                                                          <float *>cnp.PyArray_DATA(gi))
-                else:
-                    with nogil:
-                        status = fc_conv2d_grad_input_f64(&g, <double *>pgy, <double *>pw,
-                                                          <double *>cnp.PyArray_DATA(gi))
-                check_status(status)
-            if want[1]:
-                gw = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>weight),
-                                       cnp.PyArray_DIMS(<cnp.ndarray>weight), typenum, 0)
-                if typenum == cnp.NPY_FLOAT32:
-                    with nogil:
-                        status = fc_conv2d_grad_weight_f32(&g, <float *>pgy, <float *>px,
-                                                           <float *>cnp.PyArray_DATA(gw))
-                else:
-                    with nogil:
-                        status = fc_conv2d_grad_weight_f64(&g, <double *>pgy, <double *>px,
-                                                           <double *>cnp.PyArray_DATA(gw))
-                check_status(status)
-            if want[2]:
-                bias_dims[0] = g.O
-                gb = cnp.PyArray_EMPTY(1, bias_dims, typenum, 0)
-                if typenum == cnp.NPY_FLOAT32:
-                    with nogil:
-                        status = fc_conv2d_grad_bias_f32(&g, <float *>pgy, <float *>cnp.PyArray_DATA(gb))
-                else:
-                    with nogil:
-                        status = fc_conv2d_grad_bias_f64(&g, <double *>pgy, <double *>cnp.PyArray_DATA(gb))
-                check_status(status)
-            return _conv2d_grads_type(gi, gw, gb)
+            and has_shape(<cnp.ndarray>grad_output, out_ndim, dims)):
+        pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
+        px = cnp.PyArray_DATA(<cnp.ndarray>x)
+        pw = cnp.PyArray_DATA(<cnp.ndarray>weight)
+        if want[0]:
+            gi = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x),
+                                   cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, 0)
+            if typenum == cnp.NPY_FLOAT32:
+                with nogil:
+                    status = fc_conv2d_grad_input_f32(&g, <float *>pgy, <float *>pw,
+                                                      <float *>cnp.PyArray_DATA(gi))
+            else:
+                with nogil:
+                    status = fc_conv2d_grad_input_f64(&g, <double *>pgy, <double *>pw,
+                                                      <double *>cnp.PyArray_DATA(gi))
+            check_status(status)
+        if want[1]:
+            gw = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>weight),
+                                   cnp.PyArray_DIMS(<cnp.ndarray>weight), typenum, 0)
+            if typenum == cnp.NPY_FLOAT32:
+                with nogil:
+                    status = fc_conv2d_grad_weight_f32(&g, <float *>pgy, <float *>px,
+                                                       <float *>cnp.PyArray_DATA(gw))
+            else:
+                with nogil:
+                    status = fc_conv2d_grad_weight_f64(&g, <double *>pgy, <double *>px,
+                                                       <double *>cnp.PyArray_DATA(gw))
+            check_status(status)
+        if want[2]:
+            bias_dims[0] = g.O
+            gb = cnp.PyArray_EMPTY(1, bias_dims, typenum, 0)
+            if typenum == cnp.NPY_FLOAT32:
+                with nogil:
+                    status = fc_conv2d_grad_bias_f32(&g, <float *>pgy, <float *>cnp.PyArray_DATA(gb))
+            else:
+                with nogil:
+                    status = fc_conv2d_grad_bias_f64(&g, <double *>pgy, <double *>cnp.PyArray_DATA(gb))
+            check_status(status)
+        return _conv2d_grads_type(gi, gw, gb)
     return _checked_ops["conv2d_backward"](grad_output, x, weight, stride, padding, dilation, groups,
                                            needs=needs)
 
@@ -269,27 +281,26 @@ def relu_entry(x, *, out=None):
     cdef void *py
     cdef int64_t n
     cdef int status
-    if type(x) is cnp.ndarray and (out is None or type(out) is cnp.ndarray):
-        typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
-        if (typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64) and float_carray(x, typenum):
-            ndim = cnp.PyArray_NDIM(<cnp.ndarray>x)
-            if out is None:
-                y = cnp.PyArray_EMPTY(ndim, cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, 0)
-            elif usable_out(out, ndim, cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, x, None, None):
-                y = <cnp.ndarray>out
-            else:
-                return _checked_ops["relu"](x, out=out)
-            px = cnp.PyArray_DATA(<cnp.ndarray>x)
-            py = cnp.PyArray_DATA(y)
-            n = cnp.PyArray_SIZE(y)
-            if typenum == cnp.NPY_FLOAT32:
-                with nogil:
-                    status = fc_relu_f32(<float *>px, <float *>py, n)
-            else:
-                with nogil:
-                    status = fc_relu_f64(<double *>px, <double *>py, n)
-            check_status(status)
-            return y
+    typenum = float_type(x)
+    if typenum >= 0 and (out is None or type(out) is cnp.ndarray):
+        ndim = cnp.PyArray_NDIM(<cnp.ndarray>x)
+        if out is None:
+            y = cnp.PyArray_EMPTY(ndim, cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, 0)
+        elif usable_out(out, ndim, cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, x, None, None):
+            y = <cnp.ndarray>out
+        else:
+            return _checked_ops["relu"](x, out=out)
+        px = cnp.PyArray_DATA(<cnp.ndarray>x)
+        py = cnp.PyArray_DATA(y)
+        n = cnp.PyArray_SIZE(y)
+        if typenum == cnp.NPY_FLOAT32:
+            with nogil:
+                status = fc_relu_f32(<float *>px, <float *>py, n)
+        else:
+            with nogil:
+                status = fc_relu_f64(<double *>px, <double *>py, n)
+        check_status(status)
+        return y
     return _checked_ops["relu"](x, out=out)
 
 
@@ -330,12 +341,8 @@ cdef bint pool_window_geometry(int ndim, const cnp.npy_intp *dims, object kernel
 cdef bint pool_fast_geometry(object x, object kernel_size, object stride, object padding,
                              fc_geom *g, int *typenum):
     """Fill g for a common pooling call; False when the call needs the checked path."""
-    if type(x) is not cnp.ndarray:
-        return False
-    typenum[0] = cnp.PyArray_TYPE(<cnp.ndarray>x)
-    if typenum[0] != cnp.NPY_FLOAT32 and typenum[0] != cnp.NPY_FLOAT64:
-        return False
-    if not cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>x):
+    typenum[0] = float_type(x)
+    if typenum[0] < 0:
         return False
     return pool_window_geometry(cnp.PyArray_NDIM(<cnp.ndarray>x), cnp.PyArray_DIMS(<cnp.ndarray>x),
                                 kernel_size, stride, padding, g)
@@ -411,16 +418,6 @@ def avg_pool2d_entry(x, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 # Backward entry points of the pools and relu, on the same principle.
 
-cdef bint same_shape(cnp.ndarray a, cnp.ndarray b):
-    cdef int i
-    if cnp.PyArray_NDIM(a) != cnp.PyArray_NDIM(b):
-        return False
-    for i in range(cnp.PyArray_NDIM(a)):
-        if cnp.PyArray_DIM(a, i) != cnp.PyArray_DIM(b, i):
-            return False
-    return True
-
-
 cdef bint shape_tuple(object shape, int ndim, cnp.npy_intp *dims):
     """dims[:ndim] = shape when it is a tuple of ndim plain ints, each >= 1."""
     cdef int i
@@ -450,24 +447,23 @@ def relu_backward_entry(grad_output, x):
     cdef void *px
     cdef int64_t n
     cdef int status
-    if type(x) is cnp.ndarray:
-        typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
-        if ((typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64) and float_carray(x, typenum)
-                and float_carray(grad_output, typenum)
-                and same_shape(<cnp.ndarray>grad_output, <cnp.ndarray>x)):
-            gx = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x), cnp.PyArray_DIMS(<cnp.ndarray>x),
-                                   typenum, 0)
-            pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
-            px = cnp.PyArray_DATA(<cnp.ndarray>x)
-            n = cnp.PyArray_SIZE(gx)
-            if typenum == cnp.NPY_FLOAT32:
-                with nogil:
-                    status = fc_relu_backward_f32(<float *>pgy, <float *>px, <float *>cnp.PyArray_DATA(gx), n)
-            else:
-                with nogil:
-                    status = fc_relu_backward_f64(<double *>pgy, <double *>px, <double *>cnp.PyArray_DATA(gx), n)
-            check_status(status)
-            return gx
+    typenum = float_type(x)
+    if (typenum >= 0 and float_carray(grad_output, typenum)
+            and has_shape(<cnp.ndarray>grad_output, cnp.PyArray_NDIM(<cnp.ndarray>x),
+                          cnp.PyArray_DIMS(<cnp.ndarray>x))):
+        gx = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x), cnp.PyArray_DIMS(<cnp.ndarray>x),
+                               typenum, 0)
+        pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
+        px = cnp.PyArray_DATA(<cnp.ndarray>x)
+        n = cnp.PyArray_SIZE(gx)
+        if typenum == cnp.NPY_FLOAT32:
+            with nogil:
+                status = fc_relu_backward_f32(<float *>pgy, <float *>px, <float *>cnp.PyArray_DATA(gx), n)
+        else:
+            with nogil:
+                status = fc_relu_backward_f64(<double *>pgy, <double *>px, <double *>cnp.PyArray_DATA(gx), n)
+        check_status(status)
+        return gx
     return _checked_ops["relu_backward"](grad_output, x)
 
 
@@ -479,39 +475,37 @@ def max_pool2d_backward_entry(grad_output, indices, input_shape):
     cdef void *pgy
     cdef const int64_t *pi
     cdef int status
-    if type(grad_output) is cnp.ndarray and type(indices) is cnp.ndarray:
-        typenum = cnp.PyArray_TYPE(<cnp.ndarray>grad_output)
-        ndim = cnp.PyArray_NDIM(<cnp.ndarray>grad_output)
-        if ((typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64)
-                and float_carray(grad_output, typenum) and float_carray(indices, cnp.NPY_INT64)
-                and same_shape(<cnp.ndarray>grad_output, <cnp.ndarray>indices)
-                and (ndim == 4 or ndim == 3) and shape_tuple(input_shape, ndim, dims)
-                and allocatable(ndim, dims, cnp.PyArray_ITEMSIZE(<cnp.ndarray>grad_output))
-                and (ndim == 3 or dims[0] == cnp.PyArray_DIM(<cnp.ndarray>grad_output, 0))
-                and dims[ndim - 3] == cnp.PyArray_DIM(<cnp.ndarray>grad_output, ndim - 3)):
-            # the geometry max_pool2d_backward's checked path builds: windows
-            # are given by the indices, so only the sizes matter
-            g.N = dims[0] if ndim == 4 else 1
-            g.C = g.O = dims[ndim - 3]
-            g.H = dims[ndim - 2]
-            g.W = dims[ndim - 1]
-            g.OH = cnp.PyArray_DIM(<cnp.ndarray>grad_output, ndim - 2)
-            g.OW = cnp.PyArray_DIM(<cnp.ndarray>grad_output, ndim - 1)
-            g.groups = g.KH = g.KW = 1
-            g.stride_h = g.stride_w = g.dilation_h = g.dilation_w = 1
-            g.pad_top = g.pad_bottom = g.pad_left = g.pad_right = 0
-            gx = cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
-            pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
-            pi = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>indices)
-            if typenum == cnp.NPY_FLOAT32:
-                with nogil:
-                    status = fc_max_pool2d_backward_f32(&g, <float *>pgy, pi, <float *>cnp.PyArray_DATA(gx))
-            else:
-                with nogil:
-                    status = fc_max_pool2d_backward_f64(&g, <double *>pgy, pi, <double *>cnp.PyArray_DATA(gx))
-            if status != FC_EINDEX:   # an index out of range: the checked path names it
-                check_status(status)
-                return gx
+    typenum = float_type(grad_output)
+    ndim = cnp.PyArray_NDIM(<cnp.ndarray>grad_output) if typenum >= 0 else 0
+    if (typenum >= 0 and float_carray(indices, cnp.NPY_INT64)
+            and has_shape(<cnp.ndarray>indices, ndim, cnp.PyArray_DIMS(<cnp.ndarray>grad_output))
+            and (ndim == 4 or ndim == 3) and shape_tuple(input_shape, ndim, dims)
+            and allocatable(ndim, dims, cnp.PyArray_ITEMSIZE(<cnp.ndarray>grad_output))
+            and (ndim == 3 or dims[0] == cnp.PyArray_DIM(<cnp.ndarray>grad_output, 0))
+            and dims[ndim - 3] == cnp.PyArray_DIM(<cnp.ndarray>grad_output, ndim - 3)):
+        # the geometry max_pool2d_backward's checked path builds: windows
+        # are given by the indices, so only the sizes matter
+        g.N = dims[0] if ndim == 4 else 1
+        g.C = g.O = dims[ndim - 3]
+        g.H = dims[ndim - 2]
+        g.W = dims[ndim - 1]
+        g.OH = cnp.PyArray_DIM(<cnp.ndarray>grad_output, ndim - 2)
+        g.OW = cnp.PyArray_DIM(<cnp.ndarray>grad_output, ndim - 1)
+        g.groups = g.KH = g.KW = 1
+        g.stride_h = g.stride_w = g.dilation_h = g.dilation_w = 1
+        g.pad_top = g.pad_bottom = g.pad_left = g.pad_right = 0
+        gx = cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
+        pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
+        pi = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>indices)
+        if typenum == cnp.NPY_FLOAT32:
+            with nogil:
+                status = fc_max_pool2d_backward_f32(&g, <float *>pgy, pi, <float *>cnp.PyArray_DATA(gx))
+        else:
+            with nogil:
+                status = fc_max_pool2d_backward_f64(&g, <double *>pgy, pi, <double *>cnp.PyArray_DATA(gx))
+        if status != FC_EINDEX:   # an index out of range: the checked path names it
+            check_status(status)
+            return gx
     return _checked_ops["max_pool2d_backward"](grad_output, indices, input_shape)
 
 
@@ -523,28 +517,27 @@ def avg_pool2d_backward_entry(grad_output, input_shape, kernel_size, stride=None
     cdef cnp.ndarray gx
     cdef void *pgy
     cdef int status
-    if (type(grad_output) is cnp.ndarray and divisor_override is None and ceil_mode is False
-            and (count_include_pad is True or count_include_pad is False)):
-        typenum = cnp.PyArray_TYPE(<cnp.ndarray>grad_output)
-        ndim = cnp.PyArray_NDIM(<cnp.ndarray>grad_output)
-        if ((typenum == cnp.NPY_FLOAT32 or typenum == cnp.NPY_FLOAT64)
-                and float_carray(grad_output, typenum) and shape_tuple(input_shape, ndim, dims)
-                and allocatable(ndim, dims, cnp.PyArray_ITEMSIZE(<cnp.ndarray>grad_output))
-                and pool_window_geometry(ndim, dims, kernel_size, stride, padding, &g)
-                and pool_grad_shape(<cnp.ndarray>grad_output, ndim, &g)):
-            mode = FC_AVG_COUNT_PAD if count_include_pad else FC_AVG_COUNT_VALID
-            gx = cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
-            pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
-            if typenum == cnp.NPY_FLOAT32:
-                with nogil:
-                    status = fc_avg_pool2d_backward_f32(&g, <float *>pgy, <float *>cnp.PyArray_DATA(gx),
-                                                        mode, 0)
-            else:
-                with nogil:
-                    status = fc_avg_pool2d_backward_f64(&g, <double *>pgy, <double *>cnp.PyArray_DATA(gx),
-                                                        mode, 0)
-            check_status(status)
-            return gx
+    typenum = float_type(grad_output)
+    ndim = cnp.PyArray_NDIM(<cnp.ndarray>grad_output) if typenum >= 0 else 0
+    if (typenum >= 0 and divisor_override is None and ceil_mode is False
+            and (count_include_pad is True or count_include_pad is False)
+            and shape_tuple(input_shape, ndim, dims)
+            and allocatable(ndim, dims, cnp.PyArray_ITEMSIZE(<cnp.ndarray>grad_output))
+            and pool_window_geometry(ndim, dims, kernel_size, stride, padding, &g)
+            and pool_grad_shape(<cnp.ndarray>grad_output, ndim, &g)):
+        mode = FC_AVG_COUNT_PAD if count_include_pad else FC_AVG_COUNT_VALID
+        gx = cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
+        pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
+        if typenum == cnp.NPY_FLOAT32:
+            with nogil:
+                status = fc_avg_pool2d_backward_f32(&g, <float *>pgy, <float *>cnp.PyArray_DATA(gx),
+                                                    mode, 0)
+        else:
+            with nogil:
+                status = fc_avg_pool2d_backward_f64(&g, <double *>pgy, <double *>cnp.PyArray_DATA(gx),
+                                                    mode, 0)
+        check_status(status)
+        return gx
     return _checked_ops["avg_pool2d_backward"](grad_output, input_shape, kernel_size, stride, padding,
                                                ceil_mode, count_include_pad, divisor_override)
 
