@@ -11,21 +11,39 @@ Layers (see DESIGN.md):
 import os as _os
 
 
+# How long an idle OpenMP worker of fastconv's spins before it sleeps, in
+# libgomp's spin-loop turns: 1000 is 30-50 us on the project's 2-vCPU VM.
+_SPIN_COUNT = "1000"
+
+
 def _load_core():
-    """Import the compiled core with OpenMP's passive wait policy, unless the
-    user chose a policy.  Spinning worker threads fight the caller's thread
-    for CPUs on a busy machine (a training loop of small convs ran several
-    times slower on 2 threads than on 1); passive workers sleep between calls.
-    libgomp reads the variable once, when the core loads it, so the
-    environment is restored right after and other libraries never see it."""
+    """Import the compiled core with OpenMP workers that spin briefly, then
+    sleep, between calls, unless the user chose a policy.
+
+    libgomp's default spins for milliseconds after each parallel region, and
+    spinning workers fight the caller's thread for CPUs on a busy machine (a
+    train-digits run took 12.8 s on 2 threads against 2.1 s on 1; 0.7 s with
+    workers that sleep at once).  Workers that sleep at once must be woken by
+    the next call, which a VM makes slow: 50-150 us per parallel region here,
+    so back-to-back calls of a fraction of a millisecond (a training loop's
+    layers) ran slower on 2 threads than on 1.  A spin of about the time
+    between two such calls keeps the worker awake through them and costs
+    little when the machine is busy (train-digits on 2 threads beside a busy
+    process: 1.01-1.25 s, against 0.94-1.09 s sleeping at once).
+    OMP_WAIT_POLICY=passive is set too: runtimes other than libgomp (LLVM's
+    libomp) read no spin count and sleep at once, as before.  The runtime
+    reads the variables once, when the core loads it, so the environment is
+    restored right after and other libraries never see them."""
     if "OMP_WAIT_POLICY" in _os.environ or "GOMP_SPINCOUNT" in _os.environ:
         from . import _core  # noqa: F401
         return
     _os.environ["OMP_WAIT_POLICY"] = "passive"
+    _os.environ["GOMP_SPINCOUNT"] = _SPIN_COUNT
     try:
         from . import _core  # noqa: F401
     finally:
         del _os.environ["OMP_WAIT_POLICY"]
+        del _os.environ["GOMP_SPINCOUNT"]
 
 
 _load_core()

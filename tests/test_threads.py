@@ -279,17 +279,25 @@ def test_threadpoolctl_openmp_limit():
     assert fastconv.get_num_threads() == available_cpus()
 
 
-def run_fresh_interpreter(code, **environment):
-    """Run code in a new interpreter that imports the same fastconv as this process."""
+def run_fresh_interpreter(code, with_stderr=False, **environment):
+    """Run code in a new interpreter that imports the same fastconv as this process; its
+    stdout, or (stdout, stderr) with_stderr.  An environment value of None removes the
+    variable."""
     package_parent = os.path.dirname(os.path.dirname(fastconv.__file__))
     env = {key: value for key, value in os.environ.items()
            if key not in ("OMP_NUM_THREADS", "OMP_THREAD_LIMIT")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent,
                                                       env.get("PYTHONPATH", "")]))
-    env.update(environment)
+    for key, value in environment.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     completed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                                text=True, timeout=120, cwd=package_parent)
     assert completed.returncode == 0, completed.stderr
+    if with_stderr:
+        return completed.stdout.strip(), completed.stderr
     return completed.stdout.strip()
 
 
@@ -312,3 +320,43 @@ def test_set_num_threads_overrides_omp_num_threads_default():
         "import fastconv; fastconv.set_num_threads(2); print(fastconv.get_num_threads())",
         OMP_NUM_THREADS="1")
     assert output == "2"
+
+
+# ---- OpenMP wait policy ---------------------------------------------------------
+
+REPORT_WAIT_VARIABLES = ("import os, fastconv; "
+                         "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))")
+
+
+def libgomp_settings(**environment):
+    """Import fastconv in a fresh interpreter with OMP_DISPLAY_ENV=verbose: the wait
+    variables left in its os.environ, and the spin count and wait policy libgomp reports
+    it took (skips where the OpenMP runtime reports no spin count: not libgomp)."""
+    stdout, stderr = run_fresh_interpreter(REPORT_WAIT_VARIABLES, with_stderr=True,
+                                           OMP_DISPLAY_ENV="verbose", **environment)
+    report = {}
+    for line in stderr.splitlines():
+        name, sep, value = line.strip().partition(" = ")
+        if sep:
+            report[name] = value.strip("'")
+    if "GOMP_SPINCOUNT" not in report:
+        pytest.skip("the OpenMP runtime reports no GOMP_SPINCOUNT (not libgomp)")
+    return stdout, report
+
+
+def test_workers_spin_briefly_then_sleep_by_default():
+    left, report = libgomp_settings(OMP_WAIT_POLICY=None, GOMP_SPINCOUNT=None)
+    assert report["GOMP_SPINCOUNT"] == fastconv._SPIN_COUNT
+    assert report["OMP_WAIT_POLICY"] == "PASSIVE"
+    # set only while the core loaded: other libraries never see them
+    assert left == "None None"
+
+
+def test_a_users_wait_policy_is_kept():
+    left, report = libgomp_settings(OMP_WAIT_POLICY=None, GOMP_SPINCOUNT="7")
+    assert report["GOMP_SPINCOUNT"] == "7"
+    assert left == "None 7"
+    left, report = libgomp_settings(OMP_WAIT_POLICY="active", GOMP_SPINCOUNT=None)
+    assert report["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert report["GOMP_SPINCOUNT"] != fastconv._SPIN_COUNT
+    assert left == "active None"
