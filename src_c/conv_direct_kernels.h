@@ -126,6 +126,15 @@ void fc_direct_fwd_plane_avx2_f64(const double *rows, int64_t row_len, int64_t s
                                   int64_t KH, int64_t KW, const int64_t *col_offsets,
                                   const double *weights, const double *bias, int relu,
                                   int64_t OW, double *y);
+/* The same for 3x3, stride 1, undilated planes only (see conv_direct_avx2_impl.h). */
+void fc_direct_fwd_plane3_avx2_f32(const float *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
+                                   int64_t KH, int64_t KW, const int64_t *col_offsets,
+                                   const float *weights, const float *bias, int relu,
+                                   int64_t OW, float *y);
+void fc_direct_fwd_plane3_avx2_f64(const double *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
+                                   int64_t KH, int64_t KW, const int64_t *col_offsets,
+                                   const double *weights, const double *bias, int relu,
+                                   int64_t OW, double *y);
 void fc_direct_gw_block_avx2_f32(const float *grad_y, int64_t out_rows, int64_t OW,
                                  const float *rows, int64_t row_len, int64_t stride_h,
                                  int64_t dilation_h, int64_t KH, int64_t KW,
