@@ -118,23 +118,18 @@ void fc_direct_fwd_row_avx2_f64(const fc_direct_tap_f64 *taps, int64_t ntaps,
                                 const double *bias, int relu, int64_t OW,
                                 double *y, int64_t y_row_stride, int64_t y_channel_stride,
                                 int64_t repeat, int64_t tap_step);
-void fc_direct_fwd_plane_avx2_f32(const float *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
-                                  int64_t KH, int64_t KW, const int64_t *col_offsets,
-                                  const float *weights, const float *bias, int relu,
-                                  int64_t OW, float *y);
-void fc_direct_fwd_plane_avx2_f64(const double *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
-                                  int64_t KH, int64_t KW, const int64_t *col_offsets,
-                                  const double *weights, const double *bias, int relu,
-                                  int64_t OW, double *y);
-/* The same for 3x3, stride 1, undilated planes only (see conv_direct_avx2_impl.h). */
-void fc_direct_fwd_plane3_avx2_f32(const float *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
-                                   int64_t KH, int64_t KW, const int64_t *col_offsets,
-                                   const float *weights, const float *bias, int relu,
-                                   int64_t OW, float *y);
-void fc_direct_fwd_plane3_avx2_f64(const double *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
-                                   int64_t KH, int64_t KW, const int64_t *col_offsets,
-                                   const double *weights, const double *bias, int relu,
-                                   int64_t OW, double *y);
+/* Plane kernels, of the fc_direct_fwd_plane_fn signature: the general one,
+ * and one for 3x3, stride 1, undilated planes only (see
+ * conv_direct_avx2_impl.h). */
+#define FC_DIRECT_PLANE_KERNEL(name, REAL)                                                              \
+    void name(const REAL *rows, int64_t row_len, int64_t stride_h, int64_t out_rows, int64_t KH,        \
+              int64_t KW, const int64_t *col_offsets, const REAL *weights, const REAL *bias, int relu, \
+              int64_t OW, REAL *y)
+FC_DIRECT_PLANE_KERNEL(fc_direct_fwd_plane_avx2_f32, float);
+FC_DIRECT_PLANE_KERNEL(fc_direct_fwd_plane_avx2_f64, double);
+FC_DIRECT_PLANE_KERNEL(fc_direct_fwd_plane3_avx2_f32, float);
+FC_DIRECT_PLANE_KERNEL(fc_direct_fwd_plane3_avx2_f64, double);
+#undef FC_DIRECT_PLANE_KERNEL
 void fc_direct_gw_block_avx2_f32(const float *grad_y, int64_t out_rows, int64_t OW,
                                  const float *rows, int64_t row_len, int64_t stride_h,
                                  int64_t dilation_h, int64_t KH, int64_t KW,
