@@ -10,6 +10,9 @@
   while the caller is blocked outside the interpreter, i.e. inside the call.
   It is not timing-based: any progress at all during the call counts.
 - threadpoolctl's openmp limit and OMP_NUM_THREADS are honoured.
+- The OpenMP workers' wait: libgomp (where it is the runtime) takes fastconv's
+  short spin count and passive policy, a user's own setting wins, and neither
+  variable is left in the environment.
 """
 
 import os
