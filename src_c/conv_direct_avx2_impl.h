@@ -32,12 +32,10 @@
  * moves with the code before them: with the 3x3 kernel added ahead of it and
  * its own code unchanged, the general kernel ran 14x14 depthwise planes
  * 4-13% slower; aligned, within 1-3% of before. */
-#ifndef FC_DIRECT_ALIGN
 #if defined(__GNUC__) || defined(__clang__)
 #define FC_DIRECT_ALIGN __attribute__((aligned(64)))
 #else
 #define FC_DIRECT_ALIGN
-#endif
 #endif
 
 #define FC_DIRECT_GW_GROUP 10
