@@ -1175,11 +1175,24 @@ static int FC_NAME(rows_fwd_plan)(const fc_geom *g, FC_NAME(rows_fwd_ctx) *ctx)
     return slab <= FC_SLAB_MAX_BLOCKS * FC_MIN(K, e->blk.kc) * e->blk.nc;
 }
 
+/* The forward's reduction blocks: as many as KC needs, evened out, so that
+ * no block is a short remainder (K = 576 as three of 192, not 256 + 256 +
+ * 64, whose last block paid the slab fill and the C round trip for a
+ * quarter of the arithmetic): dilated-64 forward took 0.95-0.99 of its time
+ * in float32 (0.97 typical), 0.95 in float64.  The blocks follow from the
+ * geometry alone, never from the thread count. */
+static int64_t FC_NAME(even_kc)(int64_t K, int64_t kc)
+{
+    const int64_t blocks = (K + kc - 1) / kc;
+    return (K + blocks - 1) / blocks;
+}
+
 static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REAL *weight,
                                       const REAL *bias, REAL *y, int relu)
 {
     FC_NAME(gemm_fwd_ctx) ctx = {g, x, weight, bias, NULL, y, relu, FC_NAME(is_pointwise)(g),
                                  FC_NAME(gemm_engine_pick)(), {0, 0, 0, 0}};
+    ctx.e.blk.kc = FC_NAME(even_kc)((g->C / g->groups) * g->KH * g->KW, ctx.e.blk.kc);
     FC_NAME(rows_fwd_ctx) rows_ctx = {g, x, bias, NULL, y, relu, ctx.e, {0, 0, 0, 0}, 0, 0, 0, 0, 0};
     const int by_rows = FC_NAME(rows_fwd_plan)(g, &rows_ctx);
     const int64_t P = g->OH * g->OW, M = g->O / g->groups, K = (g->C / g->groups) * g->KH * g->KW;
