@@ -40,6 +40,14 @@
 
 #define FC_DIRECT_GW_GROUP 10
 
+/* v is computed into a register and used from there (an empty asm that
+ * takes and gives it back), not reloaded from memory at each use. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FC_IN_REGISTER(v) __asm__("" : "+x"(v))
+#else
+#define FC_IN_REGISTER(v) ((void)0)
+#endif
+
 /* An input row feeding one output row r (a constant, so the accumulators
  * stay in registers). */
 #define FC_DIRECT_AVX2_ONE_ROW(r, w)                                                \
@@ -207,21 +215,27 @@ FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int6
         }
 }
 
-/* Two output rows, U whole vectors from ow, of a 3x3 stride-1 undilated
- * plane: the 9 weights come in as vectors and the taps at fixed offsets, so
- * the loops unroll into straight loads and FMAs.  Every output is summed in
- * the order avx2_plane_block sums it (input rows, then taps, ascending, from
- * the bias): the same bits. */
+/* Two output rows, U (1 or 2) whole vectors from ow, of a 3x3 stride-1
+ * undilated plane: the 9 weights come in as vectors and the taps at fixed
+ * offsets, so the loops unroll into straight loads and FMAs.  The 9 weights,
+ * 2U accumulators and U input vectors fill the 16 vector registers; each
+ * input vector is held in one (FC_IN_REGISTER) for the two rows' FMAs, where
+ * compilers otherwise fold the load into both, which made the loads, not
+ * the FMAs, the limit.  Every output is summed in the order avx2_plane_block
+ * sums it (input rows, then taps, ascending, from the bias): the same bits. */
 FC_INLINE void FC_NAME(avx2_plane3_block)(const REAL *rows, int64_t row_len, const VEC *wv, VEC b,
                                           int relu, int64_t ow, const int U, REAL *y, int64_t OW)
 {
-    VEC a0[4], a1[4];
+    VEC a0[2], a1[2];
     for (int u = 0; u < U; u++) a0[u] = a1[u] = b;
     for (int k = 0; k < 4; k++) {
         const REAL *row = rows + k * row_len + ow;
         for (int j = 0; j < 3; j++) {
-            VEC x[4];
-            for (int u = 0; u < U; u++) x[u] = VLOADU(row + j + u * VL);
+            VEC x[2];
+            for (int u = 0; u < U; u++) {
+                x[u] = VLOADU(row + j + u * VL);
+                FC_IN_REGISTER(x[u]);
+            }
             if (k < 3)
                 for (int u = 0; u < U; u++) a0[u] = VFMADD(wv[k * 3 + j], x[u], a0[u]);
             if (k > 0)
@@ -259,12 +273,10 @@ FC_INLINE void FC_NAME(avx2_plane_rows)(const REAL *rows, int64_t row_len, int64
         /* whole vectors; a partial last one goes below with the whole one
          * before it (stored as one plain store ending at the row's end) */
         const int64_t end = OW % VL == 0 ? OW : FC_MAX(0, OW / VL - 1) * VL;
-        for (; ow + 4 * VL <= end; ow += 4 * VL) FC_NAME(avx2_plane3_block)(rows, row_len, wv, b, relu, ow, 4, y, OW);
-        switch ((end - ow) / VL) {
-        case 3: FC_NAME(avx2_plane3_block)(rows, row_len, wv, b, relu, ow, 3, y, OW); ow += 3 * VL; break;
-        case 2: FC_NAME(avx2_plane3_block)(rows, row_len, wv, b, relu, ow, 2, y, OW); ow += 2 * VL; break;
-        case 1: FC_NAME(avx2_plane3_block)(rows, row_len, wv, b, relu, ow, 1, y, OW); ow += VL; break;
-        default: break;
+        for (; ow + 2 * VL <= end; ow += 2 * VL) FC_NAME(avx2_plane3_block)(rows, row_len, wv, b, relu, ow, 2, y, OW);
+        if (ow < end) {
+            FC_NAME(avx2_plane3_block)(rows, row_len, wv, b, relu, ow, 1, y, OW);
+            ow += VL;
         }
     }
     for (; ow + 4 * VL <= OW; ow += 4 * VL) FC_DIRECT_AVX2_PLANE(4, VL);
