@@ -176,7 +176,8 @@ FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int6
                 const REAL *xp = row + col_offsets[j];
                 const VEC a0 = VSET1(w0[j]), a1 = VSET1(w1[j]);
                 for (int u = 0; u < U; u++) {
-                    const VEC xv = VLOADU(xp + u * VL);
+                    VEC xv = VLOADU(xp + u * VL);
+                    FC_IN_REGISTER(xv);
                     acc[0][u] = VFMADD(a0, xv, acc[0][u]);
                     acc[1][u] = VFMADD(a1, xv, acc[1][u]);
                 }
