@@ -91,6 +91,7 @@ FC_INLINE fc_index_f32x8 vidx_select(__m256 take, fc_index_f32x8 keep, fc_index_
  * 8 - k.  AVX2 shifts within 128-bit lanes only, so a lane-crossing permute
  * makes the middle vector first. */
 #define FC_POOL_SHIFT 1
+#define FC_POOL_DIV 1   /* vmul and vdiv: stride-2 averages divided in registers */
 #define vmul _mm256_mul_ps
 #define vdiv _mm256_div_ps
 #define FC_ALIGNR_PS(hi, lo, bytes) \

