@@ -219,7 +219,7 @@ FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int6
 /* Two output rows, U (1 or 2) whole vectors from ow, of a 3x3 stride-1
  * undilated plane: the 9 weights come in as vectors and the taps at fixed
  * offsets, so the loops unroll into straight loads and FMAs.  The 9 weights,
- * 2U accumulators and U input vectors fill the 16 vector registers; each
+ * 2U accumulators and U input vectors fit in the 16 vector registers; each
  * input vector is held in one (FC_IN_REGISTER) for the two rows' FMAs, where
  * compilers otherwise fold the load into both, which made the loads, not
  * the FMAs, the limit.  Every output is summed in the order avx2_plane_block

@@ -121,7 +121,8 @@ static void FC_NAME(direct_fwd_plane_generic)(const REAL *rows, int64_t row_len,
  * general kernel, which stores it with the whole one before it): against
  * the general kernel, dw-128x56 forward took 0.92-0.94 of its time, its
  * grad_input 0.94, a 512x512 image 0.81-0.87, 112x112 and 224x224 planes
- * 0.92-0.96; bits unchanged. */
+ * 0.92-0.96 (and, with two vectors per block since, the 512x512 image
+ * 0.90-0.93 of that again); bits unchanged. */
 static int FC_NAME(direct_plane3_suits)(const fc_direct_plan *p)
 {
     const int64_t lanes = 32 / (int64_t)sizeof(REAL);
