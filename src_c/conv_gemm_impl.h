@@ -1165,14 +1165,20 @@ static int FC_NAME(rows_fwd_plan)(const fc_geom *g, FC_NAME(rows_fwd_ctx) *ctx)
     ctx->row_stride = FC_NAME(round_up)(g->OW, GEMM_NR);
     ctx->row_tiles = ctx->row_stride <= width;
     ctx->channels_max = FC_MIN(K, e->blk.kc) / taps + 2;
+    /* The padded rows hold a few B blocks' worth at most, like the slab.
+     * Judged on the blocks one thread would take, the largest: the path
+     * (and with it where the bias is added) follows from the geometry alone,
+     * never from the thread count, and more tasks only shrink the rows. */
+    const int64_t max_rows = FC_MAX(1, e->blk.nc / width), extent = (g->KH - 1) * g->dilation_h;
+    const FC_NAME(split) one = FC_NAME(split_make)(g->OH, 1, max_rows, g->N * g->groups, 1, 0);
+    if (ctx->channels_max * (FC_NAME(split_max)(&one) + extent) * width >
+        FC_SLAB_MAX_BLOCKS * FC_MIN(K, e->blk.kc) * e->blk.nc)
+        return 0;
     const double flops = 2.0 * g->N * g->O * g->OH * g->OW * K;
     const int64_t min_tasks = FC_NAME(min_tasks)(flops);
-    ctx->rows = FC_NAME(split_make)(g->OH, 1, FC_MAX(1, e->blk.nc / width), g->N * g->groups,
-                                    min_tasks, min_tasks > 1);
-    ctx->slab_rows_max = FC_NAME(split_max)(&ctx->rows) + (g->KH - 1) * g->dilation_h;
-    const int64_t slab = ctx->channels_max * ctx->slab_rows_max * width;
-    /* the padded rows hold a few B blocks' worth at most, like the slab */
-    return slab <= FC_SLAB_MAX_BLOCKS * FC_MIN(K, e->blk.kc) * e->blk.nc;
+    ctx->rows = FC_NAME(split_make)(g->OH, 1, max_rows, g->N * g->groups, min_tasks, min_tasks > 1);
+    ctx->slab_rows_max = FC_NAME(split_max)(&ctx->rows) + extent;
+    return 1;
 }
 
 /* The forward's reduction blocks: as many as KC needs, evened out, so that

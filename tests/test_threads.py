@@ -127,6 +127,26 @@ def test_conv2d_bitwise_identical_across_thread_counts(geometry, dtype):
                  context=str(geometry))
 
 
+def test_conv2d_path_choice_does_not_follow_thread_count():
+    # One image of 14 output rows, a reduction of two blocks (32 channels x 9
+    # taps) and a dilation so tall that its padded rows sit right at the AVX2
+    # float32 GEMM's cap (4 B blocks): the 7-row blocks of one thread are over
+    # it, the 2-row blocks of the tasks split for more threads under it.  The
+    # padded-rows path adds the bias after both reduction blocks, the packed
+    # GEMM with the first, so a path chosen by block size gave other bits on
+    # 2 threads than on 1.
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((1, 32, 240, 68)).astype(np.float32)
+    weight = rng.standard_normal((8, 32, 3, 3)).astype(np.float32)
+    bias = (10 * rng.standard_normal(8)).astype(np.float32)
+    geometry = dict(padding=1, dilation=(114, 1))
+    results = run_with_threads(lambda: fastconv.conv2d(x, weight, bias, **geometry))
+    assert_bitwise_identical(results, "dilation (114, 1) at the padded-rows cap")
+    assert_close(results[0], reference.conv2d(x, weight, bias, **geometry), np.float32,
+                 scale=reference.flop_scale(x, weight, **geometry) + np.abs(bias)[:, None, None],
+                 context="dilation (114, 1)")
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 def test_conv2d_fused_relu_and_transpose_bitwise_identical(dtype):
     rng = np.random.default_rng(8)
