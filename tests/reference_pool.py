@@ -85,7 +85,11 @@ def pool_geometry(in_hw, kernel_size, stride=None, padding=0, dilation=1, ceil_m
 
 
 def pool_padding_is_legal(geometry):
-    """torch's rule, applied to every side: padding <= kernel_size // 2."""
+    """torch's rule, applied to every side: padding <= kernel_size // 2.  "same"
+    padding is exempt (API.md: its padded cells are never counted, so a dilated
+    window may reach past half the kernel)."""
+    if geometry.is_same:
+        return True
     kernel_h, kernel_w = geometry.kernel
     return (
         geometry.pad_top <= kernel_h // 2
