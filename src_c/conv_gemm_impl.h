@@ -472,11 +472,15 @@ static void FC_NAME(scatter_cols)(const fc_geom *g, const REAL *cols, int64_t ld
     }
 }
 
-/* 1x1, stride 1, no padding: col is the input itself (dilation is moot). */
+/* 1x1, stride 1, no padding, and the planes the same size: col is the input
+ * itself (dilation is moot).  The sizes differ only for conv_transpose2d
+ * with an output_padding of at least the stride (allowed by the dilation),
+ * whose extra rows or columns of grad_x no output reads. */
 static int FC_NAME(is_pointwise)(const fc_geom *g)
 {
     return g->KH == 1 && g->KW == 1 && g->stride_h == 1 && g->stride_w == 1 &&
-           g->pad_top == 0 && g->pad_bottom == 0 && g->pad_left == 0 && g->pad_right == 0;
+           g->pad_top == 0 && g->pad_bottom == 0 && g->pad_left == 0 && g->pad_right == 0 &&
+           g->OH == g->H && g->OW == g->W;
 }
 
 /* Minimum task count of the forward and grad_input grids: on several
@@ -1332,10 +1336,15 @@ static int FC_NAME(grad_input_by_forward)(const fc_geom *g, const REAL *grad_y,
     t.O = g->C;
     t.OH = g->H;
     t.OW = g->W;
+    /* top/left: dilation * (k - 1) - pad; bottom/right: what makes the
+     * forward's output exactly H x W.  That is dilation * (k - 1) - pad as
+     * well, except for conv_transpose2d with an output_padding of at least
+     * the stride: its last rows or columns of grad_x, which no output of
+     * the original conv reads, then come out of zero padding. */
     t.pad_top = g->dilation_h * (g->KH - 1) - g->pad_top;
-    t.pad_bottom = g->dilation_h * (g->KH - 1) - g->pad_bottom;
+    t.pad_bottom = g->H - g->OH + g->pad_top;
     t.pad_left = g->dilation_w * (g->KW - 1) - g->pad_left;
-    t.pad_right = g->dilation_w * (g->KW - 1) - g->pad_right;
+    t.pad_right = g->W - g->OW + g->pad_left;
     REAL *flipped = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(g->O * Cg * taps));
     if (!flipped) return FC_ENOMEM;
     FC_NAME(flip_ctx) fctx = {weight, flipped, Og, Cg, taps, FC_NAME(ceil_div)(Og, FC_FLIP_BLOCK)};

@@ -430,6 +430,33 @@ def test_conv_transpose2d_grid(stride, padding, output_padding, dilation, groups
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("x_shape, weight_shape, groups, padding, dilation, output_padding", [
+    # 1x1: the GEMM's pointwise path, which writes grad_x rows in place
+    ((2, 8, 5, 7), (8, 6, 1, 1), 1, 0, 2, (1, 1)),
+    ((1, 12, 3, 9), (12, 4, 1, 1), 2, 0, (4, 3), (3, 2)),
+    # stride 1, 16 or more output channels per group: the forward conv of x
+    # with the flipped weight (GEMM; pixel tiles for the 4-channel x on AVX2)
+    ((1, 36, 9, 6), (36, 17, 3, 1), 4, (2, 0), (1, 2), (0, 1)),
+    ((2, 4, 7, 7), (4, 32, 3, 3), 1, 3, 2, (1, 1)),
+], ids=["1x1", "1x1-grouped", "forward-engine", "forward-engine-pixels"])
+def test_conv_transpose2d_output_padding_past_the_stride(x_shape, weight_shape, groups, padding,
+                                                          dilation, output_padding, dtype, rng):
+    """With dilation > stride, output_padding may reach the stride: the result then
+    has rows or columns that no input pixel scatters into (bias only).  Every
+    path must write them, and the same bits on any thread count."""
+    x = random_array(rng, x_shape, dtype)
+    weight = random_array(rng, weight_shape, dtype)
+    bias = random_array(rng, (weight_shape[1] * groups,), dtype)
+    geometry = dict(stride=1, padding=padding, output_padding=output_padding, groups=groups,
+                    dilation=dilation)
+    with fastconv.threads(1):
+        result = check_conv_transpose2d(x, weight, bias, **geometry)
+    with fastconv.threads(3):
+        again = fastconv.conv_transpose2d(x, weight, bias, **geometry)
+    assert again.tobytes() == result.tobytes(), geometry
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_conv_transpose2d_unbatched_and_depthwise(dtype, rng):
     x = random_array(rng, (4, 5, 6), dtype)
     weight = random_array(rng, (4, 1, 3, 3), dtype)
