@@ -249,9 +249,18 @@ max_pool2d.__doc__ = """Max pooling over NCHW (or CHW) arrays, like torch.nn.fun
 def avg_divisor(same, count_include_pad, divisor_override):
     """(divisor_mode, divisor) for the C kernel."""
     if divisor_override is not None:
-        divisor = operator.index(divisor_override) if not isinstance(divisor_override, bool) else None
-        if divisor is None or divisor == 0:
-            raise ValueError(f"divisor_override must be a non-zero int, got divisor_override={divisor_override!r}")
+        if isinstance(divisor_override, bool):
+            divisor = None
+        else:
+            try:
+                divisor = operator.index(divisor_override)
+            except TypeError:
+                raise TypeError(f"divisor_override must be a non-zero int, "
+                                f"got divisor_override={divisor_override!r}") from None
+        # the C kernels take the divisor as a 64-bit int
+        if divisor is None or divisor == 0 or not -2**63 <= divisor < 2**63:
+            raise ValueError(f"divisor_override must be a non-zero 64-bit int, "
+                             f"got divisor_override={divisor_override!r}")
         return AVG_DIVISOR, divisor
     if same or not count_include_pad:
         return AVG_COUNT_VALID, 0

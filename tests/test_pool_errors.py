@@ -136,12 +136,28 @@ def test_non_integer_geometry(op_name, argument, value):
     assert re.search(rf"\b{argument}\b", str(error.value)), str(error.value)
 
 
-@pytest.mark.parametrize("divisor_override", [0])
-def test_zero_divisor_override(divisor_override):
-    """torch rejects only zero (a negative divisor is accepted there, so it is here)."""
-    with pytest.raises(ValueError) as error:
-        fastconv.avg_pool2d(X, 2, divisor_override=divisor_override)
-    assert_message_names(error, "divisor_override", str(divisor_override))
+@pytest.mark.parametrize("backward", [False, True])
+@pytest.mark.parametrize("divisor_override, error_type", [
+    (0, ValueError), (True, ValueError),
+    (2**63, ValueError), (-2**63 - 1, ValueError), (2**64, ValueError),   # past the C kernels' int64
+    (2.5, TypeError), ("3", TypeError), (np.float64(2.0), TypeError),
+])
+def test_bad_divisor_override(divisor_override, error_type, backward):
+    """torch rejects only zero (a negative divisor is accepted there, so it is here);
+    what is not an int, or does not fit in 64 bits, is rejected by name too."""
+    with pytest.raises(error_type) as error:
+        if backward:
+            fastconv.avg_pool2d_backward(np.ones((2, 3, 3, 3)), X.shape, 2, divisor_override=divisor_override)
+        else:
+            fastconv.avg_pool2d(X, 2, divisor_override=divisor_override)
+    assert_message_names(error, "divisor_override", repr(divisor_override))
+
+
+@pytest.mark.parametrize("divisor_override", [-2, 2**63 - 1, -2**63, np.int64(-3)])
+def test_divisor_override_any_nonzero_int64(divisor_override):
+    expected = X[:, :, :6:2, :6:2] + X[:, :, 1:6:2, :6:2] + X[:, :, :6:2, 1:6:2] + X[:, :, 1:6:2, 1:6:2]
+    np.testing.assert_array_equal(fastconv.avg_pool2d(X, 2, divisor_override=divisor_override),
+                                  expected / float(divisor_override))
 
 
 def test_errors_leave_input_untouched():
