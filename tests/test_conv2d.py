@@ -437,8 +437,9 @@ def test_conv_transpose2d_grid(stride, padding, output_padding, dilation, groups
     # stride 1, 16 or more output channels per group: the forward conv of x
     # with the flipped weight (GEMM; pixel tiles for the 4-channel x on AVX2)
     ((1, 36, 9, 6), (36, 17, 3, 1), 4, (2, 0), (1, 2), (0, 1)),
+    ((1, 36, 6, 9), (36, 17, 1, 3), 4, (0, 2), (2, 1), (1, 0)),
     ((2, 4, 7, 7), (4, 32, 3, 3), 1, 3, 2, (1, 1)),
-], ids=["1x1", "1x1-grouped", "forward-engine", "forward-engine-pixels"])
+], ids=["1x1", "1x1-grouped", "forward-engine-width", "forward-engine-height", "forward-engine-pixels"])
 def test_conv_transpose2d_output_padding_past_the_stride(x_shape, weight_shape, groups, padding,
                                                           dilation, output_padding, dtype, rng):
     """With dilation > stride, output_padding may reach the stride: the result then
