@@ -457,6 +457,57 @@ def test_conv_transpose2d_output_padding_past_the_stride(x_shape, weight_shape, 
     assert again.tobytes() == result.tobytes(), geometry
 
 
+@pytest.mark.parametrize("kind", ["pointwise", "forward-engine", "depthwise", "any"])
+@settings(max_examples=40, deadline=None)
+@given(groups=st.sampled_from([1, 2, 4]), in_per_group=st.integers(2, 20),
+       out_per_group=st.integers(1, 24),
+       kernel=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       stride=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+       dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+       extra=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+       pad_cut=st.tuples(st.integers(0, 6), st.integers(0, 6)),
+       size=st.tuples(st.integers(1, 9), st.integers(1, 12)), dtype=st.sampled_from(DTYPES),
+       seed=st.integers(0, 2**32 - 1))
+def test_conv_transpose2d_any_output_padding(kind, groups, in_per_group, out_per_group, kernel, stride,
+                                             dilation, extra, pad_cut, size, dtype, seed):
+    """Every output_padding torch allows (below max(stride, dilation)), on each grad_input
+    path: 1x1 stride 1 (the GEMM's pointwise path), stride 1 with 16+ result channels per
+    group and a result no larger than x (the forward engine), depthwise, and anything
+    else (col2im, reference loops); the same bits on 1 and 3 threads."""
+    spans = [d * (k - 1) for d, k in zip(dilation, kernel)]
+    padding = tuple(cut % (span + 1) for cut, span in zip(pad_cut, spans))
+    if kind == "pointwise":
+        kernel, stride, padding = (1, 1), (1, 1), (0, 0)
+        dilation = tuple(max(2, d) for d in dilation)
+        extra = tuple(max(1, e) for e in extra)
+    elif kind == "forward-engine":
+        # 5+ channels of x per group keep dilated kernels on the GEMM, not the pixel tiles
+        stride, out_per_group, in_per_group = (1, 1), max(16, out_per_group), max(5, in_per_group)
+        dilation = tuple(max(2, d) for d in dilation)
+        spans = [d * (k - 1) for d, k in zip(dilation, kernel)]
+        padding = tuple(span - cut % (span // 2 + 1) for cut, span in zip(pad_cut, spans))
+    elif kind == "depthwise":
+        groups, in_per_group, out_per_group = 4 * in_per_group, 1, 1
+    output_padding = tuple(min(e, max(s, d) - 1) for e, s, d in zip(extra, stride, dilation))
+    rng = np.random.default_rng(seed)
+    x = random_array(rng, (2, groups * in_per_group) + size, dtype)
+    weight = random_array(rng, (groups * in_per_group, out_per_group) + kernel, dtype)
+    bias = random_array(rng, (groups * out_per_group,), dtype)
+    geometry = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+                    dilation=dilation)
+    out_hw = [(n - 1) * s - 2 * p + d * (k - 1) + e + 1
+              for n, s, p, d, k, e in zip(size, stride, padding, dilation, kernel, output_padding)]
+    if min(out_hw) < 1:
+        with pytest.raises(ValueError, match="padding"):
+            fastconv.conv_transpose2d(x, weight, bias, **geometry)
+        return
+    with fastconv.threads(1):
+        result = check_conv_transpose2d(x, weight, bias, **geometry)
+    with fastconv.threads(3):
+        again = fastconv.conv_transpose2d(x, weight, bias, **geometry)
+    assert again.tobytes() == result.tobytes(), geometry
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 def test_conv_transpose2d_unbatched_and_depthwise(dtype, rng):
     x = random_array(rng, (4, 5, 6), dtype)
