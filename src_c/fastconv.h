@@ -87,7 +87,11 @@ int fc_relu_f32(const float *x, float *y, int64_t n);
 int fc_relu_f64(const double *x, double *y, int64_t n);
 
 /* ---- backward ------------------------------------------------------------ */
-/* grad_x (N, C, H, W) fully overwritten; also conv_transpose2d's forward. */
+/* grad_x (N, C, H, W) fully overwritten; also conv_transpose2d's forward.
+ * The one exception to consistent sizes: for conv_transpose2d with an
+ * output_padding of at least the stride, an H x W input would give the conv
+ * more than OH x OW outputs.  The cells of grad_x that none of the OH x OW
+ * outputs reads come out zero. */
 int fc_conv2d_grad_input_f32(const fc_geom *g, const float *grad_y,
                              const float *weight, float *grad_x);
 int fc_conv2d_grad_input_f64(const fc_geom *g, const double *grad_y,
