@@ -249,16 +249,13 @@ max_pool2d.__doc__ = """Max pooling over NCHW (or CHW) arrays, like torch.nn.fun
 def avg_divisor(same, count_include_pad, divisor_override):
     """(divisor_mode, divisor) for the C kernel."""
     if divisor_override is not None:
-        if isinstance(divisor_override, bool):
-            divisor = None
-        else:
-            try:
-                divisor = operator.index(divisor_override)
-            except TypeError:
-                raise TypeError(f"divisor_override must be a non-zero int, "
-                                f"got divisor_override={divisor_override!r}") from None
-        # the C kernels take the divisor as a 64-bit int
-        if divisor is None or divisor == 0 or not -2**63 <= divisor < 2**63:
+        try:
+            divisor = operator.index(divisor_override)
+        except TypeError:
+            raise TypeError(f"divisor_override must be a non-zero int, "
+                            f"got divisor_override={divisor_override!r}") from None
+        # a bool passes operator.index; the C kernels take the divisor as a 64-bit int
+        if isinstance(divisor_override, bool) or divisor == 0 or not -2**63 <= divisor < 2**63:
             raise ValueError(f"divisor_override must be a non-zero 64-bit int, "
                              f"got divisor_override={divisor_override!r}")
         return AVG_DIVISOR, divisor
