@@ -7,8 +7,7 @@
  * output, too short for a packed GEMM to pay its packing.  These kernels
  * instead slide the kernel over zero-padded copies of the input rows,
  * vectorised over the output width, several output channels per pass over an
- * input row; with AVX-512, one channel in and one out at stride_w 1 reads the
- * input plane in place (masked loads at the edges, no row copies).
+ * input row.
  *
  * Semantics are exactly those of the fc_conv2d* entry points in fastconv.h
  * (NCHW, outputs fully overwritten, FC_OK / FC_ENOMEM, bitwise identical for

@@ -1,7 +1,12 @@
 /*
- * AVX-512F direct-convolution kernels (the in-place plane kernel, see
- * conv_direct_avx512_impl.h), compiled with a function target attribute and
- * called only at FC_SIMD_AVX512.
+ * AVX-512F direct-convolution micro-kernels: conv_direct_simd_impl.h with
+ * 512-bit vectors (16 float32 or 8 float64 lanes), called only at
+ * FC_SIMD_AVX512.  Like the other AVX-512 kernels the file is built with the
+ * baseline flags; a target pragma gives every function in it AVX-512F.  Tail
+ * lanes go through mask registers.  Each output is the same sum in the same
+ * order as at the AVX2 level (bias, then taps in order); only grad_weight's
+ * per-lane partial sums, which the driver adds in a fixed order, are spread
+ * over 16 lanes instead of 8.
  */
 #include "conv_direct_kernels.h"
 
@@ -9,27 +14,74 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#define UKERNEL_TARGET __attribute__((target("avx512f")))
+#include "avx512_target_begin.h"
 
 #define REAL float
-#define FC_NAME(name) name##_f32
+#define FC_NAME(name) name##_avx512_f32
+#define FC_TAP fc_direct_tap_f32
 #define VEC __m512
-#define MASK __mmask16
+#define VMASK __mmask16
+#define VIDX __m512i
+#define FC_PLANE3_U 4
 #define VL 16
-#define V(op) _mm512_##op##_ps
-#include "conv_direct_avx512_impl.h"
+#define VZERO() _mm512_setzero_ps()
+#define VSET1(v) _mm512_set1_ps(v)
+#define VLOADU(p) _mm512_loadu_ps(p)
+#define VSTOREU(p, v) _mm512_storeu_ps((p), (v))
+#define VFMADD(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VMAX(a, b) _mm512_max_ps((a), (b))
+#define VTAILMASK(n) ((__mmask16)((1u << (n)) - 1u))
+#define VMASKSTORE(p, mask, v) _mm512_mask_storeu_ps((p), (mask), (v))
+#define VMASKLOAD(p, mask) _mm512_maskz_loadu_ps((mask), (p))
+/* v's lanes in the order idx; VLANES(s): lane l takes lane (s + l) mod VL */
+#define VPERMUTE(v, idx) _mm512_permutexvar_ps((idx), (v))
+#define VLANES(s) \
+    _mm512_add_epi32(_mm512_set1_epi32((int)(s)), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
+/* b's lanes where mask is set, a's elsewhere */
+#define VBLEND(a, b, mask) _mm512_mask_blend_ps((mask), (a), (b))
+#include "conv_direct_simd_impl.h"
 #undef REAL
 #undef FC_NAME
+#undef FC_TAP
 #undef VEC
-#undef MASK
+#undef VMASK
+#undef VIDX
+#undef FC_PLANE3_U
 #undef VL
-#undef V
+#undef VZERO
+#undef VSET1
+#undef VLOADU
+#undef VSTOREU
+#undef VFMADD
+#undef VMAX
+#undef VTAILMASK
+#undef VMASKSTORE
+#undef VMASKLOAD
+#undef VPERMUTE
+#undef VLANES
+#undef VBLEND
 
 #define REAL double
-#define FC_NAME(name) name##_f64
+#define FC_NAME(name) name##_avx512_f64
+#define FC_TAP fc_direct_tap_f64
 #define VEC __m512d
-#define MASK __mmask8
+#define VMASK __mmask8
+#define VIDX __m512i
+#define FC_PLANE3_U 4
 #define VL 8
-#define V(op) _mm512_##op##_pd
-#include "conv_direct_avx512_impl.h"
+#define VZERO() _mm512_setzero_pd()
+#define VSET1(v) _mm512_set1_pd(v)
+#define VLOADU(p) _mm512_loadu_pd(p)
+#define VSTOREU(p, v) _mm512_storeu_pd((p), (v))
+#define VFMADD(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define VMAX(a, b) _mm512_max_pd((a), (b))
+#define VTAILMASK(n) ((__mmask8)((1u << (n)) - 1u))
+#define VMASKSTORE(p, mask, v) _mm512_mask_storeu_pd((p), (mask), (v))
+#define VMASKLOAD(p, mask) _mm512_maskz_loadu_pd((mask), (p))
+#define VPERMUTE(v, idx) _mm512_permutexvar_pd((idx), (v))
+#define VLANES(s) _mm512_add_epi64(_mm512_set1_epi64((int64_t)(s)), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7))
+#define VBLEND(a, b, mask) _mm512_mask_blend_pd((mask), (a), (b))
+#include "conv_direct_simd_impl.h"
+
+#include "avx512_target_end.h"
 #endif

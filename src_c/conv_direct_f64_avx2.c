@@ -1,14 +1,17 @@
 /*
  * float64 AVX2+FMA direct-convolution micro-kernels (4 lanes); the code is
- * conv_direct_avx2_impl.h.
+ * conv_direct_simd_impl.h.
  */
 #include "conv_direct_kernels.h"
 
 #ifdef FASTCONV_HAVE_AVX2
 #define REAL double
-#define FC_NAME(name) name##_f64
+#define FC_NAME(name) name##_avx2_f64
+#define FC_TAP fc_direct_tap_f64
 #define VEC __m256d
 #define VMASK __m256i
+#define VIDX __m256i
+#define FC_PLANE3_U 2
 #define VL 4
 #define VZERO() _mm256_setzero_pd()
 #define VSET1(v) _mm256_set1_pd(v)
@@ -26,5 +29,5 @@
     _mm256_add_epi32(_mm256_set1_epi32(2 * (int)(s)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 /* b's lanes where mask is set, a's elsewhere */
 #define VBLEND(a, b, mask) _mm256_blendv_pd((a), (b), _mm256_castsi256_pd(mask))
-#include "conv_direct_avx2_impl.h"
+#include "conv_direct_simd_impl.h"
 #endif

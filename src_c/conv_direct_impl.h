@@ -12,9 +12,7 @@
  * and one output channel per group and undilated rows (depthwise with
  * multiplier 1, single-channel images, their stride-1 grad input) the task
  * buffers the padding rows as zeros too and hands the whole block to the
- * plane kernel, which needs no per-row bookkeeping; at stride_w 1 with
- * AVX-512 the in-place plane kernel skips the buffer and reads the input
- * plane itself.
+ * plane kernel, which needs no per-row bookkeeping.
  *
  * Depthwise grad input is the same forward pass over grad_y with the kernel
  * flipped, stride 1, the stride turned into zero insertion between source
@@ -122,7 +120,11 @@ static void FC_NAME(direct_fwd_plane_generic)(const REAL *rows, int64_t row_len,
  * the general kernel, dw-128x56 forward took 0.92-0.94 of its time, its
  * grad_input 0.94, a 512x512 image 0.81-0.87, 112x112 and 224x224 planes
  * 0.92-0.96 (and, with two vectors per block since, the 512x512 image
- * 0.90-0.93 of that again); bits unchanged. */
+ * 0.90-0.93 of that again); bits unchanged.  The AVX-512 kernels take the
+ * same rule in AVX2 vectors: dw-128x56, 3.5 AVX-512 vectors per row, ran
+ * 0.97-0.99 of the AVX2 kernels' time through the 3x3 kernel's two whole
+ * vectors and the general kernel's partial pair, 1.09-1.17 through the
+ * general kernel alone. */
 static int FC_NAME(direct_plane3_suits)(const fc_direct_plan *p)
 {
     const int64_t lanes = 32 / (int64_t)sizeof(REAL);
@@ -130,40 +132,59 @@ static int FC_NAME(direct_plane3_suits)(const fc_direct_plan *p)
            p->up_w == 1 && (p->OW % lanes == 0 || p->OW >= 8 * lanes);
 }
 
+/* The AVX-512 kernels where a row of OW outputs fills its 512-bit vectors as
+ * fully as 256-bit ones (an even number of AVX2 vectors), else the AVX2
+ * kernels, at the AVX-512 level.  The kernels compute a partial last vector
+ * whole, so a row of 3.5 AVX-512 vectors costs 4 where AVX2 needs 7 halves:
+ * dw-128x56 forward took 1.09-1.14 of the AVX2 kernels' time through the
+ * AVX-512 ones (grad_input 1.04-1.12), while a 512x512 image's 3x3 took
+ * 0.78-0.94 and its 7x7 0.65-0.73 of the time (Zen 5, one thread). */
+static int FC_NAME(direct_wide_suits)(int64_t OW)
+{
+    const int64_t lanes = 32 / (int64_t)sizeof(REAL);
+    return ((OW + lanes - 1) / lanes) % 2 == 0;
+}
+
+/* The widest SIMD kernels the CPU runs (fc_simd_level) that suit a row of OW
+ * outputs, else the generic ones. */
 static FC_NAME(fc_direct_fwd_plane_fn) FC_NAME(direct_pick_fwd_plane)(const fc_direct_plan *p)
 {
+    const int plane3 = FC_NAME(direct_plane3_suits)(p);
+#ifdef FC_HAVE_AVX512
+    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_wide_suits)(p->OW))
+        return plane3 ? FC_NAME(fc_direct_fwd_plane3_avx512) : FC_NAME(fc_direct_fwd_plane_avx512);
+#endif
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2)
-        return FC_NAME(direct_plane3_suits)(p) ? FC_NAME(fc_direct_fwd_plane3_avx2) : FC_NAME(fc_direct_fwd_plane_avx2);
-#else
-    (void)p;
+        return plane3 ? FC_NAME(fc_direct_fwd_plane3_avx2) : FC_NAME(fc_direct_fwd_plane_avx2);
 #endif
+    (void)plane3;
     return FC_NAME(direct_fwd_plane_generic);
 }
 
-/* The in-place plane kernel where the CPU and the plan allow it, else NULL. */
-static FC_NAME(fc_direct_fwd_inplace_fn) FC_NAME(direct_pick_fwd_inplace)(const fc_direct_plan *p)
+static FC_NAME(fc_direct_fwd_row_fn) FC_NAME(direct_pick_fwd_row)(const fc_direct_plan *p)
 {
-    if (p->stride_w != 1 || p->up_w != 1 || p->KW > FC_DIRECT_INPLACE_MAX_KW) return NULL;
 #ifdef FC_HAVE_AVX512
-    if (fc_simd_level() >= FC_SIMD_AVX512) return FC_NAME(fc_direct_fwd_plane_inplace_avx512);
+    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_wide_suits)(p->OW))
+        return FC_NAME(fc_direct_fwd_row_avx512);
 #endif
-    return NULL;
-}
-
-static FC_NAME(fc_direct_fwd_row_fn) FC_NAME(direct_pick_fwd_row)(void)
-{
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) return FC_NAME(fc_direct_fwd_row_avx2);
 #endif
+    (void)p;
     return FC_NAME(direct_fwd_row_generic);
 }
 
-static FC_NAME(fc_direct_gw_block_fn) FC_NAME(direct_pick_gw_block)(void)
+static FC_NAME(fc_direct_gw_block_fn) FC_NAME(direct_pick_gw_block)(const fc_direct_plan *p)
 {
+#ifdef FC_HAVE_AVX512
+    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_wide_suits)(p->OW))
+        return FC_NAME(fc_direct_gw_block_avx512);
+#endif
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) return FC_NAME(fc_direct_gw_block_avx2);
 #endif
+    (void)p;
     return FC_NAME(direct_gw_block_generic);
 }
 
@@ -235,7 +256,6 @@ typedef struct {
     const int64_t *col_offsets;
     FC_NAME(fc_direct_fwd_row_fn) row_kernel;
     FC_NAME(fc_direct_fwd_plane_fn) plane_kernel;   /* NULL unless the plan suits it */
-    FC_NAME(fc_direct_fwd_inplace_fn) inplace_kernel;   /* NULL unless the plane reads in place */
 } FC_NAME(direct_fwd_ctx);
 
 /* The plane kernel's tasks copy their input rows and then compute for a
@@ -270,20 +290,6 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const FC_NAME(direct_fwd_ctx) *ctx = (const FC_NAME(direct_fwd_ctx) *)vctx;
     const fc_direct_plan *p = ctx->p;
     const int64_t K = p->Cg * p->KH * p->KW, plane = p->OH * p->OW;
-    if (ctx->inplace_kernel) {
-        /* one output channel per group, its input plane read where it lies */
-        for (int64_t task = begin; task < end; task++) {
-            const int64_t block = task % p->row_blocks, image_group = task / p->row_blocks;
-            const int64_t n = image_group / p->groups, o = image_group % p->groups;
-            const int64_t oh0 = block * p->rows_per_task, oh1 = FC_MIN(p->OH, oh0 + p->rows_per_task);
-            ctx->inplace_kernel(ctx->x + (n * p->C_in + o) * p->H * p->W, p->H, p->W,
-                                oh0 * p->stride_h - p->pad_top, p->stride_h, oh1 - oh0, p->KH, p->KW,
-                                p->dilation_w, p->pad_left, ctx->packed + o * p->KH * p->KW,
-                                ctx->bias ? ctx->bias + o : NULL, ctx->relu, p->OW,
-                                ctx->y + (n * p->O + o) * plane + oh0 * p->OW);
-        }
-        return FC_OK;
-    }
     const size_t buffer_bytes = (size_t)(p->Cg * p->buffer_rows * p->row_len) * sizeof(REAL);
     REAL *buffer = (REAL *)fc_aligned_alloc(buffer_bytes);
     /* a pair of output rows meets at most 2*KH input rows per channel */
@@ -406,9 +412,8 @@ static int FC_NAME(direct_run)(const fc_direct_plan *p, const REAL *x, const REA
         fc_direct_col_offsets(p, col_offsets);
         /* one channel in, one out, undilated rows: the plane kernel */
         const int plane = p->Cg == 1 && p->Og == 1 && p->up_h == 1 && p->dilation_h == 1;
-        FC_NAME(direct_fwd_ctx) ctx = {p, x, packed, bias, y, relu, col_offsets, FC_NAME(direct_pick_fwd_row)(),
-                                       plane ? FC_NAME(direct_pick_fwd_plane)(p) : NULL,
-                                       plane ? FC_NAME(direct_pick_fwd_inplace)(p) : NULL};
+        FC_NAME(direct_fwd_ctx) ctx = {p, x, packed, bias, y, relu, col_offsets, FC_NAME(direct_pick_fwd_row)(p),
+                                       plane ? FC_NAME(direct_pick_fwd_plane)(p) : NULL};
         double flops = 2.0 * p->N * p->O * p->OH * p->OW * p->Cg * p->KH * p->KW;
         status = fc_parallel_for(p->N * p->groups * p->row_blocks, flops, FC_NAME(direct_fwd_task), &ctx);
     }
@@ -519,7 +524,7 @@ int FC_NAME(fc_conv2d_depthwise_grad_weight)(const fc_geom *g, const REAL *grad_
     if (partial && col_offsets) {
         fc_direct_col_offsets(&p, col_offsets);
         FC_NAME(direct_gw_ctx) ctx = {&p, grad_y, x, partial, images_per_block, image_blocks, row_blocks,
-                                      col_offsets, FC_NAME(direct_pick_gw_block)()};
+                                      col_offsets, FC_NAME(direct_pick_gw_block)(&p)};
         double flops = 2.0 * p.N * p.O * p.OH * p.OW * taps;
         status = fc_parallel_for(p.C_in * blocks, flops, FC_NAME(direct_gw_task), &ctx);
         if (status == FC_OK && blocks > 1)

@@ -1,7 +1,7 @@
 /*
  * Micro-kernel interface of the direct convolution (conv_direct.c), shared by
- * the generic kernels (conv_direct_impl.h) and the AVX2+FMA ones
- * (conv_direct_f32_avx2.c, conv_direct_f64_avx2.c).
+ * the generic kernels (conv_direct_impl.h) and the SIMD ones
+ * (conv_direct_simd_impl.h: AVX2+FMA and AVX-512F).
  *
  * The driver copies every input row it needs into a zero-padded "phase row":
  * for stride s the row is split into s phases, phase r holding padded columns
@@ -81,64 +81,38 @@ typedef void (*fc_direct_gw_block_fn_f64)(const double *grad_y, int64_t out_rows
                                           int64_t dilation_h, int64_t KH, int64_t KW,
                                           const int64_t *col_offsets, double *acc);
 
-/* The plane kernel reading the input plane in place (stride_w 1, no zero
- * insertion, KW <= FC_DIRECT_INPLACE_MAX_KW): the same outputs as
- * fc_direct_fwd_plane_fn over the rows of x (H x W) from input row `top`,
- * with X zero outside the image:
- * y[r * OW + ow] = act(bias + sum over i < KH, j < KW of weights[i*KW + j] *
- *                  X(top + r * stride_h + i, ow + j * dilation_w - pad_left)). */
-#define FC_DIRECT_INPLACE_MAX_KW 16
-typedef void (*fc_direct_fwd_inplace_fn_f32)(const float *x, int64_t H, int64_t W, int64_t top,
-                                             int64_t stride_h, int64_t out_rows, int64_t KH, int64_t KW,
-                                             int64_t dilation_w, int64_t pad_left, const float *weights,
-                                             const float *bias, int relu, int64_t OW, float *y);
-typedef void (*fc_direct_fwd_inplace_fn_f64)(const double *x, int64_t H, int64_t W, int64_t top,
-                                             int64_t stride_h, int64_t out_rows, int64_t KH, int64_t KW,
-                                             int64_t dilation_w, int64_t pad_left, const double *weights,
-                                             const double *bias, int relu, int64_t OW, double *y);
-#ifdef FC_HAVE_AVX512
-void fc_direct_fwd_plane_inplace_avx512_f32(const float *x, int64_t H, int64_t W, int64_t top,
-                                            int64_t stride_h, int64_t out_rows, int64_t KH, int64_t KW,
-                                            int64_t dilation_w, int64_t pad_left, const float *weights,
-                                            const float *bias, int relu, int64_t OW, float *y);
-void fc_direct_fwd_plane_inplace_avx512_f64(const double *x, int64_t H, int64_t W, int64_t top,
-                                            int64_t stride_h, int64_t out_rows, int64_t KH, int64_t KW,
-                                            int64_t dilation_w, int64_t pad_left, const double *weights,
-                                            const double *bias, int relu, int64_t OW, double *y);
-#endif
+/* The SIMD kernels (conv_direct_simd_impl.h), one set per instruction set
+ * and float type: the row kernel, the general plane kernel, the plane
+ * kernel for 3x3, stride 1, undilated planes only, and the grad-weight
+ * block kernel. */
+#define FC_DIRECT_SIMD_KERNELS(isa, REAL, T)                                                          \
+    void fc_direct_fwd_row_##isa##_##T(const fc_direct_tap_##T *taps, int64_t ntaps,                 \
+                                       const int64_t *col_offsets, int64_t KW, int rows, int M,      \
+                                       const REAL *bias, int relu, int64_t OW, REAL *y,              \
+                                       int64_t y_row_stride, int64_t y_channel_stride,               \
+                                       int64_t repeat, int64_t tap_step);                            \
+    void fc_direct_fwd_plane_##isa##_##T(const REAL *rows, int64_t row_len, int64_t stride_h,        \
+                                         int64_t out_rows, int64_t KH, int64_t KW,                   \
+                                         const int64_t *col_offsets, const REAL *weights,            \
+                                         const REAL *bias, int relu, int64_t OW, REAL *y);           \
+    void fc_direct_fwd_plane3_##isa##_##T(const REAL *rows, int64_t row_len, int64_t stride_h,       \
+                                          int64_t out_rows, int64_t KH, int64_t KW,                  \
+                                          const int64_t *col_offsets, const REAL *weights,           \
+                                          const REAL *bias, int relu, int64_t OW, REAL *y);          \
+    void fc_direct_gw_block_##isa##_##T(const REAL *grad_y, int64_t out_rows, int64_t OW,            \
+                                        const REAL *rows, int64_t row_len, int64_t stride_h,         \
+                                        int64_t dilation_h, int64_t KH, int64_t KW,                  \
+                                        const int64_t *col_offsets, REAL *acc);
 
 #ifdef FASTCONV_HAVE_AVX2
-void fc_direct_fwd_row_avx2_f32(const fc_direct_tap_f32 *taps, int64_t ntaps,
-                                const int64_t *col_offsets, int64_t KW, int rows, int M,
-                                const float *bias, int relu, int64_t OW,
-                                float *y, int64_t y_row_stride, int64_t y_channel_stride,
-                                int64_t repeat, int64_t tap_step);
-void fc_direct_fwd_row_avx2_f64(const fc_direct_tap_f64 *taps, int64_t ntaps,
-                                const int64_t *col_offsets, int64_t KW, int rows, int M,
-                                const double *bias, int relu, int64_t OW,
-                                double *y, int64_t y_row_stride, int64_t y_channel_stride,
-                                int64_t repeat, int64_t tap_step);
-/* Plane kernels, of the fc_direct_fwd_plane_fn signature: the general one,
- * and one for 3x3, stride 1, undilated planes only (see
- * conv_direct_avx2_impl.h). */
-#define FC_DIRECT_PLANE_KERNEL(name, REAL)                                                              \
-    void name(const REAL *rows, int64_t row_len, int64_t stride_h, int64_t out_rows, int64_t KH,        \
-              int64_t KW, const int64_t *col_offsets, const REAL *weights, const REAL *bias, int relu, \
-              int64_t OW, REAL *y)
-FC_DIRECT_PLANE_KERNEL(fc_direct_fwd_plane_avx2_f32, float);
-FC_DIRECT_PLANE_KERNEL(fc_direct_fwd_plane_avx2_f64, double);
-FC_DIRECT_PLANE_KERNEL(fc_direct_fwd_plane3_avx2_f32, float);
-FC_DIRECT_PLANE_KERNEL(fc_direct_fwd_plane3_avx2_f64, double);
-#undef FC_DIRECT_PLANE_KERNEL
-void fc_direct_gw_block_avx2_f32(const float *grad_y, int64_t out_rows, int64_t OW,
-                                 const float *rows, int64_t row_len, int64_t stride_h,
-                                 int64_t dilation_h, int64_t KH, int64_t KW,
-                                 const int64_t *col_offsets, float *acc);
-void fc_direct_gw_block_avx2_f64(const double *grad_y, int64_t out_rows, int64_t OW,
-                                 const double *rows, int64_t row_len, int64_t stride_h,
-                                 int64_t dilation_h, int64_t KH, int64_t KW,
-                                 const int64_t *col_offsets, double *acc);
+FC_DIRECT_SIMD_KERNELS(avx2, float, f32)
+FC_DIRECT_SIMD_KERNELS(avx2, double, f64)
 #endif
+#ifdef FC_HAVE_AVX512
+FC_DIRECT_SIMD_KERNELS(avx512, float, f32)
+FC_DIRECT_SIMD_KERNELS(avx512, double, f64)
+#endif
+#undef FC_DIRECT_SIMD_KERNELS
 
 #ifdef __cplusplus
 }

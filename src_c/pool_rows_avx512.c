@@ -14,12 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx2,fma")
-#endif
+#include "avx512_target_begin.h"
 
 #define FC_POOL_VEC 1
 /* A partial last vector of outputs is computed whole and stored masked. */
@@ -171,9 +166,5 @@ FC_INLINE __m512i vidx_select_pd(__mmask8 take, __m512i keep, __m512i candidate)
 }
 #include "pool_rows_impl.h"
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "avx512_target_end.h"
 #endif

@@ -8,8 +8,7 @@ depthwise shapes (groups == C, any channel multiplier) go to the direct
 grad-input and grad-weight kernels.  Every shape below satisfies those rules,
 and together they reach each kernel variant: one output channel (two output
 rows per pass, from a zero-padded block of rows when the rows are not
-dilated; with AVX-512 and stride_w 1, read in place from the input plane with
-masked loads at the image edges), two and three output channels per pass, stride 1, 2 and 3
+dilated), two and three output channels per pass, stride 1, 2 and 3
 (phase-split rows), dilation, asymmetric and oversized padding, widths that
 are not a multiple of the vector length (masked tails) and widths of several
 4-vector blocks, planes split into row blocks across threads, grad weight
@@ -124,16 +123,14 @@ DEPTHWISE = [
     ("single-channel-1x2-tiny", (1, 1, 6, 8), (1, 1, 1, 2), 1, 0, 1, 1),
     ("single-channel-tall-rowblocks", (1, 1, 150, 40), (1, 1, 3, 3), 1, 1, 1, 1),
     ("single-channel-m2-s2-dilated", (1, 1, 70, 33), (2, 1, 5, 3), 2, ((2, 2), (1, 1)), (1, 2), 1),
-    # read in place (AVX-512): interior column blocks with unmasked loads, for the
-    # kernel widths compiled in (3, 5, 7) and one taken at run time (4)
-    ("dw-m1-inplace-interior-3x3", (1, 2, 6, 200), (2, 1, 3, 3), 1, 1, 1, 2),
-    ("dw-m1-inplace-interior-5x5-asym", (1, 2, 7, 150), (2, 1, 5, 5), 1, ((1, 3), (4, 0)), 1, 2),
-    ("single-channel-inplace-interior-7x7", (1, 1, 9, 170), (1, 1, 7, 7), 1, 3, 1, 1),
-    ("dw-m1-inplace-runtime-kw-4", (2, 3, 6, 141), (3, 1, 2, 4), 1, ((0, 1), (2, 1)), 1, 3),
-    ("dw-m1-inplace-strided-rows-dilated-cols", (1, 2, 13, 150), (2, 1, 3, 3), (2, 1), ((1, 2), (2, 0)),
+    # several 4-vector blocks per row, for kernel widths 3, 5, 7, 4 and 17
+    ("dw-m1-interior-blocks-3x3", (1, 2, 6, 200), (2, 1, 3, 3), 1, 1, 1, 2),
+    ("dw-m1-interior-blocks-5x5-asym", (1, 2, 7, 150), (2, 1, 5, 5), 1, ((1, 3), (4, 0)), 1, 2),
+    ("single-channel-interior-blocks-7x7", (1, 1, 9, 170), (1, 1, 7, 7), 1, 3, 1, 1),
+    ("dw-m1-kw-4", (2, 3, 6, 141), (3, 1, 2, 4), 1, ((0, 1), (2, 1)), 1, 3),
+    ("dw-m1-strided-rows-dilated-cols", (1, 2, 13, 150), (2, 1, 3, 3), (2, 1), ((1, 2), (2, 0)),
      (1, 2), 2),
-    ("dw-m1-inplace-narrow-cropped", (2, 2, 5, 3), (2, 1, 3, 3), 1, ((0, 0), (0, 0)), 1, 2),
-    # wider than the in-place kernel takes: the buffered rows
+    ("dw-m1-narrow-cropped", (2, 2, 5, 3), (2, 1, 3, 3), 1, ((0, 0), (0, 0)), 1, 2),
     ("single-channel-kernel-17-wide", (1, 1, 5, 40), (1, 1, 2, 17), 1, ((0, 0), (8, 8)), 1, 1),
     # a row block of 8 KB or more, also split for a few threads: a task
     # fetches the next plane's rows between calls of 8 output rows (37 rows:
@@ -258,6 +255,54 @@ def test_depthwise_gradients_match_reference(name, x_shape, w_shape, stride, pad
                                                 pads, dilation, groups)[1] + 1.0
     assert_close(grads.input, expected_x, dtype, scale=scale_x, context="grad input; " + context)
     assert_close(grads.weight, expected_w, dtype, scale=scale_w, context="grad weight; " + context)
+
+
+# ---- every output width -------------------------------------------------------------------------
+# The SIMD kernels split a row into blocks of 1 to 4 vectors (8 float32 lanes
+# on AVX2, 16 on AVX-512; half that in float64) and finish a partial last
+# vector with a plain store into the next row, a store blended with the vector
+# before it, or a masked store.  Every width from 1 to 5 AVX-512 vectors and a
+# few past that meets each of those at both levels.
+
+WIDTH_SWEEP = list(range(1, 81)) + [95, 96, 97, 127, 128, 129]
+WIDTH_KERNELS = [
+    # (weight shape, stride, padding, groups): 3x3 stride 1 takes the
+    # unrolled 3x3 plane kernel where the row has whole vectors
+    ("3x3-plane", (2, 1, 3, 3), 1, 1, 2),
+    ("5x5-plane-cropped", (2, 1, 5, 5), 1, ((2, 2), (0, 1)), 2),
+    ("3x3-s2-plane", (2, 1, 3, 3), 2, 1, 2),
+    ("3x3-multiplier-3-rows", (6, 1, 3, 3), 1, 1, 2),
+    ("5x5-single-channel-m6", (6, 1, 5, 5), 1, 2, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, w_shape, stride, padding, groups", WIDTH_KERNELS,
+                         ids=[case[0] for case in WIDTH_KERNELS])
+def test_forward_and_gradients_at_every_width(name, w_shape, stride, padding, groups, dtype, rng):
+    pads = pads_of(padding)
+    stride_hw = pair(stride)
+    for width in WIDTH_SWEEP:
+        out_hw = output_hw((1, groups, 5, width), w_shape, stride_hw, pads, (1, 1))
+        if out_hw[1] < 1:
+            continue   # the kernel is wider than the padded row
+        x, weight, bias = make_operands(rng, (1, groups, 5, width), w_shape, dtype)
+        context = describe(name, x, weight, stride, padding, 1, groups)
+        got = fastconv.conv2d(x, weight, bias, stride, padding, 1, groups, activation="relu")
+        expected = np.maximum(reference_forward(x, weight, bias, stride_hw, pads, (1, 1), groups), 0.0)
+        assert_close(got, expected, dtype, scale=term_scale(x, weight, stride_hw, pads, (1, 1), groups),
+                     context=context)
+        if groups == 1:
+            continue   # the direct gradients are depthwise ones
+        grad_y = rng.standard_normal((1, weight.shape[0]) + out_hw).astype(dtype)
+        grads = fastconv.conv2d_backward(grad_y, x, weight, stride, padding, 1, groups,
+                                         needs=("input", "weight"))
+        expected_x, expected_w = reference_grads(grad_y, x, weight, stride_hw, pads, (1, 1), groups)
+        scale_x = np.abs(grad_y).max() * np.abs(weight).sum() + 1.0
+        scale_w = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), stride_hw, pads, (1, 1),
+                                  groups)[1] + 1.0
+        assert_close(grads.input, expected_x, dtype, scale=scale_x, context="grad input; " + context)
+        assert_close(grads.weight, expected_w, dtype, scale=scale_w, context="grad weight; " + context)
 
 
 # ---- threads -----------------------------------------------------------------------------------

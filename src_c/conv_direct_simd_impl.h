@@ -1,7 +1,12 @@
 /*
- * AVX2+FMA direct-convolution micro-kernels, templated on the vector type
- * (included by conv_direct_f32_avx2.c and conv_direct_f64_avx2.c, which are
- * compiled with -mavx2 -mfma and only called when the CPU has both).
+ * SIMD direct-convolution micro-kernels, templated on the vector type and
+ * width: included by conv_direct_f32_avx2.c and conv_direct_f64_avx2.c
+ * (256-bit, compiled with -mavx2 -mfma) and by conv_direct_avx512.c (512-bit,
+ * AVX-512F by a target pragma), each called only at its SIMD level.  An ISA
+ * file defines REAL, FC_NAME (which appends the ISA and float type to every
+ * name), FC_TAP (fc_direct_tap_f32 or _f64), VEC, VL (lanes), VMASK (a lane mask: a vector of all-ones lanes on
+ * AVX2, a mask register on AVX-512), VIDX (a permute index vector) and the
+ * operations below.
  *
  * Forward row kernel: up to FC_DIRECT_MAX_M output channels x up to 4
  * vectors of output columns held in registers (at most 12 accumulators);
@@ -15,7 +20,7 @@
  * rows at a time straight from a buffer whose padding rows are zeros, with
  * no per-row bookkeeping; each input vector is loaded once for both rows.
  * A row's last, partial vector goes out as a plain store wherever it can (see
- * avx2_plane_rows), masked stores being slow on AMD cores.  A second plane
+ * simd_plane_rows), masked stores being slow on AMD cores.  A second plane
  * kernel serves 3x3 stride-1 undilated planes (chosen with the plan, see
  * conv_direct_impl.h): its row pairs hold the 9 weights as vectors and
  * unroll the taps, the same sums in the same order.
@@ -50,7 +55,7 @@
 
 /* An input row feeding one output row r (a constant, so the accumulators
  * stay in registers). */
-#define FC_DIRECT_AVX2_ONE_ROW(r, w)                                                \
+#define FC_DIRECT_SIMD_ONE_ROW(r, w)                                                \
     for (int64_t j = 0; j < KW; j++) {                                              \
         const REAL *xp = row + col_offsets[j];                                      \
         VEC xv[4];                                                                  \
@@ -61,7 +66,7 @@
         }                                                                           \
     }
 
-FC_INLINE void FC_NAME(avx2_fwd_block)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
+FC_INLINE void FC_NAME(simd_fwd_block)(const FC_TAP *taps, int64_t ntaps,
                                        const int64_t *col_offsets, int64_t KW, const int R, const int M,
                                        const int U, const REAL *bias, int relu, int64_t ow, int tail,
                                        int64_t row_offset, REAL *y, int64_t y_row_stride,
@@ -88,9 +93,9 @@ FC_INLINE void FC_NAME(avx2_fwd_block)(const FC_NAME(fc_direct_tap) *taps, int64
                 }
             }
         } else if (R == 1 || w0) {
-            FC_DIRECT_AVX2_ONE_ROW(0, w0);
+            FC_DIRECT_SIMD_ONE_ROW(0, w0);
         } else {
-            FC_DIRECT_AVX2_ONE_ROW(1, w1);
+            FC_DIRECT_SIMD_ONE_ROW(1, w1);
         }
     }
     const VEC zero = VZERO();
@@ -108,56 +113,56 @@ FC_INLINE void FC_NAME(avx2_fwd_block)(const FC_NAME(fc_direct_tap) *taps, int64
         }
 }
 
-#undef FC_DIRECT_AVX2_ONE_ROW
+#undef FC_DIRECT_SIMD_ONE_ROW
 
-#define FC_DIRECT_AVX2_BLOCK(R, M, U, tail) \
-    FC_NAME(avx2_fwd_block)(taps, ntaps, col_offsets, KW, R, M, U, bias, relu, ow, tail, row_offset, \
+#define FC_DIRECT_SIMD_BLOCK(R, M, U, tail) \
+    FC_NAME(simd_fwd_block)(taps, ntaps, col_offsets, KW, R, M, U, bias, relu, ow, tail, row_offset, \
                             y, y_row_stride, y_channel_stride)
 
 /* Whole vectors four at a time, then the rest (its last vector partial) in one pass. */
-FC_INLINE void FC_NAME(avx2_fwd_row_rm)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
+FC_INLINE void FC_NAME(simd_fwd_row_rm)(const FC_TAP *taps, int64_t ntaps,
                                         const int64_t *col_offsets, int64_t KW, const int R, const int M,
                                         const REAL *bias, int relu, int64_t OW, int64_t row_offset,
                                         REAL *y, int64_t y_row_stride, int64_t y_channel_stride)
 {
     int64_t ow = 0;
-    for (; ow + 4 * VL <= OW; ow += 4 * VL) FC_DIRECT_AVX2_BLOCK(R, M, 4, VL);
+    for (; ow + 4 * VL <= OW; ow += 4 * VL) FC_DIRECT_SIMD_BLOCK(R, M, 4, VL);
     int64_t rest = OW - ow;
     if (rest <= 0) return;
     int vectors = (int)((rest + VL - 1) / VL);
     int tail = (int)(rest - (int64_t)(vectors - 1) * VL);
     switch (vectors) {
-    case 1: FC_DIRECT_AVX2_BLOCK(R, M, 1, tail); break;
-    case 2: FC_DIRECT_AVX2_BLOCK(R, M, 2, tail); break;
-    case 3: FC_DIRECT_AVX2_BLOCK(R, M, 3, tail); break;
-    default: FC_DIRECT_AVX2_BLOCK(R, M, 4, tail); break;
+    case 1: FC_DIRECT_SIMD_BLOCK(R, M, 1, tail); break;
+    case 2: FC_DIRECT_SIMD_BLOCK(R, M, 2, tail); break;
+    case 3: FC_DIRECT_SIMD_BLOCK(R, M, 3, tail); break;
+    default: FC_DIRECT_SIMD_BLOCK(R, M, 4, tail); break;
     }
 }
 
-#undef FC_DIRECT_AVX2_BLOCK
+#undef FC_DIRECT_SIMD_BLOCK
 
-void FC_NAME(fc_direct_fwd_row_avx2)(const FC_NAME(fc_direct_tap) *taps, int64_t ntaps,
+void FC_NAME(fc_direct_fwd_row)(const FC_TAP *taps, int64_t ntaps,
                                      const int64_t *col_offsets, int64_t KW, int rows, int M,
                                      const REAL *bias, int relu, int64_t OW,
                                      REAL *y, int64_t y_row_stride, int64_t y_channel_stride,
                                      int64_t repeat, int64_t tap_step)
 {
-#define FC_DIRECT_AVX2_ROW(R, M) \
-    FC_NAME(avx2_fwd_row_rm)(taps, ntaps, col_offsets, KW, R, M, bias, relu, OW, q * tap_step, \
+#define FC_DIRECT_SIMD_ROW(R, M) \
+    FC_NAME(simd_fwd_row_rm)(taps, ntaps, col_offsets, KW, R, M, bias, relu, OW, q * tap_step, \
                              y + q * y_row_stride, y_row_stride, y_channel_stride)
     for (int64_t q = 0; q < repeat; q++) {
-        if (rows == 2) FC_DIRECT_AVX2_ROW(2, 1);
-        else if (M == 1) FC_DIRECT_AVX2_ROW(1, 1);
-        else if (M == 2) FC_DIRECT_AVX2_ROW(1, 2);
-        else FC_DIRECT_AVX2_ROW(1, 3);
+        if (rows == 2) FC_DIRECT_SIMD_ROW(2, 1);
+        else if (M == 1) FC_DIRECT_SIMD_ROW(1, 1);
+        else if (M == 2) FC_DIRECT_SIMD_ROW(1, 2);
+        else FC_DIRECT_SIMD_ROW(1, 3);
     }
-#undef FC_DIRECT_AVX2_ROW
+#undef FC_DIRECT_SIMD_ROW
 }
 
 /* Two output rows r0, r0 + 1 of the plane kernel over U vectors from ow:
  * input row k feeds row r0 with kernel row k and row r0 + 1 with kernel row
  * k - stride_h, so an input vector both need is loaded once for the two. */
-FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int64_t stride_h,
+FC_INLINE void FC_NAME(simd_plane_block)(const REAL *rows, int64_t row_len, int64_t stride_h,
                                          int64_t KH, int64_t KW,
                                          const int64_t *col_offsets, const REAL *weights, VEC b,
                                          int relu, int64_t ow, int tail, unsigned whole, const int R,
@@ -208,7 +213,7 @@ FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int6
                  * before it (just stored): one plain store ending at the
                  * row's end */
                 const VEC before = relu ? VMAX(zero, acc[r][U - 2]) : acc[r][U - 2];
-                const VMASK lanes = VLANES(tail);
+                const VIDX lanes = VLANES(tail);
                 VSTOREU(out + tail - VL, VBLEND(VPERMUTE(v, lanes), VPERMUTE(before, lanes), VTAILMASK(VL - tail)));
             } else {
                 VMASKSTORE(out, VTAILMASK(tail), v);
@@ -216,23 +221,25 @@ FC_INLINE void FC_NAME(avx2_plane_block)(const REAL *rows, int64_t row_len, int6
         }
 }
 
-/* Two output rows, U (1 or 2) whole vectors from ow, of a 3x3 stride-1
- * undilated plane: the 9 weights come in as vectors and the taps at fixed
- * offsets, so the loops unroll into straight loads and FMAs.  The 9 weights,
- * 2U accumulators and U input vectors fit in the 16 vector registers; each
- * input vector is held in one (FC_IN_REGISTER) for the two rows' FMAs, where
+/* Two output rows, U (1 to FC_PLANE3_U) whole vectors from ow, of a 3x3
+ * stride-1 undilated plane: the 9 weights come in as vectors and the taps at
+ * fixed offsets, so the loops unroll into straight loads and FMAs.  Each
+ * accumulator takes 9 dependent FMAs, so the block's 2U accumulators are
+ * what hides the FMA latency: the ISA file sets FC_PLANE3_U to the most
+ * whose 9 weights, 2U accumulators and U input vectors fit in its vector
+ * registers (2 of 16 on AVX2, 4 of 32 on AVX-512).  Each input vector is held in one (FC_IN_REGISTER) for the two rows' FMAs, where
  * compilers otherwise fold the load into both, which made the loads, not
- * the FMAs, the limit.  Every output is summed in the order avx2_plane_block
+ * the FMAs, the limit.  Every output is summed in the order simd_plane_block
  * sums it (input rows, then taps, ascending, from the bias): the same bits. */
-FC_INLINE void FC_NAME(avx2_plane3_block)(const REAL *rows, int64_t row_len, const VEC *wv, VEC b,
+FC_INLINE void FC_NAME(simd_plane3_block)(const REAL *rows, int64_t row_len, const VEC *wv, VEC b,
                                           int relu, int64_t ow, const int U, REAL *y, int64_t OW)
 {
-    VEC a0[2], a1[2];
+    VEC a0[4], a1[4];
     for (int u = 0; u < U; u++) a0[u] = a1[u] = b;
     for (int k = 0; k < 4; k++) {
         const REAL *row = rows + k * row_len + ow;
         for (int j = 0; j < 3; j++) {
-            VEC x[2];
+            VEC x[4];
             for (int u = 0; u < U; u++) {
                 x[u] = VLOADU(row + j + u * VL);
                 FC_IN_REGISTER(x[u]);
@@ -256,31 +263,35 @@ FC_INLINE void FC_NAME(avx2_plane3_block)(const REAL *rows, int64_t row_len, con
  * pair's second row (the next pair comes later), and for its first row when
  * the row is a single block (the second row's stores follow in the same
  * block); the last rows of the call store their last VL values instead (see
- * avx2_plane_block).  AMD cores run a masked store
+ * simd_plane_block).  AMD cores run a masked store
  * several times slower than a plain one (depthwise 7x7 and 14x14 planes, one
  * partial vector per row, took 0.76 of their time with whole stores
  * throughout).  Blocks go left to right: right to left, which would let every
  * row store whole, made 112x112 planes 12% slower. */
-FC_INLINE void FC_NAME(avx2_plane_rows)(const REAL *rows, int64_t row_len, int64_t stride_h,
+FC_INLINE void FC_NAME(simd_plane_rows)(const REAL *rows, int64_t row_len, int64_t stride_h,
                                         int64_t KH, int64_t KW,
                                         const int64_t *col_offsets, const REAL *weights, const VEC *wv, VEC b,
                                         int relu, const int R, int64_t left, REAL *y, int64_t OW)
 {
-#define FC_DIRECT_AVX2_PLANE(U, tail) \
-    FC_NAME(avx2_plane_block)(rows, row_len, stride_h, KH, KW, col_offsets, weights, b, relu, ow, tail, whole, R, U, y, OW)
+#define FC_DIRECT_SIMD_PLANE(U, tail) \
+    FC_NAME(simd_plane_block)(rows, row_len, stride_h, KH, KW, col_offsets, weights, b, relu, ow, tail, whole, R, U, y, OW)
     int64_t ow = 0;
     unsigned whole = 0;   /* rows r (bit r) whose last vector is stored whole */
     if (wv && R == 2) {
         /* whole vectors; a partial last one goes below with the whole one
          * before it (stored as one plain store ending at the row's end) */
         const int64_t end = OW % VL == 0 ? OW : FC_MAX(0, OW / VL - 1) * VL;
-        for (; ow + 2 * VL <= end; ow += 2 * VL) FC_NAME(avx2_plane3_block)(rows, row_len, wv, b, relu, ow, 2, y, OW);
-        if (ow < end) {
-            FC_NAME(avx2_plane3_block)(rows, row_len, wv, b, relu, ow, 1, y, OW);
-            ow += VL;
+        for (; ow + FC_PLANE3_U * VL <= end; ow += FC_PLANE3_U * VL)
+            FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, FC_PLANE3_U, y, OW);
+        switch ((end - ow) / VL) {
+        case 0: break;
+        case 1: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 1, y, OW); break;
+        case 2: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 2, y, OW); break;
+        default: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 3, y, OW); break;
         }
+        ow = end;
     }
-    for (; ow + 4 * VL <= OW; ow += 4 * VL) FC_DIRECT_AVX2_PLANE(4, VL);
+    for (; ow + 4 * VL <= OW; ow += 4 * VL) FC_DIRECT_SIMD_PLANE(4, VL);
     const int64_t rest = OW - ow;
     if (rest <= 0) return;
     const int vectors = (int)((rest + VL - 1) / VL);
@@ -288,9 +299,9 @@ FC_INLINE void FC_NAME(avx2_plane_rows)(const REAL *rows, int64_t row_len, int64
     if (tail == VL) {
         /* whole vectors only (rest < 4 * VL, so at most 3) */
         switch (vectors) {
-        case 1: FC_DIRECT_AVX2_PLANE(1, VL); break;
-        case 2: FC_DIRECT_AVX2_PLANE(2, VL); break;
-        default: FC_DIRECT_AVX2_PLANE(3, VL); break;
+        case 1: FC_DIRECT_SIMD_PLANE(1, VL); break;
+        case 2: FC_DIRECT_SIMD_PLANE(2, VL); break;
+        default: FC_DIRECT_SIMD_PLANE(3, VL); break;
         }
         return;
     }
@@ -298,15 +309,15 @@ FC_INLINE void FC_NAME(avx2_plane_rows)(const REAL *rows, int64_t row_len, int64
     for (int r = 0; r < R; r++)
         if ((r == R - 1 || ow == 0) && VL - tail <= (left - 1 - r) * OW) whole |= 1u << r;
     switch (vectors) {
-    case 1: FC_DIRECT_AVX2_PLANE(1, tail); break;
-    case 2: FC_DIRECT_AVX2_PLANE(2, tail); break;
-    case 3: FC_DIRECT_AVX2_PLANE(3, tail); break;
-    default: FC_DIRECT_AVX2_PLANE(4, tail); break;
+    case 1: FC_DIRECT_SIMD_PLANE(1, tail); break;
+    case 2: FC_DIRECT_SIMD_PLANE(2, tail); break;
+    case 3: FC_DIRECT_SIMD_PLANE(3, tail); break;
+    default: FC_DIRECT_SIMD_PLANE(4, tail); break;
     }
-#undef FC_DIRECT_AVX2_PLANE
+#undef FC_DIRECT_SIMD_PLANE
 }
 
-FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_plane_avx2)(const REAL *rows, int64_t row_len, int64_t stride_h,
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_plane)(const REAL *rows, int64_t row_len, int64_t stride_h,
                                                        int64_t out_rows, int64_t KH, int64_t KW,
                                                        const int64_t *col_offsets, const REAL *weights,
                                                        const REAL *bias, int relu, int64_t OW, REAL *y)
@@ -314,17 +325,17 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_plane_avx2)(const REAL *rows, int64_t
     const VEC b = bias ? VSET1(*bias) : VZERO();
     int64_t r = 0;
     for (; r + 2 <= out_rows; r += 2)
-        FC_NAME(avx2_plane_rows)(rows + r * stride_h * row_len, row_len, stride_h, KH, KW, col_offsets,
+        FC_NAME(simd_plane_rows)(rows + r * stride_h * row_len, row_len, stride_h, KH, KW, col_offsets,
                                  weights, NULL, b, relu, 2, out_rows - r, y + r * OW, OW);
     if (r < out_rows)
-        FC_NAME(avx2_plane_rows)(rows + r * stride_h * row_len, row_len, stride_h, KH, KW, col_offsets,
+        FC_NAME(simd_plane_rows)(rows + r * stride_h * row_len, row_len, stride_h, KH, KW, col_offsets,
                                  weights, NULL, b, relu, 1, out_rows - r, y + r * OW, OW);
 }
 
 /* The plane kernel for 3x3, stride 1, undilated (col_offsets 0, 1, 2; KH,
  * KW, stride_h and col_offsets are those, and not read): row pairs through
- * avx2_plane3_block, the 9 weights held as vectors. */
-FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_plane3_avx2)(const REAL *rows, int64_t row_len, int64_t stride_h,
+ * simd_plane3_block, the 9 weights held as vectors. */
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_plane3)(const REAL *rows, int64_t row_len, int64_t stride_h,
                                                         int64_t out_rows, int64_t KH, int64_t KW,
                                                         const int64_t *col_offsets, const REAL *weights,
                                                         const REAL *bias, int relu, int64_t OW, REAL *y)
@@ -339,16 +350,16 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_plane3_avx2)(const REAL *rows, int64_
     for (int t = 0; t < 9; t++) wv[t] = VSET1(weights[t]);
     int64_t r = 0;
     for (; r + 2 <= out_rows; r += 2)
-        FC_NAME(avx2_plane_rows)(rows + r * row_len, row_len, 1, 3, 3, taps, weights, wv, b, relu, 2,
+        FC_NAME(simd_plane_rows)(rows + r * row_len, row_len, 1, 3, 3, taps, weights, wv, b, relu, 2,
                                  out_rows - r, y + r * OW, OW);
     if (r < out_rows)
-        FC_NAME(avx2_plane_rows)(rows + r * row_len, row_len, 1, 3, 3, taps, weights, NULL, b, relu, 1,
+        FC_NAME(simd_plane_rows)(rows + r * row_len, row_len, 1, 3, 3, taps, weights, NULL, b, relu, 1,
                                  out_rows - r, y + r * OW, OW);
 }
 
 /* T taps over every row of the block, their accumulators in registers
  * throughout; tap t reads rows + r*row_step + offsets[t]. */
-FC_INLINE void FC_NAME(avx2_gw_group)(const REAL *grad_y, int64_t out_rows, int64_t OW,
+FC_INLINE void FC_NAME(simd_gw_group)(const REAL *grad_y, int64_t out_rows, int64_t OW,
                                       const REAL *rows, int64_t row_step, const int64_t *offsets,
                                       REAL *const *accp, const int T)
 {
@@ -372,7 +383,7 @@ FC_INLINE void FC_NAME(avx2_gw_group)(const REAL *grad_y, int64_t out_rows, int6
     for (int t = 0; t < T; t++) VSTOREU(accp[t], a[t]);
 }
 
-void FC_NAME(fc_direct_gw_block_avx2)(const REAL *grad_y, int64_t out_rows, int64_t OW,
+void FC_NAME(fc_direct_gw_block)(const REAL *grad_y, int64_t out_rows, int64_t OW,
                                       const REAL *rows, int64_t row_len, int64_t stride_h,
                                       int64_t dilation_h, int64_t KH, int64_t KW,
                                       const int64_t *col_offsets, REAL *acc)
@@ -387,20 +398,20 @@ void FC_NAME(fc_direct_gw_block_avx2)(const REAL *grad_y, int64_t out_rows, int6
             offsets[t] = i * dilation_h * row_len + col_offsets[j];
             accp[t] = acc + (t0 + t) * FC_DIRECT_GW_LANES;
         }
-#define FC_DIRECT_AVX2_GW(T) \
-    FC_NAME(avx2_gw_group)(grad_y, out_rows, OW, rows, stride_h * row_len, offsets, accp, T)
+#define FC_DIRECT_SIMD_GW(T) \
+    FC_NAME(simd_gw_group)(grad_y, out_rows, OW, rows, stride_h * row_len, offsets, accp, T)
         switch (T) {
-        case 1: FC_DIRECT_AVX2_GW(1); break;
-        case 2: FC_DIRECT_AVX2_GW(2); break;
-        case 3: FC_DIRECT_AVX2_GW(3); break;
-        case 4: FC_DIRECT_AVX2_GW(4); break;
-        case 5: FC_DIRECT_AVX2_GW(5); break;
-        case 6: FC_DIRECT_AVX2_GW(6); break;
-        case 7: FC_DIRECT_AVX2_GW(7); break;
-        case 8: FC_DIRECT_AVX2_GW(8); break;
-        case 9: FC_DIRECT_AVX2_GW(9); break;
-        default: FC_DIRECT_AVX2_GW(10); break;
+        case 1: FC_DIRECT_SIMD_GW(1); break;
+        case 2: FC_DIRECT_SIMD_GW(2); break;
+        case 3: FC_DIRECT_SIMD_GW(3); break;
+        case 4: FC_DIRECT_SIMD_GW(4); break;
+        case 5: FC_DIRECT_SIMD_GW(5); break;
+        case 6: FC_DIRECT_SIMD_GW(6); break;
+        case 7: FC_DIRECT_SIMD_GW(7); break;
+        case 8: FC_DIRECT_SIMD_GW(8); break;
+        case 9: FC_DIRECT_SIMD_GW(9); break;
+        default: FC_DIRECT_SIMD_GW(10); break;
         }
-#undef FC_DIRECT_AVX2_GW
+#undef FC_DIRECT_SIMD_GW
     }
 }
