@@ -10,8 +10,8 @@
  *      the buffer's padding cells are filled once per task (-inf or 0);
  *   2. horizontal: each output reduces its KW taps of that buffer, with
  *      SIMD over output width (stride 2 deinterleaves even/odd columns).
- * The input is streamed once; the row buffer stays in L1.  On AVX2, stride 1
- * with windows 2 or 3 wide (max undilated along the row) keeps a row's
+ * The input is streamed once; the row buffer stays in L1.  On AVX2 and
+ * AVX-512, stride 1 with windows 2 or 3 wide (max undilated along the row) keeps a row's
  * column results in registers and takes the taps as shifted views of them
  * (s1_rows), the same operations in the same order without the buffer.  Max with
  * indices scans each window in the reference order instead, so ties and

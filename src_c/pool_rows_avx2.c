@@ -94,6 +94,18 @@ FC_INLINE fc_index_f32x8 vidx_select(__m256 take, fc_index_f32x8 keep, fc_index_
 #define FC_POOL_DIV 1   /* vmul and vdiv: stride-2 averages divided in registers */
 #define vmul _mm256_mul_ps
 #define vdiv _mm256_div_ps
+/* p[0..n), lanes n.. = fill: a masked load (lanes past n are not read) and a blend */
+#define FC_POOL_LOAD_N 1
+FC_INLINE __m256 vload_n(const float *p, int64_t n, float fill)
+{
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, mask), _mm256_castsi256_ps(mask));
+}
+FC_INLINE __m256d vload_n_pd(const double *p, int64_t n, double fill)
+{
+    const __m256i mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+    return _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, mask), _mm256_castsi256_pd(mask));
+}
 #define FC_ALIGNR_PS(hi, lo, bytes) \
     _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(hi), _mm256_castps_si256(lo), (bytes)))
 FC_INLINE __m256 vnext1(__m256 cur, __m256 next)
@@ -139,6 +151,7 @@ FC_INLINE __m256 vprev2(__m256 prev, __m256 cur)
 #undef vstride2
 #undef vmul
 #undef vdiv
+#define vload_n vload_n_pd
 #define vnext1 vnext1_pd
 #define vnext2 vnext2_pd
 #define vprev1 vprev1_pd

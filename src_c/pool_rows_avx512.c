@@ -30,6 +30,9 @@
 #define vadd _mm512_add_ps
 #define vset1 _mm512_set1_ps
 #define vstore_n(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
+/* p[0..n), lanes n.. = fill (not read) */
+#define FC_POOL_LOAD_N 1
+#define vload_n(p, n, fill) _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << (n)) - 1u), (p))
 /* take = (v > best) | (v != v), the scalar rule, as a lane mask; vselect(take, best, v) = take ? v : best */
 #define VTAKE __mmask16
 #define vtake(best, v) ((__mmask16)(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)))
@@ -90,6 +93,19 @@ FC_INLINE fc_index_f32x16 vidx_select(__mmask16 take, fc_index_f32x16 keep, fc_i
     return (fc_index_f32x16){_mm512_mask_blend_epi64((__mmask8)(take & 0xFF), keep.lo, candidate.lo),
                              _mm512_mask_blend_epi64((__mmask8)(take >> 8), keep.hi, candidate.hi)};
 }
+/* Stride-1 max and avg, windows 2 or 3 wide (s1_rows, see pool_rows_impl.h):
+ * a tap is a shifted view of three consecutive vectors, one valignd across
+ * two of them.  vnext(cur, next, k): lanes k .. k + VLEN - 1 of cur:next;
+ * vprev(prev, cur, k): the last k lanes of prev, then cur's first VLEN - k. */
+#define FC_POOL_SHIFT 1
+#define FC_ALIGNR_PS(hi, lo, lanes) \
+    _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), (lanes)))
+FC_INLINE __m512 vnext1(__m512 cur, __m512 next) { return FC_ALIGNR_PS(next, cur, 1); }
+FC_INLINE __m512 vnext2(__m512 cur, __m512 next) { return FC_ALIGNR_PS(next, cur, 2); }
+FC_INLINE __m512 vprev1(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev, 15); }
+FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev, 14); }
+#define vmul _mm512_mul_ps
+#define vdiv _mm512_div_ps
 #include "pool_rows_impl.h"
 #undef REAL
 #undef FC_POOL_INDEX
@@ -101,6 +117,7 @@ FC_INLINE fc_index_f32x16 vidx_select(__mmask16 take, fc_index_f32x16 keep, fc_i
 #undef vadd
 #undef vset1
 #undef vstore_n
+#undef vload_n
 #undef VTAKE
 #undef vtake
 #undef vselect
@@ -108,8 +125,16 @@ FC_INLINE fc_index_f32x16 vidx_select(__mmask16 take, fc_index_f32x16 keep, fc_i
 #undef TAP_NONE
 #undef vbits_set1
 #undef vbits_eq
+#undef vmul
+#undef vdiv
 #define vnanmax vnanmax_pd
 #define vstride2 vstride2_pd
+#define vnext1 vnext1_pd
+#define vnext2 vnext2_pd
+#define vprev1 vprev1_pd
+#define vprev2 vprev2_pd
+#define vmul _mm512_mul_pd
+#define vdiv _mm512_div_pd
 #define vidx_from_bits vidx_from_bits_pd
 #define vidx_load vidx_load_pd
 #define vidx_store vidx_store_pd
@@ -128,6 +153,7 @@ FC_INLINE fc_index_f32x16 vidx_select(__mmask16 take, fc_index_f32x16 keep, fc_i
 #define vadd _mm512_add_pd
 #define vset1 _mm512_set1_pd
 #define vstore_n(p, v, n) _mm512_mask_storeu_pd((p), (__mmask8)((1u << (n)) - 1u), (v))
+#define vload_n(p, n, fill) _mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << (n)) - 1u), (p))
 #define VTAKE __mmask8
 #define vtake(best, v) ((__mmask8)(_mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q)))
 #define vselect(take, best, v) _mm512_mask_blend_pd(take, best, v)
@@ -140,6 +166,12 @@ FC_INLINE void vstride2_pd(const double *p, __m512d *even, __m512d *odd)
     *even = _mm512_permutex2var_pd(lo, e, hi);
     *odd = _mm512_permutex2var_pd(lo, _mm512_add_epi64(e, _mm512_set1_epi64(1)), hi);
 }
+#define FC_ALIGNR_PD(hi, lo, lanes) \
+    _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), (lanes)))
+FC_INLINE __m512d vnext1_pd(__m512d cur, __m512d next) { return FC_ALIGNR_PD(next, cur, 1); }
+FC_INLINE __m512d vnext2_pd(__m512d cur, __m512d next) { return FC_ALIGNR_PD(next, cur, 2); }
+FC_INLINE __m512d vprev1_pd(__m512d prev, __m512d cur) { return FC_ALIGNR_PD(cur, prev, 7); }
+FC_INLINE __m512d vprev2_pd(__m512d prev, __m512d cur) { return FC_ALIGNR_PD(cur, prev, 6); }
 /* 8 int64 indices, one per double lane: the lane masks already line up. */
 #define IDXV __m512i
 FC_INLINE __m512i vidx_load_pd(const int64_t *p) { return _mm512_loadu_si512((const void *)p); }
