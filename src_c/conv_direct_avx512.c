@@ -23,6 +23,7 @@
 #define VMASK __mmask16
 #define VIDX __m512i
 #define FC_PLANE3_U 4
+#define FC_PLANE3_TAIL 1
 #define VL 16
 #define VZERO() _mm512_setzero_ps()
 #define VSET1(v) _mm512_set1_ps(v)
@@ -47,6 +48,7 @@
 #undef VMASK
 #undef VIDX
 #undef FC_PLANE3_U
+#undef FC_PLANE3_TAIL
 #undef VL
 #undef VZERO
 #undef VSET1
@@ -68,6 +70,7 @@
 #define VMASK __mmask8
 #define VIDX __m512i
 #define FC_PLANE3_U 4
+#define FC_PLANE3_TAIL 1
 #define VL 8
 #define VZERO() _mm512_setzero_pd()
 #define VSET1(v) _mm512_set1_pd(v)

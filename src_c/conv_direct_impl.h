@@ -114,31 +114,37 @@ static void FC_NAME(direct_fwd_plane_generic)(const REAL *rows, int64_t row_len,
     }
 }
 
-/* The 3x3 stride-1 kernel takes undilated planes whose rows are whole
- * vectors, or 8 vectors and more, wide (a partial last vector stays with the
- * general kernel, which stores it with the whole one before it): against
- * the general kernel, dw-128x56 forward took 0.92-0.94 of its time, its
+/* 3x3, stride 1, undilated planes: the geometry of the unrolled 3x3 kernel. */
+static int FC_NAME(direct_plane3_geometry)(const fc_direct_plan *p)
+{
+    return p->KH == 3 && p->KW == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dilation_w == 1 && p->up_w == 1;
+}
+
+/* The AVX2 3x3 kernel takes such planes whose rows are whole vectors, or 8
+ * vectors and more, wide (a partial last vector stays with the general
+ * kernel, which stores it with the whole one before it): against the
+ * general kernel, dw-128x56 forward took 0.92-0.94 of its time, its
  * grad_input 0.94, a 512x512 image 0.81-0.87, 112x112 and 224x224 planes
  * 0.92-0.96 (and, with two vectors per block since, the 512x512 image
- * 0.90-0.93 of that again); bits unchanged.  The AVX-512 kernels take the
- * same rule in AVX2 vectors: dw-128x56, 3.5 AVX-512 vectors per row, ran
- * 0.97-0.99 of the AVX2 kernels' time through the 3x3 kernel's two whole
- * vectors and the general kernel's partial pair, 1.09-1.17 through the
- * general kernel alone. */
+ * 0.90-0.93 of that again); bits unchanged.  The AVX-512 one, with 4
+ * vectors a block and the partial last one stored masked, takes every
+ * width: against the AVX2 kernels (Zen 5, one thread) depthwise 28x28 and
+ * 14x14 planes took 0.62 of their time, the 512x512 image 0.88-0.94, and
+ * the planes bound by memory about the same (dw-128x56 0.97-1.12, 8 x 32
+ * planes of 112x112 0.98-1.16, from run to run). */
 static int FC_NAME(direct_plane3_suits)(const fc_direct_plan *p)
 {
     const int64_t lanes = 32 / (int64_t)sizeof(REAL);
-    return p->KH == 3 && p->KW == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dilation_w == 1 &&
-           p->up_w == 1 && (p->OW % lanes == 0 || p->OW >= 8 * lanes);
+    return FC_NAME(direct_plane3_geometry)(p) && (p->OW % lanes == 0 || p->OW >= 8 * lanes);
 }
 
-/* The AVX-512 kernels where a row of OW outputs fills its 512-bit vectors as
- * fully as 256-bit ones (an even number of AVX2 vectors), else the AVX2
- * kernels, at the AVX-512 level.  The kernels compute a partial last vector
- * whole, so a row of 3.5 AVX-512 vectors costs 4 where AVX2 needs 7 halves:
- * dw-128x56 forward took 1.09-1.14 of the AVX2 kernels' time through the
- * AVX-512 ones (grad_input 1.04-1.12), while a 512x512 image's 3x3 took
- * 0.78-0.94 and its 7x7 0.65-0.73 of the time (Zen 5, one thread). */
+/* Elsewhere the AVX-512 kernels where a row of OW outputs fills its 512-bit
+ * vectors as fully as 256-bit ones (an even number of AVX2 vectors), else
+ * the AVX2 kernels, at the AVX-512 level: those compute a partial last
+ * vector whole, so a row of 3.5 AVX-512 vectors costs 4 where AVX2 needs 7
+ * halves.  Through the general AVX-512 plane kernel dw-128x56 forward took
+ * 1.09-1.14 of the AVX2 kernels' time, while the 512x512 image's 7x7 took
+ * 0.65-0.76. */
 static int FC_NAME(direct_wide_suits)(int64_t OW)
 {
     const int64_t lanes = 32 / (int64_t)sizeof(REAL);
@@ -149,16 +155,19 @@ static int FC_NAME(direct_wide_suits)(int64_t OW)
  * outputs, else the generic ones. */
 static FC_NAME(fc_direct_fwd_plane_fn) FC_NAME(direct_pick_fwd_plane)(const fc_direct_plan *p)
 {
-    const int plane3 = FC_NAME(direct_plane3_suits)(p);
 #ifdef FC_HAVE_AVX512
-    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_wide_suits)(p->OW))
-        return plane3 ? FC_NAME(fc_direct_fwd_plane3_avx512) : FC_NAME(fc_direct_fwd_plane_avx512);
+    if (fc_simd_level() >= FC_SIMD_AVX512) {
+        /* the AVX-512 3x3 kernel stores a partial last vector masked, so it
+         * takes any width */
+        if (FC_NAME(direct_plane3_geometry)(p)) return FC_NAME(fc_direct_fwd_plane3_avx512);
+        if (FC_NAME(direct_wide_suits)(p->OW)) return FC_NAME(fc_direct_fwd_plane_avx512);
+    }
 #endif
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2)
-        return plane3 ? FC_NAME(fc_direct_fwd_plane3_avx2) : FC_NAME(fc_direct_fwd_plane_avx2);
+        return FC_NAME(direct_plane3_suits)(p) ? FC_NAME(fc_direct_fwd_plane3_avx2) : FC_NAME(fc_direct_fwd_plane_avx2);
 #endif
-    (void)plane3;
+    (void)p;
     return FC_NAME(direct_fwd_plane_generic);
 }
 

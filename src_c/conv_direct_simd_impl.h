@@ -221,18 +221,21 @@ FC_INLINE void FC_NAME(simd_plane_block)(const REAL *rows, int64_t row_len, int6
         }
 }
 
-/* Two output rows, U (1 to FC_PLANE3_U) whole vectors from ow, of a 3x3
- * stride-1 undilated plane: the 9 weights come in as vectors and the taps at
- * fixed offsets, so the loops unroll into straight loads and FMAs.  Each
+/* Two output rows, U (1 to FC_PLANE3_U) vectors from ow, of a 3x3 stride-1
+ * undilated plane; of the last vector the first `tail` lanes are stored (all
+ * VL but where the ISA file sets FC_PLANE3_TAIL: AVX-512, whose masked
+ * stores are fast).  The 9 weights come in as vectors and the taps at fixed
+ * offsets, so the loops unroll into straight loads and FMAs.  Each
  * accumulator takes 9 dependent FMAs, so the block's 2U accumulators are
  * what hides the FMA latency: the ISA file sets FC_PLANE3_U to the most
  * whose 9 weights, 2U accumulators and U input vectors fit in its vector
- * registers (2 of 16 on AVX2, 4 of 32 on AVX-512).  Each input vector is held in one (FC_IN_REGISTER) for the two rows' FMAs, where
- * compilers otherwise fold the load into both, which made the loads, not
- * the FMAs, the limit.  Every output is summed in the order simd_plane_block
- * sums it (input rows, then taps, ascending, from the bias): the same bits. */
+ * registers (2 of 16 on AVX2, 4 of 32 on AVX-512).  Each input vector is
+ * held in one (FC_IN_REGISTER) for the two rows' FMAs, where compilers
+ * otherwise fold the load into both, which made the loads, not the FMAs,
+ * the limit.  Every output is summed in the order simd_plane_block sums it
+ * (input rows, then taps, ascending, from the bias): the same bits. */
 FC_INLINE void FC_NAME(simd_plane3_block)(const REAL *rows, int64_t row_len, const VEC *wv, VEC b,
-                                          int relu, int64_t ow, const int U, REAL *y, int64_t OW)
+                                          int relu, int64_t ow, const int U, int tail, REAL *y, int64_t OW)
 {
     VEC a0[4], a1[4];
     for (int u = 0; u < U; u++) a0[u] = a1[u] = b;
@@ -252,8 +255,14 @@ FC_INLINE void FC_NAME(simd_plane3_block)(const REAL *rows, int64_t row_len, con
     }
     const VEC zero = VZERO();
     for (int u = 0; u < U; u++) {
-        VSTOREU(y + ow + u * VL, relu ? VMAX(zero, a0[u]) : a0[u]);
-        VSTOREU(y + OW + ow + u * VL, relu ? VMAX(zero, a1[u]) : a1[u]);
+        const VEC v0 = relu ? VMAX(zero, a0[u]) : a0[u], v1 = relu ? VMAX(zero, a1[u]) : a1[u];
+        if (u == U - 1 && tail < VL) {
+            VMASKSTORE(y + ow + u * VL, VTAILMASK(tail), v0);
+            VMASKSTORE(y + OW + ow + u * VL, VTAILMASK(tail), v1);
+        } else {
+            VSTOREU(y + ow + u * VL, v0);
+            VSTOREU(y + OW + ow + u * VL, v1);
+        }
     }
 }
 
@@ -278,16 +287,32 @@ FC_INLINE void FC_NAME(simd_plane_rows)(const REAL *rows, int64_t row_len, int64
     int64_t ow = 0;
     unsigned whole = 0;   /* rows r (bit r) whose last vector is stored whole */
     if (wv && R == 2) {
+#ifdef FC_PLANE3_TAIL
+        /* every vector, a partial last one stored masked */
+        for (; ow + FC_PLANE3_U * VL <= OW; ow += FC_PLANE3_U * VL)
+            FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, FC_PLANE3_U, VL, y, OW);
+        if (ow < OW) {
+            const int vectors = (int)((OW - ow + VL - 1) / VL);
+            const int tail = (int)(OW - ow - (int64_t)(vectors - 1) * VL);
+            switch (vectors) {
+            case 1: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 1, tail, y, OW); break;
+            case 2: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 2, tail, y, OW); break;
+            case 3: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 3, tail, y, OW); break;
+            default: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 4, tail, y, OW); break;
+            }
+        }
+        return;
+#endif
         /* whole vectors; a partial last one goes below with the whole one
          * before it (stored as one plain store ending at the row's end) */
         const int64_t end = OW % VL == 0 ? OW : FC_MAX(0, OW / VL - 1) * VL;
         for (; ow + FC_PLANE3_U * VL <= end; ow += FC_PLANE3_U * VL)
-            FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, FC_PLANE3_U, y, OW);
+            FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, FC_PLANE3_U, VL, y, OW);
         switch ((end - ow) / VL) {
         case 0: break;
-        case 1: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 1, y, OW); break;
-        case 2: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 2, y, OW); break;
-        default: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 3, y, OW); break;
+        case 1: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 1, VL, y, OW); break;
+        case 2: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 2, VL, y, OW); break;
+        default: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 3, VL, y, OW); break;
         }
         ow = end;
     }
