@@ -1,5 +1,5 @@
 /*
- * Pixel-tile convolution: the AVX2 forward kernels for convolutions with many
+ * Pixel-tile convolution: the SIMD forward kernels for convolutions with many
  * outputs per group and few input channels (the first layer of a network,
  * 3-channel images into 32-64 channels, any kernel, stride or dilation), or
  * undilated ones with up to FC_PIX_MAX_CG input channels (the 3x3 layers of
@@ -16,9 +16,9 @@
  * L1; with 64-128 channels the rows come from L2, which the out-of-order
  * core hides (vgg-64x56 0.96 of the GEMM's time, res-s2 0.89).
  *
- * Only for SIMD level AVX2 exactly, in x86 builds: the AVX-512 GEMM is twice
- * as wide, and the portable level keeps the GEMM (fc_conv2d_pixels_suits
- * says 0 for both).
+ * For SIMD levels AVX2 (two ymm of channels a tile) and AVX-512 (two zmm),
+ * in x86 builds; the portable level keeps the GEMM (fc_conv2d_pixels_suits
+ * says 0 there).
  * Semantics are those of fc_conv2d*: NCHW, outputs fully overwritten, FC_OK /
  * FC_ENOMEM, bitwise identical for every thread count.
  */
@@ -26,14 +26,15 @@
 #define FASTCONV_CONV_PIXELS_H
 
 #include "fastconv.h"
+#include "runtime.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define FC_PIX_ROWS 6           /* output pixels per tile */
-#define FC_PIX_LANES_F32 16     /* output channels per tile: two ymm of float */
-#define FC_PIX_LANES_F64 8      /* two ymm of double */
+#define FC_PIX_LANES_F32 16     /* output channels per tile (AVX2): two ymm of float */
+#define FC_PIX_LANES_F64 8      /* two ymm of double; AVX-512 tiles hold twice as many */
 #define FC_PIX_FEW_CG 4         /* input channels per group taken at any dilation */
 #define FC_PIX_MAX_CG 128       /* input channels per group taken undilated */
 
@@ -51,22 +52,27 @@ int fc_conv2d_pixels_f64(const fc_geom *g, const double *x, const double *weight
 
 /* One channel panel over `count` consecutive output positions (memory order
  * within one image's planes, from the start of an output row), LANES =
- * FC_PIX_LANES_*.  Position t is output pixel (oh', ow') = (t / OW, t % OW)
+ * FC_PIX_LANES_* (twice that for the AVX-512 kernels).  Position t is output pixel (oh', ow') = (t / OW, t % OW)
  * of the run; its taps are read at
  *   px = rows + oh' * row_step + ow' * col_step,   px[koff[kk]] for kk < k,
  * and its outputs are
  *   acc[m] = sum over kk < k of px[koff[kk]] * w[kk*LANES + m], kk ascending, from zero
  *   v = acc[m] (+ bias[m] when bias is not NULL), then max(0, v) when relu (NaN kept)
  *   y[m*ldy + t] = v   for m < nch.
- * w is 32-byte aligned; bias (when given) has LANES readable values. */
+ * w is 64-byte aligned; bias (when given) has LANES readable values. */
+#define FC_PIX_RUN(isa, REAL, T)                                                                 \
+    void fc_pix_run_##isa##_##T(int64_t k, const int64_t *koff, const REAL *w, const REAL *bias,  \
+                                int relu, const REAL *rows, int64_t row_step, int64_t col_step,  \
+                                int64_t OW, int64_t count, REAL *y, int64_t ldy, int nch);
 #ifdef FASTCONV_HAVE_AVX2
-void fc_pix_run_avx2_f32(int64_t k, const int64_t *koff, const float *w, const float *bias, int relu,
-                         const float *rows, int64_t row_step, int64_t col_step, int64_t OW,
-                         int64_t count, float *y, int64_t ldy, int nch);
-void fc_pix_run_avx2_f64(int64_t k, const int64_t *koff, const double *w, const double *bias, int relu,
-                         const double *rows, int64_t row_step, int64_t col_step, int64_t OW,
-                         int64_t count, double *y, int64_t ldy, int nch);
+FC_PIX_RUN(avx2, float, f32)
+FC_PIX_RUN(avx2, double, f64)
 #endif
+#ifdef FC_HAVE_AVX512
+FC_PIX_RUN(avx512, float, f32)
+FC_PIX_RUN(avx512, double, f64)
+#endif
+#undef FC_PIX_RUN
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 /*
  * Pixel-tile convolution driver, templated on REAL / FC_NAME / PIX_LANES
- * (included by conv_pixels.c once per dtype).
+ * (the AVX2 tile's channels; included by conv_pixels.c once per dtype).
  *
  * One task = (image n, group, block of output rows).  The task copies the
  * input rows its block reads, every input channel of the group, into a
@@ -8,22 +8,28 @@
  * the outputs reach), so that output (oh, ow) reads its tap (cg, i, j) at
  *   buffer + ((oh - oh0) * stride_h) * row_len + ow * stride_w       (the pixel's pointer)
  *          + (cg * buffer_rows + i * dilation_h) * row_len + j * dilation_w   (koff[tap]).
- * Then for each panel of PIX_LANES output channels it walks the block's
+ * Then for each panel of `lanes` output channels (PIX_LANES, twice that at
+ * the AVX-512 level) it walks the block's
  * outputs in memory order, FC_PIX_ROWS at a time (a tile may span two output
  * rows; the block's last tile may be partial).  Every output is one kernel
  * sum over the taps in (cg, i, j) order, so the bits depend neither on the
  * task split nor on the thread count.
  */
 
+typedef void (*FC_NAME(pix_run_fn))(int64_t k, const int64_t *koff, const REAL *w, const REAL *bias,
+                                     int relu, const REAL *rows, int64_t row_step, int64_t col_step,
+                                     int64_t OW, int64_t count, REAL *y, int64_t ldy, int nch);
+
 typedef struct {
     const fc_geom *g;
     const REAL *x;
-    const REAL *packed;      /* (groups * panels, K, PIX_LANES), channels past Og zero */
-    const REAL *bias;        /* (groups * panels, PIX_LANES) zero-filled, or NULL */
+    const REAL *packed;      /* (groups * panels, K, lanes), channels past Og zero */
+    const REAL *bias;        /* (groups * panels, lanes) zero-filled, or NULL */
     REAL *y;
     int relu;
     const int64_t *koff;
-    int64_t Cg, Og, K, panels;
+    int64_t Cg, Og, K, panels, lanes;
+    FC_NAME(pix_run_fn) run;
     int64_t row_len, buffer_rows, rows_per_task, row_blocks;
 } FC_NAME(pix_ctx);
 
@@ -67,13 +73,12 @@ static int FC_NAME(pix_task)(void *vctx, int64_t begin, int64_t end)
         FC_NAME(pix_fill)(ctx, ctx->x + (n * g->C + group * ctx->Cg) * g->H * g->W, top, count, buffer);
         for (int64_t panel = 0; panel < ctx->panels; panel++) {
             const int64_t gp = group * ctx->panels + panel;
-            const REAL *w = ctx->packed + gp * ctx->K * PIX_LANES;
-            const REAL *bias = ctx->bias ? ctx->bias + gp * PIX_LANES : NULL;
-            const int nch = (int)FC_MIN(PIX_LANES, ctx->Og - panel * PIX_LANES);
-            REAL *y = ctx->y + (n * g->O + group * ctx->Og + panel * PIX_LANES) * plane;
-            FC_NAME(fc_pix_run_avx2)(ctx->K, ctx->koff, w, bias, ctx->relu, buffer, g->stride_h * len,
-                                     g->stride_w, g->OW, (oh1 - oh0) * g->OW, y + oh0 * g->OW, plane,
-                                     nch);
+            const REAL *w = ctx->packed + gp * ctx->K * ctx->lanes;
+            const REAL *bias = ctx->bias ? ctx->bias + gp * ctx->lanes : NULL;
+            const int nch = (int)FC_MIN(ctx->lanes, ctx->Og - panel * ctx->lanes);
+            REAL *y = ctx->y + (n * g->O + group * ctx->Og + panel * ctx->lanes) * plane;
+            ctx->run(ctx->K, ctx->koff, w, bias, ctx->relu, buffer, g->stride_h * len, g->stride_w, g->OW,
+                     (oh1 - oh0) * g->OW, y + oh0 * g->OW, plane, nch);
         }
     }
     fc_aligned_free(buffer);
@@ -92,7 +97,16 @@ int FC_NAME(fc_conv2d_pixels)(const fc_geom *g, const REAL *x, const REAL *weigh
     ctx.Cg = g->C / g->groups;
     ctx.Og = g->O / g->groups;
     ctx.K = ctx.Cg * g->KH * g->KW;
-    ctx.panels = (ctx.Og + PIX_LANES - 1) / PIX_LANES;
+    ctx.lanes = PIX_LANES;
+    ctx.run = FC_NAME(fc_pix_run_avx2);
+#ifdef FC_HAVE_AVX512
+    if (fc_simd_level() >= FC_SIMD_AVX512) {
+        ctx.lanes = 2 * PIX_LANES;
+        ctx.run = FC_NAME(fc_pix_run_avx512);
+    }
+#endif
+    const int64_t lanes = ctx.lanes;
+    ctx.panels = (ctx.Og + lanes - 1) / lanes;
     if (g->N == 0 || g->OH == 0 || g->OW == 0) return FC_OK;
     ctx.row_len = (g->OW - 1) * g->stride_w + (g->KW - 1) * g->dilation_w + 1;
 
@@ -108,19 +122,19 @@ int FC_NAME(fc_conv2d_pixels)(const fc_geom *g, const REAL *x, const REAL *weigh
     ctx.buffer_rows = (ctx.rows_per_task - 1) * g->stride_h + extent;
 
     const int64_t gp_count = g->groups * ctx.panels;
-    REAL *packed = (REAL *)fc_aligned_alloc((size_t)(gp_count * ctx.K * PIX_LANES) * sizeof(REAL));
-    REAL *bias_packed = bias ? (REAL *)fc_aligned_alloc((size_t)(gp_count * PIX_LANES) * sizeof(REAL)) : NULL;
+    REAL *packed = (REAL *)fc_aligned_alloc((size_t)(gp_count * ctx.K * lanes) * sizeof(REAL));
+    REAL *bias_packed = bias ? (REAL *)fc_aligned_alloc((size_t)(gp_count * lanes) * sizeof(REAL)) : NULL;
     int64_t *koff = (int64_t *)fc_aligned_alloc((size_t)ctx.K * sizeof(int64_t));
     int status = FC_ENOMEM;
     if (packed && koff && (bias_packed || !bias)) {
         for (int64_t gp = 0; gp < gp_count; gp++) {
-            const int64_t group = gp / ctx.panels, o0 = gp % ctx.panels * PIX_LANES;
-            for (int64_t m = 0; m < PIX_LANES; m++) {
+            const int64_t group = gp / ctx.panels, o0 = gp % ctx.panels * lanes;
+            for (int64_t m = 0; m < lanes; m++) {
                 const int64_t o = group * ctx.Og + o0 + m;
                 const int real_channel = o0 + m < ctx.Og;
-                REAL *dst = packed + gp * ctx.K * PIX_LANES + m;
-                for (int64_t kk = 0; kk < ctx.K; kk++) dst[kk * PIX_LANES] = real_channel ? weight[o * ctx.K + kk] : (REAL)0;
-                if (bias) bias_packed[gp * PIX_LANES + m] = real_channel ? bias[o] : (REAL)0;
+                REAL *dst = packed + gp * ctx.K * lanes + m;
+                for (int64_t kk = 0; kk < ctx.K; kk++) dst[kk * lanes] = real_channel ? weight[o * ctx.K + kk] : (REAL)0;
+                if (bias) bias_packed[gp * lanes + m] = real_channel ? bias[o] : (REAL)0;
             }
         }
         for (int64_t cg = 0; cg < ctx.Cg; cg++)

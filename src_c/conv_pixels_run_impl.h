@@ -1,9 +1,10 @@
 /*
- * fc_pix_run_avx2_<dtype> (conv_pixels.h) and its tile, templated on REAL /
- * FC_NAME / PIX_LANES, the vector type and intrinsics PIX_VEC, PIX_SETZERO,
- * PIX_LOAD, PIX_BCAST, PIX_FMADD, and PIX_STORE_HALF (the transposing store
- * of PIX_LANES / 2 channels); included by conv_pixels_avx2.c once per dtype,
- * which undefines REAL after it.
+ * fc_pix_run_<isa>_<dtype> (conv_pixels.h) and its tile, templated on REAL /
+ * FC_NAME (which appends the ISA and dtype) / PIX_LANES, the vector type and
+ * intrinsics PIX_VEC, PIX_SETZERO, PIX_LOAD, PIX_BCAST, PIX_FMADD, and
+ * PIX_STORE_HALF (the transposing store of one vector, PIX_LANES / 2
+ * channels); included by conv_pixels_avx2.c and conv_pixels_avx512.c once
+ * per dtype, which undefine REAL after it.
  *
  * The run walks the output positions FC_PIX_ROWS at a time; a tile takes
  * the pixel pointers of its positions (past the end of the run, repeats of
@@ -54,7 +55,7 @@ FC_NAME(pix_tile)(int64_t k, const REAL *const *px, const int64_t *koff, const R
             for (int i = 0; i < npix; i++) y[m * ldy + i] = tile[m * FC_PIX_ROWS + i];
 }
 
-void FC_NAME(fc_pix_run_avx2)(int64_t k, const int64_t *koff, const REAL *w, const REAL *bias, int relu,
+void FC_NAME(fc_pix_run)(int64_t k, const int64_t *koff, const REAL *w, const REAL *bias, int relu,
                               const REAL *rows, int64_t row_step, int64_t col_step, int64_t OW,
                               int64_t count, REAL *y, int64_t ldy, int nch)
 {

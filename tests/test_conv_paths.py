@@ -12,7 +12,7 @@ last block), M spanning several MC blocks, many column blocks, groups,
 stride / dilation / asymmetric padding in the fused im2col packing (through
 the zero-padded slab of input rows, and tap by tap where that slab would be
 too large), stride-1 shapes whose B rows the AVX-512 kernels read in place
-from the padded rows, the AVX2 pixel tiles for many outputs from up to 128
+from the padded rows, the pixel tiles (AVX2 and AVX-512) for many outputs from up to 128
 input channels (src_c/conv_pixels.h: partial tiles and panels, row blocks
 capped by the buffer size; many of the shapes above take them at that
 level, dilated or 1x1 ones stay on the GEMM), grad_input of stride-1 "same"-sized convs as a forward
@@ -180,8 +180,9 @@ CASES = [
     ("grouped-2", (2, 12, 7, 8), (10, 6, 3, 3), 1, 1, 1, 2),
     ("grouped-3-strided", (1, 15, 9, 9), (9, 5, 3, 3), 2, 1, 2, 3),
     # few input channels but many outputs per group: not the direct kernels but
-    # the pixel tiles (AVX2) or the GEMM (generic, AVX-512).  Tiles of 6 output
-    # positions span output rows; the last one of a row block is partial
+    # the pixel tiles (AVX2, AVX-512) or the GEMM (generic, and where a tile's
+    # panels would be under 3/4 full).  Tiles of 6 output positions span
+    # output rows; the last one of a row block is partial
     ("few-channels-many-outputs", (2, 3, 11, 10), (40, 3, 3, 3), 2, 1, 1, 1),
     ("one-channel-7x7-many-outputs", (1, 1, 12, 13), (32, 1, 7, 7), 2, 3, 1, 1),
     ("pixels-stem-7x7-s2", (2, 3, 23, 21), (64, 3, 7, 7), 2, 3, 1, 1),
@@ -189,6 +190,9 @@ CASES = [
     # 24 outputs: a float32 panel of 16 channels and one of 8 (lanes past the
     # last output zero, never stored)
     ("pixels-partial-panel", (2, 2, 9, 10), (24, 2, 3, 3), 1, 1, 1, 1),
+    # 48 outputs: on AVX-512 a float32 panel of 32 channels and one of 16, in
+    # float64 three of 16; with a bias, so each zmm half's bias is its own
+    ("pixels-partial-panel-avx512", (2, 3, 9, 10), (48, 3, 3, 3), 1, 1, 1, 1),
     ("pixels-stride-1x2-dil-2x1-asymmetric", (1, 4, 15, 17), (32, 4, 3, 3), (1, 2), ((2, 0), (1, 3)),
      (2, 1), 1),
     ("pixels-grouped", (2, 6, 8, 9), (32, 3, 3, 3), 1, 1, 1, 2),
