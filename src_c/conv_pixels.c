@@ -44,6 +44,14 @@ int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
     const int64_t panels = (Og + lanes - 1) / lanes;
     /* a panel's lanes at least 3/4 used: 16, 24 (two panels), 32, 48, 64 ... */
     if (g->KH * g->KW == 1 || Og < lanes || 4 * Og < 3 * panels * lanes) return 0;
+    /* A tile stores a run of 6 outputs into each of its channels' planes;
+     * where a plane is a multiple of 2 KB long, the 32 runs of an AVX-512
+     * float32 tile fall in one or two L1 sets, more lines than the sets'
+     * ways, and are evicted half written (Zen 5, one thread, against the
+     * GEMM: 3 -> 64 channels 3x3 stride 2 onto 32x32 planes 3.2x its time,
+     * onto 16x32 1.28x, 16 -> 64 channels 3x3 on 32x32 1.10x; 1 KB planes
+     * and float64's 16 runs were not slowed). */
+    if (level == FC_SIMD_AVX512 && f32 && (g->OH * g->OW * (int64_t)sizeof(float)) % 2048 == 0) return 0;
     if (Cg > FC_PIX_FEW_CG && (Cg > FC_PIX_MAX_CG || g->dilation_h != 1 || g->dilation_w != 1)) return 0;
     return !f32 || K >= 32 || g->stride_w != 1 || g->OW % FC_GEMM_NR_F32 != 0;
 #else
