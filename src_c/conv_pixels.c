@@ -29,17 +29,17 @@
  *     1x1 (the GEMM reads pointwise inputs in place; pixel tiles reading
  *     them in place too were 1.11-1.21 slower on pw-1x1-256to64 and 64- or
  *     128-channel 1x1 layers). */
-/* At the AVX-512 level the same rule in 32 float32 (16 float64) lanes; against
- * the AVX-512 GEMM, one thread, AMD Zen 5: res-s2-64to128 0.76, the stem
- * 0.84, res-128x28 0.87, batch1-res-64 0.94, vgg-64x56 0.96, cifar-3to64
- * 0.96 of its time. */
+/* At the AVX-512 level the same rule in its tiles' lanes (fc_pix_lanes);
+ * against the AVX-512 GEMM, one thread, AMD Zen 5: res-s2-64to128 0.76, the
+ * stem 0.84, res-128x28 0.87, batch1-res-64 0.94, vgg-64x56 0.96 of its
+ * time. */
 int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
 {
 #ifdef FASTCONV_HAVE_AVX2
     const int level = fc_simd_level();
     if (level != FC_SIMD_AVX2 && level != FC_SIMD_AVX512) return 0;
     const int f32 = real_size == sizeof(float);
-    const int64_t lanes = (f32 ? FC_PIX_LANES_F32 : FC_PIX_LANES_F64) * (level == FC_SIMD_AVX512 ? 2 : 1);
+    const int64_t lanes = fc_pix_lanes(real_size);
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups, K = Cg * g->KH * g->KW;
     const int64_t panels = (Og + lanes - 1) / lanes;
     /* a panel's lanes at least 3/4 used: 16, 24 (two panels), 32, 48, 64 ... */
@@ -64,17 +64,13 @@ int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
 #ifdef FASTCONV_HAVE_AVX2
 #define REAL float
 #define FC_NAME(name) name##_f32
-#define PIX_LANES FC_PIX_LANES_F32
 #include "conv_pixels_impl.h"
 #undef REAL
 #undef FC_NAME
-#undef PIX_LANES
 
 #define REAL double
 #define FC_NAME(name) name##_f64
-#define PIX_LANES FC_PIX_LANES_F64
 #include "conv_pixels_impl.h"
 #undef REAL
 #undef FC_NAME
-#undef PIX_LANES
 #endif

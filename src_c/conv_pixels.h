@@ -38,6 +38,14 @@ extern "C" {
 #define FC_PIX_FEW_CG 4         /* input channels per group taken at any dilation */
 #define FC_PIX_MAX_CG 128       /* input channels per group taken undilated */
 
+/* Output channels per tile at the current SIMD level, for the element size
+ * (4 or 8 bytes): two vectors of them. */
+static inline int64_t fc_pix_lanes(size_t real_size)
+{
+    const int64_t avx2 = real_size == sizeof(float) ? FC_PIX_LANES_F32 : FC_PIX_LANES_F64;
+    return fc_simd_level() >= FC_SIMD_AVX512 ? 2 * avx2 : avx2;
+}
+
 /* Nonzero when the pixel-tile kernels are the right choice for g in the given
  * element size (4 or 8 bytes). */
 int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size);

@@ -23,7 +23,7 @@
 
 #define REAL float
 #define FC_NAME(name) name##_avx2_f32
-#define PIX_LANES 16
+#define PIX_LANES FC_PIX_LANES_F32
 #define PIX_VEC __m256
 #define PIX_SETZERO _mm256_setzero_ps
 #define PIX_LOAD _mm256_load_ps
@@ -37,7 +37,7 @@
 
 #define REAL double
 #define FC_NAME(name) name##_avx2_f64
-#define PIX_LANES 8
+#define PIX_LANES FC_PIX_LANES_F64
 #define PIX_VEC __m256d
 #define PIX_SETZERO _mm256_setzero_pd
 #define PIX_LOAD _mm256_load_pd

@@ -53,7 +53,7 @@ pix_store_zmm_f64(double *y, int64_t ldy, __m512d r0, __m512d r1, __m512d r2, __
 
 #define REAL float
 #define FC_NAME(name) name##_avx512_f32
-#define PIX_LANES 32
+#define PIX_LANES (2 * FC_PIX_LANES_F32)
 #define PIX_VEC __m512
 #define PIX_SETZERO _mm512_setzero_ps
 #define PIX_LOAD _mm512_load_ps
@@ -65,7 +65,7 @@ pix_store_zmm_f64(double *y, int64_t ldy, __m512d r0, __m512d r1, __m512d r2, __
 
 #define REAL double
 #define FC_NAME(name) name##_avx512_f64
-#define PIX_LANES 16
+#define PIX_LANES (2 * FC_PIX_LANES_F64)
 #define PIX_VEC __m512d
 #define PIX_SETZERO _mm512_setzero_pd
 #define PIX_LOAD _mm512_load_pd

@@ -1,6 +1,6 @@
 /*
- * Pixel-tile convolution driver, templated on REAL / FC_NAME / PIX_LANES
- * (the AVX2 tile's channels; included by conv_pixels.c once per dtype).
+ * Pixel-tile convolution driver, templated on REAL / FC_NAME (included by
+ * conv_pixels.c once per dtype).
  *
  * One task = (image n, group, block of output rows).  The task copies the
  * input rows its block reads, every input channel of the group, into a
@@ -8,8 +8,8 @@
  * the outputs reach), so that output (oh, ow) reads its tap (cg, i, j) at
  *   buffer + ((oh - oh0) * stride_h) * row_len + ow * stride_w       (the pixel's pointer)
  *          + (cg * buffer_rows + i * dilation_h) * row_len + j * dilation_w   (koff[tap]).
- * Then for each panel of `lanes` output channels (PIX_LANES, twice that at
- * the AVX-512 level) it walks the block's
+ * Then for each panel of `lanes` output channels (fc_pix_lanes) it walks
+ * the block's
  * outputs in memory order, FC_PIX_ROWS at a time (a tile may span two output
  * rows; the block's last tile may be partial).  Every output is one kernel
  * sum over the taps in (cg, i, j) order, so the bits depend neither on the
@@ -97,13 +97,10 @@ int FC_NAME(fc_conv2d_pixels)(const fc_geom *g, const REAL *x, const REAL *weigh
     ctx.Cg = g->C / g->groups;
     ctx.Og = g->O / g->groups;
     ctx.K = ctx.Cg * g->KH * g->KW;
-    ctx.lanes = PIX_LANES;
+    ctx.lanes = fc_pix_lanes(sizeof(REAL));
     ctx.run = FC_NAME(fc_pix_run_avx2);
 #ifdef FC_HAVE_AVX512
-    if (fc_simd_level() >= FC_SIMD_AVX512) {
-        ctx.lanes = 2 * PIX_LANES;
-        ctx.run = FC_NAME(fc_pix_run_avx512);
-    }
+    if (fc_simd_level() >= FC_SIMD_AVX512) ctx.run = FC_NAME(fc_pix_run_avx512);
 #endif
     const int64_t lanes = ctx.lanes;
     ctx.panels = (ctx.Og + lanes - 1) / lanes;
