@@ -95,7 +95,6 @@ FC_INLINE fc_index_f32x8 vidx_select(__m256 take, fc_index_f32x8 keep, fc_index_
 #define vmul _mm256_mul_ps
 #define vdiv _mm256_div_ps
 /* p[0..n), lanes n.. = fill: a masked load (lanes past n are not read) and a blend */
-#define FC_POOL_LOAD_N 1
 FC_INLINE __m256 vload_n(const float *p, int64_t n, float fill)
 {
     const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

@@ -31,7 +31,6 @@
 #define vset1 _mm512_set1_ps
 #define vstore_n(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
 /* p[0..n), lanes n.. = fill (not read) */
-#define FC_POOL_LOAD_N 1
 #define vload_n(p, n, fill) _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << (n)) - 1u), (p))
 /* take = (v > best) | (v != v), the scalar rule, as a lane mask; vselect(take, best, v) = take ? v : best */
 #define VTAKE __mmask16

@@ -531,7 +531,9 @@ static int64_t FC_NAME(avg_rows)(const fc_pool_job *job, int64_t oh, int64_t *lo
  * padding cells, and tap j of the outputs [ow, ow + VLEN) is that row
  * shifted by j - pad_left: a view of the registers of columns ow - VLEN, ow
  * and ow + VLEN.  The same operations in the same order as the vertical and
- * horizontal passes, so the same bits (NaNs and zero signs included). */
+ * horizontal passes, so the same bits (NaNs and zero signs included).  An
+ * ISA file defining FC_POOL_SHIFT provides the shifts vnext1, vnext2,
+ * vprev1, vprev2, and vload_n(p, n, fill): p[0..n), then fill. */
 
 FC_INLINE VEC FC_NAME(s1_op)(VEC a, VEC b, int is_max) { return is_max ? vnanmax(a, b) : vadd(a, b); }
 
@@ -546,30 +548,14 @@ FC_INLINE VEC FC_NAME(s1_cols)(const REAL *top, int64_t step, int64_t nrows, int
         for (int64_t k = 1; k < nrows; k++) v = FC_NAME(s1_op)(v, vload(top + k * step + w), is_max);
         return v;
     }
-#ifdef FC_POOL_LOAD_N
-    /* masked loads: the lanes past W hold pad op pad ... = pad, as below */
+    /* The row's partial last vector: masked loads, the lanes past W holding
+     * pad op pad ... = pad, like the padding cells.  Built in memory instead
+     * (scalar stores read back as one vector, which store forwarding cannot
+     * serve), max 3x3 over (8, 64, 28, 28) took 0.69 ms on AVX2 and 1.79 ms
+     * on AVX-512 (Zen 5); with the masked loads 0.29 and 0.18 ms. */
     VEC v = vload_n(top + w, W - w, pad);
     for (int64_t k = 1; k < nrows; k++) v = FC_NAME(s1_op)(v, vload_n(top + k * step + w, W - w, pad), is_max);
     return v;
-#else
-    /* built in memory: a vector load of scalar stores, which store
-     * forwarding cannot serve (the masked loads above took max 3x3 over
-     * (8, 64, 28, 28) from 0.69 to 0.29 ms on AVX2, from 1.79 to 0.18 ms on
-     * AVX-512, Zen 5) */
-    REAL part[VLEN];
-    for (int64_t i = 0; i < VLEN; i++) {
-        REAL v = pad;
-        if (w + i < W) {
-            v = top[w + i];
-            for (int64_t k = 1; k < nrows; k++) {
-                const REAL r = top[k * step + w + i];
-                v = is_max ? FC_NAME(nanmax)(v, r) : v + r;
-            }
-        }
-        part[i] = v;
-    }
-    return vload(part);
-#endif
 }
 
 FC_INLINE VEC FC_NAME(s1_tap)(VEC prev, VEC cur, VEC next, int shift)
