@@ -4,9 +4,10 @@
  * (256-bit, compiled with -mavx2 -mfma) and by conv_direct_avx512.c (512-bit,
  * AVX-512F by a target pragma), each called only at its SIMD level.  An ISA
  * file defines REAL, FC_NAME (which appends the ISA and float type to every
- * name), FC_TAP (fc_direct_tap_f32 or _f64), VEC, VL (lanes), VMASK (a lane mask: a vector of all-ones lanes on
- * AVX2, a mask register on AVX-512), VIDX (a permute index vector) and the
- * operations below.
+ * name), FC_TAP (fc_direct_tap_f32 or _f64), VEC, VL (lanes), VMASK (a lane
+ * mask: a vector of all-ones lanes on AVX2, a mask register on AVX-512),
+ * VIDX (a permute index vector), FC_PLANE3_U and FC_PLANE3_TAIL (see
+ * simd_plane3_block) and the operations below.
  *
  * Forward row kernel: up to FC_DIRECT_MAX_M output channels x up to 4
  * vectors of output columns held in registers (at most 12 accumulators);
