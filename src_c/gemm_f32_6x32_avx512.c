@@ -16,6 +16,7 @@
 #define UKERNEL_DOUBLE_NAME fc_gemm_f32_12x32_avx512
 #define UKERNEL_INDEXED_NAME fc_gemm_f32_6x32_indexed_avx512
 #define UKERNEL_DOUBLE_INDEXED_NAME fc_gemm_f32_12x32_indexed_avx512
+#define UKERNEL_DOUBLE_INDEXED_PF_NAME fc_gemm_f32_12x32_indexed_pf_avx512
 #define UKERNEL_TAIL_NAME fc_gemm_f32_4x32_avx512
 #define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f32_4x32_indexed_avx512
 #define UKERNEL_MR2_NAME fc_gemm_f32_8x32_avx512

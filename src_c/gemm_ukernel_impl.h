@@ -96,10 +96,21 @@
 /* The k loop of every kernel: STEP_M(u) for steps kk + u, unrolled by 4,
  * prefetching the A stream(s) and packed B a few steps ahead; TWO: a second
  * A panel a2 advances with a.  Uses k, a, a2, b, boff and indexed in scope. */
-#define K_LOOP(STEP_M, TWO)                                                    \
+#define K_LOOP(STEP_M, TWO) K_LOOP_PF(STEP_M, TWO, 0, (const char *)0, 0)
+/* PF: also fetch the line at pfp + kk * pfs into L2 at each step kk (see
+ * UKERNEL_DOUBLE_INDEXED_PF_NAME). */
+#define K_LOOP_PF(STEP_M, TWO, PF, pfp, pfs)                                   \
     do {                                                                       \
         int64_t kk = 0;                                                        \
+        const char *pf_ = (pfp);                                               \
         for (; kk + 4 <= k; kk += 4) {                                         \
+            if (PF) {                                                          \
+                _mm_prefetch(pf_, _MM_HINT_T1);                                \
+                _mm_prefetch(pf_ + (pfs), _MM_HINT_T1);                        \
+                _mm_prefetch(pf_ + 2 * (pfs), _MM_HINT_T1);                    \
+                _mm_prefetch(pf_ + 3 * (pfs), _MM_HINT_T1);                    \
+                pf_ += 4 * (pfs);                                              \
+            }                                                                  \
             _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);             \
             if (TWO) _mm_prefetch((const char *)(a2 + 8 * MR), _MM_HINT_T0);   \
             if (!indexed) {                                                    \
@@ -310,6 +321,11 @@ UKERNEL_TARGET void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *
     "vmovups (%[b],%%r10," ASM_STR(UKERNEL_ASM_SIZE) "), %%zmm24\n\t"          \
     "vmovups 64(%[b],%%r10," ASM_STR(UKERNEL_ASM_SIZE) "), %%zmm25\n\t"        \
     ASM_ROWS(u)
+/* The same, also fetching the line at pf into L2 and stepping pf by pfs. */
+#define ASM_STEP_INDEXED_PF(u)                                                 \
+    ASM_STEP_INDEXED(u)                                                        \
+    "prefetcht1 (%[pf])\n\t"                                                   \
+    "addq %[pfs], %[pf]\n\t"
 #define ASM_ADVANCE_A(steps)                                                   \
     "addq $" ASM_STR(UKERNEL_ASM_SIZE) "*" ASM_STR(MR) "*" #steps ", %[a]\n\t" \
     "addq $" ASM_STR(UKERNEL_ASM_SIZE) "*" ASM_STR(MR) "*" #steps ", %[a2]\n\t"
@@ -342,11 +358,45 @@ UKERNEL_TARGET void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *
         FMA_PANEL(d, a2, kk);                                                  \
     } while (0)
 
+#if UKERNEL_ASM
+/* The indexed k loop into acc[] (rows 0 .. 2*MR-1, two vectors each), STEP
+ * ASM_STEP_INDEXED or, fetching pf as it goes, ASM_STEP_INDEXED_PF. */
+#define DOUBLE_INDEXED_ASM(STEP)                                               \
+    __asm__ volatile(                                                          \
+        ASM_ZERO_ALL                                                           \
+        "testq %[steps4], %[steps4]\n\t"                                       \
+        "jz 3f\n\t"                                                            \
+        "1:\n\t"                                                               \
+        "prefetcht0 " ASM_STR(UKERNEL_ASM_SIZE) "*8*" ASM_STR(MR) "(%[a])\n\t"  \
+        "prefetcht0 " ASM_STR(UKERNEL_ASM_SIZE) "*8*" ASM_STR(MR) "(%[a2])\n\t" \
+        STEP(0) STEP(1) STEP(2) STEP(3)                                        \
+        ASM_ADVANCE_A(4)                                                       \
+        "addq $32, %[boff]\n\t"                                                \
+        "decq %[steps4]\n\t"                                                   \
+        "jnz 1b\n\t"                                                           \
+        "3:\n\t"                                                               \
+        "testq %[rest], %[rest]\n\t"                                           \
+        "jz 4f\n\t"                                                            \
+        "2:\n\t"                                                               \
+        STEP(0)                                                                \
+        ASM_ADVANCE_A(1)                                                       \
+        "addq $8, %[boff]\n\t"                                                 \
+        "decq %[rest]\n\t"                                                     \
+        "jnz 2b\n\t"                                                           \
+        "4:\n\t"                                                               \
+        ASM_SAVE_ALL                                                           \
+        : [a] "+r"(a), [a2] "+r"(a2), [boff] "+r"(boff), [steps4] "+r"(steps4), [rest] "+r"(rest), \
+          [pf] "+r"(pf)                                                        \
+        : [b] "r"(b), [acc] "r"(acc), [pfs] "r"(pfs)                           \
+        : ASM_CLOBBERS, "r10")
+#endif
+
 /* Rows 0 .. 2*MR-1 of the tile: A micro-panels a and a + k*MR (as packed,
- * one after the other), bias rows bias[0 .. 2*MR). */
+ * one after the other), bias rows bias[0 .. 2*MR).  With pf, the indexed
+ * kernel also fetches the line pf + kk * pfs into L2 at each step kk. */
 UKERNEL_TARGET static inline __attribute__((always_inline)) void
 double_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c,
-            int64_t ldc, const REAL *bias, int flags, const int indexed)
+            int64_t ldc, const REAL *bias, int flags, const int indexed, const char *pf, int64_t pfs)
 {
     const REAL *a2 = a + k * MR;
 #if UKERNEL_ASM
@@ -354,32 +404,10 @@ double_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *
         /* the 24 accumulators, rows 0 .. 2*MR-1, two vectors each */
         REAL acc[4 * MR * VLEN] __attribute__((aligned(64)));
         int64_t steps4 = k / 4, rest = k % 4;
-        __asm__ volatile(
-            ASM_ZERO_ALL
-            "testq %[steps4], %[steps4]\n\t"
-            "jz 3f\n\t"
-            "1:\n\t"
-            "prefetcht0 " ASM_STR(UKERNEL_ASM_SIZE) "*8*" ASM_STR(MR) "(%[a])\n\t"
-            "prefetcht0 " ASM_STR(UKERNEL_ASM_SIZE) "*8*" ASM_STR(MR) "(%[a2])\n\t"
-            ASM_STEP_INDEXED(0) ASM_STEP_INDEXED(1) ASM_STEP_INDEXED(2) ASM_STEP_INDEXED(3)
-            ASM_ADVANCE_A(4)
-            "addq $32, %[boff]\n\t"
-            "decq %[steps4]\n\t"
-            "jnz 1b\n\t"
-            "3:\n\t"
-            "testq %[rest], %[rest]\n\t"
-            "jz 4f\n\t"
-            "2:\n\t"
-            ASM_STEP_INDEXED(0)
-            ASM_ADVANCE_A(1)
-            "addq $8, %[boff]\n\t"
-            "decq %[rest]\n\t"
-            "jnz 2b\n\t"
-            "4:\n\t"
-            ASM_SAVE_ALL
-            : [a] "+r"(a), [a2] "+r"(a2), [boff] "+r"(boff), [steps4] "+r"(steps4), [rest] "+r"(rest)
-            : [b] "r"(b), [acc] "r"(acc)
-            : ASM_CLOBBERS, "r10");
+        if (pf)
+            DOUBLE_INDEXED_ASM(ASM_STEP_INDEXED_PF);
+        else
+            DOUBLE_INDEXED_ASM(ASM_STEP_INDEXED);
         for (int i = 0; i < 2 * MR; i++)
             store_row(c + i * ldc, V(load)(acc + 2 * i * VLEN), V(load)(acc + (2 * i + 1) * VLEN), bias, i,
                       flags);
@@ -388,7 +416,7 @@ double_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *
 #endif
     ZERO_PANEL(c);
     ZERO_PANEL(d);
-    K_LOOP(STEP_DOUBLE, 1);
+    K_LOOP_PF(STEP_DOUBLE, 1, pf != NULL, pf, pfs);
     STORE_PANEL(c, 0);
     STORE_PANEL(d, MR);
 }
@@ -396,7 +424,7 @@ double_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *
 UKERNEL_TARGET void UKERNEL_DOUBLE_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c,
                                         int64_t ldc, const REAL *bias, int flags)
 {
-    double_tile(k, a, b, NULL, c, ldc, bias, flags, 0);
+    double_tile(k, a, b, NULL, c, ldc, bias, flags, 0, NULL, 0);
 }
 #undef STEP_DOUBLE
 #if UKERNEL_ASM
@@ -405,6 +433,8 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_NAME(int64_t k, const REAL *a, const REAL *b,
 #undef ASM_ROW
 #undef ASM_ROWS
 #undef ASM_STEP_INDEXED
+#undef ASM_STEP_INDEXED_PF
+#undef DOUBLE_INDEXED_ASM
 #undef ASM_ADVANCE_A
 #undef ASM_ZERO
 #undef ASM_ZERO_ALL
@@ -433,8 +463,21 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_INDEXED_NAME(int64_t k, const REAL *a, const 
                                                 const int64_t *boff, REAL *c, int64_t ldc,
                                                 const REAL *bias, int flags)
 {
-    double_tile(k, a, b, boff, c, ldc, bias, flags, 1);
+    double_tile(k, a, b, boff, c, ldc, bias, flags, 1, NULL, 0);
 }
+
+#ifdef UKERNEL_DOUBLE_INDEXED_PF_NAME
+/* The indexed 2*MR-row kernel that also fetches, one line per k step, the
+ * lines pf + kk * pf_stride into L2 (a column of lines of a later tile's B
+ * rows, conv_gemm_impl.h): same arithmetic, same bits. */
+UKERNEL_TARGET void UKERNEL_DOUBLE_INDEXED_PF_NAME(int64_t k, const REAL *a, const REAL *b,
+                                                   const int64_t *boff, REAL *c, int64_t ldc,
+                                                   const REAL *bias, int flags, const char *pf,
+                                                   int64_t pf_stride)
+{
+    double_tile(k, a, b, boff, c, ldc, bias, flags, 1, pf, pf_stride);
+}
+#endif
 #endif
 #endif
 
@@ -543,6 +586,7 @@ UKERNEL_TARGET void UKERNEL_MR2_INDEXED_NAME(int64_t k, const REAL *a, const REA
 #endif
 #undef STEP
 #undef K_LOOP
+#undef K_LOOP_PF
 #undef B_ROW
 #undef UKERNEL_ASM
 #undef UKERNEL_YMM_ASM
