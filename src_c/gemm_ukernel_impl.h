@@ -335,12 +335,65 @@ UKERNEL_TARGET void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *
     ASM_ZERO(6) ASM_ZERO(7) ASM_ZERO(8) ASM_ZERO(9) ASM_ZERO(10) ASM_ZERO(11)     \
     ASM_ZERO(12) ASM_ZERO(13) ASM_ZERO(14) ASM_ZERO(15) ASM_ZERO(16) ASM_ZERO(17) \
     ASM_ZERO(18) ASM_ZERO(19) ASM_ZERO(20) ASM_ZERO(21) ASM_ZERO(22) ASM_ZERO(23)
-#define ASM_SAVE(r) "vmovaps %%zmm" #r ", 64*" #r "(%[acc])\n\t"
-#define ASM_SAVE_ALL                                                           \
-    ASM_SAVE(0) ASM_SAVE(1) ASM_SAVE(2) ASM_SAVE(3) ASM_SAVE(4) ASM_SAVE(5)       \
-    ASM_SAVE(6) ASM_SAVE(7) ASM_SAVE(8) ASM_SAVE(9) ASM_SAVE(10) ASM_SAVE(11)     \
-    ASM_SAVE(12) ASM_SAVE(13) ASM_SAVE(14) ASM_SAVE(15) ASM_SAVE(16) ASM_SAVE(17) \
-    ASM_SAVE(18) ASM_SAVE(19) ASM_SAVE(20) ASM_SAVE(21) ASM_SAVE(22) ASM_SAVE(23)
+/* The epilogue, store_row's in assembly, row i of the tile in zmm<2i>,
+ * zmm<2i+1> (the loop's B and broadcast registers are free by then): with
+ * FC_GEMM_ACCUMULATE C's row plus the accumulators (in that order, as
+ * store_row adds them), else the accumulators plus the broadcast bias[i]
+ * where there is a bias; with FC_GEMM_RELU max(0, v), NaN kept (the v
+ * operand second, as store_row's V(max)(zero, v)); then both vectors
+ * stored.  r10 walks C's rows, ldc_bytes apart; r11 holds bias.  Storing
+ * from the registers saves the round trip through a stack buffer that a C
+ * epilogue needs (the loop's 24 accumulators leave GCC no registers): for
+ * short reductions (cifar-3to64, k = 27) that trip was 10-15% of a call. */
+_Static_assert(FC_GEMM_ACCUMULATE == 1 && FC_GEMM_RELU == 2, "ASM_EPILOGUE tests these bits");
+#define ASM_EPI_ACC(x0, x1)                                                    \
+    "vmovups (%%r10), %%zmm24\n\t"                                            \
+    "vmovups 64(%%r10), %%zmm25\n\t"                                          \
+    "vadd" UKERNEL_ASM_SFX " %%zmm" #x0 ", %%zmm24, %%zmm" #x0 "\n\t"          \
+    "vadd" UKERNEL_ASM_SFX " %%zmm" #x1 ", %%zmm25, %%zmm" #x1 "\n\t"          \
+    "addq %[ldcb], %%r10\n\t"
+#define ASM_EPI_BIAS(i, x0, x1)                                                \
+    "vadd" UKERNEL_ASM_SFX " " ASM_STR(UKERNEL_ASM_SIZE) "*" #i "(%%r11)%{1to" ASM_STR(VLEN) "%}, %%zmm" #x0 ", %%zmm" #x0 "\n\t" \
+    "vadd" UKERNEL_ASM_SFX " " ASM_STR(UKERNEL_ASM_SIZE) "*" #i "(%%r11)%{1to" ASM_STR(VLEN) "%}, %%zmm" #x1 ", %%zmm" #x1 "\n\t"
+#define ASM_EPI_RELU(x0, x1)                                                   \
+    "vmax" UKERNEL_ASM_SFX " %%zmm" #x0 ", %%zmm24, %%zmm" #x0 "\n\t"          \
+    "vmax" UKERNEL_ASM_SFX " %%zmm" #x1 ", %%zmm24, %%zmm" #x1 "\n\t"
+#define ASM_EPI_STORE(x0, x1)                                                  \
+    "vmovups %%zmm" #x0 ", (%%r10)\n\t"                                       \
+    "vmovups %%zmm" #x1 ", 64(%%r10)\n\t"                                     \
+    "addq %[ldcb], %%r10\n\t"
+#define ASM_EPILOGUE                                                           \
+    "movq %[c], %%r10\n\t"                                                    \
+    "testl $1, %[flags]\n\t"   /* FC_GEMM_ACCUMULATE */                    \
+    "jz 5f\n\t"                                                               \
+    ASM_EPI_ACC(0, 1) ASM_EPI_ACC(2, 3) ASM_EPI_ACC(4, 5) ASM_EPI_ACC(6, 7)   \
+    ASM_EPI_ACC(8, 9) ASM_EPI_ACC(10, 11) ASM_EPI_ACC(12, 13)                 \
+    ASM_EPI_ACC(14, 15) ASM_EPI_ACC(16, 17) ASM_EPI_ACC(18, 19)               \
+    ASM_EPI_ACC(20, 21) ASM_EPI_ACC(22, 23)                                   \
+    "movq %[c], %%r10\n\t"                                                    \
+    "jmp 6f\n\t"                                                              \
+    "5:\n\t"                                                                  \
+    "movq %[bias], %%r11\n\t"                                                 \
+    "testq %%r11, %%r11\n\t"                                                  \
+    "jz 6f\n\t"                                                               \
+    ASM_EPI_BIAS(0, 0, 1) ASM_EPI_BIAS(1, 2, 3) ASM_EPI_BIAS(2, 4, 5)         \
+    ASM_EPI_BIAS(3, 6, 7) ASM_EPI_BIAS(4, 8, 9) ASM_EPI_BIAS(5, 10, 11)       \
+    ASM_EPI_BIAS(6, 12, 13) ASM_EPI_BIAS(7, 14, 15) ASM_EPI_BIAS(8, 16, 17)   \
+    ASM_EPI_BIAS(9, 18, 19) ASM_EPI_BIAS(10, 20, 21)                          \
+    ASM_EPI_BIAS(11, 22, 23)                                                  \
+    "6:\n\t"                                                                  \
+    "testl $2, %[flags]\n\t"   /* FC_GEMM_RELU */                          \
+    "jz 7f\n\t"                                                               \
+    "vpxord %%zmm24, %%zmm24, %%zmm24\n\t"                                    \
+    ASM_EPI_RELU(0, 1) ASM_EPI_RELU(2, 3) ASM_EPI_RELU(4, 5)                  \
+    ASM_EPI_RELU(6, 7) ASM_EPI_RELU(8, 9) ASM_EPI_RELU(10, 11)                \
+    ASM_EPI_RELU(12, 13) ASM_EPI_RELU(14, 15) ASM_EPI_RELU(16, 17)            \
+    ASM_EPI_RELU(18, 19) ASM_EPI_RELU(20, 21) ASM_EPI_RELU(22, 23)            \
+    "7:\n\t"                                                                  \
+    ASM_EPI_STORE(0, 1) ASM_EPI_STORE(2, 3) ASM_EPI_STORE(4, 5)               \
+    ASM_EPI_STORE(6, 7) ASM_EPI_STORE(8, 9) ASM_EPI_STORE(10, 11)             \
+    ASM_EPI_STORE(12, 13) ASM_EPI_STORE(14, 15) ASM_EPI_STORE(16, 17)         \
+    ASM_EPI_STORE(18, 19) ASM_EPI_STORE(20, 21) ASM_EPI_STORE(22, 23)
 #define ASM_CLOBBERS                                                           \
     "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", \
     "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", \
@@ -384,11 +437,12 @@ UKERNEL_TARGET void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *
         "decq %[rest]\n\t"                                                     \
         "jnz 2b\n\t"                                                           \
         "4:\n\t"                                                               \
-        ASM_SAVE_ALL                                                           \
+        ASM_EPILOGUE                                                           \
         : [a] "+r"(a), [a2] "+r"(a2), [boff] "+r"(boff), [steps4] "+r"(steps4), [rest] "+r"(rest), \
           [pf] "+r"(pf)                                                        \
-        : [b] "r"(b), [acc] "r"(acc), [pfs] "r"(pfs)                           \
-        : ASM_CLOBBERS, "r10")
+        : [b] "r"(b), [pfs] "r"(pfs), [c] "m"(c), [ldcb] "m"(ldc_bytes), [bias] "m"(bias),   \
+          [flags] "m"(flags)                                                   \
+        : ASM_CLOBBERS, "r10", "r11")
 #endif
 
 /* Rows 0 .. 2*MR-1 of the tile: A micro-panels a and a + k*MR (as packed,
@@ -401,16 +455,12 @@ double_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *
     const REAL *a2 = a + k * MR;
 #if UKERNEL_ASM
     if (indexed) {
-        /* the 24 accumulators, rows 0 .. 2*MR-1, two vectors each */
-        REAL acc[4 * MR * VLEN] __attribute__((aligned(64)));
         int64_t steps4 = k / 4, rest = k % 4;
+        const int64_t ldc_bytes = ldc * (int64_t)sizeof(REAL);
         if (pf)
             DOUBLE_INDEXED_ASM(ASM_STEP_INDEXED_PF);
         else
             DOUBLE_INDEXED_ASM(ASM_STEP_INDEXED);
-        for (int i = 0; i < 2 * MR; i++)
-            store_row(c + i * ldc, V(load)(acc + 2 * i * VLEN), V(load)(acc + (2 * i + 1) * VLEN), bias, i,
-                      flags);
         return;
     }
 #endif
@@ -438,8 +488,11 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_NAME(int64_t k, const REAL *a, const REAL *b,
 #undef ASM_ADVANCE_A
 #undef ASM_ZERO
 #undef ASM_ZERO_ALL
-#undef ASM_SAVE
-#undef ASM_SAVE_ALL
+#undef ASM_EPI_ACC
+#undef ASM_EPI_BIAS
+#undef ASM_EPI_RELU
+#undef ASM_EPI_STORE
+#undef ASM_EPILOGUE
 #undef ASM_CLOBBERS
 #endif
 #endif
