@@ -240,8 +240,19 @@ FC_INLINE void FC_NAME(simd_plane3_block)(const REAL *rows, int64_t row_len, con
 {
     VEC a0[4], a1[4];
     for (int u = 0; u < U; u++) a0[u] = a1[u] = b;
+    /* unrolled whole, so the 9 weights stay in registers: GCC 12 kept the
+     * k loop (the branches on k < 3 and k > 0 in it) and reloaded a weight
+     * vector from the stack for every 4 FMAs; unrolled, depthwise 14x14 to
+     * 112x112 planes in cache take 0.89-0.95 of the time (AVX-512), 0.92
+     * (AVX2), the same bits */
+#if defined(__GNUC__)
+#pragma GCC unroll 4
+#endif
     for (int k = 0; k < 4; k++) {
         const REAL *row = rows + k * row_len + ow;
+#if defined(__GNUC__)
+#pragma GCC unroll 3
+#endif
         for (int j = 0; j < 3; j++) {
             VEC x[4];
             for (int u = 0; u < U; u++) {
