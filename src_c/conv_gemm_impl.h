@@ -885,10 +885,12 @@ typedef struct {
  * value is used by only M rows, and copying it into a panel cost as much as
  * a sixth of the arithmetic on it.  Read in place, the B rows of a tile
  * (HW apart) share few L1 sets and stream from L2, so the 2*MR-row calls
- * of a tile also fetch the tile FC_PW_AHEAD further on from memory into L2,
- * a column of lines per call, one line per k step (a burst between calls
- * stalled on the fill buffers).  Measured against packing, interleaved, one
- * thread: pw-1x1-256to64 0.80-0.85 of the time in float32 (0.84 float64);
+ * of a tile also fetch the tile FC_PW_AHEAD further on from memory, a
+ * column of lines per call, one line per k step (a burst between calls
+ * stalled on the fill buffers; prefetcht0 was 0.91-0.96 of prefetcht1's
+ * time in float64, the same in float32).  Measured against packing,
+ * interleaved, one thread: pw-1x1-256to64 0.80-0.85 of the time in float32
+ * (0.80-0.84 float64);
  * 1x1 convs onto 32-128 channels with K >= 128 0.78-0.94; with K = 64
  * (64 -> 64 and 64 -> 256 channels) 1.05-1.10, and onto 256 or more
  * channels 0.99-1.03, where B's reuse pays for packing: those keep it

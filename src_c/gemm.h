@@ -104,7 +104,7 @@ void fc_gemm_f64_6x16_indexed_avx512(int64_t k, const double *a, const double *b
                                      double *c, int64_t ldc, const double *bias, int flags);
 void fc_gemm_f64_12x16_indexed_avx512(int64_t k, const double *a, const double *b, const int64_t *boff,
                                       double *c, int64_t ldc, const double *bias, int flags);
-/* The same, also prefetching into L2 the line pf + kk * pf_stride at each
+/* The same, also prefetching the line pf + kk * pf_stride at each
  * step kk < k (a later tile's B rows, conv_gemm_impl.h). */
 void fc_gemm_f32_12x32_indexed_pf_avx512(int64_t k, const float *a, const float *b, const int64_t *boff,
                                          float *c, int64_t ldc, const float *bias, int flags,

@@ -97,7 +97,7 @@
  * prefetching the A stream(s) and packed B a few steps ahead; TWO: a second
  * A panel a2 advances with a.  Uses k, a, a2, b, boff and indexed in scope. */
 #define K_LOOP(STEP_M, TWO) K_LOOP_PF(STEP_M, TWO, 0, (const char *)0, 0)
-/* PF: also fetch the line at pfp + kk * pfs into L2 at each step kk (see
+/* PF: also fetch the line at pfp + kk * pfs at each step kk (see
  * UKERNEL_DOUBLE_INDEXED_PF_NAME). */
 #define K_LOOP_PF(STEP_M, TWO, PF, pfp, pfs)                                   \
     do {                                                                       \
@@ -105,10 +105,10 @@
         const char *pf_ = (pfp);                                               \
         for (; kk + 4 <= k; kk += 4) {                                         \
             if (PF) {                                                          \
-                _mm_prefetch(pf_, _MM_HINT_T1);                                \
-                _mm_prefetch(pf_ + (pfs), _MM_HINT_T1);                        \
-                _mm_prefetch(pf_ + 2 * (pfs), _MM_HINT_T1);                    \
-                _mm_prefetch(pf_ + 3 * (pfs), _MM_HINT_T1);                    \
+                _mm_prefetch(pf_, _MM_HINT_T0);                                \
+                _mm_prefetch(pf_ + (pfs), _MM_HINT_T0);                        \
+                _mm_prefetch(pf_ + 2 * (pfs), _MM_HINT_T0);                    \
+                _mm_prefetch(pf_ + 3 * (pfs), _MM_HINT_T0);                    \
                 pf_ += 4 * (pfs);                                              \
             }                                                                  \
             _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);             \
@@ -321,10 +321,10 @@ UKERNEL_TARGET void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *
     "vmovups (%[b],%%r10," ASM_STR(UKERNEL_ASM_SIZE) "), %%zmm24\n\t"          \
     "vmovups 64(%[b],%%r10," ASM_STR(UKERNEL_ASM_SIZE) "), %%zmm25\n\t"        \
     ASM_ROWS(u)
-/* The same, also fetching the line at pf into L2 and stepping pf by pfs. */
+/* The same, also fetching the line at pf (prefetcht0) and stepping pf by pfs. */
 #define ASM_STEP_INDEXED_PF(u)                                                 \
     ASM_STEP_INDEXED(u)                                                        \
-    "prefetcht1 (%[pf])\n\t"                                                   \
+    "prefetcht0 (%[pf])\n\t"                                                   \
     "addq %[pfs], %[pf]\n\t"
 #define ASM_ADVANCE_A(steps)                                                   \
     "addq $" ASM_STR(UKERNEL_ASM_SIZE) "*" ASM_STR(MR) "*" #steps ", %[a]\n\t" \
@@ -447,7 +447,7 @@ _Static_assert(FC_GEMM_ACCUMULATE == 1 && FC_GEMM_RELU == 2, "ASM_EPILOGUE tests
 
 /* Rows 0 .. 2*MR-1 of the tile: A micro-panels a and a + k*MR (as packed,
  * one after the other), bias rows bias[0 .. 2*MR).  With pf, the indexed
- * kernel also fetches the line pf + kk * pfs into L2 at each step kk. */
+ * kernel also fetches the line pf + kk * pfs at each step kk. */
 UKERNEL_TARGET static inline __attribute__((always_inline)) void
 double_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c,
             int64_t ldc, const REAL *bias, int flags, const int indexed, const char *pf, int64_t pfs)
@@ -521,7 +521,7 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_INDEXED_NAME(int64_t k, const REAL *a, const 
 
 #ifdef UKERNEL_DOUBLE_INDEXED_PF_NAME
 /* The indexed 2*MR-row kernel that also fetches, one line per k step, the
- * lines pf + kk * pf_stride into L2 (a column of lines of a later tile's B
+ * lines pf + kk * pf_stride (a column of lines of a later tile's B
  * rows, conv_gemm_impl.h): same arithmetic, same bits. */
 UKERNEL_TARGET void UKERNEL_DOUBLE_INDEXED_PF_NAME(int64_t k, const REAL *a, const REAL *b,
                                                    const int64_t *boff, REAL *c, int64_t ldc,
