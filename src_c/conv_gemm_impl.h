@@ -15,7 +15,8 @@
  * block of columns reads are first copied into a zero-padded slab, split by
  * column phase for strided convs, so that every tap row is a few contiguous
  * runs (one per output row) copied without bounds checks.  1x1 stride-1
- * unpadded convs pack B from the contiguous input as a plain matrix.  With
+ * unpadded convs pack B from the contiguous input as a plain matrix, or,
+ * with AVX-512 and few outputs, read it where it lies (pointwise_block).  With
  * the AVX2 and AVX-512 kernels, stride-1 convs whose padded rows are barely
  * wider than the output read B in place from those padded rows instead (see
  * "forward on padded rows").  grad_input of a stride-1 conv whose input is
