@@ -891,13 +891,13 @@ typedef struct {
  * stalled on the fill buffers; prefetcht0 was 0.91-0.96 of prefetcht1's
  * time in float64, the same in float32).  Measured against packing,
  * interleaved, one thread: pw-1x1-256to64 0.80-0.85 of the time in float32
- * (0.80-0.84 float64);
- * 1x1 convs onto 32-128 channels with K >= 128 0.78-0.94; with K = 64
- * (64 -> 64 and 64 -> 256 channels) 1.05-1.10, and onto 256 or more
- * channels 0.99-1.03, where B's reuse pays for packing: those keep it
- * (pointwise_in_place).  A tile that spans images, or the last partial one,
- * is packed alone and goes through macro_kernel_batch.  Same FMAs in the
- * same order as the packed kernels: the bits do not change. */
+ * (0.80-0.84 float64), 1x1 convs onto 32-128 channels with K >= 128
+ * 0.78-0.94; with K = 64 (64 -> 64 and 64 -> 256 channels) 1.05-1.10, and
+ * onto 256 or more channels 0.99-1.03, where B's reuse pays for packing:
+ * those keep it (pointwise_in_place).  A tile that spans images, or the
+ * last partial one, is packed alone (one panel of workspace) and goes
+ * through macro_kernel_batch.  Same FMAs in the same order as the packed
+ * kernels: the bits do not change. */
 #define FC_PW_AHEAD 2
 #define FC_PW_IN_PLACE_MAX_M 128
 
@@ -928,8 +928,8 @@ static void FC_NAME(pointwise_block)(const fc_geom *g, const FC_NAME(gemm_engine
         /* the lines of the tile FC_PW_AHEAD on, if in this image: one column
          * of them (a line of each B row) per whole 2*MR-row call */
         const int ahead_ok = p + (FC_PW_AHEAD + 1) * GEMM_NR <= P;
-        uintptr_t ahead = ((uintptr_t)(b + FC_PW_AHEAD * GEMM_NR)) & ~(uintptr_t)63;
-        const uintptr_t ahead_end = (uintptr_t)(b + (FC_PW_AHEAD + 1) * GEMM_NR);
+        uintptr_t ahead = ((uintptr_t)b + FC_PW_AHEAD * GEMM_NR * sizeof(REAL)) & ~(uintptr_t)63;
+        const uintptr_t ahead_end = (uintptr_t)b + (FC_PW_AHEAD + 1) * GEMM_NR * sizeof(REAL);
         for (int64_t ic = 0; ic < mpad; ic += mc) {
             const int64_t mcb = FC_MIN(mc, mpad - ic);
             const REAL *ap = apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
@@ -969,7 +969,8 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t mc = e->blk.mc, kc = e->blk.kc;
     const int64_t max_cols = FC_NAME(round_up)(FC_NAME(split_max)(&ctx->cols), GEMM_NR);
     const int64_t slab_cap = FC_SLAB_MAX_BLOCKS * FC_MIN(K, kc) * max_cols;
-    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * (FC_MIN(K, kc) + 1) * max_cols);
+    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * (FC_MIN(K, kc) + 1) *
+                                           (ctx->pw_in_place ? GEMM_NR : max_cols));
     REAL *line = (REAL *)fc_aligned_alloc(sizeof(REAL) * (max_cols + FC_SLAB_SLACK));
     int64_t *boff = ctx->pw_in_place ? (int64_t *)malloc(sizeof(int64_t) * (size_t)FC_MIN(K, kc)) : NULL;
     FC_NAME(col_runs) cr = {0, 0, 0, 0, 0, 0, NULL, NULL};

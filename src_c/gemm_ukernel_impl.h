@@ -36,8 +36,11 @@
  * one index load per step) that was 3-5% of the kernel's rate (micro-
  * benchmark 185-191 -> 193-195 GFLOP/s on vgg-like offsets; vgg forward
  * 0.97 of its time); on packed panels it made no difference, so the packed
- * kernels stay in C.  The FMAs are the same, in the same order: the bits do
- * not change.
+ * kernels stay in C.  Its epilogue (bias, accumulate, ReLU, stores) is in
+ * the same assembly; UKERNEL_DOUBLE_INDEXED_PF_NAME, where defined, names a
+ * twin that also prefetches a column of lines as it goes (1x1 layers read
+ * in place, conv_gemm_impl.h).  The FMAs are the same, in the same order:
+ * the bits do not change.
  *
  * Shorter kernels for the last rows of A, where the file names them:
  * UKERNEL_TAIL_NAME (and, with the indexed kernels, UKERNEL_TAIL_INDEXED_NAME)
@@ -343,8 +346,9 @@ UKERNEL_TARGET void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *
  * operand second, as store_row's V(max)(zero, v)); then both vectors
  * stored.  r10 walks C's rows, ldc_bytes apart; r11 holds bias.  Storing
  * from the registers saves the round trip through a stack buffer that a C
- * epilogue needs (the loop's 24 accumulators leave GCC no registers): for
- * short reductions (cifar-3to64, k = 27) that trip was 10-15% of a call. */
+ * epilogue needs (the loop's 24 accumulators leave GCC no registers), which
+ * short reductions felt: cifar-3to64 (k = 27) forward took 0.92-0.94 of its
+ * time without it. */
 _Static_assert(FC_GEMM_ACCUMULATE == 1 && FC_GEMM_RELU == 2, "ASM_EPILOGUE tests these bits");
 #define ASM_EPI_ACC(x0, x1)                                                    \
     "vmovups (%%r10), %%zmm24\n\t"                                            \
@@ -412,8 +416,8 @@ _Static_assert(FC_GEMM_ACCUMULATE == 1 && FC_GEMM_RELU == 2, "ASM_EPILOGUE tests
     } while (0)
 
 #if UKERNEL_ASM
-/* The indexed k loop into acc[] (rows 0 .. 2*MR-1, two vectors each), STEP
- * ASM_STEP_INDEXED or, fetching pf as it goes, ASM_STEP_INDEXED_PF. */
+/* The indexed k loop (STEP: ASM_STEP_INDEXED or, fetching pf as it goes,
+ * ASM_STEP_INDEXED_PF) and the epilogue that stores rows 0 .. 2*MR-1 to C. */
 #define DOUBLE_INDEXED_ASM(STEP)                                               \
     __asm__ volatile(                                                          \
         ASM_ZERO_ALL                                                           \
