@@ -99,21 +99,10 @@
 /* The k loop of every kernel: STEP_M(u) for steps kk + u, unrolled by 4,
  * prefetching the A stream(s) and packed B a few steps ahead; TWO: a second
  * A panel a2 advances with a.  Uses k, a, a2, b, boff and indexed in scope. */
-#define K_LOOP(STEP_M, TWO) K_LOOP_PF(STEP_M, TWO, 0, (const char *)0, 0)
-/* PF: also fetch the line at pfp + kk * pfs at each step kk (see
- * UKERNEL_DOUBLE_INDEXED_PF_NAME). */
-#define K_LOOP_PF(STEP_M, TWO, PF, pfp, pfs)                                   \
+#define K_LOOP(STEP_M, TWO)                                                    \
     do {                                                                       \
         int64_t kk = 0;                                                        \
-        const char *pf_ = (pfp);                                               \
         for (; kk + 4 <= k; kk += 4) {                                         \
-            if (PF) {                                                          \
-                _mm_prefetch(pf_, _MM_HINT_T0);                                \
-                _mm_prefetch(pf_ + (pfs), _MM_HINT_T0);                        \
-                _mm_prefetch(pf_ + 2 * (pfs), _MM_HINT_T0);                    \
-                _mm_prefetch(pf_ + 3 * (pfs), _MM_HINT_T0);                    \
-                pf_ += 4 * (pfs);                                              \
-            }                                                                  \
             _mm_prefetch((const char *)(a + 8 * MR), _MM_HINT_T0);             \
             if (TWO) _mm_prefetch((const char *)(a2 + 8 * MR), _MM_HINT_T0);   \
             if (!indexed) {                                                    \
@@ -451,7 +440,7 @@ _Static_assert(FC_GEMM_ACCUMULATE == 1 && FC_GEMM_RELU == 2, "ASM_EPILOGUE tests
 
 /* Rows 0 .. 2*MR-1 of the tile: A micro-panels a and a + k*MR (as packed,
  * one after the other), bias rows bias[0 .. 2*MR).  With pf, the indexed
- * kernel also fetches the line pf + kk * pfs at each step kk. */
+ * assembly loop also fetches the line pf + kk * pfs at each step kk. */
 UKERNEL_TARGET static inline __attribute__((always_inline)) void
 double_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c,
             int64_t ldc, const REAL *bias, int flags, const int indexed, const char *pf, int64_t pfs)
@@ -468,9 +457,13 @@ double_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *
         return;
     }
 #endif
+    /* the C loop (compilers without GNU assembly) leaves the prefetch out:
+     * it is only a hint */
+    (void)pf;
+    (void)pfs;
     ZERO_PANEL(c);
     ZERO_PANEL(d);
-    K_LOOP_PF(STEP_DOUBLE, 1, pf != NULL, pf, pfs);
+    K_LOOP(STEP_DOUBLE, 1);
     STORE_PANEL(c, 0);
     STORE_PANEL(d, MR);
 }
@@ -643,7 +636,6 @@ UKERNEL_TARGET void UKERNEL_MR2_INDEXED_NAME(int64_t k, const REAL *a, const REA
 #endif
 #undef STEP
 #undef K_LOOP
-#undef K_LOOP_PF
 #undef B_ROW
 #undef UKERNEL_ASM
 #undef UKERNEL_YMM_ASM
