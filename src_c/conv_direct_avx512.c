@@ -22,8 +22,6 @@
 #define VEC __m512
 #define VMASK __mmask16
 #define VIDX __m512i
-#define FC_PLANE3_U 4
-#define FC_PLANE3_TAIL 1
 #define VL 16
 #define VZERO() _mm512_setzero_ps()
 #define VSET1(v) _mm512_set1_ps(v)
@@ -40,6 +38,9 @@
     _mm512_add_epi32(_mm512_set1_epi32((int)(s)), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))
 /* b's lanes where mask is set, a's elsewhere */
 #define VBLEND(a, b, mask) _mm512_mask_blend_ps((mask), (a), (b))
+/* VALIGNn(hi, lo): lanes n.. of lo, then the first n lanes of hi */
+#define VALIGN1(hi, lo) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), 1))
+#define VALIGN2(hi, lo) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), 2))
 #include "conv_direct_simd_impl.h"
 #undef REAL
 #undef FC_NAME
@@ -47,8 +48,6 @@
 #undef VEC
 #undef VMASK
 #undef VIDX
-#undef FC_PLANE3_U
-#undef FC_PLANE3_TAIL
 #undef VL
 #undef VZERO
 #undef VSET1
@@ -62,6 +61,8 @@
 #undef VPERMUTE
 #undef VLANES
 #undef VBLEND
+#undef VALIGN1
+#undef VALIGN2
 
 #define REAL double
 #define FC_NAME(name) name##_avx512_f64
@@ -69,8 +70,6 @@
 #define VEC __m512d
 #define VMASK __mmask8
 #define VIDX __m512i
-#define FC_PLANE3_U 4
-#define FC_PLANE3_TAIL 1
 #define VL 8
 #define VZERO() _mm512_setzero_pd()
 #define VSET1(v) _mm512_set1_pd(v)
@@ -84,6 +83,8 @@
 #define VPERMUTE(v, idx) _mm512_permutexvar_pd((idx), (v))
 #define VLANES(s) _mm512_add_epi64(_mm512_set1_epi64((int64_t)(s)), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7))
 #define VBLEND(a, b, mask) _mm512_mask_blend_pd((mask), (a), (b))
+#define VALIGN1(hi, lo) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), 1))
+#define VALIGN2(hi, lo) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), 2))
 #include "conv_direct_simd_impl.h"
 
 #include "avx512_target_end.h"

@@ -12,7 +12,9 @@
  * and one output channel per group and undilated rows (depthwise with
  * multiplier 1, single-channel images, their stride-1 grad input) the task
  * buffers the padding rows as zeros too and hands the whole block to the
- * plane kernel, which needs no per-row bookkeeping.
+ * plane kernel, which needs no per-row bookkeeping.  At the AVX-512 level
+ * a 3x3, stride-1 plane is not copied at all: the in-place kernel reads it
+ * with masked loads.
  *
  * Depthwise grad input is the same forward pass over grad_y with the kernel
  * flipped, stride 1, the stride turned into zero insertion between source
@@ -126,12 +128,8 @@ static int FC_NAME(direct_plane3_geometry)(const fc_direct_plan *p)
  * general kernel, dw-128x56 forward took 0.92-0.94 of its time, its
  * grad_input 0.94, a 512x512 image 0.81-0.87, 112x112 and 224x224 planes
  * 0.92-0.96 (and, with two vectors per block since, the 512x512 image
- * 0.90-0.93 of that again); bits unchanged.  The AVX-512 one, with 4
- * vectors a block and the partial last one stored masked, takes every
- * width: against the AVX2 kernels (Zen 5, one thread) depthwise 28x28 and
- * 14x14 planes took 0.62 of their time, the 512x512 image 0.88-0.94, and
- * the planes bound by memory about the same (dw-128x56 0.97-1.12, 8 x 32
- * planes of 112x112 0.98-1.16, from run to run). */
+ * 0.90-0.93 of that again); bits unchanged.  At the AVX-512 level every
+ * such plane, of any width, is read in place (direct_pick_fwd_src3). */
 static int FC_NAME(direct_plane3_suits)(const fc_direct_plan *p)
 {
     const int64_t lanes = 32 / (int64_t)sizeof(REAL);
@@ -156,12 +154,8 @@ static int FC_NAME(direct_wide_suits)(int64_t OW)
 static FC_NAME(fc_direct_fwd_plane_fn) FC_NAME(direct_pick_fwd_plane)(const fc_direct_plan *p)
 {
 #ifdef FC_HAVE_AVX512
-    if (fc_simd_level() >= FC_SIMD_AVX512) {
-        /* the AVX-512 3x3 kernel stores a partial last vector masked, so it
-         * takes any width */
-        if (FC_NAME(direct_plane3_geometry)(p)) return FC_NAME(fc_direct_fwd_plane3_avx512);
-        if (FC_NAME(direct_wide_suits)(p->OW)) return FC_NAME(fc_direct_fwd_plane_avx512);
-    }
+    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_wide_suits)(p->OW))
+        return FC_NAME(fc_direct_fwd_plane_avx512);
 #endif
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2)
@@ -169,6 +163,19 @@ static FC_NAME(fc_direct_fwd_plane_fn) FC_NAME(direct_pick_fwd_plane)(const fc_d
 #endif
     (void)p;
     return FC_NAME(direct_fwd_plane_generic);
+}
+
+/* For the plane kernel's plans of 3x3, stride 1, undilated planes: the
+ * in-place kernel (conv_direct_simd_impl.h) at the AVX-512 level, else
+ * NULL. */
+static FC_NAME(fc_direct_fwd_src3_fn) FC_NAME(direct_pick_fwd_src3)(const fc_direct_plan *p)
+{
+#ifdef FC_HAVE_AVX512
+    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3_geometry)(p) && p->up_h == 1)
+        return FC_NAME(fc_direct_fwd_src3_avx512);
+#endif
+    (void)p;
+    return NULL;
 }
 
 static FC_NAME(fc_direct_fwd_row_fn) FC_NAME(direct_pick_fwd_row)(const fc_direct_plan *p)
@@ -265,6 +272,7 @@ typedef struct {
     const int64_t *col_offsets;
     FC_NAME(fc_direct_fwd_row_fn) row_kernel;
     FC_NAME(fc_direct_fwd_plane_fn) plane_kernel;   /* NULL unless the plan suits it */
+    FC_NAME(fc_direct_fwd_src3_fn) src3_kernel;     /* NULL unless set, and then plane_kernel is */
 } FC_NAME(direct_fwd_ctx);
 
 /* The plane kernel's tasks copy their input rows and then compute for a
@@ -309,7 +317,8 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const FC_NAME(direct_fwd_ctx) *ctx = (const FC_NAME(direct_fwd_ctx) *)vctx;
     const fc_direct_plan *p = ctx->p;
     const int64_t K = p->Cg * p->KH * p->KW, plane = p->OH * p->OW;
-    const size_t buffer_bytes = (size_t)(p->Cg * p->buffer_rows * p->row_len) * sizeof(REAL);
+    /* the in-place kernel needs only a row of zeros for the padding rows */
+    const size_t buffer_bytes = (size_t)(ctx->src3_kernel ? p->W : p->Cg * p->buffer_rows * p->row_len) * sizeof(REAL);
     REAL *buffer = (REAL *)fc_aligned_alloc(buffer_bytes);
     /* a pair of output rows meets at most 2*KH input rows per channel */
     const int64_t max_taps = 2 * p->Cg * p->KH;
@@ -331,6 +340,15 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
         const int64_t block = task % p->row_blocks, image_group = task / p->row_blocks;
         const int64_t n = image_group / p->groups, group = image_group % p->groups;
         const int64_t oh0 = block * p->rows_per_task, oh1 = FC_MIN(p->OH, oh0 + p->rows_per_task);
+        if (ctx->src3_kernel) {
+            /* reads the plane in place and fetches ahead itself: no row
+             * copies, no fetches from here */
+            const int64_t o = group;   /* one output channel per group */
+            ctx->src3_kernel(ctx->x + (n * p->C_in + group) * p->H * p->W, p->H, p->W, oh0 - p->pad_top, p->pad_left,
+                             buffer, oh1 - oh0, ctx->packed + o * 9, ctx->bias ? ctx->bias + o : NULL, ctx->relu,
+                             p->OW, ctx->y + (n * p->O + o) * plane + oh0 * p->OW);
+            continue;
+        }
         if (ctx->plane_kernel) {
             /* every row the block reads, padding rows as zeros */
             const int64_t top = oh0 * p->stride_h - p->pad_top, count = (oh1 - oh0 - 1) * p->stride_h + p->KH;
@@ -437,10 +455,12 @@ static int FC_NAME(direct_run)(const fc_direct_plan *p, const REAL *x, const REA
     if (packed && col_offsets) {
         FC_NAME(direct_pack_weights)(p, weight, flip, packed);
         fc_direct_col_offsets(p, col_offsets);
-        /* one channel in, one out, undilated rows: the plane kernel */
+        /* one channel in, one out, undilated rows: the plane kernel, or
+         * the in-place one */
         const int plane = p->Cg == 1 && p->Og == 1 && p->up_h == 1 && p->dilation_h == 1;
+        const FC_NAME(fc_direct_fwd_src3_fn) src3 = plane ? FC_NAME(direct_pick_fwd_src3)(p) : NULL;
         FC_NAME(direct_fwd_ctx) ctx = {p, x, packed, bias, y, relu, col_offsets, FC_NAME(direct_pick_fwd_row)(p),
-                                       plane ? FC_NAME(direct_pick_fwd_plane)(p) : NULL};
+                                       plane && !src3 ? FC_NAME(direct_pick_fwd_plane)(p) : NULL, src3};
         double flops = 2.0 * p->N * p->O * p->OH * p->OW * p->Cg * p->KH * p->KW;
         status = fc_parallel_for(p->N * p->groups * p->row_blocks, flops, FC_NAME(direct_fwd_task), &ctx);
     }

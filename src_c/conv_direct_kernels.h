@@ -81,10 +81,24 @@ typedef void (*fc_direct_gw_block_fn_f64)(const double *grad_y, int64_t out_rows
                                           int64_t dilation_h, int64_t KH, int64_t KW,
                                           const int64_t *col_offsets, double *acc);
 
+/* One output channel of a 3x3, stride-1, undilated plane read in place
+ * (no row buffer): output row r < out_rows is
+ * y[r * OW + ow] = act(bias + sum over i < 3, j < 3 of weights[i*3 + j] *
+ *                  x(top + r + i, ow - pad_left + j)),
+ * i ascending, j innermost, where x(v, c) is plane[v * W + c] inside the
+ * H x W plane and 0 outside it; `zeros` holds W zeros.  bias may be NULL.
+ * AVX-512 only. */
+typedef void (*fc_direct_fwd_src3_fn_f32)(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                          const float *zeros, int64_t out_rows, const float *weights,
+                                          const float *bias, int relu, int64_t OW, float *y);
+typedef void (*fc_direct_fwd_src3_fn_f64)(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                          const double *zeros, int64_t out_rows, const double *weights,
+                                          const double *bias, int relu, int64_t OW, double *y);
+
 /* The SIMD kernels (conv_direct_simd_impl.h), one set per instruction set
- * and float type: the row kernel, the general plane kernel, the plane
- * kernel for 3x3, stride 1, undilated planes only, and the grad-weight
- * block kernel. */
+ * and float type: the row kernel, the general plane kernel and the
+ * grad-weight block kernel; for 3x3, stride-1, undilated planes the
+ * buffered plane kernel at AVX2, the in-place one at AVX-512. */
 #define FC_DIRECT_SIMD_KERNELS(isa, REAL, T)                                                          \
     void fc_direct_fwd_row_##isa##_##T(const fc_direct_tap_##T *taps, int64_t ntaps,                 \
                                        const int64_t *col_offsets, int64_t KW, int rows, int M,      \
@@ -95,10 +109,6 @@ typedef void (*fc_direct_gw_block_fn_f64)(const double *grad_y, int64_t out_rows
                                          int64_t out_rows, int64_t KH, int64_t KW,                   \
                                          const int64_t *col_offsets, const REAL *weights,            \
                                          const REAL *bias, int relu, int64_t OW, REAL *y);           \
-    void fc_direct_fwd_plane3_##isa##_##T(const REAL *rows, int64_t row_len, int64_t stride_h,       \
-                                          int64_t out_rows, int64_t KH, int64_t KW,                  \
-                                          const int64_t *col_offsets, const REAL *weights,           \
-                                          const REAL *bias, int relu, int64_t OW, REAL *y);          \
     void fc_direct_gw_block_##isa##_##T(const REAL *grad_y, int64_t out_rows, int64_t OW,            \
                                         const REAL *rows, int64_t row_len, int64_t stride_h,         \
                                         int64_t dilation_h, int64_t KH, int64_t KW,                  \
@@ -107,10 +117,22 @@ typedef void (*fc_direct_gw_block_fn_f64)(const double *grad_y, int64_t out_rows
 #ifdef FASTCONV_HAVE_AVX2
 FC_DIRECT_SIMD_KERNELS(avx2, float, f32)
 FC_DIRECT_SIMD_KERNELS(avx2, double, f64)
+void fc_direct_fwd_plane3_avx2_f32(const float *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
+                                   int64_t KH, int64_t KW, const int64_t *col_offsets, const float *weights,
+                                   const float *bias, int relu, int64_t OW, float *y);
+void fc_direct_fwd_plane3_avx2_f64(const double *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
+                                   int64_t KH, int64_t KW, const int64_t *col_offsets, const double *weights,
+                                   const double *bias, int relu, int64_t OW, double *y);
 #endif
 #ifdef FC_HAVE_AVX512
 FC_DIRECT_SIMD_KERNELS(avx512, float, f32)
 FC_DIRECT_SIMD_KERNELS(avx512, double, f64)
+void fc_direct_fwd_src3_avx512_f32(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                   const float *zeros, int64_t out_rows, const float *weights,
+                                   const float *bias, int relu, int64_t OW, float *y);
+void fc_direct_fwd_src3_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                   const double *zeros, int64_t out_rows, const double *weights,
+                                   const double *bias, int relu, int64_t OW, double *y);
 #endif
 #undef FC_DIRECT_SIMD_KERNELS
 

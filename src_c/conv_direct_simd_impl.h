@@ -6,8 +6,10 @@
  * file defines REAL, FC_NAME (which appends the ISA and float type to every
  * name), FC_TAP (fc_direct_tap_f32 or _f64), VEC, VL (lanes), VMASK (a lane
  * mask: a vector of all-ones lanes on AVX2, a mask register on AVX-512),
- * VIDX (a permute index vector), FC_PLANE3_U and FC_PLANE3_TAIL (see
- * simd_plane3_block) and the operations below.
+ * VIDX (a permute index vector), FC_PLANE3_U (see simd_plane3_block) and
+ * the operations below; the AVX-512 file also VALIGN1 and VALIGN2 (lane
+ * shifts across two vectors), which select the in-place 3x3 kernel
+ * (fc_direct_fwd_src3) in place of the buffered one.
  *
  * Forward row kernel: up to FC_DIRECT_MAX_M output channels x up to 4
  * vectors of output columns held in registers (at most 12 accumulators);
@@ -24,7 +26,9 @@
  * simd_plane_rows), masked stores being slow on AMD cores.  A second plane
  * kernel serves 3x3 stride-1 undilated planes (chosen with the plan, see
  * conv_direct_impl.h): its row pairs hold the 9 weights as vectors and
- * unroll the taps, the same sums in the same order.
+ * unroll the taps, the same sums in the same order.  At the AVX-512 level
+ * such planes are read in place instead (fc_direct_fwd_src3, below), with
+ * no row buffer.
  *
  * Grad-weight block kernel: up to 10 taps accumulated at once over every row
  * of the block, each in its own register, so the FMA chains run in parallel
@@ -46,10 +50,18 @@
 
 #define FC_DIRECT_GW_GROUP 10
 
+/* v is kept in a general register: loops that fill a few pointers are not
+ * vectorised into a vector store that scalar loads then read back. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FC_SCALAR(v) __asm__("" : "+r"(v))
+#else
+#define FC_SCALAR(v) ((void)0)
+#endif
+
 /* v is computed into a register and used from there (an empty asm that
  * takes and gives it back), not reloaded from memory at each use. */
 #if defined(__GNUC__) || defined(__clang__)
-#define FC_IN_REGISTER(v) __asm__("" : "+x"(v))
+#define FC_IN_REGISTER(v) __asm__("" : "+v"(v))
 #else
 #define FC_IN_REGISTER(v) ((void)0)
 #endif
@@ -222,29 +234,27 @@ FC_INLINE void FC_NAME(simd_plane_block)(const REAL *rows, int64_t row_len, int6
         }
 }
 
-/* Two output rows, U (1 to FC_PLANE3_U) vectors from ow, of a 3x3 stride-1
- * undilated plane; of the last vector the first `tail` lanes are stored (all
- * VL but where the ISA file sets FC_PLANE3_TAIL: AVX-512, whose masked
- * stores are fast).  The 9 weights come in as vectors and the taps at fixed
+#ifndef VALIGN1
+/* Two output rows, U (1 to FC_PLANE3_U) whole vectors from ow, of a 3x3
+ * stride-1 undilated plane.  The 9 weights come in as vectors and the taps at fixed
  * offsets, so the loops unroll into straight loads and FMAs.  Each
  * accumulator takes 9 dependent FMAs, so the block's 2U accumulators are
  * what hides the FMA latency: the ISA file sets FC_PLANE3_U to the most
  * whose 9 weights, 2U accumulators and U input vectors fit in its vector
- * registers (2 of 16 on AVX2, 4 of 32 on AVX-512).  Each input vector is
+ * registers (2 of 16 on AVX2).  Each input vector is
  * held in one (FC_IN_REGISTER) for the two rows' FMAs, where compilers
  * otherwise fold the load into both, which made the loads, not the FMAs,
  * the limit.  Every output is summed in the order simd_plane_block sums it
  * (input rows, then taps, ascending, from the bias): the same bits. */
 FC_INLINE void FC_NAME(simd_plane3_block)(const REAL *rows, int64_t row_len, const VEC *wv, VEC b,
-                                          int relu, int64_t ow, const int U, int tail, REAL *y, int64_t OW)
+                                          int relu, int64_t ow, const int U, REAL *y, int64_t OW)
 {
     VEC a0[4], a1[4];
     for (int u = 0; u < U; u++) a0[u] = a1[u] = b;
     /* unrolled whole, so the 9 weights stay in registers: GCC 12 kept the
      * k loop (the branches on k < 3 and k > 0 in it) and reloaded a weight
      * vector from the stack for every 4 FMAs; unrolled, depthwise 14x14 to
-     * 112x112 planes in cache take 0.89-0.95 of the time (AVX-512), 0.92
-     * (AVX2), the same bits */
+     * 112x112 planes in cache take 0.92 of the time, the same bits */
 #if defined(__GNUC__)
 #pragma GCC unroll 4
 #endif
@@ -268,15 +278,11 @@ FC_INLINE void FC_NAME(simd_plane3_block)(const REAL *rows, int64_t row_len, con
     const VEC zero = VZERO();
     for (int u = 0; u < U; u++) {
         const VEC v0 = relu ? VMAX(zero, a0[u]) : a0[u], v1 = relu ? VMAX(zero, a1[u]) : a1[u];
-        if (u == U - 1 && tail < VL) {
-            VMASKSTORE(y + ow + u * VL, VTAILMASK(tail), v0);
-            VMASKSTORE(y + OW + ow + u * VL, VTAILMASK(tail), v1);
-        } else {
-            VSTOREU(y + ow + u * VL, v0);
-            VSTOREU(y + OW + ow + u * VL, v1);
-        }
+        VSTOREU(y + ow + u * VL, v0);
+        VSTOREU(y + OW + ow + u * VL, v1);
     }
 }
+#endif
 
 /* R output rows (of `left` rows to the end of the call's output) across the
  * width.  A row's last, partial vector is stored whole where what it writes
@@ -298,36 +304,24 @@ FC_INLINE void FC_NAME(simd_plane_rows)(const REAL *rows, int64_t row_len, int64
     FC_NAME(simd_plane_block)(rows, row_len, stride_h, KH, KW, col_offsets, weights, b, relu, ow, tail, whole, R, U, y, OW)
     int64_t ow = 0;
     unsigned whole = 0;   /* rows r (bit r) whose last vector is stored whole */
+#ifndef VALIGN1
     if (wv && R == 2) {
-#ifdef FC_PLANE3_TAIL
-        /* every vector, a partial last one stored masked */
-        for (; ow + FC_PLANE3_U * VL <= OW; ow += FC_PLANE3_U * VL)
-            FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, FC_PLANE3_U, VL, y, OW);
-        if (ow < OW) {
-            const int vectors = (int)((OW - ow + VL - 1) / VL);
-            const int tail = (int)(OW - ow - (int64_t)(vectors - 1) * VL);
-            switch (vectors) {
-            case 1: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 1, tail, y, OW); break;
-            case 2: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 2, tail, y, OW); break;
-            case 3: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 3, tail, y, OW); break;
-            default: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 4, tail, y, OW); break;
-            }
-        }
-        return;
-#endif
         /* whole vectors; a partial last one goes below with the whole one
          * before it (stored as one plain store ending at the row's end) */
         const int64_t end = OW % VL == 0 ? OW : FC_MAX(0, OW / VL - 1) * VL;
         for (; ow + FC_PLANE3_U * VL <= end; ow += FC_PLANE3_U * VL)
-            FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, FC_PLANE3_U, VL, y, OW);
+            FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, FC_PLANE3_U, y, OW);
         switch ((end - ow) / VL) {
         case 0: break;
-        case 1: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 1, VL, y, OW); break;
-        case 2: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 2, VL, y, OW); break;
-        default: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 3, VL, y, OW); break;
+        case 1: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 1, y, OW); break;
+        case 2: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 2, y, OW); break;
+        default: FC_NAME(simd_plane3_block)(rows, row_len, wv, b, relu, ow, 3, y, OW); break;
         }
         ow = end;
     }
+#else
+    (void)wv;
+#endif
     for (; ow + 4 * VL <= OW; ow += 4 * VL) FC_DIRECT_SIMD_PLANE(4, VL);
     const int64_t rest = OW - ow;
     if (rest <= 0) return;
@@ -369,6 +363,7 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_plane)(const REAL *rows, int64_t row_
                                  weights, NULL, b, relu, 1, out_rows - r, y + r * OW, OW);
 }
 
+#ifndef VALIGN1
 /* The plane kernel for 3x3, stride 1, undilated (col_offsets 0, 1, 2; KH,
  * KW, stride_h and col_offsets are those, and not read): row pairs through
  * simd_plane3_block, the 9 weights held as vectors. */
@@ -393,6 +388,185 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_plane3)(const REAL *rows, int64_t row
         FC_NAME(simd_plane_rows)(rows + r * row_len, row_len, 1, 3, 3, taps, weights, NULL, b, relu, 1,
                                  out_rows - r, y + r * OW, OW);
 }
+#endif
+
+#ifdef VALIGN1
+/* The 3x3 stride-1 undilated plane kernel that reads the source plane in
+ * place (AVX-512 only: masked loads and whole-register lane shifts).  The
+ * buffered kernels above spend on copying each input row into a padded
+ * buffer about what they spend on the arithmetic of a cache-resident
+ * depthwise plane, and their taps 1 and 2 are loads at an offset of 1 and 2
+ * values, which cross a cache line at every vector.  Here each input row
+ * is U + 1 loads of VL columns, masked to the columns inside the image (the
+ * masked-off lanes read zeros and touch no memory), and taps 1 and 2 are
+ * those vectors shifted by one and two lanes (VALIGN1, VALIGN2).  The
+ * zeros of the padding enter the sums exactly as the buffered kernels' do,
+ * and every output is summed in their order: the same bits.
+ *
+ * Each block of rows fetches the input and output lines
+ * FC_DIRECT_SRC3_AHEAD bytes past the rows it reads and writes, one of each
+ * per row and vector, so the fetches spread evenly over the arithmetic.
+ * The hardware prefetcher did not follow the masked loads: without the
+ * fetch dw-128x56 (input from memory) took 3.2x its time through the
+ * buffered kernel; fetching ahead between calls of 4 to 8 rows, 0.9-1.0;
+ * from the blocks, against the buffered kernel (Zen 5, one thread):
+ * dw-128x56 0.70-0.75 of its time (float64 0.60), 8 x 32 planes of 112x112
+ * 0.58-0.69, depthwise layers of 28x28, 14x14 and 7x7 planes 0.58-0.80, a
+ * cache-resident 56x56 layer 0.77, the 512x512 image 0.78-0.87; at two
+ * threads dw-128x56 0.78.  2 to 4 KB ahead were within noise of each other. */
+#define FC_DIRECT_SRC3_AHEAD 3072
+
+/* Lanes l of a vector starting at source column c0 with 0 <= c0 + l < W. */
+FC_INLINE VMASK FC_NAME(src3_mask)(int64_t c0, int64_t W)
+{
+    const int64_t lo = FC_MAX(0, -c0), hi = FC_MIN((int64_t)VL, W - c0);
+    if (hi <= lo) return (VMASK)0;
+    return (VMASK)((((uint32_t)1 << hi) - 1u) & ~(((uint32_t)1 << lo) - 1u));
+}
+
+/* R (1 to 4) output rows, U vectors from the block's first column: input
+ * row k (rp[k], already at the block's first padded column) feeds output
+ * row r with kernel row k - r.  Fetches the R rows of U vectors from pf_in
+ * (input, rows W apart) and pf_out (output, rows OW apart). */
+FC_INLINE void FC_NAME(src3_block)(const REAL *const *rp, const VMASK *m, const VEC *wv, VEC b, int relu,
+                                   const int R, const int U, int tail, REAL *y, int64_t OW, int64_t W,
+                                   uintptr_t pf_in, uintptr_t pf_out)
+{
+    VEC a[4][4];
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++) a[r][u] = b;
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++) {
+            FC_PREFETCH(pf_in + (uintptr_t)((r * W + u * VL) * (int64_t)sizeof(REAL)));
+            FC_PREFETCH(pf_out + (uintptr_t)((r * OW + u * VL) * (int64_t)sizeof(REAL)));
+        }
+#if defined(__GNUC__)
+#pragma GCC unroll 6
+#endif
+    for (int k = 0; k < R + 2; k++) {
+        VEC v[5];
+        for (int u = 0; u <= U; u++) {
+            v[u] = VMASKLOAD(rp[k] + u * VL, m[u]);
+            FC_IN_REGISTER(v[u]);
+        }
+#if defined(__GNUC__)
+#pragma GCC unroll 3
+#endif
+        for (int j = 0; j < 3; j++) {
+            VEC x[4];
+            for (int u = 0; u < U; u++) {
+                x[u] = j == 0 ? v[u] : j == 1 ? VALIGN1(v[u + 1], v[u]) : VALIGN2(v[u + 1], v[u]);
+                FC_IN_REGISTER(x[u]);
+            }
+#if defined(__GNUC__)
+#pragma GCC unroll 4
+#endif
+            for (int r = 0; r < R; r++)
+                if (k - r >= 0 && k - r < 3)
+                    for (int u = 0; u < U; u++) a[r][u] = VFMADD(wv[(k - r) * 3 + j], x[u], a[r][u]);
+        }
+    }
+    const VEC zero = VZERO();
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++) {
+            const VEC v = relu ? VMAX(zero, a[r][u]) : a[r][u];
+            if (u == U - 1 && tail < VL)
+                VMASKSTORE(y + r * OW + u * VL, VTAILMASK(tail), v);
+            else
+                VSTOREU(y + r * OW + u * VL, v);
+        }
+}
+
+/* R output rows from row r of the call across the width, in blocks of up
+ * to 4 vectors (of at most 2 where NARROW). */
+FC_INLINE void FC_NAME(src3_rows)(const REAL *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                  const REAL *zeros, int64_t r, const int R, const int NARROW, const VEC *wv,
+                                  VEC b, int relu, const VMASK *first, const VMASK *inside, int64_t OW, REAL *y)
+{
+    const REAL *rows[6];
+    for (int k = 0; k < R + 2; k++) {
+        const int64_t v = top + r + k;
+        const REAL *row = v >= 0 && v < H ? plane + v * W : zeros;
+        FC_SCALAR(row);
+        rows[k] = row;
+    }
+    for (int64_t ow = 0; ow < OW; ow += 4 * VL) {
+        const int vectors = (int)FC_MIN(4, (OW - ow + VL - 1) / VL);
+        const int tail = (int)FC_MIN((int64_t)VL, OW - ow - (int64_t)(vectors - 1) * VL);
+        VMASK edge[5];
+        const VMASK *m = first;
+        if (ow > 0) {
+            m = inside;
+            if (ow - pad_left < 0 || ow - pad_left + 5 * VL > W) {
+                for (int u = 0; u < 5; u++) edge[u] = FC_NAME(src3_mask)(ow + u * VL - pad_left, W);
+                m = edge;
+            }
+        }
+        const REAL *rp[6];
+        for (int k = 0; k < R + 2; k++) {
+            /* addresses as integers: the first vector may start before the row */
+            const REAL *row = (const REAL *)((uintptr_t)rows[k] + (uintptr_t)(ow - pad_left) * sizeof(REAL));
+            FC_SCALAR(row);
+            rp[k] = row;
+        }
+        REAL *yr = y + r * OW + ow;
+        /* the input rows from the third on, and the output rows, ahead */
+        const uintptr_t pf_in = (uintptr_t)plane + (uintptr_t)(((top + r + 2) * W + ow) * (int64_t)sizeof(REAL) +
+                                                               FC_DIRECT_SRC3_AHEAD);
+        const uintptr_t pf_out = (uintptr_t)yr + FC_DIRECT_SRC3_AHEAD;
+#define FC_DIRECT_SRC3_BLOCK(U) FC_NAME(src3_block)(rp, m, wv, b, relu, R, U, tail, yr, OW, W, pf_in, pf_out)
+        if (NARROW || vectors <= 2) {
+            if (vectors == 1) FC_DIRECT_SRC3_BLOCK(1);
+            else FC_DIRECT_SRC3_BLOCK(2);
+        } else {
+            if (vectors == 3) FC_DIRECT_SRC3_BLOCK(3);
+            else FC_DIRECT_SRC3_BLOCK(4);
+        }
+#undef FC_DIRECT_SRC3_BLOCK
+    }
+}
+
+/* out_rows output rows of one plane: output row r reads source rows
+ * top + r .. top + r + 2 of the H x W plane (rows outside it read `zeros`,
+ * W zeros), output column ow source columns ow - pad_left .. ow - pad_left + 2.
+ * Rows go two at a time (8 accumulators at 4 vectors), but four at a time
+ * where a row is at most 2 vectors wide: the 2 or 4 accumulators of a row
+ * pair left the FMA chains waiting on each other (depthwise 14x14 and 7x7
+ * planes took 1.24-1.38x the buffered kernel's time in pairs, 1.05-1.13x
+ * by fours). */
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, int64_t W, int64_t top,
+                                                      int64_t pad_left, const REAL *zeros, int64_t out_rows,
+                                                      const REAL *weights, const REAL *bias, int relu,
+                                                      int64_t OW, REAL *y)
+{
+    const VEC b = bias ? VSET1(*bias) : VZERO();
+    VEC wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = VSET1(weights[t]);
+    /* the first block's masks, once; blocks inside the row read whole
+     * vectors; the others (at the row's end) work theirs out */
+    VMASK first[5], inside[5];
+    for (int u = 0; u < 5; u++) {
+        first[u] = FC_NAME(src3_mask)(u * VL - pad_left, W);
+        inside[u] = (VMASK)~(VMASK)0;
+    }
+#define FC_DIRECT_SRC3_ROWS(R, NARROW) \
+    FC_NAME(src3_rows)(plane, H, W, top, pad_left, zeros, r, R, NARROW, wv, b, relu, first, inside, OW, y)
+    int64_t r = 0;
+    if (OW <= 2 * VL) {
+        for (; r + 4 <= out_rows; r += 4) FC_DIRECT_SRC3_ROWS(4, 1);
+        switch (out_rows - r) {
+        case 0: break;
+        case 1: FC_DIRECT_SRC3_ROWS(1, 1); break;
+        case 2: FC_DIRECT_SRC3_ROWS(2, 1); break;
+        default: FC_DIRECT_SRC3_ROWS(3, 1); break;
+        }
+    } else {
+        for (; r + 2 <= out_rows; r += 2) FC_DIRECT_SRC3_ROWS(2, 0);
+        if (r < out_rows) FC_DIRECT_SRC3_ROWS(1, 0);
+    }
+#undef FC_DIRECT_SRC3_ROWS
+}
+#endif /* VALIGN1 */
 
 /* T taps over every row of the block, their accumulators in registers
  * throughout; tap t reads rows + r*row_step + offsets[t]. */

@@ -18,10 +18,16 @@ file with FASTCONV_SIMD=generic, which selects the portable kernels.
 Tests never time anything; 1 and 2 threads must agree bit for bit.
 """
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import fastconv
+from fastconv import _core
 from conftest import assert_close
 
 DTYPES = [np.float32, np.float64]
@@ -131,6 +137,9 @@ DEPTHWISE = [
     ("dw-m1-strided-rows-dilated-cols", (1, 2, 13, 150), (2, 1, 3, 3), (2, 1), ((1, 2), (2, 0)),
      (1, 2), 2),
     ("dw-m1-narrow-cropped", (2, 2, 5, 3), (2, 1, 3, 3), 1, ((0, 0), (0, 0)), 1, 2),
+    # rows of at most 2 vectors go 4 at a time (AVX-512): 10 rows leave 2, 7 leave 3
+    ("dw-m1-narrow-rows-by-four", (2, 3, 10, 13), (3, 1, 3, 3), 1, 1, 1, 3),
+    ("dw-m1-narrow-rows-by-four-odd", (2, 3, 7, 30), (3, 1, 3, 3), 1, 1, 1, 3),
     ("single-channel-kernel-17-wide", (1, 1, 5, 40), (1, 1, 2, 17), 1, ((0, 0), (8, 8)), 1, 1),
     # a row block of 8 KB or more, also split for a few threads: a task
     # fetches the next plane's rows between calls of 8 output rows (37 rows:
@@ -269,6 +278,8 @@ WIDTH_KERNELS = [
     # (weight shape, stride, padding, groups): 3x3 stride 1 takes the
     # unrolled 3x3 plane kernel where the row has whole vectors
     ("3x3-plane", (2, 1, 3, 3), 1, 1, 2),
+    ("3x3-plane-unpadded", (2, 1, 3, 3), 1, 0, 2),
+    ("3x3-plane-pad-2-left", (2, 1, 3, 3), 1, ((2, 0), (2, 0)), 2),
     ("5x5-plane-cropped", (2, 1, 5, 5), 1, ((2, 2), (0, 1)), 2),
     ("3x3-s2-plane", (2, 1, 3, 3), 2, 1, 2),
     ("3x3-multiplier-3-rows", (6, 1, 3, 3), 1, 1, 2),
@@ -337,3 +348,67 @@ def test_one_and_two_threads_agree_bitwise(name, x_shape, w_shape, stride, paddi
     context = describe(name, x, weight, stride, padding, dilation, groups)
     for label, one, two in zip(("forward", "grad input", "grad weight"), *results):
         assert np.array_equal(one, two, equal_nan=True), f"{label} differs between 1 and 2 threads; {context}"
+
+
+# ---- the in-place 3x3 kernel against the buffered one -------------------------------------------
+# At the AVX-512 level 3x3 stride-1 planes are read in place (masked loads,
+# lane shifts); the AVX2 level copies rows into a zero-padded buffer.  Both
+# sum every output in the same order, so they agree bit for bit, also where a
+# non-finite weight meets the padding's zeros (inf * 0 is NaN in both).
+
+PLANE3_SCRIPT = r"""
+import json, sys
+import numpy as np
+import fastconv
+from fastconv import _core
+rng = np.random.default_rng(107)
+results = {"level": _core.simd_level()}
+shapes = [(1, 2, 5, width) for width in list(range(1, 82)) + [127, 128, 129, 200]]
+shapes += [(1, 2, height, width) for height in range(1, 12) for width in (13, 30)]
+shapes += [(2, 3, 37, 61), (1, 1, 300, 77), (3, 2, 1, 20)]
+pads = [1, 0, ((2, 0), (0, 2)), ((0, 1), (2, 1)), 4]
+for dtype in (np.float32, np.float64):
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        for shape in shapes:
+            for pad in pads:
+                C = shape[1]
+                x = rng.standard_normal(shape).astype(dtype)
+                weight = rng.standard_normal((C, 1, 3, 3)).astype(dtype)
+                bias = rng.standard_normal(C).astype(dtype)
+                if shape[3] % 7 == 0:
+                    weight[0, 0, 0, 2] = np.inf
+                    x.flat[::11] = np.nan
+                try:
+                    y = fastconv.conv2d(x, weight, bias, 1, pad, 1, C, activation="relu" if shape[3] % 2 else None)
+                except ValueError:
+                    continue   # the kernel is larger than the padded input
+                grad_y = rng.standard_normal(y.shape).astype(dtype)
+                grad_x = fastconv.conv2d_backward(grad_y, x, weight, 1, pad, 1, C, needs=("input",)).input
+                key = f"{np.dtype(dtype).name}-{threads}-{shape}-{pad}"
+                results[key] = y.tobytes().hex() + grad_x.tobytes().hex()
+json.dump(results, sys.stdout)
+"""
+
+
+def run_plane3_script(level):
+    env = dict(os.environ)
+    env.pop("FASTCONV_SIMD", None)
+    if level is not None:
+        env["FASTCONV_SIMD"] = level
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
+    env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-c", PLANE3_SCRIPT], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=package_root)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.skipif(_core.simd_level() != "avx512", reason="the in-place 3x3 kernel runs at the AVX-512 level")
+def test_in_place_3x3_kernel_matches_buffered_kernel_bitwise():
+    in_place = run_plane3_script(None)
+    buffered = run_plane3_script("avx2")
+    assert in_place.pop("level") == "avx512" and buffered.pop("level") == "avx2"
+    assert len(in_place) > 500
+    for key in in_place:
+        assert in_place[key] == buffered[key], f"{key}: the AVX-512 and AVX2 3x3 kernels differ"
