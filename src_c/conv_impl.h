@@ -73,26 +73,39 @@ typedef struct {
     REAL *grad_bias;
 } FC_NAME(bias_ctx);
 
-/* One task = one output channel: FC_BIAS_LANES running sums (position p goes
- * to lane p % LANES of its plane), combined pairwise at the end.  The order is
- * fixed by the shape alone, and the lanes vectorise. */
+/* FC_BIAS_LANES running sums per output channel (position p of a plane
+ * goes to lane p % LANES), images in order, combined pairwise at the end.
+ * The order is fixed by the shape alone, and the lanes vectorise.  The
+ * planes are read in memory order (each image's channels of the block in
+ * turn, one channel's lanes at a time): channel by channel, jumping from
+ * image to image, dw-128x56's grad bias read its 12.8 MB at about a third
+ * of the copy bandwidth. */
+static void FC_NAME(grad_bias_plane)(REAL *FC_RESTRICT lanes, const REAL *FC_RESTRICT gy, int64_t plane)
+{
+    const int64_t full = plane - plane % FC_BIAS_LANES;
+    for (int64_t p = 0; p < full; p += FC_BIAS_LANES)
+        for (int l = 0; l < FC_BIAS_LANES; l++) lanes[l] += gy[p + l];
+    for (int64_t p = full; p < plane; p++) lanes[p - full] += gy[p];
+}
+
 static int FC_NAME(grad_bias_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(bias_ctx) *ctx = (const FC_NAME(bias_ctx) *)vctx;
     const fc_geom *g = ctx->g;
-    const int64_t plane = g->OH * g->OW, full = plane - plane % FC_BIAS_LANES;
+    const int64_t plane = g->OH * g->OW;
+    REAL *lanes = (REAL *)fc_aligned_alloc((size_t)((end - begin) * FC_BIAS_LANES) * sizeof(REAL));
+    if (!lanes) return FC_ENOMEM;
+    memset(lanes, 0, (size_t)((end - begin) * FC_BIAS_LANES) * sizeof(REAL));
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t o = begin; o < end; o++)
+            FC_NAME(grad_bias_plane)(lanes + (o - begin) * FC_BIAS_LANES, ctx->grad_y + (n * g->O + o) * plane, plane);
     for (int64_t o = begin; o < end; o++) {
-        REAL lanes[FC_BIAS_LANES] = {0};
-        for (int64_t n = 0; n < g->N; n++) {
-            const REAL *gy = ctx->grad_y + (n * g->O + o) * plane;
-            for (int64_t p = 0; p < full; p += FC_BIAS_LANES)
-                for (int l = 0; l < FC_BIAS_LANES; l++) lanes[l] += gy[p + l];
-            for (int64_t p = full; p < plane; p++) lanes[p - full] += gy[p];
-        }
+        REAL *a = lanes + (o - begin) * FC_BIAS_LANES;
         for (int width = FC_BIAS_LANES / 2; width >= 1; width /= 2)
-            for (int l = 0; l < width; l++) lanes[l] += lanes[l + width];
-        ctx->grad_bias[o] = lanes[0];
+            for (int l = 0; l < width; l++) a[l] += a[l + width];
+        ctx->grad_bias[o] = a[0];
     }
+    fc_aligned_free(lanes);
     return FC_OK;
 }
 
