@@ -32,6 +32,7 @@
 #define VTAILMASK(n) ((__mmask16)((1u << (n)) - 1u))
 #define VMASKSTORE(p, mask, v) _mm512_mask_storeu_ps((p), (mask), (v))
 #define VMASKLOAD(p, mask) _mm512_maskz_loadu_ps((mask), (p))
+#define VMASKZ(mask, v) _mm512_maskz_mov_ps((mask), (v))
 /* v's lanes in the order idx; VLANES(s): lane l takes lane (s + l) mod VL */
 #define VPERMUTE(v, idx) _mm512_permutexvar_ps((idx), (v))
 #define VLANES(s) \
@@ -58,6 +59,7 @@
 #undef VTAILMASK
 #undef VMASKSTORE
 #undef VMASKLOAD
+#undef VMASKZ
 #undef VPERMUTE
 #undef VLANES
 #undef VBLEND
@@ -80,6 +82,7 @@
 #define VTAILMASK(n) ((__mmask8)((1u << (n)) - 1u))
 #define VMASKSTORE(p, mask, v) _mm512_mask_storeu_pd((p), (mask), (v))
 #define VMASKLOAD(p, mask) _mm512_maskz_loadu_pd((mask), (p))
+#define VMASKZ(mask, v) _mm512_maskz_mov_pd((mask), (v))
 #define VPERMUTE(v, idx) _mm512_permutexvar_pd((idx), (v))
 #define VLANES(s) _mm512_add_epi64(_mm512_set1_epi64((int64_t)(s)), _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7))
 #define VBLEND(a, b, mask) _mm512_mask_blend_pd((mask), (a), (b))

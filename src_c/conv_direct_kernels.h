@@ -95,6 +95,18 @@ typedef void (*fc_direct_fwd_src3_fn_f64)(const double *plane, int64_t H, int64_
                                           const double *zeros, int64_t out_rows, const double *weights,
                                           const double *bias, int relu, int64_t OW, double *y);
 
+/* Grad weight of one output channel of such a plane read in place:
+ * acc[(i*3 + j) * FC_DIRECT_GW_LANES + lane] += grad_y[r * OW + ow] *
+ *     x(top + r + i, ow - pad_left + j)
+ * for r < out_rows, ow < OW, ow spread over the lanes, rows in order; x as
+ * above.  AVX-512 only. */
+typedef void (*fc_direct_gw_src3_fn_f32)(const float *grad_y, int64_t out_rows, int64_t OW, const float *plane,
+                                         int64_t H, int64_t W, int64_t top, int64_t pad_left, const float *zeros,
+                                         float *acc);
+typedef void (*fc_direct_gw_src3_fn_f64)(const double *grad_y, int64_t out_rows, int64_t OW, const double *plane,
+                                         int64_t H, int64_t W, int64_t top, int64_t pad_left, const double *zeros,
+                                         double *acc);
+
 /* The SIMD kernels (conv_direct_simd_impl.h), one set per instruction set
  * and float type: the row kernel, the general plane kernel and the
  * grad-weight block kernel; for 3x3, stride-1, undilated planes the
@@ -133,6 +145,12 @@ void fc_direct_fwd_src3_avx512_f32(const float *plane, int64_t H, int64_t W, int
 void fc_direct_fwd_src3_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                    const double *zeros, int64_t out_rows, const double *weights,
                                    const double *bias, int relu, int64_t OW, double *y);
+void fc_direct_gw_src3_avx512_f32(const float *grad_y, int64_t out_rows, int64_t OW, const float *plane,
+                                  int64_t H, int64_t W, int64_t top, int64_t pad_left, const float *zeros,
+                                  float *acc);
+void fc_direct_gw_src3_avx512_f64(const double *grad_y, int64_t out_rows, int64_t OW, const double *plane,
+                                  int64_t H, int64_t W, int64_t top, int64_t pad_left, const double *zeros,
+                                  double *acc);
 #endif
 #undef FC_DIRECT_SIMD_KERNELS
 

@@ -566,6 +566,105 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, i
     }
 #undef FC_DIRECT_SRC3_ROWS
 }
+
+/* Grad weight of a 3x3 stride-1 undilated plane read in place, the
+ * counterpart of fc_direct_fwd_src3 (the buffered grad-weight kernel spent
+ * about a third of dw-128x56's time on the row copies, and at AVX-512 runs
+ * its 56-wide rows as 7 AVX2 vectors): for each output row in order and
+ * each vector of it, the 9 taps' input vectors come from U + 1 masked loads
+ * per input row and lane shifts, and each tap's accumulator takes
+ * grad_y * input.  Lanes past OW read zeros from both, as in the buffered
+ * kernel, so no value there reaches a sum. */
+FC_INLINE void FC_NAME(gw_src3_block)(const REAL *gy, const REAL *const *rp, const VMASK *m, VEC *a,
+                                      const int U, int tail, int64_t W, uintptr_t pf_in)
+{
+    const VMASK last = VTAILMASK(tail);
+    VEC g[4];
+    for (int u = 0; u < U; u++) {
+        FC_PREFETCH(pf_in + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
+        g[u] = u == U - 1 && tail < VL ? VMASKLOAD(gy + u * VL, last) : VLOADU(gy + u * VL);
+    }
+    (void)W;
+#if defined(__GNUC__)
+#pragma GCC unroll 3
+#endif
+    for (int i = 0; i < 3; i++) {
+        VEC v[5];
+        for (int u = 0; u <= U; u++) {
+            v[u] = VMASKLOAD(rp[i] + u * VL, m[u]);
+            FC_IN_REGISTER(v[u]);
+        }
+#if defined(__GNUC__)
+#pragma GCC unroll 4
+#endif
+        for (int u = 0; u < U; u++) {
+#if defined(__GNUC__)
+#pragma GCC unroll 3
+#endif
+            for (int j = 0; j < 3; j++) {
+                VEC x = j == 0 ? v[u] : j == 1 ? VALIGN1(v[u + 1], v[u]) : VALIGN2(v[u + 1], v[u]);
+                if (u == U - 1 && tail < VL) x = VMASKZ(last, x);
+                a[i * 3 + j] = VFMADD(g[u], x, a[i * 3 + j]);
+            }
+        }
+    }
+}
+
+/* acc[(i*3 + j) * FC_DIRECT_GW_LANES + lane] += grad_y[r * OW + ow] *
+ * x(top + r + i, ow - pad_left + j) for r < out_rows (in order), ow < OW
+ * (lane ow % VL, in order), x as in fc_direct_fwd_src3. */
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_gw_src3)(const REAL *grad_y, int64_t out_rows, int64_t OW,
+                                                     const REAL *plane, int64_t H, int64_t W, int64_t top,
+                                                     int64_t pad_left, const REAL *zeros, REAL *acc)
+{
+    VEC a[9];
+    for (int t = 0; t < 9; t++) a[t] = VLOADU(acc + t * FC_DIRECT_GW_LANES);
+    VMASK first[5], inside[5];
+    for (int u = 0; u < 5; u++) {
+        first[u] = FC_NAME(src3_mask)(u * VL - pad_left, W);
+        inside[u] = (VMASK)~(VMASK)0;
+    }
+    for (int64_t r = 0; r < out_rows; r++) {
+        const REAL *rows[3];
+        for (int i = 0; i < 3; i++) {
+            const int64_t v = top + r + i;
+            const REAL *row = v >= 0 && v < H ? plane + v * W : zeros;
+            FC_SCALAR(row);
+            rows[i] = row;
+        }
+        for (int64_t ow = 0; ow < OW; ow += 4 * VL) {
+            const int vectors = (int)FC_MIN(4, (OW - ow + VL - 1) / VL);
+            const int tail = (int)FC_MIN((int64_t)VL, OW - ow - (int64_t)(vectors - 1) * VL);
+            VMASK edge[5];
+            const VMASK *m = first;
+            if (ow > 0) {
+                m = inside;
+                if (ow - pad_left < 0 || ow - pad_left + 5 * VL > W) {
+                    for (int u = 0; u < 5; u++) edge[u] = FC_NAME(src3_mask)(ow + u * VL - pad_left, W);
+                    m = edge;
+                }
+            }
+            const REAL *rp[3];
+            for (int i = 0; i < 3; i++) {
+                /* addresses as integers: the first vector may start before the row */
+                const REAL *row = (const REAL *)((uintptr_t)rows[i] + (uintptr_t)(ow - pad_left) * sizeof(REAL));
+                FC_SCALAR(row);
+                rp[i] = row;
+            }
+            /* the input row after the window's last, ahead */
+            const uintptr_t pf_in = (uintptr_t)plane + (uintptr_t)(((top + r + 3) * W + ow) * (int64_t)sizeof(REAL) +
+                                                                   FC_DIRECT_SRC3_AHEAD);
+            const REAL *gy = grad_y + r * OW + ow;
+            switch (vectors) {
+            case 1: FC_NAME(gw_src3_block)(gy, rp, m, a, 1, tail, W, pf_in); break;
+            case 2: FC_NAME(gw_src3_block)(gy, rp, m, a, 2, tail, W, pf_in); break;
+            case 3: FC_NAME(gw_src3_block)(gy, rp, m, a, 3, tail, W, pf_in); break;
+            default: FC_NAME(gw_src3_block)(gy, rp, m, a, 4, tail, W, pf_in); break;
+            }
+        }
+    }
+    for (int t = 0; t < 9; t++) VSTOREU(acc + t * FC_DIRECT_GW_LANES, a[t]);
+}
 #endif /* VALIGN1 */
 
 /* T taps over every row of the block, their accumulators in registers

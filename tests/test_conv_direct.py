@@ -350,6 +350,32 @@ def test_one_and_two_threads_agree_bitwise(name, x_shape, w_shape, stride, paddi
         assert np.array_equal(one, two, equal_nan=True), f"{label} differs between 1 and 2 threads; {context}"
 
 
+# ---- non-finite inputs in grad weight ----------------------------------------------------------
+# The grad-weight kernels compute whole vectors and zero the lanes past the
+# row's end in both factors (masked loads, or a masked move where an input
+# vector comes from lane shifts), so a NaN in a column that only those lanes
+# would read must not reach any sum: only the taps that read it legitimately
+# turn NaN, as in the float64 reference.
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("padding", [0, 1, ((0, 0), (2, 0)), ((1, 1), (0, 2))])
+@pytest.mark.parametrize("column", ["first", "last"])
+def test_depthwise_grad_weight_nan_reaches_only_the_taps_that_read_it(dtype, padding, column, rng):
+    pads = pads_of(padding)
+    for width in (5, 17, 20, 33, 56, 70, 130):
+        x, weight, _ = make_operands(rng, (2, 2, 7, width), (2, 1, 3, 3), dtype)
+        x[:, :, 3, 0 if column == "first" else width - 1] = np.nan
+        out_hw = output_hw(x.shape, weight.shape, (1, 1), pads, (1, 1))
+        grad_y = rng.standard_normal((2, 2) + out_hw).astype(dtype)
+        got = fastconv.conv2d_backward(grad_y, x, weight, 1, padding, 1, 2, needs=("weight",)).weight
+        expected = reference_grads(grad_y, x, weight, (1, 1), pads, (1, 1), 2)[1]
+        scale = reference_grads(np.abs(grad_y), np.nan_to_num(np.abs(x)), np.abs(weight), (1, 1), pads, (1, 1),
+                                2)[1] + 1.0
+        assert_close(got, expected, dtype, scale=scale,
+                     context=f"width={width}, padding={padding}, NaN in the {column} column, "
+                             f"dtype={np.dtype(dtype).name}")
+
+
 # ---- the in-place 3x3 kernel against the buffered one -------------------------------------------
 # At the AVX-512 level 3x3 stride-1 planes are read in place (masked loads,
 # lane shifts); the AVX2 level copies rows into a zero-padded buffer.  Both
