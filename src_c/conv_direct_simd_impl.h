@@ -424,6 +424,55 @@ FC_INLINE VMASK FC_NAME(src3_mask)(int64_t c0, int64_t W)
     return (VMASK)((((uint32_t)1 << hi) - 1u) & ~(((uint32_t)1 << lo) - 1u));
 }
 
+/* The masks of a block's U + 1 input vectors: the first block's, worked
+ * out once per call; all lanes for blocks inside the row; the others (at
+ * the row's end) worked out into `edge`. */
+typedef struct {
+    VMASK first[5], inside[5];
+} FC_NAME(src3_masks);
+
+FC_INLINE void FC_NAME(src3_masks_init)(FC_NAME(src3_masks) *mk, int64_t pad_left, int64_t W)
+{
+    for (int u = 0; u < 5; u++) {
+        mk->first[u] = FC_NAME(src3_mask)(u * VL - pad_left, W);
+        mk->inside[u] = (VMASK)~(VMASK)0;
+    }
+}
+
+FC_INLINE const VMASK *FC_NAME(src3_block_masks)(const FC_NAME(src3_masks) *mk, int64_t ow, int64_t pad_left,
+                                                 int64_t W, VMASK *edge)
+{
+    if (ow == 0) return mk->first;
+    if (ow - pad_left >= 0 && ow - pad_left + 5 * VL <= W) return mk->inside;
+    for (int u = 0; u < 5; u++) edge[u] = FC_NAME(src3_mask)(ow + u * VL - pad_left, W);
+    return edge;
+}
+
+/* rows[k] for k < n: source row first + k of the H x W plane, or `zeros`
+ * outside it; kept in general registers (FC_SCALAR). */
+FC_INLINE void FC_NAME(src3_source_rows)(const REAL *plane, int64_t H, int64_t W, int64_t first, const REAL *zeros,
+                                         const int n, const REAL **rows)
+{
+    for (int k = 0; k < n; k++) {
+        const int64_t v = first + k;
+        const REAL *row = v >= 0 && v < H ? plane + v * W : zeros;
+        FC_SCALAR(row);
+        rows[k] = row;
+    }
+}
+
+/* rp[k] = rows[k] moved to the block's first padded column, ow - pad_left:
+ * addresses as integers, since the first vector may start before the row. */
+FC_INLINE void FC_NAME(src3_block_rows)(const REAL *const *rows, const int n, int64_t ow, int64_t pad_left,
+                                        const REAL **rp)
+{
+    for (int k = 0; k < n; k++) {
+        const REAL *row = (const REAL *)((uintptr_t)rows[k] + (uintptr_t)(ow - pad_left) * sizeof(REAL));
+        FC_SCALAR(row);
+        rp[k] = row;
+    }
+}
+
 /* R (1 to 4) output rows, U vectors from the block's first column: input
  * row k (rp[k], already at the block's first padded column) feeds output
  * row r with kernel row k - r.  Fetches the R rows of U vectors from pf_in
@@ -481,34 +530,17 @@ FC_INLINE void FC_NAME(src3_block)(const REAL *const *rp, const VMASK *m, const 
  * to 4 vectors (of at most 2 where NARROW). */
 FC_INLINE void FC_NAME(src3_rows)(const REAL *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                   const REAL *zeros, int64_t r, const int R, const int NARROW, const VEC *wv,
-                                  VEC b, int relu, const VMASK *first, const VMASK *inside, int64_t OW, REAL *y)
+                                  VEC b, int relu, const FC_NAME(src3_masks) *mk, int64_t OW, REAL *y)
 {
     const REAL *rows[6];
-    for (int k = 0; k < R + 2; k++) {
-        const int64_t v = top + r + k;
-        const REAL *row = v >= 0 && v < H ? plane + v * W : zeros;
-        FC_SCALAR(row);
-        rows[k] = row;
-    }
+    FC_NAME(src3_source_rows)(plane, H, W, top + r, zeros, R + 2, rows);
     for (int64_t ow = 0; ow < OW; ow += 4 * VL) {
         const int vectors = (int)FC_MIN(4, (OW - ow + VL - 1) / VL);
         const int tail = (int)FC_MIN((int64_t)VL, OW - ow - (int64_t)(vectors - 1) * VL);
         VMASK edge[5];
-        const VMASK *m = first;
-        if (ow > 0) {
-            m = inside;
-            if (ow - pad_left < 0 || ow - pad_left + 5 * VL > W) {
-                for (int u = 0; u < 5; u++) edge[u] = FC_NAME(src3_mask)(ow + u * VL - pad_left, W);
-                m = edge;
-            }
-        }
+        const VMASK *m = FC_NAME(src3_block_masks)(mk, ow, pad_left, W, edge);
         const REAL *rp[6];
-        for (int k = 0; k < R + 2; k++) {
-            /* addresses as integers: the first vector may start before the row */
-            const REAL *row = (const REAL *)((uintptr_t)rows[k] + (uintptr_t)(ow - pad_left) * sizeof(REAL));
-            FC_SCALAR(row);
-            rp[k] = row;
-        }
+        FC_NAME(src3_block_rows)(rows, R + 2, ow, pad_left, rp);
         REAL *yr = y + r * OW + ow;
         /* the input rows from the third on, and the output rows, ahead */
         const uintptr_t pf_in = (uintptr_t)plane + (uintptr_t)(((top + r + 2) * W + ow) * (int64_t)sizeof(REAL) +
@@ -542,15 +574,10 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, i
     const VEC b = bias ? VSET1(*bias) : VZERO();
     VEC wv[9];
     for (int t = 0; t < 9; t++) wv[t] = VSET1(weights[t]);
-    /* the first block's masks, once; blocks inside the row read whole
-     * vectors; the others (at the row's end) work theirs out */
-    VMASK first[5], inside[5];
-    for (int u = 0; u < 5; u++) {
-        first[u] = FC_NAME(src3_mask)(u * VL - pad_left, W);
-        inside[u] = (VMASK)~(VMASK)0;
-    }
+    FC_NAME(src3_masks) mk;
+    FC_NAME(src3_masks_init)(&mk, pad_left, W);
 #define FC_DIRECT_SRC3_ROWS(R, NARROW) \
-    FC_NAME(src3_rows)(plane, H, W, top, pad_left, zeros, r, R, NARROW, wv, b, relu, first, inside, OW, y)
+    FC_NAME(src3_rows)(plane, H, W, top, pad_left, zeros, r, R, NARROW, wv, b, relu, &mk, OW, y)
     int64_t r = 0;
     if (OW <= 2 * VL) {
         for (; r + 4 <= out_rows; r += 4) FC_DIRECT_SRC3_ROWS(4, 1);
@@ -619,38 +646,18 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_gw_src3)(const REAL *grad_y, int64_t out_
 {
     VEC a[9];
     for (int t = 0; t < 9; t++) a[t] = VLOADU(acc + t * FC_DIRECT_GW_LANES);
-    VMASK first[5], inside[5];
-    for (int u = 0; u < 5; u++) {
-        first[u] = FC_NAME(src3_mask)(u * VL - pad_left, W);
-        inside[u] = (VMASK)~(VMASK)0;
-    }
+    FC_NAME(src3_masks) mk;
+    FC_NAME(src3_masks_init)(&mk, pad_left, W);
     for (int64_t r = 0; r < out_rows; r++) {
         const REAL *rows[3];
-        for (int i = 0; i < 3; i++) {
-            const int64_t v = top + r + i;
-            const REAL *row = v >= 0 && v < H ? plane + v * W : zeros;
-            FC_SCALAR(row);
-            rows[i] = row;
-        }
+        FC_NAME(src3_source_rows)(plane, H, W, top + r, zeros, 3, rows);
         for (int64_t ow = 0; ow < OW; ow += 4 * VL) {
             const int vectors = (int)FC_MIN(4, (OW - ow + VL - 1) / VL);
             const int tail = (int)FC_MIN((int64_t)VL, OW - ow - (int64_t)(vectors - 1) * VL);
             VMASK edge[5];
-            const VMASK *m = first;
-            if (ow > 0) {
-                m = inside;
-                if (ow - pad_left < 0 || ow - pad_left + 5 * VL > W) {
-                    for (int u = 0; u < 5; u++) edge[u] = FC_NAME(src3_mask)(ow + u * VL - pad_left, W);
-                    m = edge;
-                }
-            }
+            const VMASK *m = FC_NAME(src3_block_masks)(&mk, ow, pad_left, W, edge);
             const REAL *rp[3];
-            for (int i = 0; i < 3; i++) {
-                /* addresses as integers: the first vector may start before the row */
-                const REAL *row = (const REAL *)((uintptr_t)rows[i] + (uintptr_t)(ow - pad_left) * sizeof(REAL));
-                FC_SCALAR(row);
-                rp[i] = row;
-            }
+            FC_NAME(src3_block_rows)(rows, 3, ow, pad_left, rp);
             /* the input row after the window's last, ahead */
             const uintptr_t pf_in = (uintptr_t)plane + (uintptr_t)(((top + r + 3) * W + ow) * (int64_t)sizeof(REAL) +
                                                                    FC_DIRECT_SRC3_AHEAD);
