@@ -8,7 +8,10 @@
 - Every test starts and ends with the same fastconv thread count.
 """
 
+import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -62,6 +65,21 @@ def assert_close(actual, expected, dtype=None, scale=None, context=""):
             f"{int(bad.sum())} of {bad.size} elements differ; first at {where}: "
             f"got {actual[where]!r}, expected {expected[where]!r}, allowed error "
             f"{allowed[where] if np.ndim(allowed) else allowed!r}; {context}")
+
+
+def run_at_simd_level(script, level):
+    """Run `script` in a fresh interpreter with FASTCONV_SIMD=level (None: the
+    CPU's best) against this checkout's fastconv; its stdout parsed as JSON."""
+    env = dict(os.environ)
+    env.pop("FASTCONV_SIMD", None)
+    if level is not None:
+        env["FASTCONV_SIMD"] = level
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
+    env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          timeout=300, cwd=package_root)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 def relayout(array, layout):

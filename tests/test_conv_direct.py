@@ -18,17 +18,12 @@ file with FASTCONV_SIMD=generic, which selects the portable kernels.
 Tests never time anything; 1 and 2 threads must agree bit for bit.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 import fastconv
 from fastconv import _core
-from conftest import assert_close
+from conftest import assert_close, run_at_simd_level
 
 DTYPES = [np.float32, np.float64]
 
@@ -417,23 +412,10 @@ json.dump(results, sys.stdout)
 """
 
 
-def run_plane3_script(level):
-    env = dict(os.environ)
-    env.pop("FASTCONV_SIMD", None)
-    if level is not None:
-        env["FASTCONV_SIMD"] = level
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
-    env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
-    done = subprocess.run([sys.executable, "-c", PLANE3_SCRIPT], env=env, capture_output=True, text=True,
-                          timeout=300, cwd=package_root)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
 @pytest.mark.skipif(_core.simd_level() != "avx512", reason="the in-place 3x3 kernel runs at the AVX-512 level")
 def test_in_place_3x3_kernel_matches_buffered_kernel_bitwise():
-    in_place = run_plane3_script(None)
-    buffered = run_plane3_script("avx2")
+    in_place = run_at_simd_level(PLANE3_SCRIPT, None)
+    buffered = run_at_simd_level(PLANE3_SCRIPT, "avx2")
     assert in_place.pop("level") == "avx512" and buffered.pop("level") == "avx2"
     assert len(in_place) > 500
     for key in in_place:

@@ -12,16 +12,13 @@ level in use, bit for bit, in a subprocess.  torch is an outside opinion where
 it is importable.
 """
 import itertools
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import fastconv
 import reference_pool as ref
+from conftest import run_at_simd_level
 
 DTYPES = [np.float32, np.float64]
 
@@ -296,24 +293,11 @@ json.dump(results, sys.stdout)
 """
 
 
-def run_simd_script(level):
-    env = dict(os.environ)
-    env.pop("FASTCONV_SIMD", None)
-    if level is not None:
-        env["FASTCONV_SIMD"] = level
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
-    env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
-    done = subprocess.run([sys.executable, "-c", SIMD_SCRIPT], env=env, capture_output=True, text=True,
-                          timeout=300, cwd=package_root)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
 def test_baseline_and_simd_paths_are_bitwise_identical():
     """Max selects inputs and avg adds in the same order and divides in both builds of the
     row kernels, so the baseline (the arm64 path) and AVX2 agree bit for bit."""
-    best = run_simd_script(None)
-    generic = run_simd_script("generic")
+    best = run_at_simd_level(SIMD_SCRIPT, None)
+    generic = run_at_simd_level(SIMD_SCRIPT, "generic")
     assert generic.pop("level") == "generic"
     level = best.pop("level")
     for name in best:
