@@ -291,7 +291,7 @@ typedef struct {
     const int64_t *col_offsets;
     FC_NAME(fc_direct_fwd_row_fn) row_kernel;
     FC_NAME(fc_direct_fwd_plane_fn) plane_kernel;   /* NULL unless the plan suits it */
-    FC_NAME(fc_direct_fwd_src3_fn) src3_kernel;     /* NULL unless set, and then plane_kernel is */
+    FC_NAME(fc_direct_fwd_src3_fn) src3_kernel;     /* the in-place 3x3 kernel or NULL; where set, plane_kernel is NULL */
 } FC_NAME(direct_fwd_ctx);
 
 /* The plane kernel's tasks copy their input rows and then compute for a

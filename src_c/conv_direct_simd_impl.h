@@ -564,8 +564,9 @@ FC_INLINE void FC_NAME(src3_rows)(const REAL *plane, int64_t H, int64_t W, int64
  * Rows go two at a time (8 accumulators at 4 vectors), but four at a time
  * where a row is at most 2 vectors wide: the 2 or 4 accumulators of a row
  * pair left the FMA chains waiting on each other (depthwise 14x14 and 7x7
- * planes took 1.24-1.38x the buffered kernel's time in pairs, 1.05-1.13x
- * by fours). */
+ * planes took 1.24-1.38x the buffered kernel's time in pairs, 0.69-0.80x
+ * by fours).  Three or four rows at a time on wider rows ran out of vector
+ * registers and were slower (1.05-1.3x). */
 FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, int64_t W, int64_t top,
                                                       int64_t pad_left, const REAL *zeros, int64_t out_rows,
                                                       const REAL *weights, const REAL *bias, int relu,
@@ -603,7 +604,7 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, i
  * grad_y * input.  Lanes past OW read zeros from both, as in the buffered
  * kernel, so no value there reaches a sum. */
 FC_INLINE void FC_NAME(gw_src3_block)(const REAL *gy, const REAL *const *rp, const VMASK *m, VEC *a,
-                                      const int U, int tail, int64_t W, uintptr_t pf_in)
+                                      const int U, int tail, uintptr_t pf_in)
 {
     const VMASK last = VTAILMASK(tail);
     VEC g[4];
@@ -611,7 +612,6 @@ FC_INLINE void FC_NAME(gw_src3_block)(const REAL *gy, const REAL *const *rp, con
         FC_PREFETCH(pf_in + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
         g[u] = u == U - 1 && tail < VL ? VMASKLOAD(gy + u * VL, last) : VLOADU(gy + u * VL);
     }
-    (void)W;
 #if defined(__GNUC__)
 #pragma GCC unroll 3
 #endif
@@ -663,10 +663,10 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_gw_src3)(const REAL *grad_y, int64_t out_
                                                                    FC_DIRECT_SRC3_AHEAD);
             const REAL *gy = grad_y + r * OW + ow;
             switch (vectors) {
-            case 1: FC_NAME(gw_src3_block)(gy, rp, m, a, 1, tail, W, pf_in); break;
-            case 2: FC_NAME(gw_src3_block)(gy, rp, m, a, 2, tail, W, pf_in); break;
-            case 3: FC_NAME(gw_src3_block)(gy, rp, m, a, 3, tail, W, pf_in); break;
-            default: FC_NAME(gw_src3_block)(gy, rp, m, a, 4, tail, W, pf_in); break;
+            case 1: FC_NAME(gw_src3_block)(gy, rp, m, a, 1, tail, pf_in); break;
+            case 2: FC_NAME(gw_src3_block)(gy, rp, m, a, 2, tail, pf_in); break;
+            case 3: FC_NAME(gw_src3_block)(gy, rp, m, a, 3, tail, pf_in); break;
+            default: FC_NAME(gw_src3_block)(gy, rp, m, a, 4, tail, pf_in); break;
             }
         }
     }
