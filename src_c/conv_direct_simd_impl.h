@@ -473,6 +473,21 @@ FC_INLINE void FC_NAME(src3_block_rows)(const REAL *const *rows, const int n, in
     }
 }
 
+/* The U + 1 vectors of one input row of a block (masked loads, each held
+ * in a register), and tap j of vector u: the columns j lanes on (j < 3). */
+FC_INLINE void FC_NAME(src3_load_row)(const REAL *row, const VMASK *m, const int U, VEC *v)
+{
+    for (int u = 0; u <= U; u++) {
+        v[u] = VMASKLOAD(row + u * VL, m[u]);
+        FC_IN_REGISTER(v[u]);
+    }
+}
+
+FC_INLINE VEC FC_NAME(src3_tap)(const VEC *v, int u, const int j)
+{
+    return j == 0 ? v[u] : j == 1 ? VALIGN1(v[u + 1], v[u]) : VALIGN2(v[u + 1], v[u]);
+}
+
 /* R (1 to 4) output rows, U vectors from the block's first column: input
  * row k (rp[k], already at the block's first padded column) feeds output
  * row r with kernel row k - r.  Fetches the R rows of U vectors from pf_in
@@ -494,17 +509,14 @@ FC_INLINE void FC_NAME(src3_block)(const REAL *const *rp, const VMASK *m, const 
 #endif
     for (int k = 0; k < R + 2; k++) {
         VEC v[5];
-        for (int u = 0; u <= U; u++) {
-            v[u] = VMASKLOAD(rp[k] + u * VL, m[u]);
-            FC_IN_REGISTER(v[u]);
-        }
+        FC_NAME(src3_load_row)(rp[k], m, U, v);
 #if defined(__GNUC__)
 #pragma GCC unroll 3
 #endif
         for (int j = 0; j < 3; j++) {
             VEC x[4];
             for (int u = 0; u < U; u++) {
-                x[u] = j == 0 ? v[u] : j == 1 ? VALIGN1(v[u + 1], v[u]) : VALIGN2(v[u + 1], v[u]);
+                x[u] = FC_NAME(src3_tap)(v, u, j);
                 FC_IN_REGISTER(x[u]);
             }
 #if defined(__GNUC__)
@@ -617,10 +629,7 @@ FC_INLINE void FC_NAME(gw_src3_block)(const REAL *gy, const REAL *const *rp, con
 #endif
     for (int i = 0; i < 3; i++) {
         VEC v[5];
-        for (int u = 0; u <= U; u++) {
-            v[u] = VMASKLOAD(rp[i] + u * VL, m[u]);
-            FC_IN_REGISTER(v[u]);
-        }
+        FC_NAME(src3_load_row)(rp[i], m, U, v);
 #if defined(__GNUC__)
 #pragma GCC unroll 4
 #endif
@@ -629,7 +638,7 @@ FC_INLINE void FC_NAME(gw_src3_block)(const REAL *gy, const REAL *const *rp, con
 #pragma GCC unroll 3
 #endif
             for (int j = 0; j < 3; j++) {
-                VEC x = j == 0 ? v[u] : j == 1 ? VALIGN1(v[u + 1], v[u]) : VALIGN2(v[u + 1], v[u]);
+                VEC x = FC_NAME(src3_tap)(v, u, j);
                 if (u == U - 1 && tail < VL) x = VMASKZ(last, x);
                 a[i * 3 + j] = VFMADD(g[u], x, a[i * 3 + j]);
             }
