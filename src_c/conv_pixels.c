@@ -24,15 +24,19 @@
  *     tried (0.70-0.94).
  *   3x3, 64-128 channels: vgg-64x56 0.94-0.96, res-128x28 0.93-0.99, res-s2
  *     0.89-0.91, batch1-res-64 0.93-0.95 (float64 0.92-0.94 but res-s2 noisy
- *     around 1; 2 threads 0.93-0.97).  Not taken: res-256x14 (256 channels,
- *     1.04-1.05), dilated-64 (dilation 2 spreads a tile's reads, 1.00-1.07),
+ *     around 1; 2 threads 0.93-0.97).  res-256x14 (256 channels) was
+ *     1.04-1.05 on Zen 4, 0.97-1.00 on Zen 5 at this level.  Not taken:
+ *     dilated-64 (dilation 2 spreads a tile's reads, 1.00-1.07),
  *     1x1 (the GEMM reads pointwise inputs in place; pixel tiles reading
  *     them in place too were 1.11-1.21 slower on pw-1x1-256to64 and 64- or
  *     128-channel 1x1 layers). */
 /* At the AVX-512 level the same rule in its tiles' lanes (fc_pix_lanes);
  * against the AVX-512 GEMM, one thread, AMD Zen 5: res-s2-64to128 0.76, the
  * stem 0.84, res-128x28 0.87, batch1-res-64 0.94, vgg-64x56 0.96 of its
- * time. */
+ * time; 256 channels: res-256x14 0.90-0.97 (float64 0.97, 2 threads 0.98),
+ * on 28x28 planes 0.91-0.92; 512 channels on 7x7 and 14x14 planes were
+ * 1.07-1.12 (a 590 KB weight panel beside the buffer in L2), dilated-64
+ * 1.01. */
 int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
 {
 #ifdef FASTCONV_HAVE_AVX2
@@ -52,7 +56,16 @@ int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
      * onto 16x32 1.28x, 16 -> 64 channels 3x3 on 32x32 1.10x; 1 KB planes
      * and float64's 16 runs were not slowed). */
     if (level == FC_SIMD_AVX512 && f32 && (g->OH * g->OW * (int64_t)sizeof(float)) % 2048 == 0) return 0;
-    if (Cg > FC_PIX_FEW_CG && (Cg > FC_PIX_MAX_CG || g->dilation_h != 1 || g->dilation_w != 1)) return 0;
+    if (Cg > FC_PIX_FEW_CG && (Cg > FC_PIX_WIDE_CG || g->dilation_h != 1 || g->dilation_w != 1)) return 0;
+    if (Cg > FC_PIX_MAX_CG) {
+        /* the buffer must hold the input rows of two output rows (else each
+         * task refills KH rows for one row of tiles: 256 channels on 56x56
+         * planes 1.03-1.04x the GEMM's time) */
+        const int64_t row_len = (g->OW - 1) * g->stride_w + (g->KW - 1) * g->dilation_w + 1;
+        const int64_t rows = g->stride_h + (g->KH - 1) * g->dilation_h + 1;
+        const int64_t per_row = FC_PIX_BUFFER_BYTES / (Cg * (int64_t)real_size);   /* values */
+        if (rows > per_row || row_len > per_row / rows) return 0;
+    }
     return !f32 || K >= 32 || g->stride_w != 1 || g->OW % FC_GEMM_NR_F32 != 0;
 #else
     (void)g;

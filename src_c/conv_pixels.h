@@ -3,7 +3,9 @@
  * outputs per group and few input channels (the first layer of a network,
  * 3-channel images into 32-64 channels, any kernel, stride or dilation), or
  * undilated ones with up to FC_PIX_MAX_CG input channels (the 3x3 layers of
- * a ResNet or VGG up to 128 channels); not 1x1 (fc_conv2d_pixels_suits).
+ * a ResNet or VGG up to 128 channels), or FC_PIX_WIDE_CG on small planes
+ * (ResNet's 256-channel 14x14 and 28x28 layers); not 1x1
+ * (fc_conv2d_pixels_suits).
  *
  * The packed GEMM pays for packing every im2col value into its B panels and
  * reuses each only M times (64 outputs: 64 FMAs per packed value), so packing
@@ -13,8 +15,9 @@
  * input rows it reads (FC_PIX_ROWS pointers, one offset per reduction step),
  * the channels in the vector lanes, and the tile is transposed into the NCHW
  * output at the end.  A few input channels keep every row a tile reads in
- * L1; with 64-128 channels the rows come from L2, which the out-of-order
- * core hides (vgg-64x56 0.96 of the GEMM's time, res-s2 0.89).
+ * L1; with 64-256 channels the rows come from L2, which the out-of-order
+ * core hides (vgg-64x56 0.96 of the GEMM's time, res-s2 0.89, res-256x14
+ * 0.90-0.97).
  *
  * For SIMD levels AVX2 (two ymm of channels a tile) and AVX-512 (two zmm),
  * in x86 builds; the portable level keeps the GEMM (fc_conv2d_pixels_suits
@@ -37,6 +40,8 @@ extern "C" {
 #define FC_PIX_LANES_F64 8      /* two ymm of double; AVX-512 tiles hold twice as many */
 #define FC_PIX_FEW_CG 4         /* input channels per group taken at any dilation */
 #define FC_PIX_MAX_CG 128       /* input channels per group taken undilated */
+#define FC_PIX_WIDE_CG 256      /* ... and up to this many where a task's buffer
+                                   holds the input of two output rows */
 
 /* Output channels per tile at the current SIMD level, for the element size
  * (4 or 8 bytes): two vectors of them. */

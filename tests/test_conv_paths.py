@@ -14,9 +14,10 @@ stride / dilation / asymmetric padding in the fused im2col packing (through
 the zero-padded slab of input rows, and tap by tap where that slab would be
 too large), stride-1 shapes whose B rows the AVX-512 kernels read in place
 from the padded rows, the pixel tiles (AVX2 and AVX-512) for many outputs from up to 128
-input channels (src_c/conv_pixels.h: partial tiles and panels, row blocks
-capped by the buffer size; many of the shapes above take them at that
-level, dilated or 1x1 ones stay on the GEMM), grad_input of stride-1 "same"-sized convs as a forward
+input channels, or 256 where a task's buffer holds two output rows' input
+(src_c/conv_pixels.h: partial tiles and panels, row blocks capped by the
+buffer size; many of the shapes above take them at that level, dilated or
+1x1 ones stay on the GEMM), grad_input of stride-1 "same"-sized convs as a forward
 conv with the flipped weight, and the
 backward paths (grad_input's col2im scatter per channel block, grad_weight's
 reduction over (n, p) in KC blocks).  CI also runs this file with
@@ -215,6 +216,12 @@ CASES = [
     # 64 and 128 input channels per group: K = 576 and 1152 in one pass
     ("pixels-128-channels", (1, 128, 7, 9), (32, 128, 3, 3), 1, 1, 1, 1),
     ("pixels-grouped-64-channels-strided", (2, 128, 9, 8), (32, 64, 3, 3), 2, 1, 1, 2),
+    # 129-256 input channels on narrow rows: K = 2304; 20 rows in 4 row blocks
+    ("pixels-256-channels", (1, 256, 20, 12), (32, 256, 3, 3), 1, 1, 1, 1),
+    ("pixels-200-channels-strided", (2, 200, 9, 11), (40, 200, 3, 3), 2, 1, 1, 1),
+    # 160 channels of 102-value padded rows: two output rows' input overflow
+    # the buffer, so the GEMM takes it
+    ("wide-rows-160-channels", (1, 160, 4, 100), (32, 160, 3, 3), 1, 1, 1, 1),
     # a reduction under 32 terms on stride-1 rows of whole 32-column tiles:
     # float32 stays on the GEMM, float64 takes the pixel tiles
     ("few-channels-whole-tile-rows", (1, 3, 5, 32), (16, 3, 3, 3), 1, 1, 1, 1),
@@ -361,6 +368,7 @@ THREADED = [
     ("threads-pointwise-in-place", (2, 128, 20, 20), (40, 128, 1, 1), 1, 0, 1, 1),
     ("threads-strided-grouped", (2, 24, 21, 21), (18, 12, 3, 3), 2, 2, 2, 2),
     ("threads-pixels-batch1", (1, 3, 60, 58), (32, 3, 5, 5), 2, 2, 1, 1),
+    ("threads-pixels-256-channels", (2, 256, 10, 10), (32, 256, 3, 3), 1, 1, 1, 1),
 ]
 
 
