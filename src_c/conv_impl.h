@@ -4,7 +4,8 @@
  *
  *   forward      depthwise, or few input and output channels -> direct kernels (conv_direct.h)
  *                many outputs from few input channels, or from up to 128 undilated
- *                (AVX2 and AVX-512 levels, not 1x1)  -> pixel tiles (conv_pixels.h)
+ *                (256 on small planes; AVX2 and AVX-512 levels, not 1x1)
+ *                                                -> pixel tiles (conv_pixels.h)
  *                one output channel per group   -> reference loops (GEMM tile mostly padding)
  *                everything else                -> packed implicit GEMM (conv_gemm_impl.h)
  *   grad_input   depthwise -> direct; stride 1 with "same"-sized input -> the forward
