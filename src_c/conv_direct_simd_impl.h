@@ -570,15 +570,104 @@ FC_INLINE void FC_NAME(src3_rows)(const REAL *plane, int64_t H, int64_t W, int64
     }
 }
 
+/* One input row's step of a sweep: input row k (row, at the block's first
+ * padded column) adds kernel row 0 of output row k (n, started from b),
+ * kernel row 1 of row k - 1 (md) and kernel row 2 of row k - 2 (o), where
+ * those rows exist (NEW, MID, OLD); row k - 2 is then complete and stored
+ * at yo.  Each output row's sum runs kernel row 0, 1, 2, taps j = 0, 1, 2
+ * within each: the order of src3_block, so the same bits. */
+FC_INLINE void FC_NAME(src3_step)(const REAL *row, const VMASK *m, const VEC *wv, VEC b, int relu, const int U,
+                                  int tail, const int NEW, const int MID, const int OLD, VEC *n, VEC *md, VEC *o,
+                                  REAL *yo, uintptr_t pf_in, uintptr_t pf_out)
+{
+    for (int u = 0; u < U; u++) {
+        FC_PREFETCH(pf_in + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
+        if (OLD) FC_PREFETCH(pf_out + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
+    }
+    VEC v[5];
+    FC_NAME(src3_load_row)(row, m, U, v);
+#if defined(__GNUC__)
+#pragma GCC unroll 3
+#endif
+    for (int j = 0; j < 3; j++)
+#if defined(__GNUC__)
+#pragma GCC unroll 4
+#endif
+        for (int u = 0; u < U; u++) {
+            VEC x = FC_NAME(src3_tap)(v, u, j);
+            FC_IN_REGISTER(x);
+            if (NEW) n[u] = VFMADD(wv[j], x, j == 0 ? b : n[u]);
+            if (MID) md[u] = VFMADD(wv[3 + j], x, md[u]);
+            if (OLD) o[u] = VFMADD(wv[6 + j], x, o[u]);
+        }
+    if (OLD) {
+        const VEC zero = VZERO();
+        for (int u = 0; u < U; u++) {
+            const VEC r = relu ? VMAX(zero, o[u]) : o[u];
+            if (u == U - 1 && tail < VL)
+                VMASKSTORE(yo + u * VL, VTAILMASK(tail), r);
+            else
+                VSTOREU(yo + u * VL, r);
+        }
+    }
+}
+
+/* The out_rows output rows of a plane one block wide (3 or 4 vectors),
+ * swept down it: each input row is loaded once and feeds the three output
+ * rows that read it, 3U accumulator chains at a time. */
+FC_INLINE void FC_NAME(src3_sweep)(const REAL *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                   const REAL *zeros, int64_t out_rows, const int U, const VEC *wv, VEC b,
+                                   int relu, const VMASK *m, int tail, int64_t OW, REAL *y)
+{
+    VEC n[4], md[4], o[4];
+    const uintptr_t ahead = FC_DIRECT_SRC3_AHEAD;
+    if (out_rows <= 0) return;
+#define FC_SRC3_STEP(k, NEW, MID, OLD)                                                                        \
+    do {                                                                                                      \
+        const int64_t v_ = top + (k);                                                                         \
+        const REAL *row_ = (const REAL *)((uintptr_t)(v_ >= 0 && v_ < H ? plane + v_ * W : zeros) -          \
+                                          (uintptr_t)pad_left * sizeof(REAL));                                \
+        FC_SCALAR(row_);                                                                                      \
+        REAL *yo_ = y + ((k) - 2) * OW;                                                                       \
+        FC_NAME(src3_step)(row_, m, wv, b, relu, U, tail, NEW, MID, OLD, n, md, o, yo_,                      \
+                           (uintptr_t)row_ + ahead, (uintptr_t)yo_ + ahead);                                  \
+        for (int u_ = 0; u_ < U; u_++) {                                                                      \
+            o[u_] = md[u_];                                                                                   \
+            md[u_] = n[u_];                                                                                   \
+        }                                                                                                     \
+    } while (0)
+    if (out_rows == 1) {
+        FC_SRC3_STEP(0, 1, 0, 0);
+        FC_SRC3_STEP(1, 0, 1, 0);
+        FC_SRC3_STEP(2, 0, 0, 1);
+    } else {
+        FC_SRC3_STEP(0, 1, 0, 0);
+        FC_SRC3_STEP(1, 1, 1, 0);
+        for (int64_t k = 2; k < out_rows; k++) FC_SRC3_STEP(k, 1, 1, 1);
+        FC_SRC3_STEP(out_rows, 0, 1, 1);
+        FC_SRC3_STEP(out_rows + 1, 0, 0, 1);
+    }
+#undef FC_SRC3_STEP
+}
+
 /* out_rows output rows of one plane: output row r reads source rows
  * top + r .. top + r + 2 of the H x W plane (rows outside it read `zeros`,
  * W zeros), output column ow source columns ow - pad_left .. ow - pad_left + 2.
- * Rows go two at a time (8 accumulators at 4 vectors), but four at a time
- * where a row is at most 2 vectors wide: the 2 or 4 accumulators of a row
- * pair left the FMA chains waiting on each other (depthwise 14x14 and 7x7
- * planes took 1.24-1.38x the buffered kernel's time in pairs, 0.69-0.80x
- * by fours).  Three or four rows at a time on wider rows ran out of vector
- * registers and were slower (1.05-1.3x). */
+ * Rows 3 or 4 vectors wide are swept down the plane (src3_sweep): each
+ * input row feeds 3 output rows, 9 or 12 FMA chains at once.  In row pairs
+ * a pair's first and last input rows feed one row's 4 chains only, and the
+ * pair reloads 2 of its 4 input rows: a cache-resident 56x56 plane ran at
+ * about half the FMA rate, swept at about 80% (Zen 5, one thread, against
+ * pairs: dw-128x56 0.76 of the time, 2 threads 0.79; 57x57, 40x40 and 64x64
+ * depthwise layers 0.57-0.71; float64 28x28 0.78, 20x20 0.74).  Wider rows
+ * go two at a time (8 accumulators at 4 vectors): swept in blocks of 4
+ * vectors, 112x112 planes (float64) and the 512x512 image from memory were
+ * 1.02-1.18x slower than pairs.  Rows of at most 2 vectors go four at a
+ * time: the 2 or 4 accumulators of a row pair left the FMA chains waiting
+ * on each other (depthwise 14x14 and 7x7 planes took 1.24-1.38x the
+ * buffered kernel's time in pairs, 0.69-0.80x by fours; swept, 14x14 and
+ * 7x7 planes were 1.7x slower than by fours).  Three or four rows at a time
+ * on wider rows ran out of vector registers and were slower (1.05-1.3x). */
 FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, int64_t W, int64_t top,
                                                       int64_t pad_left, const REAL *zeros, int64_t out_rows,
                                                       const REAL *weights, const REAL *bias, int relu,
@@ -600,6 +689,12 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, i
         case 2: FC_DIRECT_SRC3_ROWS(2, 1); break;
         default: FC_DIRECT_SRC3_ROWS(3, 1); break;
         }
+    } else if (OW <= 4 * VL) {
+        /* one block of 3 or 4 vectors, swept down the rows */
+        const int vectors = (int)((OW + VL - 1) / VL);
+        const int tail = (int)(OW - (int64_t)(vectors - 1) * VL);
+        if (vectors == 3) FC_NAME(src3_sweep)(plane, H, W, top, pad_left, zeros, out_rows, 3, wv, b, relu, mk.first, tail, OW, y);
+        else FC_NAME(src3_sweep)(plane, H, W, top, pad_left, zeros, out_rows, 4, wv, b, relu, mk.first, tail, OW, y);
     } else {
         for (; r + 2 <= out_rows; r += 2) FC_DIRECT_SRC3_ROWS(2, 0);
         if (r < out_rows) FC_DIRECT_SRC3_ROWS(1, 0);

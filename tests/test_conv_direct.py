@@ -385,7 +385,8 @@ from fastconv import _core
 rng = np.random.default_rng(107)
 results = {"level": _core.simd_level()}
 shapes = [(1, 2, 5, width) for width in list(range(1, 82)) + [127, 128, 129, 200]]
-shapes += [(1, 2, height, width) for height in range(1, 12) for width in (13, 30)]
+# every row count on rows of 1, 2 (pairs or fours), 3 and 4 vectors (swept down the plane)
+shapes += [(1, 2, height, width) for height in range(1, 12) for width in (13, 20, 30, 45, 60)]
 shapes += [(2, 3, 37, 61), (1, 1, 300, 77), (3, 2, 1, 20)]
 pads = [1, 0, ((2, 0), (0, 2)), ((0, 1), (2, 1)), 4]
 for dtype in (np.float32, np.float64):
