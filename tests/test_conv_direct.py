@@ -311,6 +311,36 @@ def test_forward_and_gradients_at_every_width(name, w_shape, stride, padding, gr
         assert_close(grads.weight, expected_w, dtype, scale=scale_w, context="grad weight; " + context)
 
 
+# ---- every row count ----------------------------------------------------------------------------
+# At the AVX-512 level 3x3 stride-1 planes whose rows are 2 to 4 vectors wide
+# are swept down the rows (forward and grad input from 3 vectors, grad weight
+# from 2): the first two and last two input rows feed fewer output rows, and
+# a plane of one output row takes neither.  Every row count from 1 meets them.
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("padding", [1, 0, ((2, 0), (1, 1))])
+def test_depthwise_3x3_at_every_row_count(dtype, padding, rng):
+    pads = pads_of(padding)
+    for width in (20, 45, 60):
+        for height in range(1, 10):
+            out_hw = output_hw((2, 2, height, width), (2, 1, 3, 3), (1, 1), pads, (1, 1))
+            if out_hw[0] < 1:
+                continue
+            x, weight, bias = make_operands(rng, (2, 2, height, width), (2, 1, 3, 3), dtype)
+            context = describe("row-count", x, weight, 1, padding, 1, 2)
+            got = fastconv.conv2d(x, weight, bias, 1, padding, 1, 2)
+            assert_close(got, reference_forward(x, weight, bias, (1, 1), pads, (1, 1), 2), dtype,
+                         scale=term_scale(x, weight, (1, 1), pads, (1, 1), 2) + np.abs(bias)[None, :, None, None],
+                         context=context)
+            grad_y = rng.standard_normal((2, 2) + out_hw).astype(dtype)
+            grads = fastconv.conv2d_backward(grad_y, x, weight, 1, padding, 1, 2, needs=("input", "weight"))
+            expected_x, expected_w = reference_grads(grad_y, x, weight, (1, 1), pads, (1, 1), 2)
+            scale_x = np.abs(grad_y).max() * np.abs(weight).sum() + 1.0
+            scale_w = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), (1, 1), pads, (1, 1), 2)[1] + 1.0
+            assert_close(grads.input, expected_x, dtype, scale=scale_x, context="grad input; " + context)
+            assert_close(grads.weight, expected_w, dtype, scale=scale_w, context="grad weight; " + context)
+
+
 # ---- threads -----------------------------------------------------------------------------------
 
 THREAD_CASES = [
