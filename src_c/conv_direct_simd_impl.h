@@ -570,6 +570,35 @@ FC_INLINE void FC_NAME(src3_rows)(const REAL *plane, int64_t H, int64_t W, int64
     }
 }
 
+/* A sweep's steps over input rows 0 .. out_rows + 1 of a plane of out_rows
+ * (>= 1) output rows: STEP(k, K0, K1, K2) with Ki nonzero where input row
+ * k meets kernel row i of an output row (output row k - i exists). */
+#define FC_SRC3_SWEEP_STEPS(STEP, out_rows)                                                                   \
+    do {                                                                                                      \
+        if ((out_rows) == 1) {                                                                                \
+            STEP(0, 1, 0, 0);                                                                                 \
+            STEP(1, 0, 1, 0);                                                                                 \
+            STEP(2, 0, 0, 1);                                                                                 \
+        } else {                                                                                              \
+            STEP(0, 1, 0, 0);                                                                                 \
+            STEP(1, 1, 1, 0);                                                                                 \
+            for (int64_t k_ = 2; k_ < (out_rows); k_++) STEP(k_, 1, 1, 1);                                    \
+            STEP((out_rows), 0, 1, 1);                                                                        \
+            STEP((out_rows) + 1, 0, 0, 1);                                                                    \
+        }                                                                                                     \
+    } while (0)
+
+/* Source row v of the plane (`zeros` outside it) at the first padded column
+ * of a sweep's block, which starts at output column 0. */
+FC_INLINE const REAL *FC_NAME(src3_sweep_row)(const REAL *plane, int64_t H, int64_t W, int64_t v,
+                                              const REAL *zeros, int64_t pad_left)
+{
+    const REAL *row, *at;
+    FC_NAME(src3_source_rows)(plane, H, W, v, zeros, 1, &row);
+    FC_NAME(src3_block_rows)(&row, 1, 0, pad_left, &at);
+    return at;
+}
+
 /* One input row's step of a sweep: input row k (row, at the block's first
  * padded column) adds kernel row 0 of output row k (n, started from b),
  * kernel row 1 of row k - 1 (md) and kernel row 2 of row k - 2 (o), where
@@ -624,10 +653,7 @@ FC_INLINE void FC_NAME(src3_sweep)(const REAL *plane, int64_t H, int64_t W, int6
     if (out_rows <= 0) return;
 #define FC_SRC3_STEP(k, NEW, MID, OLD)                                                                        \
     do {                                                                                                      \
-        const int64_t v_ = top + (k);                                                                         \
-        const REAL *row_ = (const REAL *)((uintptr_t)(v_ >= 0 && v_ < H ? plane + v_ * W : zeros) -          \
-                                          (uintptr_t)pad_left * sizeof(REAL));                                \
-        FC_SCALAR(row_);                                                                                      \
+        const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, pad_left);                  \
         REAL *yo_ = y + ((k) - 2) * OW;                                                                       \
         FC_NAME(src3_step)(row_, m, wv, b, relu, U, tail, NEW, MID, OLD, n, md, o, yo_,                      \
                            (uintptr_t)row_ + ahead, (uintptr_t)yo_ + ahead);                                  \
@@ -636,17 +662,7 @@ FC_INLINE void FC_NAME(src3_sweep)(const REAL *plane, int64_t H, int64_t W, int6
             md[u_] = n[u_];                                                                                   \
         }                                                                                                     \
     } while (0)
-    if (out_rows == 1) {
-        FC_SRC3_STEP(0, 1, 0, 0);
-        FC_SRC3_STEP(1, 0, 1, 0);
-        FC_SRC3_STEP(2, 0, 0, 1);
-    } else {
-        FC_SRC3_STEP(0, 1, 0, 0);
-        FC_SRC3_STEP(1, 1, 1, 0);
-        for (int64_t k = 2; k < out_rows; k++) FC_SRC3_STEP(k, 1, 1, 1);
-        FC_SRC3_STEP(out_rows, 0, 1, 1);
-        FC_SRC3_STEP(out_rows + 1, 0, 0, 1);
-    }
+    FC_SRC3_SWEEP_STEPS(FC_SRC3_STEP, out_rows);
 #undef FC_SRC3_STEP
 }
 
@@ -793,10 +809,7 @@ FC_INLINE void FC_NAME(gw_src3_sweep)(const REAL *grad_y, int64_t out_rows, int6
     if (out_rows <= 0) return;
 #define FC_GW_SRC3_STEP(k, G0, G1, G2)                                                                        \
     do {                                                                                                      \
-        const int64_t v_ = top + (k);                                                                         \
-        const REAL *row_ = (const REAL *)((uintptr_t)(v_ >= 0 && v_ < H ? plane + v_ * W : zeros) -          \
-                                          (uintptr_t)pad_left * sizeof(REAL));                                \
-        FC_SCALAR(row_);                                                                                      \
+        const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, pad_left);                  \
         const REAL *gy_ = grad_y + (k) * OW;                                                                  \
         FC_NAME(gw_src3_step)(row_, m, gy_, a, g0, g1, g2, U, tail, G0, G1, G2, (uintptr_t)row_ + ahead,     \
                               (uintptr_t)gy_ + ahead);                                                        \
@@ -805,17 +818,7 @@ FC_INLINE void FC_NAME(gw_src3_sweep)(const REAL *grad_y, int64_t out_rows, int6
             g1[u_] = g0[u_];                                                                                  \
         }                                                                                                     \
     } while (0)
-    if (out_rows == 1) {
-        FC_GW_SRC3_STEP(0, 1, 0, 0);
-        FC_GW_SRC3_STEP(1, 0, 1, 0);
-        FC_GW_SRC3_STEP(2, 0, 0, 1);
-    } else {
-        FC_GW_SRC3_STEP(0, 1, 0, 0);
-        FC_GW_SRC3_STEP(1, 1, 1, 0);
-        for (int64_t k = 2; k < out_rows; k++) FC_GW_SRC3_STEP(k, 1, 1, 1);
-        FC_GW_SRC3_STEP(out_rows, 0, 1, 1);
-        FC_GW_SRC3_STEP(out_rows + 1, 0, 0, 1);
-    }
+    FC_SRC3_SWEEP_STEPS(FC_GW_SRC3_STEP, out_rows);
 #undef FC_GW_SRC3_STEP
 }
 
