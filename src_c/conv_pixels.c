@@ -8,6 +8,13 @@
 
 #include <string.h>
 
+/* Columns of a buffered input row: exactly the padded columns the outputs
+ * reach. */
+static inline int64_t fc_pix_row_len(const fc_geom *g)
+{
+    return (g->OW - 1) * g->stride_w + (g->KW - 1) * g->dilation_w + 1;
+}
+
 /* Padded input rows a task buffers at most (all its input channels): the
  * tiles read them once per channel panel, from L2. */
 #define FC_PIX_BUFFER_BYTES (192 * 1024)
@@ -61,7 +68,7 @@ int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
         /* the buffer must hold the input rows of two output rows (else each
          * task refills KH rows for one row of tiles: 256 channels on 56x56
          * planes 1.03-1.04x the GEMM's time) */
-        const int64_t row_len = (g->OW - 1) * g->stride_w + (g->KW - 1) * g->dilation_w + 1;
+        const int64_t row_len = fc_pix_row_len(g);
         const int64_t rows = g->stride_h + (g->KH - 1) * g->dilation_h + 1;
         const int64_t per_row = FC_PIX_BUFFER_BYTES / (Cg * (int64_t)real_size);   /* values */
         if (rows > per_row || row_len > per_row / rows) return 0;

@@ -23,13 +23,12 @@ typedef void (*FC_NAME(pix_run_fn))(int64_t k, const int64_t *koff, const REAL *
 typedef struct {
     const fc_geom *g;
     const REAL *x;
-    const REAL *packed;      /* (groups * panels, K, lanes), channels past Og zero */
-    const REAL *bias;        /* (groups * panels, lanes) zero-filled, or NULL */
+    REAL *packed;            /* (groups * panels, K, lanes), channels past Og zero */
+    REAL *bias;              /* (groups * panels, lanes) zero-filled, or NULL */
     REAL *y;
     int relu;
     const int64_t *koff;
-    const REAL *weight, *bias_in;   /* the caller's, read by pix_pack_task */
-    REAL *packed_w, *bias_w;        /* written by pix_pack_task */
+    const REAL *weight, *bias_in;   /* the caller's, packed by pix_pack_task */
     int64_t Cg, Og, K, panels, lanes;
     FC_NAME(pix_run_fn) run;
     int64_t row_len, buffer_rows, rows_per_task, row_blocks;
@@ -72,7 +71,7 @@ static int FC_NAME(pix_pack_task)(void *vctx, int64_t begin, int64_t end)
         const int64_t group = gp / ctx->panels, o0 = gp % ctx->panels * lanes;
         const int64_t real = FC_MIN(lanes, ctx->Og - o0);
         const REAL *src = ctx->weight + (group * ctx->Og + o0) * K;
-        REAL *dst = ctx->packed_w + gp * K * lanes;
+        REAL *dst = ctx->packed + gp * K * lanes;
         for (int64_t k0 = 0; k0 < K; k0 += 64) {
             const int64_t k1 = FC_MIN(K, k0 + 64);
             for (int64_t m = 0; m < lanes; m++) {
@@ -85,7 +84,7 @@ static int FC_NAME(pix_pack_task)(void *vctx, int64_t begin, int64_t end)
             }
         }
         if (ctx->bias_in) {
-            REAL *b = ctx->bias_w + gp * lanes;
+            REAL *b = ctx->bias + gp * lanes;
             for (int64_t m = 0; m < lanes; m++) b[m] = m < real ? ctx->bias_in[group * ctx->Og + o0 + m] : (REAL)0;
         }
     }
@@ -140,7 +139,7 @@ int FC_NAME(fc_conv2d_pixels)(const fc_geom *g, const REAL *x, const REAL *weigh
     const int64_t lanes = ctx.lanes;
     ctx.panels = (ctx.Og + lanes - 1) / lanes;
     if (g->N == 0 || g->OH == 0 || g->OW == 0) return FC_OK;
-    ctx.row_len = (g->OW - 1) * g->stride_w + (g->KW - 1) * g->dilation_w + 1;
+    ctx.row_len = fc_pix_row_len(g);
 
     /* Enough tasks for every thread (a few images are split by rows), and
      * a buffer that stays in L2. */
@@ -161,8 +160,8 @@ int FC_NAME(fc_conv2d_pixels)(const fc_geom *g, const REAL *x, const REAL *weigh
     if (packed && koff && (bias_packed || !bias)) {
         ctx.weight = weight;
         ctx.bias_in = bias;
-        ctx.packed_w = packed;
-        ctx.bias_w = bias_packed;
+        ctx.packed = packed;
+        ctx.bias = bias_packed;
         /* a copy: weigh it like a few flops per value */
         status = fc_parallel_for(gp_count, 4.0 * (double)gp_count * ctx.K * lanes, FC_NAME(pix_pack_task), &ctx);
         for (int64_t cg = 0; cg < ctx.Cg; cg++)
@@ -170,8 +169,6 @@ int FC_NAME(fc_conv2d_pixels)(const fc_geom *g, const REAL *x, const REAL *weigh
                 for (int64_t j = 0; j < g->KW; j++)
                     koff[(cg * g->KH + i) * g->KW + j] =
                         (cg * ctx.buffer_rows + i * g->dilation_h) * ctx.row_len + j * g->dilation_w;
-        ctx.packed = packed;
-        ctx.bias = bias_packed;
         ctx.koff = koff;
         const double flops = 2.0 * g->N * g->O * g->OH * g->OW * ctx.K;
         if (status == FC_OK) status = fc_parallel_for(planes * ctx.row_blocks, flops, FC_NAME(pix_task), &ctx);
