@@ -142,13 +142,11 @@ int FC_NAME(fc_conv2d_pixels)(const fc_geom *g, const REAL *x, const REAL *weigh
     ctx.row_len = fc_pix_row_len(g);
 
     /* Enough tasks for every thread (a few images are split by rows), and
-     * a buffer that stays in L2. */
+     * a buffer that stays in L2 (fc_pix_task_rows). */
     const int64_t planes = g->N * g->groups, want_tasks = 4 * (int64_t)fc_get_num_threads();
     const int64_t blocks = planes >= want_tasks ? 1 : (want_tasks + planes - 1) / planes;
     const int64_t extent = (g->KH - 1) * g->dilation_h + 1;
-    const int64_t cache_rows = FC_PIX_BUFFER_BYTES / (ctx.Cg * ctx.row_len * (int64_t)sizeof(REAL));
-    const int64_t cache_out_rows = cache_rows > extent ? (cache_rows - extent) / g->stride_h + 1 : 1;
-    ctx.rows_per_task = FC_MAX(1, FC_MIN((g->OH + blocks - 1) / blocks, cache_out_rows));
+    ctx.rows_per_task = fc_pix_task_rows(g, ctx.Cg, ctx.row_len, sizeof(REAL), (g->OH + blocks - 1) / blocks);
     ctx.row_blocks = (g->OH + ctx.rows_per_task - 1) / ctx.rows_per_task;
     ctx.buffer_rows = (ctx.rows_per_task - 1) * g->stride_h + extent;
 

@@ -213,6 +213,12 @@ CASES = [
     # padded rows so wide that a row block is capped at 2 output rows (float32)
     # or 1 (float64) to keep its buffer in L2
     ("pixels-wide-rows", (1, 4, 7, 3000), (16, 4, 3, 3), 1, 1, 1, 1),
+    # row blocks capped by the buffer: float64 rounded up from 4 to 6 rows of
+    # 58 positions (3 rows fill whole tiles); float32 kept at 14 rows of 301,
+    # each block ending in a partial tile (whole tiles take 6 rows, and 18
+    # would be more than the 15 a quarter of the plane gives a task)
+    ("pixels-row-blocks-rounded-up", (1, 64, 40, 58), (32, 64, 3, 3), 1, 1, 1, 1),
+    ("pixels-row-blocks-partial-tiles", (1, 10, 60, 301), (32, 10, 3, 3), 1, 1, 1, 1),
     # 64 and 128 input channels per group: K = 576 and 1152 in one pass
     ("pixels-128-channels", (1, 128, 7, 9), (32, 128, 3, 3), 1, 1, 1, 1),
     ("pixels-grouped-64-channels-strided", (2, 128, 9, 8), (32, 64, 3, 3), 2, 1, 1, 2),
