@@ -20,20 +20,21 @@ static inline int64_t fc_pix_row_len(const fc_geom *g)
 #define FC_PIX_BUFFER_BYTES (192 * 1024)
 
 /* Output rows per task.  want: the rows that give every thread enough
- * tasks; the buffer caps them at FC_PIX_BUFFER_BYTES.  Where the cap binds
- * and is not a multiple of FC_PIX_ROWS / gcd(OW, FC_PIX_ROWS) rows, its
- * tasks end in a partial tile, which costs a whole one; the rows are then
- * rounded up to that multiple where the buffer stays within half as much
- * again (and the rounded rows are still no more than want), so that only a
- * plane's last task ends in a partial tile.  float64 at the AVX-512 level
- * had 2 rows of 28 positions (res-s2-64to128: 10 tiles for 56 positions)
- * or 4 rows of 14-56 (res-256x14, res-128x28, vgg-64x56), 1.8-6.7% of the
- * tiles' work wasted; at 3 or 6 rows none is.  Against the previous split,
- * AMD Zen 5, one thread: res-s2-64to128 float64 0.95-0.96 of the time
- * (0.92 at 2 threads, 0.93 at the AVX2 level), res-256x14 0.95 float64 and
- * 0.96 float32 (0.94 float64 at AVX2), vgg-64x56 0.98-0.99 float64.
- * Rounding down instead (long odd rows, where rounding up would overshoot
- * want) saved nothing measurable and refilled more rows. */
+ * tasks; the buffer caps them at FC_PIX_BUFFER_BYTES.  A task's positions
+ * go in tiles of FC_PIX_ROWS, so one whose positions are not a whole number
+ * of tiles ends in a partial tile, which costs a whole one.  Where the cap
+ * binds, it is rounded up to a multiple of the fewest rows that make whole
+ * tiles (FC_PIX_ROWS / gcd(OW, FC_PIX_ROWS)) if that buffer stays within
+ * half as much again and the rows within want; then only a plane's last
+ * task ends in a partial tile.  float64 at the AVX-512 level had 2 rows of
+ * 28 positions (res-s2-64to128: 10 tiles for 56 positions) or 4 rows of
+ * 14-56 (res-256x14, res-128x28, vgg-64x56), 1.8-6.7% of the tiles' work
+ * wasted; 3 or 6 rows waste none.  Against the previous split, AMD Zen 5,
+ * one thread: res-s2-64to128 float64 0.95-0.96 of the time (0.92 at 2
+ * threads, 0.93 at the AVX2 level), res-256x14 0.95 float64 and 0.96
+ * float32 (0.94 float64 at AVX2), vgg-64x56 0.98-0.99 float64.  Rounding
+ * down instead (long odd rows, where rounding up would overshoot want)
+ * saved nothing measurable and refilled more rows. */
 static int64_t fc_pix_task_rows(const fc_geom *g, int64_t Cg, int64_t row_len, size_t real_size, int64_t want)
 {
     const int64_t extent = (g->KH - 1) * g->dilation_h + 1;
@@ -41,13 +42,8 @@ static int64_t fc_pix_task_rows(const fc_geom *g, int64_t Cg, int64_t row_len, s
     const int64_t cache_rows = FC_PIX_BUFFER_BYTES / row_bytes;
     const int64_t cap = cache_rows > extent ? (cache_rows - extent) / g->stride_h + 1 : 1;
     if (want <= cap) return want;
-    int64_t common = g->OW, b = FC_PIX_ROWS;
-    while (b != 0) {
-        const int64_t t = common % b;
-        common = b;
-        b = t;
-    }
-    const int64_t whole = FC_PIX_ROWS / common;
+    int64_t whole = 1;   /* rows whose positions fill whole tiles */
+    while (whole * g->OW % FC_PIX_ROWS) whole++;
     const int64_t up = (cap + whole - 1) / whole * whole;
     if (up <= want && ((up - 1) * g->stride_h + extent) * row_bytes <= FC_PIX_BUFFER_BYTES * 3 / 2) return up;
     return cap;
