@@ -1657,9 +1657,17 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
             t0 += kcb;
         }
         if (op) {
-            const int64_t rpad = FC_NAME(round_up)(rows, GEMM_NR);
-            for (int64_t o = 0; o < rows; o++)
-                for (int64_t r = 0; r < nb; r++) gw[o * R + r] = ct[r * rpad + o];
+            /* dW out of its transpose a cache line of ct at a time: ct's rows
+             * lie rpad apart (1 KB for 256 channels, filling a few L1 sets),
+             * so reading a column of them per output channel missed L1 on
+             * nearly every value: res-256x14's grad_weight spent 5.8% of its
+             * time here, now 3.8% (0.96-0.98 of the time; float64 0.98) */
+            const int64_t rpad = FC_NAME(round_up)(rows, GEMM_NR), line = 64 / (int64_t)sizeof(REAL);
+            for (int64_t o0 = 0; o0 < rows; o0 += line) {
+                const int64_t ob = FC_MIN(line, rows - o0);
+                for (int64_t r = 0; r < nb; r++)
+                    for (int64_t i = 0; i < ob; i++) gw[(o0 + i) * R + r] = ct[r * rpad + o0 + i];
+            }
         }
     }
 done:
