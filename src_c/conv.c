@@ -35,8 +35,10 @@
 #define GEMM_DOT_GENERIC fc_gemm_dot_f32_2x2_generic
 #define GEMM_GWOP_AVX2 fc_gemm_gwop_f32_6x32_avx2
 #define GEMM_GWOP_PACK_AVX2 fc_gemm_gwop_pack_f32_avx2
+#define GEMM_EVERY_OTHER_AVX2 fc_add_every_other_f32_avx2
 #define GEMM_GWOP_AVX512 fc_gemm_gwop_f32_12x32_avx512
 #define GEMM_GWOP_PACK_AVX512 fc_gemm_gwop_pack_f32_avx512
+#define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f32_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f32
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f32
@@ -64,8 +66,10 @@
 #undef GEMM_DOT_GENERIC
 #undef GEMM_GWOP_AVX2
 #undef GEMM_GWOP_PACK_AVX2
+#undef GEMM_EVERY_OTHER_AVX2
 #undef GEMM_GWOP_AVX512
 #undef GEMM_GWOP_PACK_AVX512
+#undef GEMM_EVERY_OTHER_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
 #undef GEMM_BLOCKING_AVX512
@@ -91,8 +95,10 @@
 #define GEMM_DOT_GENERIC fc_gemm_dot_f64_2x2_generic
 #define GEMM_GWOP_AVX2 fc_gemm_gwop_f64_6x16_avx2
 #define GEMM_GWOP_PACK_AVX2 fc_gemm_gwop_pack_f64_avx2
+#define GEMM_EVERY_OTHER_AVX2 fc_add_every_other_f64_avx2
 #define GEMM_GWOP_AVX512 fc_gemm_gwop_f64_12x16_avx512
 #define GEMM_GWOP_PACK_AVX512 fc_gemm_gwop_pack_f64_avx512
+#define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f64_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f64
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f64
@@ -120,8 +126,10 @@
 #undef GEMM_DOT_GENERIC
 #undef GEMM_GWOP_AVX2
 #undef GEMM_GWOP_PACK_AVX2
+#undef GEMM_EVERY_OTHER_AVX2
 #undef GEMM_GWOP_AVX512
 #undef GEMM_GWOP_PACK_AVX512
+#undef GEMM_EVERY_OTHER_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
 #undef GEMM_BLOCKING_AVX512

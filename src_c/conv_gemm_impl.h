@@ -71,6 +71,7 @@ typedef void (*FC_NAME(gwop_fn))(int64_t k, const REAL *a, int64_t lda, const RE
                                   int64_t ldc, int mr, int flags);
 
 typedef void (*FC_NAME(gwpack_fn))(const REAL *a, int64_t lda, int64_t rows, int64_t k, REAL *dst);
+typedef void (*FC_NAME(every_other_fn))(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int64_t n);
 
 typedef struct {
     FC_NAME(ukernel_fn) kernel;
@@ -91,13 +92,16 @@ typedef struct {
     FC_NAME(gwop_fn) gwop;         /* outer-product grad_weight, or NULL */
     FC_NAME(gwpack_fn) gwpack;
     int gwop_rows;                 /* col rows per gwop call */
+    FC_NAME(every_other_fn) every_other;   /* a row of the stride-2 col2im */
 } FC_NAME(gemm_engine);
+
+static void FC_NAME(add_every_other)(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int64_t n);
 
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
     FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                               GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
-                              FC_DOT_NR_GENERIC, NULL, NULL, 0};
+                              FC_DOT_NR_GENERIC, NULL, NULL, 0, FC_NAME(add_every_other)};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
         e.kernel = GEMM_UKERNEL_AVX2;
@@ -108,6 +112,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.gwop = GEMM_GWOP_AVX2;
         e.gwpack = GEMM_GWOP_PACK_AVX2;
         e.gwop_rows = FC_GWOP_ROWS_AVX2;
+        e.every_other = GEMM_EVERY_OTHER_AVX2;
     }
 #endif
 #ifdef FC_GEMM_HAVE_AVX512
@@ -125,6 +130,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.gwop = GEMM_GWOP_AVX512;
         e.gwpack = GEMM_GWOP_PACK_AVX512;
         e.gwop_rows = FC_GWOP_ROWS_AVX512;
+        e.every_other = GEMM_EVERY_OTHER_AVX512;
     }
 #endif
     return e;
@@ -429,26 +435,28 @@ static void FC_NAME(im2col_line)(const fc_geom *g, const REAL *x, int64_t r, int
     }
 }
 
-/* x[2m] += s[m] for m < n: a row of the stride-2 scatter.  Adding +0 to
- * x[2m + 1] in the same step makes each step a pair of neighbours, which
- * compilers vectorise as interleaved groups; the caller's row reaches
- * x[2n - 1].  With the scalar loop the scatter was a sixth of
- * res-s2-64to128's grad_input; this took that grad_input to 0.89 of its
- * time, stem-7x7-s2's to 0.72.  The +0 changes no bits: grad_x starts from
- * +0.0, a sum started there is never -0.0 (round to nearest) nor, with
- * FTZ/DAZ on, denormal, and x + 0 == x for every other x. */
-static inline void FC_NAME(add_every_other)(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int64_t n)
+/* x[2m] += s[m] for m < n (n >= 1): a row of the stride-2 scatter.
+ * Adding +0 to x[2m + 1] for m < n - 1 in the same step makes each step a
+ * pair of neighbours, which compilers vectorise as interleaved groups.
+ * With the scalar loop the scatter was a sixth of res-s2-64to128's
+ * grad_input; this took that grad_input to 0.89 of its time, stem-7x7-s2's
+ * to 0.72.  The +0 changes no bits: grad_x starts from +0.0, a sum started
+ * there is never -0.0 (round to nearest) nor, with FTZ/DAZ on, denormal,
+ * and x + 0 == x for every other x.  The AVX2 and AVX-512 engines use
+ * col2im_avx2.c and col2im_avx512.c, the same additions in vectors. */
+static void FC_NAME(add_every_other)(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int64_t n)
 {
-    for (int64_t m = 0; m < n; m++) {
+    for (int64_t m = 0; m < n - 1; m++) {
         x[2 * m] += s[m];
         x[2 * m + 1] += (REAL)0;
     }
+    x[2 * (n - 1)] += s[n - 1];
 }
 
 /* col2im of a column range: grad_x planes (first at gx) += dcol[r, q] for the
  * rows r < rows and output positions p0 + q, q < nc; fixed order. */
-static void FC_NAME(scatter_cols)(const fc_geom *g, const REAL *cols, int64_t ldc, int64_t rows,
-                                  int64_t p0, int64_t nc, REAL *gx)
+static void FC_NAME(scatter_cols)(const fc_geom *g, const FC_NAME(gemm_engine) *e, const REAL *cols,
+                                  int64_t ldc, int64_t rows, int64_t p0, int64_t nc, REAL *gx)
 {
     const int64_t taps = g->KH * g->KW;
     const int64_t oh_first = p0 / g->OW, oh_last = (p0 + nc - 1) / g->OW;
@@ -470,10 +478,9 @@ static void FC_NAME(scatter_cols)(const fc_geom *g, const REAL *cols, int64_t ld
             const int64_t step = g->stride_w;
             if (step == 1)
                 for (int64_t q = qa; q < qb; q++) xrow[q - qa] += src[q];
-            else if (step == 2 && qb > qa) {
-                FC_NAME(add_every_other)(xrow, src + qa, qb - qa - 1);
-                xrow[(qb - 1 - qa) * 2] += src[qb - 1];
-            } else
+            else if (step == 2 && qb > qa)
+                e->every_other(xrow, src + qa, qb - qa);
+            else
                 for (int64_t q = qa; q < qb; q++) xrow[(q - qa) * step] += src[q];
         }
     }
@@ -1382,7 +1389,7 @@ static int FC_NAME(gemm_gin_task)(void *vctx, int64_t begin, int64_t end)
                         FC_NAME(macro_kernel)(e, mcb, nc, kcb, ap, bpack, cols + ic * nc, nc, NULL, flags);
                 }
             }
-            if (!ctx->pointwise) FC_NAME(scatter_cols)(g, cols, nc, rows, p0, nc, gxg);
+            if (!ctx->pointwise) FC_NAME(scatter_cols)(g, e, cols, nc, rows, p0, nc, gxg);
         }
     }
     fc_aligned_free(bpack);

@@ -180,6 +180,17 @@ void fc_gemm_gwop_pack_f64_avx512(const double *a, int64_t lda, int64_t rows, in
                                   double *dst);
 #endif
 
+/* A row of the stride-2 col2im scatter: x[2m] += s[m] for m < n and
+ * x[2m + 1] += +0 for m < n - 1, n >= 1 (col2im_avx2.c, col2im_avx512.c). */
+#ifdef FASTCONV_HAVE_AVX2
+void fc_add_every_other_f32_avx2(float *x, const float *s, int64_t n);
+void fc_add_every_other_f64_avx2(double *x, const double *s, int64_t n);
+#endif
+#ifdef FC_GEMM_HAVE_AVX512
+void fc_add_every_other_f32_avx512(float *x, const float *s, int64_t n);
+void fc_add_every_other_f64_avx512(double *x, const double *s, int64_t n);
+#endif
+
 /* Nonzero when the AVX-512 micro-kernels may run: the CPU and OS support
  * AVX-512F, the SIMD level in use is AVX2 (not forced down to generic) and
  * FASTCONV_SIMD does not cap it at avx2 (gemm.c). */
