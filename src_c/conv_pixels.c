@@ -19,6 +19,12 @@ static inline int64_t fc_pix_row_len(const fc_geom *g)
  * tiles read them once per channel panel, from L2. */
 #define FC_PIX_BUFFER_BYTES (192 * 1024)
 
+/* Input rows that `out_rows` consecutive output rows read. */
+static inline int64_t fc_pix_input_rows(const fc_geom *g, int64_t out_rows)
+{
+    return (out_rows - 1) * g->stride_h + (g->KH - 1) * g->dilation_h + 1;
+}
+
 /* Output rows per task.  want: the rows that give every thread enough
  * tasks; the buffer caps them at FC_PIX_BUFFER_BYTES.  A task's positions
  * go in tiles of FC_PIX_ROWS, so one whose positions are not a whole number
@@ -37,7 +43,7 @@ static inline int64_t fc_pix_row_len(const fc_geom *g)
  * saved nothing measurable and refilled more rows. */
 static int64_t fc_pix_task_rows(const fc_geom *g, int64_t Cg, int64_t row_len, size_t real_size, int64_t want)
 {
-    const int64_t extent = (g->KH - 1) * g->dilation_h + 1;
+    const int64_t extent = fc_pix_input_rows(g, 1);
     const int64_t row_bytes = Cg * row_len * (int64_t)real_size;
     const int64_t cache_rows = FC_PIX_BUFFER_BYTES / row_bytes;
     const int64_t cap = cache_rows > extent ? (cache_rows - extent) / g->stride_h + 1 : 1;
@@ -45,7 +51,7 @@ static int64_t fc_pix_task_rows(const fc_geom *g, int64_t Cg, int64_t row_len, s
     int64_t whole = 1;   /* rows whose positions fill whole tiles */
     while (whole * g->OW % FC_PIX_ROWS) whole++;
     const int64_t up = (cap + whole - 1) / whole * whole;
-    if (up <= want && ((up - 1) * g->stride_h + extent) * row_bytes <= FC_PIX_BUFFER_BYTES * 3 / 2) return up;
+    if (up <= want && fc_pix_input_rows(g, up) * row_bytes <= FC_PIX_BUFFER_BYTES * 3 / 2) return up;
     return cap;
 }
 
@@ -99,7 +105,7 @@ int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
          * task refills KH rows for one row of tiles: 256 channels on 56x56
          * planes 1.03-1.04x the GEMM's time) */
         const int64_t row_len = fc_pix_row_len(g);
-        const int64_t rows = g->stride_h + (g->KH - 1) * g->dilation_h + 1;
+        const int64_t rows = fc_pix_input_rows(g, 2);
         const int64_t per_row = FC_PIX_BUFFER_BYTES / (Cg * (int64_t)real_size);   /* values */
         if (rows > per_row || row_len > per_row / rows) return 0;
     }

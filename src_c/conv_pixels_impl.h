@@ -103,7 +103,7 @@ static int FC_NAME(pix_task)(void *vctx, int64_t begin, int64_t end)
         const int64_t n = image_group / g->groups, group = image_group % g->groups;
         const int64_t oh0 = block * ctx->rows_per_task, oh1 = FC_MIN(g->OH, oh0 + ctx->rows_per_task);
         const int64_t top = oh0 * g->stride_h - g->pad_top;
-        const int64_t count = (oh1 - oh0 - 1) * g->stride_h + (g->KH - 1) * g->dilation_h + 1;
+        const int64_t count = fc_pix_input_rows(g, oh1 - oh0);
         FC_NAME(pix_fill)(ctx, ctx->x + (n * g->C + group * ctx->Cg) * g->H * g->W, top, count, buffer);
         for (int64_t panel = 0; panel < ctx->panels; panel++) {
             const int64_t gp = group * ctx->panels + panel;
@@ -145,10 +145,9 @@ int FC_NAME(fc_conv2d_pixels)(const fc_geom *g, const REAL *x, const REAL *weigh
      * a buffer that stays in L2 (fc_pix_task_rows). */
     const int64_t planes = g->N * g->groups, want_tasks = 4 * (int64_t)fc_get_num_threads();
     const int64_t blocks = planes >= want_tasks ? 1 : (want_tasks + planes - 1) / planes;
-    const int64_t extent = (g->KH - 1) * g->dilation_h + 1;
     ctx.rows_per_task = fc_pix_task_rows(g, ctx.Cg, ctx.row_len, sizeof(REAL), (g->OH + blocks - 1) / blocks);
     ctx.row_blocks = (g->OH + ctx.rows_per_task - 1) / ctx.rows_per_task;
-    ctx.buffer_rows = (ctx.rows_per_task - 1) * g->stride_h + extent;
+    ctx.buffer_rows = fc_pix_input_rows(g, ctx.rows_per_task);
 
     const int64_t gp_count = g->groups * ctx.panels;
     REAL *packed = (REAL *)fc_aligned_alloc((size_t)(gp_count * ctx.K * lanes) * sizeof(REAL));
