@@ -34,7 +34,12 @@ typedef struct {
     int64_t row_len, buffer_rows, rows_per_task, row_blocks;
 } FC_NAME(pix_ctx);
 
-/* buffer row r of channel cg = input row top + r, zero outside the image */
+/* buffer row r of channel cg = input row top + r, zero outside the image.
+ * A channel's rows are one short stream (res-s2-64to128: 13 rows of 224
+ * bytes), too short for the hardware prefetchers to run ahead of, so each
+ * channel's copy starts by prefetching the next channel's rows: the fill
+ * took 0.43 ms of res-s2's time in place of 0.59-0.69 (a C harness of the
+ * task loop, AMD Zen 5). */
 static void FC_NAME(pix_fill)(const FC_NAME(pix_ctx) *ctx, const REAL *src, int64_t top, int64_t count,
                               REAL *buffer)
 {
@@ -42,8 +47,15 @@ static void FC_NAME(pix_fill)(const FC_NAME(pix_ctx) *ctx, const REAL *src, int6
     const int64_t len = ctx->row_len;
     const int64_t lo = FC_MIN(len, FC_MAX(0, g->pad_left));
     const int64_t hi = FC_MIN(len, FC_MAX(lo, g->W + g->pad_left));
+    const int64_t v0 = FC_MAX(0, top), v1 = FC_MIN(g->H, top + count);
+    const int64_t ahead_bytes = v1 > v0 ? (v1 - v0) * g->W * (int64_t)sizeof(REAL) : 0;
     for (int64_t cg = 0; cg < ctx->Cg; cg++) {
         const REAL *plane = src + cg * g->H * g->W;
+        if (cg + 1 < ctx->Cg) {
+            const char *next = (const char *)(plane + g->H * g->W + v0 * g->W);
+            for (int64_t b = 0; b < ahead_bytes; b += 64) FC_PREFETCH(next + b);
+            if (ahead_bytes) FC_PREFETCH(next + ahead_bytes - 1);
+        }
         for (int64_t r = 0; r < count; r++) {
             REAL *row = buffer + (cg * ctx->buffer_rows + r) * len;
             const int64_t v = top + r;
