@@ -671,6 +671,46 @@ def print_load_warning(load_before, load_after, out):
               file=out)
 
 
+def _cpu_times(path="/proc/stat"):
+    """(steal, busy) CPU time in clock ticks over all CPUs since boot, from Linux's /proc/stat:
+    the time the hypervisor ran something else while a virtual CPU wanted to run, and the time
+    the CPUs ran this machine's work; None where there is no such file (other systems) or no
+    steal column."""
+    try:
+        with open(path) as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    try:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    except ValueError:
+        return None
+    return steal, user + nice + system + irq + softirq   # guest time is inside user and nice
+
+
+def steal_percent(before, after):
+    """Of the CPU time this machine's work wanted between two _cpu_times() readings, the percent
+    its host gave to other work (steal); None when a reading is missing or nothing ran."""
+    if before is None or after is None:
+        return None
+    steal, busy = after[0] - before[0], after[1] - before[1]
+    if steal < 0 or busy < 0 or steal + busy <= 0:
+        return None
+    return 100.0 * steal / (steal + busy)
+
+
+def print_steal_warning(percent, out):
+    """Says so when this virtual machine waited for its host's CPUs: a sample that loses its CPU
+    for a while runs slower, while the ceilings are the best of many short runs."""
+    if percent is not None and percent >= 2.0:
+        print(f"\nwarning: this virtual machine's host took {percent:.0f}% of the CPU time its "
+              "work wanted (steal time): samples that lost their CPU ran slower, so percentages "
+              "of the ceilings are lower than the code's; interleaved ratios to peers suffer less",
+              file=out)
+
+
 def best_ceilings(before, after):
     """The higher of two measurements of each ceiling (a busy moment only ever lowers one)."""
     return {"fma_gflops": {dtype_name: {threads: max(value, after["fma_gflops"][dtype_name][threads])
@@ -835,7 +875,7 @@ def run_bench(options, out=None):
               "CPU whatever --threads says, and its idle workers can spin on the CPUs the other "
               "contenders' samples use; install it (pip install fastconv[bench]) for fair timings",
               file=out, flush=True)
-    load_before = _load_average()
+    load_before, cpu_before = _load_average(), _cpu_times()
     ceilings_before = measure_ceilings(options.threads, options.quick)
     results = []
     for threads in options.threads:
@@ -848,13 +888,14 @@ def run_bench(options, out=None):
         gc.collect()
     _progress("")
     ceilings = best_ceilings(ceilings_before, measure_ceilings(options.threads, options.quick))
-    load_after = _load_average()
+    load_after, steal = _load_average(), steal_percent(cpu_before, _cpu_times())
     add_percentages(results, ceilings)
     report = {"versions": versions,
               "settings": {"threads": options.threads, "dtype": options.dtype, "cases": options.cases,
                            "repeat": repeat, "mode": options.mode, "quick": options.quick},
               "ceilings": ceilings, "results": results, "scaling": scaling, "memory": [],
-              "load_average": {"before": load_before, "after": load_after}}
+              "load_average": {"before": load_before, "after": load_after},
+              "steal_percent": steal}
 
     print_ceilings(ceilings, options.threads, out)
     for threads in options.threads:
@@ -870,6 +911,7 @@ def run_bench(options, out=None):
               "median time on `threads`; spread = lowest-highest of the per-round ratios", file=out)
         print(format_scaling(scaling), file=out)
     print_load_warning(load_before, load_after, out)
+    print_steal_warning(steal, out)
     if any(r["kind"] == "pool" and (r["percent_of_ceiling"] or 0) > 100 for r in results):
         print("note: pooling above 100% of the copy bandwidth: a pooling input of tens of MB can "
               "stay in a large last-level cache between repeats, the 64 MB copy cannot", file=out)

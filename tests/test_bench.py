@@ -42,7 +42,9 @@ def test_smoke_run_exits_zero(smoke_report):
 def test_report_top_level_structure(smoke_report):
     _, report = smoke_report
     assert set(report) == {"versions", "settings", "ceilings", "results", "scaling", "memory",
-                           "load_average"}, sorted(report)
+                           "load_average", "steal_percent"}, sorted(report)
+    steal = report["steal_percent"]
+    assert steal is None or 0.0 <= steal <= 100.0, steal
     assert report["scaling"] == [], "one thread count: no scaling rows"
     assert report["settings"] == {"threads": [1], "dtype": "float32", "cases": SMOKE_CASES,
                                   "repeat": 1, "mode": "both", "quick": True}, report["settings"]
@@ -244,6 +246,30 @@ def test_peak_memory_child_reports_the_output_at_least():
     assert "error" not in measured, measured
     assert measured["output_kb"] == 2 * 16 * 64 * 64 * 4 // 1024, measured
     assert measured["peak_extra_kb"] >= measured["output_kb"], measured
+
+
+def test_steal_time_from_proc_stat(tmp_path):
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text("cpu  700 10 80 5000 40 5 5 60 30 0\ncpu0 1 2 3 4 5 6 7 8 9 0\n")
+    assert bench._cpu_times(str(stat)) == (60, 800)
+    # 100 busy ticks and 25 stolen ones: 20% of the time the work wanted
+    assert bench.steal_percent((60, 800), (85, 900)) == pytest.approx(20.0)
+    assert bench.steal_percent((60, 800), (60, 900)) == 0.0
+    assert bench.steal_percent(None, (85, 900)) is None
+    assert bench.steal_percent((60, 800), (60, 800)) is None, "nothing ran"
+    stat.write_text("cpu  1 2 3 4\n")   # an old kernel without the steal column
+    assert bench._cpu_times(str(stat)) is None
+    assert bench._cpu_times(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize("percent, warned", [(None, False), (0.5, False), (12.0, True)])
+def test_steal_warning_only_when_the_host_took_time(percent, warned, capsys):
+    bench.print_steal_warning(percent, sys.stdout)
+    out = capsys.readouterr().out
+    assert ("steal time" in out) == warned, out
+    if warned:
+        assert "12%" in out, out
 
 
 def test_plot_without_matplotlib_says_so(monkeypatch, tmp_path, capsys):
