@@ -18,8 +18,8 @@
  * unpadded convs pack B from the contiguous input as a plain matrix, or,
  * with AVX-512 and few outputs, read it where it lies (pointwise_block).  With
  * the AVX2 and AVX-512 kernels, stride-1 convs whose padded rows are barely
- * wider than the output read B in place from those padded rows instead (see
- * "forward on padded rows").  grad_input of a stride-1 conv whose input is
+ * wider than the output (or, onto few channels, at most a third wider) read
+ * B in place from those padded rows instead (see "forward on padded rows").  grad_input of a stride-1 conv whose input is
  * no larger than its output runs as a forward conv of dy with the flipped
  * weight; other shapes use the dcol + col2im route written above.
  *
@@ -1058,8 +1058,23 @@ done:
  * ("row tiles"), and those of whole columns and panels store straight to the
  * output. */
 
-/* At most this share of computed columns is dropped padding (1/16). */
+/* At most this share of computed columns is dropped padding (1/16)... */
 #define FC_ROWS_MAX_WASTE_SHIFT 4
+/* ... except with at most FC_ROWS_FEW_M output channels per group: there the
+ * packed path's B packing is spread over few rows of A and costs more than
+ * dropping columns, so the path is taken while a row computes at most 4/3
+ * of its OW outputs (its virtual columns, or OW rounded up to NR with row
+ * tiles; FC_ROWS_FEW_M_WASTE_DIV).  Against the packed path, one thread, AMD Zen 5,
+ * AVX-512 float32: 64 channels with dilation 2-6 on 14x14 to 64x64 planes
+ * 0.80-0.95 of the time, 32 channels 0.75-0.82, 512 -> 64 channels 3x3 on
+ * 7x7 and 14x14 0.84-0.85; 1.8-2.1 OW per row (64 channels, dilation 4 on
+ * 7x7, 5x5 dilation 2 on 10x10) was 1.33x slower, and 128 or more channels
+ * gained nothing reliable (0.92-1.08).  The AVX2 kernels run at half the
+ * rate, so packing weighs half as much beside them: there 64 channels were
+ * 0.88-1.15 (1.06-1.15 on 17x17, a row computing 21 columns) and the rule
+ * stops at 32 (0.92-0.94). */
+#define FC_ROWS_FEW_M 64
+#define FC_ROWS_FEW_M_WASTE_DIV 3
 
 typedef struct {
     const fc_geom *g;
@@ -1261,13 +1276,20 @@ static int FC_NAME(rows_fwd_plan)(const fc_geom *g, FC_NAME(rows_fwd_ctx) *ctx)
     const FC_NAME(gemm_engine) *e = &ctx->e;
     if (!e->indexed || g->stride_h != 1 || g->stride_w != 1 || FC_NAME(is_pointwise)(g)) return 0;
     const int64_t width = g->W + g->pad_left + g->pad_right;
-    if ((width - g->OW) << FC_ROWS_MAX_WASTE_SHIFT > width) return 0;
-    const int64_t taps = g->KH * g->KW, K = g->C / g->groups * taps;
-    ctx->width = width;
     /* Tiles per output row compute OW rounded up to NR columns, the virtual
      * columns W' per row: row tiles where that is no more. */
-    ctx->row_stride = FC_NAME(round_up)(g->OW, GEMM_NR);
-    ctx->row_tiles = ctx->row_stride <= width;
+    const int64_t row_stride = FC_NAME(round_up)(g->OW, GEMM_NR);
+    const int row_tiles = row_stride <= width;
+    if (g->O / g->groups <= (e->indexed_double ? FC_ROWS_FEW_M : FC_ROWS_FEW_M / 2)) {
+        const int64_t computed = row_tiles ? row_stride : width;
+        if ((computed - g->OW) * FC_ROWS_FEW_M_WASTE_DIV > g->OW) return 0;
+    } else if ((width - g->OW) << FC_ROWS_MAX_WASTE_SHIFT > width) {
+        return 0;
+    }
+    const int64_t taps = g->KH * g->KW, K = g->C / g->groups * taps;
+    ctx->width = width;
+    ctx->row_stride = row_stride;
+    ctx->row_tiles = row_tiles;
     ctx->channels_max = FC_MIN(K, e->blk.kc) / taps + 2;
     /* The padded rows hold a few B blocks' worth at most, like the slab.
      * Judged on the blocks one thread would take, the largest: the path

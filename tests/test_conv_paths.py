@@ -117,13 +117,15 @@ def term_scale(x, weight, stride, pads, dilation, groups):
 # None of them is depthwise or has C/groups <= 4 with fewer than 32 outputs per
 # group, so the direct kernels never take them: each runs the path its label names.
 CASES = [
-    # GEMM edge tiles: M = 7 and 13 (not multiples of 6), N = 5*7 = 35 (not of 32 or 16)
-    ("gemm-edge-m7", (2, 5, 5, 7), (7, 5, 3, 3), 1, 1, 1, 1),
+    # GEMM edge tiles: M = 7 and 13 (not multiples of 6), N = 5*7 = 35 (not of 32 or 16).
+    # Rows of at most 7 outputs whose padding is over a third of them, so that
+    # the GEMM packs B (below: the padded-rows path reads it in place)
+    ("gemm-edge-m7", (2, 5, 7, 5), (7, 5, 3, 3), 1, 1, 1, 1),
     ("gemm-edge-m13-n35", (1, 9, 7, 5), (13, 9, 3, 3), 1, 1, 1, 1),
     # exact tiles: M = 12, N = 64
-    ("gemm-exact", (1, 8, 8, 8), (12, 8, 3, 3), 1, 1, 1, 1),
+    ("gemm-exact", (1, 8, 16, 4), (12, 8, 3, 3), 1, 1, 1, 1),
     # K = 29*9 = 261 > KC: two reduction blocks, bias and ReLU after the last
-    ("gemm-k-two-blocks", (2, 29, 6, 9), (8, 29, 3, 3), 1, 1, 1, 1),
+    ("gemm-k-two-blocks", (2, 29, 9, 5), (8, 29, 3, 3), 1, 1, 1, 1),
     # huge K = 300*9 = 2700: eleven reduction blocks
     ("gemm-huge-k", (1, 300, 5, 4), (6, 300, 3, 3), 1, (1, 0), 1, 1),
     # M = 150 > MC: two row blocks with an edge tile (dilated, so that the
@@ -139,7 +141,7 @@ CASES = [
     ("pack-stride2", (2, 7, 13, 11), (9, 7, 3, 3), 2, 1, 1, 1),
     ("pack-stride-1x3-dil-2x1", (1, 6, 12, 17), (8, 6, 3, 2), (1, 3), ((2, 0), (1, 3)), (2, 1), 1),
     ("pack-dilated3-pad-only-left", (2, 5, 10, 10), (6, 5, 3, 3), 1, ((0, 0), (4, 0)), 3, 1),
-    ("pack-big-padding", (1, 5, 3, 4), (7, 5, 2, 3), 1, ((3, 2), (0, 4)), 1, 1),
+    ("pack-big-padding", (1, 5, 3, 3), (7, 5, 2, 3), 1, ((3, 2), (0, 4)), 1, 1),
     ("pack-kernel-5x1", (2, 6, 9, 6), (7, 6, 5, 1), (2, 1), (2, 0), 1, 1),
     # a kernel that covers a large image: the padded slab of one reduction block
     # would outgrow its cap, so B is packed tap by tap from the image instead
@@ -152,6 +154,9 @@ CASES = [
     ("rows-dilated-5x5", (1, 3, 12, 140), (40, 3, 5, 5), 1, 4, 2, 1),
     ("rows-grouped", (1, 8, 6, 40), (64, 4, 3, 3), 1, 1, 1, 2),
     ("rows-no-padding-3x1", (2, 6, 3, 36), (8, 6, 3, 1), 1, 0, 1, 1),
+    # ... or, with few outputs per group (64 with AVX-512, 32 with AVX2), where
+    # a row computes at most 4/3 of its outputs: 2 dropped columns per 6
+    ("rows-few-outputs-third-dropped", (2, 6, 5, 6), (7, 6, 3, 3), 1, 1, 1, 1),
     # ... and where OW rounded up to the tile width is no wider than a padded
     # row, tiles start at each output row: whole tiles of whole panels go
     # straight to the output (bias with the first reduction block, ReLU with
@@ -161,6 +166,9 @@ CASES = [
     ("rows-tiles-m-two-blocks", (1, 6, 5, 32), (150, 6, 3, 3), 1, 1, 1, 1),
     ("rows-tiles-m-two-blocks-dilated", (1, 6, 5, 32), (150, 6, 3, 3), 1, (1, 2), (1, 2), 1),
     ("rows-tiles-grouped", (1, 8, 4, 64), (40, 4, 3, 3), 1, 1, 1, 2),
+    # 40 outputs with dilation 6: row tiles of 32 columns for 28 outputs in
+    # 40-column padded rows with AVX-512; the packed GEMM with AVX2
+    ("rows-tiles-few-outputs-dilated", (1, 6, 6, 28), (40, 6, 3, 3), 1, 6, 6, 1),
     # stride 1, "same"-sized, 16+ input channels per group: grad_input runs as
     # the forward conv of grad_y with the flipped, transposed weight
     ("grad-input-by-forward-grouped-dilated", (2, 32, 10, 12), (48, 16, 3, 3), 1, 2, 2, 2),
@@ -190,7 +198,7 @@ CASES = [
     ("1x1-stride2", (1, 10, 9, 8), (7, 10, 1, 1), 2, 0, 1, 1),
     ("1x1-padded", (1, 10, 4, 5), (7, 10, 1, 1), 1, 1, 1, 1),
     # groups: GEMM per group
-    ("grouped-2", (2, 12, 7, 8), (10, 6, 3, 3), 1, 1, 1, 2),
+    ("grouped-2", (2, 12, 7, 5), (10, 6, 3, 3), 1, 1, 1, 2),
     ("grouped-3-strided", (1, 15, 9, 9), (9, 5, 3, 3), 2, 1, 2, 3),
     # few input channels but many outputs per group: not the direct kernels but
     # the pixel tiles (AVX2, AVX-512) or the GEMM (generic, and where a tile's
