@@ -194,8 +194,13 @@ CASES = [
     # AVX-512 outer-product kernels; for the dot products 1024 float32, 512
     # float64): dy and the input rows are read in place
     ("pointwise-large-plane", (2, 10, 32, 40), (12, 10, 1, 1), 1, 0, 1, 1),
-    # 1x1 that is not the plain path: strided, padded
+    # 1x1 that is not the plain path: strided, padded.  Strided and unpadded,
+    # float32 with the AVX2 or AVX-512 kernels copies the values read into a
+    # dense buffer and runs the pointwise GEMM on it, chunks of images at a
+    # time (5 + 1 images of 64 channels 20x20 below)
     ("1x1-stride2", (1, 10, 9, 8), (7, 10, 1, 1), 2, 0, 1, 1),
+    ("1x1-strided-chunks", (6, 64, 40, 39), (24, 64, 1, 1), 2, 0, 1, 1),
+    ("1x1-strided-3x2-grouped", (2, 18, 11, 10), (9, 6, 1, 1), (3, 2), 0, 1, 3),
     ("1x1-padded", (1, 10, 4, 5), (7, 10, 1, 1), 1, 1, 1, 1),
     # groups: GEMM per group
     ("grouped-2", (2, 12, 7, 5), (10, 6, 3, 3), 1, 1, 1, 2),
