@@ -19,9 +19,12 @@
  * with AVX-512 and few outputs, read it where it lies (pointwise_block).  With
  * the AVX2 and AVX-512 kernels, stride-1 convs whose padded rows are barely
  * wider than the output (or, onto few channels, at most a third wider) read
- * B in place from those padded rows instead (see "forward on padded rows").  grad_input of a stride-1 conv whose input is
- * no larger than its output runs as a forward conv of dy with the flipped
- * weight; other shapes use the dcol + col2im route written above.
+ * B in place from those padded rows instead (see "forward on padded rows").
+ * Strided unpadded 1x1 convs in float32 copy the values they read densely
+ * and run the pointwise GEMM on them ("strided 1x1 forward").  grad_input
+ * of a stride-1 conv whose input is no larger than its output runs as a
+ * forward conv of dy with the flipped weight; other shapes use the dcol +
+ * col2im route written above.
  *
  * A, the weight (transposed for grad_input), is the same for every image: it
  * is packed once per call into MR-tall micro-panels per KC block.  The BLIS
@@ -1408,12 +1411,12 @@ static int FC_NAME(subsample_task)(void *vctx, int64_t begin, int64_t end)
              * short runs with gaps between, too short a stream for the
              * hardware prefetchers */
             const int64_t ahead = oh + FC_SUBSAMPLE_AHEAD;
-            if (ahead < g->OH || plane + 1 < end) {
+            if (ahead < g->OH || (plane + 1 < end && ahead - g->OH < g->OH)) {
                 const char *next = (const char *)(ahead < g->OH ? src + ahead * row_step
                                                                 : src + g->H * g->W + (ahead - g->OH) * row_step);
                 for (int64_t b = 0; b < bytes; b += 64) FC_PREFETCH(next + b);
             }
-            if (sw == 2) {
+            if (sw == 2) {   /* a constant stride, which compilers vectorise */
                 for (int64_t ow = 0; ow < g->OW; ow++) dst[ow] = row[2 * ow];
             } else {
                 for (int64_t ow = 0; ow < g->OW; ow++) dst[ow] = row[ow * sw];
