@@ -880,7 +880,7 @@ static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m
 
 typedef struct {
     const fc_geom *g;
-    const REAL *x, *weight, *bias, *apacked;
+    const REAL *x, *bias, *apacked;
     REAL *y;
     int relu, pointwise;
     int pw_in_place;       /* pointwise, B read in place (pointwise_block) */
@@ -1343,7 +1343,7 @@ static FC_NAME(gemm_engine) FC_NAME(forward_engine)(const fc_geom *g)
 static int FC_NAME(conv_gemm_forward_prepacked)(const fc_geom *g, const REAL *x, const REAL *apacked,
                                                 const REAL *bias, REAL *y, int relu)
 {
-    FC_NAME(gemm_fwd_ctx) ctx = {g, x, NULL, bias, apacked, y, relu, FC_NAME(is_pointwise)(g), 0,
+    FC_NAME(gemm_fwd_ctx) ctx = {g, x, bias, apacked, y, relu, FC_NAME(is_pointwise)(g), 0,
                                  FC_NAME(forward_engine)(g), {0, 0, 0, 0}};
     ctx.pw_in_place = FC_NAME(pointwise_in_place)(g, &ctx.e);
     FC_NAME(rows_fwd_ctx) rows_ctx = {g, x, bias, apacked, y, relu, ctx.e, {0, 0, 0, 0}, 0, 0, 0, 0, 0};
