@@ -99,6 +99,20 @@ int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
      * onto 16x32 1.28x, 16 -> 64 channels 3x3 on 32x32 1.10x; 1 KB planes
      * and float64's 16 runs were not slowed). */
     if (level == FC_SIMD_AVX512 && f32 && (g->OH * g->OW * (int64_t)sizeof(float)) % 2048 == 0) return 0;
+    /* Kx1 kernels (KW = 1) on unpadded stride-1 rows at the AVX-512 level:
+     * with more than FC_PIX_KX1_MAX_ROWS input rows a tile reads (Cg x KH),
+     * its rows overflow L1 and each k step waits on L2, while the padded-
+     * rows GEMM stores its virtual columns straight to the output (no
+     * column dropped, conv_gemm_impl.h, "flat").  Against the pixel tiles,
+     * one thread, AMD Zen 5, 17x17 to 32x32 planes: 48-256 channels 7x1,
+     * 5x1 and 3x1 0.89-1.00 of the time in float32, 0.81-0.98 in float64
+     * (128 -> 128 channels 7x1 on 17x17: 0.95 / 0.90); at or under 320
+     * rows the pixel tiles were as fast or faster (64 channels 5x1 on 64x64
+     * float64: GEMM 1.08x, 64 channels 3x1 on 35x35 1.02-1.10x).  The AVX2
+     * tiles, half as wide, kept the lead at every size tried (GEMM 1.00-1.10x). */
+    if (level == FC_SIMD_AVX512 && g->KW == 1 && Cg * g->KH > FC_PIX_KX1_MAX_ROWS && g->stride_h == 1 &&
+        g->stride_w == 1 && g->pad_left == 0 && g->pad_right == 0)
+        return 0;
     if (Cg > FC_PIX_FEW_CG && (Cg > FC_PIX_WIDE_CG || g->dilation_h != 1 || g->dilation_w != 1)) return 0;
     if (Cg > FC_PIX_MAX_CG) {
         /* the buffer must hold the input rows of two output rows (else each

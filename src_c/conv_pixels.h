@@ -42,6 +42,8 @@ extern "C" {
 #define FC_PIX_MAX_CG 128       /* input channels per group taken undilated */
 #define FC_PIX_WIDE_CG 256      /* ... and up to this many where a task's buffer
                                    holds the input of two output rows */
+#define FC_PIX_KX1_MAX_ROWS 320 /* input rows (Cg x KH) of a tile of a Kx1 kernel
+                                   on unpadded rows (AVX-512) */
 
 /* Output channels per tile at the current SIMD level, for the element size
  * (4 or 8 bytes): two vectors of them. */

@@ -169,6 +169,18 @@ CASES = [
     # 40 outputs with dilation 6: row tiles of 32 columns for 28 outputs in
     # 40-column padded rows with AVX-512; the packed GEMM with AVX2
     ("rows-tiles-few-outputs-dilated", (1, 6, 6, 28), (40, 6, 3, 3), 1, 6, 6, 1),
+    # Kx1 kernels without column padding: the padded rows are as wide as the
+    # output rows, so a block's rows are one run of tiles ("flat"), which
+    # cross output rows and store straight to the output; K = 350 in two
+    # reduction blocks; 20 outputs (AVX-512: a 12-row pair and the MR + 2
+    # row kernel; AVX2: a last panel past M) and 13 (a panel past M)
+    ("rows-flat-k-blocks", (2, 50, 9, 13), (20, 50, 7, 1), 1, (3, 0), 1, 1),
+    ("rows-flat-panel-past-m", (1, 6, 40, 20), (13, 6, 5, 1), 1, (2, 0), 1, 1),
+    # ... where a pixel tile's input rows (channels x KH) pass 320, AVX-512
+    # takes the flat GEMM over the pixel tiles (AVX2 keeps the pixel tiles);
+    # at 320 the pixel tiles stay
+    ("kx1-many-rows-flat", (2, 48, 9, 13), (64, 48, 7, 1), 1, (3, 0), 1, 1),
+    ("kx1-320-rows-pixels", (2, 64, 9, 13), (64, 64, 5, 1), 1, (2, 0), 1, 1),
     # stride 1, "same"-sized, 16+ input channels per group: grad_input runs as
     # the forward conv of grad_y with the flipped, transposed weight
     ("grad-input-by-forward-grouped-dilated", (2, 32, 10, 12), (48, 16, 3, 3), 1, 2, 2, 2),
@@ -388,6 +400,10 @@ THREADED = [
     ("threads-strided-grouped", (2, 24, 21, 21), (18, 12, 3, 3), 2, 2, 2, 2),
     ("threads-pixels-batch1", (1, 3, 60, 58), (32, 3, 5, 5), 2, 2, 1, 1),
     ("threads-pixels-256-channels", (2, 256, 10, 10), (32, 256, 3, 3), 1, 1, 1, 1),
+    # flat tiles (Kx1, no column padding) over two reduction blocks: the row
+    # split, and with it which outputs are stored straight to the output,
+    # follows the thread count, and the bias must land the same way on both
+    ("threads-flat-k-blocks", (2, 75, 4, 28), (6, 75, 6, 1), 1, (5, 0), 1, 1),
 ]
 
 
