@@ -1177,6 +1177,8 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
         const int64_t rows = oh_b - oh_a, slab_rows = rows + (g->KH - 1) * g->dilation_h;
         const int64_t plane = slab_rows * width;
         const int64_t nv = (rows - 1) * width + g->OW, nv_pad = FC_NAME(round_up)(nv, GEMM_NR);
+        /* row tiles: a run of tiles per output row; flat: the block's rows as one run */
+        const int64_t runs = ctx->flat ? 1 : rows, run_len = ctx->flat ? nv : g->OW;
         const REAL *xg = ctx->x + (n * g->C + group * Cg) * HW;
         for (int64_t pc = 0; pc < K; pc += kc) {
             const int64_t kcb = FC_MIN(kc, K - pc), c_lo = pc / taps;
@@ -1203,7 +1205,6 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
                  * to y (bias with the first block, ReLU with the last, or
                  * both after the last with bias_after); the rest (a run's
                  * last, partial tile, a panel past M) lands in cbuf. */
-                const int64_t runs = ctx->flat ? 1 : rows, run_len = ctx->flat ? nv : g->OW;
                 const int last = pc + kcb == K;
                 const int direct_flags = flags | (ctx->relu && last && !bias_after ? FC_GEMM_RELU : 0);
                 REAL *yg = ctx->y + (n * g->O + group * M) * P + oh_a * g->OW;
@@ -1250,7 +1251,6 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
         if (ctx->row_tiles || ctx->flat) {
             /* the outputs whose tiles went to cbuf, with bias and ReLU (and
              * with bias_after, those stored straight to y) */
-            const int64_t runs = ctx->flat ? 1 : rows, run_len = ctx->flat ? nv : g->OW;
             const int64_t whole_cols = run_len / GEMM_NR * GEMM_NR;
             const int64_t direct_rows = FC_NAME(row_tiles_direct)(e, M, mpad, mc);
             for (int64_t o = 0; o < M; o++) {
