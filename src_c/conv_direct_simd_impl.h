@@ -483,9 +483,14 @@ FC_INLINE void FC_NAME(src3_load_row)(const REAL *row, const VMASK *m, const int
     }
 }
 
+FC_INLINE VEC FC_NAME(src3_shift)(VEC lo, VEC hi, const int j)
+{
+    return j == 0 ? lo : j == 1 ? VALIGN1(hi, lo) : VALIGN2(hi, lo);
+}
+
 FC_INLINE VEC FC_NAME(src3_tap)(const VEC *v, int u, const int j)
 {
-    return j == 0 ? v[u] : j == 1 ? VALIGN1(v[u + 1], v[u]) : VALIGN2(v[u + 1], v[u]);
+    return FC_NAME(src3_shift)(v[u], v[u + 1], j);
 }
 
 /* R (1 to 4) output rows, U vectors from the block's first column: input
@@ -508,23 +513,30 @@ FC_INLINE void FC_NAME(src3_block)(const REAL *const *rp, const VMASK *m, const 
 #pragma GCC unroll 6
 #endif
     for (int k = 0; k < R + 2; k++) {
-        VEC v[5];
-        FC_NAME(src3_load_row)(rp[k], m, U, v);
-#if defined(__GNUC__)
-#pragma GCC unroll 3
-#endif
-        for (int j = 0; j < 3; j++) {
-            VEC x[4];
-            for (int u = 0; u < U; u++) {
-                x[u] = FC_NAME(src3_tap)(v, u, j);
-                FC_IN_REGISTER(x[u]);
-            }
+        /* vector by vector, as in src3_step (one thread, Zen 4: depthwise
+         * rows of 1 and 2 vectors by fours 0.90-0.96 of the time of all
+         * taps of the row first; rows in pairs within 0.97-1.04) */
+        VEC lo = VMASKLOAD(rp[k], m[0]);
+        FC_IN_REGISTER(lo);
 #if defined(__GNUC__)
 #pragma GCC unroll 4
 #endif
-            for (int r = 0; r < R; r++)
-                if (k - r >= 0 && k - r < 3)
-                    for (int u = 0; u < U; u++) a[r][u] = VFMADD(wv[(k - r) * 3 + j], x[u], a[r][u]);
+        for (int u = 0; u < U; u++) {
+            VEC hi = VMASKLOAD(rp[k] + (u + 1) * VL, m[u + 1]);
+            FC_IN_REGISTER(hi);
+#if defined(__GNUC__)
+#pragma GCC unroll 3
+#endif
+            for (int j = 0; j < 3; j++) {
+                VEC x = FC_NAME(src3_shift)(lo, hi, j);
+                FC_IN_REGISTER(x);
+#if defined(__GNUC__)
+#pragma GCC unroll 4
+#endif
+                for (int r = 0; r < R; r++)
+                    if (k - r >= 0 && k - r < 3) a[r][u] = VFMADD(wv[(k - r) * 3 + j], x, a[r][u]);
+            }
+            lo = hi;
         }
     }
     const VEC zero = VZERO();
@@ -571,20 +583,48 @@ FC_INLINE void FC_NAME(src3_rows)(const REAL *plane, int64_t H, int64_t W, int64
 }
 
 /* A sweep's steps over input rows 0 .. out_rows + 1 of a plane of out_rows
- * (>= 1) output rows: STEP(k, K0, K1, K2) with Ki nonzero where input row
- * k meets kernel row i of an output row (output row k - i exists). */
+ * (>= 1) output rows: STEP(k, K0, K1, K2, P) with Ki nonzero where input row
+ * k meets kernel row i of an output row (output row k - i exists), and P =
+ * k % 3, a constant: the step keeps output row k's values in set P, row
+ * k - 1's in set (P + 2) % 3 and row k - 2's in set (P + 1) % 3, so each
+ * row's registers stay put as the sweep moves on.  The middle steps go
+ * three at a time for that.  Copying the sets round at each step instead
+ * (old = mid, mid = new) made GCC keep them on the stack: 8 vector stores
+ * and reloads per step, which on Zen 4, whose 512-bit stores take two
+ * cycles, held dw-128x56 at about half the FMA rate. */
 #define FC_SRC3_SWEEP_STEPS(STEP, out_rows)                                                                   \
     do {                                                                                                      \
         if ((out_rows) == 1) {                                                                                \
-            STEP(0, 1, 0, 0);                                                                                 \
-            STEP(1, 0, 1, 0);                                                                                 \
-            STEP(2, 0, 0, 1);                                                                                 \
+            STEP(0, 1, 0, 0, 0);                                                                              \
+            STEP(1, 0, 1, 0, 1);                                                                              \
+            STEP(2, 0, 0, 1, 2);                                                                              \
         } else {                                                                                              \
-            STEP(0, 1, 0, 0);                                                                                 \
-            STEP(1, 1, 1, 0);                                                                                 \
-            for (int64_t k_ = 2; k_ < (out_rows); k_++) STEP(k_, 1, 1, 1);                                    \
-            STEP((out_rows), 0, 1, 1);                                                                        \
-            STEP((out_rows) + 1, 0, 0, 1);                                                                    \
+            STEP(0, 1, 0, 0, 0);                                                                              \
+            STEP(1, 1, 1, 0, 1);                                                                              \
+            int64_t k_ = 2;                                                                                   \
+            for (; k_ + 3 <= (out_rows); k_ += 3) {                                                           \
+                STEP(k_, 1, 1, 1, 2);                                                                         \
+                STEP(k_ + 1, 1, 1, 1, 0);                                                                     \
+                STEP(k_ + 2, 1, 1, 1, 1);                                                                     \
+            }                                                                                                 \
+            /* k_ % 3 == 2 here, and k_ is out_rows less 0, 1 or 2 */                                         \
+            switch ((out_rows) - k_) {                                                                        \
+            case 0:                                                                                           \
+                STEP(k_, 0, 1, 1, 2);                                                                         \
+                STEP(k_ + 1, 0, 0, 1, 0);                                                                     \
+                break;                                                                                        \
+            case 1:                                                                                           \
+                STEP(k_, 1, 1, 1, 2);                                                                         \
+                STEP(k_ + 1, 0, 1, 1, 0);                                                                     \
+                STEP(k_ + 2, 0, 0, 1, 1);                                                                     \
+                break;                                                                                        \
+            default:                                                                                          \
+                STEP(k_, 1, 1, 1, 2);                                                                         \
+                STEP(k_ + 1, 1, 1, 1, 0);                                                                     \
+                STEP(k_ + 2, 0, 1, 1, 1);                                                                     \
+                STEP(k_ + 3, 0, 0, 1, 2);                                                                     \
+                break;                                                                                        \
+            }                                                                                                 \
         }                                                                                                     \
     } while (0)
 
@@ -604,7 +644,15 @@ FC_INLINE const REAL *FC_NAME(src3_sweep_row)(const REAL *plane, int64_t H, int6
  * kernel row 1 of row k - 1 (md) and kernel row 2 of row k - 2 (o), where
  * those rows exist (NEW, MID, OLD); row k - 2 is then complete and stored
  * at yo.  Each output row's sum runs kernel row 0, 1, 2, taps j = 0, 1, 2
- * within each: the order of src3_block, so the same bits. */
+ * within each: the order of src3_block, so the same bits.  The step goes
+ * vector by vector, loading each input vector as its first tap needs it
+ * and storing each finished output vector at once, so that few values are
+ * live beside the 3U accumulators and the 9 weights (all taps of the row
+ * at once, then the stores, kept the U + 1 input vectors and 3U
+ * accumulators live together: GCC spilled some of them at every step).
+ * With the fixed sets of FC_SRC3_SWEEP_STEPS, one thread, Zen 4, the same
+ * bits: dw-128x56 0.83-0.87 of the time (cache-resident 56x56 planes 0.83),
+ * float64 28x28 0.77; its grad weight (gw_src3_sweep) 0.76-0.78. */
 FC_INLINE void FC_NAME(src3_step)(const REAL *row, const VMASK *m, const VEC *wv, VEC b, int relu, const int U,
                                   int tail, const int NEW, const int MID, const int OLD, VEC *n, VEC *md, VEC *o,
                                   REAL *yo, uintptr_t pf_in, uintptr_t pf_out)
@@ -613,31 +661,32 @@ FC_INLINE void FC_NAME(src3_step)(const REAL *row, const VMASK *m, const VEC *wv
         FC_PREFETCH(pf_in + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
         if (OLD) FC_PREFETCH(pf_out + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
     }
-    VEC v[5];
-    FC_NAME(src3_load_row)(row, m, U, v);
-#if defined(__GNUC__)
-#pragma GCC unroll 3
-#endif
-    for (int j = 0; j < 3; j++)
+    VEC lo = VMASKLOAD(row, m[0]);
+    FC_IN_REGISTER(lo);
 #if defined(__GNUC__)
 #pragma GCC unroll 4
 #endif
-        for (int u = 0; u < U; u++) {
-            VEC x = FC_NAME(src3_tap)(v, u, j);
+    for (int u = 0; u < U; u++) {
+        VEC hi = VMASKLOAD(row + (u + 1) * VL, m[u + 1]);
+        FC_IN_REGISTER(hi);
+#if defined(__GNUC__)
+#pragma GCC unroll 3
+#endif
+        for (int j = 0; j < 3; j++) {
+            VEC x = FC_NAME(src3_shift)(lo, hi, j);
             FC_IN_REGISTER(x);
             if (NEW) n[u] = VFMADD(wv[j], x, j == 0 ? b : n[u]);
             if (MID) md[u] = VFMADD(wv[3 + j], x, md[u]);
             if (OLD) o[u] = VFMADD(wv[6 + j], x, o[u]);
         }
-    if (OLD) {
-        const VEC zero = VZERO();
-        for (int u = 0; u < U; u++) {
-            const VEC r = relu ? VMAX(zero, o[u]) : o[u];
+        if (OLD) {
+            const VEC r = relu ? VMAX(VZERO(), o[u]) : o[u];
             if (u == U - 1 && tail < VL)
                 VMASKSTORE(yo + u * VL, VTAILMASK(tail), r);
             else
                 VSTOREU(yo + u * VL, r);
         }
+        lo = hi;
     }
 }
 
@@ -648,19 +697,15 @@ FC_INLINE void FC_NAME(src3_sweep)(const REAL *plane, int64_t H, int64_t W, int6
                                    const REAL *zeros, int64_t out_rows, const int U, const VEC *wv, VEC b,
                                    int relu, const VMASK *m, int tail, int64_t OW, REAL *y)
 {
-    VEC n[4], md[4], o[4];
+    VEC s[3][4];
     const uintptr_t ahead = FC_DIRECT_SRC3_AHEAD;
     if (out_rows <= 0) return;
-#define FC_SRC3_STEP(k, NEW, MID, OLD)                                                                        \
+#define FC_SRC3_STEP(k, NEW, MID, OLD, P)                                                                     \
     do {                                                                                                      \
         const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, pad_left);                  \
         REAL *yo_ = y + ((k) - 2) * OW;                                                                       \
-        FC_NAME(src3_step)(row_, m, wv, b, relu, U, tail, NEW, MID, OLD, n, md, o, yo_,                      \
-                           (uintptr_t)row_ + ahead, (uintptr_t)yo_ + ahead);                                  \
-        for (int u_ = 0; u_ < U; u_++) {                                                                      \
-            o[u_] = md[u_];                                                                                   \
-            md[u_] = n[u_];                                                                                   \
-        }                                                                                                     \
+        FC_NAME(src3_step)(row_, m, wv, b, relu, U, tail, NEW, MID, OLD, s[P], s[((P) + 2) % 3],             \
+                           s[((P) + 1) % 3], yo_, (uintptr_t)row_ + ahead, (uintptr_t)yo_ + ahead);           \
     } while (0)
     FC_SRC3_SWEEP_STEPS(FC_SRC3_STEP, out_rows);
 #undef FC_SRC3_STEP
@@ -804,19 +849,15 @@ FC_INLINE void FC_NAME(gw_src3_sweep)(const REAL *grad_y, int64_t out_rows, int6
                                       int64_t H, int64_t W, int64_t top, int64_t pad_left, const REAL *zeros,
                                       const VMASK *m, const int U, int tail, VEC *a)
 {
-    VEC g0[4], g1[4], g2[4];
+    VEC g[3][4];
     const uintptr_t ahead = FC_DIRECT_SRC3_AHEAD;
     if (out_rows <= 0) return;
-#define FC_GW_SRC3_STEP(k, G0, G1, G2)                                                                        \
+#define FC_GW_SRC3_STEP(k, G0, G1, G2, P)                                                                     \
     do {                                                                                                      \
         const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, pad_left);                  \
         const REAL *gy_ = grad_y + (k) * OW;                                                                  \
-        FC_NAME(gw_src3_step)(row_, m, gy_, a, g0, g1, g2, U, tail, G0, G1, G2, (uintptr_t)row_ + ahead,     \
-                              (uintptr_t)gy_ + ahead);                                                        \
-        for (int u_ = 0; u_ < U; u_++) {                                                                      \
-            g2[u_] = g1[u_];                                                                                  \
-            g1[u_] = g0[u_];                                                                                  \
-        }                                                                                                     \
+        FC_NAME(gw_src3_step)(row_, m, gy_, a, g[P], g[((P) + 2) % 3], g[((P) + 1) % 3], U, tail, G0, G1,    \
+                              G2, (uintptr_t)row_ + ahead, (uintptr_t)gy_ + ahead);                           \
     } while (0)
     FC_SRC3_SWEEP_STEPS(FC_GW_SRC3_STEP, out_rows);
 #undef FC_GW_SRC3_STEP
