@@ -1204,7 +1204,13 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
                  * tile of whole columns and rows of the group goes straight
                  * to y (bias with the first block, ReLU with the last, or
                  * both after the last with bias_after); the rest (a run's
-                 * last, partial tile, a panel past M) lands in cbuf. */
+                 * last, partial tile, a panel past M) lands in cbuf.  Each
+                 * panel of rows runs over all the block's columns before the
+                 * next, so that the stores go along a few output rows (those
+                 * of one panel) rather than across all M: one thread, Zen 4,
+                 * cifar-3to64 (the stores of 27-step tiles going to memory)
+                 * took 0.83-0.95 of the time of the columns-outer order,
+                 * dilated-64 0.97-0.99, Kx1 layers 0.99-1.00. */
                 const int last = pc + kcb == K;
                 const int direct_flags = flags | (ctx->relu && last && !bias_after ? FC_GEMM_RELU : 0);
                 REAL *yg = ctx->y + (n * g->O + group * M) * P + oh_a * g->OW;
@@ -1212,24 +1218,23 @@ static int FC_NAME(rows_fwd_task)(void *vctx, int64_t begin, int64_t end)
                 for (int64_t ic = 0; ic < mpad; ic += mc) {
                     const int64_t mcb = FC_MIN(mc, mpad - ic);
                     const REAL *ap = ctx->apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
-                    for (int64_t r = 0; r < runs; r++)
-                        for (int64_t ow = 0; ow < run_len; ow += GEMM_NR) {
-                            const REAL *bt = slab + r * width + ow;
-                            const int whole = ow + GEMM_NR <= run_len;
-                            for (int64_t ir = 0; ir < mcb;) {
-                                const REAL *apanel = ap + ir / GEMM_MR * kcb * GEMM_MR;
-                                const int64_t o = ic + ir;
-                                int64_t span, full;
-                                const FC_NAME(indexed_fn) kernel = FC_NAME(row_tile_kernel)(e, M, mcb, ic, ir, &span, &full);
-                                if (whole && o + full <= M)
+                    for (int64_t ir = 0; ir < mcb;) {
+                        const REAL *apanel = ap + ir / GEMM_MR * kcb * GEMM_MR;
+                        const int64_t o = ic + ir;
+                        int64_t span, full;
+                        const FC_NAME(indexed_fn) kernel = FC_NAME(row_tile_kernel)(e, M, mcb, ic, ir, &span, &full);
+                        for (int64_t r = 0; r < runs; r++)
+                            for (int64_t ow = 0; ow < run_len; ow += GEMM_NR) {
+                                const REAL *bt = slab + r * width + ow;
+                                if (ow + GEMM_NR <= run_len && o + full <= M)
                                     kernel(kcb, apanel, bt, boff, yg + o * P + r * g->OW + ow, P,
                                            bg ? bg + o : NULL, direct_flags);
                                 else
                                     kernel(kcb, apanel, bt, boff, cbuf + o * nv_max + r * ctx->row_stride + ow,
                                            nv_max, NULL, flags);
-                                ir += span;
                             }
-                        }
+                        ir += span;
+                    }
                 }
                 continue;
             }
