@@ -513,9 +513,10 @@ FC_INLINE void FC_NAME(src3_block)(const REAL *const *rp, const VMASK *m, const 
 #pragma GCC unroll 6
 #endif
     for (int k = 0; k < R + 2; k++) {
-        /* vector by vector, as in src3_step (one thread, Zen 4: depthwise
-         * rows of 1 and 2 vectors by fours 0.90-0.96 of the time of all
-         * taps of the row first; rows in pairs within 0.97-1.04) */
+        /* vector by vector, as in src3_step (one thread, Zen 4, against
+         * all taps of the row first: depthwise rows of one vector, by
+         * fours, 0.89-0.96 of the time, of two 1.00; rows in pairs
+         * 1.00-1.03) */
         VEC lo = VMASKLOAD(rp[k], m[0]);
         FC_IN_REGISTER(lo);
 #if defined(__GNUC__)
