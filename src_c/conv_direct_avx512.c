@@ -42,6 +42,10 @@
 /* VALIGNn(hi, lo): lanes n.. of lo, then the first n lanes of hi */
 #define VALIGN1(hi, lo) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), 1))
 #define VALIGN2(hi, lo) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), 2))
+/* a * b + c in the low VL / 2 lanes (one 256-bit FMA), the upper lanes zero */
+#define VFMADD_LO(a, b, c)                                                                                   \
+    _mm512_zextps256_ps512(                                                                                   \
+        _mm256_fmadd_ps(_mm512_castps512_ps256(a), _mm512_castps512_ps256(b), _mm512_castps512_ps256(c)))
 #include "conv_direct_simd_impl.h"
 #undef REAL
 #undef FC_NAME
@@ -65,6 +69,7 @@
 #undef VBLEND
 #undef VALIGN1
 #undef VALIGN2
+#undef VFMADD_LO
 
 #define REAL double
 #define FC_NAME(name) name##_avx512_f64
@@ -88,6 +93,9 @@
 #define VBLEND(a, b, mask) _mm512_mask_blend_pd((mask), (a), (b))
 #define VALIGN1(hi, lo) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), 1))
 #define VALIGN2(hi, lo) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), 2))
+#define VFMADD_LO(a, b, c)                                                                                   \
+    _mm512_zextpd256_pd512(                                                                                   \
+        _mm256_fmadd_pd(_mm512_castpd512_pd256(a), _mm512_castpd512_pd256(b), _mm512_castpd512_pd256(c)))
 #include "conv_direct_simd_impl.h"
 
 #include "avx512_target_end.h"

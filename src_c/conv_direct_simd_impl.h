@@ -9,7 +9,8 @@
  * VIDX (a permute index vector), FC_PLANE3_U (see simd_plane3_block) and
  * the operations below; the AVX-512 file also VALIGN1 and VALIGN2 (lane
  * shifts across two vectors), which select the in-place 3x3 kernel
- * (fc_direct_fwd_src3) in place of the buffered one.
+ * (fc_direct_fwd_src3) in place of the buffered one, and VFMADD_LO (an FMA
+ * on the low VL / 2 lanes, the upper lanes zero) for it.
  *
  * Forward row kernel: up to FC_DIRECT_MAX_M output channels x up to 4
  * vectors of output columns held in registers (at most 12 accumulators);
@@ -653,10 +654,17 @@ FC_INLINE const REAL *FC_NAME(src3_sweep_row)(const REAL *plane, int64_t H, int6
  * accumulators live together: GCC spilled some of them at every step).
  * With the fixed sets of FC_SRC3_SWEEP_STEPS, one thread, Zen 4, the same
  * bits: dw-128x56 0.83-0.87 of the time (cache-resident 56x56 planes 0.83),
- * float64 28x28 0.77; its grad weight (gw_src3_sweep) 0.76-0.78. */
+ * float64 28x28 0.77; its grad weight (gw_src3_sweep) 0.76-0.78.
+ *
+ * With HALF (the row's last vector holds at most VL / 2 outputs: 56 or 40
+ * float32 columns, 28 or 20 float64), that vector's FMAs run on its low
+ * half only (VFMADD_LO): the same lanes, the same bits, and on cores that
+ * run 512-bit FMAs as two 256-bit halves (Zen 4) half the FMA work for it.
+ * Cache-resident planes of those widths took 0.91-0.93 of the time
+ * (dw-128x56 from memory 0.98). */
 FC_INLINE void FC_NAME(src3_step)(const REAL *row, const VMASK *m, const VEC *wv, VEC b, int relu, const int U,
-                                  int tail, const int NEW, const int MID, const int OLD, VEC *n, VEC *md, VEC *o,
-                                  REAL *yo, uintptr_t pf_in, uintptr_t pf_out)
+                                  const int HALF, int tail, const int NEW, const int MID, const int OLD, VEC *n,
+                                  VEC *md, VEC *o, REAL *yo, uintptr_t pf_in, uintptr_t pf_out)
 {
     for (int u = 0; u < U; u++) {
         FC_PREFETCH(pf_in + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
@@ -676,9 +684,11 @@ FC_INLINE void FC_NAME(src3_step)(const REAL *row, const VMASK *m, const VEC *wv
         for (int j = 0; j < 3; j++) {
             VEC x = FC_NAME(src3_shift)(lo, hi, j);
             FC_IN_REGISTER(x);
-            if (NEW) n[u] = VFMADD(wv[j], x, j == 0 ? b : n[u]);
-            if (MID) md[u] = VFMADD(wv[3 + j], x, md[u]);
-            if (OLD) o[u] = VFMADD(wv[6 + j], x, o[u]);
+#define FC_SRC3_FMA(w, c) (HALF && u == U - 1 ? VFMADD_LO((w), x, (c)) : VFMADD((w), x, (c)))
+            if (NEW) n[u] = FC_SRC3_FMA(wv[j], j == 0 ? b : n[u]);
+            if (MID) md[u] = FC_SRC3_FMA(wv[3 + j], md[u]);
+            if (OLD) o[u] = FC_SRC3_FMA(wv[6 + j], o[u]);
+#undef FC_SRC3_FMA
         }
         if (OLD) {
             const VEC r = relu ? VMAX(VZERO(), o[u]) : o[u];
@@ -695,8 +705,8 @@ FC_INLINE void FC_NAME(src3_step)(const REAL *row, const VMASK *m, const VEC *wv
  * swept down it: each input row is loaded once and feeds the three output
  * rows that read it, 3U accumulator chains at a time. */
 FC_INLINE void FC_NAME(src3_sweep)(const REAL *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
-                                   const REAL *zeros, int64_t out_rows, const int U, const VEC *wv, VEC b,
-                                   int relu, const VMASK *m, int tail, int64_t OW, REAL *y)
+                                   const REAL *zeros, int64_t out_rows, const int U, const int HALF,
+                                   const VEC *wv, VEC b, int relu, const VMASK *m, int tail, int64_t OW, REAL *y)
 {
     VEC s[3][4];
     const uintptr_t ahead = FC_DIRECT_SRC3_AHEAD;
@@ -705,7 +715,7 @@ FC_INLINE void FC_NAME(src3_sweep)(const REAL *plane, int64_t H, int64_t W, int6
     do {                                                                                                      \
         const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, pad_left);                  \
         REAL *yo_ = y + ((k) - 2) * OW;                                                                       \
-        FC_NAME(src3_step)(row_, m, wv, b, relu, U, tail, NEW, MID, OLD, s[P], s[((P) + 2) % 3],             \
+        FC_NAME(src3_step)(row_, m, wv, b, relu, U, HALF, tail, NEW, MID, OLD, s[P], s[((P) + 2) % 3],       \
                            s[((P) + 1) % 3], yo_, (uintptr_t)row_ + ahead, (uintptr_t)yo_ + ahead);           \
     } while (0)
     FC_SRC3_SWEEP_STEPS(FC_SRC3_STEP, out_rows);
@@ -755,8 +765,17 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, i
         /* one block of 3 or 4 vectors, swept down the rows */
         const int vectors = (int)((OW + VL - 1) / VL);
         const int tail = (int)(OW - (int64_t)(vectors - 1) * VL);
-        if (vectors == 3) FC_NAME(src3_sweep)(plane, H, W, top, pad_left, zeros, out_rows, 3, wv, b, relu, mk.first, tail, OW, y);
-        else FC_NAME(src3_sweep)(plane, H, W, top, pad_left, zeros, out_rows, 4, wv, b, relu, mk.first, tail, OW, y);
+        const int half = tail <= VL / 2;
+#define FC_DIRECT_SRC3_SWEEP(U, HALF) \
+    FC_NAME(src3_sweep)(plane, H, W, top, pad_left, zeros, out_rows, U, HALF, wv, b, relu, mk.first, tail, OW, y)
+        if (vectors == 3) {
+            if (half) FC_DIRECT_SRC3_SWEEP(3, 1);
+            else FC_DIRECT_SRC3_SWEEP(3, 0);
+        } else {
+            if (half) FC_DIRECT_SRC3_SWEEP(4, 1);
+            else FC_DIRECT_SRC3_SWEEP(4, 0);
+        }
+#undef FC_DIRECT_SRC3_SWEEP
     } else {
         for (; r + 2 <= out_rows; r += 2) FC_DIRECT_SRC3_ROWS(2, 0);
         if (r < out_rows) FC_DIRECT_SRC3_ROWS(1, 0);
