@@ -4,6 +4,7 @@
 cdef extern from "fastconv.h" nogil:
     int fc_conv2d_f32(const fc_geom *g, const float *x, const float *weight, const float *bias, float *y, int relu)
     int fc_conv2d_f64(const fc_geom *g, const double *x, const double *weight, const double *bias, double *y, int relu)
+    const char *fc_conv2d_kernel(const fc_geom *g, int f64)
     int fc_im2col_f32(const fc_geom *g, const float *x, float *cols)
     int fc_im2col_f64(const fc_geom *g, const double *x, double *cols)
     int fc_col2im_f32(const fc_geom *g, const float *cols, float *x)
@@ -32,6 +33,13 @@ def conv2d(tuple geom, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarr
         with nogil:
             status = fc_conv2d_f64(&g, <double *>px, <double *>pw, <double *>pb, <double *>py, relu)
     check_status(status)
+
+
+def conv2d_kernel(tuple geom, bint f64):
+    """The kernel family conv2d runs for this geometry and dtype at the current
+    SIMD level: "winograd", "direct", "pixels", "reference" or "gemm"."""
+    cdef fc_geom g = make_geom(geom)
+    return fc_conv2d_kernel(&g, f64).decode("ascii")
 
 
 def im2col(tuple geom, cnp.ndarray x, cnp.ndarray cols):

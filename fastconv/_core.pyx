@@ -35,6 +35,8 @@ cdef extern from "fastconv.h" nogil:
     const char *fc_simd_name(int level)
     int fc_openmp_enabled()
     void fc_set_num_threads(int n)
+    int fc_winograd_enabled()
+    void fc_set_winograd(int on)
     int fc_get_num_threads()
     int fc_cpu_count()
     const char *fc_compiler()

@@ -2,7 +2,10 @@
  * Convolution entry points, templated on REAL / FC_NAME: each picks the
  * fastest kernel that covers the shape.
  *
- *   forward      depthwise, or few input and output channels -> direct kernels (conv_direct.h)
+ *   forward      (fc_conv2d_pick, conv.c)
+ *                3x3 stride-1 undilated, up to 128 input channels, whole vectors of
+ *                tiles (AVX-512 level)         -> Winograd F(2x2, 3x3) (conv_winograd.h)
+ *                depthwise, or few input and output channels -> direct kernels (conv_direct.h)
  *                many outputs from few input channels, or from up to 128 undilated
  *                (256 on small planes; AVX2 and AVX-512 levels, not 1x1)
  *                                                -> pixel tiles (conv_pixels.h)
@@ -16,24 +19,25 @@
  *   im2col / col2im: the reference copies (memory-bound already)
  */
 
-/* Output channels per group from which the GEMM beats the direct kernels even
- * on few-channel inputs: its 6x32 register tile reuses every loaded input
- * value across 6 outputs (measured on AMD Zen5: 3->64 channel 3x3 and 7x7
- * stems about 2x faster on the GEMM, LeNet's 1->6 about 2x faster direct). */
-#define FC_DIRECT_MAX_OUTPUTS_PER_GROUP 32
-
 int FC_NAME(fc_conv2d)(const fc_geom *g, const REAL *x, const REAL *weight,
                        const REAL *bias, REAL *y, int relu)
 {
-    if (fc_conv2d_direct_suits(g) &&
-        (fc_conv2d_depthwise_suits(g) || g->O / g->groups < FC_DIRECT_MAX_OUTPUTS_PER_GROUP))
+    switch (fc_conv2d_pick(g, sizeof(REAL))) {
+#ifdef FC_HAVE_AVX512
+    case FC_CONV_WINOGRAD:
+        return FC_NAME(fc_conv2d_winograd)(g, x, weight, bias, y, relu);
+#endif
+    case FC_CONV_DIRECT:
         return FC_NAME(fc_conv2d_direct)(g, x, weight, bias, y, relu);
 #ifdef FASTCONV_HAVE_AVX2
-    if (fc_conv2d_pixels_suits(g, sizeof(REAL)))
+    case FC_CONV_PIXELS:
         return FC_NAME(fc_conv2d_pixels)(g, x, weight, bias, y, relu);
 #endif
-    if (g->O / g->groups < 2) return FC_NAME(conv2d_ref)(g, x, weight, bias, y, relu);
-    return FC_NAME(conv_gemm_forward)(g, x, weight, bias, y, relu);
+    case FC_CONV_REFERENCE:
+        return FC_NAME(conv2d_ref)(g, x, weight, bias, y, relu);
+    default:
+        return FC_NAME(conv_gemm_forward)(g, x, weight, bias, y, relu);
+    }
 }
 
 int FC_NAME(fc_im2col)(const fc_geom *g, const REAL *x, REAL *cols)

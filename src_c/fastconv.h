@@ -57,6 +57,10 @@ int fc_simd_level_detected(void);     /* best level the CPU supports */
 const char *fc_simd_name(int level);
 int fc_openmp_enabled(void);
 void fc_set_num_threads(int n);       /* n >= 1 */
+/* Whether 3x3 stride-1 convs may take the Winograd kernels (conv_winograd.h);
+ * on unless FASTCONV_WINOGRAD=0. */
+int fc_winograd_enabled(void);
+void fc_set_winograd(int on);
 int fc_get_num_threads(void);         /* effective count for a call made from this thread */
 int fc_cpu_count(void);
 const char *fc_compiler(void);
@@ -67,6 +71,9 @@ int fc_conv2d_f32(const fc_geom *g, const float *x, const float *weight,
                   const float *bias, float *y, int relu);
 int fc_conv2d_f64(const fc_geom *g, const double *x, const double *weight,
                   const double *bias, double *y, int relu);
+/* The kernel family fc_conv2d_f32 (f64 = 0) or _f64 runs for g at the
+ * current SIMD level: "winograd", "direct", "pixels", "reference" or "gemm". */
+const char *fc_conv2d_kernel(const fc_geom *g, int f64);
 
 /* cols (N, C*KH*KW, OH*OW), row index (c*KH + i)*KW + j, as torch unfold. */
 int fc_im2col_f32(const fc_geom *g, const float *x, float *cols);

@@ -35,6 +35,7 @@
 
 static int simd_detected = -1;
 static int simd_in_use = FC_SIMD_GENERIC;
+static int winograd_on = 1;
 
 #if FC_X86
 #if defined(_MSC_VER)
@@ -102,8 +103,13 @@ void fc_runtime_init(void)
         else if (strcmp(forced, "avx512") == 0) level = FC_MIN(detected, FC_SIMD_AVX512);
     }
     simd_in_use = level;
+    const char *winograd = getenv("FASTCONV_WINOGRAD");
+    winograd_on = !(winograd && strcmp(winograd, "0") == 0);
     simd_detected = detected;
 }
+
+int fc_winograd_enabled(void) { return winograd_on; }
+void fc_set_winograd(int on) { winograd_on = on != 0; }
 
 int fc_simd_level(void) { return simd_in_use; }
 int fc_simd_level_detected(void) { return simd_detected < 0 ? FC_SIMD_GENERIC : simd_detected; }

@@ -6,6 +6,10 @@
 - assert_close compares with dtype-aware tolerances scaled by the size of the
   terms that were summed, and prints every parameter on failure.
 - Every test starts and ends with the same fastconv thread count.
+- Modules that force a kernel path by shape use the no_winograd fixture, so
+  that 3x3 stride-1 shapes stay on the kernels their tests name (at the
+  AVX-512 level the Winograd kernels would take them; test_winograd.py
+  covers those).
 """
 
 import json
@@ -120,6 +124,16 @@ def restore_thread_count():
     before = fastconv.get_num_threads()
     yield
     fastconv.set_num_threads(before)
+
+
+@pytest.fixture
+def no_winograd(monkeypatch):
+    """Winograd off for the test, in this process and in the ones it starts."""
+    from fastconv import _core
+    monkeypatch.setenv("FASTCONV_WINOGRAD", "0")
+    previous = _core.set_winograd(False)
+    yield
+    _core.set_winograd(previous)
 
 
 @pytest.fixture

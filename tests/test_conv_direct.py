@@ -15,6 +15,8 @@ are not a multiple of the vector length (masked tails) and widths of several
 summed over several fixed blocks of rows and of images, bias and fused ReLU.  CI also runs this
 file with FASTCONV_SIMD=generic, which selects the portable kernels.
 
+Winograd is off here (conftest.no_winograd), as in test_conv_paths.py.
+
 Tests never time anything; 1 and 2 threads must agree bit for bit.
 """
 
@@ -26,6 +28,9 @@ from fastconv import _core
 from conftest import assert_close, run_at_simd_level
 
 DTYPES = [np.float32, np.float64]
+
+# the kernels this file names, not the Winograd ones (conftest.no_winograd)
+pytestmark = pytest.mark.usefixtures("no_winograd")
 
 
 # ---- float64 reference, independent of the library --------------------------------------------

@@ -25,6 +25,10 @@ FASTCONV_SIMD=generic (portable micro-kernels) and FASTCONV_SIMD=avx2 (the
 AVX2 ones on a machine that would otherwise pick AVX-512), so every
 micro-kernel gets the same coverage.
 
+Winograd is off here (conftest.no_winograd): at the AVX-512 level it would
+take the 3x3 stride-1 shapes from the kernels their labels name;
+test_winograd.py covers it.
+
 Tests never time anything; 1 and 2 threads must agree bit for bit.
 """
 
@@ -35,6 +39,9 @@ import fastconv
 from conftest import assert_close
 
 DTYPES = [np.float32, np.float64]
+
+# the kernels this file names, not the Winograd ones (conftest.no_winograd)
+pytestmark = pytest.mark.usefixtures("no_winograd")
 
 
 # ---- float64 reference, written out independently of the library ------------

@@ -1,0 +1,60 @@
+/*
+ * Winograd F(2x2, 3x3) driver (see conv_winograd.h): the per-dtype code is
+ * conv_winograd_impl.h, the kernels conv_winograd_avx512.c.
+ */
+#include "conv_winograd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Against the kernels that took these shapes before (the pixel tiles, the
+ * padded-rows GEMM, the direct kernels), one thread, AMD EPYC (Zen 4),
+ * float32: CIFAR's 3 -> 64 on 32x32 planes 0.50-0.60 of the time, 1 -> 8
+ * and 1 -> 32 on 28x28 0.78 and 0.63, 3 -> 16 0.62, 64 -> 8 and 64 -> 16 on
+ * 56x56 0.80 and 0.69, VGG's 64 -> 64 on 56x56 0.68, ResNet's 128 -> 128 on
+ * 28x28 0.64 (float64 0.73), 64 -> 64 at batch 1 0.63.  Where a tile row
+ * leaves much of its last vector empty the lanes' waste loses: 64 -> 64 on
+ * 14x14 planes (7 tiles in 16 lanes) 1.20x, 32 -> 32 on 16x16 1.06x, while
+ * float64's 8 lanes took 256 -> 256 on 14x14 in 0.73.  So: at least 3/4 of
+ * the lanes the blocks compute are outputs.  Up to FC_WINO_MAX_C input
+ * channels: the error grows with the reduction faster than the direct
+ * sum's (256 channels: 7e-8 of the summed terms' magnitude in float32, the
+ * direct sum 4e-8). */
+int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
+{
+#ifdef FC_HAVE_AVX512
+    if (fc_simd_level() != FC_SIMD_AVX512 || !fc_winograd_enabled()) return 0;
+    if (g->groups != 1 || g->KH != 3 || g->KW != 3 || g->stride_h != 1 || g->stride_w != 1 ||
+        g->dilation_h != 1 || g->dilation_w != 1 || g->C > FC_WINO_MAX_C || g->O < FC_WINO_MIN_O ||
+        g->pad_top < 0 || g->pad_left < 0)
+        return 0;
+    const int64_t vl = real_size == sizeof(float) ? 16 : 8;
+    const int64_t blocks = ((g->OW + 1) / 2 + vl - 1) / vl, tile_rows = (g->OH + 1) / 2;
+    const double lanes = 4.0 * (double)tile_rows * (double)(blocks * vl);
+    return 4.0 * (double)g->OH * (double)g->OW >= 3.0 * lanes;
+#else
+    (void)g;
+    (void)real_size;
+    return 0;
+#endif
+}
+
+#ifdef FC_HAVE_AVX512
+#define REAL float
+#define FC_NAME(name) name##_f32
+#define FC_WINO_LANES 16
+#include "deinterleave_impl.h"
+#include "conv_winograd_impl.h"
+#undef REAL
+#undef FC_NAME
+#undef FC_WINO_LANES
+
+#define REAL double
+#define FC_NAME(name) name##_f64
+#define FC_WINO_LANES 8
+#include "deinterleave_impl.h"
+#include "conv_winograd_impl.h"
+#undef REAL
+#undef FC_NAME
+#undef FC_WINO_LANES
+#endif

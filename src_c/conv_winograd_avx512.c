@@ -1,0 +1,86 @@
+/*
+ * Winograd F(2x2, 3x3) block kernels for AVX-512F (see conv_winograd.h),
+ * float32 (16 tiles a vector) and float64 (8): conv_winograd_kernels_impl.h
+ * twice.  Built with the baseline flags, the target pragma giving every
+ * function here AVX-512F; called only at SIMD level AVX512.
+ */
+#include "conv_winograd.h"
+
+#ifdef FC_HAVE_AVX512
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "avx512_target_begin.h"
+
+/* v stays in a register (an empty asm takes and gives it back). */
+#define WINO_IN_REGISTER(v) __asm__ volatile("" : "+v"(v))
+
+#define REAL float
+#define FC_NAME(name) name##_avx512_f32
+#define VEC __m512
+#define VMASK __mmask16
+#define VL 16
+#define VZERO() _mm512_setzero_ps()
+#define VSET1(v) _mm512_set1_ps(v)
+#define VLOAD(p) _mm512_load_ps(p)
+#define VLOADU(p) _mm512_loadu_ps(p)
+#define VSTORE(p, v) _mm512_store_ps((p), (v))
+#define VSTOREU(p, v) _mm512_storeu_ps((p), (v))
+#define VADD(a, b) _mm512_add_ps((a), (b))
+#define VSUB(a, b) _mm512_sub_ps((a), (b))
+#define VMUL(a, b) _mm512_mul_ps((a), (b))
+#define VFMADD(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VMAX(a, b) _mm512_max_ps((a), (b))
+#define VTAILMASK(n) ((__mmask16)((1u << (n)) - 1u))
+#define VMASKSTORE(p, mask, v) _mm512_mask_storeu_ps((p), (mask), (v))
+/* lanes e0 o0 e1 o1 ... of the first (LO) or second (HI) halves of e, o */
+#define VINTERLEAVE_LO(e, o) \
+    _mm512_permutex2var_ps((e), _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), (o))
+#define VINTERLEAVE_HI(e, o) \
+    _mm512_permutex2var_ps((e), _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), (o))
+#include "conv_winograd_kernels_impl.h"
+#undef REAL
+#undef FC_NAME
+#undef VEC
+#undef VMASK
+#undef VL
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VLOADU
+#undef VSTORE
+#undef VSTOREU
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VFMADD
+#undef VMAX
+#undef VTAILMASK
+#undef VMASKSTORE
+#undef VINTERLEAVE_LO
+#undef VINTERLEAVE_HI
+
+#define REAL double
+#define FC_NAME(name) name##_avx512_f64
+#define VEC __m512d
+#define VMASK __mmask8
+#define VL 8
+#define VZERO() _mm512_setzero_pd()
+#define VSET1(v) _mm512_set1_pd(v)
+#define VLOAD(p) _mm512_load_pd(p)
+#define VLOADU(p) _mm512_loadu_pd(p)
+#define VSTORE(p, v) _mm512_store_pd((p), (v))
+#define VSTOREU(p, v) _mm512_storeu_pd((p), (v))
+#define VADD(a, b) _mm512_add_pd((a), (b))
+#define VSUB(a, b) _mm512_sub_pd((a), (b))
+#define VMUL(a, b) _mm512_mul_pd((a), (b))
+#define VFMADD(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define VMAX(a, b) _mm512_max_pd((a), (b))
+#define VTAILMASK(n) ((__mmask8)((1u << (n)) - 1u))
+#define VMASKSTORE(p, mask, v) _mm512_mask_storeu_pd((p), (mask), (v))
+#define VINTERLEAVE_LO(e, o) _mm512_permutex2var_pd((e), _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), (o))
+#define VINTERLEAVE_HI(e, o) _mm512_permutex2var_pd((e), _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15), (o))
+#include "conv_winograd_kernels_impl.h"
+
+#include "avx512_target_end.h"
+#endif

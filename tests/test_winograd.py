@@ -1,0 +1,196 @@
+"""The Winograd F(2x2, 3x3) kernels (src_c/conv_winograd*), forced by shape, against float64 NumPy.
+
+At the AVX-512 level the forward conv hands a shape to these kernels when it
+is 3x3, stride 1, undilated and ungrouped, with at most 128 input and at
+least 8 output channels, and its tiles (2x2 outputs) fill at least 3/4 of the
+vector lanes the kernels compute (16 tiles a vector in float32, 8 in
+float64; fc_conv2d_winograd_suits).  grad_input of such a layer with 16 or
+more input channels runs as the forward conv of grad_y with the flipped
+weight, and takes them too.  Every case asserts the kernel its shape gets
+(_core.conv2d_kernel) before comparing, so none can pass on another path;
+the module is skipped at the other levels.  The cases reach: one and several
+blocks of tiles per row (a partial last block, masked stores), odd output
+heights and widths (half tiles), asymmetric and "valid" padding, padding 2,
+an odd number of output channels (the last pass of two half empty), bias and
+fused ReLU, bands of tile rows split across tasks, 128 input channels.
+
+Tests never time anything; 1 and 2 threads must agree bit for bit.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, strategies as st
+
+import fastconv
+from fastconv import _core
+from fastconv._geometry import conv_geometry
+from conftest import assert_close
+from test_conv_paths import pad4, reference_forward, reference_grads, term_scale
+
+pytestmark = pytest.mark.skipif(_core.simd_level() != "avx512",
+                                reason="the Winograd kernels run at the AVX-512 level")
+
+DTYPES = [np.float32, np.float64]
+
+# (label, x shape, weight shape, padding); stride and dilation 1, one group.
+# Every output width is 23-32 or 55-64, so the tiles fill 3/4 of the lanes in
+# both float types.
+CASES = [
+    ("cifar-3to64", (2, 3, 32, 32), (64, 3, 3, 3), 1),
+    ("odd-height-width", (1, 2, 31, 31), (9, 2, 3, 3), 1),
+    ("two-blocks-partial", (1, 4, 20, 58), (16, 4, 3, 3), 1),
+    ("asymmetric-padding", (2, 5, 23, 30), (8, 5, 3, 3), ((2, 0), (1, 3))),
+    ("valid-three-bands", (3, 1, 40, 34), (12, 1, 3, 3), 0),
+    ("padding-2", (1, 8, 26, 28), (10, 8, 3, 3), 2),
+    ("same-padding", (1, 6, 25, 25), (8, 6, 3, 3), "same"),
+    ("128-channels", (1, 128, 6, 30), (8, 128, 3, 3), 1),
+]
+CASE_IDS = [case[0] for case in CASES]
+
+
+def kernel_for(x_shape, w_shape, padding, dtype):
+    g = conv_geometry(x_shape, w_shape, 1, padding, 1, 1)
+    return _core.conv2d_kernel(tuple(g), np.dtype(dtype) == np.float64)
+
+
+def make_inputs(x_shape, w_shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype),
+            rng.standard_normal(w_shape[0]).astype(dtype))
+
+
+def resolved_pads(x_shape, padding):
+    if padding == "same":   # 3x3, stride 1: one on every side
+        return (1, 1, 1, 1)
+    return pad4(padding)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fused", ["plain", "bias", "bias+relu"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_forward(case, fused, dtype):
+    _, x_shape, w_shape, padding = case
+    assert kernel_for(x_shape, w_shape, padding, dtype) == "winograd"
+    x, weight, bias = make_inputs(x_shape, w_shape, dtype)
+    use_bias = bias if fused != "plain" else None
+    activation = "relu" if fused == "bias+relu" else None
+    pads = resolved_pads(x_shape, padding)
+    result = fastconv.conv2d(x, weight, use_bias, padding=padding, activation=activation)
+    expected = reference_forward(x, weight, use_bias, (1, 1), pads, (1, 1), 1)
+    if activation:
+        expected = np.maximum(expected, 0.0)
+    scale = term_scale(x, weight, (1, 1), pads, (1, 1), 1)
+    if use_bias is not None:
+        scale = scale + np.abs(use_bias.astype(np.float64))[None, :, None, None]
+    assert_close(result, expected, dtype, scale=scale,
+                 context=f"case {case}, fused {fused}, dtype {np.dtype(dtype).name}")
+
+
+def transposed_geometry(x_shape, w_shape, padding):
+    """The forward geometry grad_input runs: grad_y (N, O, OH, OW) into N x C planes."""
+    g = conv_geometry(x_shape, w_shape, 1, padding, 1, 1)
+    return (g.N, g.O, g.OH, g.OW, g.C, 1, 3, 3, g.H, g.W, 1, 1, 1, 1,
+            2 - g.pad_top, g.H - g.OH + g.pad_top, 2 - g.pad_left, g.W - g.OW + g.pad_left)
+
+
+# (x shape, weight shape, padding): 16+ input channels (grad_input goes
+# through the forward), the forward's outputs 8-128 channels
+GRAD_INPUT_CASES = [
+    ((2, 16, 30, 30), (8, 16, 3, 3), 1),
+    ((1, 24, 27, 29), (40, 24, 3, 3), ((0, 2), (1, 1))),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", GRAD_INPUT_CASES, ids=["same", "asymmetric"])
+def test_grad_input(case, dtype):
+    x_shape, w_shape, padding = case
+    assert _core.conv2d_kernel(transposed_geometry(x_shape, w_shape, padding),
+                               np.dtype(dtype) == np.float64) == "winograd"
+    x, weight, _ = make_inputs(x_shape, w_shape, dtype)
+    pads = pad4(padding)
+    y_shape = reference_forward(x, weight, None, (1, 1), pads, (1, 1), 1).shape
+    grad_y = np.random.default_rng(1).standard_normal(y_shape).astype(dtype)
+    grads = fastconv.conv2d_backward(grad_y, x, weight, padding=padding)
+    expected, _, _ = reference_grads(grad_y, x, weight, (1, 1), pads, (1, 1), 1)
+    scale, _, _ = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), (1, 1), pads, (1, 1), 1)
+    assert_close(grads.input, expected, dtype, scale=scale, context=f"case {case}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bitwise_identical_across_thread_counts(dtype):
+    # 3 images x 3 bands of tile rows: tasks split differently at 1 and 2 threads
+    x, weight, bias = make_inputs((3, 3, 48, 32), (17, 3, 3, 3), dtype)
+    assert kernel_for(x.shape, weight.shape, 1, dtype) == "winograd"
+    with fastconv.threads(1):
+        one = fastconv.conv2d(x, weight, bias, padding=1, activation="relu")
+    with fastconv.threads(2):
+        two = fastconv.conv2d(x, weight, bias, padding=1, activation="relu")
+    assert one.tobytes() == two.tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_reaches_exactly_the_outputs_whose_windows_hold_it(dtype):
+    x, weight, bias = make_inputs((1, 3, 32, 32), (8, 3, 3, 3), dtype)
+    assert kernel_for(x.shape, weight.shape, 1, dtype) == "winograd"
+    # a tile's corner, edge and inner cells of the 4x4 patches it meets
+    for row, col in [(0, 0), (5, 6), (10, 31), (31, 17), (16, 16)]:
+        x[0, 1, row, col] = np.nan
+    result = fastconv.conv2d(x, weight, bias, padding=1)
+    expected = reference_forward(x, weight, bias, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    scale = term_scale(np.nan_to_num(x), weight, (1, 1), (1, 1, 1, 1), (1, 1), 1) + np.abs(bias)[None, :, None, None]
+    assert_close(result, expected, dtype, scale=scale, context="NaN inputs")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_infinite_input_stays_inside_its_windows(dtype):
+    """An infinity may come out as NaN (the transforms subtract it from itself),
+    but only in outputs whose window holds it; the others are exact sums."""
+    x, weight, _ = make_inputs((1, 2, 32, 32), (8, 2, 3, 3), dtype)
+    assert kernel_for(x.shape, weight.shape, 1, dtype) == "winograd"
+    x[0, 0, 9, 12] = np.inf
+    result = fastconv.conv2d(x, weight, padding=1)
+    touched = np.zeros(result.shape, bool)
+    touched[:, :, 8:11, 11:14] = True   # outputs (r, c) with |r - 9| <= 1, |c - 12| <= 1
+    assert not np.isfinite(result[touched]).any()
+    clean = np.where(np.isinf(x), 0, x)
+    expected = reference_forward(clean, weight, None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    scale = term_scale(clean, weight, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert_close(np.where(touched, 0, result), np.where(touched, 0, expected), dtype,
+                 scale=scale, context="finite outputs next to an infinite input")
+
+
+def test_switched_off_in_process_and_by_environment():
+    shape = ((1, 3, 32, 32), (64, 3, 3, 3), 1)
+    assert kernel_for(*shape, np.float32) == "winograd"
+    previous = _core.set_winograd(False)
+    try:
+        assert kernel_for(*shape, np.float32) != "winograd"
+    finally:
+        _core.set_winograd(previous)
+    script = ("from fastconv import _core; from fastconv._geometry import conv_geometry; "
+              "print(_core.conv2d_kernel(tuple(conv_geometry((1, 3, 32, 32), (64, 3, 3, 3), 1, 1, 1, 1)), False))")
+    env = dict(os.environ, FASTCONV_WINOGRAD="0")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() not in ("", "winograd")
+
+
+@given(channels=st.integers(1, 9), outputs=st.integers(8, 21), height=st.integers(1, 37),
+       width=st.integers(21, 34), padding=st.integers(0, 2), batch=st.integers(1, 2),
+       relu=st.booleans(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_hypothesis_against_reference(channels, outputs, height, width, padding, batch, relu, dtype, seed):
+    x_shape, w_shape = (batch, channels, height, width), (outputs, channels, 3, 3)
+    assume(height + 2 * padding >= 3)
+    assume(kernel_for(x_shape, w_shape, padding, dtype) == "winograd")
+    x, weight, bias = make_inputs(x_shape, w_shape, dtype, seed)
+    pads = (padding,) * 4
+    result = fastconv.conv2d(x, weight, bias, padding=padding, activation="relu" if relu else None)
+    expected = reference_forward(x, weight, bias, (1, 1), pads, (1, 1), 1)
+    if relu:
+        expected = np.maximum(expected, 0.0)
+    scale = term_scale(x, weight, (1, 1), pads, (1, 1), 1) + np.abs(bias.astype(np.float64))[None, :, None, None]
+    assert_close(result, expected, dtype, scale=scale, context=f"x {x_shape}, padding {padding}")
