@@ -58,7 +58,7 @@ int fc_conv2d_winograd_f64(const fc_geom *g, const double *x, const double *weig
  *   rows[c*4 + r] (c < C, r < 4): input row r of the tile row for channel c,
  *     its even padded columns (rows[..][t] = padded column 2t), the odd ones
  *     ldr values further; tiles t0 .. t0 + VL read [t0, t0 + VL] of each;
- *   U: the packed weight transforms (fc_wino_pack_*), O output channels;
+ *   U: the packed weight transforms (wino_pack, conv_winograd_impl.h), O output channels;
  *   y: output (channel 0, the tile row's first output row, column 2 * t0),
  *     plane values between channels, OW between rows; cols (<= 2 * VL)
  *     columns and out_rows (1 or 2) rows are stored;
