@@ -12,14 +12,20 @@
  * float32: CIFAR's 3 -> 64 on 32x32 planes 0.50-0.60 of the time, 1 -> 8
  * and 1 -> 32 on 28x28 0.78 and 0.63, 3 -> 16 0.62, 64 -> 8 and 64 -> 16 on
  * 56x56 0.80 and 0.69, VGG's 64 -> 64 on 56x56 0.68, ResNet's 128 -> 128 on
- * 28x28 0.64 (float64 0.73), 64 -> 64 at batch 1 0.63.  Where a tile row
- * leaves much of its last vector empty the lanes' waste loses: 64 -> 64 on
- * 14x14 planes (7 tiles in 16 lanes) 1.20x, 32 -> 32 on 16x16 1.06x, while
- * float64's 8 lanes took 256 -> 256 on 14x14 in 0.73.  So: at least 3/4 of
- * the lanes the blocks compute are outputs.  Up to FC_WINO_MAX_C input
- * channels: the error grows with the reduction faster than the direct
- * sum's (256 channels: 7e-8 of the summed terms' magnitude in float32, the
- * direct sum 4e-8). */
+ * 28x28 0.64 (float64 0.73), 64 -> 64 at batch 1 0.63 (with 2 output
+ * channels a pass; 4 took another 0.86-0.89 of that from 32 input channels,
+ * 0.75 in float64).  Where a tile row leaves much of its last vector empty
+ * the lanes' waste loses: 64 -> 64 on 14x14 planes, 7 tiles in 16 lanes,
+ * took 1.20x the time; with two tile rows a block, 14 tiles in 16 lanes,
+ * 0.68, and 256 -> 256 on 14x14 0.61 (float64, 7 of 8 lanes a tile row,
+ * 0.57), 32 -> 32 on 16x16 0.66, float64 128 -> 128 on 8x8 0.53.  So: at
+ * least 3/4 of the lanes the blocks compute are outputs.  Up to
+ * FC_WINO_MAX_C input channels, where a task's ring of input rows and a
+ * block's transforms (256 KB each in float32 on 14x14 planes) share the 1 MB
+ * L2.  The error is about one float32 rounding of the summed terms'
+ * magnitude whatever the channel count (1e-7 at 64 to 512 channels), while
+ * the direct sum's shrinks relative to it (9e-8 at 64 channels, 5e-8 at
+ * 256, 3e-8 at 512). */
 int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 {
 #ifdef FC_HAVE_AVX512
@@ -28,9 +34,16 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
         g->dilation_h != 1 || g->dilation_w != 1 || g->C > FC_WINO_MAX_C || g->O < FC_WINO_MIN_O ||
         g->pad_top < 0 || g->pad_left < 0)
         return 0;
-    const int64_t vl = real_size == sizeof(float) ? 16 : 8;
-    const int64_t blocks = ((g->OW + 1) / 2 + vl - 1) / vl, tile_rows = (g->OH + 1) / 2;
-    const double lanes = 4.0 * (double)tile_rows * (double)(blocks * vl);
+    const int64_t vl = real_size == sizeof(float) ? 16 : 8, tiles = (g->OW + 1) / 2, tile_rows = (g->OH + 1) / 2;
+    /* the blocks' lanes (4 outputs each): every step of a band computes
+     * ceil(tiles / vl) vectors, or one vector for two tile rows */
+    double lanes;
+    if (FC_WINO_STEP(tiles, vl) == 2) {
+        const int64_t steps = tile_rows / FC_WINO_BAND * (FC_WINO_BAND / 2) + (tile_rows % FC_WINO_BAND + 1) / 2;
+        lanes = 4.0 * (double)steps * (double)vl;
+    } else {
+        lanes = 4.0 * (double)tile_rows * (double)((tiles + vl - 1) / vl * vl);
+    }
     return 4.0 * (double)g->OH * (double)g->OW >= 3.0 * lanes;
 #else
     (void)g;

@@ -1,9 +1,10 @@
 /*
- * Winograd F(2x2, 3x3) forward convolution for few input channels: the 3x3,
- * stride-1, undilated, ungrouped layers whose reduction (9 x C) is too short
- * for the GEMM's tiles to pay off, CIFAR's 3 -> 64 channel first layer the
- * model case.  AVX-512 level only (fc_conv2d_winograd_suits says 0 at the
- * others, which keep the direct and GEMM kernels).
+ * Winograd F(2x2, 3x3) forward convolution for the 3x3, stride-1,
+ * undilated, ungrouped layers with up to 256 input channels: VGG's and
+ * ResNet's 3x3 layers, and first layers such as CIFAR's 3 -> 64 whose
+ * reduction (9 x C) is too short for the GEMM's tiles to pay off.  AVX-512
+ * level only (fc_conv2d_winograd_suits says 0 at the others, which keep the
+ * direct and GEMM kernels).
  *
  * Each 2x2 block of outputs (a tile) is computed from the 4x4 input patch
  * under it as Y = A^T [sum over c of (G g_c G^T) . (B^T d_c B)] A, with the
@@ -15,7 +16,9 @@
  *
  * 16 multiplies per channel and tile where the direct sum takes 36; the
  * transforms are additions.  The vector lanes hold VL tiles along an output
- * row pair (VL = 16 float32, 8 float64); the weights' transforms U = G g G^T
+ * row pair (VL = 16 float32, 8 float64), or, on planes at most VL/2 tiles
+ * wide (16 float32 columns, 8 float64), VL/2 tiles of each of two row pairs,
+ * so that 14x14 planes fill 7 of every 8 lanes; the weights' transforms U = G g G^T
  * are packed once per call, broadcast from memory into the FMAs.  Rounding
  * differs from the direct sum's (the transforms add and subtract inputs
  * before the multiplies), well inside the library's float32 tolerance; each
@@ -34,13 +37,17 @@
 extern "C" {
 #endif
 
-/* Output channels per pass of the kernel (each adds 8 accumulators for its
- * 2x2 outputs' 4x4 products and 4 for the outputs). */
-#define FC_WINO_KB 2
+/* Input channels from which the blocks take 4 output channels a pass
+ * (fc_wino_block4) rather than 2 (fc_wino_block2). */
+#define FC_WINO_BLOCK4_MIN_C 32
 /* Input channels taken at most, and output channels at least (see
  * fc_conv2d_winograd_suits). */
-#define FC_WINO_MAX_C 128
+#define FC_WINO_MAX_C 256
 #define FC_WINO_MIN_O 8
+/* Tile rows per task (a multiple of 2, the longest step), and the tile
+ * rows a block holds on a plane `tiles` tiles wide with vl lanes a vector. */
+#define FC_WINO_BAND 8
+#define FC_WINO_STEP(tiles, vl) (2 * (tiles) <= (vl) ? 2 : 1)
 
 /* Nonzero when g in the given element size (4 or 8 bytes) takes the
  * Winograd kernels at the current SIMD level. */
@@ -53,20 +60,29 @@ int fc_conv2d_winograd_f32(const fc_geom *g, const float *x, const float *weight
 int fc_conv2d_winograd_f64(const fc_geom *g, const double *x, const double *weight,
                            const double *bias, double *y, int relu);
 
-/* One block of up to VL tiles (VL = 16 float32, 8 float64) of one tile row,
- * every output channel:
+/* One block of up to VL tiles of one tile row, or of VL/2 tiles of each of
+ * two tile rows, every output channel:
  *   rows[c*4 + r] (c < C, r < 4): input row r of the tile row for channel c,
  *     its even padded columns (rows[..][t] = padded column 2t), the odd ones
  *     ldr values further; tiles t0 .. t0 + VL read [t0, t0 + VL] of each;
- *   U: the packed weight transforms (wino_pack, conv_winograd_impl.h), O output channels;
+ *   rows_hi: NULL, or the same for the upper of two tile rows (then t0 = 0
+ *     and the block is tiles 0 .. VL/2 - 1 of both, the low lanes rows',
+ *     the high ones rows_hi's);
+ *   U: the packed weight transforms (wino_pack, conv_winograd_impl.h) for
+ *     2 (block2) or 4 (block4) output channels a pass, O output channels;
  *   y: output (channel 0, the tile row's first output row, column 2 * t0),
- *     plane values between channels, OW between rows; cols (<= 2 * VL)
- *     columns and out_rows (1 or 2) rows are stored;
+ *     plane values between channels, OW between rows; cols (<= 2 * VL, with
+ *     rows_hi <= VL) columns and out_rows (1 or 2) rows are stored;
+ *   y_hi, out_rows_hi: with rows_hi, the same for the upper tile row (0
+ *     rows: there is none, its lanes are dropped);
  *   V: scratch, 64-byte aligned, C * 16 * VL values. */
-#define FC_WINO_BLOCK(REAL, T)                                                                        \
-    void fc_wino_block_avx512_##T(const REAL *const *rows, int64_t ldr, int64_t t0, int64_t C,       \
-                                  const REAL *U, int64_t O, const REAL *bias, int relu, int64_t cols, \
-                                  int out_rows, REAL *y, int64_t plane, int64_t OW, REAL *V);
+#define FC_WINO_BLOCK_ARGS(REAL)                                                                        \
+    (const REAL *const *rows, const REAL *const *rows_hi, int64_t ldr, int64_t t0, int64_t C, const REAL *U, \
+     int64_t O, const REAL *bias, int relu, int64_t cols, int out_rows, REAL *y, int out_rows_hi, REAL *y_hi, \
+     int64_t plane, int64_t OW, REAL *V)
+#define FC_WINO_BLOCK(REAL, T)                                       \
+    void fc_wino_block2_avx512_##T FC_WINO_BLOCK_ARGS(REAL);          \
+    void fc_wino_block4_avx512_##T FC_WINO_BLOCK_ARGS(REAL);
 FC_WINO_BLOCK(float, f32)
 FC_WINO_BLOCK(double, f64)
 #undef FC_WINO_BLOCK

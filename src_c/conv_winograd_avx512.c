@@ -24,6 +24,10 @@
 #define VSET1(v) _mm512_set1_ps(v)
 #define VLOAD(p) _mm512_load_ps(p)
 #define VLOADU(p) _mm512_loadu_ps(p)
+/* VL/2 values from lo in the low lanes, VL/2 from hi in the high ones */
+#define VLOADU2(lo, hi)                                                                         \
+    _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(_mm256_loadu_ps(lo))), \
+                                        _mm256_castps_pd(_mm256_loadu_ps(hi)), 1))
 #define VSTORE(p, v) _mm512_store_ps((p), (v))
 #define VSTOREU(p, v) _mm512_storeu_ps((p), (v))
 #define VADD(a, b) _mm512_add_ps((a), (b))
@@ -48,6 +52,7 @@
 #undef VSET1
 #undef VLOAD
 #undef VLOADU
+#undef VLOADU2
 #undef VSTORE
 #undef VSTOREU
 #undef VADD
@@ -69,6 +74,7 @@
 #define VSET1(v) _mm512_set1_pd(v)
 #define VLOAD(p) _mm512_load_pd(p)
 #define VLOADU(p) _mm512_loadu_pd(p)
+#define VLOADU2(lo, hi) _mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_loadu_pd(lo)), _mm256_loadu_pd(hi), 1)
 #define VSTORE(p, v) _mm512_store_pd((p), (v))
 #define VSTOREU(p, v) _mm512_storeu_pd((p), (v))
 #define VADD(a, b) _mm512_add_pd((a), (b))

@@ -2,33 +2,34 @@
  * Winograd F(2x2, 3x3) driver, templated on REAL / FC_NAME (included by
  * conv_winograd.c once per float type; see conv_winograd.h).
  *
- * One task = (image, band of FC_WINO_BAND tile rows).  Each tile row reads 4
- * input rows per channel, the last two of which the next tile row reads
- * first: the task keeps 4 rows per channel in a ring (input row q of the
- * band in slot q % 4) and fills two of them per tile row, each as its even
- * and odd padded columns (zeros outside the image), which is what the
- * kernel's vectors of tiles read.  The ring's content depends only on the
- * rows, so every output is computed the same way whatever the band split.
+ * One task = (image, band of FC_WINO_BAND tile rows), taken a step of S
+ * tile rows at a time: S = 1, or S = 2 where the plane is at most VL/2 tiles
+ * wide and a block holds two tile rows.  A step reads 2S + 2 input rows per
+ * channel, the last two of which the next step reads first: the task keeps
+ * 4S rows per channel in a ring (input row q in slot q % 4S) and fills 2S of
+ * them per step, each as its even and odd padded columns (zeros outside the
+ * image), which is what the kernel's vectors of tiles read.  The ring's
+ * content depends only on the rows, so every output is computed the same
+ * way whatever the band split.
  */
 
-/* Tile rows per task. */
-#define FC_WINO_BAND 8
 
 typedef struct {
     const fc_geom *g;
     const REAL *x, *U, *bias;
     REAL *y;
     int relu;
-    int64_t tiles, tile_rows, bands, ldr;
+    int64_t tiles, tile_rows, bands, ldr, step;
 } FC_NAME(wino_ctx);
 
-/* The packed transforms: U[((pass*4 + b)*C + c)*4*KB + kk*4 + a] =
- * (G g G^T)[a][b] for output channel pass*KB + kk and input channel c, zero
- * past the last output channel. */
-static void FC_NAME(wino_pack)(const REAL *w, int64_t O, int64_t C, REAL *U)
+/* The packed transforms for kb output channels a pass:
+ * U[((pass*4 + b)*C + c)*4*kb + kk*4 + a] = (G g G^T)[a][b] for output
+ * channel pass*kb + kk and input channel c, zero past the last output
+ * channel. */
+static void FC_NAME(wino_pack)(const REAL *w, int64_t O, int64_t C, int64_t kb, REAL *U)
 {
-    const int64_t passes = (O + FC_WINO_KB - 1) / FC_WINO_KB;
-    for (int64_t k = 0; k < passes * FC_WINO_KB; k++)
+    const int64_t passes = (O + kb - 1) / kb;
+    for (int64_t k = 0; k < passes * kb; k++)
         for (int64_t c = 0; c < C; c++) {
             REAL t[4][3], u[4][4];
             for (int j = 0; j < 3; j++) {
@@ -45,9 +46,9 @@ static void FC_NAME(wino_pack)(const REAL *w, int64_t O, int64_t C, REAL *U)
                 u[a][2] = (t[a][0] - t[a][1] + t[a][2]) * (REAL)0.5;
                 u[a][3] = t[a][2];
             }
-            const int64_t pass = k / FC_WINO_KB, kk = k % FC_WINO_KB;
+            const int64_t pass = k / kb, kk = k % kb;
             for (int a = 0; a < 4; a++)
-                for (int b = 0; b < 4; b++) U[((pass * 4 + b) * C + c) * 4 * FC_WINO_KB + kk * 4 + a] = u[a][b];
+                for (int b = 0; b < 4; b++) U[((pass * 4 + b) * C + c) * 4 * kb + kk * 4 + a] = u[a][b];
         }
 }
 
@@ -74,31 +75,47 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(wino_ctx) *ctx = (const FC_NAME(wino_ctx) *)vctx;
     const fc_geom *g = ctx->g;
-    const int64_t C = g->C, ldr = ctx->ldr, vl = FC_WINO_LANES, plane = g->OH * g->OW;
-    REAL *ring = (REAL *)fc_aligned_alloc((size_t)(C * 4 * 2 * ldr + C * 16 * vl) * sizeof(REAL));
+    const int64_t C = g->C, ldr = ctx->ldr, vl = FC_WINO_LANES, plane = g->OH * g->OW, S = ctx->step;
+    const int64_t slots = 4 * S;
+    REAL *ring = (REAL *)fc_aligned_alloc((size_t)(C * slots * 2 * ldr + C * 16 * vl) * sizeof(REAL) +
+                                          (size_t)(8 * C) * sizeof(REAL *));
     if (!ring) return FC_ENOMEM;
-    REAL *V = ring + C * 4 * 2 * ldr;
-    const REAL *rows[4 * FC_WINO_MAX_C];
+    REAL *V = ring + C * slots * 2 * ldr;
+    const REAL **rows = (const REAL **)(V + C * 16 * vl), **rows_hi = rows + 4 * C;
     for (int64_t task = begin; task < end; task++) {
         const int64_t n = task / ctx->bands, band = task % ctx->bands;
         const int64_t tr0 = band * FC_WINO_BAND, tr1 = FC_MIN(ctx->tile_rows, tr0 + FC_WINO_BAND);
         const REAL *xn = ctx->x + n * C * g->H * g->W;
-        for (int64_t tr = tr0; tr < tr1; tr++) {
-            /* input rows q = 2*tr + r (ih = q - pad_top), r < 4; the first
-             * two are in the ring already after the band's first tile row */
+        for (int64_t tr = tr0; tr < tr1; tr += S) {
+            /* input rows q = 2*tr + r (ih = q - pad_top), r < 2S + 2; the
+             * first two are in the ring already after the band's first step */
             for (int64_t c = 0; c < C; c++)
-                for (int64_t r = tr == tr0 ? 0 : 2; r < 4; r++) {
+                for (int64_t r = tr == tr0 ? 0 : 2; r < 2 * S + 2; r++) {
                     const int64_t q = 2 * tr + r;
-                    FC_NAME(wino_fill)(g, xn + c * g->H * g->W, q - g->pad_top, ldr, ring + (c * 4 + q % 4) * 2 * ldr);
+                    FC_NAME(wino_fill)(g, xn + c * g->H * g->W, q - g->pad_top, ldr,
+                                       ring + (c * slots + q % slots) * 2 * ldr);
                 }
             for (int64_t c = 0; c < C; c++)
-                for (int64_t r = 0; r < 4; r++) rows[c * 4 + r] = ring + (c * 4 + (2 * tr + r) % 4) * 2 * ldr;
+                for (int64_t r = 0; r < 4; r++) {
+                    rows[c * 4 + r] = ring + (c * slots + (2 * tr + r) % slots) * 2 * ldr;
+                    rows_hi[c * 4 + r] = ring + (c * slots + (2 * tr + 2 + r) % slots) * 2 * ldr;
+                }
             const int out_rows = (int)FC_MIN(2, g->OH - 2 * tr);
             REAL *yt = ctx->y + n * g->O * plane + 2 * tr * g->OW;
-            for (int64_t t0 = 0; t0 < ctx->tiles; t0 += vl)
-                FC_NAME(fc_wino_block_avx512)(rows, ldr, t0, C, ctx->U, g->O, ctx->bias, ctx->relu,
-                                              FC_MIN(2 * vl, g->OW - 2 * t0), out_rows, yt + 2 * t0, plane,
-                                              g->OW, V);
+            void (*block)FC_WINO_BLOCK_ARGS(REAL) =
+                C >= FC_WINO_BLOCK4_MIN_C ? FC_NAME(fc_wino_block4_avx512) : FC_NAME(fc_wino_block2_avx512);
+            if (S == 2) {
+                /* the upper tile row's lanes are dropped past the band */
+                const int hi_rows = tr + 1 < tr1 ? (int)FC_MIN(2, g->OH - 2 * tr - 2) : 0;
+                block(rows, rows_hi, ldr, 0, C, ctx->U, g->O, ctx->bias, ctx->relu, g->OW,
+                                              out_rows, yt, hi_rows, hi_rows ? yt + 2 * g->OW : yt, plane, g->OW,
+                                              V);
+            } else {
+                for (int64_t t0 = 0; t0 < ctx->tiles; t0 += vl)
+                    block(rows, NULL, ldr, t0, C, ctx->U, g->O, ctx->bias, ctx->relu,
+                                                  FC_MIN(2 * vl, g->OW - 2 * t0), out_rows, yt + 2 * t0, 0, yt,
+                                                  plane, g->OW, V);
+            }
         }
     }
     fc_aligned_free(ring);
@@ -108,10 +125,10 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
 int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *weight, const REAL *bias, REAL *y,
                                 int relu)
 {
-    const int64_t vl = FC_WINO_LANES, passes = (g->O + FC_WINO_KB - 1) / FC_WINO_KB;
-    REAL *U = (REAL *)fc_aligned_alloc((size_t)(passes * 16 * FC_WINO_KB * g->C) * sizeof(REAL));
+    const int64_t vl = FC_WINO_LANES, kb = g->C >= FC_WINO_BLOCK4_MIN_C ? 4 : 2, passes = (g->O + kb - 1) / kb;
+    REAL *U = (REAL *)fc_aligned_alloc((size_t)(passes * 16 * kb * g->C) * sizeof(REAL));
     if (!U) return FC_ENOMEM;
-    FC_NAME(wino_pack)(weight, g->O, g->C, U);
+    FC_NAME(wino_pack)(weight, g->O, g->C, kb, U);
     FC_NAME(wino_ctx) ctx;
     ctx.g = g;
     ctx.x = x;
@@ -122,6 +139,7 @@ int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *wei
     ctx.tiles = (g->OW + 1) / 2;
     ctx.tile_rows = (g->OH + 1) / 2;
     ctx.bands = (ctx.tile_rows + FC_WINO_BAND - 1) / FC_WINO_BAND;
+    ctx.step = FC_WINO_STEP(ctx.tiles, vl);
     /* the blocks read columns [t0, t0 + VL] of the rows: whole vectors past
      * the last tile, each row 64-byte aligned */
     ctx.ldr = (ctx.tiles + vl) / vl * vl;
@@ -130,5 +148,3 @@ int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *wei
     fc_aligned_free(U);
     return status;
 }
-
-#undef FC_WINO_BAND

@@ -1,43 +1,64 @@
 /*
- * Winograd F(2x2, 3x3) block kernel (see conv_winograd.h), templated on the
+ * Winograd F(2x2, 3x3) block kernels (see conv_winograd.h), templated on the
  * vector type: included by conv_winograd_avx512.c once per float type, which
- * defines REAL, FC_NAME, VEC, VMASK, VIDX, VL and the operations used below.
+ * defines REAL, FC_NAME, VEC, VMASK, VL and the operations used below.
  *
  * Per block of VL tiles: the input transforms V = B^T d B of every channel
- * go to the scratch V (C x 16 vectors, from L1 for the rest of the block);
- * then, FC_WINO_KB output channels at a time, for each column b of the 4x4
- * products, m[kk][a] = sum over c of U[kk][c][a][b] * V[c][a][b] (channel
- * order, the first a multiply), folded at once into the 2x2 outputs through
- * A^T on both sides:
+ * go to the scratch V (16 vectors a channel, column b of every channel
+ * together); then, KB output channels at a time (a pass), for each column b
+ * of the 4x4 products, m[kk][a] = sum over c of U[kk][c][a][b] * V[c][a][b]
+ * (channel order, the first a multiply), folded at once into the 2x2
+ * outputs through A^T on both sides:
  *   s0 = (m0 + m1) + m2,  s1 = (m1 - m2) - m3   (A^T's rows on column b)
  *   Y[i][0] = ((s_i(b0) + s_i(b1)) + s_i(b2)),  Y[i][1] = ((s_i(b1) - s_i(b2)) - s_i(b3))
  * then bias, ReLU, and the even and odd output columns interleaved into the
- * two output rows.  Four vectors of V a column and 2 x 4 products per
- * channel: 8 FMAs for 4 vector loads, the weights broadcast from memory in
- * the FMAs themselves.  The 8 products and 8 outputs stay in registers
- * (3 output channels at once spilled them).
+ * two output rows.  A channel's column is 4 vector loads, each feeding KB
+ * FMAs, the weights broadcast from memory in the FMAs themselves:
+ *   - fc_wino_block2 (KB = 2): the 8 products and the passes' 8 outputs stay
+ *     in registers (3 output channels at once spilled them);
+ *   - fc_wino_block4 (KB = 4): 16 products in registers, the outputs in a
+ *     small buffer between columns; half the loads of V per FMA, which pays
+ *     where the channel loops are long (V then streams from L2), while on
+ *     few channels the buffer's traffic costs more than it saves.
+ * Both compute each output with the same operations in the same order.
  */
 
-/* V[(c*4 + a)*4 + b] = (B^T d_c B)[a][b] for tiles t0 .. t0 + VL - 1. */
+/* V[((b*C + c)*4 + a)*VL + lane] = (B^T d_c B)[a][b] for tiles t0 .. t0 +
+ * VL - 1 of the tile row whose input rows are rows[c*4 + r], or, where half
+ * (a constant at each call), for the first VL/2 tiles of two tile rows:
+ * rows' in the low lanes, rows_hi's in the high ones. */
 static inline __attribute__((always_inline)) void
-FC_NAME(wino_in)(const REAL *const *rows, int64_t ldr, int64_t t0, int64_t C, REAL *V)
+FC_NAME(wino_in)(const REAL *const *rows, const REAL *const *rows_hi, int64_t ldr, int64_t t0, int64_t C,
+                 REAL *V, const int half)
 {
     for (int64_t c = 0; c < C; c++) {
         VEC x[4][4];
         for (int r = 0; r < 4; r++) {
             const REAL *e = rows[c * 4 + r] + t0, *o = e + ldr;
-            const VEC d0 = VLOADU(e), d1 = VLOADU(o), d2 = VLOADU(e + 1), d3 = VLOADU(o + 1);
+            VEC d0, d1, d2, d3;
+            if (half) {
+                const REAL *eh = rows_hi[c * 4 + r], *oh = eh + ldr;
+                d0 = VLOADU2(e, eh);
+                d1 = VLOADU2(o, oh);
+                d2 = VLOADU2(e + 1, eh + 1);
+                d3 = VLOADU2(o + 1, oh + 1);
+            } else {
+                d0 = VLOADU(e);
+                d1 = VLOADU(o);
+                d2 = VLOADU(e + 1);
+                d3 = VLOADU(o + 1);
+            }
             x[r][0] = VSUB(d0, d2);
             x[r][1] = VADD(d1, d2);
             x[r][2] = VSUB(d2, d1);
             x[r][3] = VSUB(d1, d3);
         }
-        REAL *v = V + c * 16 * VL;
         for (int b = 0; b < 4; b++) {
-            VSTORE(v + (0 * 4 + b) * VL, VSUB(x[0][b], x[2][b]));
-            VSTORE(v + (1 * 4 + b) * VL, VADD(x[1][b], x[2][b]));
-            VSTORE(v + (2 * 4 + b) * VL, VSUB(x[2][b], x[1][b]));
-            VSTORE(v + (3 * 4 + b) * VL, VSUB(x[1][b], x[3][b]));
+            REAL *v = V + (b * C + c) * 4 * VL;
+            VSTORE(v + 0 * VL, VSUB(x[0][b], x[2][b]));
+            VSTORE(v + 1 * VL, VADD(x[1][b], x[2][b]));
+            VSTORE(v + 2 * VL, VSUB(x[2][b], x[1][b]));
+            VSTORE(v + 3 * VL, VSUB(x[1][b], x[3][b]));
         }
     }
 }
@@ -50,63 +71,99 @@ FC_NAME(wino_in)(const REAL *const *rows, int64_t ldr, int64_t t0, int64_t C, RE
     m##kk##1 = op(VSET1(uc[kk * 4 + 1]), v1, m##kk##1);        \
     m##kk##2 = op(VSET1(uc[kk * 4 + 2]), v2, m##kk##2);        \
     m##kk##3 = op(VSET1(uc[kk * 4 + 3]), v3, m##kk##3);
-/* Column b of channel vc's transforms, in registers (else the compiler
- * folds each load into every FMA that reads it, 3 loads instead of 1). */
-#define WINO_COLUMN(vc, b)                                                                     \
-    VEC v0 = VLOAD((vc) + (0 * 4 + (b)) * VL), v1 = VLOAD((vc) + (1 * 4 + (b)) * VL);         \
-    VEC v2 = VLOAD((vc) + (2 * 4 + (b)) * VL), v3 = VLOAD((vc) + (3 * 4 + (b)) * VL);         \
+/* Column b of channel c's transforms (at vc), in registers (else the
+ * compiler folds each load into every FMA that reads it, KB loads instead
+ * of 1). */
+#define WINO_COLUMN(vc)                                                                        \
+    VEC v0 = VLOAD((vc) + 0 * VL), v1 = VLOAD((vc) + 1 * VL);                                 \
+    VEC v2 = VLOAD((vc) + 2 * VL), v3 = VLOAD((vc) + 3 * VL);                                 \
     WINO_IN_REGISTER(v0);                                                                      \
     WINO_IN_REGISTER(v1);                                                                      \
     WINO_IN_REGISTER(v2);                                                                      \
     WINO_IN_REGISTER(v3);
-/* Column b's products folded into output channel kk's 2x2 outputs. */
-#define WINO_FOLD(kk, b)                                                                       \
+/* The channel loop of column b for KB output channels, PRODUCTS(op) the
+ * products of all of them. */
+#define WINO_CHANNELS(b, kbn, PRODUCTS)                                                        \
+    const REAL *uc = U + (kb * 4 + (b)) * C * (4 * (kbn));                                     \
+    const REAL *vc = V + (b) * C * 4 * VL;                                                     \
+    {                                                                                          \
+        WINO_COLUMN(vc)                                                                        \
+        PRODUCTS(WINO_MUL)                                                                     \
+    }                                                                                          \
+    for (int64_t c = 1; c < C; c++) {                                                          \
+        uc += 4 * (kbn);                                                                       \
+        vc += 4 * VL;                                                                          \
+        WINO_COLUMN(vc)                                                                        \
+        PRODUCTS(VFMADD)                                                                       \
+    }
+#define WINO_PRODUCTS2(op) WINO_PRODUCTS(0, op) WINO_PRODUCTS(1, op)
+#define WINO_PRODUCTS4(op) WINO_PRODUCTS(0, op) WINO_PRODUCTS(1, op) WINO_PRODUCTS(2, op) WINO_PRODUCTS(3, op)
+/* Column b's products folded into output channel kk's 2x2 outputs y00,
+ * y01, y10, y11: SET / ADD / SUB (y, s) are what each does with them. */
+#define WINO_FOLD(kk, b, SET, ADD, SUB, y00, y01, y10, y11)                                    \
     do {                                                                                       \
         const VEC s0 = VADD(VADD(m##kk##0, m##kk##1), m##kk##2);                               \
         const VEC s1 = VSUB(VSUB(m##kk##1, m##kk##2), m##kk##3);                               \
         if ((b) == 0) {                                                                        \
-            y##kk##00 = s0;                                                                    \
-            y##kk##10 = s1;                                                                    \
+            SET(y00, s0);                                                                      \
+            SET(y10, s1);                                                                      \
         } else if ((b) == 1) {                                                                 \
-            y##kk##00 = VADD(y##kk##00, s0);                                                   \
-            y##kk##10 = VADD(y##kk##10, s1);                                                   \
-            y##kk##01 = s0;                                                                    \
-            y##kk##11 = s1;                                                                    \
+            ADD(y00, s0);                                                                      \
+            ADD(y10, s1);                                                                      \
+            SET(y01, s0);                                                                      \
+            SET(y11, s1);                                                                      \
         } else if ((b) == 2) {                                                                 \
-            y##kk##00 = VADD(y##kk##00, s0);                                                   \
-            y##kk##10 = VADD(y##kk##10, s1);                                                   \
-            y##kk##01 = VSUB(y##kk##01, s0);                                                   \
-            y##kk##11 = VSUB(y##kk##11, s1);                                                   \
+            ADD(y00, s0);                                                                      \
+            ADD(y10, s1);                                                                      \
+            SUB(y01, s0);                                                                      \
+            SUB(y11, s1);                                                                      \
         } else {                                                                               \
-            y##kk##01 = VSUB(y##kk##01, s0);                                                   \
-            y##kk##11 = VSUB(y##kk##11, s1);                                                   \
+            SUB(y01, s0);                                                                      \
+            SUB(y11, s1);                                                                      \
         }                                                                                      \
     } while (0)
-#define WINO_COLUMN_PASS(b)                                                                    \
+/* ... on registers (block2) */
+#define WINO_RSET(y, s) (y) = (s)
+#define WINO_RADD(y, s) (y) = VADD((y), (s))
+#define WINO_RSUB(y, s) (y) = VSUB((y), (s))
+#define WINO_FOLD_REG(kk, b) \
+    WINO_FOLD(kk, b, WINO_RSET, WINO_RADD, WINO_RSUB, y##kk##00, y##kk##01, y##kk##10, y##kk##11)
+/* ... on yb, 4 vectors an output channel (block4) */
+#define WINO_MSET(p, s) VSTORE((p), (s))
+#define WINO_MADD(p, s) VSTORE((p), VADD(VLOAD(p), (s)))
+#define WINO_MSUB(p, s) VSTORE((p), VSUB(VLOAD(p), (s)))
+#define WINO_FOLD_MEM(kk, b)                                                                   \
+    WINO_FOLD(kk, b, WINO_MSET, WINO_MADD, WINO_MSUB, yb + (kk * 4 + 0) * VL, yb + (kk * 4 + 1) * VL, \
+              yb + (kk * 4 + 2) * VL, yb + (kk * 4 + 3) * VL)
+#define WINO_PASS2(b)                                                                          \
     do {                                                                                       \
         VEC m00, m01, m02, m03, m10, m11, m12, m13;                                            \
-        const REAL *uc = U + (kb * 4 + (b)) * C * (4 * FC_WINO_KB);                            \
-        {                                                                                      \
-            WINO_COLUMN(V, b)                                                                  \
-            WINO_PRODUCTS(0, WINO_MUL)                                                         \
-            WINO_PRODUCTS(1, WINO_MUL)                                                         \
-        }                                                                                      \
-        for (int64_t c = 1; c < C; c++) {                                                      \
-            uc += 4 * FC_WINO_KB;                                                              \
-            WINO_COLUMN(V + c * 16 * VL, b)                                                    \
-            WINO_PRODUCTS(0, VFMADD)                                                           \
-            WINO_PRODUCTS(1, VFMADD)                                                           \
-        }                                                                                      \
-        WINO_FOLD(0, b);                                                                       \
-        WINO_FOLD(1, b);                                                                       \
+        WINO_CHANNELS(b, 2, WINO_PRODUCTS2)                                                    \
+        WINO_FOLD_REG(0, b);                                                                   \
+        WINO_FOLD_REG(1, b);                                                                   \
         if ((b) == 0)                                                                          \
             __asm__ volatile("" : "+v"(y000), "+v"(y010), "+v"(y100), "+v"(y110));             \
         else                                                                                   \
             __asm__ volatile("" : "+v"(y000), "+v"(y010), "+v"(y100), "+v"(y110), "+v"(y001),  \
                              "+v"(y011), "+v"(y101), "+v"(y111));                              \
     } while (0)
-/* One output row: bias, ReLU, even and odd columns interleaved, stored. */
-#define WINO_ROW(ev, od, yr)                                                                   \
+/* (the barrier keeps the compiler from holding a column's products in the
+ * stack until after the next columns' loops) */
+#define WINO_PASS4(b)                                                                          \
+    do {                                                                                       \
+        VEC m00, m01, m02, m03, m10, m11, m12, m13, m20, m21, m22, m23, m30, m31, m32, m33;     \
+        WINO_CHANNELS(b, 4, WINO_PRODUCTS4)                                                    \
+        WINO_FOLD_MEM(0, b);                                                                   \
+        WINO_FOLD_MEM(1, b);                                                                   \
+        WINO_FOLD_MEM(2, b);                                                                   \
+        WINO_FOLD_MEM(3, b);                                                                   \
+        __asm__ volatile("" ::: "memory");                                                     \
+    } while (0)
+/* One output row of the block: bias, ReLU, even and odd columns
+ * interleaved.  The low half of the lanes' columns go to lo_dst, the high
+ * half's to hi_dst (the next VL columns of the row, or with rows_hi the
+ * upper tile row's row), each where its flag says. */
+#define WINO_ROW(ev, od, lo_dst, hi_dst, store_lo, store_hi)                                   \
     do {                                                                                       \
         VEC e = VADD((ev), bv), o = VADD((od), bv);                                            \
         if (relu) {                                                                            \
@@ -115,47 +172,104 @@ FC_NAME(wino_in)(const REAL *const *rows, int64_t ldr, int64_t t0, int64_t C, RE
         }                                                                                      \
         const VEC lo = VINTERLEAVE_LO(e, o), hi = VINTERLEAVE_HI(e, o);                        \
         if (whole) {                                                                           \
-            VSTOREU((yr), lo);                                                                 \
-            VSTOREU((yr) + VL, hi);                                                            \
+            VSTOREU((lo_dst), lo);                                                             \
+            VSTOREU((hi_dst), hi);                                                             \
         } else {                                                                               \
-            VMASKSTORE((yr), mask_lo, lo);                                                     \
-            VMASKSTORE((yr) + VL, mask_hi, hi);                                                \
+            if (store_lo) VMASKSTORE((lo_dst), mask_lo, lo);                                   \
+            if (store_hi) VMASKSTORE((hi_dst), mask_hi, hi);                                   \
         }                                                                                      \
     } while (0)
-#define WINO_OUTPUT(kk)                                                                        \
+/* Output channel kk of the pass (of kbn channels), its 2x2 outputs y00 ..
+ * y11. */
+#define WINO_OUTPUT(kk, kbn, y00, y01, y10, y11)                                               \
     do {                                                                                       \
-        const int64_t k = kb * FC_WINO_KB + kk;                                                \
+        const int64_t k = kb * (kbn) + (kk);                                                   \
         if (k < O) {                                                                           \
             const VEC bv = VSET1(bias ? bias[k] : (REAL)0);                                    \
-            REAL *yr = y + k * plane;                                                          \
-            WINO_ROW(y##kk##00, y##kk##01, yr);                                                \
-            if (out_rows == 2) WINO_ROW(y##kk##10, y##kk##11, yr + OW);                        \
+            REAL *yr = y + k * plane, *yh = rows_hi ? y_hi + k * plane : yr + VL;              \
+            WINO_ROW((y00), (y01), yr, yh, 1, hi_rows >= 1);                                   \
+            if (out_rows == 2 || hi_rows == 2)                                                 \
+                WINO_ROW((y10), (y11), yr + OW, yh + OW, out_rows == 2, hi_rows == 2);         \
         }                                                                                      \
     } while (0)
+#define WINO_OUTPUT_MEM(kk)                                                                    \
+    WINO_OUTPUT(kk, 4, VLOAD(yb + (kk * 4 + 0) * VL), VLOAD(yb + (kk * 4 + 1) * VL),           \
+                VLOAD(yb + (kk * 4 + 2) * VL), VLOAD(yb + (kk * 4 + 3) * VL))
 
-void FC_NAME(fc_wino_block)(const REAL *const *rows, int64_t ldr, int64_t t0, int64_t C, const REAL *U, int64_t O,
-                            const REAL *bias, int relu, int64_t cols, int out_rows, REAL *y, int64_t plane,
-                            int64_t OW, REAL *V)
+static inline __attribute__((always_inline)) void
+FC_NAME(wino_block)(const REAL *const *rows, const REAL *const *rows_hi, int64_t ldr, int64_t t0, int64_t C,
+                    const REAL *U, int64_t O, const REAL *bias, int relu, int64_t cols, int out_rows, REAL *y,
+                    int out_rows_hi, REAL *y_hi, int64_t plane, int64_t OW, REAL *V, const int kbn)
 {
-    FC_NAME(wino_in)(rows, ldr, t0, C, V);
-    const int whole = cols == 2 * VL;
-    const VMASK mask_lo = VTAILMASK(FC_MIN(cols, VL)), mask_hi = VTAILMASK(FC_MAX(0, cols - VL));
-    const int64_t passes = (O + FC_WINO_KB - 1) / FC_WINO_KB;
-    for (int64_t kb = 0; kb < passes; kb++) {
-        VEC y000, y001, y010, y011, y100, y101, y110, y111;
-        WINO_COLUMN_PASS(0);
-        WINO_COLUMN_PASS(1);
-        WINO_COLUMN_PASS(2);
-        WINO_COLUMN_PASS(3);
-        WINO_OUTPUT(0);
-        WINO_OUTPUT(1);
+    if (rows_hi)
+        FC_NAME(wino_in)(rows, rows_hi, ldr, t0, C, V, 1);
+    else
+        FC_NAME(wino_in)(rows, rows, ldr, t0, C, V, 0);
+    /* rows of the high lanes' outputs: the same rows' next columns, or the
+     * upper tile row's */
+    const int hi_rows = rows_hi ? out_rows_hi : (cols > VL ? out_rows : 0);
+    const int whole = !rows_hi && cols == 2 * VL;
+    const VMASK mask_lo = VTAILMASK(rows_hi ? cols : FC_MIN(cols, VL)),
+                mask_hi = VTAILMASK(rows_hi ? cols : FC_MAX(0, cols - VL));
+    const int64_t passes = (O + kbn - 1) / kbn;
+    if (kbn == 2) {
+        for (int64_t kb = 0; kb < passes; kb++) {
+            VEC y000, y001, y010, y011, y100, y101, y110, y111;
+            WINO_PASS2(0);
+            WINO_PASS2(1);
+            WINO_PASS2(2);
+            WINO_PASS2(3);
+            WINO_OUTPUT(0, 2, y000, y001, y010, y011);
+            WINO_OUTPUT(1, 2, y100, y101, y110, y111);
+        }
+    } else {
+        REAL yb[4 * 4 * VL] __attribute__((aligned(64)));
+        for (int64_t kb = 0; kb < passes; kb++) {
+            WINO_PASS4(0);
+            WINO_PASS4(1);
+            WINO_PASS4(2);
+            WINO_PASS4(3);
+            WINO_OUTPUT_MEM(0);
+            WINO_OUTPUT_MEM(1);
+            WINO_OUTPUT_MEM(2);
+            WINO_OUTPUT_MEM(3);
+        }
     }
+}
+
+#define WINO_BLOCK_ARGS                                                                                           \
+    const REAL *const *rows, const REAL *const *rows_hi, int64_t ldr, int64_t t0, int64_t C, const REAL *U,      \
+        int64_t O, const REAL *bias, int relu, int64_t cols, int out_rows, REAL *y, int out_rows_hi, REAL *y_hi, \
+        int64_t plane, int64_t OW, REAL *V
+void FC_NAME(fc_wino_block2)(WINO_BLOCK_ARGS)
+{
+    FC_NAME(wino_block)(rows, rows_hi, ldr, t0, C, U, O, bias, relu, cols, out_rows, y, out_rows_hi, y_hi, plane,
+                        OW, V, 2);
+}
+void FC_NAME(fc_wino_block4)(WINO_BLOCK_ARGS)
+{
+    FC_NAME(wino_block)(rows, rows_hi, ldr, t0, C, U, O, bias, relu, cols, out_rows, y, out_rows_hi, y_hi, plane,
+                        OW, V, 4);
 }
 
 #undef WINO_MUL
 #undef WINO_PRODUCTS
 #undef WINO_COLUMN
+#undef WINO_CHANNELS
+#undef WINO_PRODUCTS2
+#undef WINO_PRODUCTS4
 #undef WINO_FOLD
-#undef WINO_COLUMN_PASS
+#undef WINO_RSET
+#undef WINO_RADD
+#undef WINO_RSUB
+#undef WINO_FOLD_REG
+#undef WINO_MSET
+#undef WINO_MADD
+#undef WINO_MSUB
+#undef WINO_FOLD_MEM
+#undef WINO_PASS2
+#undef WINO_PASS4
 #undef WINO_ROW
 #undef WINO_OUTPUT
+#undef WINO_OUTPUT_MEM
+#undef WINO_BLOCK_ARGS

@@ -1,10 +1,12 @@
 """The Winograd F(2x2, 3x3) kernels (src_c/conv_winograd*), forced by shape, against float64 NumPy.
 
 At the AVX-512 level the forward conv hands a shape to these kernels when it
-is 3x3, stride 1, undilated and ungrouped, with at most 128 input and at
+is 3x3, stride 1, undilated and ungrouped, with at most 256 input and at
 least 8 output channels, and its tiles (2x2 outputs) fill at least 3/4 of the
 vector lanes the kernels compute (16 tiles a vector in float32, 8 in
-float64; fc_conv2d_winograd_suits).  grad_input of such a layer with 16 or
+float64, or on planes at most half a vector of tiles wide half a vector from
+each of two tile rows; fc_conv2d_winograd_suits).  From 32 input channels the
+blocks take 4 output channels a pass (fc_wino_block4), below it 2.  grad_input of such a layer with 16 or
 more input channels runs as the forward conv of grad_y with the flipped
 weight, and takes them too.  Every case asserts the kernel its shape gets
 (_core.conv2d_kernel) before comparing, so none can pass on another path;
@@ -12,7 +14,10 @@ the module is skipped at the other levels.  The cases reach: one and several
 blocks of tiles per row (a partial last block, masked stores), odd output
 heights and widths (half tiles), asymmetric and "valid" padding, padding 2,
 an odd number of output channels (the last pass of two half empty), bias and
-fused ReLU, bands of tile rows split across tasks, 128 input channels.
+fused ReLU, bands of tile rows split across tasks, 128 input channels; and
+in HALF_CASES the two-tile-row blocks: an absent upper tile row (odd tile row
+counts, a band's last), single-row last tile rows, 256 input channels, the
+last pass of four one to three channels short.
 
 Tests never time anything; 1 and 2 threads must agree bit for bit.
 """
@@ -46,6 +51,19 @@ CASES = [
     ("128-channels", (1, 128, 6, 30), (8, 128, 3, 3), 1),
 ]
 CASE_IDS = [case[0] for case in CASES]
+
+
+# (label, dtype, x shape, weight shape, padding): planes at most 8 float32 or
+# 4 float64 tiles wide, whose blocks hold two tile rows.
+HALF_CASES = [
+    ("f32-14x14-256ch", np.float32, (2, 256, 14, 14), (12, 256, 3, 3), 1),
+    ("f32-15-wide-3-bands", np.float32, (1, 5, 37, 15), (9, 5, 3, 3), 1),
+    ("f32-16-wide-lone-row", np.float32, (1, 40, 20, 18), (10, 40, 3, 3), 0),
+    ("f32-13-wide-asymmetric", np.float32, (2, 33, 13, 12), (11, 33, 3, 3), ((1, 0), (2, 1))),
+    ("f64-8x8", np.float64, (2, 64, 8, 8), (16, 64, 3, 3), 1),
+    ("f64-7x7", np.float64, (1, 33, 7, 7), (9, 33, 3, 3), 1),
+    ("f64-8-wide-odd-rows", np.float64, (1, 3, 21, 10), (8, 3, 3, 3), 0),
+]
 
 
 def kernel_for(x_shape, w_shape, padding, dtype):
@@ -86,6 +104,41 @@ def test_forward(case, fused, dtype):
                  context=f"case {case}, fused {fused}, dtype {np.dtype(dtype).name}")
 
 
+@pytest.mark.parametrize("fused", ["plain", "bias+relu"])
+@pytest.mark.parametrize("case", HALF_CASES, ids=[case[0] for case in HALF_CASES])
+def test_forward_two_tile_rows_a_block(case, fused):
+    _, dtype, x_shape, w_shape, padding = case
+    assert kernel_for(x_shape, w_shape, padding, dtype) == "winograd"
+    x, weight, bias = make_inputs(x_shape, w_shape, dtype)
+    use_bias = bias if fused != "plain" else None
+    activation = "relu" if fused == "bias+relu" else None
+    pads = resolved_pads(x_shape, padding)
+    result = fastconv.conv2d(x, weight, use_bias, padding=padding, activation=activation)
+    expected = reference_forward(x, weight, use_bias, (1, 1), pads, (1, 1), 1)
+    if activation:
+        expected = np.maximum(expected, 0.0)
+    scale = term_scale(x, weight, (1, 1), pads, (1, 1), 1)
+    if use_bias is not None:
+        scale = scale + np.abs(use_bias.astype(np.float64))[None, :, None, None]
+    assert_close(result, expected, dtype, scale=scale, context=f"case {case[0]}, fused {fused}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_input_channel_limit(dtype):
+    # 14x14 planes: two tile rows a block in float32, 7 of 8 lanes in float64
+    assert kernel_for((1, 256, 14, 14), (8, 256, 3, 3), 1, dtype) == "winograd"
+    assert kernel_for((1, 257, 14, 14), (8, 257, 3, 3), 1, dtype) != "winograd"
+    # 7x7 float32 planes: 4 tiles of each 8-lane half, half the lanes empty
+    assert kernel_for((1, 64, 7, 7), (64, 64, 3, 3), 1, np.float32) != "winograd"
+
+
+def test_two_tile_row_blocks_count_their_empty_upper_half():
+    # 16 columns, 3 tile rows: two blocks of 2 x 8 tiles, 128 lanes; 6 rows
+    # fill 96 of them (3/4), 5 rows 80
+    assert kernel_for((1, 8, 6, 16), (8, 8, 3, 3), 1, np.float32) == "winograd"
+    assert kernel_for((1, 8, 5, 16), (8, 8, 3, 3), 1, np.float32) != "winograd"
+
+
 def transposed_geometry(x_shape, w_shape, padding):
     """The forward geometry grad_input runs: grad_y (N, O, OH, OW) into N x C planes."""
     g = conv_geometry(x_shape, w_shape, 1, padding, 1, 1)
@@ -117,10 +170,13 @@ def test_grad_input(case, dtype):
     assert_close(grads.input, expected, dtype, scale=scale, context=f"case {case}")
 
 
+@pytest.mark.parametrize("shape", [((3, 3, 48, 32), (17, 3, 3, 3)), ((3, 40, 38, 16), (10, 40, 3, 3))],
+                         ids=["block2", "block4"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_bitwise_identical_across_thread_counts(dtype):
-    # 3 images x 3 bands of tile rows: tasks split differently at 1 and 2 threads
-    x, weight, bias = make_inputs((3, 3, 48, 32), (17, 3, 3, 3), dtype)
+def test_bitwise_identical_across_thread_counts(dtype, shape):
+    # 3 images x 3 bands of tile rows: tasks split differently at 1 and 2
+    # threads (16 columns: two tile rows a block in float32)
+    x, weight, bias = make_inputs(*shape, dtype)
     assert kernel_for(x.shape, weight.shape, 1, dtype) == "winograd"
     with fastconv.threads(1):
         one = fastconv.conv2d(x, weight, bias, padding=1, activation="relu")
@@ -175,8 +231,8 @@ def test_switched_off_in_process_and_by_environment(monkeypatch):
     assert run_at_simd_level(script, None) not in ("", "winograd")
 
 
-@given(channels=st.integers(1, 9), outputs=st.integers(8, 21), height=st.integers(1, 37),
-       width=st.integers(21, 34), padding=st.integers(0, 2), batch=st.integers(1, 2),
+@given(channels=st.sampled_from([1, 2, 3, 5, 9, 31, 32, 37]), outputs=st.integers(8, 21),
+       height=st.integers(1, 37), width=st.sampled_from([6, 7, 8, 9, 12, 13, 14, 15, 16, 17, 21, 24, 29, 34]), padding=st.integers(0, 2), batch=st.integers(1, 2),
        relu=st.booleans(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_hypothesis_against_reference(channels, outputs, height, width, padding, batch, relu, dtype, seed):
     x_shape, w_shape = (batch, channels, height, width), (outputs, channels, 3, 3)
