@@ -35,12 +35,13 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
         g->pad_top < 0 || g->pad_left < 0)
         return 0;
     const int64_t vl = real_size == sizeof(float) ? 16 : 8, tiles = (g->OW + 1) / 2, tile_rows = (g->OH + 1) / 2;
-    /* the blocks' lanes (4 outputs each): every step of a band computes
-     * ceil(tiles / vl) vectors, or one vector for two tile rows */
+    /* the blocks' lanes (4 outputs each): every tile row computes
+     * ceil(tiles / vl) vectors, or every step of a band one vector for two
+     * tile rows */
     double lanes;
     if (FC_WINO_STEP(tiles, vl) == 2) {
-        const int64_t steps = tile_rows / FC_WINO_BAND * (FC_WINO_BAND / 2) + (tile_rows % FC_WINO_BAND + 1) / 2;
-        lanes = 4.0 * (double)steps * (double)vl;
+        /* every band but a plane's last holds an even number of tile rows */
+        lanes = 4.0 * (double)((tile_rows + 1) / 2) * (double)vl;
     } else {
         lanes = 4.0 * (double)tile_rows * (double)((tiles + vl - 1) / vl * vl);
     }

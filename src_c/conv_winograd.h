@@ -44,8 +44,9 @@ extern "C" {
  * fc_conv2d_winograd_suits). */
 #define FC_WINO_MAX_C 256
 #define FC_WINO_MIN_O 8
-/* Tile rows per task (a multiple of 2, the longest step), and the tile
- * rows a block holds on a plane `tiles` tiles wide with vl lanes a vector. */
+/* Tile rows per task at most (a plane's tile rows go to the fewest bands
+ * this long, as even as they come; see wino_band_rows), and the tile rows a
+ * block holds on a plane `tiles` tiles wide with vl lanes a vector. */
 #define FC_WINO_BAND 8
 #define FC_WINO_STEP(tiles, vl) (2 * (tiles) <= (vl) ? 2 : 1)
 
