@@ -25,15 +25,46 @@
  * L2.  The error is about one float32 rounding of the summed terms'
  * magnitude whatever the channel count (1e-7 at 64 to 512 channels), while
  * the direct sum's shrinks relative to it (9e-8 at 64 channels, 5e-8 at
- * 256, 3e-8 at 512). */
+ * 256, 3e-8 at 512).  Dilation 2 (phase-split, conv_winograd_impl.h): 64 ->
+ * 64 on 64x64 planes took 0.67 of the GEMM's time (float64 0.70), the
+ * phases' copies included. */
+int fc_wino_phase_geom(const fc_geom *g, int p, int q, fc_geom *t)
+{
+    *t = *g;
+    t->dilation_h = t->dilation_w = 1;
+    t->H = (g->H + 1) / 2;
+    t->W = (g->W + 1) / 2;
+    t->OH = (g->OH - p + 1) / 2;
+    t->OW = (g->OW - q + 1) / 2;
+    /* output row 2i + p reads input rows 2(i + kh + s) + a, with a the
+     * parity of p - pad_top and s = (p - pad_top - a) / 2 <= 0 */
+    const int a = (int)(((p - g->pad_top) % 2 + 2) % 2), b = (int)(((q - g->pad_left) % 2 + 2) % 2);
+    t->pad_top = -(p - g->pad_top - a) / 2;
+    t->pad_left = -(q - g->pad_left - b) / 2;
+    t->pad_bottom = t->OH + 2 - t->H - t->pad_top;
+    t->pad_right = t->OW + 2 - t->W - t->pad_left;
+    return a * 2 + b;
+}
+
 int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 {
 #ifdef FC_HAVE_AVX512
     if (fc_simd_level() != FC_SIMD_AVX512 || !fc_winograd_enabled()) return 0;
     if (g->groups != 1 || g->KH != 3 || g->KW != 3 || g->stride_h != 1 || g->stride_w != 1 ||
-        g->dilation_h != 1 || g->dilation_w != 1 || g->C > FC_WINO_MAX_C || g->O < FC_WINO_MIN_O ||
-        g->pad_top < 0 || g->pad_left < 0)
+        g->C > FC_WINO_MAX_C || g->O < FC_WINO_MIN_O || g->pad_top < 0 || g->pad_left < 0)
         return 0;
+    if (g->dilation_h == 2 && g->dilation_w == 2) {
+        /* every output phase a conv the kernels take */
+        if (g->OH < 2 || g->OW < 2) return 0;
+        for (int p = 0; p < 2; p++)
+            for (int q = 0; q < 2; q++) {
+                fc_geom t;
+                fc_wino_phase_geom(g, p, q, &t);
+                if (!fc_conv2d_winograd_suits(&t, real_size)) return 0;
+            }
+        return 1;
+    }
+    if (g->dilation_h != 1 || g->dilation_w != 1) return 0;
     const int64_t vl = real_size == sizeof(float) ? 16 : 8, tiles = (g->OW + 1) / 2, tile_rows = (g->OH + 1) / 2;
     /* the blocks' lanes (4 outputs each): every tile row computes
      * ceil(tiles / vl) vectors, or every step of a band one vector for two

@@ -1,10 +1,11 @@
 /*
  * Winograd F(2x2, 3x3) forward convolution for the 3x3, stride-1,
- * undilated, ungrouped layers with up to 256 input channels: VGG's and
- * ResNet's 3x3 layers, and first layers such as CIFAR's 3 -> 64 whose
- * reduction (9 x C) is too short for the GEMM's tiles to pay off.  AVX-512
- * level only (fc_conv2d_winograd_suits says 0 at the others, which keep the
- * direct and GEMM kernels).
+ * ungrouped layers with up to 256 input channels: VGG's and ResNet's 3x3
+ * layers, first layers such as CIFAR's 3 -> 64 whose reduction (9 x C) is
+ * too short for the GEMM's tiles to pay off, and (as four undilated convs on
+ * the input's phases) dilation-2 layers.  AVX-512 level only
+ * (fc_conv2d_winograd_suits says 0 at the others, which keep the direct and
+ * GEMM kernels).
  *
  * Each 2x2 block of outputs (a tile) is computed from the 4x4 input patch
  * under it as Y = A^T [sum over c of (G g_c G^T) . (B^T d_c B)] A, with the
@@ -53,6 +54,12 @@ extern "C" {
 /* Nonzero when g in the given element size (4 or 8 bytes) takes the
  * Winograd kernels at the current SIMD level. */
 int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size);
+
+/* For g with dilation 2: *t = the undilated conv giving output phase
+ * (p, q) (outputs (2i + p, 2j + q)) from one phase of the input (rows 2i + a,
+ * columns 2j + b, (H + 1) / 2 x (W + 1) / 2 of them, zeros past the image),
+ * whose index a*2 + b is returned.  pad_top and pad_left of g must be >= 0. */
+int fc_wino_phase_geom(const fc_geom *g, int p, int q, fc_geom *t);
 
 #ifdef FC_HAVE_AVX512
 /* Call only where fc_conv2d_winograd_suits said yes. */

@@ -132,14 +132,10 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *weight, const REAL *bias, REAL *y,
-                                int relu)
+/* The conv g (dilation 1) of x with the packed transforms U into y. */
+static int FC_NAME(wino_run)(const fc_geom *g, const REAL *x, const REAL *U, const REAL *bias, REAL *y, int relu)
 {
-    const int64_t vl = FC_WINO_LANES, kb = g->C >= FC_WINO_BLOCK4_MIN_C ? 4 : 2, passes = (g->O + kb - 1) / kb;
-    REAL *U = (REAL *)fc_aligned_alloc((size_t)(passes * 16 * kb * g->C) * sizeof(REAL));
-    if (!U) return FC_ENOMEM;
-    FC_NAME(wino_pack_ctx) pctx = {weight, g->O, g->C, kb, U};
-    fc_parallel_for(passes, 40.0 * (double)(passes * kb * g->C), FC_NAME(wino_pack), &pctx);
+    const int64_t vl = FC_WINO_LANES;
     FC_NAME(wino_ctx) ctx;
     ctx.g = g;
     ctx.x = x;
@@ -162,7 +158,121 @@ int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *wei
      * the last tile, each row 64-byte aligned */
     ctx.ldr = (ctx.tiles + vl) / vl * vl;
     const double flops = 2.0 * (double)(g->N * g->O * g->C * 9) * (double)(g->OH * g->OW);
-    const int status = fc_parallel_for(g->N * ctx.bands, flops, FC_NAME(wino_task), &ctx);
+    return fc_parallel_for(g->N * ctx.bands, flops, FC_NAME(wino_task), &ctx);
+}
+
+/* ---- dilation 2: four undilated convs on the input's phases ------------
+ * Output (2i + p, 2j + q) reads input rows 2i + p - pad_top + 2kh, all of
+ * one parity, and columns likewise: each of the four output phases (p, q)
+ * is an undilated 3x3 conv of one input phase (every other row and column,
+ * fc_wino_phase_geom), which the kernels above run.  A chunk of images is
+ * split into the input phases, convolved phase by phase into a buffer and
+ * interleaved into y; the chunk's buffers hold about 8 MB. */
+typedef struct {
+    const fc_geom *g;
+    const REAL *x;
+    REAL *xs;
+    int64_t images, Hp, Wp;
+} FC_NAME(wino_split_ctx);
+
+/* xs[((a*2 + b)*images + n)*C + c][i][j] = x[n][c][2i + a][2j + b], zero
+ * past the image; task = (image of the chunk, channel) */
+static int FC_NAME(wino_split)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(wino_split_ctx) *ctx = (const FC_NAME(wino_split_ctx) *)vctx;
+    const fc_geom *g = ctx->g;
+    const int64_t Hp = ctx->Hp, Wp = ctx->Wp, phase = ctx->images * g->C * Hp * Wp;
+    for (int64_t task = begin; task < end; task++) {
+        const REAL *xc = ctx->x + task * g->H * g->W;
+        for (int a = 0; a < 2; a++)
+            for (int64_t i = 0; i < Hp; i++) {
+                REAL *even = ctx->xs + a * 2 * phase + (task * Hp + i) * Wp, *odd = even + phase;
+                const int64_t h = 2 * i + a;
+                if (h >= g->H) {
+                    memset(even, 0, (size_t)Wp * sizeof(REAL));
+                    memset(odd, 0, (size_t)Wp * sizeof(REAL));
+                    continue;
+                }
+                FC_NAME(deinterleave2)(xc + h * g->W, 0, (g->W + 1) / 2, 0, g->W / 2, even, odd);
+                if (g->W / 2 < Wp) odd[Wp - 1] = 0;
+            }
+    }
+    return FC_OK;
+}
+
+typedef struct {
+    const fc_geom *g;
+    const REAL *ys;
+    REAL *y;
+    int64_t images, phase;
+} FC_NAME(wino_merge_ctx);
+
+/* y[n][o][2i + p][2j + q] = phase (p, q)'s output [n][o][i][j], its buffer
+ * at ys + (p*2 + q) * phase; task = (image of the chunk, output channel) */
+static int FC_NAME(wino_merge)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(wino_merge_ctx) *ctx = (const FC_NAME(wino_merge_ctx) *)vctx;
+    const fc_geom *g = ctx->g;
+    for (int64_t task = begin; task < end; task++) {
+        REAL *yo = ctx->y + task * g->OH * g->OW;
+        for (int p = 0; p < 2; p++) {
+            const int64_t OHp = (g->OH - p + 1) / 2;
+            for (int64_t i = 0; i < OHp; i++) {
+                REAL *row = yo + (2 * i + p) * g->OW;
+                const int64_t OW0 = (g->OW + 1) / 2, OW1 = g->OW / 2;
+                const REAL *r0 = ctx->ys + (p * 2 + 0) * ctx->phase + (task * OHp + i) * OW0;
+                const REAL *r1 = ctx->ys + (p * 2 + 1) * ctx->phase + (task * OHp + i) * OW1;
+                for (int64_t j = 0; j < OW1; j++) {
+                    row[2 * j] = r0[j];
+                    row[2 * j + 1] = r1[j];
+                }
+                if (OW0 > OW1) row[g->OW - 1] = r0[OW0 - 1];
+            }
+        }
+    }
+    return FC_OK;
+}
+
+static int FC_NAME(wino_dilated2)(const fc_geom *g, const REAL *x, const REAL *U, const REAL *bias, REAL *y,
+                                  int relu)
+{
+    const int64_t Hp = (g->H + 1) / 2, Wp = (g->W + 1) / 2, OH0 = (g->OH + 1) / 2, OW0 = (g->OW + 1) / 2;
+    const int64_t per_image = 4 * g->C * Hp * Wp + 4 * g->O * OH0 * OW0;
+    const int64_t images = FC_MAX(1, FC_MIN(g->N, (int64_t)((8 << 20) / sizeof(REAL)) / per_image));
+    REAL *xs = (REAL *)fc_aligned_alloc((size_t)(images * per_image) * sizeof(REAL));
+    if (!xs) return FC_ENOMEM;
+    REAL *ys = xs + 4 * images * g->C * Hp * Wp;
+    int status = FC_OK;
+    for (int64_t n0 = 0; n0 < g->N && status == FC_OK; n0 += images) {
+        const int64_t count = FC_MIN(images, g->N - n0);
+        FC_NAME(wino_split_ctx) sctx = {g, x + n0 * g->C * g->H * g->W, xs, count, Hp, Wp};
+        fc_parallel_for(count * g->C, (double)(count * g->C * g->H * g->W), FC_NAME(wino_split), &sctx);
+        for (int p = 0; p < 2 && status == FC_OK; p++)
+            for (int q = 0; q < 2 && status == FC_OK; q++) {
+                fc_geom t;
+                const int phase = fc_wino_phase_geom(g, p, q, &t);
+                t.N = count;
+                status = FC_NAME(wino_run)(&t, xs + phase * count * g->C * Hp * Wp, U, bias,
+                                           ys + (p * 2 + q) * count * g->O * OH0 * OW0, relu);
+            }
+        if (status != FC_OK) break;
+        FC_NAME(wino_merge_ctx) mctx = {g, ys, y + n0 * g->O * g->OH * g->OW, count, count * g->O * OH0 * OW0};
+        fc_parallel_for(count * g->O, (double)(count * g->O * g->OH * g->OW), FC_NAME(wino_merge), &mctx);
+    }
+    fc_aligned_free(xs);
+    return status;
+}
+
+int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *weight, const REAL *bias, REAL *y,
+                                int relu)
+{
+    const int64_t kb = g->C >= FC_WINO_BLOCK4_MIN_C ? 4 : 2, passes = (g->O + kb - 1) / kb;
+    REAL *U = (REAL *)fc_aligned_alloc((size_t)(passes * 16 * kb * g->C) * sizeof(REAL));
+    if (!U) return FC_ENOMEM;
+    FC_NAME(wino_pack_ctx) pctx = {weight, g->O, g->C, kb, U};
+    fc_parallel_for(passes, 40.0 * (double)(passes * kb * g->C), FC_NAME(wino_pack), &pctx);
+    const int status = g->dilation_h == 2 ? FC_NAME(wino_dilated2)(g, x, U, bias, y, relu)
+                                          : FC_NAME(wino_run)(g, x, U, bias, y, relu);
     fc_aligned_free(U);
     return status;
 }

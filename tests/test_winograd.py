@@ -6,7 +6,10 @@ least 8 output channels, and its tiles (2x2 outputs) fill at least 3/4 of the
 vector lanes the kernels compute (16 tiles a vector in float32, 8 in
 float64, or on planes at most half a vector of tiles wide half a vector from
 each of two tile rows; fc_conv2d_winograd_suits).  From 32 input channels the
-blocks take 4 output channels a pass (fc_wino_block4), below it 2.  grad_input of such a layer with 16 or
+blocks take 4 output channels a pass (fc_wino_block4), below it 2.  With
+dilation 2 each of the four output phases (every other row and column) is
+an undilated conv of one input phase, run by the same kernels when every
+phase suits them.  grad_input of such a layer with 16 or
 more input channels runs as the forward conv of grad_y with the flipped
 weight, and takes them too.  Every case asserts the kernel its shape gets
 (_core.conv2d_kernel) before comparing, so none can pass on another path;
@@ -66,8 +69,19 @@ HALF_CASES = [
 ]
 
 
-def kernel_for(x_shape, w_shape, padding, dtype):
-    g = conv_geometry(x_shape, w_shape, 1, padding, 1, 1)
+# (label, x shape, weight shape, padding), dilation 2: the phases' planes
+# 16 wide (two tile rows a block in float32), 30 / 29 wide, odd output sizes
+# (phases of unequal size), an odd top and left padding (the phases' input
+# parities swap), and 40 input channels (fc_wino_block4).
+DILATED_CASES = [
+    ("phases-16x16", (1, 16, 32, 32), (8, 16, 3, 3), 2),
+    ("odd-padding", (2, 5, 33, 61), (9, 5, 3, 3), ((1, 2), (3, 0))),
+    ("odd-output-40ch", (1, 40, 31, 61), (10, 40, 3, 3), 2),
+]
+
+
+def kernel_for(x_shape, w_shape, padding, dtype, dilation=1):
+    g = conv_geometry(x_shape, w_shape, 1, padding, dilation, 1)
     return _core.conv2d_kernel(tuple(g), np.dtype(dtype) == np.float64)
 
 
@@ -139,11 +153,59 @@ def test_two_tile_row_blocks_count_their_empty_upper_half():
     assert kernel_for((1, 8, 5, 16), (8, 8, 3, 3), 1, np.float32) != "winograd"
 
 
-def transposed_geometry(x_shape, w_shape, padding):
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fused", ["plain", "bias+relu"])
+@pytest.mark.parametrize("case", DILATED_CASES, ids=[case[0] for case in DILATED_CASES])
+def test_forward_dilation_2(case, fused, dtype):
+    _, x_shape, w_shape, padding = case
+    assert kernel_for(x_shape, w_shape, padding, dtype, dilation=2) == "winograd"
+    x, weight, bias = make_inputs(x_shape, w_shape, dtype)
+    use_bias = bias if fused != "plain" else None
+    activation = "relu" if fused == "bias+relu" else None
+    pads = pad4(padding)
+    result = fastconv.conv2d(x, weight, use_bias, padding=padding, dilation=2, activation=activation)
+    expected = reference_forward(x, weight, use_bias, (1, 1), pads, (2, 2), 1)
+    if activation:
+        expected = np.maximum(expected, 0.0)
+    scale = term_scale(x, weight, (1, 1), pads, (2, 2), 1)
+    if use_bias is not None:
+        scale = scale + np.abs(use_bias.astype(np.float64))[None, :, None, None]
+    assert_close(result, expected, dtype, scale=scale, context=f"case {case[0]}, fused {fused}")
+
+
+def test_dilation_2_where_the_phases_do_not_suit():
+    # one-row outputs have an empty phase; dilation 2 in one direction only,
+    # or 3, is not phase-split
+    assert kernel_for((1, 8, 3, 34), (8, 8, 3, 3), 1, np.float32, dilation=2) != "winograd"
+    assert kernel_for((1, 8, 32, 32), (8, 8, 3, 3), 2, np.float32, dilation=(1, 2)) != "winograd"
+    assert kernel_for((1, 8, 32, 32), (8, 8, 3, 3), 3, np.float32, dilation=3) != "winograd"
+    # phases 14 wide suit (7 tiles in each 8-lane half of float32 vectors),
+    # 18 wide do not (9 tiles in 16 lanes)
+    assert kernel_for((1, 8, 64, 28), (8, 8, 3, 3), 2, np.float32, dilation=2) == "winograd"
+    assert kernel_for((1, 8, 64, 36), (8, 8, 3, 3), 2, np.float32, dilation=2) != "winograd"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dilation_2_images_in_chunks(dtype):
+    # 64 x 128 x 128 inputs take about 4 MB of phases an image, so the
+    # images go one chunk at a time: the batch's result is each image's own
+    x, weight, bias = make_inputs((2, 64, 128, 128), (8, 64, 3, 3), dtype)
+    assert kernel_for(x.shape, weight.shape, 2, dtype, dilation=2) == "winograd"
+    batch = fastconv.conv2d(x, weight, bias, padding=2, dilation=2)
+    for n in range(2):
+        alone = fastconv.conv2d(x[n:n + 1], weight, bias, padding=2, dilation=2)
+        assert alone.tobytes() == batch[n:n + 1].tobytes()
+    expected = reference_forward(x[1:, :, :40], weight, bias, (1, 1), (2, 2, 2, 2), (2, 2), 1)[:, :, :38]
+    scale = term_scale(x[1:, :, :40], weight, (1, 1), (2, 2, 2, 2), (2, 2), 1)[:, :, :38] + np.abs(bias)[:, None, None]
+    assert_close(batch[1:, :, :38], expected, dtype, scale=scale, context="second chunk, first rows")
+
+
+def transposed_geometry(x_shape, w_shape, padding, dilation=1):
     """The forward geometry grad_input runs: grad_y (N, O, OH, OW) into N x C planes."""
-    g = conv_geometry(x_shape, w_shape, 1, padding, 1, 1)
-    return (g.N, g.O, g.OH, g.OW, g.C, 1, 3, 3, g.H, g.W, 1, 1, 1, 1,
-            2 - g.pad_top, g.H - g.OH + g.pad_top, 2 - g.pad_left, g.W - g.OW + g.pad_left)
+    g = conv_geometry(x_shape, w_shape, 1, padding, dilation, 1)
+    d = dilation
+    return (g.N, g.O, g.OH, g.OW, g.C, 1, 3, 3, g.H, g.W, 1, 1, d, d,
+            2 * d - g.pad_top, g.H - g.OH + g.pad_top, 2 * d - g.pad_left, g.W - g.OW + g.pad_left)
 
 
 # (x shape, weight shape, padding): 16+ input channels (grad_input goes
@@ -155,18 +217,20 @@ GRAD_INPUT_CASES = [
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", GRAD_INPUT_CASES, ids=["same", "asymmetric"])
+@pytest.mark.parametrize("case", GRAD_INPUT_CASES + [((1, 16, 30, 32), (8, 16, 3, 3), 2, 2)],
+                         ids=["same", "asymmetric", "dilation-2"])
 def test_grad_input(case, dtype):
-    x_shape, w_shape, padding = case
-    assert _core.conv2d_kernel(transposed_geometry(x_shape, w_shape, padding),
+    x_shape, w_shape, padding, *rest = case
+    d = rest[0] if rest else 1
+    assert _core.conv2d_kernel(transposed_geometry(x_shape, w_shape, padding, d),
                                np.dtype(dtype) == np.float64) == "winograd"
     x, weight, _ = make_inputs(x_shape, w_shape, dtype)
     pads = pad4(padding)
-    y_shape = reference_forward(x, weight, None, (1, 1), pads, (1, 1), 1).shape
+    y_shape = reference_forward(x, weight, None, (1, 1), pads, (d, d), 1).shape
     grad_y = np.random.default_rng(1).standard_normal(y_shape).astype(dtype)
-    grads = fastconv.conv2d_backward(grad_y, x, weight, padding=padding)
-    expected, _, _ = reference_grads(grad_y, x, weight, (1, 1), pads, (1, 1), 1)
-    scale, _, _ = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), (1, 1), pads, (1, 1), 1)
+    grads = fastconv.conv2d_backward(grad_y, x, weight, padding=padding, dilation=d)
+    expected, _, _ = reference_grads(grad_y, x, weight, (1, 1), pads, (d, d), 1)
+    scale, _, _ = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), (1, 1), pads, (d, d), 1)
     assert_close(grads.input, expected, dtype, scale=scale, context=f"case {case}")
 
 
