@@ -188,10 +188,13 @@ def test_dilation_2_where_the_phases_do_not_suit():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dilation_2_images_in_chunks(dtype):
     # 64 x 128 x 128 inputs take about 4 MB of phases an image, so the
-    # images go one chunk at a time: the batch's result is each image's own
+    # images go one chunk at a time: the batch's result is each image's own,
+    # on 1 thread as on 2
     x, weight, bias = make_inputs((2, 64, 128, 128), (8, 64, 3, 3), dtype)
     assert kernel_for(x.shape, weight.shape, 2, dtype, dilation=2) == "winograd"
     batch = fastconv.conv2d(x, weight, bias, padding=2, dilation=2)
+    with fastconv.threads(1):
+        assert fastconv.conv2d(x, weight, bias, padding=2, dilation=2).tobytes() == batch.tobytes()
     for n in range(2):
         alone = fastconv.conv2d(x[n:n + 1], weight, bias, padding=2, dilation=2)
         assert alone.tobytes() == batch[n:n + 1].tobytes()
