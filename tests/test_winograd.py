@@ -97,44 +97,40 @@ def resolved_pads(x_shape, padding):
     return pad4(padding)
 
 
+def check_forward(x_shape, w_shape, padding, dtype, fused, dilation=1):
+    """Asserts the shape takes the Winograd kernels, then checks conv2d (with
+    the fused bias / ReLU of `fused`) against the float64 reference."""
+    assert kernel_for(x_shape, w_shape, padding, dtype, dilation) == "winograd"
+    x, weight, bias = make_inputs(x_shape, w_shape, dtype)
+    use_bias = bias if fused != "plain" else None
+    activation = "relu" if fused == "bias+relu" else None
+    pads = resolved_pads(x_shape, padding)
+    d = (dilation, dilation)
+    result = fastconv.conv2d(x, weight, use_bias, padding=padding, dilation=dilation, activation=activation)
+    expected = reference_forward(x, weight, use_bias, (1, 1), pads, d, 1)
+    if activation:
+        expected = np.maximum(expected, 0.0)
+    scale = term_scale(x, weight, (1, 1), pads, d, 1)
+    if use_bias is not None:
+        scale = scale + np.abs(use_bias.astype(np.float64))[None, :, None, None]
+    assert_close(result, expected, dtype, scale=scale,
+                 context=f"x {x_shape}, padding {padding}, dilation {dilation}, fused {fused}, "
+                         f"dtype {np.dtype(dtype).name}")
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("fused", ["plain", "bias", "bias+relu"])
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_forward(case, fused, dtype):
     _, x_shape, w_shape, padding = case
-    assert kernel_for(x_shape, w_shape, padding, dtype) == "winograd"
-    x, weight, bias = make_inputs(x_shape, w_shape, dtype)
-    use_bias = bias if fused != "plain" else None
-    activation = "relu" if fused == "bias+relu" else None
-    pads = resolved_pads(x_shape, padding)
-    result = fastconv.conv2d(x, weight, use_bias, padding=padding, activation=activation)
-    expected = reference_forward(x, weight, use_bias, (1, 1), pads, (1, 1), 1)
-    if activation:
-        expected = np.maximum(expected, 0.0)
-    scale = term_scale(x, weight, (1, 1), pads, (1, 1), 1)
-    if use_bias is not None:
-        scale = scale + np.abs(use_bias.astype(np.float64))[None, :, None, None]
-    assert_close(result, expected, dtype, scale=scale,
-                 context=f"case {case}, fused {fused}, dtype {np.dtype(dtype).name}")
+    check_forward(x_shape, w_shape, padding, dtype, fused)
 
 
 @pytest.mark.parametrize("fused", ["plain", "bias+relu"])
 @pytest.mark.parametrize("case", HALF_CASES, ids=[case[0] for case in HALF_CASES])
 def test_forward_two_tile_rows_a_block(case, fused):
     _, dtype, x_shape, w_shape, padding = case
-    assert kernel_for(x_shape, w_shape, padding, dtype) == "winograd"
-    x, weight, bias = make_inputs(x_shape, w_shape, dtype)
-    use_bias = bias if fused != "plain" else None
-    activation = "relu" if fused == "bias+relu" else None
-    pads = resolved_pads(x_shape, padding)
-    result = fastconv.conv2d(x, weight, use_bias, padding=padding, activation=activation)
-    expected = reference_forward(x, weight, use_bias, (1, 1), pads, (1, 1), 1)
-    if activation:
-        expected = np.maximum(expected, 0.0)
-    scale = term_scale(x, weight, (1, 1), pads, (1, 1), 1)
-    if use_bias is not None:
-        scale = scale + np.abs(use_bias.astype(np.float64))[None, :, None, None]
-    assert_close(result, expected, dtype, scale=scale, context=f"case {case[0]}, fused {fused}")
+    check_forward(x_shape, w_shape, padding, dtype, fused)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -158,19 +154,7 @@ def test_two_tile_row_blocks_count_their_empty_upper_half():
 @pytest.mark.parametrize("case", DILATED_CASES, ids=[case[0] for case in DILATED_CASES])
 def test_forward_dilation_2(case, fused, dtype):
     _, x_shape, w_shape, padding = case
-    assert kernel_for(x_shape, w_shape, padding, dtype, dilation=2) == "winograd"
-    x, weight, bias = make_inputs(x_shape, w_shape, dtype)
-    use_bias = bias if fused != "plain" else None
-    activation = "relu" if fused == "bias+relu" else None
-    pads = pad4(padding)
-    result = fastconv.conv2d(x, weight, use_bias, padding=padding, dilation=2, activation=activation)
-    expected = reference_forward(x, weight, use_bias, (1, 1), pads, (2, 2), 1)
-    if activation:
-        expected = np.maximum(expected, 0.0)
-    scale = term_scale(x, weight, (1, 1), pads, (2, 2), 1)
-    if use_bias is not None:
-        scale = scale + np.abs(use_bias.astype(np.float64))[None, :, None, None]
-    assert_close(result, expected, dtype, scale=scale, context=f"case {case[0]}, fused {fused}")
+    check_forward(x_shape, w_shape, padding, dtype, fused, dilation=2)
 
 
 def test_dilation_2_where_the_phases_do_not_suit():
