@@ -46,7 +46,7 @@ extern "C" {
 #define FC_WINO_MAX_C 256
 #define FC_WINO_MIN_O 8
 /* Tile rows per task at most (a plane's tile rows go to the fewest bands
- * this long, as even as they come; see wino_band_rows), and the tile rows a
+ * this long, as even as they come; see wino_run), and the tile rows a
  * block holds on a plane `tiles` tiles wide with vl lanes a vector. */
 #define FC_WINO_BAND 8
 #define FC_WINO_STEP(tiles, vl) (2 * (tiles) <= (vl) ? 2 : 1)
