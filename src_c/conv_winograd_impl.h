@@ -92,6 +92,8 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
     if (!ring) return FC_ENOMEM;
     REAL *V = ring + C * slots * 2 * ldr;
     const REAL **rows = (const REAL **)(V + C * 16 * vl), **rows_hi = rows + 4 * C;
+    void (*block)FC_WINO_BLOCK_ARGS(REAL) =
+        C >= FC_WINO_BLOCK4_MIN_C ? FC_NAME(fc_wino_block4_avx512) : FC_NAME(fc_wino_block2_avx512);
     for (int64_t task = begin; task < end; task++) {
         const int64_t n = task / ctx->bands, band = task % ctx->bands;
         const int64_t tr0 = band * ctx->band_rows, tr1 = FC_MIN(ctx->tile_rows, tr0 + ctx->band_rows);
@@ -108,23 +110,19 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
             for (int64_t c = 0; c < C; c++)
                 for (int64_t r = 0; r < 4; r++) {
                     rows[c * 4 + r] = ring + (c * slots + (2 * tr + r) % slots) * 2 * ldr;
-                    rows_hi[c * 4 + r] = ring + (c * slots + (2 * tr + 2 + r) % slots) * 2 * ldr;
+                    if (S == 2) rows_hi[c * 4 + r] = ring + (c * slots + (2 * tr + 2 + r) % slots) * 2 * ldr;
                 }
             const int out_rows = (int)FC_MIN(2, g->OH - 2 * tr);
             REAL *yt = ctx->y + n * g->O * plane + 2 * tr * g->OW;
-            void (*block)FC_WINO_BLOCK_ARGS(REAL) =
-                C >= FC_WINO_BLOCK4_MIN_C ? FC_NAME(fc_wino_block4_avx512) : FC_NAME(fc_wino_block2_avx512);
             if (S == 2) {
                 /* the upper tile row's lanes are dropped past the band */
                 const int hi_rows = tr + 1 < tr1 ? (int)FC_MIN(2, g->OH - 2 * tr - 2) : 0;
-                block(rows, rows_hi, ldr, 0, C, ctx->U, g->O, ctx->bias, ctx->relu, g->OW,
-                                              out_rows, yt, hi_rows, hi_rows ? yt + 2 * g->OW : yt, plane, g->OW,
-                                              V);
+                block(rows, rows_hi, ldr, 0, C, ctx->U, g->O, ctx->bias, ctx->relu, g->OW, out_rows, yt, hi_rows,
+                      hi_rows ? yt + 2 * g->OW : yt, plane, g->OW, V);
             } else {
                 for (int64_t t0 = 0; t0 < ctx->tiles; t0 += vl)
-                    block(rows, NULL, ldr, t0, C, ctx->U, g->O, ctx->bias, ctx->relu,
-                                                  FC_MIN(2 * vl, g->OW - 2 * t0), out_rows, yt + 2 * t0, 0, yt,
-                                                  plane, g->OW, V);
+                    block(rows, NULL, ldr, t0, C, ctx->U, g->O, ctx->bias, ctx->relu, FC_MIN(2 * vl, g->OW - 2 * t0),
+                          out_rows, yt + 2 * t0, 0, yt, plane, g->OW, V);
             }
         }
     }
