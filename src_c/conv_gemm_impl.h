@@ -1624,7 +1624,7 @@ static int FC_NAME(grad_input_by_forward)(const fc_geom *g, const REAL *grad_y,
     FC_NAME(flip_ctx) fctx = {weight, flipped, Og, Cg, taps, FC_NAME(ceil_div)(Og, FC_FLIP_BLOCK)};
     fc_parallel_for(g->groups * fctx.blocks, 4.0 * g->O * Cg * taps, FC_NAME(flip_task), &fctx);
     int status;
-#ifdef FC_HAVE_AVX512
+#ifdef FC_HAVE_WINOGRAD
     if (fc_conv2d_winograd_suits(&t, sizeof(REAL)))
         status = FC_NAME(fc_conv2d_winograd)(&t, grad_y, flipped, NULL, grad_x, 0);
     else

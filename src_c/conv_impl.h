@@ -3,8 +3,9 @@
  * fastest kernel that covers the shape.
  *
  *   forward      (fc_conv2d_pick, conv.c)
- *                3x3 stride-1 undilated, up to 128 input channels, whole vectors of
- *                tiles (AVX-512 level)         -> Winograd F(2x2, 3x3) (conv_winograd.h)
+ *                3x3 stride-1, undilated or dilation 2, up to 256 input channels,
+ *                tiles filling 3/4 of the lanes (AVX2, AVX-512 levels)
+ *                                                -> Winograd F(2x2, 3x3) (conv_winograd.h)
  *                depthwise, or few input and output channels -> direct kernels (conv_direct.h)
  *                many outputs from few input channels, or from up to 128 undilated
  *                (256 on small planes; AVX2 and AVX-512 levels, not 1x1)
@@ -23,7 +24,7 @@ int FC_NAME(fc_conv2d)(const fc_geom *g, const REAL *x, const REAL *weight,
                        const REAL *bias, REAL *y, int relu)
 {
     switch (fc_conv2d_pick(g, sizeof(REAL))) {
-#ifdef FC_HAVE_AVX512
+#ifdef FC_HAVE_WINOGRAD
     case FC_CONV_WINOGRAD:
         return FC_NAME(fc_conv2d_winograd)(g, x, weight, bias, y, relu);
 #endif

@@ -1,6 +1,7 @@
 /*
  * Winograd F(2x2, 3x3) driver (see conv_winograd.h): the per-dtype code is
- * conv_winograd_impl.h, the kernels conv_winograd_avx512.c.
+ * conv_winograd_impl.h, the kernels conv_winograd_avx2.c and
+ * conv_winograd_avx512.c.
  */
 #include "conv_winograd.h"
 
@@ -27,7 +28,18 @@
  * the direct sum's shrinks relative to it (9e-8 at 64 channels, 5e-8 at
  * 256, 3e-8 at 512).  Dilation 2 (phase-split, conv_winograd_impl.h): 64 ->
  * 64 on 64x64 planes took 0.67 of the GEMM's time (float64 0.70), the
- * phases' copies included. */
+ * phases' copies included.
+ *
+ * At the AVX2 level (the same machine, FASTCONV_SIMD=avx2, against the AVX2
+ * pixel tiles and direct kernels) the block kernel loads a weight per FMA
+ * where AVX-512 folds it into the FMA, and a vector holds half as many
+ * tiles: VGG's 64 -> 64 took 0.77 of the time (float64 0.77), ResNet's 128
+ * -> 128 on 28x28 0.85, 256 -> 256 on 14x14 0.84 (float64 1.01), 64 -> 64
+ * at batch 1 0.76, dilation-2 64 -> 64 0.79 (float64 0.77), 16 -> 64 on
+ * 56x56 0.94 and on 28x28 0.88, 32 -> 64 0.72; but with fewer input
+ * channels the transforms and stores weigh more than the multiplies save:
+ * 8 -> 64 on 56x56 1.12 (on 28x28 0.96), 3 -> 64 on 32x32 (CIFAR) 1.18.  So
+ * from FC_WINO_AVX2_MIN_C input channels there. */
 int fc_wino_phase_geom(const fc_geom *g, int p, int q, fc_geom *t)
 {
     *t = *g;
@@ -48,10 +60,12 @@ int fc_wino_phase_geom(const fc_geom *g, int p, int q, fc_geom *t)
 
 int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 {
-#ifdef FC_HAVE_AVX512
-    if (fc_simd_level() != FC_SIMD_AVX512 || !fc_winograd_enabled()) return 0;
+#ifdef FC_HAVE_WINOGRAD
+    const int level = fc_simd_level();
+    if ((level != FC_SIMD_AVX2 && level != FC_SIMD_AVX512) || !fc_winograd_enabled()) return 0;
     if (g->groups != 1 || g->KH != 3 || g->KW != 3 || g->stride_h != 1 || g->stride_w != 1 ||
-        g->C > FC_WINO_MAX_C || g->O < FC_WINO_MIN_O || g->pad_top < 0 || g->pad_left < 0)
+        g->C > FC_WINO_MAX_C || g->O < FC_WINO_MIN_O || g->pad_top < 0 || g->pad_left < 0 ||
+        (level == FC_SIMD_AVX2 && g->C < FC_WINO_AVX2_MIN_C))
         return 0;
     if (g->dilation_h == 2 && g->dilation_w == 2) {
         /* every output phase a conv the kernels take */
@@ -65,7 +79,7 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
         return 1;
     }
     if (g->dilation_h != 1 || g->dilation_w != 1) return 0;
-    const int64_t vl = real_size == sizeof(float) ? 16 : 8, tiles = (g->OW + 1) / 2, tile_rows = (g->OH + 1) / 2;
+    const int64_t vl = fc_wino_lanes(real_size), tiles = (g->OW + 1) / 2, tile_rows = (g->OH + 1) / 2;
     /* the blocks' lanes (4 outputs each): every tile row computes
      * ceil(tiles / vl) vectors, or every step of a band one vector for two
      * tile rows */
@@ -84,22 +98,18 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 #endif
 }
 
-#ifdef FC_HAVE_AVX512
+#ifdef FC_HAVE_WINOGRAD
 #define REAL float
 #define FC_NAME(name) name##_f32
-#define FC_WINO_LANES 16
 #include "deinterleave_impl.h"
 #include "conv_winograd_impl.h"
 #undef REAL
 #undef FC_NAME
-#undef FC_WINO_LANES
 
 #define REAL double
 #define FC_NAME(name) name##_f64
-#define FC_WINO_LANES 8
 #include "deinterleave_impl.h"
 #include "conv_winograd_impl.h"
 #undef REAL
 #undef FC_NAME
-#undef FC_WINO_LANES
 #endif

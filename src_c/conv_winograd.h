@@ -3,9 +3,9 @@
  * ungrouped layers with up to 256 input channels: VGG's and ResNet's 3x3
  * layers, first layers such as CIFAR's 3 -> 64 whose reduction (9 x C) is
  * too short for the GEMM's tiles to pay off, and (as four undilated convs on
- * the input's phases) dilation-2 layers.  AVX-512 level only
- * (fc_conv2d_winograd_suits says 0 at the others, which keep the direct and
- * GEMM kernels).
+ * the input's phases) dilation-2 layers.  AVX2 and AVX-512 levels, in x86
+ * builds by GCC or clang (fc_conv2d_winograd_suits says 0 elsewhere, where
+ * the direct and GEMM kernels take these shapes).
  *
  * Each 2x2 block of outputs (a tile) is computed from the 4x4 input patch
  * under it as Y = A^T [sum over c of (G g_c G^T) . (B^T d_c B)] A, with the
@@ -17,9 +17,10 @@
  *
  * 16 multiplies per channel and tile where the direct sum takes 36; the
  * transforms are additions.  The vector lanes hold VL tiles along an output
- * row pair (VL = 16 float32, 8 float64), or, on planes at most VL/2 tiles
- * wide (16 float32 columns, 8 float64), VL/2 tiles of each of two row pairs,
- * so that 14x14 planes fill 7 of every 8 lanes; the weights' transforms U = G g G^T
+ * row pair (fc_wino_lanes: VL = 16 float32, 8 float64 at the AVX-512 level,
+ * half that at AVX2), or, on planes at most VL/2 tiles wide (at AVX-512 16
+ * float32 columns, 8 float64), VL/2 tiles of each of two row pairs, so that
+ * 14x14 planes fill 7 of every 8 lanes; the weights' transforms U = G g G^T
  * are packed once per call, broadcast from memory into the FMAs.  Rounding
  * differs from the direct sum's (the transforms add and subtract inputs
  * before the multiplies), well inside the library's float32 tolerance; each
@@ -38,18 +39,34 @@
 extern "C" {
 #endif
 
-/* Input channels from which the blocks take 4 output channels a pass
- * (fc_wino_block4) rather than 2 (fc_wino_block2). */
+/* The kernels use GNU C (inline asm, target attributes): x86 builds by GCC
+ * or clang, the same as the AVX-512 kernels (runtime.h). */
+#ifdef FC_HAVE_AVX512
+#define FC_HAVE_WINOGRAD 1
+#endif
+
+/* Input channels from which the AVX-512 blocks take 4 output channels a
+ * pass (fc_wino_block4) rather than 2 (fc_wino_block2; at AVX2 always 2). */
 #define FC_WINO_BLOCK4_MIN_C 32
 /* Input channels taken at most, and output channels at least (see
  * fc_conv2d_winograd_suits). */
 #define FC_WINO_MAX_C 256
 #define FC_WINO_MIN_O 8
+/* Input channels at least at the AVX2 level (see fc_conv2d_winograd_suits). */
+#define FC_WINO_AVX2_MIN_C 16
 /* Tile rows per task at most (a plane's tile rows go to the fewest bands
  * this long, as even as they come; see wino_run), and the tile rows a
  * block holds on a plane `tiles` tiles wide with vl lanes a vector. */
 #define FC_WINO_BAND 8
 #define FC_WINO_STEP(tiles, vl) (2 * (tiles) <= (vl) ? 2 : 1)
+
+/* Tiles a vector of the element size (4 or 8 bytes) at the current SIMD
+ * level: 16 / 8 at AVX-512, 8 / 4 below. */
+static inline int64_t fc_wino_lanes(size_t real_size)
+{
+    const int64_t avx2 = real_size == sizeof(float) ? 8 : 4;
+    return fc_simd_level() >= FC_SIMD_AVX512 ? 2 * avx2 : avx2;
+}
 
 /* Nonzero when g in the given element size (4 or 8 bytes) takes the
  * Winograd kernels at the current SIMD level. */
@@ -61,7 +78,7 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size);
  * whose index a*2 + b is returned.  pad_top and pad_left of g must be >= 0. */
 int fc_wino_phase_geom(const fc_geom *g, int p, int q, fc_geom *t);
 
-#ifdef FC_HAVE_AVX512
+#ifdef FC_HAVE_WINOGRAD
 /* Call only where fc_conv2d_winograd_suits said yes. */
 int fc_conv2d_winograd_f32(const fc_geom *g, const float *x, const float *weight,
                            const float *bias, float *y, int relu);
@@ -83,12 +100,14 @@ int fc_conv2d_winograd_f64(const fc_geom *g, const double *x, const double *weig
  *     rows_hi <= VL) columns and out_rows (1 or 2) rows are stored;
  *   y_hi, out_rows_hi: with rows_hi, the same for the upper tile row (0
  *     rows: there is none, its lanes are dropped);
- *   V: scratch, 64-byte aligned, C * 16 * VL values. */
+ *   V: scratch, 64-byte aligned, C * 16 * VL values.
+ * fc_wino_block2_avx2_* run at the AVX2 level, the others at AVX-512. */
 #define FC_WINO_BLOCK_ARGS(REAL)                                                                        \
     (const REAL *const *rows, const REAL *const *rows_hi, int64_t ldr, int64_t t0, int64_t C, const REAL *U, \
      int64_t O, const REAL *bias, int relu, int64_t cols, int out_rows, REAL *y, int out_rows_hi, REAL *y_hi, \
      int64_t plane, int64_t OW, REAL *V)
 #define FC_WINO_BLOCK(REAL, T)                                       \
+    void fc_wino_block2_avx2_##T FC_WINO_BLOCK_ARGS(REAL);            \
     void fc_wino_block2_avx512_##T FC_WINO_BLOCK_ARGS(REAL);          \
     void fc_wino_block4_avx512_##T FC_WINO_BLOCK_ARGS(REAL);
 FC_WINO_BLOCK(float, f32)

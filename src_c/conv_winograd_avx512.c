@@ -42,6 +42,7 @@
     _mm512_permutex2var_ps((e), _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), (o))
 #define VINTERLEAVE_HI(e, o) \
     _mm512_permutex2var_ps((e), _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), (o))
+#define WINO_BLOCK4 1
 #include "conv_winograd_kernels_impl.h"
 #undef REAL
 #undef FC_NAME
@@ -64,6 +65,7 @@
 #undef VMASKSTORE
 #undef VINTERLEAVE_LO
 #undef VINTERLEAVE_HI
+#undef WINO_BLOCK4
 
 #define REAL double
 #define FC_NAME(name) name##_avx512_f64
@@ -86,6 +88,7 @@
 #define VMASKSTORE(p, mask, v) _mm512_mask_storeu_pd((p), (mask), (v))
 #define VINTERLEAVE_LO(e, o) _mm512_permutex2var_pd((e), _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), (o))
 #define VINTERLEAVE_HI(e, o) _mm512_permutex2var_pd((e), _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15), (o))
+#define WINO_BLOCK4 1
 #include "conv_winograd_kernels_impl.h"
 
 #include "avx512_target_end.h"

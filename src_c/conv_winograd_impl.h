@@ -14,12 +14,27 @@
  */
 
 
+typedef void (*FC_NAME(wino_block_fn))FC_WINO_BLOCK_ARGS(REAL);
+
+/* The block kernel for C input channels at the current SIMD level, and the
+ * output channels it takes a pass (*kb). */
+static FC_NAME(wino_block_fn) FC_NAME(wino_kernel)(int64_t C, int64_t *kb)
+{
+    if (fc_simd_level() >= FC_SIMD_AVX512) {
+        *kb = C >= FC_WINO_BLOCK4_MIN_C ? 4 : 2;
+        return C >= FC_WINO_BLOCK4_MIN_C ? FC_NAME(fc_wino_block4_avx512) : FC_NAME(fc_wino_block2_avx512);
+    }
+    *kb = 2;
+    return FC_NAME(fc_wino_block2_avx2);
+}
+
 typedef struct {
     const fc_geom *g;
     const REAL *x, *U, *bias;
     REAL *y;
     int relu;
-    int64_t tiles, tile_rows, band_rows, bands, ldr, step;
+    FC_NAME(wino_block_fn) block;
+    int64_t vl, tiles, tile_rows, band_rows, bands, ldr, step;
 } FC_NAME(wino_ctx);
 
 /* The packed transforms for kb output channels a pass:
@@ -85,15 +100,14 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(wino_ctx) *ctx = (const FC_NAME(wino_ctx) *)vctx;
     const fc_geom *g = ctx->g;
-    const int64_t C = g->C, ldr = ctx->ldr, vl = FC_WINO_LANES, plane = g->OH * g->OW, S = ctx->step;
+    const int64_t C = g->C, ldr = ctx->ldr, vl = ctx->vl, plane = g->OH * g->OW, S = ctx->step;
     const int64_t slots = 4 * S;
     REAL *ring = (REAL *)fc_aligned_alloc((size_t)(C * slots * 2 * ldr + C * 16 * vl) * sizeof(REAL) +
                                           (size_t)(8 * C) * sizeof(REAL *));
     if (!ring) return FC_ENOMEM;
     REAL *V = ring + C * slots * 2 * ldr;
     const REAL **rows = (const REAL **)(V + C * 16 * vl), **rows_hi = rows + 4 * C;
-    void (*block)FC_WINO_BLOCK_ARGS(REAL) =
-        C >= FC_WINO_BLOCK4_MIN_C ? FC_NAME(fc_wino_block4_avx512) : FC_NAME(fc_wino_block2_avx512);
+    const FC_NAME(wino_block_fn) block = ctx->block;
     for (int64_t task = begin; task < end; task++) {
         const int64_t n = task / ctx->bands, band = task % ctx->bands;
         const int64_t tr0 = band * ctx->band_rows, tr1 = FC_MIN(ctx->tile_rows, tr0 + ctx->band_rows);
@@ -133,8 +147,11 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
 /* The conv g (dilation 1) of x with the packed transforms U into y. */
 static int FC_NAME(wino_run)(const fc_geom *g, const REAL *x, const REAL *U, const REAL *bias, REAL *y, int relu)
 {
-    const int64_t vl = FC_WINO_LANES;
+    const int64_t vl = fc_wino_lanes(sizeof(REAL));
     FC_NAME(wino_ctx) ctx;
+    int64_t kb;
+    ctx.block = FC_NAME(wino_kernel)(g->C, &kb);
+    ctx.vl = vl;
     ctx.g = g;
     ctx.x = x;
     ctx.U = U;
@@ -264,7 +281,9 @@ static int FC_NAME(wino_dilated2)(const fc_geom *g, const REAL *x, const REAL *U
 int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *weight, const REAL *bias, REAL *y,
                                 int relu)
 {
-    const int64_t kb = g->C >= FC_WINO_BLOCK4_MIN_C ? 4 : 2, passes = (g->O + kb - 1) / kb;
+    int64_t kb;
+    FC_NAME(wino_kernel)(g->C, &kb);
+    const int64_t passes = (g->O + kb - 1) / kb;
     REAL *U = (REAL *)fc_aligned_alloc((size_t)(passes * 16 * kb * g->C) * sizeof(REAL));
     if (!U) return FC_ENOMEM;
     FC_NAME(wino_pack_ctx) pctx = {weight, g->O, g->C, kb, U};

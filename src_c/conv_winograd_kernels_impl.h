@@ -1,7 +1,8 @@
 /*
  * Winograd F(2x2, 3x3) block kernels (see conv_winograd.h), templated on the
- * vector type: included by conv_winograd_avx512.c once per float type, which
- * defines REAL, FC_NAME, VEC, VMASK, VL and the operations used below.
+ * vector type: included by conv_winograd_avx2.c and conv_winograd_avx512.c
+ * once per float type, which define REAL, FC_NAME, VEC, VMASK, VL, the
+ * operations used below and WINO_BLOCK4 (1: also define fc_wino_block4).
  *
  * Per block of VL tiles: the input transforms V = B^T d B of every channel
  * go to the scratch V (16 vectors a channel, column b of every channel
@@ -222,7 +223,9 @@ FC_NAME(wino_block)(const REAL *const *rows, const REAL *const *rows_hi, int64_t
             WINO_OUTPUT(0, 2, y000, y001, y010, y011);
             WINO_OUTPUT(1, 2, y100, y101, y110, y111);
         }
-    } else {
+    }
+#if WINO_BLOCK4
+    else {
         REAL yb[4 * 4 * VL] __attribute__((aligned(64)));
         for (int64_t kb = 0; kb < passes; kb++) {
             WINO_PASS4(0);
@@ -235,6 +238,7 @@ FC_NAME(wino_block)(const REAL *const *rows, const REAL *const *rows_hi, int64_t
             WINO_OUTPUT_MEM(3);
         }
     }
+#endif
 }
 
 #define WINO_BLOCK_ARGS                                                                                           \
@@ -246,11 +250,13 @@ void FC_NAME(fc_wino_block2)(WINO_BLOCK_ARGS)
     FC_NAME(wino_block)(rows, rows_hi, ldr, t0, C, U, O, bias, relu, cols, out_rows, y, out_rows_hi, y_hi, plane,
                         OW, V, 2);
 }
+#if WINO_BLOCK4
 void FC_NAME(fc_wino_block4)(WINO_BLOCK_ARGS)
 {
     FC_NAME(wino_block)(rows, rows_hi, ldr, t0, C, U, O, bias, relu, cols, out_rows, y, out_rows_hi, y_hi, plane,
                         OW, V, 4);
 }
+#endif
 
 #undef WINO_MUL
 #undef WINO_PRODUCTS

@@ -25,7 +25,7 @@ FASTCONV_SIMD=generic (portable micro-kernels) and FASTCONV_SIMD=avx2 (the
 AVX2 ones on a machine that would otherwise pick AVX-512), so every
 micro-kernel gets the same coverage.
 
-Winograd is off here (conftest.no_winograd): at the AVX-512 level it would
+Winograd is off here (conftest.no_winograd): at the AVX2 and AVX-512 levels it would
 take the 3x3 stride-1 shapes from the kernels their labels name;
 test_winograd.py covers it.
 

@@ -1,12 +1,15 @@
 """The Winograd F(2x2, 3x3) kernels (src_c/conv_winograd*), forced by shape, against float64 NumPy.
 
-At the AVX-512 level the forward conv hands a shape to these kernels when it
-is 3x3, stride 1, undilated and ungrouped, with at most 256 input and at
-least 8 output channels, and its tiles (2x2 outputs) fill at least 3/4 of the
-vector lanes the kernels compute (16 tiles a vector in float32, 8 in
-float64, or on planes at most half a vector of tiles wide half a vector from
-each of two tile rows; fc_conv2d_winograd_suits).  From 32 input channels the
-blocks take 4 output channels a pass (fc_wino_block4), below it 2.  With
+At the AVX2 and AVX-512 levels the forward conv hands a shape to these
+kernels when it is 3x3, stride 1, undilated and ungrouped, with at most 256
+input (at AVX2 at least 16) and at least 8 output channels, and its tiles
+(2x2 outputs) fill at least 3/4 of the vector lanes the kernels compute (at
+AVX-512 16 tiles a vector in float32, 8 in float64, at AVX2 half that, or on
+planes at most half a vector of tiles wide half a vector from each of two
+tile rows; fc_conv2d_winograd_suits).  At AVX-512, from 32 input channels
+the blocks take 4 output channels a pass (fc_wino_block4), below it 2; at
+AVX2 always 2 (fc_wino_block2_avx2).  The shapes differ by level where the
+lanes or the channel minimum do (the CI runs the suite at both).  With
 dilation 2 each of the four output phases (every other row and column) is
 an undilated conv of one input phase, run by the same kernels when every
 phase suits them.  grad_input of such a layer with 16 or
@@ -35,15 +38,17 @@ from fastconv._geometry import conv_geometry
 from conftest import assert_close, run_at_simd_level
 from test_conv_paths import pad4, reference_forward, reference_grads, term_scale
 
-pytestmark = pytest.mark.skipif(_core.simd_level() != "avx512",
-                                reason="the Winograd kernels run at the AVX-512 level")
+LEVEL = _core.simd_level()
+AVX512 = LEVEL == "avx512"
+pytestmark = pytest.mark.skipif(LEVEL not in ("avx2", "avx512"),
+                                reason="the Winograd kernels run at the AVX2 and AVX-512 levels")
 
 DTYPES = [np.float32, np.float64]
 
 # (label, x shape, weight shape, padding); stride and dilation 1, one group.
 # Every output width is 23-32 or 55-64, so the tiles fill 3/4 of the lanes in
 # both float types.
-CASES = [
+CASES_AVX512 = [
     ("cifar-3to64", (2, 3, 32, 32), (64, 3, 3, 3), 1),
     ("odd-height-width", (1, 2, 31, 31), (9, 2, 3, 3), 1),
     ("two-blocks-partial", (1, 4, 20, 58), (16, 4, 3, 3), 1),
@@ -53,12 +58,26 @@ CASES = [
     ("same-padding", (1, 6, 25, 25), (8, 6, 3, 3), "same"),
     ("128-channels", (1, 128, 6, 30), (8, 128, 3, 3), 1),
 ]
+# At AVX2: 16 or more input channels; output widths 25-32 or 56 (8-tile
+# vectors, 4 in float64: 28 tiles leave the float32 row's last vector half
+# empty).
+CASES_AVX2 = [
+    ("16-channels-56x56", (1, 16, 56, 56), (64, 16, 3, 3), 1),
+    ("odd-height-width", (1, 17, 31, 31), (9, 17, 3, 3), 1),
+    ("two-blocks-partial", (1, 20, 20, 26), (16, 20, 3, 3), 1),
+    ("asymmetric-padding", (2, 18, 23, 30), (8, 18, 3, 3), ((2, 0), (1, 3))),
+    ("valid-three-bands", (3, 16, 40, 34), (12, 16, 3, 3), 0),
+    ("padding-2", (1, 24, 26, 28), (10, 24, 3, 3), 2),
+    ("same-padding", (1, 16, 25, 25), (8, 16, 3, 3), "same"),
+    ("128-channels", (1, 128, 6, 30), (8, 128, 3, 3), 1),
+]
+CASES = CASES_AVX512 if AVX512 else CASES_AVX2
 CASE_IDS = [case[0] for case in CASES]
 
 
 # (label, dtype, x shape, weight shape, padding): planes at most 8 float32 or
-# 4 float64 tiles wide, whose blocks hold two tile rows.
-HALF_CASES = [
+# 4 float64 tiles wide (at AVX2 4 and 2), whose blocks hold two tile rows.
+HALF_CASES_AVX512 = [
     ("f32-14x14-256ch", np.float32, (2, 256, 14, 14), (12, 256, 3, 3), 1),
     ("f32-15-wide-3-bands", np.float32, (1, 5, 37, 15), (9, 5, 3, 3), 1),
     ("f32-16-wide-lone-row", np.float32, (1, 40, 20, 18), (10, 40, 3, 3), 0),
@@ -67,15 +86,25 @@ HALF_CASES = [
     ("f64-7x7", np.float64, (1, 33, 7, 7), (9, 33, 3, 3), 1),
     ("f64-8-wide-odd-rows", np.float64, (1, 3, 21, 10), (8, 3, 3, 3), 0),
 ]
+HALF_CASES_AVX2 = [
+    ("f32-8x8-32ch", np.float32, (2, 32, 8, 8), (12, 32, 3, 3), 1),
+    ("f32-7-wide-3-bands", np.float32, (1, 16, 37, 7), (9, 16, 3, 3), 1),
+    ("f32-8-wide-lone-row", np.float32, (1, 40, 20, 10), (10, 40, 3, 3), 0),
+    ("f32-7-wide-asymmetric", np.float32, (2, 33, 13, 6), (11, 33, 3, 3), ((1, 0), (2, 1))),
+    ("f64-4x4", np.float64, (2, 64, 4, 4), (16, 64, 3, 3), 1),
+    ("f64-4-wide-odd-rows", np.float64, (1, 17, 21, 4), (8, 17, 3, 3), 1),
+]
+HALF_CASES = HALF_CASES_AVX512 if AVX512 else HALF_CASES_AVX2
 
 
 # (label, x shape, weight shape, padding), dilation 2: the phases' planes
-# 16 wide (two tile rows a block in float32), 30 / 29 wide, odd output sizes
-# (phases of unequal size), an odd top and left padding (the phases' input
-# parities swap), and 40 input channels (fc_wino_block4).
+# 16 wide (two tile rows a block in float32 at AVX-512), 30 / 29 wide, odd
+# output sizes (phases of unequal size), an odd top and left padding (the
+# phases' input parities swap), and 40 input channels (fc_wino_block4 at
+# AVX-512).
 DILATED_CASES = [
     ("phases-16x16", (1, 16, 32, 32), (8, 16, 3, 3), 2),
-    ("odd-padding", (2, 5, 33, 61), (9, 5, 3, 3), ((1, 2), (3, 0))),
+    ("odd-padding", (2, 17, 33, 61), (9, 17, 3, 3), ((1, 2), (3, 0))),
     ("odd-output-40ch", (1, 40, 31, 61), (10, 40, 3, 3), 2),
 ]
 
@@ -138,15 +167,23 @@ def test_input_channel_limit(dtype):
     # 14x14 planes: two tile rows a block in float32, 7 of 8 lanes in float64
     assert kernel_for((1, 256, 14, 14), (8, 256, 3, 3), 1, dtype) == "winograd"
     assert kernel_for((1, 257, 14, 14), (8, 257, 3, 3), 1, dtype) != "winograd"
-    # 7x7 float32 planes: 4 tiles of each 8-lane half, half the lanes empty
-    assert kernel_for((1, 64, 7, 7), (64, 64, 3, 3), 1, np.float32) != "winograd"
+    # 7x7 float32 planes: 4 tiles of each half vector, at AVX-512 half the
+    # lanes empty, at AVX2 (4-lane halves) 7 of 8 columns full
+    assert (kernel_for((1, 64, 7, 7), (64, 64, 3, 3), 1, np.float32) == "winograd") == (not AVX512)
+
+
+def test_avx2_minimum_input_channels():
+    wide = ((1, 16, 32, 32), (64, 16, 3, 3)), ((1, 15, 32, 32), (64, 15, 3, 3))
+    assert kernel_for(*wide[0], 1, np.float32) == "winograd"
+    assert (kernel_for(*wide[1], 1, np.float32) == "winograd") == AVX512
 
 
 def test_two_tile_row_blocks_count_their_empty_upper_half():
-    # 16 columns, 3 tile rows: two blocks of 2 x 8 tiles, 128 lanes; 6 rows
-    # fill 96 of them (3/4), 5 rows 80
-    assert kernel_for((1, 8, 6, 16), (8, 8, 3, 3), 1, np.float32) == "winograd"
-    assert kernel_for((1, 8, 5, 16), (8, 8, 3, 3), 1, np.float32) != "winograd"
+    # At AVX-512 16 columns, at AVX2 8; 3 tile rows: two blocks of 2 x 8 (4)
+    # tiles, 128 (64) lanes; 6 rows fill 3/4 of them, 5 rows 5/8
+    width = 16 if AVX512 else 8
+    assert kernel_for((1, 16, 6, width), (8, 16, 3, 3), 1, np.float32) == "winograd"
+    assert kernel_for((1, 16, 5, width), (8, 16, 3, 3), 1, np.float32) != "winograd"
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -160,13 +197,14 @@ def test_forward_dilation_2(case, fused, dtype):
 def test_dilation_2_where_the_phases_do_not_suit():
     # one-row outputs have an empty phase; dilation 2 in one direction only,
     # or 3, is not phase-split
-    assert kernel_for((1, 8, 3, 34), (8, 8, 3, 3), 1, np.float32, dilation=2) != "winograd"
-    assert kernel_for((1, 8, 32, 32), (8, 8, 3, 3), 2, np.float32, dilation=(1, 2)) != "winograd"
-    assert kernel_for((1, 8, 32, 32), (8, 8, 3, 3), 3, np.float32, dilation=3) != "winograd"
-    # phases 14 wide suit (7 tiles in each 8-lane half of float32 vectors),
-    # 18 wide do not (9 tiles in 16 lanes)
-    assert kernel_for((1, 8, 64, 28), (8, 8, 3, 3), 2, np.float32, dilation=2) == "winograd"
-    assert kernel_for((1, 8, 64, 36), (8, 8, 3, 3), 2, np.float32, dilation=2) != "winograd"
+    assert kernel_for((1, 16, 3, 34), (8, 16, 3, 3), 1, np.float32, dilation=2) != "winograd"
+    assert kernel_for((1, 16, 32, 32), (8, 16, 3, 3), 2, np.float32, dilation=(1, 2)) != "winograd"
+    assert kernel_for((1, 16, 32, 32), (8, 16, 3, 3), 3, np.float32, dilation=3) != "winograd"
+    # phases 14 wide suit (7 tiles in each 8-lane half of float32 vectors at
+    # AVX-512, in one 8-lane vector at AVX2), 18 wide do not (9 tiles in 16
+    # lanes)
+    assert kernel_for((1, 16, 64, 28), (8, 16, 3, 3), 2, np.float32, dilation=2) == "winograd"
+    assert kernel_for((1, 16, 64, 36), (8, 16, 3, 3), 2, np.float32, dilation=2) != "winograd"
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -196,15 +234,15 @@ def transposed_geometry(x_shape, w_shape, padding, dilation=1):
 
 
 # (x shape, weight shape, padding): 16+ input channels (grad_input goes
-# through the forward), the forward's outputs 8-128 channels
+# through the forward), 16+ output channels (the forward's inputs)
 GRAD_INPUT_CASES = [
-    ((2, 16, 30, 30), (8, 16, 3, 3), 1),
+    ((2, 16, 30, 30), (16, 16, 3, 3), 1),
     ((1, 24, 27, 29), (40, 24, 3, 3), ((0, 2), (1, 1))),
 ]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", GRAD_INPUT_CASES + [((1, 16, 30, 32), (8, 16, 3, 3), 2, 2)],
+@pytest.mark.parametrize("case", GRAD_INPUT_CASES + [((1, 16, 30, 32), (16, 16, 3, 3), 2, 2)],
                          ids=["same", "asymmetric", "dilation-2"])
 def test_grad_input(case, dtype):
     x_shape, w_shape, padding, *rest = case
@@ -221,8 +259,9 @@ def test_grad_input(case, dtype):
     assert_close(grads.input, expected, dtype, scale=scale, context=f"case {case}")
 
 
-@pytest.mark.parametrize("shape", [((3, 3, 48, 32), (17, 3, 3, 3)), ((3, 40, 38, 16), (10, 40, 3, 3))],
-                         ids=["block2", "block4"])
+@pytest.mark.parametrize("shape", [((3, 3 if AVX512 else 16, 48, 32), (17, 3 if AVX512 else 16, 3, 3)),
+                                   ((3, 40, 38, 16), (10, 40, 3, 3))],
+                         ids=["block2", "block4-at-avx512"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bitwise_identical_across_thread_counts(dtype, shape):
     # 3 images x 3 bands of tile rows: tasks split differently at 1 and 2
@@ -238,7 +277,7 @@ def test_bitwise_identical_across_thread_counts(dtype, shape):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_nan_reaches_exactly_the_outputs_whose_windows_hold_it(dtype):
-    x, weight, bias = make_inputs((1, 3, 32, 32), (8, 3, 3, 3), dtype)
+    x, weight, bias = make_inputs((1, 16, 32, 32), (8, 16, 3, 3), dtype)
     assert kernel_for(x.shape, weight.shape, 1, dtype) == "winograd"
     # a tile's corner, edge and inner cells of the 4x4 patches it meets
     for row, col in [(0, 0), (5, 6), (10, 31), (31, 17), (16, 16)]:
@@ -253,7 +292,7 @@ def test_nan_reaches_exactly_the_outputs_whose_windows_hold_it(dtype):
 def test_infinite_input_stays_inside_its_windows(dtype):
     """An infinity may come out as NaN (the transforms subtract it from itself),
     but only in outputs whose window holds it; the others are exact sums."""
-    x, weight, _ = make_inputs((1, 2, 32, 32), (8, 2, 3, 3), dtype)
+    x, weight, _ = make_inputs((1, 16, 32, 32), (8, 16, 3, 3), dtype)
     assert kernel_for(x.shape, weight.shape, 1, dtype) == "winograd"
     x[0, 0, 9, 12] = np.inf
     result = fastconv.conv2d(x, weight, padding=1)
@@ -268,7 +307,7 @@ def test_infinite_input_stays_inside_its_windows(dtype):
 
 
 def test_switched_off_in_process_and_by_environment(monkeypatch):
-    shape = ((1, 3, 32, 32), (64, 3, 3, 3), 1)
+    shape = ((1, 16, 32, 32), (64, 16, 3, 3), 1)
     assert kernel_for(*shape, np.float32) == "winograd"
     previous = _core.set_winograd(False)
     try:
@@ -276,13 +315,13 @@ def test_switched_off_in_process_and_by_environment(monkeypatch):
     finally:
         _core.set_winograd(previous)
     script = ("import json; from fastconv import _core; from fastconv._geometry import conv_geometry; "
-              "print(json.dumps(_core.conv2d_kernel(tuple(conv_geometry((1, 3, 32, 32), (64, 3, 3, 3), "
+              "print(json.dumps(_core.conv2d_kernel(tuple(conv_geometry((1, 16, 32, 32), (64, 16, 3, 3), "
               "1, 1, 1, 1)), False)))")
     monkeypatch.setenv("FASTCONV_WINOGRAD", "0")
     assert run_at_simd_level(script, None) not in ("", "winograd")
 
 
-@given(channels=st.sampled_from([1, 2, 3, 5, 9, 31, 32, 37]), outputs=st.integers(8, 21),
+@given(channels=st.sampled_from([1, 2, 3, 5, 9, 16, 17, 31, 32, 37]), outputs=st.integers(8, 21),
        height=st.integers(1, 37), width=st.sampled_from([6, 7, 8, 9, 12, 13, 14, 15, 16, 17, 21, 24, 29, 34]), padding=st.integers(0, 2), batch=st.integers(1, 2),
        relu=st.booleans(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_hypothesis_against_reference(channels, outputs, height, width, padding, batch, relu, dtype, seed):
