@@ -87,27 +87,6 @@ static inline __attribute__((always_inline)) void wino_store_first_f64(double *p
 #define VINTERLEAVE_HI(e, o) _mm256_permute2f128_ps(_mm256_unpacklo_ps((e), (o)), _mm256_unpackhi_ps((e), (o)), 0x31)
 #define WINO_BLOCK4 0
 #include "conv_winograd_kernels_impl.h"
-#undef REAL
-#undef FC_NAME
-#undef VEC
-#undef VMASK
-#undef VL
-#undef VZERO
-#undef VSET1
-#undef VLOAD
-#undef VLOADU
-#undef VLOADU2
-#undef VSTORE
-#undef VSTOREU
-#undef VADD
-#undef VSUB
-#undef VMUL
-#undef VFMADD
-#undef VMAX
-#undef VTAILMASK
-#undef VMASKSTORE
-#undef VINTERLEAVE_LO
-#undef VINTERLEAVE_HI
 
 #define REAL double
 #define FC_NAME(name) name##_avx2_f64
@@ -130,5 +109,6 @@ static inline __attribute__((always_inline)) void wino_store_first_f64(double *p
 #define VMASKSTORE(p, n, v) wino_store_first_f64((p), (n), (v))
 #define VINTERLEAVE_LO(e, o) _mm256_permute2f128_pd(_mm256_unpacklo_pd((e), (o)), _mm256_unpackhi_pd((e), (o)), 0x20)
 #define VINTERLEAVE_HI(e, o) _mm256_permute2f128_pd(_mm256_unpacklo_pd((e), (o)), _mm256_unpackhi_pd((e), (o)), 0x31)
+#define WINO_BLOCK4 0
 #include "conv_winograd_kernels_impl.h"
 #endif

@@ -44,28 +44,6 @@
     _mm512_permutex2var_ps((e), _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), (o))
 #define WINO_BLOCK4 1
 #include "conv_winograd_kernels_impl.h"
-#undef REAL
-#undef FC_NAME
-#undef VEC
-#undef VMASK
-#undef VL
-#undef VZERO
-#undef VSET1
-#undef VLOAD
-#undef VLOADU
-#undef VLOADU2
-#undef VSTORE
-#undef VSTOREU
-#undef VADD
-#undef VSUB
-#undef VMUL
-#undef VFMADD
-#undef VMAX
-#undef VTAILMASK
-#undef VMASKSTORE
-#undef VINTERLEAVE_LO
-#undef VINTERLEAVE_HI
-#undef WINO_BLOCK4
 
 #define REAL double
 #define FC_NAME(name) name##_avx512_f64

@@ -2,7 +2,8 @@
  * Winograd F(2x2, 3x3) block kernels (see conv_winograd.h), templated on the
  * vector type: included by conv_winograd_avx2.c and conv_winograd_avx512.c
  * once per float type, which define REAL, FC_NAME, VEC, VMASK, VL, the
- * operations used below and WINO_BLOCK4 (1: also define fc_wino_block4).
+ * operations used below and WINO_BLOCK4 (1: also define fc_wino_block4);
+ * it undefines them at its end.
  *
  * Per block of VL tiles: the input transforms V = B^T d B of every channel
  * go to the scratch V (16 vectors a channel, column b of every channel
@@ -279,3 +280,25 @@ void FC_NAME(fc_wino_block4)(WINO_BLOCK_ARGS)
 #undef WINO_OUTPUT
 #undef WINO_OUTPUT_MEM
 #undef WINO_BLOCK_ARGS
+#undef REAL
+#undef FC_NAME
+#undef VEC
+#undef VMASK
+#undef VL
+#undef VZERO
+#undef VSET1
+#undef VLOAD
+#undef VLOADU
+#undef VLOADU2
+#undef VSTORE
+#undef VSTOREU
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VFMADD
+#undef VMAX
+#undef VTAILMASK
+#undef VMASKSTORE
+#undef VINTERLEAVE_LO
+#undef VINTERLEAVE_HI
+#undef WINO_BLOCK4
