@@ -100,7 +100,7 @@ int fc_conv2d_winograd_f64(const fc_geom *g, const double *x, const double *weig
  *     rows_hi <= VL) columns and out_rows (1 or 2) rows are stored;
  *   y_hi, out_rows_hi: with rows_hi, the same for the upper tile row (0
  *     rows: there is none, its lanes are dropped);
- *   V: scratch, 64-byte aligned, C * 16 * VL values.
+ *   V: scratch, aligned to a vector, C * 16 * VL values.
  * fc_wino_block2_avx2_* run at the AVX2 level, the others at AVX-512. */
 #define FC_WINO_BLOCK_ARGS(REAL)                                                                        \
     (const REAL *const *rows, const REAL *const *rows_hi, int64_t ldr, int64_t t0, int64_t C, const REAL *U, \

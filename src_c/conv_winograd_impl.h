@@ -144,13 +144,14 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-/* The conv g (dilation 1) of x with the packed transforms U into y. */
-static int FC_NAME(wino_run)(const fc_geom *g, const REAL *x, const REAL *U, const REAL *bias, REAL *y, int relu)
+/* The conv g (dilation 1) of x with the transforms U, packed for block,
+ * into y. */
+static int FC_NAME(wino_run)(const fc_geom *g, const REAL *x, const REAL *U, FC_NAME(wino_block_fn) block,
+                             const REAL *bias, REAL *y, int relu)
 {
     const int64_t vl = fc_wino_lanes(sizeof(REAL));
     FC_NAME(wino_ctx) ctx;
-    int64_t kb;
-    ctx.block = FC_NAME(wino_kernel)(g->C, &kb);
+    ctx.block = block;
     ctx.vl = vl;
     ctx.g = g;
     ctx.x = x;
@@ -170,7 +171,7 @@ static int FC_NAME(wino_run)(const fc_geom *g, const REAL *x, const REAL *U, con
     ctx.band_rows += ctx.step == 2 ? ctx.band_rows % 2 : 0;
     ctx.bands = (ctx.tile_rows + ctx.band_rows - 1) / ctx.band_rows;
     /* the blocks read columns [t0, t0 + VL] of the rows: whole vectors past
-     * the last tile, each row 64-byte aligned */
+     * the last tile, each row aligned to a vector */
     ctx.ldr = (ctx.tiles + vl) / vl * vl;
     const double flops = 2.0 * (double)(g->N * g->O * g->C * 9) * (double)(g->OH * g->OW);
     return fc_parallel_for(g->N * ctx.bands, flops, FC_NAME(wino_task), &ctx);
@@ -248,8 +249,8 @@ static int FC_NAME(wino_merge)(void *vctx, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-static int FC_NAME(wino_dilated2)(const fc_geom *g, const REAL *x, const REAL *U, const REAL *bias, REAL *y,
-                                  int relu)
+static int FC_NAME(wino_dilated2)(const fc_geom *g, const REAL *x, const REAL *U, FC_NAME(wino_block_fn) block,
+                                  const REAL *bias, REAL *y, int relu)
 {
     const int64_t Hp = (g->H + 1) / 2, Wp = (g->W + 1) / 2, OH0 = (g->OH + 1) / 2, OW0 = (g->OW + 1) / 2;
     const int64_t per_image = 4 * g->C * Hp * Wp + 4 * g->O * OH0 * OW0;
@@ -267,7 +268,7 @@ static int FC_NAME(wino_dilated2)(const fc_geom *g, const REAL *x, const REAL *U
                 fc_geom t;
                 const int phase = fc_wino_phase_geom(g, p, q, &t);
                 t.N = count;
-                status = FC_NAME(wino_run)(&t, xs + phase * count * g->C * Hp * Wp, U, bias,
+                status = FC_NAME(wino_run)(&t, xs + phase * count * g->C * Hp * Wp, U, block, bias,
                                            ys + (p * 2 + q) * count * g->O * OH0 * OW0, relu);
             }
         if (status != FC_OK) break;
@@ -282,14 +283,14 @@ int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *wei
                                 int relu)
 {
     int64_t kb;
-    FC_NAME(wino_kernel)(g->C, &kb);
+    const FC_NAME(wino_block_fn) block = FC_NAME(wino_kernel)(g->C, &kb);
     const int64_t passes = (g->O + kb - 1) / kb;
     REAL *U = (REAL *)fc_aligned_alloc((size_t)(passes * 16 * kb * g->C) * sizeof(REAL));
     if (!U) return FC_ENOMEM;
     FC_NAME(wino_pack_ctx) pctx = {weight, g->O, g->C, kb, U};
     fc_parallel_for(passes, 40.0 * (double)(passes * kb * g->C), FC_NAME(wino_pack), &pctx);
-    const int status = g->dilation_h == 2 ? FC_NAME(wino_dilated2)(g, x, U, bias, y, relu)
-                                          : FC_NAME(wino_run)(g, x, U, bias, y, relu);
+    const int status = g->dilation_h == 2 ? FC_NAME(wino_dilated2)(g, x, U, block, bias, y, relu)
+                                          : FC_NAME(wino_run)(g, x, U, block, bias, y, relu);
     fc_aligned_free(U);
     return status;
 }
