@@ -103,6 +103,7 @@ FC_INLINE __m512 vnext1(__m512 cur, __m512 next) { return FC_ALIGNR_PS(next, cur
 FC_INLINE __m512 vnext2(__m512 cur, __m512 next) { return FC_ALIGNR_PS(next, cur, 2); }
 FC_INLINE __m512 vprev1(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev, 15); }
 FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev, 14); }
+#define FC_POOL_DIV 1   /* vmul and vdiv: stride-2 averages divided in registers */
 #define vmul _mm512_mul_ps
 #define vdiv _mm512_div_ps
 #include "pool_rows_impl.h"
