@@ -17,7 +17,9 @@
  * indices scans each window in the reference order instead, so ties and
  * NaNs pick the same position.  Backward: avg spreads each output row's
  * shares over a padded row and writes every input row once, as the sum of
- * the spread rows covering it; max scatters through the indices.
+ * the spread rows covering it (where the windows tile the input, kernel ==
+ * stride and no padding, each input row is its one output row's shares
+ * repeated, written without spread rows); max scatters through the indices.
  *
  * Tasks: forward = (plane, block of output rows), backward = plane.  Each
  * output is computed by one task in a fixed order, so results do not depend

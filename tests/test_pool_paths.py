@@ -41,6 +41,13 @@ GEOMETRIES = [
     (4, 1, "same", 1, False),                   # asymmetric "same" padding
     (2, 2, ((1, 0), (0, 1)), 1, True),          # explicit asymmetric padding
     ((3, 3), (2, 2), ((0, 1), (1, 0)), 1, False),
+    (3, 3, 0, 1, False),                        # windows that tile the input (kernel == stride)
+    ((2, 3), (2, 3), 0, 1, False),
+    ((3, 2), (1, 2), 0, 1, False),              # kernel == stride along the row only
+    ((2, 1), (2, 2), 0, 1, False),              # ... along the column only
+    ((1, 2), (2, 2), 0, 1, False),
+    (2, 2, ((0, 0), (1, 0)), 1, False),         # tiling windows, but a padded column or row
+    (2, 2, ((1, 0), (0, 0)), 1, False),
 ]
 # Output widths 8 .. 40 around multiples of the vector lengths (8 float32, 4 float64).
 IN_WIDTHS = [16, 17, 19, 23, 34, 41, 79]
@@ -325,6 +332,25 @@ def test_avg_pool2d_backward_paths(kernel_size, stride, padding, dilation, ceil_
                                               count_include_pad, divisor_override)
         assert actual.dtype == dtype, context
         assert_close(actual, expected, context)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel_size, stride, padding, ceil_mode",
+                         [(2, 2, 0, False), (3, 3, 0, False), ((2, 3), (2, 3), 0, False), (2, 2, 0, True),
+                          (3, 2, 1, False), (2, 1, 0, False)])
+def test_avg_pool2d_backward_zero_is_positive(kernel_size, stride, padding, ceil_mode, dtype):
+    # grad_x starts from zero and each share is added to it, so a -0.0 share
+    # gives +0.0 (as in the reference and torch), on tiling windows too.
+    for in_hw in [(7, 17), (12, 41)]:
+        shape = (2, 3) + in_hw
+        geometry = ref.pool_geometry(in_hw, kernel_size, stride, padding, 1, ceil_mode)
+        grad_y = np.full((2, 3, geometry.out_h, geometry.out_w), -0.0, dtype)
+        grad_y[0, 0, 0, 0] = -1.0
+        context = f"kernel_size={kernel_size} stride={stride} padding={padding} shape={shape}"
+        expected = ref.avg_pool2d_backward(grad_y, shape, kernel_size, stride, padding, ceil_mode)
+        actual = fastconv.avg_pool2d_backward(grad_y, shape, kernel_size, stride, padding, ceil_mode)
+        assert_close(actual, expected, context)
+        np.testing.assert_array_equal(np.signbit(actual), np.signbit(expected), err_msg=context)
 
 
 @pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype", list(geometry_cases()))
