@@ -26,9 +26,11 @@
  * L2.  The error is about one float32 rounding of the summed terms'
  * magnitude whatever the channel count (1e-7 at 64 to 512 channels), while
  * the direct sum's shrinks relative to it (9e-8 at 64 channels, 5e-8 at
- * 256, 3e-8 at 512).  Dilation 2 (phase-split, conv_winograd_impl.h): 64 ->
- * 64 on 64x64 planes took 0.67 of the GEMM's time (float64 0.70), the
- * phases' copies included.
+ * 256, 3e-8 at 512).  Dilation 2 (the input's phases, conv_winograd_impl.h):
+ * 64 -> 64 on 64x64 planes took 0.67 of the GEMM's time (float64 0.70)
+ * with whole-plane phase copies; reading and writing the phases in place
+ * took 0.95 of that on one thread (float64 0.91, 32 channels on 224x224
+ * 0.87), 0.75-0.80 on two, and was even with it at 128 and 256 channels.
  *
  * At the AVX2 level (the same machine, FASTCONV_SIMD=avx2, against the AVX2
  * pixel tiles and direct kernels) the block kernel loads a weight per FMA

@@ -60,6 +60,20 @@ extern "C" {
 #define FC_WINO_BAND 8
 #define FC_WINO_STEP(tiles, vl) (2 * (tiles) <= (vl) ? 2 : 1)
 
+/* The bands of a plane of tile_rows tile rows taken `step` at a time (its
+ * tasks' shares): the fewest of at most FC_WINO_BAND tile rows, their
+ * lengths within one of each other (so that at batch 1 the threads' shares
+ * of a plane differ by at most a band's rows: 28 tile rows as 4 x 7, not 8,
+ * 8, 8, 4), even where a step is two tile rows.  Returns the count, and the
+ * tile rows of each but the last in *band_rows. */
+static inline int64_t fc_wino_bands(int64_t tile_rows, int64_t step, int64_t *band_rows)
+{
+    const int64_t most = (tile_rows + FC_WINO_BAND - 1) / FC_WINO_BAND;
+    *band_rows = (tile_rows + most - 1) / most;
+    *band_rows += step == 2 ? *band_rows % 2 : 0;
+    return (tile_rows + *band_rows - 1) / *band_rows;
+}
+
 /* Tiles a vector of the element size (4 or 8 bytes) at the current SIMD
  * level: 16 / 8 at AVX-512, 8 / 4 below. */
 static inline int64_t fc_wino_lanes(size_t real_size)

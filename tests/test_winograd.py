@@ -100,12 +100,14 @@ HALF_CASES = HALF_CASES_AVX512 if AVX512 else HALF_CASES_AVX2
 # (label, x shape, weight shape, padding), dilation 2: the phases' planes
 # 16 wide (two tile rows a block in float32 at AVX-512), 30 / 29 wide, odd
 # output sizes (phases of unequal size), an odd top and left padding (the
-# phases' input parities swap), and 40 input channels (fc_wino_block4 at
-# AVX-512).
+# phases' input parities swap), 40 input channels (fc_wino_block4 at
+# AVX-512), and phases 98 and 97 wide (49 tiles: a last vector of one tile
+# at every level and dtype).
 DILATED_CASES = [
     ("phases-16x16", (1, 16, 32, 32), (8, 16, 3, 3), 2),
     ("odd-padding", (2, 17, 33, 61), (9, 17, 3, 3), ((1, 2), (3, 0))),
     ("odd-output-40ch", (1, 40, 31, 61), (10, 40, 3, 3), 2),
+    ("one-tile-last-vector", (1, 16, 16, 195), (8, 16, 3, 3), 2),
 ]
 
 
@@ -208,10 +210,10 @@ def test_dilation_2_where_the_phases_do_not_suit():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_dilation_2_images_in_chunks(dtype):
-    # 64 x 128 x 128 inputs take about 4 MB of phases an image, so the
-    # images go one chunk at a time: the batch's result is each image's own,
-    # on 1 thread as on 2
+def test_dilation_2_tasks_split_every_way(dtype):
+    # a task is (image, output row parity, band of the phases' tile rows):
+    # 128 x 128 phases of 64 x 64 take 4 bands each, which 1 and 2 threads
+    # split differently, and the batch's result is each image's own
     x, weight, bias = make_inputs((2, 64, 128, 128), (8, 64, 3, 3), dtype)
     assert kernel_for(x.shape, weight.shape, 2, dtype, dilation=2) == "winograd"
     batch = fastconv.conv2d(x, weight, bias, padding=2, dilation=2)
@@ -220,9 +222,9 @@ def test_dilation_2_images_in_chunks(dtype):
     for n in range(2):
         alone = fastconv.conv2d(x[n:n + 1], weight, bias, padding=2, dilation=2)
         assert alone.tobytes() == batch[n:n + 1].tobytes()
-    expected = reference_forward(x[1:, :, :40], weight, bias, (1, 1), (2, 2, 2, 2), (2, 2), 1)[:, :, :38]
-    scale = term_scale(x[1:, :, :40], weight, (1, 1), (2, 2, 2, 2), (2, 2), 1)[:, :, :38] + np.abs(bias)[:, None, None]
-    assert_close(batch[1:, :, :38], expected, dtype, scale=scale, context="second chunk, first rows")
+    expected = reference_forward(x[1:, :, 60:], weight, bias, (1, 1), (2, 2, 2, 2), (2, 2), 1)[:, :, 2:]
+    scale = term_scale(x[1:, :, 60:], weight, (1, 1), (2, 2, 2, 2), (2, 2), 1)[:, :, 2:] + np.abs(bias)[:, None, None]
+    assert_close(batch[1:, :, 62:], expected, dtype, scale=scale, context="second image, last rows")
 
 
 def transposed_geometry(x_shape, w_shape, padding, dilation=1):
