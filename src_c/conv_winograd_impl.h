@@ -95,6 +95,37 @@ static void FC_NAME(wino_fill)(const fc_geom *g, const REAL *src, int64_t ldr, R
     }
 }
 
+/* The blocks of one step of the conv g: tile row tr, and with S = 2 also
+ * tr + 1 where it is before tr1 (the band's end; the upper tile row's lanes
+ * are dropped past it), from the ring of 4S rows a channel (input row q in
+ * slot q % 4S, 2 * ldr values a row: wino_fill), every output channel, into
+ * y (output channel 0, the tile row's first output row; plane values between
+ * channels, ld between rows).  rows: scratch for 8 * C row pointers.
+ * Returns the output rows stored, from the tile row's first. */
+static int FC_NAME(wino_step)(const fc_geom *g, FC_NAME(wino_block_fn) block, const REAL *U, const REAL *bias,
+                              int relu, const REAL *ring, int64_t ldr, int64_t vl, int64_t S, int64_t tr,
+                              int64_t tr1, const REAL **rows, REAL *y, int64_t plane, int64_t ld, REAL *V)
+{
+    const int64_t C = g->C, slots = 4 * S;
+    const REAL **rows_hi = rows + 4 * C;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t r = 0; r < 4; r++) {
+            rows[c * 4 + r] = ring + (c * slots + (2 * tr + r) % slots) * 2 * ldr;
+            if (S == 2) rows_hi[c * 4 + r] = ring + (c * slots + (2 * tr + 2 + r) % slots) * 2 * ldr;
+        }
+    const int out_rows = (int)FC_MIN(2, g->OH - 2 * tr);
+    if (S == 2) {
+        const int hi_rows = tr + 1 < tr1 ? (int)FC_MIN(2, g->OH - 2 * tr - 2) : 0;
+        block(rows, rows_hi, ldr, 0, C, U, g->O, bias, relu, g->OW, out_rows, y, hi_rows, hi_rows ? y + 2 * ld : y,
+              plane, ld, V);
+        return out_rows + hi_rows;
+    }
+    for (int64_t t0 = 0; t0 < (g->OW + 1) / 2; t0 += vl)
+        block(rows, NULL, ldr, t0, C, U, g->O, bias, relu, FC_MIN(2 * vl, g->OW - 2 * t0), out_rows, y + 2 * t0, 0,
+              y, plane, ld, V);
+    return out_rows;
+}
+
 static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(wino_ctx) *ctx = (const FC_NAME(wino_ctx) *)vctx;
@@ -105,7 +136,7 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
                                           (size_t)(8 * C) * sizeof(REAL *));
     if (!ring) return FC_ENOMEM;
     REAL *V = ring + C * slots * 2 * ldr;
-    const REAL **rows = (const REAL **)(V + C * 16 * vl), **rows_hi = rows + 4 * C;
+    const REAL **rows = (const REAL **)(V + C * 16 * vl);
     const FC_NAME(wino_block_fn) block = ctx->block;
     for (int64_t task = begin; task < end; task++) {
         const int64_t n = task / ctx->bands, band = task % ctx->bands;
@@ -120,23 +151,8 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
                     FC_NAME(wino_fill)(g, ih >= 0 && ih < g->H ? xn + (c * g->H + ih) * g->W : NULL, ldr,
                                        ring + (c * slots + q % slots) * 2 * ldr);
                 }
-            for (int64_t c = 0; c < C; c++)
-                for (int64_t r = 0; r < 4; r++) {
-                    rows[c * 4 + r] = ring + (c * slots + (2 * tr + r) % slots) * 2 * ldr;
-                    if (S == 2) rows_hi[c * 4 + r] = ring + (c * slots + (2 * tr + 2 + r) % slots) * 2 * ldr;
-                }
-            const int out_rows = (int)FC_MIN(2, g->OH - 2 * tr);
-            REAL *yt = ctx->y + n * g->O * plane + 2 * tr * g->OW;
-            if (S == 2) {
-                /* the upper tile row's lanes are dropped past the band */
-                const int hi_rows = tr + 1 < tr1 ? (int)FC_MIN(2, g->OH - 2 * tr - 2) : 0;
-                block(rows, rows_hi, ldr, 0, C, ctx->U, g->O, ctx->bias, ctx->relu, g->OW, out_rows, yt, hi_rows,
-                      hi_rows ? yt + 2 * g->OW : yt, plane, g->OW, V);
-            } else {
-                for (int64_t t0 = 0; t0 < ctx->tiles; t0 += vl)
-                    block(rows, NULL, ldr, t0, C, ctx->U, g->O, ctx->bias, ctx->relu, FC_MIN(2 * vl, g->OW - 2 * t0),
-                          out_rows, yt + 2 * t0, 0, yt, plane, g->OW, V);
-            }
+            FC_NAME(wino_step)(g, block, ctx->U, ctx->bias, ctx->relu, ring, ldr, vl, S, tr, tr1, rows,
+                               ctx->y + n * g->O * plane + 2 * tr * g->OW, plane, g->OW, V);
         }
     }
     fc_aligned_free(ring);
@@ -204,11 +220,10 @@ static int FC_NAME(wino_d2_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t C = g->C, O = g->O, ldr = ctx->ldr, vl = ctx->vl, S = ctx->step, ld = ctx->ld;
     const int64_t slots = 4 * S, ring_len = C * slots * 2 * ldr, plane = 2 * S * ld, Wp = (g->W + 1) / 2;
     const size_t values = (size_t)(2 * ring_len + C * 16 * vl + 2 * O * plane + 2 * Wp);
-    REAL *ring = (REAL *)fc_aligned_alloc(values * sizeof(REAL) + (size_t)(16 * C) * sizeof(REAL *));
+    REAL *ring = (REAL *)fc_aligned_alloc(values * sizeof(REAL) + (size_t)(8 * C) * sizeof(REAL *));
     if (!ring) return FC_ENOMEM;
     REAL *V = ring + 2 * ring_len, *buf = V + C * 16 * vl, *line = buf + 2 * O * plane;
     const REAL **rows = (const REAL **)(line + 2 * Wp);
-    const FC_NAME(wino_block_fn) block = ctx->block;
     for (int64_t task = begin; task < end; task++) {
         const int64_t n = task / (2 * ctx->bands), band = task % ctx->bands;
         const int p = (int)(task / ctx->bands % 2);
@@ -234,32 +249,15 @@ static int FC_NAME(wino_d2_task)(void *vctx, int64_t begin, int64_t end)
                         FC_NAME(wino_fill)(&t[q], inside ? line + ctx->b[q] * Wp : NULL, ldr,
                                            ring + q * ring_len + (c * slots + qr % slots) * 2 * ldr);
                 }
-            const int out_rows = (int)FC_MIN(2, t[0].OH - 2 * tr);
-            const int hi_rows = S == 2 && tr + 1 < tr1 ? (int)FC_MIN(2, t[0].OH - 2 * tr - 2) : 0;
-            for (int q = 0; q < 2; q++) {
-                const REAL *rq = ring + q * ring_len;
-                const REAL **lo = rows + q * 8 * C, **hi = lo + 4 * C;
-                for (int64_t c = 0; c < C; c++)
-                    for (int64_t r = 0; r < 4; r++) {
-                        lo[c * 4 + r] = rq + (c * slots + (2 * tr + r) % slots) * 2 * ldr;
-                        if (S == 2) hi[c * 4 + r] = rq + (c * slots + (2 * tr + 2 + r) % slots) * 2 * ldr;
-                    }
-                REAL *bq = buf + q * O * plane;
-                if (S == 2) {
-                    block(lo, hi, ldr, 0, C, ctx->U, O, ctx->bias, ctx->relu, t[q].OW, out_rows, bq, hi_rows,
-                          hi_rows ? bq + 2 * ld : bq, plane, ld, V);
-                } else {
-                    const int64_t tiles = (t[q].OW + 1) / 2;
-                    for (int64_t t0 = 0; t0 < tiles; t0 += vl)
-                        block(lo, NULL, ldr, t0, C, ctx->U, O, ctx->bias, ctx->relu,
-                              FC_MIN(2 * vl, t[q].OW - 2 * t0), out_rows, bq + 2 * t0, 0, bq, plane, ld, V);
-                }
-            }
+            int stored = 0;
+            for (int q = 0; q < 2; q++)
+                stored = FC_NAME(wino_step)(&t[q], ctx->block, ctx->U, ctx->bias, ctx->relu, ring + q * ring_len, ldr,
+                                            vl, S, tr, tr1, rows, buf + q * O * plane, plane, ld, V);
             /* phase output row i = 2*tr + r is output row 2i + p: its
              * columns 2j and 2j + 1 are the two phases' column j */
             const int64_t OW0 = t[0].OW, OW1 = t[1].OW;
             for (int64_t o = 0; o < O; o++)
-                for (int r = 0; r < out_rows + hi_rows; r++) {
+                for (int r = 0; r < stored; r++) {
                     REAL *row = ctx->y + ((n * O + o) * g->OH + 2 * (2 * tr + r) + p) * g->OW;
                     const REAL *r0 = buf + o * plane + r * ld, *r1 = r0 + O * plane;
                     for (int64_t j = 0; j < OW1; j++) {
