@@ -338,3 +338,24 @@ def test_hypothesis_against_reference(channels, outputs, height, width, padding,
         expected = np.maximum(expected, 0.0)
     scale = term_scale(x, weight, (1, 1), pads, (1, 1), 1) + np.abs(bias.astype(np.float64))[None, :, None, None]
     assert_close(result, expected, dtype, scale=scale, context=f"x {x_shape}, padding {padding}")
+
+
+@given(channels=st.sampled_from([3, 8, 16, 17, 33, 40]), outputs=st.integers(8, 13),
+       height=st.integers(6, 40), width=st.sampled_from([10, 17, 31, 32, 33, 34, 35, 47, 63, 64, 65]),
+       pads=st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)),
+       batch=st.integers(1, 2), relu=st.booleans(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_hypothesis_dilation_2_against_reference(channels, outputs, height, width, pads, batch, relu, dtype,
+                                                 seed):
+    # the phases' parities (odd sizes and paddings), widths about one or two
+    # vectors of tiles, both block kernels at AVX-512
+    x_shape, w_shape = (batch, channels, height, width), (outputs, channels, 3, 3)
+    padding = ((pads[0], pads[1]), (pads[2], pads[3]))
+    assume(height + pads[0] + pads[1] >= 5 and width + pads[2] + pads[3] >= 5)
+    assume(kernel_for(x_shape, w_shape, padding, dtype, dilation=2) == "winograd")
+    x, weight, bias = make_inputs(x_shape, w_shape, dtype, seed)
+    result = fastconv.conv2d(x, weight, bias, padding=padding, dilation=2, activation="relu" if relu else None)
+    expected = reference_forward(x, weight, bias, (1, 1), pads, (2, 2), 1)
+    if relu:
+        expected = np.maximum(expected, 0.0)
+    scale = term_scale(x, weight, (1, 1), pads, (2, 2), 1) + np.abs(bias.astype(np.float64))[None, :, None, None]
+    assert_close(result, expected, dtype, scale=scale, context=f"x {x_shape}, padding {padding}, dilation 2")
