@@ -34,7 +34,7 @@ typedef struct {
     REAL *y;
     int relu;
     FC_NAME(wino_block_fn) block;
-    int64_t vl, tiles, tile_rows, band_rows, bands, ldr, step;
+    int64_t vl, tile_rows, band_rows, bands, ldr, step;
 } FC_NAME(wino_ctx);
 
 /* The packed transforms for kb output channels a pass:
@@ -174,13 +174,13 @@ static int FC_NAME(wino_run)(const fc_geom *g, const REAL *x, const REAL *U, FC_
     ctx.bias = bias;
     ctx.y = y;
     ctx.relu = relu;
-    ctx.tiles = (g->OW + 1) / 2;
+    const int64_t tiles = (g->OW + 1) / 2;
     ctx.tile_rows = (g->OH + 1) / 2;
-    ctx.step = FC_WINO_STEP(ctx.tiles, vl);
+    ctx.step = FC_WINO_STEP(tiles, vl);
     ctx.bands = fc_wino_bands(ctx.tile_rows, ctx.step, &ctx.band_rows);
     /* the blocks read columns [t0, t0 + VL] of the rows: whole vectors past
      * the last tile, each row aligned to a vector */
-    ctx.ldr = (ctx.tiles + vl) / vl * vl;
+    ctx.ldr = (tiles + vl) / vl * vl;
     const double flops = 2.0 * (double)(g->N * g->O * g->C * 9) * (double)(g->OH * g->OW);
     return fc_parallel_for(g->N * ctx.bands, flops, FC_NAME(wino_task), &ctx);
 }
