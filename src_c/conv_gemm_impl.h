@@ -70,8 +70,8 @@ typedef void (*FC_NAME(indexed_pf_fn))(int64_t k, const REAL *a, const REAL *b, 
 typedef void (*FC_NAME(dot_fn))(int64_t k, const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
                                  REAL *c, int64_t ldc, int mr, int nr, int flags);
 
-typedef void (*FC_NAME(gwop_fn))(int64_t k, const REAL *a, int64_t lda, const REAL *b, REAL *c,
-                                  int64_t ldc, int mr, int flags);
+typedef void (*FC_NAME(gwop_fn))(const fc_gwop_run *runs, int64_t nruns, const REAL *const *a,
+                                  const REAL *b, REAL *c, int64_t ldc, int mr, int flags);
 
 typedef void (*FC_NAME(gwpack_fn))(const REAL *a, int64_t lda, int64_t rows, int64_t k, REAL *dst);
 typedef void (*FC_NAME(every_other_fn))(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int64_t n);
@@ -766,6 +766,20 @@ static void FC_NAME(tap_pos_next)(const fc_geom *g, FC_NAME(tap_pos) *t)
     t->c++;
 }
 
+/* Where tap t (c_lo <= t->c < c_lo + channels) reads output column 0 of the
+ * block's first output row in the slab's first image: run s of the tap's
+ * col row starts at that + run s's image * the slab's image stride + its src. */
+static const REAL *FC_NAME(slab_tap)(const fc_geom *g, const FC_NAME(col_runs) *cr, const REAL *slab,
+                                     int64_t c_lo, const FC_NAME(tap_pos) *t)
+{
+    const int64_t plane = cr->rows * cr->width, sw = g->stride_w;
+    /* the tap's cell of output column 0, as a phase and an index in it */
+    const int64_t u = t->j * g->dilation_w;
+    const int64_t cell = sw == 1 ? u : sw == 2 ? (u & 1) * cr->phase_len + (u >> 1)
+                                               : u % sw * cr->phase_len + u / sw;
+    return slab + (t->c - c_lo) * plane + t->i * g->dilation_h * cr->width + cell;
+}
+
 /* Col row of tap t (c_lo <= t->c < c_lo + channels) for the block's columns,
  * from the slab, into line[0 .. nc); may write up to FC_SLAB_SLACK values
  * past nc. */
@@ -773,12 +787,8 @@ static void FC_NAME(slab_tap_line)(const fc_geom *g, const FC_NAME(col_runs) *cr
                                    int64_t c_lo, int64_t channels, const FC_NAME(tap_pos) *t,
                                    REAL *FC_RESTRICT line)
 {
-    const int64_t plane = cr->rows * cr->width, image_stride = channels * plane, sw = g->stride_w;
-    /* the tap's cell of output column 0, as a phase and an index in it */
-    const int64_t u = t->j * g->dilation_w;
-    const int64_t cell = sw == 1 ? u : sw == 2 ? (u & 1) * cr->phase_len + (u >> 1)
-                                               : u % sw * cr->phase_len + u / sw;
-    const REAL *tap = slab + (t->c - c_lo) * plane + t->i * g->dilation_h * cr->width + cell;
+    const int64_t image_stride = channels * cr->rows * cr->width;
+    const REAL *tap = FC_NAME(slab_tap)(g, cr, slab, c_lo, t);
     for (int64_t s = 0; s < cr->runs; s++) {
         const FC_NAME(col_run) *run = &cr->run[s];
         const REAL *src = tap + run->image * image_stride + run->src;
@@ -1739,13 +1749,17 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t rpad_max = FC_NAME(round_up)(FC_NAME(split_max)(&ctx->rows), GEMM_NR);
     REAL *dyt = op ? (REAL *)fc_aligned_alloc(sizeof(REAL) * rpad_max * kc) : NULL;
     REAL *ct = op ? (REAL *)fc_aligned_alloc(sizeof(REAL) * rpad_max * max_lines) : NULL;
+    /* and the kernel's col rows: a pointer per row and the block's runs */
+    const REAL **rowp = op ? (const REAL **)malloc(sizeof(REAL *) * (size_t)max_lines) : NULL;
+    fc_gwop_run *gruns = op ? (fc_gwop_run *)malloc(sizeof(fc_gwop_run) * (size_t)kc) : NULL;
+    int64_t nruns = 0;
     FC_NAME(col_runs) cr = {0, 0, 0, 0, 0, 0, NULL, NULL};
     cr.run = (FC_NAME(col_run) *)malloc(sizeof(FC_NAME(col_run)) * (size_t)kc);
     cr.oh_lo = (int64_t *)malloc(sizeof(int64_t) * (size_t)(kc + 1));
     REAL *slab = NULL;
     int64_t slab_have = 0;
     int status = FC_OK;
-    if (!rows_buf || !lines || !cr.run || !cr.oh_lo || (op && (!dyt || !ct))) {
+    if (!rows_buf || !lines || !cr.run || !cr.oh_lo || (op && (!dyt || !ct || !rowp || !gruns))) {
         status = FC_ENOMEM;
         goto done;
     }
@@ -1772,6 +1786,14 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                 lda = P;
                 k = kcb;   /* the kernel adds the k % LANES tail in order */
             }
+            /* the outer product's col rows: lines (or the input's rows) ldb
+             * apart, one run, unless read from the slab below */
+            int rows_in_slab = 0;
+            if (op) {
+                gruns[0].off = 0;
+                gruns[0].len = kcb;
+                nruns = 1;
+            }
             if (in_place && pointwise) {
                 /* a 1x1 stride-1 conv's col rows are the input rows: read in place */
                 b = ctx->x + (t0 / P * g->C + group * Cg + r0) * HW + t0 % P;
@@ -1790,8 +1812,22 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                 if (use_slab) {
                     FC_NAME(slab_fill)(g, ctx->x + group * Cg * HW, g->C * HW, &cr, c_lo, channels, slab);
                     FC_NAME(tap_pos) t = FC_NAME(tap_pos_at)(g, r0);
-                    for (int64_t q = 0; q < nb; q++, FC_NAME(tap_pos_next)(g, &t))
-                        FC_NAME(slab_tap_line)(g, &cr, slab, c_lo, channels, &t, lines + q * kpad);
+                    if (op) {
+                        /* the kernel reads each tap's runs in the slab: no
+                         * col lines (copying them took 4-7% of grad_weight) */
+                        const int64_t image_stride = channels * cr.rows * cr.width;
+                        for (int64_t q = 0; q < nb; q++, FC_NAME(tap_pos_next)(g, &t))
+                            rowp[q] = FC_NAME(slab_tap)(g, &cr, slab, c_lo, &t);
+                        for (int64_t s = 0; s < cr.runs; s++) {
+                            gruns[s].off = cr.run[s].image * image_stride + cr.run[s].src;
+                            gruns[s].len = cr.run[s].len;
+                        }
+                        nruns = cr.runs;
+                        rows_in_slab = 1;
+                    } else {
+                        for (int64_t q = 0; q < nb; q++, FC_NAME(tap_pos_next)(g, &t))
+                            FC_NAME(slab_tap_line)(g, &cr, slab, c_lo, channels, &t, lines + q * kpad);
+                    }
                 }
                 for (int64_t t = t0; t < t0 + kcb;) {
                     const int64_t n = t / P, p = t % P, len = FC_MIN(P - p, t0 + kcb - t), off = t - t0;
@@ -1817,9 +1853,11 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                  * transposed into NR-channel panels, col rows read in place */
                 const int64_t rpad = FC_NAME(round_up)(rows, GEMM_NR);
                 e->gwpack(a, lda, rows, kcb, dyt);
+                if (!rows_in_slab)
+                    for (int64_t q = 0; q < nb; q++) rowp[q] = b + q * ldb;
                 for (int64_t q = 0; q < rpad; q += GEMM_NR)
                     for (int64_t j = 0; j < nb; j += e->gwop_rows)
-                        e->gwop(kcb, b + j * ldb, ldb, dyt + q * kcb, ct + j * rpad + q, rpad,
+                        e->gwop(gruns, nruns, rowp + j, dyt + q * kcb, ct + j * rpad + q, rpad,
                                 (int)FC_MIN(e->gwop_rows, nb - j), flags);
             } else {
                 for (int64_t j = 0; j < nb; j += e->dot_nr) {
@@ -1849,6 +1887,8 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
 done:
     fc_aligned_free(dyt);
     fc_aligned_free(ct);
+    free(rowp);
+    free(gruns);
     fc_aligned_free(rows_buf);
     fc_aligned_free(lines);
     fc_aligned_free(slab);

@@ -150,30 +150,36 @@ void fc_gemm_dot_f64_2x2_generic(int64_t k, const double *a, int64_t lda, const 
                                  int64_t ldb, double *c, int64_t ldc, int mr, int nr, int flags);
 
 /* Outer-product grad_weight kernels (gemm_gwop_impl.h): mr <= ROWS col rows
- * read in place (row i at a + i*lda) times a panel of NR output channels of
- * grad_y packed transposed (b[t * NR + j], NR = FC_GEMM_NR_*):
- *   c[i*ldc + j] (+)= sum_{t < k} a[i*lda + t] * b[t*NR + j]
- * for i < mr, all NR columns; the pack function writes that panel layout
- * from rows of grad_y (row o at a + o*lda, t < k), zero past `rows`.  ROWS
+ * read in place, in runs of positions t (row i's values of run r at
+ * a[i] + runs[r].off, runs[r].len of them), times a panel of NR output
+ * channels of grad_y packed transposed (b[t * NR + j], NR = FC_GEMM_NR_*):
+ *   c[i*ldc + j] (+)= sum_t col_i[t] * b[t*NR + j]
+ * for i < mr, all NR columns, t in run order; the pack function writes that
+ * panel layout from rows of grad_y (row o at a + o*lda, t < k), zero past
+ * `rows`.  ROWS
  * per ISA: as many as the accumulators of an NR-wide part fit (AVX-512: 12
  * rows x 2 zmm; AVX2: 6 rows x 2 ymm, in two parts of the panel). */
+typedef struct {
+    int64_t off, len;
+} fc_gwop_run;
+
 #define FC_GWOP_ROWS_AVX512 12
 #define FC_GWOP_ROWS_AVX2 6
 
 #ifdef FASTCONV_HAVE_AVX2
-void fc_gemm_gwop_f32_6x32_avx2(int64_t k, const float *a, int64_t lda, const float *b,
-                                float *c, int64_t ldc, int mr, int flags);
-void fc_gemm_gwop_f64_6x16_avx2(int64_t k, const double *a, int64_t lda, const double *b,
-                                double *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_f32_6x32_avx2(const fc_gwop_run *runs, int64_t nruns, const float *const *a,
+                                const float *b, float *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_f64_6x16_avx2(const fc_gwop_run *runs, int64_t nruns, const double *const *a,
+                                const double *b, double *c, int64_t ldc, int mr, int flags);
 void fc_gemm_gwop_pack_f32_avx2(const float *a, int64_t lda, int64_t rows, int64_t k, float *dst);
 void fc_gemm_gwop_pack_f64_avx2(const double *a, int64_t lda, int64_t rows, int64_t k, double *dst);
 #endif
 
 #ifdef FC_GEMM_HAVE_AVX512
-void fc_gemm_gwop_f32_12x32_avx512(int64_t k, const float *a, int64_t lda, const float *b,
-                                   float *c, int64_t ldc, int mr, int flags);
-void fc_gemm_gwop_f64_12x16_avx512(int64_t k, const double *a, int64_t lda, const double *b,
-                                   double *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_f32_12x32_avx512(const fc_gwop_run *runs, int64_t nruns, const float *const *a,
+                                   const float *b, float *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_f64_12x16_avx512(const fc_gwop_run *runs, int64_t nruns, const double *const *a,
+                                   const double *b, double *c, int64_t ldc, int mr, int flags);
 void fc_gemm_gwop_pack_f32_avx512(const float *a, int64_t lda, int64_t rows, int64_t k,
                                   float *dst);
 void fc_gemm_gwop_pack_f64_avx512(const double *a, int64_t lda, int64_t rows, int64_t k,

@@ -11,37 +11,47 @@
  * and undefines them all at its end, ready for the next instantiation.
  *
  * grad_weight sums over output positions t, along which both operands are
- * contiguous rows.  The dot-product kernels reduce along those rows, which
- * costs a horizontal sum per output and two loads per FMA pair; this kernel
- * instead broadcasts one value of each of GWOP_ROWS col rows, read in place,
- * and multiplies it into the GWOP_NR output channels of a transposed grad_y
+ * rows.  The dot-product kernels reduce along those rows, which costs a
+ * horizontal sum per output and two loads per FMA pair; this kernel instead
+ * broadcasts one value of each of GWOP_ROWS col rows, read in place, and
+ * multiplies it into the GWOP_NR output channels of a transposed grad_y
  * panel (b[t * GWOP_NR + j], packed by the companion pack function), the
- * shape of the forward GEMM's micro-kernel:
+ * shape of the forward GEMM's micro-kernel.  The col rows need not be
+ * contiguous in t: the positions come in runs (fc_gwop_run), the values of
+ * run r for every row at a[i] + off_r, len_r of them, so that rows are read
+ * straight from the input's padded slab, one run per output row:
  *
- *   c[i*ldc + j] (+)= sum_{t < k} a[i*lda + t] * b[t*GWOP_NR + j]
- *                                    i < GWOP_ROWS, j < GWOP_NR
+ *   c[i*ldc + j] (+)= sum over runs r, u < len_r of
+ *                        a[i][off_r + u] * b[(t_r + u)*GWOP_NR + j]
+ *                     i < GWOP_ROWS, j < GWOP_NR, t_r = len_0 + ... + len_{r-1}
  *
  * Each output is one FMA chain in t order, started from zero, then added to
  * c under FC_GEMM_ACCUMULATE, so results depend only on the blocks of t the
- * caller passes (not on the instruction set: a sum of the same products in
- * the same order).  Rows i >= mr reuse row mr - 1 (every load stays in
- * bounds); only rows i < mr are stored, always whole (GWOP_NR values).
+ * caller passes (not on the instruction set, nor on how t is cut into runs:
+ * a sum of the same products in the same order).  Rows i >= mr reuse row
+ * mr - 1 (every load stays in bounds); only rows i < mr are stored, always
+ * whole (GWOP_NR values).
  */
-GWOP_TARGET void GWOP_NAME(int64_t k, const REAL *a, int64_t lda, const REAL *b, REAL *c,
-                           int64_t ldc, int mr, int flags)
+GWOP_TARGET void GWOP_NAME(const fc_gwop_run *runs, int64_t nruns, const REAL *const *a,
+                           const REAL *b, REAL *c, int64_t ldc, int mr, int flags)
 {
     const REAL *ap[GWOP_ROWS];
-    for (int i = 0; i < GWOP_ROWS; i++) ap[i] = a + (i < mr ? i : mr - 1) * lda;
+    for (int i = 0; i < GWOP_ROWS; i++) ap[i] = a[i < mr ? i : mr - 1];
     for (int part = 0; part < GWOP_NR / (2 * VLEN); part++) {
         const REAL *bp = b + part * 2 * VLEN;
         VEC acc[GWOP_ROWS][2];
         for (int i = 0; i < GWOP_ROWS; i++) acc[i][0] = acc[i][1] = V(setzero)();
-        for (int64_t t = 0; t < k; t++) {
-            const VEC b0 = V(load)(bp + t * GWOP_NR), b1 = V(load)(bp + t * GWOP_NR + VLEN);
-            for (int i = 0; i < GWOP_ROWS; i++) {
-                const VEC av = V(set1)(ap[i][t]);
-                acc[i][0] = V(fmadd)(av, b0, acc[i][0]);
-                acc[i][1] = V(fmadd)(av, b1, acc[i][1]);
+        for (int64_t r = 0; r < nruns; r++) {
+            const int64_t off = runs[r].off, len = runs[r].len;
+            const REAL *rp[GWOP_ROWS];
+            for (int i = 0; i < GWOP_ROWS; i++) rp[i] = ap[i] + off;
+            for (int64_t u = 0; u < len; u++, bp += GWOP_NR) {
+                const VEC b0 = V(load)(bp), b1 = V(load)(bp + VLEN);
+                for (int i = 0; i < GWOP_ROWS; i++) {
+                    const VEC av = V(set1)(rp[i][u]);
+                    acc[i][0] = V(fmadd)(av, b0, acc[i][0]);
+                    acc[i][1] = V(fmadd)(av, b1, acc[i][1]);
+                }
             }
         }
         for (int i = 0; i < mr; i++) {
