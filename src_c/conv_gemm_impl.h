@@ -1691,16 +1691,18 @@ static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
  * fixed blocks (FC_GWOP_KC or dot_kc), inside one image when P is at least a
  * block (dy rows are read in place), else spanning images so every kernel
  * call still has a long reduction (dy rows are copied into a contiguous
- * buffer, zero-padded to a whole number of vectors).  col rows are gathered
- * into lines through the forward's padded slab (1x1 stride-1 convs read the
- * input rows in place).  Per block:
+ * buffer, zero-padded to a whole number of vectors).  col rows come from
+ * the forward's padded slab of the block's input rows (1x1 stride-1 convs
+ * read the input rows in place).  Per block:
  *
  *   AVX-512, AVX2  the task's dy rows are transposed into NR-channel
  *            panels once, then outer-product kernels broadcast 12 (AVX2: 6)
  *            col rows' values in t order into NR channels, the forward's
  *            tile shape, accumulating a transposed dW block that is written
- *            out after the last block;
- *   generic  dot-product kernels reduce along both rows with no packing.
+ *            out after the last block.  They read each col row in the slab,
+ *            one run of positions per output row and image;
+ *   generic  dot-product kernels reduce along both rows, gathered into
+ *            contiguous lines, with no packing.
  *
  * The outer product needs no horizontal sums and loads one operand per two
  * FMAs per broadcast; grad_weight is 12-30% faster than with the dot
