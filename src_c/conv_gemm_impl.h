@@ -1750,7 +1750,9 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
     const int pointwise = FC_NAME(is_pointwise)(g);
     const int64_t slab_cap = FC_SLAB_MAX_BLOCKS * kpad * max_lines;
     REAL *rows_buf = (REAL *)fc_aligned_alloc(sizeof(REAL) * (P >= kc ? 1 : kpad * FC_NAME(split_max)(&ctx->rows)));
-    REAL *lines = (REAL *)fc_aligned_alloc(sizeof(REAL) * kpad * max_lines);
+    /* col lines: the dot kernels' operand; the outer product needs them
+     * only where no slab serves (allocated then) */
+    REAL *lines = op ? NULL : (REAL *)fc_aligned_alloc(sizeof(REAL) * kpad * max_lines);
     /* outer product: grad_y panels transposed, and the task's dW block
      * transposed (ct[r * rpad + o]), written out after the last block */
     const int64_t rpad_max = FC_NAME(round_up)(FC_NAME(split_max)(&ctx->rows), GEMM_NR);
@@ -1766,7 +1768,7 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
     REAL *slab = NULL;
     int64_t slab_have = 0;
     int status = FC_OK;
-    if (!rows_buf || !lines || !cr.run || !cr.oh_lo || (op && (!dyt || !ct || !rowp || !gruns))) {
+    if (!rows_buf || (!op && !lines) || !cr.run || !cr.oh_lo || (op && (!dyt || !ct || !rowp || !gruns))) {
         status = FC_ENOMEM;
         goto done;
     }
@@ -1815,6 +1817,14 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                 if (use_slab < 0) {
                     status = FC_ENOMEM;
                     goto done;
+                }
+                if (!use_slab && !lines) {
+                    lines = (REAL *)fc_aligned_alloc(sizeof(REAL) * kpad * max_lines);
+                    if (!lines) {
+                        status = FC_ENOMEM;
+                        goto done;
+                    }
+                    b = lines;
                 }
                 if (use_slab) {
                     FC_NAME(slab_fill)(g, ctx->x + group * Cg * HW, g->C * HW, &cr, c_lo, channels, slab);
