@@ -425,9 +425,7 @@ static void FC_NAME(im2col_line)(const fc_geom *g, const REAL *x, int64_t r, int
             const REAL *s = xc + ih * g->W + offset_w + (qa - base) * step;
             if (i == 0 && j == 0 && c + 1 < g->C / g->groups) {
                 /* the next channel's rows, fetched while this channel's other taps pack */
-                const char *next = (const char *)(s + g->H * g->W);
-                const int64_t bytes = (qb - qa) * step * (int64_t)sizeof(REAL);
-                for (int64_t b = 0; b < bytes + 64; b += 64) FC_GEMM_PREFETCH(next + b);
+                fc_prefetch_span(s + g->H * g->W, (qb - qa) * step * (int64_t)sizeof(REAL));
             }
             if (step == 1)
                 for (int64_t q = qa; q < qb; q++, s++) line[q] = *s;
@@ -716,10 +714,7 @@ FC_INLINE void FC_NAME(prefetch_row_ahead)(const fc_geom *g, const REAL *xs, int
     }
     const int64_t ih = ih0 + rr;
     if (cc >= channels || ih < 0 || ih >= g->H) return;
-    const char *p = (const char *)(xs + cc * g->H * g->W + ih * g->W);
-    const int64_t bytes = g->W * (int64_t)sizeof(REAL);
-    for (int64_t b = 0; b < bytes; b += 64) FC_GEMM_PREFETCH(p + b);
-    FC_GEMM_PREFETCH(p + bytes - 1);
+    fc_prefetch_span(xs + cc * g->H * g->W + ih * g->W, g->W * (int64_t)sizeof(REAL));
 }
 
 /* The zero-padded rows of channels [c_lo, c_lo + channels) of the group
@@ -1453,9 +1448,8 @@ static int FC_NAME(subsample_task)(void *vctx, int64_t begin, int64_t end)
              * hardware prefetchers */
             const int64_t ahead = oh + FC_SUBSAMPLE_AHEAD;
             if (ahead < g->OH || (plane + 1 < end && ahead - g->OH < g->OH)) {
-                const char *next = (const char *)(ahead < g->OH ? src + ahead * row_step
-                                                                : src + g->H * g->W + (ahead - g->OH) * row_step);
-                for (int64_t b = 0; b < bytes; b += 64) FC_PREFETCH(next + b);
+                fc_prefetch_span(ahead < g->OH ? src + ahead * row_step
+                                               : src + g->H * g->W + (ahead - g->OH) * row_step, bytes);
             }
             if (sw == 2) {   /* a constant stride, which compilers vectorise */
                 for (int64_t ow = 0; ow < g->OW; ow++) dst[ow] = row[2 * ow];

@@ -52,9 +52,7 @@ static void FC_NAME(pix_fill)(const FC_NAME(pix_ctx) *ctx, const REAL *src, int6
     for (int64_t cg = 0; cg < ctx->Cg; cg++) {
         const REAL *plane = src + cg * g->H * g->W;
         if (cg + 1 < ctx->Cg) {
-            const char *next = (const char *)(plane + g->H * g->W + v0 * g->W);
-            for (int64_t b = 0; b < ahead_bytes; b += 64) FC_PREFETCH(next + b);
-            if (ahead_bytes) FC_PREFETCH(next + ahead_bytes - 1);
+            fc_prefetch_span(plane + g->H * g->W + v0 * g->W, ahead_bytes);
         }
         for (int64_t r = 0; r < count; r++) {
             REAL *row = buffer + (cg * ctx->buffer_rows + r) * len;

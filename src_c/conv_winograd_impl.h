@@ -77,18 +77,6 @@ static int FC_NAME(wino_pack)(void *vctx, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-/* The input row a later step will read into the slot being filled now:
- * each step reads one or two rows of every channel, rows a plane apart, more
- * streams than the hardware prefetchers follow, so each row's first lines
- * would otherwise wait on memory inside the step. */
-static inline void FC_NAME(wino_prefetch_row)(const REAL *row, int64_t W)
-{
-    const char *p = (const char *)row;
-    const int64_t bytes = W * (int64_t)sizeof(REAL);
-    for (int64_t b = 0; b < bytes; b += 64) FC_PREFETCH(p + b);
-    FC_PREFETCH(p + bytes - 1);
-}
-
 /* One input row src of g's image (NULL: a row of zeros, outside the image)
  * as its even padded columns at e[0 .. ldr) and its odd ones at
  * e[ldr .. 2*ldr): padded column v is image column v - pad_left. */
@@ -160,8 +148,11 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
             for (int64_t c = 0; c < C; c++)
                 for (int64_t r = tr == tr0 ? 0 : 2; r < 2 * S + 2; r++) {
                     const int64_t q = 2 * tr + r, ih = q - g->pad_top;
+                    /* the row the next step fills into this slot: each step
+                     * reads a row or two of every channel, rows a plane apart,
+                     * more streams than the hardware prefetchers follow */
                     if (tr + S < tr1 && ih + 2 * S >= 0 && ih + 2 * S < g->H)
-                        FC_NAME(wino_prefetch_row)(xn + (c * g->H + ih + 2 * S) * g->W, g->W);
+                        fc_prefetch_span(xn + (c * g->H + ih + 2 * S) * g->W, g->W * (int64_t)sizeof(REAL));
                     FC_NAME(wino_fill)(g, ih >= 0 && ih < g->H ? xn + (c * g->H + ih) * g->W : NULL, ldr,
                                        ring + (c * slots + q % slots) * 2 * ldr);
                 }
@@ -254,7 +245,7 @@ static int FC_NAME(wino_d2_task)(void *vctx, int64_t begin, int64_t end)
                     const int64_t qr = 2 * tr + r, ih = qr - t[0].pad_top, h = 2 * ih + ctx->a[p];
                     const int inside = ih >= 0 && h < g->H;
                     if (tr + S < tr1 && ih + 2 * S >= 0 && h + 4 * S < g->H)
-                        FC_NAME(wino_prefetch_row)(xn + (c * g->H + h + 4 * S) * g->W, g->W);
+                        fc_prefetch_span(xn + (c * g->H + h + 4 * S) * g->W, g->W * (int64_t)sizeof(REAL));
                     if (inside) {
                         /* even columns at line[0 .. Wp), odd ones at line[Wp .. 2 Wp), a zero past an odd count */
                         FC_NAME(deinterleave2)(xn + (c * g->H + h) * g->W, 0, (g->W + 1) / 2, 0, g->W / 2, line,

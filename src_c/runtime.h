@@ -15,6 +15,7 @@
 
 #include "fastconv.h"
 #include <assert.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -67,6 +68,16 @@ void fc_fpmode_leave(fc_fpmode mode);
 #else
 #define FC_PREFETCH(address) ((void)(address))
 #endif
+
+/* Read-prefetches every cache line of the `bytes` bytes at p: a run the
+ * hardware prefetchers will not follow (one of many short streams) fetched
+ * ahead of its use. */
+FC_INLINE void fc_prefetch_span(const void *p, int64_t bytes)
+{
+    if (bytes <= 0) return;
+    const uintptr_t last = ((uintptr_t)p + (uintptr_t)(bytes - 1)) & ~(uintptr_t)63;
+    for (uintptr_t line = (uintptr_t)p & ~(uintptr_t)63; line <= last; line += 64) FC_PREFETCH(line);
+}
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
 #define FC_X86 1
