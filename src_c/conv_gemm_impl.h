@@ -1789,14 +1789,7 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                 lda = P;
                 k = kcb;   /* the kernel adds the k % LANES tail in order */
             }
-            /* the outer product's col rows: lines (or the input's rows) ldb
-             * apart, one run, unless read from the slab below */
-            int rows_in_slab = 0;
-            if (op) {
-                gruns[0].off = 0;
-                gruns[0].len = kcb;
-                nruns = 1;
-            }
+            int rows_in_slab = 0;   /* the outer product's col rows: set below if so */
             if (in_place && pointwise) {
                 /* a 1x1 stride-1 conv's col rows are the input rows: read in place */
                 b = ctx->x + (t0 / P * g->C + group * Cg + r0) * HW + t0 % P;
@@ -1864,8 +1857,13 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                  * transposed into NR-channel panels, col rows read in place */
                 const int64_t rpad = FC_NAME(round_up)(rows, GEMM_NR);
                 e->gwpack(a, lda, rows, kcb, dyt);
-                if (!rows_in_slab)
+                if (!rows_in_slab) {
+                    /* lines, or the input's rows in place: ldb apart, one run */
                     for (int64_t q = 0; q < nb; q++) rowp[q] = b + q * ldb;
+                    gruns[0].off = 0;
+                    gruns[0].len = kcb;
+                    nruns = 1;
+                }
                 for (int64_t q = 0; q < rpad; q += GEMM_NR)
                     for (int64_t j = 0; j < nb; j += e->gwop_rows)
                         e->gwop(gruns, nruns, rowp + j, dyt + q * kcb, ct + j * rpad + q, rpad,
