@@ -87,7 +87,8 @@ typedef void (*fc_direct_gw_block_fn_f64)(const double *grad_y, int64_t out_rows
  *                  x(top + r + i, ow - pad_left + j)),
  * i ascending, j innermost, where x(v, c) is plane[v * W + c] inside the
  * H x W plane and 0 outside it; `zeros` holds W zeros.  bias may be NULL.
- * AVX-512 only. */
+ * At AVX-512 (conv_direct_simd_impl.h) and AVX2 (conv_direct_src3_avx2_impl.h);
+ * each sums an output in its own fixed order. */
 typedef void (*fc_direct_fwd_src3_fn_f32)(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                           const float *zeros, int64_t out_rows, const float *weights,
                                           const float *bias, int relu, int64_t OW, float *y);
@@ -110,7 +111,8 @@ typedef void (*fc_direct_gw_src3_fn_f64)(const double *grad_y, int64_t out_rows,
 /* The SIMD kernels (conv_direct_simd_impl.h), one set per instruction set
  * and float type: the row kernel, the general plane kernel and the
  * grad-weight block kernel; for 3x3, stride-1, undilated planes the
- * buffered plane kernel at AVX2, the in-place one at AVX-512. */
+ * buffered plane kernel and an in-place one at AVX2 (see
+ * direct_pick_fwd_src3), the in-place one at AVX-512. */
 #define FC_DIRECT_SIMD_KERNELS(isa, REAL, T)                                                          \
     void fc_direct_fwd_row_##isa##_##T(const fc_direct_tap_##T *taps, int64_t ntaps,                 \
                                        const int64_t *col_offsets, int64_t KW, int rows, int M,      \
@@ -135,6 +137,12 @@ void fc_direct_fwd_plane3_avx2_f32(const float *rows, int64_t row_len, int64_t s
 void fc_direct_fwd_plane3_avx2_f64(const double *rows, int64_t row_len, int64_t stride_h, int64_t out_rows,
                                    int64_t KH, int64_t KW, const int64_t *col_offsets, const double *weights,
                                    const double *bias, int relu, int64_t OW, double *y);
+void fc_direct_fwd_src3_avx2_f32(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                 const float *zeros, int64_t out_rows, const float *weights, const float *bias,
+                                 int relu, int64_t OW, float *y);
+void fc_direct_fwd_src3_avx2_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                 const double *zeros, int64_t out_rows, const double *weights, const double *bias,
+                                 int relu, int64_t OW, double *y);
 #endif
 #ifdef FC_HAVE_AVX512
 FC_DIRECT_SIMD_KERNELS(avx512, float, f32)

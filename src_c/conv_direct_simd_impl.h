@@ -29,7 +29,8 @@
  * conv_direct_impl.h): its row pairs hold the 9 weights as vectors and
  * unroll the taps, the same sums in the same order.  At the AVX-512 level
  * such planes are read in place instead (fc_direct_fwd_src3, below), with
- * no row buffer.
+ * no row buffer; at AVX2, planes of narrow rows are, by the sweep in
+ * conv_direct_src3_avx2_impl.h.
  *
  * Grad-weight block kernel: up to 10 taps accumulated at once over every row
  * of the block, each in its own register, so the FMA chains run in parallel
@@ -391,6 +392,52 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_plane3)(const REAL *rows, int64_t row
 }
 #endif
 
+/* A sweep's steps over input rows 0 .. out_rows + 1 of a plane of out_rows
+ * (>= 1) output rows: STEP(k, K0, K1, K2, P) with Ki nonzero where input row
+ * k meets kernel row i of an output row (output row k - i exists), and P =
+ * k % 3, a constant: the step keeps output row k's values in set P, row
+ * k - 1's in set (P + 2) % 3 and row k - 2's in set (P + 1) % 3, so each
+ * row's registers stay put as the sweep moves on.  The middle steps go
+ * three at a time for that.  Copying the sets round at each step instead
+ * (old = mid, mid = new) made GCC keep them on the stack: 8 vector stores
+ * and reloads per step, which on Zen 4, whose 512-bit stores take two
+ * cycles, held dw-128x56 at about half the FMA rate. */
+#define FC_SRC3_SWEEP_STEPS(STEP, out_rows)                                                                   \
+    do {                                                                                                      \
+        if ((out_rows) == 1) {                                                                                \
+            STEP(0, 1, 0, 0, 0);                                                                              \
+            STEP(1, 0, 1, 0, 1);                                                                              \
+            STEP(2, 0, 0, 1, 2);                                                                              \
+        } else {                                                                                              \
+            STEP(0, 1, 0, 0, 0);                                                                              \
+            STEP(1, 1, 1, 0, 1);                                                                              \
+            int64_t k_ = 2;                                                                                   \
+            for (; k_ + 3 <= (out_rows); k_ += 3) {                                                           \
+                STEP(k_, 1, 1, 1, 2);                                                                         \
+                STEP(k_ + 1, 1, 1, 1, 0);                                                                     \
+                STEP(k_ + 2, 1, 1, 1, 1);                                                                     \
+            }                                                                                                 \
+            /* k_ % 3 == 2 here, and k_ is out_rows less 0, 1 or 2 */                                         \
+            switch ((out_rows) - k_) {                                                                        \
+            case 0:                                                                                           \
+                STEP(k_, 0, 1, 1, 2);                                                                         \
+                STEP(k_ + 1, 0, 0, 1, 0);                                                                     \
+                break;                                                                                        \
+            case 1:                                                                                           \
+                STEP(k_, 1, 1, 1, 2);                                                                         \
+                STEP(k_ + 1, 0, 1, 1, 0);                                                                     \
+                STEP(k_ + 2, 0, 0, 1, 1);                                                                     \
+                break;                                                                                        \
+            default:                                                                                          \
+                STEP(k_, 1, 1, 1, 2);                                                                         \
+                STEP(k_ + 1, 1, 1, 1, 0);                                                                     \
+                STEP(k_ + 2, 0, 1, 1, 1);                                                                     \
+                STEP(k_ + 3, 0, 0, 1, 2);                                                                     \
+                break;                                                                                        \
+            }                                                                                                 \
+        }                                                                                                     \
+    } while (0)
+
 #ifdef VALIGN1
 /* The 3x3 stride-1 undilated plane kernel that reads the source plane in
  * place (AVX-512 only: masked loads and whole-register lane shifts).  The
@@ -583,52 +630,6 @@ FC_INLINE void FC_NAME(src3_rows)(const REAL *plane, int64_t H, int64_t W, int64
 #undef FC_DIRECT_SRC3_BLOCK
     }
 }
-
-/* A sweep's steps over input rows 0 .. out_rows + 1 of a plane of out_rows
- * (>= 1) output rows: STEP(k, K0, K1, K2, P) with Ki nonzero where input row
- * k meets kernel row i of an output row (output row k - i exists), and P =
- * k % 3, a constant: the step keeps output row k's values in set P, row
- * k - 1's in set (P + 2) % 3 and row k - 2's in set (P + 1) % 3, so each
- * row's registers stay put as the sweep moves on.  The middle steps go
- * three at a time for that.  Copying the sets round at each step instead
- * (old = mid, mid = new) made GCC keep them on the stack: 8 vector stores
- * and reloads per step, which on Zen 4, whose 512-bit stores take two
- * cycles, held dw-128x56 at about half the FMA rate. */
-#define FC_SRC3_SWEEP_STEPS(STEP, out_rows)                                                                   \
-    do {                                                                                                      \
-        if ((out_rows) == 1) {                                                                                \
-            STEP(0, 1, 0, 0, 0);                                                                              \
-            STEP(1, 0, 1, 0, 1);                                                                              \
-            STEP(2, 0, 0, 1, 2);                                                                              \
-        } else {                                                                                              \
-            STEP(0, 1, 0, 0, 0);                                                                              \
-            STEP(1, 1, 1, 0, 1);                                                                              \
-            int64_t k_ = 2;                                                                                   \
-            for (; k_ + 3 <= (out_rows); k_ += 3) {                                                           \
-                STEP(k_, 1, 1, 1, 2);                                                                         \
-                STEP(k_ + 1, 1, 1, 1, 0);                                                                     \
-                STEP(k_ + 2, 1, 1, 1, 1);                                                                     \
-            }                                                                                                 \
-            /* k_ % 3 == 2 here, and k_ is out_rows less 0, 1 or 2 */                                         \
-            switch ((out_rows) - k_) {                                                                        \
-            case 0:                                                                                           \
-                STEP(k_, 0, 1, 1, 2);                                                                         \
-                STEP(k_ + 1, 0, 0, 1, 0);                                                                     \
-                break;                                                                                        \
-            case 1:                                                                                           \
-                STEP(k_, 1, 1, 1, 2);                                                                         \
-                STEP(k_ + 1, 0, 1, 1, 0);                                                                     \
-                STEP(k_ + 2, 0, 0, 1, 1);                                                                     \
-                break;                                                                                        \
-            default:                                                                                          \
-                STEP(k_, 1, 1, 1, 2);                                                                         \
-                STEP(k_ + 1, 1, 1, 1, 0);                                                                     \
-                STEP(k_ + 2, 0, 1, 1, 1);                                                                     \
-                STEP(k_ + 3, 0, 0, 1, 2);                                                                     \
-                break;                                                                                        \
-            }                                                                                                 \
-        }                                                                                                     \
-    } while (0)
 
 /* Source row v of the plane (`zeros` outside it) at the first padded column
  * of a sweep's block, which starts at output column 0. */
