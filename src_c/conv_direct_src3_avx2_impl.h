@@ -31,7 +31,8 @@
  * Blocks whose loads stay inside the row use plain loads; the blocks at the
  * row's ends use masked loads, whose masked-off lanes read zeros and touch
  * no memory, so the zeros of the padding enter the sums as a padded row's
- * would.  A row's partial last vector is stored masked.
+ * would.  A row's partial last vector is stored whole wherever what it
+ * writes past the row is stored again later by the same call (s3_sweep).
  *
  * Tall planes are swept in bands of FC_SRC3_BAND_BYTES of input, so that a
  * band stays in L1 while its column blocks go across it (64 KB bands made
@@ -93,8 +94,8 @@ FC_INLINE const REAL *FC_NAME(s3_row)(const REAL *plane, int64_t H, int64_t W, i
  * compiler from hoisting them into registers).  m: the masks of tap j of
  * vector u at m[u * 3 + j] where EDGE. */
 FC_INLINE void FC_NAME(s3_step)(const REAL *row, const VMASK *m, const VEC *wv, const REAL *w2, VEC b, int relu,
-                                const int U, const int EDGE, int tail, const int NEW, const int MID, const int OLD,
-                                VEC *n, VEC *md, VEC *o, REAL *yo)
+                                const int U, const int EDGE, int tail, int whole, const int NEW, const int MID,
+                                const int OLD, VEC *n, VEC *md, VEC *o, REAL *yo)
 {
     FC_SCALAR(w2);
 #if defined(__GNUC__)
@@ -114,9 +115,10 @@ FC_INLINE void FC_NAME(s3_step)(const REAL *row, const VMASK *m, const VEC *wv, 
         }
         if (MID) md[u] = VADD(md[u], t1);
         if (OLD) {
+            /* whole: a partial last vector may be stored whole */
             o[u] = VADD(o[u], t2);
             const VEC r = relu ? VMAX(VZERO(), o[u]) : o[u];
-            if (u == U - 1 && tail < VL)
+            if (u == U - 1 && tail < VL && !whole)
                 VMASKSTORE(yo + u * VL, VTAILMASK(tail), r);
             else
                 VSTOREU(yo + u * VL, r);
@@ -126,12 +128,19 @@ FC_INLINE void FC_NAME(s3_step)(const REAL *row, const VMASK *m, const VEC *wv, 
 
 /* out_rows (>= 1) output rows of the column block of U vectors at output
  * column ow, swept down from source row top; y: the first row's output
- * row.  The three accumulator sets keep their registers through the
- * sweep (FC_SRC3_SWEEP_STEPS). */
+ * row; last_row: the call's last output row, counted from y.  The three
+ * accumulator sets keep their registers through the sweep
+ * (FC_SRC3_SWEEP_STEPS).  A row's partial last vector is stored whole
+ * where what it writes past the row lands in the call's later rows: the
+ * next rows of this block's sweep, or the first columns of the next row,
+ * which the call's blocks, going right to left, store afterwards; else
+ * masked (AMD cores run a masked store several times slower than a plain
+ * one: against masking every partial vector, depthwise 7x7, 14x14 and
+ * 28x28 planes took 0.80-0.86 of the time, 57x57 0.93, the same bits). */
 FC_INLINE void FC_NAME(s3_sweep)(const REAL *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                  const REAL *zeros, int64_t out_rows, int64_t ow, const int U, const int EDGE,
                                  const VMASK *m, const VEC *wv, const REAL *w2, VEC b, int relu, int tail,
-                                 int64_t OW, REAL *y, FC_NAME(s3_fetch) *f)
+                                 int64_t last_row, int64_t OW, REAL *y, FC_NAME(s3_fetch) *f)
 {
     VEC s[3][2];
     const int64_t c0 = ow - pad_left;
@@ -139,8 +148,8 @@ FC_INLINE void FC_NAME(s3_sweep)(const REAL *plane, int64_t H, int64_t W, int64_
     do {                                                                                                      \
         const REAL *row_ = FC_NAME(s3_row)(plane, H, W, top + (k), zeros, c0);                                \
         REAL *yo_ = y + ((k) - 2) * OW + ow;                                                                  \
-        FC_NAME(s3_step)(row_, m, wv, w2, b, relu, U, EDGE, tail, NEW, MID, OLD, s[P], s[((P) + 2) % 3],     \
-                         s[((P) + 1) % 3], yo_);                                                              \
+        FC_NAME(s3_step)(row_, m, wv, w2, b, relu, U, EDGE, tail, (last_row - ((k) - 2)) * OW >= VL - tail, \
+                         NEW, MID, OLD, s[P], s[((P) + 2) % 3], s[((P) + 1) % 3], yo_);                       \
         FC_NAME(s3_fetch_step)(f);                                                                            \
     } while (0)
     FC_SRC3_SWEEP_STEPS(FC_S3_STEP, out_rows);
@@ -168,9 +177,11 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, i
     f.out_end = f.out + (uintptr_t)(out_rows * OW * (int64_t)sizeof(REAL));
     for (int64_t r0 = 0; r0 < out_rows; r0 += band) {
         const int64_t rows = FC_MIN(band, out_rows - r0);
-        for (int64_t v = 0; v < vectors; v += 2) {
-            /* a last single vector goes with the one before it (computed
-             * twice, the same values) where there is one */
+        for (int64_t block = (vectors + 1) / 2 - 1; block >= 0; block--) {
+            /* right to left (see s3_sweep); a last single vector goes with
+             * the one before it (computed twice, the same values) where
+             * there is one */
+            const int64_t v = 2 * block;
             int U = vectors - v >= 2 ? 2 : 1;
             const int64_t vv = U == 1 && vectors >= 2 ? vectors - 2 : v;
             if (vectors >= 2) U = 2;
@@ -183,7 +194,7 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, i
                     for (int j = 0; j < 3; j++) m[u * 3 + j] = FC_NAME(s3_mask)(c0 + u * VL + j, W);
 #define FC_S3_SWEEP(U_, EDGE_)                                                                               \
     FC_NAME(s3_sweep)(plane, H, W, top + r0, pad_left, zeros, rows, ow, U_, EDGE_, m, wv, weights + 6, b, relu, \
-                      t, OW, y + r0 * OW, &f)
+                      t, out_rows - 1 - r0, OW, y + r0 * OW, &f)
             if (U == 2) {
                 if (edge) FC_S3_SWEEP(2, 1);
                 else FC_S3_SWEEP(2, 0);
