@@ -438,6 +438,45 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_plane3)(const REAL *rows, int64_t row
         }                                                                                                     \
     } while (0)
 
+/* ---- rows of the in-place 3x3 kernels (the AVX-512 one below, the AVX2
+ * one in conv_direct_src3_avx2_impl.h) ---- */
+
+/* rows[k] for k < n: source row first + k of the H x W plane, or `zeros`
+ * outside it; kept in general registers (FC_SCALAR). */
+FC_INLINE void FC_NAME(src3_source_rows)(const REAL *plane, int64_t H, int64_t W, int64_t first, const REAL *zeros,
+                                         const int n, const REAL **rows)
+{
+    for (int k = 0; k < n; k++) {
+        const int64_t v = first + k;
+        const REAL *row = v >= 0 && v < H ? plane + v * W : zeros;
+        FC_SCALAR(row);
+        rows[k] = row;
+    }
+}
+
+/* rp[k] = rows[k] moved to the block's first padded column, ow - pad_left:
+ * addresses as integers, since the first vector may start before the row. */
+FC_INLINE void FC_NAME(src3_block_rows)(const REAL *const *rows, const int n, int64_t ow, int64_t pad_left,
+                                        const REAL **rp)
+{
+    for (int k = 0; k < n; k++) {
+        const REAL *row = (const REAL *)((uintptr_t)rows[k] + (uintptr_t)(ow - pad_left) * sizeof(REAL));
+        FC_SCALAR(row);
+        rp[k] = row;
+    }
+}
+
+/* Source row v of the plane (`zeros` outside it) at the first padded column
+ * of a sweep's block, which starts at output column ow. */
+FC_INLINE const REAL *FC_NAME(src3_sweep_row)(const REAL *plane, int64_t H, int64_t W, int64_t v,
+                                              const REAL *zeros, int64_t ow, int64_t pad_left)
+{
+    const REAL *row, *at;
+    FC_NAME(src3_source_rows)(plane, H, W, v, zeros, 1, &row);
+    FC_NAME(src3_block_rows)(&row, 1, ow, pad_left, &at);
+    return at;
+}
+
 #ifdef VALIGN1
 /* The 3x3 stride-1 undilated plane kernel that reads the source plane in
  * place (AVX-512 only: masked loads and whole-register lane shifts).  The
@@ -494,31 +533,6 @@ FC_INLINE const VMASK *FC_NAME(src3_block_masks)(const FC_NAME(src3_masks) *mk, 
     if (ow - pad_left >= 0 && ow - pad_left + 5 * VL <= W) return mk->inside;
     for (int u = 0; u < 5; u++) edge[u] = FC_NAME(src3_mask)(ow + u * VL - pad_left, W);
     return edge;
-}
-
-/* rows[k] for k < n: source row first + k of the H x W plane, or `zeros`
- * outside it; kept in general registers (FC_SCALAR). */
-FC_INLINE void FC_NAME(src3_source_rows)(const REAL *plane, int64_t H, int64_t W, int64_t first, const REAL *zeros,
-                                         const int n, const REAL **rows)
-{
-    for (int k = 0; k < n; k++) {
-        const int64_t v = first + k;
-        const REAL *row = v >= 0 && v < H ? plane + v * W : zeros;
-        FC_SCALAR(row);
-        rows[k] = row;
-    }
-}
-
-/* rp[k] = rows[k] moved to the block's first padded column, ow - pad_left:
- * addresses as integers, since the first vector may start before the row. */
-FC_INLINE void FC_NAME(src3_block_rows)(const REAL *const *rows, const int n, int64_t ow, int64_t pad_left,
-                                        const REAL **rp)
-{
-    for (int k = 0; k < n; k++) {
-        const REAL *row = (const REAL *)((uintptr_t)rows[k] + (uintptr_t)(ow - pad_left) * sizeof(REAL));
-        FC_SCALAR(row);
-        rp[k] = row;
-    }
 }
 
 /* The U + 1 vectors of one input row of a block (masked loads, each held
@@ -631,17 +645,6 @@ FC_INLINE void FC_NAME(src3_rows)(const REAL *plane, int64_t H, int64_t W, int64
     }
 }
 
-/* Source row v of the plane (`zeros` outside it) at the first padded column
- * of a sweep's block, which starts at output column 0. */
-FC_INLINE const REAL *FC_NAME(src3_sweep_row)(const REAL *plane, int64_t H, int64_t W, int64_t v,
-                                              const REAL *zeros, int64_t pad_left)
-{
-    const REAL *row, *at;
-    FC_NAME(src3_source_rows)(plane, H, W, v, zeros, 1, &row);
-    FC_NAME(src3_block_rows)(&row, 1, 0, pad_left, &at);
-    return at;
-}
-
 /* One input row's step of a sweep: input row k (row, at the block's first
  * padded column) adds kernel row 0 of output row k (n, started from b),
  * kernel row 1 of row k - 1 (md) and kernel row 2 of row k - 2 (o), where
@@ -714,7 +717,7 @@ FC_INLINE void FC_NAME(src3_sweep)(const REAL *plane, int64_t H, int64_t W, int6
     if (out_rows <= 0) return;
 #define FC_SRC3_STEP(k, NEW, MID, OLD, P)                                                                     \
     do {                                                                                                      \
-        const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, pad_left);                  \
+        const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, 0, pad_left);               \
         REAL *yo_ = y + ((k) - 2) * OW;                                                                       \
         FC_NAME(src3_step)(row_, m, wv, b, relu, U, HALF, tail, NEW, MID, OLD, s[P], s[((P) + 2) % 3],       \
                            s[((P) + 1) % 3], yo_, (uintptr_t)row_ + ahead, (uintptr_t)yo_ + ahead);           \
@@ -875,7 +878,7 @@ FC_INLINE void FC_NAME(gw_src3_sweep)(const REAL *grad_y, int64_t out_rows, int6
     if (out_rows <= 0) return;
 #define FC_GW_SRC3_STEP(k, G0, G1, G2, P)                                                                     \
     do {                                                                                                      \
-        const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, pad_left);                  \
+        const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, 0, pad_left);               \
         const REAL *gy_ = grad_y + (k) * OW;                                                                  \
         FC_NAME(gw_src3_step)(row_, m, gy_, a, g[P], g[((P) + 2) % 3], g[((P) + 1) % 3], U, tail, G0, G1,    \
                               G2, (uintptr_t)row_ + ahead, (uintptr_t)gy_ + ahead);                           \

@@ -47,9 +47,7 @@
 #error "conv_direct_src3_avx2_impl.h is the AVX2 kernel; AVX-512 has its own in conv_direct_simd_impl.h"
 #endif
 
-#ifndef FC_SRC3_BAND_BYTES
 #define FC_SRC3_BAND_BYTES 16384
-#endif
 
 /* The lanes l of a vector at source column c with 0 <= c + l < W. */
 FC_INLINE VMASK FC_NAME(s3_mask)(int64_t c, int64_t W)
@@ -72,17 +70,6 @@ FC_INLINE void FC_NAME(s3_fetch_step)(FC_NAME(s3_fetch) *f)
     FC_PREFETCH(f->out);
     f->in = f->in < f->in_end ? f->in + 64 : f->in;
     f->out = f->out < f->out_end ? f->out + 64 : f->out;
-}
-
-/* Source row v (`zeros` outside the plane) moved to padded column c0:
- * addresses as integers, since c0 may be negative. */
-FC_INLINE const REAL *FC_NAME(s3_row)(const REAL *plane, int64_t H, int64_t W, int64_t v, const REAL *zeros,
-                                      int64_t c0)
-{
-    const REAL *row = v >= 0 && v < H ? plane + v * W : zeros;
-    row = (const REAL *)((uintptr_t)row + (uintptr_t)c0 * sizeof(REAL));
-    FC_SCALAR(row);
-    return row;
 }
 
 /* One input row's step of a column block of U vectors: input row k (row, at
@@ -143,10 +130,9 @@ FC_INLINE void FC_NAME(s3_sweep)(const REAL *plane, int64_t H, int64_t W, int64_
                                  int64_t last_row, int64_t OW, REAL *y, FC_NAME(s3_fetch) *f)
 {
     VEC s[3][2];
-    const int64_t c0 = ow - pad_left;
 #define FC_S3_STEP(k, NEW, MID, OLD, P)                                                                       \
     do {                                                                                                      \
-        const REAL *row_ = FC_NAME(s3_row)(plane, H, W, top + (k), zeros, c0);                                \
+        const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, ow, pad_left);              \
         REAL *yo_ = y + ((k) - 2) * OW + ow;                                                                  \
         FC_NAME(s3_step)(row_, m, wv, w2, b, relu, U, EDGE, tail, (last_row - ((k) - 2)) * OW >= VL - tail, \
                          NEW, MID, OLD, s[P], s[((P) + 2) % 3], s[((P) + 1) % 3], yo_);                       \
