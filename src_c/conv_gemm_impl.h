@@ -188,23 +188,13 @@ static int64_t FC_NAME(split_max)(const FC_NAME(split) *sp)
 
 /* ---- macro-kernel -------------------------------------------------------- */
 
-/* A write hint, where the compiler has one. */
-#ifndef FC_GEMM_PREFETCH_W
-#if defined(__GNUC__) || defined(__clang__)
-#define FC_GEMM_PREFETCH_W(p) __builtin_prefetch((p), 1, 3)
-#else
-#define FC_GEMM_PREFETCH_W(p) ((void)(p))
-#endif
-#endif
-
 /* The 2*MR-row kernel pays off over a long enough reduction; over a short
  * one its twelve scattered output rows cost more than the B reuse saves
  * (1x1 grad_input, k = 64: 11% slower). */
 #define FC_DOUBLE_MIN_K 128
 
 /* Rows [0, rows) of an NR-wide output tile at c, ld apart, fetched ahead of
- * the kernel call that stores them: every line of each row (NR values span 3
- * lines where a row is not 64-byte aligned).  The macro-kernels write C a
+ * the kernel call that stores them, every line of each row.  The macro-kernels write C a
  * column panel at a time, down all its rows: each row of C (an output
  * channel's plane, far from the next) is a stream of its own, more than the
  * hardware prefetchers follow, and the stores' misses held the kernel up.
@@ -217,13 +207,9 @@ static int64_t FC_NAME(split_max)(const FC_NAME(split) *sp)
  * tiles store along a few output rows at a time, which the prefetchers
  * follow: fetching there changed nothing (cifar-3to64 1.03, dilated-64
  * 1.06). */
-FC_INLINE void FC_NAME(prefetch_tile_rows)(REAL *c, int64_t ld, int64_t rows)
+FC_INLINE void FC_NAME(prefetch_tile_rows)(const REAL *c, int64_t ld, int64_t rows)
 {
-    for (int64_t r = 0; r < rows; r++) {
-        FC_GEMM_PREFETCH_W(c + r * ld);
-        FC_GEMM_PREFETCH_W(c + r * ld + GEMM_NR / 2);
-        FC_GEMM_PREFETCH_W(c + r * ld + GEMM_NR - 1);
-    }
+    for (int64_t r = 0; r < rows; r++) fc_prefetch_span(c + r * ld, GEMM_NR * (int64_t)sizeof(REAL));
 }
 
 /* C[m x n] (rows ldc apart) from packed A (m rows) and packed B (n columns),
