@@ -8,7 +8,7 @@ Each binding picks the float32/float64 entry point, releases the GIL and makes
 one call into src_c/.  The op bindings live in the included .pxi files.
 """
 cimport numpy as cnp
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, INT64_MAX
 
 cnp.import_array()
 
@@ -37,6 +37,9 @@ cdef extern from "fastconv.h" nogil:
     void fc_set_num_threads(int n)
     int fc_winograd_enabled()
     void fc_set_winograd(int on)
+    int64_t fc_llc_bytes()
+    int64_t fc_stream_threshold()
+    void fc_set_stream_threshold(int64_t nbytes)
     int fc_get_num_threads()
     int fc_cpu_count()
     const char *fc_compiler()

@@ -29,6 +29,26 @@ def set_winograd(bint enabled):
     return previous
 
 
+def llc_bytes():
+    """The last-level cache in bytes as the CPU reports it (0: not reported)."""
+    return fc_llc_bytes()
+
+
+def stream_threshold():
+    """Bytes (input and output) from which a pooling pass writes its output with
+    non-temporal stores; None where it never does (the cache size is unknown)."""
+    cdef int64_t t = fc_stream_threshold()
+    return None if t == INT64_MAX else t
+
+
+def set_stream_threshold(nbytes):
+    """Sets stream_threshold() (None: 3/4 of the last-level cache, the default);
+    returns the previous setting as stream_threshold() gave it."""
+    previous = stream_threshold()
+    fc_set_stream_threshold(-1 if nbytes is None else max(0, int(nbytes)))
+    return previous
+
+
 def openmp_enabled():
     return bool(fc_openmp_enabled())
 

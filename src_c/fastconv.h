@@ -61,6 +61,14 @@ void fc_set_num_threads(int n);       /* n >= 1 */
  * on unless FASTCONV_WINOGRAD=0. */
 int fc_winograd_enabled(void);
 void fc_set_winograd(int on);
+/* The last-level cache in bytes as the CPU reports it (0: unknown).  Passes
+ * that move at least fc_stream_threshold() bytes (input and output) write
+ * their output with non-temporal stores, where the kernel can (see
+ * pool_rows_impl.h); fc_set_stream_threshold sets it (a negative value: back
+ * to 3/4 of the last-level cache, INT64_MAX where that is unknown). */
+int64_t fc_llc_bytes(void);
+int64_t fc_stream_threshold(void);
+void fc_set_stream_threshold(int64_t bytes);
 int fc_get_num_threads(void);         /* effective count for a call made from this thread */
 int fc_cpu_count(void);
 const char *fc_compiler(void);

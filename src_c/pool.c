@@ -85,10 +85,13 @@ static double forward_work(const fc_geom *g)
     return (double)g->N * g->C * ((double)g->OH * g->OW * g->KH * g->KW + (double)g->H * g->W);
 }
 
-static int run_forward(const fc_geom *g, fc_task_fn kernel, const void *x, void *y, int64_t *indices,
-                       int divisor_mode, int64_t divisor_override)
+static int run_forward(const fc_geom *g, size_t real_size, fc_task_fn kernel, const void *x, void *y,
+                       int64_t *indices, int divisor_mode, int64_t divisor_override)
 {
-    fc_pool_job job = {g, x, y, indices, divisor_mode, divisor_override, forward_row_blocks(g)};
+    /* the input read once, the output written once */
+    const double bytes = (double)g->N * g->C * ((double)g->H * g->W + (double)g->OH * g->OW) * (double)real_size;
+    fc_pool_job job = {g, x, y, indices, divisor_mode, divisor_override, forward_row_blocks(g),
+                       !indices && fc_stream_output(bytes)};
     return fc_parallel_for(g->N * g->C * job.row_blocks, forward_work(g), kernel, &job);
 }
 
@@ -106,28 +109,28 @@ int fc_max_pool2d_f32(const fc_geom *g, const float *x, float *y, int64_t *indic
     if (g->OW < FC_POOL_MIN_ROW_OUTPUTS || (indices && !indices_fit_int32(g)))
         return pool_ref_max_f32(g, x, y, indices);
     fc_pool_kernels k = pool_kernels(0);
-    return run_forward(g, indices ? k.max_indices_rows : k.max_rows, x, y, indices, 0, 0);
+    return run_forward(g, sizeof(float), indices ? k.max_indices_rows : k.max_rows, x, y, indices, 0, 0);
 }
 
 int fc_max_pool2d_f64(const fc_geom *g, const double *x, double *y, int64_t *indices)
 {
     if (g->OW < FC_POOL_MIN_ROW_OUTPUTS) return pool_ref_max_f64(g, x, y, indices);
     fc_pool_kernels k = pool_kernels(1);
-    return run_forward(g, indices ? k.max_indices_rows : k.max_rows, x, y, indices, 0, 0);
+    return run_forward(g, sizeof(double), indices ? k.max_indices_rows : k.max_rows, x, y, indices, 0, 0);
 }
 
 int fc_avg_pool2d_f32(const fc_geom *g, const float *x, float *y,
                       int divisor_mode, int64_t divisor_override)
 {
     if (g->OW < FC_POOL_MIN_ROW_OUTPUTS) return pool_ref_avg_f32(g, x, y, divisor_mode, divisor_override);
-    return run_forward(g, pool_kernels(0).avg_rows, x, y, NULL, divisor_mode, divisor_override);
+    return run_forward(g, sizeof(float), pool_kernels(0).avg_rows, x, y, NULL, divisor_mode, divisor_override);
 }
 
 int fc_avg_pool2d_f64(const fc_geom *g, const double *x, double *y,
                       int divisor_mode, int64_t divisor_override)
 {
     if (g->OW < FC_POOL_MIN_ROW_OUTPUTS) return pool_ref_avg_f64(g, x, y, divisor_mode, divisor_override);
-    return run_forward(g, pool_kernels(1).avg_rows, x, y, NULL, divisor_mode, divisor_override);
+    return run_forward(g, sizeof(double), pool_kernels(1).avg_rows, x, y, NULL, divisor_mode, divisor_override);
 }
 
 /* One task per plane: a plane's scatter stays in one task, in output order. */

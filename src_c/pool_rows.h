@@ -21,6 +21,10 @@
  * stride and no padding, each input row is its one output row's shares
  * repeated, written without spread rows); max scatters through the indices.
  *
+ * A forward pass too large for the last-level cache (fc_stream_output)
+ * writes its output with non-temporal stores where the ISA file gives the
+ * kernels one (vstream): a store that misses otherwise reads its line first.
+ *
  * Tasks: forward = (plane, block of output rows), backward = plane.  Each
  * output is computed by one task in a fixed order, so results do not depend
  * on the thread count.
@@ -41,6 +45,7 @@ typedef struct fc_pool_job {
     int divisor_mode;          /* avg: FC_AVG_* */
     int64_t divisor_override;  /* avg: FC_AVG_DIVISOR */
     int64_t row_blocks;        /* forward: output-row blocks per plane */
+    int stream;                /* forward without indices: output with non-temporal stores (vstream) */
 } fc_pool_job;
 
 /* Nonzero when every one of the n indices lies in [0, plane): an OR over

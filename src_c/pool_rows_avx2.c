@@ -8,9 +8,24 @@
 #include "pool_rows.h"
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #define FC_POOL_VEC 1
+
+/* Non-temporal stores of v's first `bytes` bytes (16 or 32) at the 16-byte
+ * aligned p: one 32-byte store where p is 32-byte aligned and v goes out
+ * whole, else 16-byte pieces (see out_store in pool_rows_impl.h). */
+FC_INLINE void fc_pool_stream256(float *p, __m256 v, int64_t bytes)
+{
+    if (bytes == 32 && ((uintptr_t)p & 31) == 0) {
+        _mm256_stream_ps(p, v);
+        return;
+    }
+    _mm_stream_ps(p, _mm256_castps256_ps128(v));
+    if (bytes > 16) _mm_stream_ps(p + 4, _mm256_extractf128_ps(v, 1));
+}
+#define vstream_fence _mm_sfence
 
 /* nanmax(best, v): max_ps returns its second operand when either is NaN or
  * both are equal, so max(v, best) keeps best on ties and a NaN best; the
@@ -23,6 +38,7 @@
 #define VLEN 8
 #define vload _mm256_loadu_ps
 #define vstore _mm256_storeu_ps
+#define vstream(p, v, bytes) fc_pool_stream256((p), (v), (bytes))
 #define vadd _mm256_add_ps
 FC_INLINE __m256 vnanmax(__m256 best, __m256 v)
 {
@@ -145,6 +161,7 @@ FC_INLINE __m256 vprev2(__m256 prev, __m256 cur)
 #undef VLEN
 #undef vload
 #undef vstore
+#undef vstream
 #undef vadd
 #undef vnanmax
 #undef vstride2
@@ -167,6 +184,7 @@ FC_INLINE __m256 vprev2(__m256 prev, __m256 cur)
 #define VLEN 4
 #define vload _mm256_loadu_pd
 #define vstore _mm256_storeu_pd
+#define vstream(p, v, bytes) fc_pool_stream256((float *)(p), _mm256_castpd_ps(v), (bytes))
 #define vadd _mm256_add_pd
 FC_INLINE __m256d vnanmax_pd(__m256d best, __m256d v)
 {

@@ -12,6 +12,7 @@
 #ifdef FC_HAVE_AVX512
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "avx512_target_begin.h"
@@ -19,6 +20,23 @@
 #define FC_POOL_VEC 1
 /* A partial last vector of outputs is computed whole and stored masked. */
 #define FC_POOL_TAIL 1
+
+/* Non-temporal stores of v's first `bytes` bytes (a multiple of 16, at most
+ * 64) at the 16-byte aligned p: one 64-byte store where p is 64-byte
+ * aligned and v goes out whole, else 16-byte pieces (see out_store in
+ * pool_rows_impl.h).  vstream_fence orders them before the task returns. */
+FC_INLINE void fc_pool_stream512(float *p, __m512 v, int64_t bytes)
+{
+    if (bytes == 64 && ((uintptr_t)p & 63) == 0) {
+        _mm512_stream_ps(p, v);
+        return;
+    }
+    _mm_stream_ps(p, _mm512_castps512_ps128(v));
+    if (bytes > 16) _mm_stream_ps(p + 4, _mm512_extractf32x4_ps(v, 1));
+    if (bytes > 32) _mm_stream_ps(p + 8, _mm512_extractf32x4_ps(v, 2));
+    if (bytes > 48) _mm_stream_ps(p + 12, _mm512_extractf32x4_ps(v, 3));
+}
+#define vstream_fence _mm_sfence
 
 #define REAL float
 #define FC_POOL_INDEX int32_t
@@ -30,6 +48,7 @@
 #define vadd _mm512_add_ps
 #define vset1 _mm512_set1_ps
 #define vstore_n(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
+#define vstream(p, v, bytes) fc_pool_stream512((p), (v), (bytes))
 /* p[0..n), lanes n.. = fill (not read) */
 #define vload_n(p, n, fill) _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << (n)) - 1u), (p))
 /* take = (v > best) | (v != v), the scalar rule, as a lane mask; vselect(take, best, v) = take ? v : best */
@@ -117,6 +136,7 @@ FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev
 #undef vadd
 #undef vset1
 #undef vstore_n
+#undef vstream
 #undef vload_n
 #undef VTAKE
 #undef vtake
@@ -153,6 +173,7 @@ FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev
 #define vadd _mm512_add_pd
 #define vset1 _mm512_set1_pd
 #define vstore_n(p, v, n) _mm512_mask_storeu_pd((p), (__mmask8)((1u << (n)) - 1u), (v))
+#define vstream(p, v, bytes) fc_pool_stream512((float *)(p), _mm512_castpd_ps(v), (bytes))
 #define vload_n(p, n, fill) _mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << (n)) - 1u), (p))
 #define VTAKE __mmask8
 #define vtake(best, v) ((__mmask8)(_mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q)))

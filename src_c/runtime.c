@@ -36,6 +36,8 @@
 static int simd_detected = -1;
 static int simd_in_use = FC_SIMD_GENERIC;
 static int winograd_on = 1;
+static int64_t llc_bytes = 0;
+static int64_t stream_threshold = -1;   /* -1: from the last-level cache */
 
 #if FC_X86
 #if defined(_MSC_VER)
@@ -73,6 +75,48 @@ static int detect_avx2_fma(void)
     return (regs[1] >> 5) & 1;
 }
 
+/* The largest data or unified cache the deterministic cache parameters list
+ * (CPUID leaf 4 on Intel, 0x8000001D on AMD and Hygon; AMD's older leaf
+ * 0x80000006 where those are missing): the last-level cache in bytes, 0 when
+ * the CPU does not say. */
+static int64_t detect_llc_bytes(void)
+{
+    int regs[4];
+    cpuid(0, 0, regs);
+    const int max_leaf = regs[0];
+    /* vendor string in ebx, edx, ecx: "Auth" "enti" "cAMD", "Hygo" "nGen" "uine" */
+    const int amd = (regs[1] == 0x68747541 && regs[3] == 0x69746e65) || (regs[1] == 0x6f677948 && regs[3] == 0x6e65476e);
+    cpuid((int)0x80000000u, 0, regs);
+    const unsigned max_ext = (unsigned)regs[0];
+    int leaf = 0;
+    if (amd && max_ext >= 0x8000001Du) {
+        cpuid((int)0x80000001u, 0, regs);
+        if ((regs[2] >> 22) & 1) leaf = (int)0x8000001Du;   /* TOPOEXT */
+    } else if (!amd && max_leaf >= 4) {
+        leaf = 4;
+    }
+    int64_t best = 0;
+    int best_level = 0;
+    for (int sub = 0; leaf && sub < 16; sub++) {
+        cpuid(leaf, sub, regs);
+        const int type = regs[0] & 0x1F, level = (regs[0] >> 5) & 7;
+        if (type == 0) break;
+        if (type != 1 && type != 3) continue;   /* data or unified */
+        const int64_t ways = ((regs[1] >> 22) & 0x3FF) + 1, parts = ((regs[1] >> 12) & 0x3FF) + 1;
+        const int64_t line = (regs[1] & 0xFFF) + 1, sets = (int64_t)(unsigned)regs[2] + 1;
+        if (level >= best_level) {
+            best_level = level;
+            best = ways * parts * line * sets;
+        }
+    }
+    if (best == 0 && amd && max_ext >= 0x80000006u) {
+        cpuid((int)0x80000006u, 0, regs);
+        best = (int64_t)(((unsigned)regs[3] >> 18) & 0x3FFF) * 512 * 1024;   /* L3, in 512 KB units */
+        if (best == 0) best = (int64_t)(((unsigned)regs[2] >> 16) & 0xFFFF) * 1024;   /* L2, in KB */
+    }
+    return best;
+}
+
 /* AVX-512F usable: the CPU has it and the OS saves opmask and zmm state. */
 static int detect_avx512f(void)
 {
@@ -87,6 +131,9 @@ static int detect_avx512f(void)
 void fc_runtime_init(void)
 {
     if (simd_detected >= 0) return;
+#if FC_X86
+    llc_bytes = detect_llc_bytes();
+#endif
     int detected = FC_SIMD_GENERIC;
 #if FC_X86 && defined(FASTCONV_HAVE_AVX2)
     if (detect_avx2_fma()) detected = FC_SIMD_AVX2;
@@ -110,6 +157,30 @@ void fc_runtime_init(void)
 
 int fc_winograd_enabled(void) { return winograd_on; }
 void fc_set_winograd(int on) { winograd_on = on != 0; }
+
+int64_t fc_llc_bytes(void) { return llc_bytes; }
+
+/* A pass that moves at least 3/4 of the last-level cache (glibc's memcpy
+ * takes to non-temporal stores at the same share) cannot keep its output
+ * in that cache beside the input streaming through it; without a known
+ * cache size, nothing streams. */
+int64_t fc_stream_threshold(void)
+{
+    if (stream_threshold >= 0) return stream_threshold;
+    return llc_bytes > 0 ? llc_bytes / 4 * 3 : INT64_MAX;
+}
+
+void fc_set_stream_threshold(int64_t bytes) { stream_threshold = bytes < 0 ? -1 : bytes; }
+
+int fc_stream_output(double bytes)
+{
+#if FC_X86
+    return bytes >= (double)fc_stream_threshold();
+#else
+    (void)bytes;
+    return 0;
+#endif
+}
 
 int fc_simd_level(void) { return simd_in_use; }
 int fc_simd_level_detected(void) { return simd_detected < 0 ? FC_SIMD_GENERIC : simd_detected; }

@@ -37,6 +37,11 @@ int fc_parallel_for(int64_t ntasks, double work_flops, fc_task_fn fn, void *ctx)
 /* Thread count fc_parallel_for would use for a call of this cost. */
 int fc_threads_for(double work_flops, int64_t ntasks);
 
+/* Nonzero when a pass moving `bytes` bytes (input and output) should write
+ * its output with non-temporal stores: at least fc_stream_threshold(), and
+ * on x86 (the only stores of that kind the kernels have). */
+int fc_stream_output(double bytes);
+
 /* Denormal mode for code that runs outside fc_parallel_for. */
 typedef struct { unsigned int saved; } fc_fpmode;
 fc_fpmode fc_fpmode_enter(void);

@@ -311,6 +311,80 @@ def test_baseline_and_simd_paths_are_bitwise_identical():
         assert best[name] == generic[name], f"{name}: {level} and generic results differ"
 
 
+# ---- non-temporal output stores --------------------------------------------------------------
+# A forward pass that moves at least _core.stream_threshold() bytes writes its output with
+# non-temporal stores where the row kernels can (stride 2 along the row, every row 16-byte
+# aligned: widths whose rows are whole 16-byte pieces, at AVX2 whole vectors).  A threshold of
+# 0 makes every pass eligible; the outputs must be the plain stores' bits, and the
+# reference's values, whatever the width, the tail, the thread count.
+
+STREAM_GEOMETRIES = [g for g in GEOMETRIES if g[1] == 2 or (isinstance(g[1], tuple) and g[1][1] == 2)] + [
+    (3, 1, 1, 1, False),    # stride 1: plain stores whatever the threshold
+]
+# Output widths 8, 12, 16, 20, 32, 40 (whole 16-byte rows in both dtypes), 33 and 9 (not).
+STREAM_WIDTHS = [16, 18, 24, 32, 40, 64, 66, 80]
+
+
+@pytest.fixture
+def stream_threshold():
+    """Sets the streaming threshold for the test; restores the default afterwards."""
+    from fastconv import _core
+    yield _core.set_stream_threshold
+    _core.set_stream_threshold(None)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode", STREAM_GEOMETRIES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_streamed_outputs_are_the_plain_stores_bits(kernel_size, stride, padding, dilation, ceil_mode, dtype,
+                                                    threads, stream_threshold):
+    rng = np.random.default_rng(109)
+    checked = 0
+    for width in STREAM_WIDTHS:
+        in_hw = (9, width)
+        if not legal(in_hw, kernel_size, stride, padding, dilation, ceil_mode):
+            continue
+        x = tie_free((2, 3) + in_hw, dtype, rng, offset=-200.0)
+        x.flat[::41] = np.nan
+        context = (f"kernel_size={kernel_size} stride={stride} padding={padding} dilation={dilation} "
+                   f"ceil_mode={ceil_mode} dtype={np.dtype(dtype).name} shape={x.shape} threads={threads}")
+        calls = {"max": lambda: fastconv.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)}
+        if dilation == 1:
+            calls["avg"] = lambda: fastconv.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, False)
+            calls["avg_divisor"] = lambda: fastconv.avg_pool2d(x, kernel_size, stride, padding, ceil_mode,
+                                                               True, 7)
+        with fastconv.threads(threads):
+            stream_threshold(1 << 62)
+            plain = {name: call() for name, call in calls.items()}
+            stream_threshold(0)
+            streamed = {name: call() for name, call in calls.items()}
+        for name in calls:
+            assert_identical(streamed[name], plain[name], f"{name}; " + context)
+        expected = ref.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode)
+        assert_identical(streamed["max"], expected.astype(dtype), "max vs reference; " + context)
+        if dilation == 1:
+            assert_close(streamed["avg"], ref.avg_pool2d(x, kernel_size, stride, padding, ceil_mode, False),
+                         "avg vs reference; " + context)
+        checked += 1
+    assert checked > 0, "no legal shape for this geometry"
+
+
+def test_stream_threshold_setting():
+    from fastconv import _core
+    llc = _core.llc_bytes()
+    assert isinstance(llc, int) and llc >= 0
+    default = _core.stream_threshold()
+    assert default == (llc // 4 * 3 if llc > 0 else None)
+    try:
+        assert _core.set_stream_threshold(12345) == default
+        assert _core.stream_threshold() == 12345
+        assert _core.set_stream_threshold(-5) == 12345   # negative: clamped to 0
+        assert _core.stream_threshold() == 0
+    finally:
+        _core.set_stream_threshold(None)
+    assert _core.stream_threshold() == default
+
+
 # ---- backward ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("count_include_pad, divisor_override", [(True, None), (False, None), (True, 3)])
