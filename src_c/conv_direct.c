@@ -21,6 +21,9 @@
 #define FC_DIRECT_GW_IMAGES 16
 /* Row buffer a forward task aims to stay under (fits the L2 cache). */
 #define FC_DIRECT_BUFFER_BYTES (192 * 1024)
+/* Output rows a forward task takes at least (all of a shorter plane) where
+ * planes are split for the threads. */
+#define FC_DIRECT_MIN_TASK_ROWS 16
 
 typedef struct {
     int64_t N, C_in, H, W;          /* real source */
@@ -69,12 +72,17 @@ static void fc_direct_plan_finish(fc_direct_plan *p, size_t real_size)
     p->M = FC_MIN(p->Og, FC_DIRECT_MAX_M);
     for (int64_t r = 0; r < 2; r++) fc_direct_fill_range(p, FC_MIN(r, p->stride_w - 1), &p->fill_lo[r], &p->fill_hi[r]);
 
-    /* Enough tasks for every thread (a single big image is split by rows),
-     * and a row buffer that stays in cache. */
+    /* Enough tasks for every thread the process may use (a single big image
+     * is split by rows), and a row buffer that stays in cache.  The split
+     * must not follow the call's thread count: a kernel may reach an output
+     * by other instructions as the first or last row of a task, which can
+     * carry a different NaN (the AVX2 in-place 3x3 kernel's last-column
+     * outputs did, on 1 and 2 threads); the values are the same. */
     int64_t planes = p->N * p->groups;
-    int64_t want_tasks = 4 * (int64_t)fc_get_num_threads();
+    int64_t want_tasks = 4 * (int64_t)fc_split_threads();
     int64_t blocks = planes >= want_tasks ? 1 : (want_tasks + planes - 1) / planes;
     int64_t rows = (p->OH + blocks - 1) / blocks;
+    rows = FC_MAX(rows, FC_MIN(p->OH, FC_DIRECT_MIN_TASK_ROWS));
     int64_t row_bytes = p->Cg * p->row_len * (int64_t)real_size;
     int64_t cache_rows = FC_DIRECT_BUFFER_BYTES / FC_MAX(row_bytes, 1);
     int64_t extent = (p->KH - 1) * p->dilation_h + 1;

@@ -37,6 +37,7 @@ static int simd_detected = -1;
 static int simd_in_use = FC_SIMD_GENERIC;
 static int winograd_on = 1;
 static int64_t llc_bytes = 0;
+static int split_threads = 1;
 static int64_t stream_threshold = -1;   /* -1: from the last-level cache */
 
 #if FC_X86
@@ -134,6 +135,7 @@ void fc_runtime_init(void)
 #if FC_X86
     llc_bytes = detect_llc_bytes();
 #endif
+    split_threads = FC_MAX(1, fc_cpu_count());
     int detected = FC_SIMD_GENERIC;
 #if FC_X86 && defined(FASTCONV_HAVE_AVX2)
     if (detect_avx2_fma()) detected = FC_SIMD_AVX2;
@@ -159,6 +161,7 @@ int fc_winograd_enabled(void) { return winograd_on; }
 void fc_set_winograd(int on) { winograd_on = on != 0; }
 
 int64_t fc_llc_bytes(void) { return llc_bytes; }
+int fc_split_threads(void) { return split_threads; }
 
 /* A pass that moves at least 3/4 of the last-level cache (glibc's memcpy
  * takes to non-temporal stores at the same share) cannot keep its output

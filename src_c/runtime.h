@@ -34,6 +34,10 @@ typedef int (*fc_task_fn)(void *ctx, int64_t begin, int64_t end);
  * thread.  Returns the first error any chunk reported. */
 int fc_parallel_for(int64_t ntasks, double work_flops, fc_task_fn fn, void *ctx);
 
+/* The threads a task split that must not depend on the call's thread count
+ * is sized for: the CPUs this process could use when fastconv loaded. */
+int fc_split_threads(void);
+
 /* Thread count fc_parallel_for would use for a call of this cost. */
 int fc_threads_for(double work_flops, int64_t ntasks);
 
