@@ -500,8 +500,19 @@ FC_INLINE const REAL *FC_NAME(src3_sweep_row)(const REAL *plane, int64_t H, int6
  * dw-128x56 0.70-0.75 of its time (float64 0.60), 8 x 32 planes of 112x112
  * 0.58-0.69, depthwise layers of 28x28, 14x14 and 7x7 planes 0.58-0.80, a
  * cache-resident 56x56 layer 0.77, the 512x512 image 0.78-0.87; at two
- * threads dw-128x56 0.78.  2 to 4 KB ahead were within noise of each other. */
-#define FC_DIRECT_SRC3_AHEAD 3072
+ * threads dw-128x56 0.78.  2 to 4 KB ahead were within noise of each other.
+ *
+ * The fetches go to L2 (prefetcht1), 6 KB ahead: fetched into L1 3 KB
+ * ahead, a plane streamed from memory left the core waiting on its lines,
+ * more than L1 keeps in flight.  Against that (Zen 4, one thread):
+ * dw-128x56 0.74 of the time with the cache emptied before each call, 0.79-
+ * 0.87 between torch's calls as in the benchmark, 0.84 back to back (two
+ * threads, cold, 0.90); 8 x 64 planes of 112x112 0.87 cold, 0.92 warm; the
+ * 512x512 image 0.79 cold, 1.01 warm; 28x28 planes 1.01-1.02.  Fetching
+ * for writing (prefetchw) into L1 did no better (1.00). */
+#define FC_DIRECT_SRC3_AHEAD 6144
+/* grad_weight's in-place kernels (gw_src3_*) fetch into L1, 3 KB ahead. */
+#define FC_DIRECT_GW_SRC3_AHEAD 3072
 
 /* Lanes l of a vector starting at source column c0 with 0 <= c0 + l < W. */
 FC_INLINE VMASK FC_NAME(src3_mask)(int64_t c0, int64_t W)
@@ -568,8 +579,8 @@ FC_INLINE void FC_NAME(src3_block)(const REAL *const *rp, const VMASK *m, const 
         for (int u = 0; u < U; u++) a[r][u] = b;
     for (int r = 0; r < R; r++)
         for (int u = 0; u < U; u++) {
-            FC_PREFETCH(pf_in + (uintptr_t)((r * W + u * VL) * (int64_t)sizeof(REAL)));
-            FC_PREFETCH(pf_out + (uintptr_t)((r * OW + u * VL) * (int64_t)sizeof(REAL)));
+            FC_PREFETCH_L2(pf_in + (uintptr_t)((r * W + u * VL) * (int64_t)sizeof(REAL)));
+            FC_PREFETCH_L2(pf_out + (uintptr_t)((r * OW + u * VL) * (int64_t)sizeof(REAL)));
         }
 #if defined(__GNUC__)
 #pragma GCC unroll 6
@@ -671,8 +682,8 @@ FC_INLINE void FC_NAME(src3_step)(const REAL *row, const VMASK *m, const VEC *wv
                                   VEC *md, VEC *o, REAL *yo, uintptr_t pf_in, uintptr_t pf_out)
 {
     for (int u = 0; u < U; u++) {
-        FC_PREFETCH(pf_in + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
-        if (OLD) FC_PREFETCH(pf_out + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
+        FC_PREFETCH_L2(pf_in + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
+        if (OLD) FC_PREFETCH_L2(pf_out + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
     }
     VEC lo = VMASKLOAD(row, m[0]);
     FC_IN_REGISTER(lo);
@@ -874,7 +885,7 @@ FC_INLINE void FC_NAME(gw_src3_sweep)(const REAL *grad_y, int64_t out_rows, int6
                                       const VMASK *m, const int U, int tail, VEC *a)
 {
     VEC g[3][4];
-    const uintptr_t ahead = FC_DIRECT_SRC3_AHEAD;
+    const uintptr_t ahead = FC_DIRECT_GW_SRC3_AHEAD;
     if (out_rows <= 0) return;
 #define FC_GW_SRC3_STEP(k, G0, G1, G2, P)                                                                     \
     do {                                                                                                      \
@@ -918,7 +929,7 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_gw_src3)(const REAL *grad_y, int64_t out_
             FC_NAME(src3_block_rows)(rows, 3, ow, pad_left, rp);
             /* the input row after the window's last, ahead */
             const uintptr_t pf_in = (uintptr_t)plane + (uintptr_t)(((top + r + 3) * W + ow) * (int64_t)sizeof(REAL) +
-                                                                   FC_DIRECT_SRC3_AHEAD);
+                                                                   FC_DIRECT_GW_SRC3_AHEAD);
             const REAL *gy = grad_y + r * OW + ow;
             switch (vectors) {
             case 1: FC_NAME(gw_src3_block)(gy, rp, m, a, 1, tail, pf_in); break;

@@ -68,14 +68,18 @@ void fc_fpmode_leave(fc_fpmode mode);
 #define FC_INLINE static inline
 #endif
 
-/* Read prefetch into all cache levels, where the compiler has one. */
+/* Read prefetch into all cache levels (FC_PREFETCH), or into L2 and below
+ * (FC_PREFETCH_L2: x86's prefetcht1), where the compiler has one. */
 #if defined(__GNUC__) || defined(__clang__)
 #define FC_PREFETCH(address) __builtin_prefetch((const void *)(address), 0, 3)
+#define FC_PREFETCH_L2(address) __builtin_prefetch((const void *)(address), 0, 2)
 #elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
 #include <xmmintrin.h>
 #define FC_PREFETCH(address) _mm_prefetch((const char *)(address), _MM_HINT_T0)
+#define FC_PREFETCH_L2(address) _mm_prefetch((const char *)(address), _MM_HINT_T1)
 #else
 #define FC_PREFETCH(address) ((void)(address))
+#define FC_PREFETCH_L2(address) ((void)(address))
 #endif
 
 /* Read-prefetches every cache line of the `bytes` bytes at p: a run the
