@@ -37,11 +37,14 @@ def config():
         "simd_detected": _core.simd_level_detected(),
         "threads": _core.get_num_threads(),
         "cpus": _core.cpu_count(),
+        "llc_bytes": _core.llc_bytes(),
+        "stream_threshold": _core.stream_threshold(),
     }
 
 
 def show_config():
-    """Print version, compiler, OpenMP on/off, the SIMD level chosen at run time and threads."""
+    """Print version, compiler, OpenMP on/off, the SIMD level chosen at run time, threads, and the
+    last-level cache with the pass size from which pooling streams its output past it."""
     c = config()
     forced = "" if c["simd"] == c["simd_detected"] else f" (CPU supports {c['simd_detected']}; lowered by FASTCONV_SIMD)"
     print(f"fastconv {c['version']}")
@@ -50,3 +53,7 @@ def show_config():
     print(f"  openmp     {'on' if c['openmp'] else 'off (serial build)'}")
     print(f"  simd       {c['simd']}{forced}")
     print(f"  threads    {c['threads']} (of {c['cpus']} CPUs)")
+    llc = f"{c['llc_bytes'] / 2**20:g} MB last level" if c["llc_bytes"] else "last level not reported"
+    stream = ("pooling passes write no output non-temporally" if c["stream_threshold"] is None else
+              f"pooling passes over {c['stream_threshold'] / 2**20:g} MB write their output non-temporally")
+    print(f"  cache      {llc}; {stream}")

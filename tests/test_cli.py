@@ -142,8 +142,12 @@ def test_cli_help_lists_every_command(capsys):
 
 
 def test_cli_info_shows_config(capsys):
+    from fastconv import _core
     assert cli.main(["info"]) == 0
-    assert fastconv.__version__ in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert fastconv.__version__ in out
+    llc = _core.llc_bytes()
+    assert (f"{llc / 2**20:g} MB last level" if llc else "last level not reported") in out, out
 
 
 def test_cli_bench_forwards_its_arguments(monkeypatch):
