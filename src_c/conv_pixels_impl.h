@@ -151,9 +151,11 @@ int FC_NAME(fc_conv2d_pixels)(const fc_geom *g, const REAL *x, const REAL *weigh
     if (g->N == 0 || g->OH == 0 || g->OW == 0) return FC_OK;
     ctx.row_len = fc_pix_row_len(g);
 
-    /* Enough tasks for every thread (a few images are split by rows), and
-     * a buffer that stays in L2 (fc_pix_task_rows). */
-    const int64_t planes = g->N * g->groups, want_tasks = 4 * (int64_t)fc_get_num_threads();
+    /* Enough tasks for every thread the process may use (a few images are
+     * split by rows), and a buffer that stays in L2 (fc_pix_task_rows).  As
+     * in the direct kernels (fc_direct_plan_finish), the split does not
+     * follow the call's thread count, so that no output's instructions do. */
+    const int64_t planes = g->N * g->groups, want_tasks = 4 * (int64_t)fc_split_threads();
     const int64_t blocks = planes >= want_tasks ? 1 : (want_tasks + planes - 1) / planes;
     ctx.rows_per_task = fc_pix_task_rows(g, ctx.Cg, ctx.row_len, sizeof(REAL), (g->OH + blocks - 1) / blocks);
     ctx.row_blocks = (g->OH + ctx.rows_per_task - 1) / ctx.rows_per_task;
