@@ -48,12 +48,14 @@ def _conv2d_backward_checked(grad_output, x, weight, stride=1, padding=0, dilati
         grad_input = new_output(x4.shape, dtype, "grad input")
         _core.conv2d_grad_input(geom, gy, contiguous(weight4, dtype), grad_input)
         grad_input = grad_input.reshape(np.shape(x))
-    if "weight" in needs:
-        grad_weight = new_output(weight4.shape, dtype, "grad weight")
-        _core.conv2d_grad_weight(geom, gy, contiguous(x4, dtype), grad_weight)
-        grad_weight = grad_weight.reshape(np.shape(weight))
     if "bias" in needs:
         grad_bias = new_output((g.O,), dtype, "grad bias")
+    if "weight" in needs:
+        # grad bias in the same call: one pass over grad_y where the kernels allow
+        grad_weight = new_output(weight4.shape, dtype, "grad weight")
+        _core.conv2d_grad_weight(geom, gy, contiguous(x4, dtype), grad_weight, grad_bias)
+        grad_weight = grad_weight.reshape(np.shape(weight))
+    elif grad_bias is not None:
         _core.conv2d_grad_bias(geom, gy, grad_bias)
     return Conv2dGrads(grad_input, grad_weight, grad_bias)
 

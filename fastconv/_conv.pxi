@@ -15,6 +15,10 @@ cdef extern from "fastconv.h" nogil:
     int fc_conv2d_grad_weight_f64(const fc_geom *g, const double *grad_y, const double *x, double *grad_weight)
     int fc_conv2d_grad_bias_f32(const fc_geom *g, const float *grad_y, float *grad_bias)
     int fc_conv2d_grad_bias_f64(const fc_geom *g, const double *grad_y, double *grad_bias)
+    int fc_conv2d_grad_weight_bias_f32(const fc_geom *g, const float *grad_y, const float *x,
+                                       float *grad_weight, float *grad_bias)
+    int fc_conv2d_grad_weight_bias_f64(const fc_geom *g, const double *grad_y, const double *x,
+                                       double *grad_weight, double *grad_bias)
 
 
 def conv2d(tuple geom, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y, bint relu):
@@ -91,21 +95,29 @@ def conv2d_grad_input(tuple geom, cnp.ndarray grad_y, cnp.ndarray weight, cnp.nd
     check_status(status)
 
 
-def conv2d_grad_weight(tuple geom, cnp.ndarray grad_y, cnp.ndarray x, cnp.ndarray grad_weight):
+def conv2d_grad_weight(tuple geom, cnp.ndarray grad_y, cnp.ndarray x, cnp.ndarray grad_weight,
+                       object grad_bias=None):
+    """grad_weight, and grad_bias too unless None (one pass over grad_y where the
+    kernels allow; the same bits as conv2d_grad_bias)."""
     cdef fc_geom g = make_geom(geom)
     cdef void *pgy = data(grad_y)
     cdef void *px = data(x)
     cdef void *pgw = data(grad_weight)
+    cdef void *pgb = data_or_null(grad_bias)
     cdef int status
     if g.N == 0:  # an empty batch contributes nothing
         grad_weight.fill(0)
+        if grad_bias is not None:
+            grad_bias.fill(0)
         return
     if is_f32(grad_weight):
         with nogil:
-            status = fc_conv2d_grad_weight_f32(&g, <float *>pgy, <float *>px, <float *>pgw)
+            status = fc_conv2d_grad_weight_bias_f32(&g, <float *>pgy, <float *>px, <float *>pgw,
+                                                    <float *>pgb)
     else:
         with nogil:
-            status = fc_conv2d_grad_weight_f64(&g, <double *>pgy, <double *>px, <double *>pgw)
+            status = fc_conv2d_grad_weight_bias_f64(&g, <double *>pgy, <double *>px, <double *>pgw,
+                                                    <double *>pgb)
     check_status(status)
 
 

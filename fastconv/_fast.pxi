@@ -224,6 +224,7 @@ def conv2d_backward_entry(grad_output, x, weight, stride=1, padding=0, dilation=
     cdef void *pgy
     cdef void *px
     cdef void *pw
+    cdef void *pgb
     cdef int status = 0
 
     if (parse_needs(needs, want)
@@ -246,21 +247,24 @@ def conv2d_backward_entry(grad_output, x, weight, stride=1, padding=0, dilation=
                     status = fc_conv2d_grad_input_f64(&g, <double *>pgy, <double *>pw,
                                                       <double *>cnp.PyArray_DATA(gi))
             check_status(status)
-        if want[1]:
-            gw = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>weight),
-                                   cnp.PyArray_DIMS(<cnp.ndarray>weight), typenum, 0)
-            if typenum == cnp.NPY_FLOAT32:
-                with nogil:
-                    status = fc_conv2d_grad_weight_f32(&g, <float *>pgy, <float *>px,
-                                                       <float *>cnp.PyArray_DATA(gw))
-            else:
-                with nogil:
-                    status = fc_conv2d_grad_weight_f64(&g, <double *>pgy, <double *>px,
-                                                       <double *>cnp.PyArray_DATA(gw))
-            check_status(status)
         if want[2]:
             bias_dims[0] = g.O
             gb = cnp.PyArray_EMPTY(1, bias_dims, typenum, 0)
+        if want[1]:
+            # with grad bias wanted too, one call (one pass over grad_y where it can)
+            gw = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>weight),
+                                   cnp.PyArray_DIMS(<cnp.ndarray>weight), typenum, 0)
+            pgb = cnp.PyArray_DATA(gb) if want[2] else NULL
+            if typenum == cnp.NPY_FLOAT32:
+                with nogil:
+                    status = fc_conv2d_grad_weight_bias_f32(&g, <float *>pgy, <float *>px,
+                                                            <float *>cnp.PyArray_DATA(gw), <float *>pgb)
+            else:
+                with nogil:
+                    status = fc_conv2d_grad_weight_bias_f64(&g, <double *>pgy, <double *>px,
+                                                            <double *>cnp.PyArray_DATA(gw), <double *>pgb)
+            check_status(status)
+        elif want[2]:
             if typenum == cnp.NPY_FLOAT32:
                 with nogil:
                     status = fc_conv2d_grad_bias_f32(&g, <float *>pgy, <float *>cnp.PyArray_DATA(gb))

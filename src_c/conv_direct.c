@@ -17,7 +17,7 @@
 /* Output rows and (single-channel) images per grad-weight partial sum:
  * fixed by the geometry, so the reduction order never depends on the
  * thread count. */
-#define FC_DIRECT_GW_ROWS 32
+#define FC_DIRECT_GW_ROWS FC_GRAD_BLOCK_ROWS
 #define FC_DIRECT_GW_IMAGES 16
 /* Row buffer a forward task aims to stay under (fits the L2 cache). */
 #define FC_DIRECT_BUFFER_BYTES (192 * 1024)

@@ -30,16 +30,22 @@ int fc_conv2d_direct_f32(const fc_geom *g, const float *x, const float *weight,
 int fc_conv2d_direct_f64(const fc_geom *g, const double *x, const double *weight,
                          const double *bias, double *y, int relu);
 
+/* Output rows per block of the grad-bias reduction (bias_sum_impl.h) and of
+ * the depthwise grad-weight partial sums, which are the same blocks so that
+ * one pass over grad_y serves both. */
+#define FC_GRAD_BLOCK_ROWS 32
+
 /* Nonzero for depthwise geometry (groups == C): the gradients below apply. */
 int fc_conv2d_depthwise_suits(const fc_geom *g);
 int fc_conv2d_depthwise_grad_input_f32(const fc_geom *g, const float *grad_y,
                                        const float *weight, float *grad_x);
 int fc_conv2d_depthwise_grad_input_f64(const fc_geom *g, const double *grad_y,
                                        const double *weight, double *grad_x);
+/* grad_bias: NULL, or also written, with the bits fc_conv2d_grad_bias gives. */
 int fc_conv2d_depthwise_grad_weight_f32(const fc_geom *g, const float *grad_y,
-                                        const float *x, float *grad_weight);
+                                        const float *x, float *grad_weight, float *grad_bias);
 int fc_conv2d_depthwise_grad_weight_f64(const fc_geom *g, const double *grad_y,
-                                        const double *x, double *grad_weight);
+                                        const double *x, double *grad_weight, double *grad_bias);
 
 #ifdef __cplusplus
 }

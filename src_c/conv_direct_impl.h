@@ -25,10 +25,14 @@
  * summing into per-tap lane accumulators for every output of the channel
  * (3x3 stride-1 planes at AVX-512 read in place, like the forward);
  * the blocks' partial sums are then added in block order.  The split
- * depends only on the geometry, never on the thread count.
+ * depends only on the geometry, never on the thread count.  Asked for grad
+ * bias too, a task sums each block of grad_y rows it has read (still in
+ * cache) in grad bias's order (bias_sum_impl.h), and the block sums are added
+ * like grad bias's.
  */
 
 #include "deinterleave_impl.h"
+#include "bias_sum_impl.h"
 
 /* ---- generic kernels ----------------------------------------------------- */
 
@@ -524,6 +528,7 @@ typedef struct {
     const fc_direct_plan *p;   /* forward plan of the geometry */
     const REAL *grad_y, *x;
     REAL *partial;             /* (image_blocks, C, row_blocks, multiplier, KH*KW) */
+    REAL *bias_partial;        /* (N, O, row_blocks) block sums of grad_y, or NULL */
     int64_t images_per_block, image_blocks, row_blocks;
     const int64_t *col_offsets;
     FC_NAME(fc_direct_gw_block_fn) block_kernel;
@@ -567,6 +572,9 @@ static int FC_NAME(direct_gw_task)(void *vctx, int64_t begin, int64_t end)
                     const REAL *gy = ctx->grad_y + ((n * p->O + c * multiplier + m) * p->OH + oh0) * p->OW;
                     ctx->src3_kernel(gy, oh1 - oh0, p->OW, src, p->H, p->W, top, p->pad_left, buffer,
                                      acc + m * taps * FC_DIRECT_GW_LANES);
+                    if (ctx->bias_partial)
+                        ctx->bias_partial[(n * p->O + c * multiplier + m) * ctx->row_blocks + row_block] =
+                            FC_NAME(bias_block_sum)(gy, (oh1 - oh0) * p->OW);
                 }
                 continue;
             }
@@ -581,6 +589,9 @@ static int FC_NAME(direct_gw_task)(void *vctx, int64_t begin, int64_t end)
                 const REAL *gy = ctx->grad_y + ((n * p->O + c * multiplier + m) * p->OH + oh0) * p->OW;
                 ctx->block_kernel(gy, oh1 - oh0, p->OW, buffer, p->row_len, p->stride_h, p->dilation_h,
                                   p->KH, p->KW, ctx->col_offsets, acc + m * taps * FC_DIRECT_GW_LANES);
+                if (ctx->bias_partial)
+                    ctx->bias_partial[(n * p->O + c * multiplier + m) * ctx->row_blocks + row_block] =
+                        FC_NAME(bias_block_sum)(gy, (oh1 - oh0) * p->OW);
             }
         }
         REAL *out = ctx->partial + task * multiplier * taps;
@@ -596,7 +607,7 @@ static int FC_NAME(direct_gw_task)(void *vctx, int64_t begin, int64_t end)
 }
 
 int FC_NAME(fc_conv2d_depthwise_grad_weight)(const fc_geom *g, const REAL *grad_y,
-                                             const REAL *x, REAL *grad_weight)
+                                             const REAL *x, REAL *grad_weight, REAL *grad_bias)
 {
     fc_direct_plan p;
     fc_direct_plan_forward(&p, g, sizeof(REAL));
@@ -612,11 +623,14 @@ int FC_NAME(fc_conv2d_depthwise_grad_weight)(const fc_geom *g, const REAL *grad_
     REAL *partial = blocks == 1 ? grad_weight
                                 : (REAL *)fc_aligned_alloc((size_t)(p.C_in * blocks * per_channel) * sizeof(REAL));
     int64_t *col_offsets = (int64_t *)fc_aligned_alloc((size_t)p.KW * sizeof(int64_t));
+    REAL *bias_partial = grad_bias ? (REAL *)fc_aligned_alloc((size_t)(p.N * p.O * row_blocks) * sizeof(REAL))
+                                   : NULL;
     int status = FC_ENOMEM;
-    if (partial && col_offsets) {
+    if (partial && col_offsets && (bias_partial || !grad_bias)) {
         fc_direct_col_offsets(&p, col_offsets);
-        FC_NAME(direct_gw_ctx) ctx = {&p, grad_y, x, partial, images_per_block, image_blocks, row_blocks,
-                                      col_offsets, FC_NAME(direct_pick_gw_block)(&p), FC_NAME(direct_pick_gw_src3)(&p)};
+        FC_NAME(direct_gw_ctx) ctx = {&p, grad_y, x, partial, bias_partial, images_per_block, image_blocks,
+                                      row_blocks, col_offsets, FC_NAME(direct_pick_gw_block)(&p),
+                                      FC_NAME(direct_pick_gw_src3)(&p)};
         double flops = 2.0 * p.N * p.O * p.OH * p.OW * taps;
         status = fc_parallel_for(p.C_in * blocks, flops, FC_NAME(direct_gw_task), &ctx);
         if (status == FC_OK && blocks > 1)
@@ -632,8 +646,17 @@ int FC_NAME(fc_conv2d_depthwise_grad_weight)(const fc_geom *g, const REAL *grad_
                         }
                     grad_weight[c * per_channel + t] = sum;
                 }
+        if (status == FC_OK && grad_bias)
+            /* images, then row blocks, in order: grad bias's order */
+            for (int64_t o = 0; o < p.O; o++)
+                for (int64_t n = 0; n < p.N; n++)
+                    for (int64_t row_block = 0; row_block < row_blocks; row_block++) {
+                        const REAL value = bias_partial[(n * p.O + o) * row_blocks + row_block];
+                        grad_bias[o] = n == 0 && row_block == 0 ? value : grad_bias[o] + value;
+                    }
     }
     if (partial != grad_weight) fc_aligned_free(partial);
+    fc_aligned_free(bias_partial);
     fc_aligned_free(col_offsets);
     return status;
 }

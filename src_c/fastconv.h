@@ -119,6 +119,12 @@ int fc_conv2d_grad_weight_f64(const fc_geom *g, const double *grad_y,
 /* grad_bias (O) fully overwritten. */
 int fc_conv2d_grad_bias_f32(const fc_geom *g, const float *grad_y, float *grad_bias);
 int fc_conv2d_grad_bias_f64(const fc_geom *g, const double *grad_y, double *grad_bias);
+/* grad_weight and, unless grad_bias is NULL, grad_bias: the same bits as the
+ * two calls above, in one pass over grad_y where the kernels allow. */
+int fc_conv2d_grad_weight_bias_f32(const fc_geom *g, const float *grad_y, const float *x,
+                                   float *grad_weight, float *grad_bias);
+int fc_conv2d_grad_weight_bias_f64(const fc_geom *g, const double *grad_y, const double *x,
+                                   double *grad_weight, double *grad_bias);
 
 /* indices already range-checked by the caller (0 <= index < H*W). */
 int fc_max_pool2d_backward_f32(const fc_geom *g, const float *grad_y,

@@ -476,3 +476,37 @@ def test_in_place_3x3_kernels_agree_across_levels_and_threads():
         assert np.array_equal(a[~finite], b[~finite], equal_nan=True), f"non-finite values differ; {context}"
         scale = float(np.abs(a[finite]).max(initial=0.0))
         assert_close(a[finite], b[finite].astype(np.float64), scale=scale, context=context)
+
+
+# ---- grad bias summed with depthwise grad weight ------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, multiplier, kernel_hw, stride, padding", [
+    ((3, 4, 56, 56), 1, (3, 3), 1, 1),     # the in-place 3x3 kernel at AVX-512, two row blocks
+    ((2, 3, 70, 21), 2, (3, 3), 1, 1),     # channel multiplier 2, three row blocks, one-vector rows
+    ((2, 5, 40, 37), 1, (3, 3), 2, 1),     # stride 2: the buffered kernel
+    ((20, 1, 33, 9), 1, (5, 3), 1, 2),     # one channel: blocks of several images
+    ((1, 2, 7, 5), 3, (2, 2), 1, 0),       # a plane smaller than a vector
+])
+def test_grad_bias_alongside_depthwise_grad_weight_has_its_own_bits(dtype, x_shape, multiplier, kernel_hw,
+                                                                     stride, padding):
+    """With grad weight, the depthwise kernels sum grad bias from the grad_y rows
+    they read; it must be the same bits as grad bias asked for alone (and as the
+    checked path's), at 1 and 2 threads, and the float64 sum."""
+    rng = np.random.default_rng(sum(x_shape) + multiplier)
+    C = x_shape[1]
+    x = rng.standard_normal(x_shape).astype(dtype)
+    weight = rng.standard_normal((C * multiplier, 1) + kernel_hw).astype(dtype)
+    geometry = dict(stride=stride, padding=padding, groups=C)
+    grad_y = rng.standard_normal(fastconv.conv2d(x, weight, **geometry).shape).astype(dtype)
+    alone = fastconv.conv2d_backward(grad_y, x, weight, needs=("bias",), **geometry).bias
+    expected = grad_y.astype(np.float64).sum(axis=(0, 2, 3))
+    assert_close(alone, expected, scale=np.abs(grad_y).astype(np.float64).sum(axis=(0, 2, 3)).max())
+    for threads in (1, 2):
+        with fastconv.threads(threads):
+            both = fastconv.conv2d_backward(grad_y, x, weight, **geometry)
+            checked = fastconv.conv2d_backward(np.asfortranarray(grad_y), x, weight, **geometry)   # the checked path
+            for name, grads in (("fast path", both), ("checked path", checked)):
+                assert grads.bias.tobytes() == alone.tobytes(), (
+                    f"{name}, {threads} thread(s): grad bias with grad weight {grads.bias} != alone {alone}")
+                assert grads.weight.tobytes() == both.weight.tobytes(), f"{name}: grad weight differs"
