@@ -46,17 +46,25 @@ def _conv2d_backward_checked(grad_output, x, weight, stride=1, padding=0, dilati
     grad_input = grad_weight = grad_bias = None
     if "input" in needs:
         grad_input = new_output(x4.shape, dtype, "grad input")
-        _core.conv2d_grad_input(geom, gy, contiguous(weight4, dtype), grad_input)
-        grad_input = grad_input.reshape(np.shape(x))
+    if "weight" in needs:
+        grad_weight = new_output(weight4.shape, dtype, "grad weight")
     if "bias" in needs:
         grad_bias = new_output((g.O,), dtype, "grad bias")
-    if "weight" in needs:
-        # grad bias in the same call: one pass over grad_y where the kernels allow
-        grad_weight = new_output(weight4.shape, dtype, "grad weight")
-        _core.conv2d_grad_weight(geom, gy, contiguous(x4, dtype), grad_weight, grad_bias)
+    # as few calls as the needs allow: the kernels then read grad_y fewer times
+    if grad_input is not None and grad_weight is not None:
+        _core.conv2d_backward(geom, gy, contiguous(x4, dtype), contiguous(weight4, dtype), grad_input,
+                              grad_weight, grad_bias)
+    else:
+        if grad_input is not None:
+            _core.conv2d_grad_input(geom, gy, contiguous(weight4, dtype), grad_input)
+        if grad_weight is not None:
+            _core.conv2d_grad_weight(geom, gy, contiguous(x4, dtype), grad_weight, grad_bias)
+        elif grad_bias is not None:
+            _core.conv2d_grad_bias(geom, gy, grad_bias)
+    if grad_input is not None:
+        grad_input = grad_input.reshape(np.shape(x))
+    if grad_weight is not None:
         grad_weight = grad_weight.reshape(np.shape(weight))
-    elif grad_bias is not None:
-        _core.conv2d_grad_bias(geom, gy, grad_bias)
     return Conv2dGrads(grad_input, grad_weight, grad_bias)
 
 

@@ -19,6 +19,10 @@ cdef extern from "fastconv.h" nogil:
                                        float *grad_weight, float *grad_bias)
     int fc_conv2d_grad_weight_bias_f64(const fc_geom *g, const double *grad_y, const double *x,
                                        double *grad_weight, double *grad_bias)
+    int fc_conv2d_backward_f32(const fc_geom *g, const float *grad_y, const float *x, const float *weight,
+                               float *grad_x, float *grad_weight, float *grad_bias)
+    int fc_conv2d_backward_f64(const fc_geom *g, const double *grad_y, const double *x, const double *weight,
+                               double *grad_x, double *grad_weight, double *grad_bias)
 
 
 def conv2d(tuple geom, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarray y, bint relu):
@@ -118,6 +122,34 @@ def conv2d_grad_weight(tuple geom, cnp.ndarray grad_y, cnp.ndarray x, cnp.ndarra
         with nogil:
             status = fc_conv2d_grad_weight_bias_f64(&g, <double *>pgy, <double *>px, <double *>pgw,
                                                     <double *>pgb)
+    check_status(status)
+
+
+def conv2d_backward(tuple geom, cnp.ndarray grad_y, cnp.ndarray x, cnp.ndarray weight, cnp.ndarray grad_x,
+                    cnp.ndarray grad_weight, object grad_bias=None):
+    """grad_x, grad_weight and grad_bias (unless None) in one call: the bits of the
+    separate calls, with fewer passes over grad_y where the kernels allow."""
+    cdef fc_geom g = make_geom(geom)
+    cdef void *pgy = data(grad_y)
+    cdef void *px = data(x)
+    cdef void *pw = data(weight)
+    cdef void *pgx = data(grad_x)
+    cdef void *pgw = data(grad_weight)
+    cdef void *pgb = data_or_null(grad_bias)
+    cdef int status
+    if g.N == 0:  # an empty batch: nothing to compute, and no gradient
+        grad_weight.fill(0)
+        if grad_bias is not None:
+            grad_bias.fill(0)
+        return
+    if is_f32(grad_weight):
+        with nogil:
+            status = fc_conv2d_backward_f32(&g, <float *>pgy, <float *>px, <float *>pw, <float *>pgx,
+                                            <float *>pgw, <float *>pgb)
+    else:
+        with nogil:
+            status = fc_conv2d_backward_f64(&g, <double *>pgy, <double *>px, <double *>pw, <double *>pgx,
+                                            <double *>pgw, <double *>pgb)
     check_status(status)
 
 

@@ -238,6 +238,28 @@ def conv2d_backward_entry(grad_output, x, weight, stride=1, padding=0, dilation=
         if want[0]:
             gi = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x),
                                    cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, 0)
+        if want[1]:
+            gw = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>weight),
+                                   cnp.PyArray_DIMS(<cnp.ndarray>weight), typenum, 0)
+        if want[2]:
+            bias_dims[0] = g.O
+            gb = cnp.PyArray_EMPTY(1, bias_dims, typenum, 0)
+        pgb = cnp.PyArray_DATA(gb) if want[2] else NULL
+        if want[0] and want[1]:
+            # one call: the depthwise kernels read grad_y once for all three
+            if typenum == cnp.NPY_FLOAT32:
+                with nogil:
+                    status = fc_conv2d_backward_f32(&g, <float *>pgy, <float *>px, <float *>pw,
+                                                    <float *>cnp.PyArray_DATA(gi),
+                                                    <float *>cnp.PyArray_DATA(gw), <float *>pgb)
+            else:
+                with nogil:
+                    status = fc_conv2d_backward_f64(&g, <double *>pgy, <double *>px, <double *>pw,
+                                                    <double *>cnp.PyArray_DATA(gi),
+                                                    <double *>cnp.PyArray_DATA(gw), <double *>pgb)
+            check_status(status)
+            return _conv2d_grads_type(gi, gw, gb)
+        if want[0]:
             if typenum == cnp.NPY_FLOAT32:
                 with nogil:
                     status = fc_conv2d_grad_input_f32(&g, <float *>pgy, <float *>pw,
@@ -247,14 +269,8 @@ def conv2d_backward_entry(grad_output, x, weight, stride=1, padding=0, dilation=
                     status = fc_conv2d_grad_input_f64(&g, <double *>pgy, <double *>pw,
                                                       <double *>cnp.PyArray_DATA(gi))
             check_status(status)
-        if want[2]:
-            bias_dims[0] = g.O
-            gb = cnp.PyArray_EMPTY(1, bias_dims, typenum, 0)
         if want[1]:
             # with grad bias wanted too, one call (one pass over grad_y where it can)
-            gw = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>weight),
-                                   cnp.PyArray_DIMS(<cnp.ndarray>weight), typenum, 0)
-            pgb = cnp.PyArray_DATA(gb) if want[2] else NULL
             if typenum == cnp.NPY_FLOAT32:
                 with nogil:
                     status = fc_conv2d_grad_weight_bias_f32(&g, <float *>pgy, <float *>px,
@@ -267,10 +283,10 @@ def conv2d_backward_entry(grad_output, x, weight, stride=1, padding=0, dilation=
         elif want[2]:
             if typenum == cnp.NPY_FLOAT32:
                 with nogil:
-                    status = fc_conv2d_grad_bias_f32(&g, <float *>pgy, <float *>cnp.PyArray_DATA(gb))
+                    status = fc_conv2d_grad_bias_f32(&g, <float *>pgy, <float *>pgb)
             else:
                 with nogil:
-                    status = fc_conv2d_grad_bias_f64(&g, <double *>pgy, <double *>cnp.PyArray_DATA(gb))
+                    status = fc_conv2d_grad_bias_f64(&g, <double *>pgy, <double *>pgb)
             check_status(status)
         return _conv2d_grads_type(gi, gw, gb)
     return _checked_ops["conv2d_backward"](grad_output, x, weight, stride, padding, dilation, groups,

@@ -46,6 +46,14 @@ int fc_conv2d_depthwise_grad_weight_f32(const fc_geom *g, const float *grad_y,
                                         const float *x, float *grad_weight, float *grad_bias);
 int fc_conv2d_depthwise_grad_weight_f64(const fc_geom *g, const double *grad_y,
                                         const double *x, double *grad_weight, double *grad_bias);
+/* grad_x, grad_weight and (unless NULL) grad_bias, in one pass over grad_y
+ * where the kernels allow; the bits of the two calls above. */
+int fc_conv2d_depthwise_backward_f32(const fc_geom *g, const float *grad_y, const float *x,
+                                     const float *weight, float *grad_x, float *grad_weight,
+                                     float *grad_bias);
+int fc_conv2d_depthwise_backward_f64(const fc_geom *g, const double *grad_y, const double *x,
+                                     const double *weight, double *grad_x, double *grad_weight,
+                                     double *grad_bias);
 
 #ifdef __cplusplus
 }

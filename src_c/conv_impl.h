@@ -18,6 +18,10 @@
  *   grad_weight  depthwise -> direct; else as forward, GEMM reduced over (n, p)
  *   grad_bias    fixed-order blocked reduction (bias_sum_impl.h); asked for with
  *                grad_weight of a depthwise conv, summed in the same pass over grad_y
+ *   backward     all of them at once (fc_conv2d_backward): depthwise 3x3 "same"
+ *                layers at AVX-512 compute grad input and grad weight block by block
+ *                in one pass over grad_y (conv_direct_impl.h); the bits of the
+ *                separate calls
  *   im2col / col2im: the reference copies (memory-bound already)
  */
 
@@ -119,5 +123,16 @@ int FC_NAME(fc_conv2d_grad_weight_bias)(const fc_geom *g, const REAL *grad_y, co
         return FC_NAME(fc_conv2d_depthwise_grad_weight)(g, grad_y, x, grad_weight, grad_bias);
     int status = FC_NAME(fc_conv2d_grad_weight)(g, grad_y, x, grad_weight);
     if (status == FC_OK && grad_bias) status = FC_NAME(fc_conv2d_grad_bias)(g, grad_y, grad_bias);
+    return status;
+}
+
+/* Every gradient, grad_x and grad_weight required, grad_bias optional. */
+int FC_NAME(fc_conv2d_backward)(const fc_geom *g, const REAL *grad_y, const REAL *x, const REAL *weight,
+                                REAL *grad_x, REAL *grad_weight, REAL *grad_bias)
+{
+    if (fc_conv2d_depthwise_suits(g))
+        return FC_NAME(fc_conv2d_depthwise_backward)(g, grad_y, x, weight, grad_x, grad_weight, grad_bias);
+    int status = FC_NAME(fc_conv2d_grad_input)(g, grad_y, weight, grad_x);
+    if (status == FC_OK) status = FC_NAME(fc_conv2d_grad_weight_bias)(g, grad_y, x, grad_weight, grad_bias);
     return status;
 }

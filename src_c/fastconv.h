@@ -125,6 +125,12 @@ int fc_conv2d_grad_weight_bias_f32(const fc_geom *g, const float *grad_y, const 
                                    float *grad_weight, float *grad_bias);
 int fc_conv2d_grad_weight_bias_f64(const fc_geom *g, const double *grad_y, const double *x,
                                    double *grad_weight, double *grad_bias);
+/* grad_x and grad_weight, and grad_bias unless NULL: the bits of the calls
+ * above, in fewer passes over grad_y where the kernels allow (depthwise). */
+int fc_conv2d_backward_f32(const fc_geom *g, const float *grad_y, const float *x, const float *weight,
+                           float *grad_x, float *grad_weight, float *grad_bias);
+int fc_conv2d_backward_f64(const fc_geom *g, const double *grad_y, const double *x, const double *weight,
+                           double *grad_x, double *grad_weight, double *grad_bias);
 
 /* indices already range-checked by the caller (0 <= index < H*W). */
 int fc_max_pool2d_backward_f32(const fc_geom *g, const float *grad_y,

@@ -510,3 +510,53 @@ def test_grad_bias_alongside_depthwise_grad_weight_has_its_own_bits(dtype, x_sha
                 assert grads.bias.tobytes() == alone.tobytes(), (
                     f"{name}, {threads} thread(s): grad bias with grad weight {grads.bias} != alone {alone}")
                 assert grads.weight.tobytes() == both.weight.tobytes(), f"{name}: grad weight differs"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("x_shape, multiplier, stride, padding, special", [
+    ((3, 6, 56, 56), 1, 1, 1, False),      # one pass for all three at AVX-512 (two row blocks)
+    ((2, 3, 70, 33), 1, 1, 1, True),       # three row blocks, a partial last vector, NaN and inf
+    ((20, 1, 40, 24), 1, 1, 1, True),      # one channel: blocks of several images
+    ((2, 4, 9, 17), 1, 1, 1, False),       # rows of one or two vectors
+    ((2, 3, 12, 12), 1, 1, 0, False),      # grad_x larger than grad_y: separate passes
+    ((2, 3, 30, 40), 2, 1, 1, False),      # channel multiplier 2: separate passes
+    ((2, 3, 31, 40), 1, 2, 1, False),      # stride 2: separate passes
+])
+def test_depthwise_backward_in_one_call_has_the_bits_of_separate_calls(dtype, x_shape, multiplier, stride,
+                                                                      padding, special):
+    """conv2d_backward asked for every gradient runs the depthwise grad input and
+    grad weight (and grad bias) in one pass over grad_y where the kernels allow;
+    each gradient must be the bits of asking for it alone, through the fast and
+    the checked path, at 1 and 2 threads, and match the float64 reference."""
+    rng = np.random.default_rng(sum(x_shape) + 7 * multiplier + stride)
+    C = x_shape[1]
+    x = rng.standard_normal(x_shape).astype(dtype)
+    weight = rng.standard_normal((C * multiplier, 1, 3, 3)).astype(dtype)
+    geometry = dict(stride=stride, padding=padding, groups=C)
+    grad_y = rng.standard_normal(fastconv.conv2d(x, weight, **geometry).shape).astype(dtype)
+    if special:
+        x.flat[::97] = np.nan
+        x.flat[5::101] = np.inf
+        grad_y.flat[::53] = -np.inf
+        weight[0, 0, 1, 1] = np.inf
+    else:
+        got = fastconv.conv2d_backward(grad_y, x, weight, **geometry)
+        pads = (padding,) * 4
+        expected_x, expected_w = reference_grads(grad_y, x, weight, (stride, stride), pads, (1, 1), C)
+        scale_w = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), (stride, stride), pads, (1, 1), C)[1]
+        assert_close(got.input, expected_x, scale=np.abs(grad_y).max() * np.abs(weight).sum() + 1.0,
+                     context="grad input")
+        assert_close(got.weight, expected_w, scale=scale_w + 1.0, context="grad weight")
+        assert_close(got.bias, grad_y.astype(np.float64).sum(axis=(0, 2, 3)),
+                     scale=np.abs(grad_y).astype(np.float64).sum(axis=(0, 2, 3)) + 1.0, context="grad bias")
+    alone = {field: fastconv.conv2d_backward(grad_y, x, weight, needs=(field,), **geometry)[i]
+             for i, field in enumerate(("input", "weight", "bias"))}
+    for threads in (1, 2):
+        with fastconv.threads(threads):
+            for path, gy in (("fast path", grad_y), ("checked path", np.asfortranarray(grad_y))):
+                for needs in (("input", "weight", "bias"), ("input", "weight")):
+                    grads = fastconv.conv2d_backward(gy, x, weight, needs=needs, **geometry)
+                    for field in needs:
+                        assert getattr(grads, field).tobytes() == alone[field].tobytes(), (
+                            f"{path}, {threads} thread(s), needs={needs}: grad {field} differs from asking "
+                            f"for it alone")
