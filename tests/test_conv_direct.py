@@ -535,10 +535,14 @@ def test_depthwise_backward_in_one_call_has_the_bits_of_separate_calls(dtype, x_
     geometry = dict(stride=stride, padding=padding, groups=C)
     grad_y = rng.standard_normal(fastconv.conv2d(x, weight, **geometry).shape).astype(dtype)
     if special:
+        # inf times a padding zero, NaN beside inf: the NaNs' bits must match too
         x.flat[::97] = np.nan
         x.flat[5::101] = np.inf
         grad_y.flat[::53] = -np.inf
+        grad_y.flat[7::89] = np.nan
         weight[0, 0, 1, 1] = np.inf
+        weight[-1, 0, 0, 2] = np.inf
+        weight[0, 0, 2, 0] = -np.inf
     else:
         got = fastconv.conv2d_backward(grad_y, x, weight, **geometry)
         pads = (padding,) * 4
