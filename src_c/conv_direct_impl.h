@@ -533,8 +533,8 @@ typedef struct {
     const int64_t *col_offsets;
     FC_NAME(fc_direct_gw_block_fn) block_kernel;
     FC_NAME(fc_direct_gw_src3_fn) src3_kernel;   /* in place of block_kernel where set */
-    /* grad input in the same tasks (direct_backward_fuses), or NULL: the
-     * in-place kernel of the grad-input plan, its flipped weights and pads */
+    /* grad input in the same tasks (fc_conv2d_depthwise_backward), or NULL:
+     * the in-place kernel of the grad-input plan, its flipped weights and pads */
     FC_NAME(fc_direct_fwd_src3_fn) gin_kernel;
     const REAL *gin_weights;
     REAL *grad_x;
