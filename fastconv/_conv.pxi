@@ -11,8 +11,6 @@ cdef extern from "fastconv.h" nogil:
     int fc_col2im_f64(const fc_geom *g, const double *cols, double *x)
     int fc_conv2d_grad_input_f32(const fc_geom *g, const float *grad_y, const float *weight, float *grad_x)
     int fc_conv2d_grad_input_f64(const fc_geom *g, const double *grad_y, const double *weight, double *grad_x)
-    int fc_conv2d_grad_weight_f32(const fc_geom *g, const float *grad_y, const float *x, float *grad_weight)
-    int fc_conv2d_grad_weight_f64(const fc_geom *g, const double *grad_y, const double *x, double *grad_weight)
     int fc_conv2d_grad_bias_f32(const fc_geom *g, const float *grad_y, float *grad_bias)
     int fc_conv2d_grad_bias_f64(const fc_geom *g, const double *grad_y, double *grad_bias)
     int fc_conv2d_grad_weight_bias_f32(const fc_geom *g, const float *grad_y, const float *x,
