@@ -940,7 +940,12 @@ typedef struct {
  * those keep it (pointwise_in_place).  A tile that spans images, or the
  * last partial one, is packed alone (one panel of workspace) and goes
  * through macro_kernel_batch.  Same FMAs in the same order as the packed
- * kernels: the bits do not change. */
+ * kernels: the bits do not change.  Each call also fetches the output lines
+ * its rows will take in the next tile (prefetch_tile_rows; one thread, AMD
+ * EPYC Zen 4, in-process A/B, medians of 21: pw-1x1-256to64 0.95-0.97 of
+ * the time, 128 -> 32 channels on 56x56 0.90-0.96, 512 -> 128 on 28x28
+ * 0.98; two threads 0.93-0.95, float64 0.91-0.94; prefetchw in place of
+ * the read prefetch measured the same). */
 #define FC_PW_AHEAD 2
 #define FC_PW_IN_PLACE_MAX_M 128
 
@@ -981,6 +986,8 @@ static void FC_NAME(pointwise_block)(const fc_geom *g, const FC_NAME(gemm_engine
                 const int64_t o = ic + ir;
                 int64_t span, full;
                 const FC_NAME(indexed_fn) kernel = FC_NAME(row_tile_kernel)(e, M, mcb, ic, ir, &span, &full);
+                if (p + 2 * GEMM_NR <= P)   /* these rows of the next tile, as macro_kernel does */
+                    FC_NAME(prefetch_tile_rows)(yt + o * P + GEMM_NR, P, FC_MIN(full, M - o));
                 if (ahead_ok && full == 2 * GEMM_MR && o + full <= M && ahead < ahead_end) {
                     e->indexed_double_pf(kcb, apanel, b, boff, yt + o * P, P, bg ? bg + o : NULL, flags,
                                          (const char *)ahead, HW * (int64_t)sizeof(REAL));
