@@ -163,6 +163,32 @@ def test_max_pool2d_ties_pick_the_first_tap(kernel_size, stride, padding, dilati
                          "indices; " + context)
 
 
+@pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype", list(geometry_cases()))
+def test_max_pool2d_minus_infinity_windows_keep_their_first_real_cell(kernel_size, stride, padding, dilation,
+                                                                      ceil_mode, dtype):
+    """Most cells -inf: many windows hold no value above -inf, and their index is the window's
+    first real cell (torch's rule: the running index starts there), padded or not; the
+    other windows pick their maximum as usual."""
+    rng = np.random.default_rng(110)
+    for in_hw in shapes_for(kernel_size, stride, padding, dilation, ceil_mode):
+        x = tie_free((2, 2) + in_hw, dtype, rng)
+        x[rng.random(x.shape) < 0.85] = -np.inf
+        context = (f"kernel_size={kernel_size} stride={stride} padding={padding} dilation={dilation} "
+                   f"ceil_mode={ceil_mode} dtype={np.dtype(dtype).name} in_hw={in_hw}")
+        expected, expected_indices = ref.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+        geometry = ref.pool_geometry(in_hw, kernel_size, stride, padding, dilation, ceil_mode)
+        first_h = np.arange(geometry.out_h) * geometry.stride[0] - geometry.pad_top
+        first_w = np.arange(geometry.out_w) * geometry.stride[1] - geometry.pad_left
+        first_h = np.where(first_h < 0, first_h % geometry.dilation[0], first_h)
+        first_w = np.where(first_w < 0, first_w % geometry.dilation[1], first_w)
+        first_real = first_h[:, None] * in_hw[1] + first_w[None, :]
+        assert np.isneginf(expected).any() and np.isfinite(expected).any(), context
+        values, indices = fastconv.max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, True)
+        assert_identical(values, expected.astype(dtype), context)
+        assert_identical(indices, np.where(np.isneginf(expected), first_real, expected_indices),
+                         "indices; " + context)
+
+
 # ---- special values ----------------------------------------------------------------------------
 
 NAN_GEOMETRIES = [g for g in GEOMETRIES if g[3] == 1 or g[0] == 3][:12]
