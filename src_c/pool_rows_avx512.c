@@ -64,6 +64,18 @@ FC_INLINE void vstride2(const float *p, __m512 *even, __m512 *odd)
     *even = _mm512_permutex2var_ps(lo, e, hi);
     *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(e, _mm512_set1_epi32(1)), hi);
 }
+/* Lanes [lo, hi) of p, the others fill; the masked lanes are not read, so p
+ * may point before or past the array (max with indices reads rows in place). */
+#define FC_POOL_IN_PLACE 1
+#define vload_range(p, lo, hi, fill)                                                                      \
+    _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)(((1u << (hi)) - 1u) & ~((1u << (lo)) - 1u)), (p))
+/* vstride2 of two vectors already loaded (lo: p[0..15], hi: p[16..31]) */
+FC_INLINE void vstride2_regs(__m512 lo, __m512 hi, __m512 *even, __m512 *odd)
+{
+    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    *even = _mm512_permutex2var_ps(lo, e, hi);
+    *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(e, _mm512_set1_epi32(1)), hi);
+}
 /* 16 int64 indices in two registers; a 16-lane mask splits into two 8-lane ones. */
 typedef struct { __m512i lo, hi; } fc_index_f32x16;
 #define IDXV fc_index_f32x16
@@ -147,7 +159,9 @@ FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev
 #undef vbits_eq
 #undef vmul
 #undef vdiv
+#undef vload_range
 #define vnanmax vnanmax_pd
+#define vstride2_regs vstride2_regs_pd
 #define vstride2 vstride2_pd
 #define vnext1 vnext1_pd
 #define vnext2 vnext2_pd
@@ -183,6 +197,14 @@ FC_INLINE __m512d vnanmax_pd(__m512d best, __m512d v) { return vselect(vtake(bes
 FC_INLINE void vstride2_pd(const double *p, __m512d *even, __m512d *odd)
 {
     const __m512d lo = _mm512_loadu_pd(p), hi = _mm512_loadu_pd(p + 8);
+    const __m512i e = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    *even = _mm512_permutex2var_pd(lo, e, hi);
+    *odd = _mm512_permutex2var_pd(lo, _mm512_add_epi64(e, _mm512_set1_epi64(1)), hi);
+}
+#define vload_range(p, lo, hi, fill) \
+    _mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)(((1u << (hi)) - 1u) & ~((1u << (lo)) - 1u)), (p))
+FC_INLINE void vstride2_regs_pd(__m512d lo, __m512d hi, __m512d *even, __m512d *odd)
+{
     const __m512i e = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
     *even = _mm512_permutex2var_pd(lo, e, hi);
     *odd = _mm512_permutex2var_pd(lo, _mm512_add_epi64(e, _mm512_set1_epi64(1)), hi);
