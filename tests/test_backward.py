@@ -474,6 +474,68 @@ def test_max_pool2d_backward_accumulates_repeated_indices():
     np.testing.assert_array_equal(grad_x, expected)
 
 
+def scatter_in_dtype(grad_output, indices, input_shape):
+    """grad_x = 0, then grad_output added at each index in output order, in grad_output's
+    dtype: the bits max_pool2d_backward must give (0 + -0 is +0; NaN payloads pass)."""
+    planes = int(np.prod(input_shape[:-2]))
+    grad_x = np.zeros((planes, input_shape[-2] * input_shape[-1]), grad_output.dtype)
+    flat_grad, flat_indices = grad_output.reshape(planes, -1), indices.reshape(planes, -1)
+    for plane in range(planes):
+        np.add.at(grad_x[plane], flat_indices[plane], flat_grad[plane])
+    return grad_x.reshape(input_shape)
+
+
+def same_bits(actual, expected):
+    bits = np.uint32 if actual.dtype == np.float32 else np.uint64
+    return actual.dtype == expected.dtype and np.array_equal(actual.view(bits), expected.view(bits))
+
+
+# Input planes twice the output plane (or one more row or column): at AVX-512 the backward writes
+# planes whose indices stay in their own 2x2 block densely, and scatters the others.
+# Output widths cover whole vectors and a tail at every SIMD width.
+BLOCK_SHAPES = [(2, 3, 8, 32), (1, 2, 9, 37), (2, 2, 10, 66), (1, 2, 7, 112), (1, 1, 4, 46)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", BLOCK_SHAPES)
+def test_max_pool2d_backward_over_2x2_blocks_has_the_scatter_bits(shape, dtype):
+    """Indices of 2x2 stride-2 pooling (each in its own block), with gradients that
+    include -0, NaN and infinities: bit for bit the clear-then-scatter result."""
+    rng = np.random.default_rng(33)
+    x = rng.standard_normal(shape).astype(dtype)
+    _, indices = fastconv.max_pool2d(x, 2, 2, return_indices=True)
+    grad_output = rng.standard_normal(indices.shape).astype(dtype)
+    grad_output.flat[::7] = -0.0
+    grad_output.flat[3::11] = np.nan
+    grad_output.flat[5::13] = -np.inf
+    analytic = fastconv.max_pool2d_backward(grad_output, indices, shape)
+    assert same_bits(analytic, scatter_in_dtype(grad_output, indices, shape)), f"shape={shape}"
+    assert not np.signbit(analytic[analytic == 0]).any(), "a -0 gradient must land as +0, as 0 + -0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", BLOCK_SHAPES)
+def test_max_pool2d_backward_with_indices_outside_their_block(shape, dtype):
+    """Same plane shapes, but some indices leave their 2x2 block (3x3 windows that
+    overlap, an index moved by hand in a late row, repeated indices): those planes
+    are scattered, in output order, as if nothing had been written before."""
+    rng = np.random.default_rng(34)
+    x = rng.standard_normal(shape).astype(dtype)
+    _, blocks = fastconv.max_pool2d(x, 2, 2, return_indices=True)
+    moved = blocks.copy()
+    moved[0, 0, -1, -1] = 0                  # the plane's first cell, from its last output
+    moved[-1, -1, moved.shape[2] // 2, 0] = moved[-1, -1, 0, 0]
+    cases = {"moved by hand": moved}
+    if shape[-2] % 2 == 0 and shape[-1] % 2 == 0:
+        _, overlapping = fastconv.max_pool2d(x, 3, 2, 1, return_indices=True)
+        assert overlapping.shape == blocks.shape
+        cases["3x3 stride 2 padding 1"] = overlapping
+    for label, indices in cases.items():
+        grad_output = rng.standard_normal(indices.shape).astype(dtype)
+        analytic = fastconv.max_pool2d_backward(grad_output, indices, shape)
+        assert same_bits(analytic, scatter_in_dtype(grad_output, indices, shape)), f"{label}; shape={shape}"
+
+
 @pytest.mark.parametrize("bad_index", [-1, -10**12, 12, 13, 2**40])
 @pytest.mark.parametrize("position", [(0, 0, 0, 0), (1, 1, 2, 1), (1, 2, 2, 2)])
 def test_max_pool2d_backward_rejects_out_of_range_indices(bad_index, position):
