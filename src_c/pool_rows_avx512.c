@@ -105,6 +105,26 @@ FC_INLINE fc_index_f32x16 vidx_lane_ramp(int64_t step)   /* lane i: i * step */
                              _mm512_set_epi64(15 * step, 14 * step, 13 * step, 12 * step, 11 * step, 10 * step,
                                               9 * step, 8 * step)};
 }
+/* Max backward over 2x2 blocks (max_backward_blocks2 in pool_rows_impl.h):
+ * lanes of a - b equal to d as a value mask, lanes of v where m else +0,
+ * and a, b interleaved (a0 b0 a1 b1 ...) into lo and hi. */
+#define FC_POOL_BLOCKS2_VEC 1
+FC_INLINE fc_index_f32x16 vidx_sub(fc_index_f32x16 a, fc_index_f32x16 b)
+{
+    return (fc_index_f32x16){_mm512_sub_epi64(a.lo, b.lo), _mm512_sub_epi64(a.hi, b.hi)};
+}
+FC_INLINE __mmask16 vidx_eq1(fc_index_f32x16 a, int64_t d)
+{
+    const __m512i s = _mm512_set1_epi64(d);
+    return (__mmask16)(_mm512_cmpeq_epi64_mask(a.lo, s) | ((unsigned)_mm512_cmpeq_epi64_mask(a.hi, s) << 8));
+}
+#define vmaskz(m, v) _mm512_maskz_mov_ps((m), (v))
+FC_INLINE void vzip(__m512 a, __m512 b, __m512 *lo, __m512 *hi)
+{
+    *lo = _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
+    *hi = _mm512_permutex2var_ps(a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15,
+                                                      31), b);
+}
 /* Tap offsets as int32 lanes in a float vector, selected with the value's mask
  * and widened to int64 at the end. */
 #define TAP_NONE INT32_MIN
@@ -160,6 +180,10 @@ FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev
 #undef vmul
 #undef vdiv
 #undef vload_range
+#undef vmaskz
+#define vidx_sub vidx_sub_pd
+#define vidx_eq1 vidx_eq1_pd
+#define vzip vzip_pd
 #define vnanmax vnanmax_pd
 #define vstride2_regs vstride2_regs_pd
 #define vstride2 vstride2_pd
@@ -227,6 +251,14 @@ FC_INLINE __m512i vidx_add_pd(__m512i a, int64_t b) { return _mm512_add_epi64(a,
 FC_INLINE __m512i vidx_lane_ramp_pd(int64_t step)
 {
     return _mm512_set_epi64(7 * step, 6 * step, 5 * step, 4 * step, 3 * step, 2 * step, step, 0);
+}
+FC_INLINE __m512i vidx_sub_pd(__m512i a, __m512i b) { return _mm512_sub_epi64(a, b); }
+FC_INLINE __mmask8 vidx_eq1_pd(__m512i a, int64_t d) { return _mm512_cmpeq_epi64_mask(a, _mm512_set1_epi64(d)); }
+#define vmaskz(m, v) _mm512_maskz_mov_pd((m), (v))
+FC_INLINE void vzip_pd(__m512d a, __m512d b, __m512d *lo, __m512d *hi)
+{
+    *lo = _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), b);
+    *hi = _mm512_permutex2var_pd(a, _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15), b);
 }
 #define TAP_NONE INT64_MIN
 #define vbits_set1(v) _mm512_castsi512_pd(_mm512_set1_epi64((int64_t)(v)))
