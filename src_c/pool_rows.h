@@ -20,7 +20,9 @@
  * shares over a padded row and writes every input row once, as the sum of
  * the spread rows covering it (where the windows tile the input, kernel ==
  * stride and no padding, each input row is its one output row's shares
- * repeated, written without spread rows); max scatters through the indices.
+ * repeated, written without spread rows); max scatters through the indices
+ * into a cleared plane (on AVX-512, a plane whose indices each stay in their
+ * output's 2x2 block is written densely instead, max_backward_blocks2).
  *
  * A forward pass too large for the last-level cache (fc_stream_output)
  * writes its output with non-temporal stores where the ISA file gives the
