@@ -1080,13 +1080,14 @@ static int FC_NAME(max_backward_blocks2)(const fc_geom *g, const REAL *grad_y, c
             vstore(r1 + 2 * ow + VLEN, hi);
         }
         for (; ow < OW; ow++) {   /* the row's last outputs, under a vector */
-            const int64_t d = idx[ow] - base - 2 * ow;
+            /* unsigned: any int64 index (range-checked only on the way back) wraps, as the vector lanes do */
+            const uint64_t d = (uint64_t)idx[ow] - (uint64_t)(base + 2 * ow), w = (uint64_t)W;
             const REAL v = gy[ow];
             r0[2 * ow] = (REAL)0 + (d == 0 ? v : (REAL)0);
             r0[2 * ow + 1] = (REAL)0 + (d == 1 ? v : (REAL)0);
-            r1[2 * ow] = (REAL)0 + (d == W ? v : (REAL)0);
-            r1[2 * ow + 1] = (REAL)0 + (d == W + 1 ? v : (REAL)0);
-            bad |= (d != 0) & (d != 1) & (d != W) & (d != W + 1);
+            r1[2 * ow] = (REAL)0 + (d == w ? v : (REAL)0);
+            r1[2 * ow + 1] = (REAL)0 + (d == w + 1 ? v : (REAL)0);
+            bad |= (d != 0) & (d != 1) & (d != w) & (d != w + 1);
         }
         if (bad) return 0;
         if (W > 2 * OW) r0[W - 1] = r1[W - 1] = (REAL)0;

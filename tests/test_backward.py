@@ -536,6 +536,19 @@ def test_max_pool2d_backward_with_indices_outside_their_block(shape, dtype):
         assert same_bits(analytic, scatter_in_dtype(grad_output, indices, shape)), f"{label}; shape={shape}"
 
 
+@pytest.mark.parametrize("bad_index", [-1, -2**63, 2**63 - 1, 16 * 70, 17 * 70 + 1])
+@pytest.mark.parametrize("position", [(0, 0, 0, 0), (0, 1, 5, 33), (0, 1, 7, 17)])
+def test_max_pool2d_backward_rejects_out_of_range_indices_over_2x2_blocks(bad_index, position):
+    """Planes the dense 2x2 path takes (16x70 inputs, 8x35 outputs: whole vectors and a
+    tail), one index out of the plane (-1 is also the cell before a block, 16 * 70 and
+    17 * 70 + 1 past the plane, and the int64 extremes): ValueError naming it."""
+    x = np.random.default_rng(35).standard_normal((1, 2, 16, 70))
+    _, indices = fastconv.max_pool2d(x, 2, 2, return_indices=True)
+    indices[position] = bad_index
+    with pytest.raises(ValueError, match=f"found index {bad_index}"):
+        fastconv.max_pool2d_backward(np.ones(indices.shape), indices, x.shape)
+
+
 @pytest.mark.parametrize("bad_index", [-1, -10**12, 12, 13, 2**40])
 @pytest.mark.parametrize("position", [(0, 0, 0, 0), (1, 1, 2, 1), (1, 2, 2, 2)])
 def test_max_pool2d_backward_rejects_out_of_range_indices(bad_index, position):
