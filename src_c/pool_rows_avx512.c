@@ -56,26 +56,21 @@ FC_INLINE void fc_pool_stream512(float *p, __m512 v, int64_t bytes)
 #define vtake(best, v) ((__mmask16)(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)))
 #define vselect(take, best, v) _mm512_mask_blend_ps(take, best, v)
 FC_INLINE __m512 vnanmax(__m512 best, __m512 v) { return vselect(vtake(best, v), best, v); }
-/* p[0..31] -> even p[0,2,..,30], odd p[1,3,..,31] */
-FC_INLINE void vstride2(const float *p, __m512 *even, __m512 *odd)
-{
-    const __m512 lo = _mm512_loadu_ps(p), hi = _mm512_loadu_ps(p + 16);
-    const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    *even = _mm512_permutex2var_ps(lo, e, hi);
-    *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(e, _mm512_set1_epi32(1)), hi);
-}
-/* Lanes [lo, hi) of p, the others fill; the masked lanes are not read, so p
- * may point before or past the array (max with indices reads rows in place). */
-#define FC_POOL_IN_PLACE 1
-#define vload_range(p, lo, hi, fill)                                                                      \
-    _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)(((1u << (hi)) - 1u) & ~((1u << (lo)) - 1u)), (p))
-/* vstride2 of two vectors already loaded (lo: p[0..15], hi: p[16..31]) */
+/* Even and odd lanes of lo:hi (lo = p[0..15], hi = p[16..31] -> even
+ * p[0,2,..,30], odd p[1,3,..,31]); vstride2 loads them first. */
 FC_INLINE void vstride2_regs(__m512 lo, __m512 hi, __m512 *even, __m512 *odd)
 {
     const __m512i e = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     *even = _mm512_permutex2var_ps(lo, e, hi);
     *odd = _mm512_permutex2var_ps(lo, _mm512_add_epi32(e, _mm512_set1_epi32(1)), hi);
 }
+FC_INLINE void vstride2(const float *p, __m512 *even, __m512 *odd)
+{
+    vstride2_regs(_mm512_loadu_ps(p), _mm512_loadu_ps(p + 16), even, odd);
+}
+/* Max with indices reads rows in place at stride 2 (scan_row_s2), their
+ * ends through vload_n. */
+#define FC_POOL_IN_PLACE 1
 /* 16 int64 indices in two registers; a 16-lane mask splits into two 8-lane ones. */
 typedef struct { __m512i lo, hi; } fc_index_f32x16;
 #define IDXV fc_index_f32x16
@@ -179,7 +174,6 @@ FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev
 #undef vbits_eq
 #undef vmul
 #undef vdiv
-#undef vload_range
 #undef vmaskz
 #define vidx_sub vidx_sub_pd
 #define vidx_eq1 vidx_eq1_pd
@@ -217,21 +211,16 @@ FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev
 #define vtake(best, v) ((__mmask8)(_mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q)))
 #define vselect(take, best, v) _mm512_mask_blend_pd(take, best, v)
 FC_INLINE __m512d vnanmax_pd(__m512d best, __m512d v) { return vselect(vtake(best, v), best, v); }
-/* p[0..15] -> even p[0,2,..,14], odd p[1,3,..,15] */
-FC_INLINE void vstride2_pd(const double *p, __m512d *even, __m512d *odd)
-{
-    const __m512d lo = _mm512_loadu_pd(p), hi = _mm512_loadu_pd(p + 8);
-    const __m512i e = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-    *even = _mm512_permutex2var_pd(lo, e, hi);
-    *odd = _mm512_permutex2var_pd(lo, _mm512_add_epi64(e, _mm512_set1_epi64(1)), hi);
-}
-#define vload_range(p, lo, hi, fill) \
-    _mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)(((1u << (hi)) - 1u) & ~((1u << (lo)) - 1u)), (p))
+/* p[0..15] -> even p[0,2,..,14], odd p[1,3,..,15], as for float32 */
 FC_INLINE void vstride2_regs_pd(__m512d lo, __m512d hi, __m512d *even, __m512d *odd)
 {
     const __m512i e = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
     *even = _mm512_permutex2var_pd(lo, e, hi);
     *odd = _mm512_permutex2var_pd(lo, _mm512_add_epi64(e, _mm512_set1_epi64(1)), hi);
+}
+FC_INLINE void vstride2_pd(const double *p, __m512d *even, __m512d *odd)
+{
+    vstride2_regs_pd(_mm512_loadu_pd(p), _mm512_loadu_pd(p + 8), even, odd);
 }
 #define FC_ALIGNR_PD(hi, lo, lanes) \
     _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), (lanes)))

@@ -432,13 +432,13 @@ FC_INLINE void FC_NAME(scan_group)(const fc_geom *g, const REAL *row_buffers, in
 }
 
 #ifdef FC_POOL_IN_PLACE
-/* Columns c .. c + VLEN - 1 of an input row W wide, -inf outside it (the
- * padding of the row buffers, without the buffer). */
+/* Columns c .. c + VLEN - 1 (c >= 0) of an input row W wide, -inf past its
+ * end (the padding of the row buffers, without the buffer; the lanes past
+ * it are not read). */
 FC_INLINE VEC FC_NAME(load_cols)(const REAL *row, int64_t c, int64_t W)
 {
-    if (c >= 0 && c + VLEN <= W) return vload(row + c);
-    const int64_t lo = FC_MIN(FC_MAX(-c, 0), VLEN), hi = FC_MAX(FC_MIN(W - c, VLEN), lo);
-    return vload_range(row + c, lo, hi, -(REAL)INFINITY);
+    if (c + VLEN <= W) return vload(row + c);
+    return vload_n(row + c, FC_MAX(W - c, 0), -(REAL)INFINITY);
 }
 
 /* Even and odd columns of c .. c + 2 VLEN - 1. */
