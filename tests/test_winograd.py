@@ -262,12 +262,14 @@ def test_grad_input(case, dtype):
 
 
 @pytest.mark.parametrize("shape", [((3, 3 if AVX512 else 16, 48, 32), (17, 3 if AVX512 else 16, 3, 3)),
-                                   ((3, 40, 38, 16), (10, 40, 3, 3))],
-                         ids=["block2", "block4-at-avx512"])
+                                   ((3, 40, 38, 16), (10, 40, 3, 3)),
+                                   ((1, 48, 24, 24), (48, 48, 3, 3))],
+                         ids=["block2", "block4-at-avx512", "transforms-packed-by-two-threads"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bitwise_identical_across_thread_counts(dtype, shape):
     # 3 images x 3 bands of tile rows: tasks split differently at 1 and 2
-    # threads (16 columns: two tile rows a block in float32)
+    # threads (16 columns: two tile rows a block in float32); 48 x 48
+    # weights: two threads share the packing of their transforms
     x, weight, bias = make_inputs(*shape, dtype)
     assert kernel_for(x.shape, weight.shape, 1, dtype) == "winograd"
     with fastconv.threads(1):
