@@ -945,7 +945,11 @@ typedef struct {
  * EPYC Zen 4, in-process A/B, medians of 21: pw-1x1-256to64 0.95-0.97 of
  * the time, 128 -> 32 channels on 56x56 0.90-0.96, 512 -> 128 on 28x28
  * 0.98; two threads 0.93-0.95, float64 0.91-0.94; prefetchw in place of
- * the read prefetch measured the same). */
+ * the read prefetch measured the same).  Both look-aheads follow the
+ * batch's positions into the next image: stopping at the image's end left
+ * its next image's first tiles to stall on memory (the same A/B: 0.97-0.98
+ * of the time on pw-1x1-256to64 and 512 -> 128 on 28x28, 0.93-0.97 with 32
+ * or 64 outputs, one or two threads; float64 0.97-1.02). */
 #define FC_PW_AHEAD 2
 #define FC_PW_IN_PLACE_MAX_M 128
 
@@ -973,11 +977,18 @@ static void FC_NAME(pointwise_block)(const fc_geom *g, const FC_NAME(gemm_engine
         }
         const REAL *b = x + (n * g->C + group * Cg + pc) * HW + p;
         REAL *yt = yg + n * image_stride + p;
-        /* the lines of the tile FC_PW_AHEAD on, if in this image: one column
-         * of them (a line of each B row) per whole 2*MR-row call */
-        const int ahead_ok = p + (FC_PW_AHEAD + 1) * GEMM_NR <= P;
-        uintptr_t ahead = ((uintptr_t)b + FC_PW_AHEAD * GEMM_NR * sizeof(REAL)) & ~(uintptr_t)63;
-        const uintptr_t ahead_end = (uintptr_t)b + (FC_PW_AHEAD + 1) * GEMM_NR * sizeof(REAL);
+        /* the lines of the tile FC_PW_AHEAD on, in this image or the next
+         * (unless it spans two): one column of them (a line of each B row)
+         * per whole 2*MR-row call */
+        const int64_t ta = t + FC_PW_AHEAD * GEMM_NR, na = ta / P, pa = ta % P;
+        const int ahead_ok = na < g->N && pa + GEMM_NR <= P;
+        const REAL *ba = ahead_ok ? x + (na * g->C + group * Cg + pc) * HW + pa : b;
+        uintptr_t ahead = (uintptr_t)ba & ~(uintptr_t)63;
+        const uintptr_t ahead_end = (uintptr_t)(ba + GEMM_NR);
+        /* the next tile's output rows, likewise */
+        const int64_t tn = t + GEMM_NR, nn = tn / P, pn = tn % P;
+        const int next_ok = nn < g->N && pn + GEMM_NR <= P;
+        const REAL *ynext = next_ok ? yg + nn * image_stride + pn : yt;
         for (int64_t ic = 0; ic < mpad; ic += mc) {
             const int64_t mcb = FC_MIN(mc, mpad - ic);
             const REAL *ap = apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
@@ -986,8 +997,8 @@ static void FC_NAME(pointwise_block)(const fc_geom *g, const FC_NAME(gemm_engine
                 const int64_t o = ic + ir;
                 int64_t span, full;
                 const FC_NAME(indexed_fn) kernel = FC_NAME(row_tile_kernel)(e, M, mcb, ic, ir, &span, &full);
-                if (p + 2 * GEMM_NR <= P)   /* these rows of the next tile, as macro_kernel does */
-                    FC_NAME(prefetch_tile_rows)(yt + o * P + GEMM_NR, P, FC_MIN(full, M - o));
+                if (next_ok)   /* these rows of the next tile, as macro_kernel does */
+                    FC_NAME(prefetch_tile_rows)(ynext + o * P, P, FC_MIN(full, M - o));
                 if (ahead_ok && full == 2 * GEMM_MR && o + full <= M && ahead < ahead_end) {
                     e->indexed_double_pf(kcb, apanel, b, boff, yt + o * P, P, bg ? bg + o : NULL, flags,
                                          (const char *)ahead, HW * (int64_t)sizeof(REAL));
