@@ -788,9 +788,15 @@ def run_suite(conv_cases, pool_cases, edge_case, modes, threads, dtype_name, rep
 
 def measure_scaling(conv_cases, modes, thread_counts, dtype_name, repeat):
     """fastconv's speedup on more threads, per conv case and mode: each round times one sample
-    at every thread count in turn (so that a shared machine's drift hits them alike), and each
-    count above the first is compared with the first, as the ratio of median times and as the
-    range of the per-round ratios (the spread a busy second core causes).
+    of every case and mode at every thread count in turn, and each count above the first is
+    compared with the first, as the ratio of median times and as the range of the per-round
+    ratios (the spread a busy second core causes).
+
+    Rounds run across the cases, not case by case: on a shared cloud machine the second vCPU
+    goes missing for a tenth of a second or more at a time, which is a whole case's samples
+    when they are taken together (measured here: 2 threads timed at the speed of one on every
+    round of one case, the next case unaffected), and one round of many cases when they are
+    interleaved, which the medians then drop.
 
     Each sample follows an untimed call at its thread count, with no pause: no other library
     runs here, so there are no foreign workers to wait out, and an idle pause lets the cores
@@ -798,32 +804,37 @@ def measure_scaling(conv_cases, modes, thread_counts, dtype_name, repeat):
     one thread and 30% on two)."""
     dtype = np.dtype(dtype_name)
     rng = np.random.default_rng(0)
-    base_threads, rows = thread_counts[0], []
+    base_threads = thread_counts[0]
+    entries = []
     for case in conv_cases:
         for mode in modes:
-            _progress(f"thread scaling: {case[0]} {mode}")
+            _progress(f"thread scaling: {case[0]} {mode} (calibrating)")
             contender = conv_contenders(case, mode, dtype, rng, {"torch": None, "scipy": None})[0]
             with fastconv.threads(base_threads):
                 _calibrate(contender)   # the loop count of the slowest setting
-            samples = {threads: [] for threads in thread_counts}
-            for _ in range(repeat):
-                for threads in thread_counts:
-                    with fastconv.threads(threads):
+            entries.append((case, mode, contender, {threads: [] for threads in thread_counts}))
+    for round_index in range(repeat):
+        _progress(f"thread scaling: round {round_index + 1} of {repeat}")
+        for case, mode, contender, samples in entries:
+            for threads in thread_counts:
+                with fastconv.threads(threads):
+                    contender.run()
+                    start = time.perf_counter()
+                    for _ in range(contender.number):
                         contender.run()
-                        start = time.perf_counter()
-                        for _ in range(contender.number):
-                            contender.run()
-                        samples[threads].append((time.perf_counter() - start) / contender.number)
-            base = samples[base_threads]
-            for threads in thread_counts[1:]:
-                ratios = [b / t for b, t in zip(base, samples[threads])]
-                rows.append({"case": case[0], "mode": mode, "dtype": dtype_name,
-                             "threads": threads, "base_threads": base_threads,
-                             "median_s": statistics.median(samples[threads]),
-                             "base_median_s": statistics.median(base),
-                             "speedup": statistics.median(base) / statistics.median(samples[threads]),
-                             "spread": [min(ratios), max(ratios)],
-                             "samples_s": samples[threads], "base_samples_s": base})
+                    samples[threads].append((time.perf_counter() - start) / contender.number)
+    rows = []
+    for case, mode, contender, samples in entries:
+        base = samples[base_threads]
+        for threads in thread_counts[1:]:
+            ratios = [b / t for b, t in zip(base, samples[threads])]
+            rows.append({"case": case[0], "mode": mode, "dtype": dtype_name,
+                         "threads": threads, "base_threads": base_threads,
+                         "median_s": statistics.median(samples[threads]),
+                         "base_median_s": statistics.median(base),
+                         "speedup": statistics.median(base) / statistics.median(samples[threads]),
+                         "spread": [min(ratios), max(ratios)],
+                         "samples_s": samples[threads], "base_samples_s": base})
     return rows
 
 
