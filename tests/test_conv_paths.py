@@ -343,6 +343,13 @@ BACKWARD_LARGE = [
     # 512 and 88; 110 per image, gathered across images
     ("grad-weight-outer-product-in-place", (2, 45, 24, 25), (40, 45, 3, 3), 1, 1, 1, 1),
     ("grad-weight-outer-product-gathered", (5, 45, 10, 11), (27, 45, 3, 3), 1, 1, 1, 1),
+    # stride-1 "same" grad_input under 16 input channels: by the forward
+    # engine with few outputs against the inputs (at the SIMD levels; at the
+    # baseline only with O <= C), through col2im with many
+    ("grad-input-few-channels-few-outputs", (2, 6, 14, 15), (4, 6, 3, 3), 1, 1, 1, 1),
+    ("grad-input-two-channels-5x5-same", (2, 2, 20, 21), (8, 2, 5, 5), 1, 2, 1, 1),
+    ("grad-input-8-channels-64-outputs", (1, 8, 11, 17), (64, 8, 3, 3), 1, 1, 1, 1),
+    ("grad-input-few-channels-many-outputs", (2, 3, 14, 15), (40, 3, 3, 3), 1, 1, 1, 1),
 ]
 
 
