@@ -66,6 +66,7 @@ const char *fc_conv2d_kernel(const fc_geom *g, int f64)
 #define GEMM_GWOP_AVX512 fc_gemm_gwop_f32_12x32_avx512
 #define GEMM_GWOP_PACK_AVX512 fc_gemm_gwop_pack_f32_avx512
 #define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f32_avx512
+#define GEMM_ADD_RUN_AVX512 fc_add_run_f32_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f32
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f32
@@ -97,6 +98,7 @@ const char *fc_conv2d_kernel(const fc_geom *g, int f64)
 #undef GEMM_GWOP_AVX512
 #undef GEMM_GWOP_PACK_AVX512
 #undef GEMM_EVERY_OTHER_AVX512
+#undef GEMM_ADD_RUN_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
 #undef GEMM_BLOCKING_AVX512
@@ -126,6 +128,7 @@ const char *fc_conv2d_kernel(const fc_geom *g, int f64)
 #define GEMM_GWOP_AVX512 fc_gemm_gwop_f64_12x16_avx512
 #define GEMM_GWOP_PACK_AVX512 fc_gemm_gwop_pack_f64_avx512
 #define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f64_avx512
+#define GEMM_ADD_RUN_AVX512 fc_add_run_f64_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f64
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f64
@@ -157,6 +160,7 @@ const char *fc_conv2d_kernel(const fc_geom *g, int f64)
 #undef GEMM_GWOP_AVX512
 #undef GEMM_GWOP_PACK_AVX512
 #undef GEMM_EVERY_OTHER_AVX512
+#undef GEMM_ADD_RUN_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
 #undef GEMM_BLOCKING_AVX512

@@ -96,15 +96,17 @@ typedef struct {
     FC_NAME(gwpack_fn) gwpack;
     int gwop_rows;                 /* col rows per gwop call */
     FC_NAME(every_other_fn) every_other;   /* a row of the stride-2 col2im */
+    FC_NAME(every_other_fn) add_run;       /* a row of the stride-1 col2im */
 } FC_NAME(gemm_engine);
 
 static void FC_NAME(add_every_other)(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int64_t n);
+static void FC_NAME(add_run)(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int64_t n);
 
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
     FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                               GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
-                              FC_DOT_NR_GENERIC, NULL, NULL, 0, FC_NAME(add_every_other)};
+                              FC_DOT_NR_GENERIC, NULL, NULL, 0, FC_NAME(add_every_other), FC_NAME(add_run)};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
         e.kernel = GEMM_UKERNEL_AVX2;
@@ -134,6 +136,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.gwpack = GEMM_GWOP_PACK_AVX512;
         e.gwop_rows = FC_GWOP_ROWS_AVX512;
         e.every_other = GEMM_EVERY_OTHER_AVX512;
+        e.add_run = GEMM_ADD_RUN_AVX512;
     }
 #endif
     return e;
@@ -476,6 +479,13 @@ static void FC_NAME(add_every_other)(REAL *FC_RESTRICT x, const REAL *FC_RESTRIC
     x[2 * (n - 1)] += s[n - 1];
 }
 
+/* A row of the stride-1 col2im: x[m] += s[m] for m < n (the AVX-512
+ * engine's is col2im_avx512.c's, the same additions in vectors). */
+static void FC_NAME(add_run)(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int64_t n)
+{
+    for (int64_t m = 0; m < n; m++) x[m] += s[m];
+}
+
 /* col2im of a column range: grad_x planes (first at gx) += dcol[r, q] for the
  * rows r < rows and output positions p0 + q, q < nc; fixed order. */
 static void FC_NAME(scatter_cols)(const fc_geom *g, const FC_NAME(gemm_engine) *e, const REAL *cols,
@@ -499,8 +509,8 @@ static void FC_NAME(scatter_cols)(const fc_geom *g, const FC_NAME(gemm_engine) *
             const int64_t qb = FC_MAX(FC_MIN(base + ow1, qe), qa);
             REAL *xrow = xc + ih * g->W + offset_w + (qa - base) * g->stride_w;
             const int64_t step = g->stride_w;
-            if (step == 1)
-                for (int64_t q = qa; q < qb; q++) xrow[q - qa] += src[q];
+            if (step == 1 && qb > qa)
+                e->add_run(xrow, src + qa, qb - qa);
             else if (step == 2 && qb > qa)
                 e->every_other(xrow, src + qa, qb - qa);
             else

@@ -197,6 +197,13 @@ void fc_add_every_other_f32_avx512(float *x, const float *s, int64_t n);
 void fc_add_every_other_f64_avx512(double *x, const double *s, int64_t n);
 #endif
 
+/* A row of the stride-1 col2im scatter: x[m] += s[m] for m < n, n >= 1
+ * (col2im_avx512.c). */
+#ifdef FC_GEMM_HAVE_AVX512
+void fc_add_run_f32_avx512(float *x, const float *s, int64_t n);
+void fc_add_run_f64_avx512(double *x, const double *s, int64_t n);
+#endif
+
 /* Nonzero when the AVX-512 micro-kernels may run: the CPU and OS support
  * AVX-512F, the SIMD level in use is AVX2 (not forced down to generic) and
  * FASTCONV_SIMD does not cap it at avx2 (gemm.c). */
