@@ -74,7 +74,7 @@ typedef void (*FC_NAME(gwop_fn))(const fc_gwop_run *runs, int64_t nruns, const R
                                   const REAL *b, REAL *c, int64_t ldc, int mr, int flags);
 
 typedef void (*FC_NAME(gwpack_fn))(const REAL *a, int64_t lda, int64_t rows, int64_t k, REAL *dst);
-typedef void (*FC_NAME(every_other_fn))(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int64_t n);
+typedef void (*FC_NAME(row_add_fn))(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int64_t n);
 
 typedef struct {
     FC_NAME(ukernel_fn) kernel;
@@ -95,8 +95,8 @@ typedef struct {
     FC_NAME(gwop_fn) gwop;         /* outer-product grad_weight, or NULL */
     FC_NAME(gwpack_fn) gwpack;
     int gwop_rows;                 /* col rows per gwop call */
-    FC_NAME(every_other_fn) every_other;   /* a row of the stride-2 col2im */
-    FC_NAME(every_other_fn) add_run;       /* a row of the stride-1 col2im */
+    FC_NAME(row_add_fn) every_other;   /* a row of the stride-2 col2im */
+    FC_NAME(row_add_fn) add_run;       /* a row of the stride-1 col2im */
 } FC_NAME(gemm_engine);
 
 static void FC_NAME(add_every_other)(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int64_t n);

@@ -16,11 +16,12 @@
  * (s1_rows), the same operations in the same order without the buffer.  Max with
  * indices scans each window in the reference order instead, so ties and
  * NaNs pick the same position (on AVX-512, and on AVX2 in float32,
- * stride-2 windows 2 or 3 wide read the rows in place, scan_row_s2).  Backward: avg spreads each output row's
- * shares over a padded row and writes every input row once, as the sum of
- * the spread rows covering it (where the windows tile the input, kernel ==
- * stride and no padding, each input row is its one output row's shares
- * repeated, written without spread rows); max scatters through the indices
+ * stride-2 windows 2 or 3 wide read the rows in place, scan_row_s2).
+ * Backward: avg spreads each output row's shares over a padded row and
+ * writes every input row once, as the sum of the spread rows covering it
+ * (where the windows tile the input, kernel == stride and no padding, each
+ * input row is its one output row's shares repeated, written without
+ * spread rows); max scatters through the indices
  * into a cleared plane (on AVX-512, a plane whose indices each stay in their
  * output's 2x2 block is written densely instead, max_backward_blocks2).
  *

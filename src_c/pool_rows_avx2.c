@@ -161,8 +161,9 @@ FC_INLINE __m256 vprev2(__m256 prev, __m256 cur)
  * AVX2 level, (8, 64, 112, 112): 2x2 stride 2 0.71-0.78 of the time, 3x3
  * stride 2 padding 1 0.86-0.91 (its training step 0.87-0.94), in-cache
  * planes 0.56-0.91; the same bits (7,920 float32 cases against the
- * buffered scan: NaN, ties, -inf, ceil_mode, widths 8-113).  In float64 the 2x2 pass from memory took 1.3x as long (in cache
- * 0.66-0.70), so float64 keeps the buffered scan. */
+ * buffered scan: NaN, ties, -inf, ceil_mode, widths 8-113).  In float64
+ * the 2x2 pass from memory took 1.3x as long (in cache 0.66-0.70), so
+ * float64 keeps the buffered scan. */
 #define FC_POOL_IN_PLACE 1
 #include "pool_rows_impl.h"
 #undef FC_POOL_IN_PLACE
