@@ -122,7 +122,10 @@ extensions = [
         "fastconv._core",
         sources=["fastconv/_core.pyx"] + c_sources,
         include_dirs=["src_c", numpy.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION"),
+                       # the oldest NumPy the package supports (pyproject.toml); 1.22 added the
+                       # memory-handler API the buffer cache uses (fastconv/_buffers.pxi)
+                       ("NPY_TARGET_VERSION", "NPY_1_25_API_VERSION")],
         depends=sorted(rel(p) for p in glob(os.path.join(HERE, "src_c", "*.h")))
         + sorted(rel(p) for p in glob(os.path.join(HERE, "fastconv", "*.pxi"))),
     )

@@ -50,6 +50,7 @@ _load_core()
 
 from ._backward import (Conv2dGrads, avg_pool2d_backward, conv2d_backward, max_pool2d_backward,
                         relu_backward)
+from ._arrays import buffer_cache_info, set_buffer_cache
 from ._config import show_config
 from ._ops import avg_pool2d, col2im, conv2d, conv_transpose2d, im2col, max_pool2d, relu
 from ._threads import get_num_threads, set_num_threads, threads
@@ -61,5 +62,6 @@ _check_simd_env()
 __all__ = [
     "conv2d", "conv_transpose2d", "im2col", "col2im", "max_pool2d", "avg_pool2d", "relu",
     "conv2d_backward", "Conv2dGrads", "max_pool2d_backward", "avg_pool2d_backward", "relu_backward",
-    "set_num_threads", "get_num_threads", "threads", "show_config", "__version__",
+    "set_num_threads", "get_num_threads", "threads", "set_buffer_cache", "buffer_cache_info",
+    "show_config", "__version__",
 ]

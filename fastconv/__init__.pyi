@@ -1,5 +1,5 @@
 # Type stub of fastconv's public API (the contract in API.md); the runtime
-# functions live in _ops.py, _backward.py, _threads.py and _config.py.
+# functions live in _ops.py, _backward.py, _threads.py, _arrays.py and _config.py.
 # tests/test_typing.py checks every signature here against the runtime.
 from contextlib import AbstractContextManager
 from typing import Any, Iterable, Literal, NamedTuple, overload
@@ -12,7 +12,8 @@ __version__: str
 __all__ = [
     "conv2d", "conv_transpose2d", "im2col", "col2im", "max_pool2d", "avg_pool2d", "relu",
     "conv2d_backward", "Conv2dGrads", "max_pool2d_backward", "avg_pool2d_backward", "relu_backward",
-    "set_num_threads", "get_num_threads", "threads", "show_config", "__version__",
+    "set_num_threads", "get_num_threads", "threads", "set_buffer_cache", "buffer_cache_info",
+    "show_config", "__version__",
 ]
 
 # Results are float32 or float64 (numpy.result_type(inputs..., float32)).
@@ -76,4 +77,6 @@ def relu_backward(grad_output: ArrayLike, x: ArrayLike) -> _FloatArray: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def threads(n: int) -> AbstractContextManager[None]: ...
+def set_buffer_cache(max_bytes: int) -> int: ...
+def buffer_cache_info() -> dict[str, int]: ...
 def show_config() -> None: ...

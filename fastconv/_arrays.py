@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _core
 from ._geometry import check_size
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -59,8 +60,38 @@ def check_ndim(array, name, allowed):
 
 
 def new_output(shape, dtype, name="output"):
-    check_size(shape, dtype.itemsize if isinstance(dtype, np.dtype) else np.dtype(dtype).itemsize, name)
+    """An uninitialised output array; large ones come from the buffer cache
+    (fastconv/_buffers.pxi), which hands a training loop's blocks back to it
+    instead of fresh pages."""
+    itemsize = dtype.itemsize if isinstance(dtype, np.dtype) else np.dtype(dtype).itemsize
+    if check_size(shape, itemsize, name) * itemsize >= _core.BUFFER_CACHE_MIN_BYTES:
+        return _core.empty(shape, dtype)
     return np.empty(shape, dtype=dtype)
+
+
+def set_buffer_cache(max_bytes):
+    """Sets how many bytes of freed fastconv outputs are kept for reuse; returns the previous limit.
+
+    fastconv creates each output of 1 MiB or more with an allocator that, when
+    the array is freed, keeps its block (up to 16 blocks and max_bytes in all,
+    the oldest given back first) and hands it to the next output of exactly
+    that size.  A loop that computes the same shapes again, as training does,
+    then reuses warm memory instead of paying the operating system a page
+    fault per fresh page.  0 gives back every block held and keeps none.  The
+    default is 64 MiB.
+    """
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)):
+        raise TypeError(f"max_bytes must be an int number of bytes, got {type(max_bytes).__name__} "
+                        f"{max_bytes!r}")
+    if max_bytes < 0:
+        raise ValueError(f"max_bytes must be >= 0, got max_bytes={max_bytes}")
+    return _core.set_buffer_cache_limit(min(int(max_bytes), 2**63 - 1))
+
+
+def buffer_cache_info():
+    """The buffer cache as a dict: limit and held (bytes), blocks (held now), and hits and
+    misses (outputs of 1 MiB or more served from it, or not, since import)."""
+    return _core.buffer_cache_info()
 
 
 def prepare_out(out, shape, dtype, inputs):

@@ -39,6 +39,7 @@ def config():
         "cpus": _core.cpu_count(),
         "llc_bytes": _core.llc_bytes(),
         "stream_threshold": _core.stream_threshold(),
+        "buffer_cache_limit": _core.buffer_cache_info()["limit"],
     }
 
 
@@ -57,3 +58,5 @@ def show_config():
     stream = ("pooling passes write no output non-temporally" if c["stream_threshold"] is None else
               f"pooling passes over {c['stream_threshold'] / 2**20:g} MB write their output non-temporally")
     print(f"  cache      {llc}; {stream}")
+    print(f"  buffers    freed outputs of 1 MiB or more kept for reuse: up to "
+          f"{c['buffer_cache_limit'] / 2**20:g} MiB (set_buffer_cache)")

@@ -76,6 +76,7 @@ cdef inline void *data_or_null(object a):
 fc_runtime_init()
 
 include "_runtime.pxi"
+include "_buffers.pxi"
 include "_conv.pxi"
 include "_pool.pxi"
 include "_probe.pxi"

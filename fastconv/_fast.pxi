@@ -155,7 +155,7 @@ def conv2d_entry(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
                                   and cnp.PyArray_DIM(<cnp.ndarray>bias, 0) == g.O))):
         relu = activation is not None
         if out is None and allocatable(out_ndim, dims, cnp.PyArray_ITEMSIZE(<cnp.ndarray>x)):
-            y = cnp.PyArray_EMPTY(out_ndim, dims, typenum, 0)
+            y = new_array(out_ndim, dims, typenum)
         elif out is not None and usable_out(out, out_ndim, dims, typenum, x, weight, bias):
             y = <cnp.ndarray>out
         else:
@@ -236,14 +236,13 @@ def conv2d_backward_entry(grad_output, x, weight, stride=1, padding=0, dilation=
         px = cnp.PyArray_DATA(<cnp.ndarray>x)
         pw = cnp.PyArray_DATA(<cnp.ndarray>weight)
         if want[0]:
-            gi = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x),
-                                   cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, 0)
+            gi = new_array(cnp.PyArray_NDIM(<cnp.ndarray>x), cnp.PyArray_DIMS(<cnp.ndarray>x), typenum)
         if want[1]:
-            gw = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>weight),
-                                   cnp.PyArray_DIMS(<cnp.ndarray>weight), typenum, 0)
+            gw = new_array(cnp.PyArray_NDIM(<cnp.ndarray>weight), cnp.PyArray_DIMS(<cnp.ndarray>weight),
+                           typenum)
         if want[2]:
             bias_dims[0] = g.O
-            gb = cnp.PyArray_EMPTY(1, bias_dims, typenum, 0)
+            gb = new_array(1, bias_dims, typenum)
         pgb = cnp.PyArray_DATA(gb) if want[2] else NULL
         if want[0] and want[1]:
             # one call: the depthwise kernels read grad_y once for all three
@@ -305,7 +304,7 @@ def relu_entry(x, *, out=None):
     if typenum >= 0 and (out is None or type(out) is cnp.ndarray):
         ndim = cnp.PyArray_NDIM(<cnp.ndarray>x)
         if out is None:
-            y = cnp.PyArray_EMPTY(ndim, cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, 0)
+            y = new_array(ndim, cnp.PyArray_DIMS(<cnp.ndarray>x), typenum)
         elif usable_out(out, ndim, cnp.PyArray_DIMS(<cnp.ndarray>x), typenum, x, None, None):
             y = <cnp.ndarray>out
         else:
@@ -373,9 +372,9 @@ cdef cnp.ndarray pool_output(object x, fc_geom *g, int typenum):
     cdef int ndim = cnp.PyArray_NDIM(<cnp.ndarray>x)
     if ndim == 4:
         dims[0] = g.N; dims[1] = g.C; dims[2] = g.OH; dims[3] = g.OW
-        return cnp.PyArray_EMPTY(4, dims, typenum, 0)
+        return new_array(4, dims, typenum)
     dims[0] = g.C; dims[1] = g.OH; dims[2] = g.OW
-    return cnp.PyArray_EMPTY(3, dims, typenum, 0)
+    return new_array(3, dims, typenum)
 
 
 def max_pool2d_entry(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -471,8 +470,7 @@ def relu_backward_entry(grad_output, x):
     if (typenum >= 0 and float_carray(grad_output, typenum)
             and has_shape(<cnp.ndarray>grad_output, cnp.PyArray_NDIM(<cnp.ndarray>x),
                           cnp.PyArray_DIMS(<cnp.ndarray>x))):
-        gx = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(<cnp.ndarray>x), cnp.PyArray_DIMS(<cnp.ndarray>x),
-                               typenum, 0)
+        gx = new_array(cnp.PyArray_NDIM(<cnp.ndarray>x), cnp.PyArray_DIMS(<cnp.ndarray>x), typenum)
         pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
         px = cnp.PyArray_DATA(<cnp.ndarray>x)
         n = cnp.PyArray_SIZE(gx)
@@ -514,7 +512,7 @@ def max_pool2d_backward_entry(grad_output, indices, input_shape):
         g.groups = g.KH = g.KW = 1
         g.stride_h = g.stride_w = g.dilation_h = g.dilation_w = 1
         g.pad_top = g.pad_bottom = g.pad_left = g.pad_right = 0
-        gx = cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
+        gx = new_array(ndim, dims, typenum)
         pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
         pi = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>indices)
         if typenum == cnp.NPY_FLOAT32:
@@ -546,7 +544,7 @@ def avg_pool2d_backward_entry(grad_output, input_shape, kernel_size, stride=None
             and pool_window_geometry(ndim, dims, kernel_size, stride, padding, &g)
             and pool_grad_shape(<cnp.ndarray>grad_output, ndim, &g)):
         mode = FC_AVG_COUNT_PAD if count_include_pad else FC_AVG_COUNT_VALID
-        gx = cnp.PyArray_EMPTY(ndim, dims, typenum, 0)
+        gx = new_array(ndim, dims, typenum)
         pgy = cnp.PyArray_DATA(<cnp.ndarray>grad_output)
         if typenum == cnp.NPY_FLOAT32:
             with nogil:
