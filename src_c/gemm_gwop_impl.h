@@ -6,6 +6,8 @@
  *   GWOP_NR      channels per grad_y panel (FC_GEMM_NR_*), done in
  *                GWOP_NR / (2*VLEN) parts of two vectors each
  *   GWOP_PACK_NAME, TRANSPOSE(r)   the grad_y pack: r[i] = column i of r[]
+ *                                  (an instantiation without GWOP_PACK_NAME
+ *                                  defines the kernel alone)
  *   MASKED_LOAD(n, p)              the first n < VLEN values at p, zeros after,
  *                                  nothing past them read
  * and undefines them all at its end, ready for the next instantiation.
@@ -66,6 +68,7 @@ GWOP_TARGET void GWOP_NAME(const fc_gwop_run *runs, int64_t nruns, const REAL *c
     }
 }
 
+#ifdef GWOP_PACK_NAME
 /* dst[q][t][j] = a[(q*GWOP_NR + j) * lda + t] for t < k, zero for channels
  * q*GWOP_NR + j >= rows; panels are k * GWOP_NR apart and dst is 64-byte
  * aligned.  VLEN x VLEN blocks are transposed in registers; the last partial
@@ -94,6 +97,7 @@ GWOP_TARGET void GWOP_PACK_NAME(const REAL *a, int64_t lda, int64_t rows, int64_
         for (int64_t t = 0; t < k; t++) V(store)(d + t * GWOP_NR, V(setzero)());
     }
 }
+#endif
 
 #undef REAL
 #undef VEC
