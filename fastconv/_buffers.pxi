@@ -56,8 +56,36 @@ cdef fc_buffer_cache cache
 cdef np_handler cache_handler
 
 
+cdef fc_cached_block take_block(int i) noexcept nogil:
+    """Removes block i from the cache (the lock held) and returns it."""
+    cdef fc_cached_block block = cache.blocks[i]
+    cdef int j
+    for j in range(i, cache.count - 1):
+        cache.blocks[j] = cache.blocks[j + 1]
+    cache.count -= 1
+    cache.held -= block.size
+    return block
+
+
+cdef int make_room(size_t size, int slots, fc_cached_block *evicted) noexcept nogil:
+    """Takes the oldest blocks out (the lock held) until `slots` more blocks and
+    `size` more bytes fit; returns how many went into evicted, which the
+    caller gives back once the lock is released."""
+    cdef int n = 0
+    while cache.count > 0 and (cache.count + slots > FC_CACHE_SLOTS or cache.held + size > cache.limit):
+        evicted[n] = take_block(0)
+        n += 1
+    return n
+
+
+cdef void give_back(const fc_cached_block *blocks, int n) noexcept nogil:
+    cdef int i
+    for i in range(n):
+        cache.base.free(cache.base.ctx, blocks[i].ptr, blocks[i].size)
+
+
 cdef void *cache_malloc(void *ctx, size_t size) noexcept nogil:
-    cdef int i, j
+    cdef int i
     cdef void *ptr = NULL
     if size >= FC_CACHE_MIN_BYTES:
         pythread.PyThread_acquire_lock(cache.lock, pythread.WAIT_LOCK)
@@ -66,11 +94,7 @@ cdef void *cache_malloc(void *ctx, size_t size) noexcept nogil:
         while i >= 0 and cache.blocks[i].size != size:
             i -= 1
         if i >= 0:
-            ptr = cache.blocks[i].ptr
-            cache.held -= size
-            for j in range(i, cache.count - 1):
-                cache.blocks[j] = cache.blocks[j + 1]
-            cache.count -= 1
+            ptr = take_block(i).ptr
             cache.hits += 1
         else:
             cache.misses += 1
@@ -90,26 +114,18 @@ cdef void *cache_realloc(void *ctx, void *ptr, size_t new_size) noexcept nogil:
 
 cdef void cache_free(void *ctx, void *ptr, size_t size) noexcept nogil:
     cdef fc_cached_block evicted[FC_CACHE_SLOTS]
-    cdef int nevicted = 0, i, keep = 0
+    cdef int nevicted = 0, keep = 0
     if ptr != NULL and size >= FC_CACHE_MIN_BYTES:
         pythread.PyThread_acquire_lock(cache.lock, pythread.WAIT_LOCK)
         if size <= cache.limit:
             keep = 1
-            # make room: the oldest blocks leave first
-            while cache.count > 0 and (cache.count == FC_CACHE_SLOTS or cache.held + size > cache.limit):
-                evicted[nevicted] = cache.blocks[0]
-                nevicted += 1
-                cache.held -= cache.blocks[0].size
-                for i in range(cache.count - 1):
-                    cache.blocks[i] = cache.blocks[i + 1]
-                cache.count -= 1
+            nevicted = make_room(size, 1, evicted)
             cache.blocks[cache.count].ptr = ptr
             cache.blocks[cache.count].size = size
             cache.count += 1
             cache.held += size
         pythread.PyThread_release_lock(cache.lock)
-        for i in range(nevicted):
-            cache.base.free(cache.base.ctx, evicted[i].ptr, evicted[i].size)
+        give_back(evicted, nevicted)
         if keep:
             return
     cache.base.free(cache.base.ctx, ptr, size)
@@ -118,19 +134,12 @@ cdef void cache_free(void *ctx, void *ptr, size_t size) noexcept nogil:
 cdef void cache_trim(size_t limit) noexcept nogil:
     """Sets the limit and gives back the oldest blocks until the cache is within it."""
     cdef fc_cached_block evicted[FC_CACHE_SLOTS]
-    cdef int nevicted = 0, i
+    cdef int nevicted
     pythread.PyThread_acquire_lock(cache.lock, pythread.WAIT_LOCK)
     cache.limit = limit
-    while cache.count > 0 and cache.held > limit:
-        evicted[nevicted] = cache.blocks[0]
-        nevicted += 1
-        cache.held -= cache.blocks[0].size
-        for i in range(cache.count - 1):
-            cache.blocks[i] = cache.blocks[i + 1]
-        cache.count -= 1
+    nevicted = make_room(0, 0, evicted)
     pythread.PyThread_release_lock(cache.lock)
-    for i in range(nevicted):
-        cache.base.free(cache.base.ctx, evicted[i].ptr, evicted[i].size)
+    give_back(evicted, nevicted)
 
 
 cdef object _default_handler = <object>np_default_handler   # kept alive: cache.base points into it
