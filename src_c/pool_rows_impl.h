@@ -899,39 +899,71 @@ int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
 
 /* The gradient an avg output row spreads over its window's columns, in padded
  * coordinates: spread[ow * stride + j] += share[ow] for every tap j, in j
- * order.  Taps j = r + stride * m land on the cells of phase r; each phase
- * is summed in its own contiguous array (vectorisable) and the phases are
- * then interleaved, instead of strided read-modify-writes. */
-static void FC_NAME(avg_spread_row)(const fc_pool_job *job, int64_t oh, const REAL *grad_y_row,
+ * order.  Taps j = r + stride * m land on the cells of phase r, at offset m:
+ * phase r is (0 + share[q]) + share[q - 1] + ... over its taps, in m order,
+ * each phase summed in its own contiguous array (vectorisable) and the phases
+ * then interleaved, instead of strided read-modify-writes.  `share` has
+ * (KW - 1) / stride zeros before it and after its OW entries, so that each
+ * tap is a whole pass over the phase reading share shifted by m: the phase
+ * is read back where it was stored, which store forwarding serves.  (Adding
+ * the taps into the phase shifted by m instead made each load span two of
+ * the stores just made, and store forwarding failed on every vector: avg
+ * 3x3 stride-1 backward took 4x its forward.)  A zero adds nothing: the
+ * running sum starts as 0 + share, never -0, and x + 0 is x for every other
+ * x, NaN included, so the bits are those of the sum over the real taps.
+ * The shares of output row oh (grad_y over the divisor) are computed before
+ * row oh - 1 is spread: loads of stores that recent would fail store
+ * forwarding too.  Against the shifted-phase version, one thread, float32
+ * 8x64x56x56 (best of 25 calls, alternating processes on a shared VM): 3x3
+ * stride 1 padding 1 took 0.45-0.55 of the time, 2x2 stride 1 0.5-0.7,
+ * 3x3 stride 2 padding 1 of 8x64x112x112 about 0.8. */
+FC_NOINLINE void FC_NAME(avg_share_row)(const fc_pool_job *job, int64_t oh, const REAL *grad_y_row,
+                                   const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT share)
+{
+    int64_t h_lo;
+    REAL row_count;
+    FC_NAME(avg_rows)(job, oh, &h_lo, &row_count);
+    for (int64_t ow = 0; ow < job->g->OW; ow++) share[ow] = grad_y_row[ow] / (row_count * col_count[ow]);
+}
+
+FC_NOINLINE void FC_NAME(avg_spread_row)(const fc_pool_job *job, const REAL *FC_RESTRICT share,
                                     FC_NAME(pool_scratch) *s, REAL *FC_RESTRICT phases, int64_t phase_len,
                                     REAL *FC_RESTRICT spread)
 {
     const fc_geom *g = job->g;
     const int64_t OW = g->OW, KW = g->KW, stride = g->stride_w;
     const int64_t used_phases = FC_MIN(stride, KW);
-    int64_t h_lo;
-    REAL row_count;
-    FC_NAME(avg_rows)(job, oh, &h_lo, &row_count);
-    REAL *FC_RESTRICT share = s->best;
-    const REAL *FC_RESTRICT col_count = s->col_count;
-    for (int64_t ow = 0; ow < OW; ow++) share[ow] = grad_y_row[ow] / (row_count * col_count[ow]);
+    if (stride == 1) {
+        /* One phase, written in input coordinates (spread[w] is cell
+         * pad_left + w): the gather then loads each vector where it was
+         * just stored, which store forwarding serves, rather than across
+         * two of them.  Windows 2 and 3 wide in one pass over the row. */
+        const REAL *FC_RESTRICT at = share + g->pad_left;
+        if (KW == 2) {
+            for (int64_t w = 0; w < g->W; w++) spread[w] = ((REAL)0 + at[w]) + at[w - 1];
+            return;
+        }
+        if (KW == 3) {
+            for (int64_t w = 0; w < g->W; w++) spread[w] = (((REAL)0 + at[w]) + at[w - 1]) + at[w - 2];
+            return;
+        }
+        for (int64_t w = 0; w < g->W; w++) spread[w] = (REAL)0 + at[w];
+        for (int64_t m = 1; m < KW; m++) {
+            const REAL *FC_RESTRICT shifted = at - m;
+            for (int64_t w = 0; w < g->W; w++) spread[w] += shifted[w];
+        }
+        return;
+    }
     const int64_t cells = OW + (KW - 1) / stride;   /* phase entries that can be non-zero */
     for (int64_t r = 0; r < used_phases; r++) {
-        /* Phase r sums taps j = r, r + stride, ... at offsets j / stride, in
-         * that order.  The first tap (offset 0) writes the phase as 0 + share,
-         * the bits a cleared phase plus share would have, without clearing it
-         * first: loads right after a memset stall on store forwarding. */
         REAL *FC_RESTRICT phase = phases + r * phase_len;
-        for (int64_t ow = 0; ow < OW; ow++) phase[ow] = (REAL)0 + share[ow];
-        for (int64_t q = OW; q < cells; q++) phase[q] = 0;
-        for (int64_t j = r + stride; j < KW; j += stride) {
-            REAL *FC_RESTRICT shifted = phase + j / stride;
-            for (int64_t ow = 0; ow < OW; ow++) shifted[ow] += share[ow];
+        for (int64_t q = 0; q < cells; q++) phase[q] = (REAL)0 + share[q];
+        for (int64_t j = r + stride, m = 1; j < KW; j += stride, m++) {
+            const REAL *FC_RESTRICT shifted = share - m;
+            for (int64_t q = 0; q < cells; q++) phase[q] += shifted[q];
         }
     }
-    if (stride == 1) {
-        memcpy(spread, phases, (size_t)cells * sizeof(REAL));
-    } else if (stride == 2 && used_phases == 2) {
+    if (stride == 2 && used_phases == 2) {
         const REAL *FC_RESTRICT even = phases, *FC_RESTRICT odd = phases + phase_len;
         for (int64_t q = 0; q < cells; q++) {
             spread[2 * q] = even[q];
@@ -962,7 +994,7 @@ static int FC_NAME(avg_windows_tile)(const fc_geom *g)
  * backward of 8x64x112x112 took 0.64 of its time in float32 (0.80 in
  * float64), of 1x64x56x56 (in cache) 0.48, 3x3 stride-3 of 8x64x57x57
  * 0.77. */
-static void FC_NAME(avg_backward_tiles)(const fc_pool_job *job, const REAL *grad_y, REAL *grad_x,
+FC_NOINLINE void FC_NAME(avg_backward_tiles)(const fc_pool_job *job, const REAL *grad_y, REAL *grad_x,
                                         const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT share)
 {
     const fc_geom *g = job->g;
@@ -1002,13 +1034,22 @@ int FC_NAME(fc_pool_avg_backward_rows)(void *vjob, int64_t begin, int64_t end)
     FC_NAME(pool_scratch) s;
     if (FC_NAME(scratch_alloc)(&s, g, ring, (REAL)0) != FC_OK) return FC_ENOMEM;
     const int64_t phase_len = OW + g->KW + 8;
-    REAL *phases = (REAL *)fc_aligned_alloc((size_t)(FC_MIN(g->stride_w, g->KW) * phase_len) * sizeof(REAL));
+    /* the phases, then each output row's shares with (KW - 1) / stride_w
+     * zeros on either side (avg_spread_row), which stay 0 */
+    const int64_t share_pad = (g->KW - 1) / g->stride_w;
+    const int64_t phase_count = FC_MIN(g->stride_w, g->KW), share_len = OW + 2 * share_pad;
+    REAL *phases = (REAL *)fc_aligned_alloc((size_t)(phase_count * phase_len + 2 * share_len) * sizeof(REAL));
     if (!phases) {
         fc_aligned_free(s.block);
         return FC_ENOMEM;
     }
+    REAL *shares[2] = {phases + phase_count * phase_len + share_pad,
+                       phases + phase_count * phase_len + share_len + share_pad};
+    memset(shares[0] - share_pad, 0, (size_t)(2 * share_len) * sizeof(REAL));
     FC_NAME(avg_col_counts)(job, s.col_count);
     const int tiles = FC_NAME(avg_windows_tile)(g);
+    /* where input column 0 lies in a spread row (avg_spread_row) */
+    const int64_t spread_offset = g->stride_w == 1 ? 0 : g->pad_left;
     for (int64_t plane = begin; plane < end; plane++) {
         const REAL *grad_y = (const REAL *)job->src + plane * g->OH * OW;
         REAL *grad_x = (REAL *)job->dst + plane * g->H * W;
@@ -1027,13 +1068,31 @@ int FC_NAME(fc_pool_avg_backward_rows)(void *vjob, int64_t begin, int64_t end)
                 memset(gx, 0, (size_t)W * sizeof(REAL));
                 continue;
             }
-            for (; next_oh <= oh_hi; next_oh++)
-                FC_NAME(avg_spread_row)(job, next_oh, grad_y + next_oh * OW, &s, phases, phase_len,
+            for (; next_oh <= oh_hi; next_oh++) {
+                if (next_oh == 0) FC_NAME(avg_share_row)(job, 0, grad_y, s.col_count, shares[0]);
+                if (next_oh + 1 < g->OH)
+                    FC_NAME(avg_share_row)(job, next_oh + 1, grad_y + (next_oh + 1) * OW, s.col_count,
+                                           shares[(next_oh + 1) & 1]);
+                FC_NAME(avg_spread_row)(job, shares[next_oh & 1], &s, phases, phase_len,
                                         s.row + (next_oh % ring) * s.row_len);
-            const REAL *FC_RESTRICT first = s.row + (oh_lo % ring) * s.row_len + g->pad_left;
-            memcpy(gx, first, (size_t)W * sizeof(REAL));
-            for (int64_t oh = oh_lo + 1; oh <= oh_hi; oh++) {
-                const REAL *FC_RESTRICT more = s.row + (oh % ring) * s.row_len + g->pad_left;
+            }
+            /* the spread rows summed in output-row order, the first three in
+             * one pass over the row */
+            const REAL *FC_RESTRICT first = s.row + (oh_lo % ring) * s.row_len + spread_offset;
+            const int64_t count = oh_hi - oh_lo + 1;
+            if (count == 1) {
+                memcpy(gx, first, (size_t)W * sizeof(REAL));
+                continue;
+            }
+            const REAL *FC_RESTRICT second = s.row + ((oh_lo + 1) % ring) * s.row_len + spread_offset;
+            if (count == 2) {
+                for (int64_t w = 0; w < W; w++) gx[w] = first[w] + second[w];
+                continue;
+            }
+            const REAL *FC_RESTRICT third = s.row + ((oh_lo + 2) % ring) * s.row_len + spread_offset;
+            for (int64_t w = 0; w < W; w++) gx[w] = (first[w] + second[w]) + third[w];
+            for (int64_t oh = oh_lo + 3; oh <= oh_hi; oh++) {
+                const REAL *FC_RESTRICT more = s.row + (oh % ring) * s.row_len + spread_offset;
                 for (int64_t w = 0; w < W; w++) gx[w] += more[w];
             }
         }

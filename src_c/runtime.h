@@ -60,12 +60,15 @@ void fc_fpmode_leave(fc_fpmode mode);
 #if defined(__GNUC__) || defined(__clang__)
 #define FC_RESTRICT __restrict__
 #define FC_INLINE static inline __attribute__((always_inline))
+#define FC_NOINLINE static __attribute__((noinline))
 #elif defined(_MSC_VER)
 #define FC_RESTRICT __restrict
 #define FC_INLINE static __forceinline
+#define FC_NOINLINE static __declspec(noinline)
 #else
 #define FC_RESTRICT
 #define FC_INLINE static inline
+#define FC_NOINLINE static
 #endif
 
 /* Read prefetch into all cache levels (FC_PREFETCH), or into L2 and below
