@@ -918,7 +918,7 @@ int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
  * stride 1 padding 1 took 0.45-0.55 of the time, 2x2 stride 1 0.5-0.7,
  * 3x3 stride 2 padding 1 of 8x64x112x112 about 0.8. */
 FC_NOINLINE void FC_NAME(avg_share_row)(const fc_pool_job *job, int64_t oh, const REAL *grad_y_row,
-                                   const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT share)
+                                        const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT share)
 {
     int64_t h_lo;
     REAL row_count;
@@ -927,8 +927,8 @@ FC_NOINLINE void FC_NAME(avg_share_row)(const fc_pool_job *job, int64_t oh, cons
 }
 
 FC_NOINLINE void FC_NAME(avg_spread_row)(const fc_pool_job *job, const REAL *FC_RESTRICT share,
-                                    FC_NAME(pool_scratch) *s, REAL *FC_RESTRICT phases, int64_t phase_len,
-                                    REAL *FC_RESTRICT spread)
+                                         FC_NAME(pool_scratch) *s, REAL *FC_RESTRICT phases,
+                                         int64_t phase_len, REAL *FC_RESTRICT spread)
 {
     const fc_geom *g = job->g;
     const int64_t OW = g->OW, KW = g->KW, stride = g->stride_w;
@@ -995,7 +995,7 @@ static int FC_NAME(avg_windows_tile)(const fc_geom *g)
  * float64), of 1x64x56x56 (in cache) 0.48, 3x3 stride-3 of 8x64x57x57
  * 0.77. */
 FC_NOINLINE void FC_NAME(avg_backward_tiles)(const fc_pool_job *job, const REAL *grad_y, REAL *grad_x,
-                                        const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT share)
+                                             const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT share)
 {
     const fc_geom *g = job->g;
     const int64_t OW = g->OW, W = g->W, KW = g->KW, KH = g->KH, covered = OW * KW;
