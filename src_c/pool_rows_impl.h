@@ -903,9 +903,10 @@ int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
  * phase r is (0 + share[q]) + share[q - 1] + ... over its taps, in m order,
  * each phase summed in its own contiguous array (vectorisable) and the phases
  * then interleaved, instead of strided read-modify-writes.  `share` has
- * (KW - 1) / stride zeros before it and after its OW entries, so that each
- * tap is a whole pass over the phase reading share shifted by m: the phase
- * is read back where it was stored, which store forwarding serves.  (Adding
+ * (KW - 1) / stride zeros before it and at least as many after its OW
+ * entries, so that each tap is a whole pass over the phase reading share
+ * shifted by m: the phase is read back where it was stored, which store
+ * forwarding serves.  (Adding
  * the taps into the phase shifted by m instead made each load span two of
  * the stores just made, and store forwarding failed on every vector: avg
  * 3x3 stride-1 backward took 4x its forward.)  A zero adds nothing: the
@@ -916,7 +917,8 @@ int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
  * forwarding too.  Against the shifted-phase version, one thread, float32
  * 8x64x56x56 (best of 25 calls, alternating processes on a shared VM): 3x3
  * stride 1 padding 1 took 0.45-0.55 of the time, 2x2 stride 1 0.5-0.7,
- * 3x3 stride 2 padding 1 of 8x64x112x112 about 0.8. */
+ * 3x3 stride 2 padding 1 of 8x64x112x112 about 0.8 (before the stride-2
+ * path below, which stores no phases). */
 FC_NOINLINE void FC_NAME(avg_share_row)(const fc_pool_job *job, int64_t oh, const REAL *grad_y_row,
                                         const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT share)
 {
