@@ -919,6 +919,14 @@ int FC_NAME(fc_pool_avg_rows)(void *vjob, int64_t begin, int64_t end)
  * stride 1 padding 1 took 0.45-0.55 of the time, 2x2 stride 1 0.5-0.7,
  * 3x3 stride 2 padding 1 of 8x64x112x112 about 0.8 (before the stride-2
  * path below, which stores no phases). */
+/* Whether avg_spread_row writes its spread rows in input coordinates
+ * (spread[w] is input column w) rather than padded ones (input column w at
+ * spread[pad_left + w]): stride 1, and stride 2 with windows 2 or 3 wide. */
+FC_INLINE int FC_NAME(avg_spread_in_input)(const fc_geom *g)
+{
+    return g->stride_w == 1 || (g->stride_w == 2 && (g->KW == 2 || g->KW == 3));
+}
+
 FC_NOINLINE void FC_NAME(avg_share_row)(const fc_pool_job *job, int64_t oh, const REAL *grad_y_row,
                                         const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT share)
 {
@@ -956,8 +964,9 @@ FC_NOINLINE void FC_NAME(avg_spread_row)(const fc_pool_job *job, const REAL *FC_
         }
         return;
     }
-    if (stride == 2 && (KW == 2 || KW == 3)) {
-        /* In input coordinates too, the phases never stored: input column
+    if (FC_NAME(avg_spread_in_input)(g)) {
+        /* Stride 2, windows 2 or 3 wide (stride 1 returned above): in
+         * input coordinates too, the phases never stored: input column
          * w is cell c = pad_left + w, phase c % 2, entry c / 2.  Phase 0 is
          * 0 + share[q], then + share[q - 1] for 3 wide windows (tap 2);
          * phase 1 is 0 + share[q] (tap 1).  In-process A/B, one thread,
@@ -1073,8 +1082,7 @@ int FC_NAME(fc_pool_avg_backward_rows)(void *vjob, int64_t begin, int64_t end)
     FC_NAME(avg_col_counts)(job, s.col_count);
     const int tiles = FC_NAME(avg_windows_tile)(g);
     /* where input column 0 lies in a spread row (avg_spread_row) */
-    const int64_t spread_offset = g->stride_w == 1 || (g->stride_w == 2 && (g->KW == 2 || g->KW == 3))
-                                  ? 0 : g->pad_left;
+    const int64_t spread_offset = FC_NAME(avg_spread_in_input)(g) ? 0 : g->pad_left;
     for (int64_t plane = begin; plane < end; plane++) {
         const REAL *grad_y = (const REAL *)job->src + plane * g->OH * OW;
         REAL *grad_x = (REAL *)job->dst + plane * g->H * W;
