@@ -101,19 +101,30 @@ FC_INLINE fc_index_f32x16 vidx_lane_ramp(int64_t step)   /* lane i: i * step */
                                               9 * step, 8 * step)};
 }
 /* Max backward over 2x2 blocks (max_backward_blocks2 in pool_rows_impl.h):
- * lanes of a - b equal to d as a value mask, lanes of v where m else +0,
- * and a, b interleaved (a0 b0 a1 b1 ...) into lo and hi. */
+ * the first n < 16 lanes of an index vector from p, the others from fill;
+ * a - b; its lanes as int32 (IDXN), saturated, so that a lane outside
+ * int32 is INT32_MIN or INT32_MAX, which no offset in a block equals; the
+ * lanes of such a vector equal to d as a value mask (one compare over 16
+ * lanes, not two over 8 and a mask merge); 0 + v where m, else +0; and a, b
+ * interleaved (a0 b0 a1 b1 ...) into lo and hi. */
 #define FC_POOL_BLOCKS2_VEC 1
+FC_INLINE fc_index_f32x16 vidx_load_n(const int64_t *p, int64_t n, fc_index_f32x16 fill)
+{
+    const unsigned m = (1u << n) - 1u;
+    return (fc_index_f32x16){_mm512_mask_loadu_epi64(fill.lo, (__mmask8)(m & 0xFF), (const void *)p),
+                             _mm512_mask_loadu_epi64(fill.hi, (__mmask8)(m >> 8), (const void *)(p + 8))};
+}
 FC_INLINE fc_index_f32x16 vidx_sub(fc_index_f32x16 a, fc_index_f32x16 b)
 {
     return (fc_index_f32x16){_mm512_sub_epi64(a.lo, b.lo), _mm512_sub_epi64(a.hi, b.hi)};
 }
-FC_INLINE __mmask16 vidx_eq1(fc_index_f32x16 a, int64_t d)
+#define IDXN __m512i
+FC_INLINE __m512i vidx_narrow(fc_index_f32x16 a)
 {
-    const __m512i s = _mm512_set1_epi64(d);
-    return (__mmask16)(_mm512_cmpeq_epi64_mask(a.lo, s) | ((unsigned)_mm512_cmpeq_epi64_mask(a.hi, s) << 8));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(a.lo)), _mm512_cvtsepi64_epi32(a.hi), 1);
 }
-#define vmaskz(m, v) _mm512_maskz_mov_ps((m), (v))
+FC_INLINE __mmask16 vidxn_eq1(__m512i a, int64_t d) { return _mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32((int32_t)d)); }
+#define vmaskz_add0(m, v) _mm512_maskz_add_ps((m), _mm512_setzero_ps(), (v))
 FC_INLINE void vzip(__m512 a, __m512 b, __m512 *lo, __m512 *hi)
 {
     *lo = _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b);
@@ -174,9 +185,12 @@ FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev
 #undef vbits_eq
 #undef vmul
 #undef vdiv
-#undef vmaskz
+#undef vmaskz_add0
+#undef IDXN
+#define vidx_load_n vidx_load_n_pd
 #define vidx_sub vidx_sub_pd
-#define vidx_eq1 vidx_eq1_pd
+#define vidx_narrow vidx_narrow_pd
+#define vidxn_eq1 vidxn_eq1_pd
 #define vzip vzip_pd
 #define vnanmax vnanmax_pd
 #define vstride2_regs vstride2_regs_pd
@@ -241,9 +255,16 @@ FC_INLINE __m512i vidx_lane_ramp_pd(int64_t step)
 {
     return _mm512_set_epi64(7 * step, 6 * step, 5 * step, 4 * step, 3 * step, 2 * step, step, 0);
 }
+FC_INLINE __m512i vidx_load_n_pd(const int64_t *p, int64_t n, __m512i fill)
+{
+    return _mm512_mask_loadu_epi64(fill, (__mmask8)((1u << n) - 1u), (const void *)p);
+}
 FC_INLINE __m512i vidx_sub_pd(__m512i a, __m512i b) { return _mm512_sub_epi64(a, b); }
-FC_INLINE __mmask8 vidx_eq1_pd(__m512i a, int64_t d) { return _mm512_cmpeq_epi64_mask(a, _mm512_set1_epi64(d)); }
-#define vmaskz(m, v) _mm512_maskz_mov_pd((m), (v))
+/* 8 lanes: the int64 compare already gives the value mask */
+#define IDXN __m512i
+FC_INLINE __m512i vidx_narrow_pd(__m512i a) { return a; }
+FC_INLINE __mmask8 vidxn_eq1_pd(__m512i a, int64_t d) { return _mm512_cmpeq_epi64_mask(a, _mm512_set1_epi64(d)); }
+#define vmaskz_add0(m, v) _mm512_maskz_add_pd((m), _mm512_setzero_pd(), (v))
 FC_INLINE void vzip_pd(__m512d a, __m512d b, __m512d *lo, __m512d *hi)
 {
     *lo = _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), b);

@@ -549,6 +549,20 @@ def test_max_pool2d_backward_rejects_out_of_range_indices_over_2x2_blocks(bad_in
         fastconv.max_pool2d_backward(np.ones(indices.shape), indices, x.shape)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shift", [2**32, -2**32, 2**32 + 1, 2**32 + 70])
+@pytest.mark.parametrize("position", [(0, 0, 0, 0), (0, 1, 5, 33), (0, 1, 7, 34)])
+def test_max_pool2d_backward_rejects_indices_a_multiple_of_2_to_32_off(shift, position, dtype):
+    """An index 2**32 (or 2**32 plus an offset within its block) away from a cell of its
+    block: the low 32 bits point into the block, so a kernel that compared them alone
+    would take it.  It is out of the plane: ValueError naming it."""
+    x = np.random.default_rng(36).standard_normal((1, 2, 16, 70)).astype(dtype)
+    _, indices = fastconv.max_pool2d(x, 2, 2, return_indices=True)
+    indices[position] += shift
+    with pytest.raises(ValueError, match=f"found index {indices[position]}"):
+        fastconv.max_pool2d_backward(np.ones(indices.shape, dtype), indices, x.shape)
+
+
 @pytest.mark.parametrize("bad_index", [-1, -10**12, 12, 13, 2**40])
 @pytest.mark.parametrize("position", [(0, 0, 0, 0), (1, 1, 2, 1), (1, 2, 2, 2)])
 def test_max_pool2d_backward_rejects_out_of_range_indices(bad_index, position):
