@@ -480,8 +480,9 @@ def scatter_in_dtype(grad_output, indices, input_shape):
     planes = int(np.prod(input_shape[:-2]))
     grad_x = np.zeros((planes, input_shape[-2] * input_shape[-1]), grad_output.dtype)
     flat_grad, flat_indices = grad_output.reshape(planes, -1), indices.reshape(planes, -1)
-    for plane in range(planes):
-        np.add.at(grad_x[plane], flat_indices[plane], flat_grad[plane])
+    with np.errstate(invalid="ignore"):   # inf + -inf is NaN, as in the scatter
+        for plane in range(planes):
+            np.add.at(grad_x[plane], flat_indices[plane], flat_grad[plane])
     return grad_x.reshape(input_shape)
 
 
@@ -532,6 +533,82 @@ def test_max_pool2d_backward_with_indices_outside_their_block(shape, dtype):
         cases["3x3 stride 2 padding 1"] = overlapping
     for label, indices in cases.items():
         grad_output = rng.standard_normal(indices.shape).astype(dtype)
+        analytic = fastconv.max_pool2d_backward(grad_output, indices, shape)
+        assert same_bits(analytic, scatter_in_dtype(grad_output, indices, shape)), f"{label}; shape={shape}"
+
+
+# Input planes for which 3x3 stride-2 pooling padded by 1 gives (H + 1) / 2 x (W + 1) / 2
+# outputs: at AVX-512 the backward writes planes whose indices stay in their own window densely,
+# and scatters the others.  Odd and even sizes, output widths with whole vectors and tails.
+WINDOW3_SHAPES = [(2, 3, 8, 32), (1, 2, 9, 37), (2, 2, 10, 66), (1, 2, 7, 112), (1, 1, 4, 46),
+                  (1, 2, 13, 35), (1, 2, 17, 33), (1, 1, 6, 31)]
+
+
+def gradients_that_round(rng, shape, dtype):
+    """Gradients of many magnitudes, with -0, NaNs of both signs and infinities: sums of
+    them depend on their order."""
+    grad = rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 7, shape)
+    grad = grad.astype(dtype)
+    grad.flat[::7] = -0.0
+    grad.flat[3::5] = np.nan
+    grad.flat[4::6] = -np.nan   # the sign tells NaNs apart: which one a sum keeps
+    grad.flat[5::13] = -np.inf
+    grad.flat[6::17] = np.inf
+    return grad
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", WINDOW3_SHAPES)
+def test_max_pool2d_backward_over_3x3_stride_2_windows_has_the_scatter_bits(shape, dtype):
+    """Indices of 3x3 stride-2 padding-1 pooling, and indices that make neighbouring windows
+    share cells (each output row alternately on its first and last row, each output on its
+    left or right column, so a cell sums up to four gradients, or on its middle column, so
+    a cell sums two): bit for bit the clear-then-scatter result, which adds them in output
+    order."""
+    rng = np.random.default_rng(37)
+    x = rng.standard_normal(shape).astype(dtype)
+    _, pooled = fastconv.max_pool2d(x, 3, 2, 1, return_indices=True)
+    out_h, out_w = pooled.shape[-2:]
+    assert (out_h, out_w) == ((shape[-2] + 1) // 2, (shape[-1] + 1) // 2)
+    height, width = shape[-2:]
+    oh, ow = np.meshgrid(np.arange(out_h), np.arange(out_w), indexing="ij")
+    row = np.where(oh % 2 == 0, 2 * oh + 1, 2 * oh - 1)
+    row = np.where(row >= height, 2 * oh, np.maximum(row, 0))
+    col = np.where(ow % 2 == 0, 2 * ow + 1, 2 * ow - 1)
+    col = np.where(col >= width, 2 * ow, col)
+    shared = np.broadcast_to(row * width + col, pooled.shape).astype(np.int64)
+    shared_rows = np.broadcast_to(row * width + 2 * ow, pooled.shape).astype(np.int64)
+    cases = {"pooled": pooled, "shared cells": shared, "shared rows, middle column": shared_rows}
+    for label, indices in cases.items():
+        grad_output = gradients_that_round(rng, indices.shape, dtype)
+        analytic = fastconv.max_pool2d_backward(grad_output, indices, shape)
+        assert same_bits(analytic, scatter_in_dtype(grad_output, indices, shape)), f"{label}; shape={shape}"
+        assert not np.signbit(analytic[analytic == 0]).any(), "a -0 gradient must land as +0, as 0 + -0"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", WINDOW3_SHAPES)
+def test_max_pool2d_backward_with_indices_outside_their_3x3_window(shape, dtype):
+    """Planes shaped as 3x3 stride-2 padding-1 pooling gives, with one index in the plane
+    but outside its window: the previous row's last cell (where a row's first window's
+    padding column would be), the next row's first cell (past the last window's right
+    column when the width is odd), a cell two columns right of the window, or the first
+    row's cell from an output two rows down.  The plane is scattered, in output order."""
+    rng = np.random.default_rng(38)
+    x = rng.standard_normal(shape).astype(dtype)
+    _, pooled = fastconv.max_pool2d(x, 3, 2, 1, return_indices=True)
+    out_h, out_w = pooled.shape[-2:]
+    height, width = shape[-2:]
+    moves = {
+        "previous row's last cell": ((0, 0, 1, 0), 2 * width - 1),
+        "next row's first cell": ((-1, -1, 1, out_w - 1), 3 * width if width % 2 else 2 * width + 2 * out_w),
+        "two columns right": ((0, -1, out_h // 2, 1), 2 * (out_h // 2) * width + 5),
+        "two rows down": ((-1, 0, min(2, out_h - 1), 0), 0),
+    }
+    for label, (position, index) in moves.items():
+        indices = pooled.copy()
+        indices[position] = index
+        grad_output = gradients_that_round(rng, indices.shape, dtype)
         analytic = fastconv.max_pool2d_backward(grad_output, indices, shape)
         assert same_bits(analytic, scatter_in_dtype(grad_output, indices, shape)), f"{label}; shape={shape}"
 
