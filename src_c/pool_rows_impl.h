@@ -1324,7 +1324,7 @@ static int FC_NAME(max_backward_windows3)(const fc_geom *g, const REAL *grad_y, 
         const int64_t top = 2 * oh - 1;
         /* the window's rows inside the plane: top (from oh 1 on), top + 1
          * (always), top + 2 (but past the last row of an odd-height plane) */
-        REAL *above = grad_x + top * W, *middle_row = grad_x + (top + 1) * W;
+        REAL *above = oh > 0 ? grad_x + top * W : NULL, *middle_row = grad_x + (top + 1) * W;
         int ok;
         if (oh > 0 && top + 2 < H)
             ok = FC_NAME(windows3_out_row)(g, gy, idx, top, above, middle_row, even, odd, 1, 1);
