@@ -134,11 +134,15 @@ int fc_avg_pool2d_f64(const fc_geom *g, const double *x, double *y,
 }
 
 /* One task per plane: a plane's scatter stays in one task, in output order. */
-static int run_max_backward(const fc_geom *g, fc_task_fn kernel, const void *grad_y, const int64_t *indices,
-                            void *grad_x)
+static int run_max_backward(const fc_geom *g, size_t real_size, fc_task_fn kernel, const void *grad_y,
+                            const int64_t *indices, void *grad_x)
 {
+    /* grad_y and the indices read once, grad_x written once */
+    const double bytes = (double)g->N * g->C *
+                         ((double)g->OH * g->OW * (double)(real_size + sizeof(int64_t)) +
+                          (double)g->H * g->W * (double)real_size);
     /* The kernel only reads indices; the job's field is shared with the forward pass. */
-    fc_pool_job job = {g, grad_y, grad_x, (int64_t *)(uintptr_t)indices, 0, 0, 1};
+    fc_pool_job job = {g, grad_y, grad_x, (int64_t *)(uintptr_t)indices, 0, 0, 1, fc_stream_output(bytes)};
     double work = (double)g->N * g->C * ((double)g->OH * g->OW + (double)g->H * g->W);
     return fc_parallel_for(g->N * g->C, work, kernel, &job);
 }
@@ -147,14 +151,14 @@ int fc_max_pool2d_backward_f32(const fc_geom *g, const float *grad_y,
                                const int64_t *indices, float *grad_x)
 {
     if (g->OW < FC_POOL_MIN_ROW_OUTPUTS) return pool_ref_max_backward_f32(g, grad_y, indices, grad_x);
-    return run_max_backward(g, pool_kernels(0).max_backward_rows, grad_y, indices, grad_x);
+    return run_max_backward(g, sizeof(float), pool_kernels(0).max_backward_rows, grad_y, indices, grad_x);
 }
 
 int fc_max_pool2d_backward_f64(const fc_geom *g, const double *grad_y,
                                const int64_t *indices, double *grad_x)
 {
     if (g->OW < FC_POOL_MIN_ROW_OUTPUTS) return pool_ref_max_backward_f64(g, grad_y, indices, grad_x);
-    return run_max_backward(g, pool_kernels(1).max_backward_rows, grad_y, indices, grad_x);
+    return run_max_backward(g, sizeof(double), pool_kernels(1).max_backward_rows, grad_y, indices, grad_x);
 }
 
 static int run_avg_backward(const fc_geom *g, fc_task_fn kernel, const void *grad_y, void *grad_x,

@@ -28,6 +28,7 @@
  * A forward pass too large for the last-level cache (fc_stream_output)
  * writes its output with non-temporal stores where the ISA file gives the
  * kernels one (vstream): a store that misses otherwise reads its line first.
+ * So does a max backward pass that large on the planes it writes densely.
  *
  * Tasks: forward = (plane, block of output rows), backward = plane.  Each
  * output is computed by one task in a fixed order, so results do not depend
@@ -49,7 +50,7 @@ typedef struct fc_pool_job {
     int divisor_mode;          /* avg: FC_AVG_* */
     int64_t divisor_override;  /* avg: FC_AVG_DIVISOR */
     int64_t row_blocks;        /* forward: output-row blocks per plane */
-    int stream;                /* forward without indices: output with non-temporal stores (vstream) */
+    int stream;                /* forward without indices, max backward: output with non-temporal stores (vstream) */
 } fc_pool_job;
 
 /* Nonzero when every one of the n indices lies in [0, plane): an OR over

@@ -1150,6 +1150,22 @@ FC_INLINE void FC_NAME(store_cells)(REAL *p, VEC lo, VEC hi, int64_t cells)
     }
 }
 
+/* store_cells, with non-temporal stores where stream is set (cells a
+ * multiple of 16 bytes, p 16-byte aligned; see rows_stream). */
+FC_INLINE void FC_NAME(out_cells)(REAL *p, VEC lo, VEC hi, int64_t cells, int stream)
+{
+#ifdef vstream
+    if (stream) {
+        vstream(p, lo, FC_MIN(VLEN, cells) * (int64_t)sizeof(REAL));
+        if (cells > VLEN) vstream(p + VLEN, hi, (cells - VLEN) * (int64_t)sizeof(REAL));
+        return;
+    }
+#else
+    (void)stream;
+#endif
+    FC_NAME(store_cells)(p, lo, hi, cells);
+}
+
 /* Lanes 0 .. count - 1 as a mask: none for count <= 0, all from VLEN. */
 FC_INLINE VTAKE FC_NAME(lanes_below)(int64_t count)
 {
@@ -1176,9 +1192,14 @@ FC_INLINE VTAKE FC_NAME(lanes_below)(int64_t count)
  * last vector is loaded and stored masked.  Same bits.  AMD EPYC Zen 4, one
  * thread, float32, alternating processes: (8, 64, 112, 112) 0.61-0.73 of
  * the time, 2x2 stride-2 training step (forward with indices and this)
- * 0.62-0.93; (1, 64, 112, 112), in cache, 0.31-0.92; two threads 0.5-0.8. */
+ * 0.62-0.93; (1, 64, 112, 112), in cache, 0.31-0.92; two threads 0.5-0.8.
+ * With stream (a pass too large for the last-level cache), rows go out with
+ * non-temporal stores, which skip reading each line before writing it: the
+ * benchmark's 2x2 training step, between torch's calls, took 0.91-0.93 of
+ * the time on one thread and 0.78-0.89 on two, where the two threads share
+ * the memory's bandwidth. */
 static int FC_NAME(max_backward_blocks2)(const fc_geom *g, const REAL *grad_y, const int64_t *indices,
-                                         REAL *grad_x)
+                                         REAL *grad_x, int stream)
 {
     const int64_t OH = g->OH, OW = g->OW, W = g->W;
     /* the offsets in a block, W + 1 at most, compared as int32 (vidx_narrow) */
@@ -1205,14 +1226,22 @@ static int FC_NAME(max_backward_blocks2)(const fc_geom *g, const REAL *grad_y, c
             in_block &= m00 | m01 | m10 | m11;
             VEC lo, hi;
             vzip(vmaskz_add0(m00, v), vmaskz_add0(m01, v), &lo, &hi);
-            FC_NAME(store_cells)(r0 + 2 * ow, lo, hi, 2 * n);
+            FC_NAME(out_cells)(r0 + 2 * ow, lo, hi, 2 * n, stream);
             vzip(vmaskz_add0(m10, v), vmaskz_add0(m11, v), &lo, &hi);
-            FC_NAME(store_cells)(r1 + 2 * ow, lo, hi, 2 * n);
+            FC_NAME(out_cells)(r1 + 2 * ow, lo, hi, 2 * n, stream);
         }
-        if (in_block != all) return 0;
+        if (in_block != all) {
+#ifdef vstream_fence
+            if (stream) vstream_fence();   /* before the caller's clear of the plane */
+#endif
+            return 0;
+        }
         if (W > 2 * OW) r0[W - 1] = r1[W - 1] = (REAL)0;
     }
     if (g->H > 2 * OH) memset(grad_x + 2 * OH * W, 0, (size_t)W * sizeof(REAL));
+#ifdef vstream_fence
+    if (stream) vstream_fence();
+#endif
     return 1;
 }
 
@@ -1373,6 +1402,10 @@ int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
     const int64_t plane_in = g->H * g->W, plane_out = g->OH * g->OW;
 #ifdef FC_POOL_BLOCKS2_VEC
     const int blocks2 = g->H / 2 == g->OH && g->W / 2 == g->OW;
+    /* a pass too large for the last-level cache (job->stream) writes the
+     * dense planes with non-temporal stores, where every row is whole
+     * 16-byte pieces from a 16-byte aligned start: see blocks2's comment */
+    const int stream = job->stream && ((uintptr_t)job->dst & 15) == 0 && g->W * (int64_t)sizeof(REAL) % 16 == 0;
 #endif
 #ifdef FC_POOL_WINDOWS3
     const int windows3 = (g->H + 1) / 2 == g->OH && (g->W + 1) / 2 == g->OW;
@@ -1386,7 +1419,7 @@ int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
         const int64_t *FC_RESTRICT indices = job->indices + plane * plane_out;
         REAL *FC_RESTRICT grad_x = (REAL *)job->dst + plane * plane_in;
 #ifdef FC_POOL_BLOCKS2_VEC
-        if (blocks2 && FC_NAME(max_backward_blocks2)(g, grad_y, indices, grad_x)) continue;
+        if (blocks2 && FC_NAME(max_backward_blocks2)(g, grad_y, indices, grad_x, stream)) continue;
 #endif
 #ifdef FC_POOL_WINDOWS3
         if (windows3 && FC_NAME(max_backward_windows3)(g, grad_y, indices, grad_x, kept, kept + g->OW + VLEN))

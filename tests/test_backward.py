@@ -613,6 +613,39 @@ def test_max_pool2d_backward_with_indices_outside_their_3x3_window(shape, dtype)
         assert same_bits(analytic, scatter_in_dtype(grad_output, indices, shape)), f"{label}; shape={shape}"
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_streamed_max_backward_is_the_plain_stores_bits(dtype, threads):
+    """A max backward pass over the threshold writes the planes whose indices stay in their
+    2x2 blocks with non-temporal stores (rows of whole 16-byte pieces: widths 16, 24, 32,
+    64 in float32, every even width in float64), and falls back to clearing and scattering
+    a plane after writing part of it (an index moved out of its block in a late row): the
+    bits of plain stores, and of the scatter, at every width."""
+    from fastconv import _core
+    rng = np.random.default_rng(110)
+    for width in (16, 18, 22, 24, 32, 34, 64, 66):
+        shape = (2, 3, 12, width)
+        x = rng.standard_normal(shape).astype(dtype)
+        _, blocks = fastconv.max_pool2d(x, 2, 2, return_indices=True)
+        moved = blocks.copy()
+        moved[1, 2, -2, -1] = 0
+        for label, indices in {"in their blocks": blocks, "one moved": moved}.items():
+            grad_output = rng.standard_normal(indices.shape).astype(dtype)
+            grad_output.flat[::5] = -0.0
+            grad_output.flat[2::9] = np.nan
+            context = f"{label}; dtype={np.dtype(dtype).name} shape={shape} threads={threads}"
+            try:
+                with fastconv.threads(threads):
+                    _core.set_stream_threshold(1 << 62)
+                    plain = fastconv.max_pool2d_backward(grad_output, indices, shape)
+                    _core.set_stream_threshold(0)
+                    streamed = fastconv.max_pool2d_backward(grad_output, indices, shape)
+            finally:
+                _core.set_stream_threshold(None)
+            assert same_bits(streamed, plain), context
+            assert same_bits(streamed, scatter_in_dtype(grad_output, indices, shape)), context
+
+
 @pytest.mark.parametrize("bad_index", [-1, -2**63, 2**63 - 1, 16 * 70, 17 * 70 + 1])
 @pytest.mark.parametrize("position", [(0, 0, 0, 0), (0, 1, 5, 33), (0, 1, 7, 17)])
 def test_max_pool2d_backward_rejects_out_of_range_indices_over_2x2_blocks(bad_index, position):
