@@ -1252,7 +1252,8 @@ static int FC_NAME(max_backward_blocks2)(const fc_geom *g, const REAL *grad_y, c
  * in this row of the window. */
 FC_INLINE VTAKE FC_NAME(windows3_row)(const int k, IDXN d, IDXN d_next, VEC v, VEC v_next, int64_t W,
                                       VTAKE left_real, VTAKE right_real, REAL *FC_RESTRICT even,
-                                      REAL *FC_RESTRICT odd, REAL *FC_RESTRICT cells_at, int64_t cells)
+                                      REAL *FC_RESTRICT odd, REAL *FC_RESTRICT cells_at, int64_t cells,
+                                      int stream)
 {
     const VTAKE left = vidxn_eq1(d, k * W), mid = vidxn_eq1(d, k * W + 1), right = vidxn_eq1(d, k * W + 2);
     VEC e = vmaskz_add0(mid, v), o = vmaskz_add0(right, v);
@@ -1267,7 +1268,7 @@ FC_INLINE VTAKE FC_NAME(windows3_row)(const int k, IDXN d, IDXN d_next, VEC v, V
     } else {
         VEC lo, hi;
         vzip(e, o, &lo, &hi);
-        FC_NAME(store_cells)(cells_at, lo, hi, cells);
+        FC_NAME(out_cells)(cells_at, lo, hi, cells, stream);
     }
     return (VTAKE)((left & left_real) | mid | (right & right_real));
 }
@@ -1277,7 +1278,8 @@ FC_INLINE VTAKE FC_NAME(windows3_row)(const int k, IDXN d, IDXN d_next, VEC v, V
 FC_INLINE int FC_NAME(windows3_out_row)(const fc_geom *g, const REAL *FC_RESTRICT gy,
                                         const int64_t *FC_RESTRICT idx, int64_t top, REAL *FC_RESTRICT above,
                                         REAL *FC_RESTRICT middle_row, REAL *FC_RESTRICT even,
-                                        REAL *FC_RESTRICT odd, const int has_top, const int has_bottom)
+                                        REAL *FC_RESTRICT odd, const int has_top, const int has_bottom,
+                                        int stream)
 {
     const int64_t OW = g->OW, W = g->W;
     const IDXV ramp = vidx_lane_ramp(2);
@@ -1304,12 +1306,12 @@ FC_INLINE int FC_NAME(windows3_out_row)(const fc_geom *g, const REAL *FC_RESTRIC
         VTAKE hit = (VTAKE)~FC_NAME(lanes_below)(n);
         if (has_top)
             hit |= FC_NAME(windows3_row)(0, d, d_next, v, v_next, W, left_real, right_real, even + ow, odd + ow,
-                                         above + 2 * ow, cells);
+                                         above + 2 * ow, cells, stream);
         hit |= FC_NAME(windows3_row)(1, d, d_next, v, v_next, W, left_real, right_real, even + ow, odd + ow,
-                                     middle_row + 2 * ow, cells);
+                                     middle_row + 2 * ow, cells, stream);
         if (has_bottom)
             hit |= FC_NAME(windows3_row)(2, d, d_next, v, v_next, W, left_real, right_real, even + ow, odd + ow,
-                                         NULL, cells);
+                                         NULL, cells, stream);
         in_window &= hit;
     }
     return in_window == all;
@@ -1340,9 +1342,12 @@ FC_INLINE int FC_NAME(windows3_out_row)(const fc_geom *g, const REAL *FC_RESTRIC
  * cache 0.88-0.92, (1, 64, 56, 56) 1.00-1.03; two threads 0.85-0.97.  With
  * every window row's cells interleaved and stored at once (the shared row
  * twice), and the row loop left to the compiler, it took 1.09-1.23x the
- * scatter's time in cache. */
+ * scatter's time in cache.  Every row is stored once, so with stream the
+ * rows go out non-temporally, as blocks2's do: the benchmark's 3x3 training
+ * step between torch's calls, in-process A/B, 0.96-1.00 of the time on one
+ * thread, 0.89-0.93 on two. */
 static int FC_NAME(max_backward_windows3)(const fc_geom *g, const REAL *grad_y, const int64_t *indices,
-                                          REAL *grad_x, REAL *FC_RESTRICT even, REAL *FC_RESTRICT odd)
+                                          REAL *grad_x, REAL *FC_RESTRICT even, REAL *FC_RESTRICT odd, int stream)
 {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
     /* offsets in a window, 2 W + 2 at most, compared as int32 (vidx_narrow) */
@@ -1356,14 +1361,19 @@ static int FC_NAME(max_backward_windows3)(const fc_geom *g, const REAL *grad_y, 
         REAL *above = oh > 0 ? grad_x + top * W : NULL, *middle_row = grad_x + (top + 1) * W;
         int ok;
         if (oh > 0 && top + 2 < H)
-            ok = FC_NAME(windows3_out_row)(g, gy, idx, top, above, middle_row, even, odd, 1, 1);
+            ok = FC_NAME(windows3_out_row)(g, gy, idx, top, above, middle_row, even, odd, 1, 1, stream);
         else if (oh > 0)
-            ok = FC_NAME(windows3_out_row)(g, gy, idx, top, above, middle_row, even, odd, 1, 0);
+            ok = FC_NAME(windows3_out_row)(g, gy, idx, top, above, middle_row, even, odd, 1, 0, stream);
         else if (top + 2 < H)
-            ok = FC_NAME(windows3_out_row)(g, gy, idx, top, above, middle_row, even, odd, 0, 1);
+            ok = FC_NAME(windows3_out_row)(g, gy, idx, top, above, middle_row, even, odd, 0, 1, stream);
         else
-            ok = FC_NAME(windows3_out_row)(g, gy, idx, top, above, middle_row, even, odd, 0, 0);
-        if (!ok) return 0;
+            ok = FC_NAME(windows3_out_row)(g, gy, idx, top, above, middle_row, even, odd, 0, 0, stream);
+        if (!ok) {
+#ifdef vstream_fence
+            if (stream) vstream_fence();   /* before the caller's clear of the plane */
+#endif
+            return 0;
+        }
     }
     /* the last output row's last row, where the plane has it */
     if (2 * OH - 1 < H) {
@@ -1371,9 +1381,12 @@ static int FC_NAME(max_backward_windows3)(const fc_geom *g, const REAL *grad_y, 
         for (int64_t ow = 0; ow < OW; ow += VLEN) {
             VEC lo, hi;
             vzip(vload(even + ow), vload(odd + ow), &lo, &hi);
-            FC_NAME(store_cells)(last + 2 * ow, lo, hi, FC_MIN(2 * FC_MIN(VLEN, OW - ow), W - 2 * ow));
+            FC_NAME(out_cells)(last + 2 * ow, lo, hi, FC_MIN(2 * FC_MIN(VLEN, OW - ow), W - 2 * ow), stream);
         }
     }
+#ifdef vstream_fence
+    if (stream) vstream_fence();
+#endif
     return 1;
 }
 #endif
@@ -1422,7 +1435,8 @@ int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
         if (blocks2 && FC_NAME(max_backward_blocks2)(g, grad_y, indices, grad_x, stream)) continue;
 #endif
 #ifdef FC_POOL_WINDOWS3
-        if (windows3 && FC_NAME(max_backward_windows3)(g, grad_y, indices, grad_x, kept, kept + g->OW + VLEN))
+        if (windows3 &&
+            FC_NAME(max_backward_windows3)(g, grad_y, indices, grad_x, kept, kept + g->OW + VLEN, stream))
             continue;
 #endif
         memset(grad_x, 0, (size_t)plane_in * sizeof(REAL));

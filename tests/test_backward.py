@@ -617,19 +617,22 @@ def test_max_pool2d_backward_with_indices_outside_their_3x3_window(shape, dtype)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_streamed_max_backward_is_the_plain_stores_bits(dtype, threads):
     """A max backward pass over the threshold writes the planes whose indices stay in their
-    2x2 blocks with non-temporal stores (rows of whole 16-byte pieces: widths 16, 24, 32,
-    64 in float32, every even width in float64), and falls back to clearing and scattering
-    a plane after writing part of it (an index moved out of its block in a late row): the
-    bits of plain stores, and of the scatter, at every width."""
+    2x2 blocks (or, in float32, their 3x3 stride-2 windows) with non-temporal stores (rows
+    of whole 16-byte pieces: widths 16, 24, 32, 64 in float32, every even width in
+    float64), and falls back to clearing and scattering a plane after writing part of it
+    (an index moved out of its block in a late row; 3x3 windows are outside the 2x2
+    blocks): the bits of plain stores, and of the scatter, at every width."""
     from fastconv import _core
     rng = np.random.default_rng(110)
     for width in (16, 18, 22, 24, 32, 34, 64, 66):
         shape = (2, 3, 12, width)
         x = rng.standard_normal(shape).astype(dtype)
         _, blocks = fastconv.max_pool2d(x, 2, 2, return_indices=True)
+        _, windows = fastconv.max_pool2d(x, 3, 2, 1, return_indices=True)
         moved = blocks.copy()
         moved[1, 2, -2, -1] = 0
-        for label, indices in {"in their blocks": blocks, "one moved": moved}.items():
+        cases = {"in their blocks": blocks, "one moved": moved, "3x3 windows": windows}
+        for label, indices in cases.items():
             grad_output = rng.standard_normal(indices.shape).astype(dtype)
             grad_output.flat[::5] = -0.0
             grad_output.flat[2::9] = np.nan
