@@ -486,6 +486,19 @@ def scatter_in_dtype(grad_output, indices, input_shape):
     return grad_x.reshape(input_shape)
 
 
+def gradients_that_round(rng, shape, dtype):
+    """Gradients of many magnitudes, with -0, NaNs of both signs and infinities: sums of
+    them depend on their order."""
+    grad = rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 7, shape)
+    grad = grad.astype(dtype)
+    grad.flat[::7] = -0.0
+    grad.flat[3::5] = np.nan
+    grad.flat[4::6] = -np.nan   # the sign tells NaNs apart: which one a sum keeps
+    grad.flat[5::13] = -np.inf
+    grad.flat[6::17] = np.inf
+    return grad
+
+
 def same_bits(actual, expected):
     bits = np.uint32 if actual.dtype == np.float32 else np.uint64
     return actual.dtype == expected.dtype and np.array_equal(actual.view(bits), expected.view(bits))
@@ -501,14 +514,11 @@ BLOCK_SHAPES = [(2, 3, 8, 32), (1, 2, 9, 37), (2, 2, 10, 66), (1, 2, 7, 112), (1
 @pytest.mark.parametrize("shape", BLOCK_SHAPES)
 def test_max_pool2d_backward_over_2x2_blocks_has_the_scatter_bits(shape, dtype):
     """Indices of 2x2 stride-2 pooling (each in its own block), with gradients that
-    include -0, NaN and infinities: bit for bit the clear-then-scatter result."""
+    include -0, NaNs and infinities: bit for bit the clear-then-scatter result."""
     rng = np.random.default_rng(33)
     x = rng.standard_normal(shape).astype(dtype)
     _, indices = fastconv.max_pool2d(x, 2, 2, return_indices=True)
-    grad_output = rng.standard_normal(indices.shape).astype(dtype)
-    grad_output.flat[::7] = -0.0
-    grad_output.flat[3::11] = np.nan
-    grad_output.flat[5::13] = -np.inf
+    grad_output = gradients_that_round(rng, indices.shape, dtype)
     analytic = fastconv.max_pool2d_backward(grad_output, indices, shape)
     assert same_bits(analytic, scatter_in_dtype(grad_output, indices, shape)), f"shape={shape}"
     assert not np.signbit(analytic[analytic == 0]).any(), "a -0 gradient must land as +0, as 0 + -0"
@@ -538,23 +548,10 @@ def test_max_pool2d_backward_with_indices_outside_their_block(shape, dtype):
 
 
 # Input planes for which 3x3 stride-2 pooling padded by 1 gives (H + 1) / 2 x (W + 1) / 2
-# outputs: at AVX-512 the backward writes planes whose indices stay in their own window densely,
+# outputs: at AVX-512, in float32, the backward writes planes whose indices stay in their own window densely,
 # and scatters the others.  Odd and even sizes, output widths with whole vectors and tails.
 WINDOW3_SHAPES = [(2, 3, 8, 32), (1, 2, 9, 37), (2, 2, 10, 66), (1, 2, 7, 112), (1, 1, 4, 46),
                   (1, 2, 13, 35), (1, 2, 17, 33), (1, 1, 6, 31)]
-
-
-def gradients_that_round(rng, shape, dtype):
-    """Gradients of many magnitudes, with -0, NaNs of both signs and infinities: sums of
-    them depend on their order."""
-    grad = rng.standard_normal(shape) * 10.0 ** rng.integers(-6, 7, shape)
-    grad = grad.astype(dtype)
-    grad.flat[::7] = -0.0
-    grad.flat[3::5] = np.nan
-    grad.flat[4::6] = -np.nan   # the sign tells NaNs apart: which one a sum keeps
-    grad.flat[5::13] = -np.inf
-    grad.flat[6::17] = np.inf
-    return grad
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
