@@ -504,6 +504,13 @@ def same_bits(actual, expected):
     return actual.dtype == expected.dtype and np.array_equal(actual.view(bits), expected.view(bits))
 
 
+def assert_scatter_bits(grad_output, indices, shape, context):
+    """max_pool2d_backward gives the clear-then-scatter bits, and no -0 (0 + -0 is +0)."""
+    analytic = fastconv.max_pool2d_backward(grad_output, indices, shape)
+    assert same_bits(analytic, scatter_in_dtype(grad_output, indices, shape)), context
+    assert not np.signbit(analytic[analytic == 0]).any(), f"a -0 gradient must land as +0, as 0 + -0; {context}"
+
+
 # Input planes twice the output plane (or one more row or column): at AVX-512 the backward writes
 # planes whose indices stay in their own 2x2 block densely, and scatters the others.
 # Output widths cover whole vectors and a tail at every SIMD width.
@@ -518,10 +525,7 @@ def test_max_pool2d_backward_over_2x2_blocks_has_the_scatter_bits(shape, dtype):
     rng = np.random.default_rng(33)
     x = rng.standard_normal(shape).astype(dtype)
     _, indices = fastconv.max_pool2d(x, 2, 2, return_indices=True)
-    grad_output = gradients_that_round(rng, indices.shape, dtype)
-    analytic = fastconv.max_pool2d_backward(grad_output, indices, shape)
-    assert same_bits(analytic, scatter_in_dtype(grad_output, indices, shape)), f"shape={shape}"
-    assert not np.signbit(analytic[analytic == 0]).any(), "a -0 gradient must land as +0, as 0 + -0"
+    assert_scatter_bits(gradients_that_round(rng, indices.shape, dtype), indices, shape, f"shape={shape}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -577,10 +581,8 @@ def test_max_pool2d_backward_over_3x3_stride_2_windows_has_the_scatter_bits(shap
     shared_rows = np.broadcast_to(row * width + 2 * ow, pooled.shape).astype(np.int64)
     cases = {"pooled": pooled, "shared cells": shared, "shared rows, middle column": shared_rows}
     for label, indices in cases.items():
-        grad_output = gradients_that_round(rng, indices.shape, dtype)
-        analytic = fastconv.max_pool2d_backward(grad_output, indices, shape)
-        assert same_bits(analytic, scatter_in_dtype(grad_output, indices, shape)), f"{label}; shape={shape}"
-        assert not np.signbit(analytic[analytic == 0]).any(), "a -0 gradient must land as +0, as 0 + -0"
+        assert_scatter_bits(gradients_that_round(rng, indices.shape, dtype), indices, shape,
+                            f"{label}; shape={shape}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
