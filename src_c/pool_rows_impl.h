@@ -1136,34 +1136,18 @@ int FC_NAME(fc_pool_avg_backward_rows)(void *vjob, int64_t begin, int64_t end)
 }
 
 #ifdef FC_POOL_BLOCKS2_VEC
-/* The first `cells` (1 .. 2 VLEN) values of lo:hi at p. */
-FC_INLINE void FC_NAME(store_cells)(REAL *p, VEC lo, VEC hi, int64_t cells)
+/* The first `cells` (1 .. 2 VLEN) values of lo:hi at p, non-temporal with
+ * `stream` (cells then a multiple of 16 bytes, p 16-byte aligned; see
+ * out_store). */
+FC_INLINE void FC_NAME(store_cells)(REAL *p, VEC lo, VEC hi, int64_t cells, int stream)
 {
-    if (cells >= 2 * VLEN) {
-        vstore(p, lo);
-        vstore(p + VLEN, hi);
-    } else if (cells <= VLEN) {
-        vstore_n(p, lo, cells);
-    } else {
-        vstore(p, lo);
-        vstore_n(p + VLEN, hi, cells - VLEN);
-    }
-}
-
-/* store_cells, with non-temporal stores where stream is set (cells a
- * multiple of 16 bytes, p 16-byte aligned; see rows_stream). */
-FC_INLINE void FC_NAME(out_cells)(REAL *p, VEC lo, VEC hi, int64_t cells, int stream)
-{
-#ifdef vstream
-    if (stream) {
-        vstream(p, lo, FC_MIN(VLEN, cells) * (int64_t)sizeof(REAL));
-        if (cells > VLEN) vstream(p + VLEN, hi, (cells - VLEN) * (int64_t)sizeof(REAL));
+    if (cells < VLEN) {
+        FC_NAME(out_store_n)(p, lo, cells, stream);
         return;
     }
-#else
-    (void)stream;
-#endif
-    FC_NAME(store_cells)(p, lo, hi, cells);
+    FC_NAME(out_store)(p, lo, stream);
+    if (cells == 2 * VLEN) FC_NAME(out_store)(p + VLEN, hi, stream);
+    else if (cells > VLEN) FC_NAME(out_store_n)(p + VLEN, hi, cells - VLEN, stream);
 }
 
 /* Lanes 0 .. count - 1 as a mask: none for count <= 0, all from VLEN. */
@@ -1226,9 +1210,9 @@ static int FC_NAME(max_backward_blocks2)(const fc_geom *g, const REAL *grad_y, c
             in_block &= m00 | m01 | m10 | m11;
             VEC lo, hi;
             vzip(vmaskz_add0(m00, v), vmaskz_add0(m01, v), &lo, &hi);
-            FC_NAME(out_cells)(r0 + 2 * ow, lo, hi, 2 * n, stream);
+            FC_NAME(store_cells)(r0 + 2 * ow, lo, hi, 2 * n, stream);
             vzip(vmaskz_add0(m10, v), vmaskz_add0(m11, v), &lo, &hi);
-            FC_NAME(out_cells)(r1 + 2 * ow, lo, hi, 2 * n, stream);
+            FC_NAME(store_cells)(r1 + 2 * ow, lo, hi, 2 * n, stream);
         }
         if (in_block != all) {
 #ifdef vstream_fence
@@ -1268,7 +1252,7 @@ FC_INLINE VTAKE FC_NAME(windows3_row)(const int k, IDXN d, IDXN d_next, VEC v, V
     } else {
         VEC lo, hi;
         vzip(e, o, &lo, &hi);
-        FC_NAME(out_cells)(cells_at, lo, hi, cells, stream);
+        FC_NAME(store_cells)(cells_at, lo, hi, cells, stream);
     }
     return (VTAKE)((left & left_real) | mid | (right & right_real));
 }
@@ -1381,7 +1365,7 @@ static int FC_NAME(max_backward_windows3)(const fc_geom *g, const REAL *grad_y, 
         for (int64_t ow = 0; ow < OW; ow += VLEN) {
             VEC lo, hi;
             vzip(vload(even + ow), vload(odd + ow), &lo, &hi);
-            FC_NAME(out_cells)(last + 2 * ow, lo, hi, FC_MIN(2 * FC_MIN(VLEN, OW - ow), W - 2 * ow), stream);
+            FC_NAME(store_cells)(last + 2 * ow, lo, hi, FC_MIN(2 * FC_MIN(VLEN, OW - ow), W - 2 * ow), stream);
         }
     }
 #ifdef vstream_fence
