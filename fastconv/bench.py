@@ -18,7 +18,9 @@ Design
 
 Contenders run interleaved in one process so that drift of a shared machine hits all of them
 alike; medians ignore the odd preempted sample.  Each sample loops a contender enough times to
-last a few milliseconds, so microsecond calls are measured above the clock's resolution.
+last a few milliseconds, so microsecond calls are measured above the clock's resolution, and
+follows WARMUP_SECONDS of untimed runs of the same contender, so that it times the steady
+state rather than the core's recovery from the contender before.
 
 Counting: conv forward flops are conv_flops() of the suite (2 x multiply-adds); forward +
 backward counts 3x forward (each of grad_input and grad_weight costs about one forward).
@@ -53,10 +55,17 @@ NUMPY_MAX_CONV_FLOPS = 1.2e8
 NUMPY_MAX_POOL_WINDOW_ELEMENTS = 3e7
 MEMORY_CASE = "vgg-64x56"
 MIN_SAMPLE_SECONDS = 0.005
-# With several threads, OpenMP workers of the contender that just ran (fastconv's and torch's are
-# different runtimes) keep spinning for a few ms after their last parallel region; a pause
-# before each sample lets them go to sleep instead of stealing the next contender's cores.
-SETTLE_SECONDS = 0.02
+# Before each timed sample its contender runs untimed for this long, so that every sample sees
+# the steady state rather than the switch from the previous contender.  A core slows down for
+# milliseconds after other work or an idle pause (measured here, cifar-3to64 forward on one
+# thread, 0.75 ms a call back to back: after 3 ms of a busy Python loop the next calls took
+# 1.16, 0.95, 0.87, 0.82 ms; after a 3 ms sleep 1.51, 1.39, 1.23 and still 1.00 at the eighth),
+# a fixed cost in time that a contender finishing its sample in fewer milliseconds pays a
+# larger share of.  The warm-up also outlasts the OpenMP workers of the contender that ran
+# before (fastconv's and torch's are different runtimes), which keep spinning for a few ms
+# after their last parallel region.
+WARMUP_SECONDS = 0.02
+QUICK_WARMUP_SECONDS = 0.005
 TOLERANCE = {"float32": 2e-4, "float64": 1e-10}
 LESSON_EDGE_CASE = "lesson-edge-6x8-call"
 
@@ -359,9 +368,18 @@ def _calibrate(contender):
     return result
 
 
-def check_and_time(contenders, repeat, dtype_name, settle_seconds=0.0):
+def _warm_up(run, seconds):
+    """Calls run() untimed, at least once, until `seconds` have passed."""
+    until = time.perf_counter() + seconds
+    run()
+    while time.perf_counter() < until:
+        run()
+
+
+def check_and_time(contenders, repeat, dtype_name, warmup_seconds=0.0):
     """Checks every contender against the first (fastconv), then times them round-robin,
-    pausing settle_seconds before each sample."""
+    each sample right after the same contender has run untimed for warmup_seconds (at least
+    one call when warmup_seconds > 0)."""
     expected = None
     for contender in contenders:
         result = _calibrate(contender)
@@ -375,8 +393,8 @@ def check_and_time(contenders, repeat, dtype_name, settle_seconds=0.0):
     for _ in range(repeat):
         for contender in contenders:
             run, number = contender.run, contender.number
-            if settle_seconds:
-                time.sleep(settle_seconds)
+            if warmup_seconds > 0:
+                _warm_up(run, warmup_seconds)
             start = time.perf_counter()
             for _ in range(number):
                 run()
@@ -758,11 +776,11 @@ def _progress(message):
         print(f"\r\033[K{message}", end="", file=sys.stderr, flush=True)
 
 
-def run_suite(conv_cases, pool_cases, edge_case, modes, threads, dtype_name, repeat, peers):
+def run_suite(conv_cases, pool_cases, edge_case, modes, threads, dtype_name, repeat, peers,
+              warmup_seconds=WARMUP_SECONDS):
     """Result rows of every selected case and mode (and of the lesson's edge case when
-    edge_case is true) at `threads`."""
+    edge_case is true) at `threads`, each sample after warmup_seconds of untimed runs."""
     dtype = np.dtype(dtype_name)
-    settle = SETTLE_SECONDS if threads > 1 else 0.0
     rng = np.random.default_rng(0)
     rows = []
     with _thread_limits(threads, peers):
@@ -770,25 +788,26 @@ def run_suite(conv_cases, pool_cases, edge_case, modes, threads, dtype_name, rep
             for mode in modes:
                 _progress(f"{threads} thread(s): {case[0]} {mode}")
                 contenders = conv_contenders(case, mode, dtype, rng, peers)
-                check_and_time(contenders, repeat, dtype_name, settle)
+                check_and_time(contenders, repeat, dtype_name, warmup_seconds)
                 flops = conv_flops(case) * (1 if mode == "forward" else 3)
                 rows += summarise(contenders, case[0], "conv", mode, threads, dtype_name, flops)
         for case in pool_cases:
             for mode in modes:
                 _progress(f"{threads} thread(s): {case[0]} {mode}")
                 contenders = pool_contenders(case, mode, dtype, rng, peers)
-                check_and_time(contenders, repeat, dtype_name, settle)
+                check_and_time(contenders, repeat, dtype_name, warmup_seconds)
                 nbytes = pool_pass_bytes(case, dtype_name) * (1 if mode == "forward" else 2)
                 rows += summarise(contenders, case[0], "pool", mode, threads, dtype_name, nbytes)
         if edge_case:
             contenders = edge_case_contenders(dtype, peers)
-            check_and_time(contenders, repeat, dtype_name, settle)
+            check_and_time(contenders, repeat, dtype_name, warmup_seconds)
             rows += summarise(contenders, LESSON_EDGE_CASE, "call", "forward", threads, dtype_name,
                               None)
     return rows
 
 
-def measure_scaling(conv_cases, modes, thread_counts, dtype_name, repeat):
+def measure_scaling(conv_cases, modes, thread_counts, dtype_name, repeat,
+                    warmup_seconds=WARMUP_SECONDS):
     """fastconv's speedup on more threads, per conv case and mode: each round times one sample
     of every case and mode at every thread count in turn, and each count above the first is
     compared with the first, as the ratio of median times and as the range of the per-round
@@ -800,10 +819,9 @@ def measure_scaling(conv_cases, modes, thread_counts, dtype_name, repeat):
     round of one case, the next case unaffected), and one round of many cases when they are
     interleaved, which the medians then drop.
 
-    Each sample follows an untimed call at its thread count, with no pause: no other library
-    runs here, so there are no foreign workers to wait out, and an idle pause lets the cores
-    clock down (measured here: a 20 ms sleep before a single 14 ms call made it 15% slower on
-    one thread and 30% on two)."""
+    Each sample follows warmup_seconds of untimed calls at its thread count, as in the suite,
+    and no pause: an idle pause lets the cores clock down (measured here: a 20 ms sleep before
+    a single 14 ms call made it 15% slower on one thread and 30% on two)."""
     dtype = np.dtype(dtype_name)
     rng = np.random.default_rng(0)
     base_threads = thread_counts[0]
@@ -820,7 +838,7 @@ def measure_scaling(conv_cases, modes, thread_counts, dtype_name, repeat):
         for case, mode, contender, samples in entries:
             for threads in thread_counts:
                 with fastconv.threads(threads):
-                    contender.run()
+                    _warm_up(contender.run, warmup_seconds)
                     start = time.perf_counter()
                     for _ in range(contender.number):
                         contender.run()
@@ -871,6 +889,7 @@ def run_bench(options, out=None):
     out = out or sys.stdout
     peers = _load_peers()
     repeat = options.repeat or (3 if options.quick else 7)
+    warmup = QUICK_WARMUP_SECONDS if options.quick else WARMUP_SECONDS
     modes = ["forward", "backward"] if options.mode == "both" else [options.mode]
     conv_cases, pool_cases = _select(CONV, options.cases), _select(POOL, options.cases)
     edge_case = bool(_select([(LESSON_EDGE_CASE,)], options.cases))
@@ -893,11 +912,12 @@ def run_bench(options, out=None):
     results = []
     for threads in options.threads:
         results += run_suite(conv_cases, pool_cases, edge_case, modes, threads, options.dtype,
-                             repeat, peers)
+                             repeat, peers, warmup)
         gc.collect()
     scaling = []
     if len(options.threads) > 1 and conv_cases:
-        scaling = measure_scaling(conv_cases, modes, options.threads, options.dtype, repeat)
+        scaling = measure_scaling(conv_cases, modes, options.threads, options.dtype, repeat,
+                                  warmup)
         gc.collect()
     _progress("")
     ceilings = best_ceilings(ceilings_before, measure_ceilings(options.threads, options.quick))
@@ -905,14 +925,16 @@ def run_bench(options, out=None):
     add_percentages(results, ceilings)
     report = {"versions": versions,
               "settings": {"threads": options.threads, "dtype": options.dtype, "cases": options.cases,
-                           "repeat": repeat, "mode": options.mode, "quick": options.quick},
+                           "repeat": repeat, "mode": options.mode, "quick": options.quick,
+                           "warmup_seconds": warmup},
               "ceilings": ceilings, "results": results, "scaling": scaling, "memory": [],
               "load_average": {"before": load_before, "after": load_after},
               "steal_percent": steal}
 
     print_ceilings(ceilings, options.threads, out)
     for threads in options.threads:
-        print(f"\n{threads} thread(s), {options.dtype}: median of {repeat} interleaved samples; "
+        print(f"\n{threads} thread(s), {options.dtype}: median of {repeat} interleaved samples, "
+              f"each after {warmup * 1e3:.0f} ms of untimed runs of its contender; "
               "rate = GFLOP/s for conv (forward + backward counted as 3x forward), GB/s for pooling "
               "(bytes read + written); % ceiling = of the peak FMA rate for conv, of the copy "
               "bandwidth for pooling; speedup = peer time / fastconv time (above 1: fastconv faster); "

@@ -8,6 +8,7 @@
 import importlib.util
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,8 @@ def test_report_top_level_structure(smoke_report):
     assert steal is None or 0.0 <= steal <= 100.0, steal
     assert report["scaling"] == [], "one thread count: no scaling rows"
     assert report["settings"] == {"threads": [1], "dtype": "float32", "cases": SMOKE_CASES,
-                                  "repeat": 1, "mode": "both", "quick": True}, report["settings"]
+                                  "repeat": 1, "mode": "both", "quick": True,
+                                  "warmup_seconds": bench.QUICK_WARMUP_SECONDS}, report["settings"]
     assert report["versions"]["fastconv"] == fastconv.__version__, report["versions"]
     for dtype_name in ("float32", "float64"):
         peak = report["ceilings"]["fma_gflops"][dtype_name]["1"]
@@ -212,6 +214,34 @@ def test_a_wrong_contender_is_flagged():
     assert right.agrees and right.max_error == 0.0
     assert not wrong.agrees and wrong.max_error == pytest.approx(1e-2 / 5), wrong.max_error
     assert len(right.samples) == len(wrong.samples) == 2
+
+
+def test_each_sample_follows_a_warm_up_of_its_own_contender():
+    calls = []   # (contender name, start time) of every call, in order
+
+    def contender(name):
+        def run():
+            calls.append((name, time.perf_counter()))
+            time.sleep(0.001)
+            return np.zeros(3)
+        return bench.Contender(name, run)
+
+    first, second = contender("fastconv"), contender("peer")
+    bench.check_and_time([first, second], repeat=3, dtype_name="float64", warmup_seconds=0.02)
+    timed = calls[4:]   # after the two calibration calls of each contender
+    blocks = []         # the runs of consecutive calls of one contender: one per sample
+    for name, start in timed:
+        if blocks and blocks[-1][0] == name:
+            blocks[-1][1].append(start)
+        else:
+            blocks.append((name, [start]))
+    assert [name for name, _ in blocks] == ["fastconv", "peer"] * 3
+    for name, starts in blocks:
+        number = first.number if name == "fastconv" else second.number
+        warm_up, sample = starts[:-number], starts[-number:]
+        assert warm_up, f"{name}: a sample with no untimed call before it"
+        assert sample[0] - warm_up[0] >= 0.02, f"{name}: warm-up of {sample[0] - warm_up[0]:.4f} s"
+    assert len(first.samples) == len(second.samples) == 3
 
 
 # --------------------------------------------------------------------------- probe and memory
