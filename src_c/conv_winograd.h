@@ -55,20 +55,41 @@ extern "C" {
 /* Input channels at least at the AVX2 level (see fc_conv2d_winograd_suits). */
 #define FC_WINO_AVX2_MIN_C 16
 /* Tile rows per task at most (a plane's tile rows go to the fewest bands
- * this long, as even as they come; see wino_run), and the tile rows a
+ * this long, as even as they come, or more where the images alone are
+ * fewer tasks than the threads; see fc_wino_bands), and the tile rows a
  * block holds on a plane `tiles` tiles wide with vl lanes a vector. */
 #define FC_WINO_BAND 8
 #define FC_WINO_STEP(tiles, vl) (2 * (tiles) <= (vl) ? 2 : 1)
+/* Direct-sum flops a task keeps at least where bands are cut finer for
+ * more threads.  16-core Xeon, 16 threads, against the default bands:
+ * res-256x14 (8 images of 7 tile rows, 231 Mflop a task cut in two) 0.57-
+ * 0.67 of the time; batch 1 of 64 -> 64 channels 56x56 (4 tasks of 58
+ * Mflop cut into 14) 1.2-1.4x, so it stays at 4. */
+#define FC_WINO_TASK_FLOPS 5.0e7
+
+/* The tasks a Winograd conv of `flops` direct-sum flops wants: one a
+ * thread fc_parallel_for would use, at most one per FC_WINO_TASK_FLOPS. */
+static inline int64_t fc_wino_tasks_wanted(double flops, int64_t most_tasks)
+{
+    return FC_MIN((int64_t)fc_threads_for(flops, most_tasks), (int64_t)(flops / FC_WINO_TASK_FLOPS));
+}
 
 /* The bands of a plane of tile_rows tile rows taken `step` at a time (its
- * tasks' shares): the fewest of at most FC_WINO_BAND tile rows, their
- * lengths within one of each other (so that at batch 1 the threads' shares
- * of a plane differ by at most a band's rows: 28 tile rows as 4 x 7, not 8,
- * 8, 8, 4), even where a step is two tile rows.  Returns the count, and the
- * tile rows of each but the last in *band_rows. */
-static inline int64_t fc_wino_bands(int64_t tile_rows, int64_t step, int64_t *band_rows)
+ * tasks' shares), for `images` planes of tasks where `wanted` tasks are
+ * wanted (fc_wino_tasks_wanted): the fewest of at most FC_WINO_BAND tile
+ * rows, or, where those make fewer tasks than wanted, as many as make the
+ * tasks wanted (at most one a step); their lengths within one of each other
+ * (so that at batch 1 the threads' shares of a plane differ by at most a
+ * band's rows: 28 tile rows as 4 x 7, not 8, 8, 8, 4), even where a step is
+ * two tile rows.  A band costs its first step two more input rows a channel
+ * to fill; the outputs do not depend on the split.  Returns the count, and
+ * the tile rows of each but the last in *band_rows. */
+static inline int64_t fc_wino_bands(int64_t tile_rows, int64_t step, int64_t images, int64_t wanted,
+                                    int64_t *band_rows)
 {
-    const int64_t most = (tile_rows + FC_WINO_BAND - 1) / FC_WINO_BAND;
+    int64_t most = (tile_rows + FC_WINO_BAND - 1) / FC_WINO_BAND;
+    const int64_t steps = (tile_rows + step - 1) / step;
+    if (images * most < wanted) most = FC_MIN(steps, (wanted + images - 1) / images);
     *band_rows = (tile_rows + most - 1) / most;
     *band_rows += step == 2 ? *band_rows % 2 : 0;
     return (tile_rows + *band_rows - 1) / *band_rows;

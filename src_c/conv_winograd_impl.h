@@ -2,7 +2,7 @@
  * Winograd F(2x2, 3x3) driver, templated on REAL / FC_NAME (included by
  * conv_winograd.c once per float type; see conv_winograd.h).
  *
- * One task = (image, band of up to FC_WINO_BAND tile rows), taken a step of S
+ * One task = (image, band of tile rows: fc_wino_bands), taken a step of S
  * tile rows at a time: S = 1, or S = 2 where the plane is at most VL/2 tiles
  * wide and a block holds two tile rows.  A step reads 2S + 2 input rows per
  * channel, the last two of which the next step reads first: the task keeps
@@ -182,11 +182,12 @@ static int FC_NAME(wino_run)(const fc_geom *g, const REAL *x, const REAL *U, FC_
     const int64_t tiles = (g->OW + 1) / 2;
     ctx.tile_rows = (g->OH + 1) / 2;
     ctx.step = FC_WINO_STEP(tiles, vl);
-    ctx.bands = fc_wino_bands(ctx.tile_rows, ctx.step, &ctx.band_rows);
+    const double flops = 2.0 * (double)(g->N * g->O * g->C * 9) * (double)(g->OH * g->OW);
+    ctx.bands = fc_wino_bands(ctx.tile_rows, ctx.step, g->N, fc_wino_tasks_wanted(flops, g->N * ctx.tile_rows),
+                              &ctx.band_rows);
     /* the blocks read columns [t0, t0 + VL] of the rows: whole vectors past
      * the last tile, each row aligned to a vector */
     ctx.ldr = (tiles + vl) / vl * vl;
-    const double flops = 2.0 * (double)(g->N * g->O * g->C * 9) * (double)(g->OH * g->OW);
     return fc_parallel_for(g->N * ctx.bands, flops, FC_NAME(wino_task), &ctx);
 }
 
@@ -302,10 +303,12 @@ static int FC_NAME(wino_dilated2)(const fc_geom *g, const REAL *x, const REAL *U
      * most half a vector) suits all four */
     const int64_t tiles = (ctx.t[0][0].OW + 1) / 2;
     ctx.step = FC_WINO_STEP(tiles, ctx.vl);
-    ctx.bands = fc_wino_bands((ctx.t[0][0].OH + 1) / 2, ctx.step, &ctx.band_rows);
+    const double flops = 2.0 * (double)(g->N * g->O * g->C * 9) * (double)(g->OH * g->OW);
+    const int64_t tile_rows = (ctx.t[0][0].OH + 1) / 2;
+    ctx.bands = fc_wino_bands(tile_rows, ctx.step, 2 * g->N, fc_wino_tasks_wanted(flops, 2 * g->N * tile_rows),
+                              &ctx.band_rows);
     ctx.ldr = (tiles + ctx.vl) / ctx.vl * ctx.vl;
     ctx.ld = ctx.t[0][0].OW;
-    const double flops = 2.0 * (double)(g->N * g->O * g->C * 9) * (double)(g->OH * g->OW);
     return fc_parallel_for(g->N * 2 * ctx.bands, flops, FC_NAME(wino_d2_task), &ctx);
 }
 

@@ -279,6 +279,33 @@ def test_bitwise_identical_across_thread_counts(dtype, shape):
     assert one.tobytes() == two.tobytes()
 
 
+@pytest.mark.parametrize("case", [((1, 64, 64, 64), (64, 64, 3, 3), 1, 1),
+                                  ((1, 256, 16, 16), (256, 256, 3, 3), 1, 1),
+                                  ((1, 64, 98, 64), (64, 64, 3, 3), 2, 2)],
+                         ids=["batch1", "one-band-a-plane", "dilation-2"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_more_threads_than_bands_split_the_planes_finer(dtype, case):
+    # 302 Mflop (dilation 2: 462) in one image: 4 bands of 8 tile rows, 1 of
+    # 8 (16x16) and two row parities of 4 bands (25 tile rows each) up to
+    # as many threads; more threads cut the planes into more bands
+    # (fc_wino_bands): 6 of 6 tile rows, 4 of 2, and 2 x 5 bands at 16
+    # threads, every band filling its first rows afresh.  The outputs must
+    # not move by a bit.
+    x_shape, w_shape, padding, d = case
+    x, weight, bias = make_inputs(x_shape, w_shape, dtype)
+    assert kernel_for(x.shape, weight.shape, padding, dtype, dilation=d) == "winograd"
+    with fastconv.threads(1):
+        one = fastconv.conv2d(x, weight, bias, padding=padding, dilation=d)
+    for count in (3, 6, 16):
+        with fastconv.threads(count):
+            many = fastconv.conv2d(x, weight, bias, padding=padding, dilation=d)
+        assert many.tobytes() == one.tobytes(), f"{count} threads differ from 1"
+    pads = pad4(padding)
+    expected = reference_forward(x, weight, bias, (1, 1), pads, (d, d), 1)
+    scale = term_scale(x, weight, (1, 1), pads, (d, d), 1) + np.abs(bias)[:, None, None]
+    assert_close(one, expected, dtype, scale=scale, context=f"case {case}")
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_nan_reaches_exactly_the_outputs_whose_windows_hold_it(dtype):
     x, weight, bias = make_inputs((1, 16, 32, 32), (8, 16, 3, 3), dtype)
