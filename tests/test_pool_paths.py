@@ -219,6 +219,69 @@ def test_max_pool2d_nan_at_every_position(kernel_size, stride, padding, dilation
                      "index of the NaN; " + context)
 
 
+def scan_max_pool2d(x, kernel, stride, padding):
+    """The running-max rule as loops (torch's: take v where v > best or v is NaN, over the
+    window's real cells in row-major order, from -inf at the window's first real cell):
+    the last NaN wins, else the first of the largest.  Values keep their bits.
+    padding: ((top, bottom), (left, right))."""
+    n, c, height, width = x.shape
+    (pad_top, pad_bottom), (pad_left, pad_right) = padding
+    out_h = (height + pad_top + pad_bottom - kernel) // stride + 1
+    out_w = (width + pad_left + pad_right - kernel) // stride + 1
+    values = np.empty((n, c, out_h, out_w), x.dtype)
+    indices = np.empty((n, c, out_h, out_w), np.int64)
+    for p, q, oh, ow in itertools.product(range(n), range(c), range(out_h), range(out_w)):
+        rows = [h for h in range(oh * stride - pad_top, oh * stride - pad_top + kernel) if 0 <= h < height]
+        cols = [w for w in range(ow * stride - pad_left, ow * stride - pad_left + kernel) if 0 <= w < width]
+        best, index = x.dtype.type(-np.inf), rows[0] * width + cols[0]
+        for h, w in itertools.product(rows, cols):
+            v = x[p, q, h, w]
+            if v > best or np.isnan(v):
+                best, index = v, h * width + w
+        values[p, q, oh, ow], indices[p, q, oh, ow] = best, index
+    return values, indices
+
+
+def nans_with_payloads(dtype, count):
+    """Quiet NaNs of both signs whose payloads tell them apart."""
+    bits = np.uint32 if np.dtype(dtype) == np.float32 else np.uint64
+    quiet = {np.uint32: 0x7FC00000, np.uint64: 0x7FF8000000000000}[bits]
+    sign = {np.uint32: 0x80000000, np.uint64: 0x8000000000000000}[bits]
+    raw = [quiet + i + 1 + (sign if i % 2 else 0) for i in range(count)]
+    return np.array(raw, dtype=bits).view(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("pad_top, pad_left", [(1, 1), (0, 0), (1, 0), (0, 1)])
+def test_max_pool2d_3x3_stride_2_windows_that_share_a_row(pad_top, pad_left, dtype):
+    """3x3 stride-2 windows share their last row with the next window down, whose scan the
+    row kernel keeps and combines rather than scanning it again (scan_row3_s2).  NaNs of
+    distinct payloads in the shared rows and in the rows before and after them, two or more
+    to a window, rows of -inf, and ties across the shared rows: values to the bit and
+    indices as the running-max loop gives them, on 1, 2, 3 and 5 threads (row blocks of one
+    plane starting at any row)."""
+    rng = np.random.default_rng(112)
+    x = rng.integers(-2, 1, size=(1, 2, 29, 45)).astype(dtype)     # ties everywhere
+    nans = nans_with_payloads(dtype, 40)
+    cells = rng.choice(29 * 45, size=40, replace=False)
+    x[0, 0].flat[cells] = nans                                      # NaNs in any row
+    x[0, 1, 4::6, :] = -np.inf                                      # rows of -inf, shared or not
+    x[0, 1, 5::6, 10:30] = -np.inf
+    x[0, 1, 7, 3:40:5] = nans[:8]                                   # NaNs along one row
+    x[0, 1, 8, 4:40:5] = nans[8:16]
+    x[0, 1, 9, 2:40:5] = np.inf
+    padding = ((pad_top, 1 - pad_top), (pad_left, 1 - pad_left))
+    expected, expected_indices = scan_max_pool2d(x, 3, 2, padding)
+    bits = np.uint32 if np.dtype(dtype) == np.float32 else np.uint64
+    for threads in (1, 2, 3, 5):
+        with fastconv.threads(threads):
+            values, indices = fastconv.max_pool2d(x, 3, 2, padding, return_indices=True)
+        context = f"pad_top={pad_top} pad_left={pad_left} {np.dtype(dtype).name} threads={threads}"
+        assert values.shape == expected.shape, context
+        assert np.array_equal(values.view(bits), expected.view(bits)), f"value bits; {context}"
+        assert np.array_equal(indices, expected_indices), f"indices; {context}"
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_max_pool2d_nan_pairs_in_one_window(dtype):
     """Two NaNs and NaN next to +inf in the same 3x3 windows still give NaN."""
