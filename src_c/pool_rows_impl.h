@@ -507,6 +507,7 @@ FC_INLINE void FC_NAME(scan_row_s2)(const fc_geom *g, const REAL *const *rows, c
         }
     }
 }
+
 /* 3x3 windows, stride 2 both ways, undilated, padded by pad = 0 or 1
  * columns on the left (a literal): scan_row_s2's result from one scan per
  * window row.  The scan's rule (take v where v > best or v is NaN) makes
