@@ -447,6 +447,36 @@ FC_INLINE void FC_NAME(cols_s2)(const REAL *row, int64_t c, int64_t W, VEC *even
     vstride2_regs(FC_NAME(load_cols)(row, c, W), FC_NAME(load_cols)(row, c + VLEN, W), even, odd);
 }
 
+/* Tap j (a literal) of a row's block of outputs ow .. ow + VLEN - 1 at
+ * stride 2, padded by pad (a literal) on the left: column 2 ow + j - pad,
+ * from the block's even and odd columns (cols_s2) and the previous block's
+ * odd ones; only the tap two columns on is loaded again. */
+FC_INLINE VEC FC_NAME(tap_s2)(const REAL *row, int64_t ow, int64_t W, VEC even, VEC odd, VEC prev_odd,
+                              const int j, const int pad)
+{
+    if (j - pad == -1) return vprev1(prev_odd, odd);
+    if (j - pad == 1) return odd;
+    if (j - pad == 2) {
+        VEC v, unused;
+        FC_NAME(cols_s2)(row, 2 * ow + 2, W, &v, &unused);
+        return v;
+    }
+    return even;
+}
+
+/* Outputs ow .. ow + VLEN - 1 of a row and their indices, the row's partial
+ * last vector masked. */
+FC_INLINE void FC_NAME(store_scan)(REAL *y, int64_t *indices, int64_t ow, int64_t OW, VEC best, IDXV index)
+{
+    if (OW - ow < VLEN) {
+        vstore_n(y + ow, best, OW - ow);
+        vidx_store_n(indices + ow, index, OW - ow);
+    } else {
+        vstore(y + ow, best);
+        vidx_store(indices + ow, index);
+    }
+}
+
 /* Max with indices, stride 2, undilated, windows KW = 2 or 3 wide and at
  * most 3 rows, padded by pad = 0 or 1 columns on the left (both literal):
  * scan_group's compare-and-select sequence on the same values, read from
@@ -485,10 +515,7 @@ FC_INLINE void FC_NAME(scan_row_s2)(const fc_geom *g, const REAL *const *rows, c
             VEC even, odd;
             FC_NAME(cols_s2)(rows[k], 2 * ow, W, &even, &odd);
             for (int j = 0; j < KW; j++) {
-                VEC v = even, unused;
-                if (j - pad == -1) v = vprev1(prev_odd[k], odd);
-                else if (j - pad == 1) v = odd;
-                else if (j - pad == 2) FC_NAME(cols_s2)(rows[k], 2 * ow + 2, W, &v, &unused);
+                const VEC v = FC_NAME(tap_s2)(rows[k], ow, W, even, odd, prev_odd[k], j, pad);
                 const VTAKE take = vtake(best, v);
                 best = vselect(take, best, v);
                 tap = vselect(take, tap, candidate[k * 3 + j]);
@@ -498,13 +525,7 @@ FC_INLINE void FC_NAME(scan_row_s2)(const fc_geom *g, const REAL *const *rows, c
         IDXV index = vidx_from_bits(tap, ow * 2, lane_offsets);
         if (pad || nrows == 0)
             index = vidx_select(vbits_eq(tap, none), index, vidx_add(vidx_load(first_w + ow), first_h * W));
-        if (OW - ow < VLEN) {
-            vstore_n(y + ow, best, OW - ow);
-            vidx_store_n(indices + ow, index, OW - ow);
-        } else {
-            vstore(y + ow, best);
-            vidx_store(indices + ow, index);
-        }
+        FC_NAME(store_scan)(y, indices, ow, OW, best, index);
     }
 }
 
@@ -549,10 +570,7 @@ FC_INLINE void FC_NAME(scan_row3_s2)(const fc_geom *g, const REAL *const *rows, 
             FC_NAME(cols_s2)(rows[k], 2 * ow, W, &even, &odd);
             VEC row_best = ninf, row_tap = none;
             for (int j = 0; j < 3; j++) {
-                VEC v = even, unused;
-                if (j - pad == -1) v = vprev1(prev_odd[k], odd);
-                else if (j - pad == 1) v = odd;
-                else if (j - pad == 2) FC_NAME(cols_s2)(rows[k], 2 * ow + 2, W, &v, &unused);
+                const VEC v = FC_NAME(tap_s2)(rows[k], ow, W, even, odd, prev_odd[k], j, pad);
                 const VTAKE take = vtake(row_best, v);
                 row_best = vselect(take, row_best, v);
                 row_tap = vselect(take, row_tap, candidate[k * 3 + j]);
@@ -568,13 +586,7 @@ FC_INLINE void FC_NAME(scan_row3_s2)(const fc_geom *g, const REAL *const *rows, 
         }
         IDXV index = vidx_from_bits(tap, ow * 2, lane_offsets);
         index = vidx_select(vbits_eq(tap, none), index, vidx_add(vidx_load(first_w + ow), first_h * W));
-        if (OW - ow < VLEN) {
-            vstore_n(y + ow, best, OW - ow);
-            vidx_store_n(indices + ow, index, OW - ow);
-        } else {
-            vstore(y + ow, best);
-            vidx_store(indices + ow, index);
-        }
+        FC_NAME(store_scan)(y, indices, ow, OW, best, index);
     }
 }
 #endif
