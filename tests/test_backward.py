@@ -72,6 +72,37 @@ def check_conv_backward_against_reference(x, weight, grad_output, stride, paddin
 
 # ---- conv2d_backward vs the float64 reference -------------------------------------------------
 
+# (x shape, weight shape, stride, padding): grad_weight's reduction over n * OH * OW cut into
+# chunks (conv_gemm_impl.h, FC_GW_CHUNK_T): 40x40 images two to a chunk and a last chunk of
+# one; 14x14 images whose reduction blocks span images, the last chunk short; a 1x1 conv
+# whose input rows are read in place.
+GRAD_WEIGHT_CHUNK_CASES = [
+    ((5, 8, 40, 40), (16, 8, 3, 3), 1, 1),
+    ((24, 8, 14, 14), (16, 8, 3, 3), 1, 1),
+    ((6, 32, 32, 32), (16, 32, 1, 1), 1, 0),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", GRAD_WEIGHT_CHUNK_CASES, ids=["images", "blocks-across-images", "pointwise"])
+def test_conv2d_grad_weight_sums_its_chunks_whatever_the_threads(case, dtype):
+    """grad_weight adds its chunks' partial sums in chunk order; the chunks follow from the
+    geometry alone, so 1, 2, 3 and 7 threads agree bit for bit, and the sum is the reference's."""
+    x_shape, w_shape, stride, padding = case
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(x_shape).astype(dtype)
+    weight = rng.standard_normal(w_shape).astype(dtype)
+    y_shape = fastconv.conv2d(x, weight, stride=stride, padding=padding).shape
+    grad_output = rng.standard_normal(y_shape).astype(dtype)
+    with fastconv.threads(1):
+        one = check_conv_backward_against_reference(x, weight, grad_output, stride, padding, 1, 1,
+                                                    f"case {case}")
+    for count in (2, 3, 7):
+        with fastconv.threads(count):
+            many = fastconv.conv2d_backward(grad_output, x, weight, stride, padding)
+        assert many.weight.tobytes() == one.weight.tobytes(), f"{count} threads; case {case}"
+
+
 @pytest.mark.parametrize("channels", CHANNELS)
 @pytest.mark.parametrize("kernel_hw", [(1, 1), (3, 3), (2, 3), (1, 4)])
 def test_conv2d_backward_grid(channels, kernel_hw):
