@@ -1817,6 +1817,7 @@ typedef struct {
     FC_NAME(gemm_engine) e;
     FC_NAME(split) rows;   /* output channels of a group */
     FC_NAME(split) cols;   /* taps C/groups*KH*KW */
+    int64_t kc;                  /* the reduction's block (FC_GWOP_KC or dot_kc, at most N*P) */
     int64_t chunks, chunk_len;   /* the reduction's chunks of t */
 } FC_NAME(gemm_gw_ctx);
 
@@ -1828,7 +1829,7 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups;
     const int64_t R = Cg * g->KH * g->KW, P = g->OH * g->OW, HW = g->H * g->W;
     const int op = e->gwop != NULL;
-    const int64_t total = g->N * P, kc = FC_MIN(op ? FC_GWOP_KC : e->blk.dot_kc, total);
+    const int64_t total = g->N * P, kc = ctx->kc;
     /* row stride of the gathered rows: one vector more than the longest
      * block, so that rows are not a multiple of 4 KB apart (the default
      * block of 1024 floats would put every row in the same L1 sets) */
@@ -2028,7 +2029,7 @@ static int FC_NAME(conv_gemm_grad_weight)(const fc_geom *g, const REAL *grad_y,
     ctx.rows = FC_NAME(split_make)(Og, 1, ctx.e.blk.dot_rows, 1, 1, 0);
     /* the reduction's chunks (FC_GW_CHUNK_T): whole images, or whole blocks */
     const int64_t P = g->OH * g->OW, total = g->N * P;
-    const int64_t kc = FC_MIN(ctx.e.gwop ? FC_GWOP_KC : ctx.e.blk.dot_kc, total);
+    const int64_t kc = ctx.kc = FC_MIN(ctx.e.gwop ? FC_GWOP_KC : ctx.e.blk.dot_kc, total);
     const int64_t unit = P >= kc ? P : kc, units = (total + unit - 1) / unit;
     const int64_t part_bytes = (int64_t)sizeof(REAL) * g->O * R;
     const int64_t most = FC_MIN(FC_GW_CHUNKS, FC_MAX(1, FC_GW_CHUNK_BYTES / part_bytes));
