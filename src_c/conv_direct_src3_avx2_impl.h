@@ -5,43 +5,45 @@
  * fc_direct_fwd_src3_fn one in conv_direct_kernels.h: one output channel of
  * a 3x3, stride-1, undilated plane, read where the caller holds it.
  *
- * The buffered plane kernel (fc_direct_fwd_plane3) copies every input row
- * into a padded buffer and computes output rows in pairs, each of its 2U
- * accumulators taking 9 dependent FMAs: a cache-resident 56x56 depthwise
- * plane ran at about a third of the FMA peak on a Zen 3 core, and the row
- * copies were another 15% of dw-128x56's time.  Here the plane is swept
- * down in column blocks of two vectors: each input row is loaded once per
- * block (3 unaligned loads per vector, one per tap column) and feeds the
- * three output rows that read it.
+ * The plane is swept down in column blocks of two vectors: each input row
+ * is loaded once per block (3 unaligned loads per vector, one per tap
+ * column) and feeds the three output rows that read it.  Each output is one
+ * chain of 9 FMAs from the bias, kernel row 0, 1, 2 and taps j = 0, 1, 2
+ * within each, as in the AVX-512 kernel (src3_step): the same bits as it,
+ * wherever the call's rows start.  A chain spans three steps of the sweep;
+ * a step's new chains do not wait on the step before, so the out-of-order
+ * window overlaps the steps.  The 9 weights and the bias are asked for in
+ * registers; beside the 6 accumulators and 3 input vectors some of them
+ * stay in memory, as FMA operands.
  *
- * Summed in one chain per output, as the buffered kernel does, each output
- * row's 9 FMAs would span three steps of the sweep, and the out-of-order
- * window would have to hold all three to keep the FMA units busy.  So only
- * kernel row 0 goes straight onto the running sum (from the bias); kernel
- * rows 1 and 2 go into fresh partial sums of 3 FMAs that are added to it,
- * and a step waits on the step before only for those adds (which Zen 3
- * runs beside the FMAs).  Each output is therefore
- * ((bias + row 0) + row 1) + row 2, each kernel row's taps j = 0, 1, 2 in
- * order: one fixed order wherever the call's rows start, so the bits do not
- * depend on how the rows are split into tasks.  Kernel rows 0 and 1's 6
- * weights stay in registers and row 2's are broadcast from memory, so that
- * the 6 running sums, 2 partial sums and the input vector fit the 16 vector
- * registers (all 9 in registers spilled the sums to the stack).
+ * The kernel this replaces ran each output as ((bias + row 0) + row 1) +
+ * row 2, rows 1 and 2 summed apart in fresh partial sums (two extra
+ * multiplies and adds per vector and row) with kernel row 2's weights
+ * broadcast from memory at each step, and spilled: dw-128x56's forward at
+ * about 40% of the FMA peak on a Zen 4 core at AVX2.  Against it (Zen 4,
+ * FASTCONV_SIMD=avx2, the depthwise (8, 128, 56, 56) layer with a bias,
+ * processes alternated): float32 forward 0.75-0.79 of the time on one
+ * thread, 0.71-0.90 on two, the training step 0.84-0.91 (its grad input
+ * runs this kernel), float64 forward 0.85-0.93.  Blocks of one vector, all
+ * weights in registers, took 0.82-0.87; of three (rows 1 and 2, or row 2,
+ * from memory) 0.86 in cache and more from memory; fetching two lines of
+ * each per step instead of one, float32 0.85 but float64 1.1-1.25x the
+ * time (the fetch instructions outnumber the arithmetic there).
  *
  * Blocks whose loads stay inside the row use plain loads; the blocks at the
  * row's ends use masked loads, whose masked-off lanes read zeros and touch
  * no memory, so the zeros of the padding enter the sums as a padded row's
  * would.  A row's partial last vector is stored whole wherever what it
- * writes past the row is stored again later by the same call (s3_sweep).
+ * writes past the row is stored again later by the same call (s3_plane).
  *
  * Tall planes are swept in bands of FC_SRC3_BAND_BYTES of input, so that a
  * band stays in L1 while its column blocks go across it (64 KB bands made
  * 112x112 planes 1.2x slower).  While it computes, the call fetches the
  * input and output that follow its own (the next call's rows: the rest of
  * the plane, or the next plane of a depthwise layer), a line of each per
- * step: without the fetch dw-128x56 took twice the time, fetching only its
- * input 1.2x.  Streaming the output past the cache (non-temporal stores
- * from an L1 buffer) took 1.15x: the layer's input and output fit in L3.
+ * step: without the fetch dw-128x56 took 1.3-1.7x the time.  Streaming the
+ * output past the cache (non-temporal stores from an L1 buffer) took 1.15x:
+ * the layer's input and output fit in L3.
  */
 #ifdef VALIGN1
 #error "conv_direct_src3_avx2_impl.h is the AVX2 kernel; AVX-512 has its own in conv_direct_simd_impl.h"
@@ -72,40 +74,44 @@ FC_INLINE void FC_NAME(s3_fetch_step)(FC_NAME(s3_fetch) *f)
     f->out = f->out < f->out_end ? f->out + 64 : f->out;
 }
 
-/* One input row's step of a column block of U vectors: input row k (row, at
- * the block's first padded column) adds kernel row 0 of output row k (n,
- * started from b), kernel row 1 of row k - 1 (md, through the partial sum
- * t1) and kernel row 2 of row k - 2 (o, through t2), where those rows exist
- * (NEW, MID, OLD); row k - 2 is then complete and stored at yo.  w2: kernel
- * row 2's weights, read from memory at each step (FC_SCALAR keeps the
- * compiler from hoisting them into registers).  m: the masks of tap j of
- * vector u at m[u * 3 + j] where EDGE. */
-FC_INLINE void FC_NAME(s3_step)(const REAL *row, const VMASK *m, const VEC *wv, const REAL *w2, VEC b, int relu,
-                                const int U, const int EDGE, int tail, int whole, const int NEW, const int MID,
-                                const int OLD, VEC *n, VEC *md, VEC *o, REAL *yo)
+/* Output rows of a band no taller than this (the kernel keeps a pointer
+ * to each of the band's input rows). */
+#define FC_SRC3_BAND_ROWS_MAX 128
+
+/* One input row's step of a column block of U vectors: input row k (row,
+ * at the block's first padded column) adds kernel row 0 of output row k
+ * (n, started from b), kernel row 1 of row k - 1 (md) and kernel row 2 of
+ * row k - 2 (o), where those rows exist (NEW, MID, OLD); row k - 2 is then
+ * complete and stored at yo, the last vector's first `tail` lanes only
+ * where MASKED.  m: the masks of tap j of vector u at m[u * 3 + j] where
+ * EDGE. */
+FC_INLINE void FC_NAME(s3_step)(const REAL *row, const VMASK *m, const VEC *wv, VEC b, const int RELU,
+                                const int U, const int EDGE, const int MASKED, int tail, const int NEW,
+                                const int MID, const int OLD, VEC *n, VEC *md, VEC *o, REAL *yo)
 {
-    FC_SCALAR(w2);
 #if defined(__GNUC__)
 #pragma GCC unroll 2
 #endif
     for (int u = 0; u < U; u++) {
-        VEC t1 = VZERO(), t2 = VZERO();
+        VEC x[3];
 #if defined(__GNUC__)
 #pragma GCC unroll 3
 #endif
         for (int j = 0; j < 3; j++) {
-            VEC x = EDGE ? VMASKLOAD(row + u * VL + j, m[u * 3 + j]) : VLOADU(row + u * VL + j);
-            FC_IN_REGISTER(x);
-            if (NEW) n[u] = VFMADD(wv[j], x, j == 0 ? b : n[u]);
-            if (MID) t1 = j == 0 ? VMUL(wv[3], x) : VFMADD(wv[3 + j], x, t1);
-            if (OLD) t2 = j == 0 ? VMUL(VSET1(w2[0]), x) : VFMADD(VSET1(w2[j]), x, t2);
+            x[j] = EDGE ? VMASKLOAD(row + u * VL + j, m[u * 3 + j]) : VLOADU(row + u * VL + j);
+            FC_IN_REGISTER(x[j]);
         }
-        if (MID) md[u] = VADD(md[u], t1);
+#if defined(__GNUC__)
+#pragma GCC unroll 3
+#endif
+        for (int j = 0; j < 3; j++) {
+            if (NEW) n[u] = VFMADD(wv[j], x[j], j == 0 ? b : n[u]);
+            if (MID) md[u] = VFMADD(wv[3 + j], x[j], md[u]);
+            if (OLD) o[u] = VFMADD(wv[6 + j], x[j], o[u]);
+        }
         if (OLD) {
-            /* whole: a partial last vector may be stored whole */
-            o[u] = VADD(o[u], t2);
-            const VEC r = relu ? VMAX(VZERO(), o[u]) : o[u];
-            if (u == U - 1 && tail < VL && !whole)
+            const VEC r = RELU ? VMAX(VZERO(), o[u]) : o[u];
+            if (MASKED && u == U - 1)
                 VMASKSTORE(yo + u * VL, VTAILMASK(tail), r);
             else
                 VSTOREU(yo + u * VL, r);
@@ -114,32 +120,88 @@ FC_INLINE void FC_NAME(s3_step)(const REAL *row, const VMASK *m, const VEC *wv, 
 }
 
 /* out_rows (>= 1) output rows of the column block of U vectors at output
- * column ow, swept down from source row top; y: the first row's output
- * row; last_row: the call's last output row, counted from y.  The three
- * accumulator sets keep their registers through the sweep
- * (FC_SRC3_SWEEP_STEPS).  A row's partial last vector is stored whole
- * where what it writes past the row lands in the call's later rows: the
- * next rows of this block's sweep, or the first columns of the next row,
- * which the call's blocks, going right to left, store afterwards; else
- * masked (AMD cores run a masked store several times slower than a plain
- * one: against masking every partial vector, depthwise 7x7, 14x14 and
- * 28x28 planes took 0.80-0.86 of the time, 57x57 0.93, the same bits). */
-FC_INLINE void FC_NAME(s3_sweep)(const REAL *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
-                                 const REAL *zeros, int64_t out_rows, int64_t ow, const int U, const int EDGE,
-                                 const VMASK *m, const VEC *wv, const REAL *w2, VEC b, int relu, int tail,
-                                 int64_t last_row, int64_t OW, REAL *y, FC_NAME(s3_fetch) *f)
+ * column ow: rows[k] is the sweep's input row k at padded column 0, y its
+ * first output row.  The three accumulator sets keep their registers
+ * through the sweep (FC_SRC3_SWEEP_STEPS). */
+FC_INLINE void FC_NAME(s3_sweep)(const REAL *const *rows, int64_t out_rows, int64_t ow, const int U,
+                                 const int EDGE, const int RELU, const int MASKED, const VMASK *m, const VEC *wv,
+                                 VEC b, int tail, int64_t OW, REAL *y, FC_NAME(s3_fetch) *f)
 {
     VEC s[3][2];
+    const uintptr_t shift = (uintptr_t)ow * sizeof(REAL);
 #define FC_S3_STEP(k, NEW, MID, OLD, P)                                                                       \
     do {                                                                                                      \
-        const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, ow, pad_left);              \
-        REAL *yo_ = y + ((k) - 2) * OW + ow;                                                                  \
-        FC_NAME(s3_step)(row_, m, wv, w2, b, relu, U, EDGE, tail, (last_row - ((k) - 2)) * OW >= VL - tail, \
-                         NEW, MID, OLD, s[P], s[((P) + 2) % 3], s[((P) + 1) % 3], yo_);                       \
+        const REAL *row_ = (const REAL *)((uintptr_t)rows[k] + shift);                                        \
+        FC_NAME(s3_step)(row_, m, wv, b, RELU, U, EDGE, MASKED, tail, NEW, MID, OLD, s[P], s[((P) + 2) % 3],  \
+                         s[((P) + 1) % 3], y + ((k) - 2) * OW + ow);                                          \
         FC_NAME(s3_fetch_step)(f);                                                                            \
     } while (0)
     FC_SRC3_SWEEP_STEPS(FC_S3_STEP, out_rows);
 #undef FC_S3_STEP
+}
+
+FC_INLINE void FC_NAME(s3_plane)(const REAL *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                 const REAL *zeros, int64_t out_rows, const REAL *weights, const REAL *bias,
+                                 const int RELU, int64_t OW, REAL *y)
+{
+    VEC wv[9];
+    const VEC b = bias ? VSET1(*bias) : VZERO();
+    for (int t = 0; t < 9; t++) wv[t] = VSET1(weights[t]);
+    const int64_t vectors = (OW + VL - 1) / VL;
+    const int tail = (int)(OW - (vectors - 1) * VL);
+    const int64_t band =
+        FC_MIN(FC_SRC3_BAND_ROWS_MAX, FC_MAX(4, FC_SRC3_BAND_BYTES / (W * (int64_t)sizeof(REAL))));
+    /* the input rows after this call's last, and the output after its own */
+    const int64_t in_first = top + out_rows + 2;
+    FC_NAME(s3_fetch) f;
+    f.in = (uintptr_t)plane + (uintptr_t)(FC_MAX(0, in_first) * W * (int64_t)sizeof(REAL));
+    f.in_end = f.in + (uintptr_t)(out_rows * W * (int64_t)sizeof(REAL));
+    f.out = (uintptr_t)y + (uintptr_t)(out_rows * OW * (int64_t)sizeof(REAL));
+    f.out_end = f.out + (uintptr_t)(out_rows * OW * (int64_t)sizeof(REAL));
+    /* a partial last vector is stored whole on the rows from which what it
+     * writes past its row lies in the call's later rows, masked after */
+    const int64_t masked_from = tail < VL ? out_rows - (VL - tail + OW - 1) / OW : out_rows;
+    const REAL *rows[FC_SRC3_BAND_ROWS_MAX + 2];
+    for (int64_t r0 = 0; r0 < out_rows; r0 += band) {
+        const int64_t n = FC_MIN(band, out_rows - r0);
+        /* the band's input rows, at padded column 0 */
+        for (int64_t k = 0; k < n + 2; k++) {
+            const REAL *row;
+            FC_NAME(src3_source_rows)(plane, H, W, top + r0 + k, zeros, 1, &row);
+            rows[k] = (const REAL *)((uintptr_t)row - (uintptr_t)pad_left * sizeof(REAL));
+        }
+        /* blocks of two vectors (a last single one at the left), right to
+         * left, so that a whole partial vector's overflow into the next row
+         * is stored over afterwards */
+        for (int64_t end = vectors; end > 0;) {
+            const int U = end >= 2 ? 2 : 1;
+            const int64_t v = end - U, ow = v * VL, c0 = ow - pad_left;
+            end = v;
+            const int edge = c0 < 0 || c0 + U * VL + 2 > W;
+            VMASK m[6];
+            for (int u = 0; u < U; u++)
+                for (int j = 0; j < 3; j++) m[u * 3 + j] = FC_NAME(s3_mask)(c0 + u * VL + j, W);
+            const int64_t whole = v + U == vectors ? FC_MAX(0, FC_MIN(n, masked_from - r0)) : n;
+#define FC_S3_SWEEP(U_, EDGE, MASKED, first, count)                                                         \
+    FC_NAME(s3_sweep)(rows + (first), count, ow, U_, EDGE, RELU, MASKED, m, wv, b, tail, OW, y + (r0 + (first)) * OW, \
+                      &f)
+#define FC_S3_SWEEP_U(EDGE, MASKED, first, count)                                                            \
+    do {                                                                                                     \
+        if (U == 2) FC_S3_SWEEP(2, EDGE, MASKED, first, count);                                              \
+        else FC_S3_SWEEP(1, EDGE, MASKED, first, count);                                                     \
+    } while (0)
+            if (whole > 0) {
+                if (edge) FC_S3_SWEEP_U(1, 0, 0, whole);
+                else FC_S3_SWEEP_U(0, 0, 0, whole);
+            }
+            if (whole < n) {
+                if (edge) FC_S3_SWEEP_U(1, 1, whole, n - whole);
+                else FC_S3_SWEEP_U(0, 1, whole, n - whole);
+            }
+#undef FC_S3_SWEEP_U
+#undef FC_S3_SWEEP
+        }
+    }
 }
 
 FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, int64_t W, int64_t top,
@@ -148,47 +210,6 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, i
                                                       int64_t OW, REAL *y)
 {
     if (out_rows <= 0 || OW <= 0) return;
-    const VEC b = bias ? VSET1(*bias) : VZERO();
-    VEC wv[6];
-    for (int t = 0; t < 6; t++) wv[t] = VSET1(weights[t]);
-    const int64_t vectors = (OW + VL - 1) / VL;
-    const int tail = (int)(OW - (vectors - 1) * VL);
-    const int64_t band = FC_MAX(4, FC_SRC3_BAND_BYTES / (W * (int64_t)sizeof(REAL)));
-    /* the input rows after this call's last, and the output after its own */
-    const int64_t in_first = top + out_rows + 2;
-    FC_NAME(s3_fetch) f;
-    f.in = (uintptr_t)plane + (uintptr_t)(FC_MAX(0, in_first) * W * (int64_t)sizeof(REAL));
-    f.in_end = f.in + (uintptr_t)(out_rows * W * (int64_t)sizeof(REAL));
-    f.out = (uintptr_t)y + (uintptr_t)(out_rows * OW * (int64_t)sizeof(REAL));
-    f.out_end = f.out + (uintptr_t)(out_rows * OW * (int64_t)sizeof(REAL));
-    for (int64_t r0 = 0; r0 < out_rows; r0 += band) {
-        const int64_t rows = FC_MIN(band, out_rows - r0);
-        for (int64_t block = (vectors + 1) / 2 - 1; block >= 0; block--) {
-            /* right to left (see s3_sweep); a last single vector goes with
-             * the one before it (computed twice, the same values) where
-             * there is one */
-            const int64_t v = 2 * block;
-            int U = vectors - v >= 2 ? 2 : 1;
-            const int64_t vv = U == 1 && vectors >= 2 ? vectors - 2 : v;
-            if (vectors >= 2) U = 2;
-            const int64_t ow = vv * VL, c0 = ow - pad_left;
-            const int t = vv + U == vectors ? tail : VL;
-            const int edge = c0 < 0 || c0 + U * VL + 2 > W;
-            VMASK m[6];
-            if (edge)
-                for (int u = 0; u < U; u++)
-                    for (int j = 0; j < 3; j++) m[u * 3 + j] = FC_NAME(s3_mask)(c0 + u * VL + j, W);
-#define FC_S3_SWEEP(U_, EDGE_)                                                                               \
-    FC_NAME(s3_sweep)(plane, H, W, top + r0, pad_left, zeros, rows, ow, U_, EDGE_, m, wv, weights + 6, b, relu, \
-                      t, out_rows - 1 - r0, OW, y + r0 * OW, &f)
-            if (U == 2) {
-                if (edge) FC_S3_SWEEP(2, 1);
-                else FC_S3_SWEEP(2, 0);
-            } else {
-                if (edge) FC_S3_SWEEP(1, 1);
-                else FC_S3_SWEEP(1, 0);
-            }
-#undef FC_S3_SWEEP
-        }
-    }
+    if (relu) FC_NAME(s3_plane)(plane, H, W, top, pad_left, zeros, out_rows, weights, bias, 1, OW, y);
+    else FC_NAME(s3_plane)(plane, H, W, top, pad_left, zeros, out_rows, weights, bias, 0, OW, y);
 }
