@@ -164,6 +164,100 @@ FC_INLINE __m256 vprev2(__m256 prev, __m256 cur)
  * buffered scan: NaN, ties, -inf, ceil_mode, widths 8-113).  In float64
  * the 2x2 pass from memory took 1.3x as long (in cache 0.66-0.70), so
  * float64 keeps the buffered scan. */
+
+/* Max backward of one plane whose every index lies in its own output's 2x2
+ * block, written densely once (max_backward_blocks2 in pool_rows_impl.h,
+ * whose contract and bits this keeps: a cell is 0 + its gradient or +0;
+ * returns 0, the plane partly written, at the first output row holding an
+ * index outside its block).  8 outputs a vector: each index is compared
+ * with its block's four offsets as int64 (no narrowing, so no index
+ * aliases an offset), the four 64-bit masks are packed to 32-bit lanes in
+ * the order 0 1 4 5 | 2 3 6 7 (one shuffle each), the gradients permuted
+ * to match, and that order makes the per-128-bit unpacks interleave each
+ * block row's two cells in output order.  With stream, the rows go out
+ * non-temporally (fc_pool_stream256). */
+#define FC_POOL_BLOCKS2_VEC 1
+#define FC_POOL_BLOCKS2_OWN 1
+FC_INLINE void fc_blocks2_store_f32(float *p, __m256 v, int stream)
+{
+    if (stream) fc_pool_stream256(p, v, 32);
+    else _mm256_storeu_ps(p, v);
+}
+
+static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, const int64_t *indices,
+                                         float *grad_x, int stream)
+{
+    const int64_t OH = g->OH, OW = g->OW, W = g->W;
+    const __m256i ramp_lo = _mm256_setr_epi64x(0, 2, 4, 6), ramp_hi = _mm256_setr_epi64x(8, 10, 12, 14);
+    const __m256i d01 = _mm256_set1_epi64x(1), d10 = _mm256_set1_epi64x(W), d11 = _mm256_set1_epi64x(W + 1);
+    const __m256 zero = _mm256_setzero_ps();
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const float *gy = grad_y + oh * OW;
+        const int64_t *idx = indices + oh * OW;
+        float *r0 = grad_x + 2 * oh * W, *r1 = r0 + W;
+        __m256 in_block = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+        for (int64_t ow = 0; ow < OW; ow += 8) {
+            const int64_t n = FC_MIN(8, OW - ow);
+            /* each lane's block's first cell, 2 oh W + 2 (ow + lane) */
+            const __m256i base = _mm256_set1_epi64x(2 * oh * W + 2 * ow);
+            const __m256i first_lo = _mm256_add_epi64(ramp_lo, base), first_hi = _mm256_add_epi64(ramp_hi, base);
+            __m256i i_lo, i_hi;
+            __m256 v;
+            if (n == 8) {
+                i_lo = _mm256_loadu_si256((const __m256i *)(idx + ow));
+                i_hi = _mm256_loadu_si256((const __m256i *)(idx + ow + 4));
+                v = _mm256_loadu_ps(gy + ow);
+            } else {
+                /* missing lanes index their block's first cell, gradient 0 */
+                int64_t ib[8];
+                float vb[8] = {0};
+                _mm256_storeu_si256((__m256i *)ib, first_lo);
+                _mm256_storeu_si256((__m256i *)(ib + 4), first_hi);
+                memcpy(ib, idx + ow, (size_t)n * sizeof(int64_t));
+                memcpy(vb, gy + ow, (size_t)n * sizeof(float));
+                i_lo = _mm256_loadu_si256((const __m256i *)ib);
+                i_hi = _mm256_loadu_si256((const __m256i *)(ib + 4));
+                v = _mm256_loadu_ps(vb);
+            }
+            const __m256i dl = _mm256_sub_epi64(i_lo, first_lo), dh = _mm256_sub_epi64(i_hi, first_hi);
+#define FC_BLOCKS2_MASK(d)                                                                                    \
+    _mm256_shuffle_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi64(dl, (d))),                                      \
+                      _mm256_castsi256_ps(_mm256_cmpeq_epi64(dh, (d))), 0x88)
+            const __m256 m00 = FC_BLOCKS2_MASK(_mm256_setzero_si256()), m01 = FC_BLOCKS2_MASK(d01);
+            const __m256 m10 = FC_BLOCKS2_MASK(d10), m11 = FC_BLOCKS2_MASK(d11);
+#undef FC_BLOCKS2_MASK
+            in_block = _mm256_and_ps(in_block, _mm256_or_ps(_mm256_or_ps(m00, m01), _mm256_or_ps(m10, m11)));
+            /* 0 + v in lanes 0 1 4 5 | 2 3 6 7, the masks' order */
+            const __m256 s = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_add_ps(zero, v)), 0xD8));
+            const __m256 a0 = _mm256_and_ps(m00, s), b0 = _mm256_and_ps(m01, s);
+            const __m256 a1 = _mm256_and_ps(m10, s), b1 = _mm256_and_ps(m11, s);
+            const __m256 c00 = _mm256_unpacklo_ps(a0, b0), c01 = _mm256_unpackhi_ps(a0, b0);
+            const __m256 c10 = _mm256_unpacklo_ps(a1, b1), c11 = _mm256_unpackhi_ps(a1, b1);
+            if (n == 8) {
+                fc_blocks2_store_f32(r0 + 2 * ow, c00, stream);
+                fc_blocks2_store_f32(r0 + 2 * ow + 8, c01, stream);
+                fc_blocks2_store_f32(r1 + 2 * ow, c10, stream);
+                fc_blocks2_store_f32(r1 + 2 * ow + 8, c11, stream);
+            } else {
+                float cb[32];
+                _mm256_storeu_ps(cb, c00);
+                _mm256_storeu_ps(cb + 8, c01);
+                _mm256_storeu_ps(cb + 16, c10);
+                _mm256_storeu_ps(cb + 24, c11);
+                memcpy(r0 + 2 * ow, cb, (size_t)(2 * n) * sizeof(float));
+                memcpy(r1 + 2 * ow, cb + 16, (size_t)(2 * n) * sizeof(float));
+            }
+        }
+        if (_mm256_movemask_ps(in_block) != 0xFF) {
+            if (stream) vstream_fence();   /* before the caller's clear of the plane */
+            return 0;
+        }
+        if (W > 2 * OW) r0[W - 1] = r1[W - 1] = 0.0f;
+    }
+    if (g->H > 2 * OH) memset(grad_x + 2 * OH * W, 0, (size_t)W * sizeof(float));
+    if (stream) vstream_fence();
+    return 1;
+}
 #define FC_POOL_IN_PLACE 1
 #include "pool_rows_impl.h"
 #undef FC_POOL_IN_PLACE
@@ -203,6 +297,84 @@ FC_INLINE __m256 vprev2(__m256 prev, __m256 cur)
 #define vdiv _mm256_div_pd
 #define vnanmax vnanmax_pd
 #define vstride2 vstride2_pd
+
+/* max_backward_blocks2_f32_avx2 in float64: 4 outputs a vector, whose
+ * int64 compares give the 64-bit lane masks directly; the unpacks
+ * interleave per 128-bit half and a cross-half permute puts the cells in
+ * order. */
+FC_INLINE void fc_blocks2_store_f64(double *p, __m256d v, int stream)
+{
+    if (stream) fc_pool_stream256((float *)p, _mm256_castpd_ps(v), 32);
+    else _mm256_storeu_pd(p, v);
+}
+
+static int max_backward_blocks2_f64_avx2(const fc_geom *g, const double *grad_y, const int64_t *indices,
+                                         double *grad_x, int stream)
+{
+    const int64_t OH = g->OH, OW = g->OW, W = g->W;
+    const __m256i ramp = _mm256_setr_epi64x(0, 2, 4, 6);
+    const __m256i d01 = _mm256_set1_epi64x(1), d10 = _mm256_set1_epi64x(W), d11 = _mm256_set1_epi64x(W + 1);
+    const __m256d zero = _mm256_setzero_pd();
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const double *gy = grad_y + oh * OW;
+        const int64_t *idx = indices + oh * OW;
+        double *r0 = grad_x + 2 * oh * W, *r1 = r0 + W;
+        __m256d in_block = _mm256_castsi256_pd(_mm256_set1_epi32(-1));
+        for (int64_t ow = 0; ow < OW; ow += 4) {
+            const int64_t n = FC_MIN(4, OW - ow);
+            const __m256i first = _mm256_add_epi64(ramp, _mm256_set1_epi64x(2 * oh * W + 2 * ow));
+            __m256i i;
+            __m256d v;
+            if (n == 4) {
+                i = _mm256_loadu_si256((const __m256i *)(idx + ow));
+                v = _mm256_loadu_pd(gy + ow);
+            } else {
+                int64_t ib[4];
+                double vb[4] = {0};
+                _mm256_storeu_si256((__m256i *)ib, first);
+                memcpy(ib, idx + ow, (size_t)n * sizeof(int64_t));
+                memcpy(vb, gy + ow, (size_t)n * sizeof(double));
+                i = _mm256_loadu_si256((const __m256i *)ib);
+                v = _mm256_loadu_pd(vb);
+            }
+            const __m256i d = _mm256_sub_epi64(i, first);
+            const __m256d m00 = _mm256_castsi256_pd(_mm256_cmpeq_epi64(d, _mm256_setzero_si256()));
+            const __m256d m01 = _mm256_castsi256_pd(_mm256_cmpeq_epi64(d, d01));
+            const __m256d m10 = _mm256_castsi256_pd(_mm256_cmpeq_epi64(d, d10));
+            const __m256d m11 = _mm256_castsi256_pd(_mm256_cmpeq_epi64(d, d11));
+            in_block = _mm256_and_pd(in_block, _mm256_or_pd(_mm256_or_pd(m00, m01), _mm256_or_pd(m10, m11)));
+            const __m256d s = _mm256_add_pd(zero, v);
+            const __m256d a0 = _mm256_and_pd(m00, s), b0 = _mm256_and_pd(m01, s);
+            const __m256d a1 = _mm256_and_pd(m10, s), b1 = _mm256_and_pd(m11, s);
+            const __m256d l0 = _mm256_unpacklo_pd(a0, b0), h0 = _mm256_unpackhi_pd(a0, b0);
+            const __m256d l1 = _mm256_unpacklo_pd(a1, b1), h1 = _mm256_unpackhi_pd(a1, b1);
+            const __m256d c00 = _mm256_permute2f128_pd(l0, h0, 0x20), c01 = _mm256_permute2f128_pd(l0, h0, 0x31);
+            const __m256d c10 = _mm256_permute2f128_pd(l1, h1, 0x20), c11 = _mm256_permute2f128_pd(l1, h1, 0x31);
+            if (n == 4) {
+                fc_blocks2_store_f64(r0 + 2 * ow, c00, stream);
+                fc_blocks2_store_f64(r0 + 2 * ow + 4, c01, stream);
+                fc_blocks2_store_f64(r1 + 2 * ow, c10, stream);
+                fc_blocks2_store_f64(r1 + 2 * ow + 4, c11, stream);
+            } else {
+                double cb[16];
+                _mm256_storeu_pd(cb, c00);
+                _mm256_storeu_pd(cb + 4, c01);
+                _mm256_storeu_pd(cb + 8, c10);
+                _mm256_storeu_pd(cb + 12, c11);
+                memcpy(r0 + 2 * ow, cb, (size_t)(2 * n) * sizeof(double));
+                memcpy(r1 + 2 * ow, cb + 8, (size_t)(2 * n) * sizeof(double));
+            }
+        }
+        if (_mm256_movemask_pd(in_block) != 0xF) {
+            if (stream) vstream_fence();   /* before the caller's clear of the plane */
+            return 0;
+        }
+        if (W > 2 * OW) r0[W - 1] = r1[W - 1] = 0.0;
+    }
+    if (g->H > 2 * OH) memset(grad_x + 2 * OH * W, 0, (size_t)W * sizeof(double));
+    if (stream) vstream_fence();
+    return 1;
+}
 
 #define REAL double
 #define FC_POOL_INDEX int64_t

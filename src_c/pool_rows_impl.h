@@ -1243,7 +1243,7 @@ int FC_NAME(fc_pool_avg_backward_rows)(void *vjob, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-#ifdef FC_POOL_BLOCKS2_VEC
+#if defined(FC_POOL_BLOCKS2_VEC) && !defined(FC_POOL_BLOCKS2_OWN)
 /* The first `cells` (1 .. 2 VLEN) values of lo:hi at p, non-temporal with
  * `stream` (cells then a multiple of 16 bytes, p 16-byte aligned; see
  * out_store). */
@@ -1498,8 +1498,12 @@ static int FC_NAME(max_backward_windows3)(const fc_geom *g, const REAL *grad_y, 
  * densely the same way where every index lies in its own window
  * (max_backward_windows3).  The
  * same loop left to the compiler's vectoriser at the AVX2 and baseline
- * levels took 3-4x the scatter's time (1.7-1.8x in float64), so there the
- * scatter stays. */
+ * levels took 3-4x the scatter's time (1.7-1.8x in float64).  AVX2 has its
+ * own max_backward_blocks2 (pool_rows_avx2.c: int64 compares, lanes
+ * ordered so that in-lane unpacks interleave the cells): against the
+ * scatter, Zen 4 at AVX2, (8, 64, 112, 112), float32 0.45-0.46 of the time,
+ * the 2x2 training step 0.66-0.70 on one thread and 0.77-0.81 on two;
+ * float64 0.48-0.53, its step 0.78-0.81.  The baseline level scatters. */
 int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
 {
     const fc_pool_job *job = (const fc_pool_job *)vjob;

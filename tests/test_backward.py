@@ -542,8 +542,8 @@ def assert_scatter_bits(grad_output, indices, shape, context):
     assert not np.signbit(analytic[analytic == 0]).any(), f"a -0 gradient must land as +0, as 0 + -0; {context}"
 
 
-# Input planes twice the output plane (or one more row or column): at AVX-512 the backward writes
-# planes whose indices stay in their own 2x2 block densely, and scatters the others.
+# Input planes twice the output plane (or one more row or column): at AVX-512 and AVX2 the backward
+# writes planes whose indices stay in their own 2x2 block densely, and scatters the others.
 # Output widths cover whole vectors and a tail at every SIMD width.
 BLOCK_SHAPES = [(2, 3, 8, 32), (1, 2, 9, 37), (2, 2, 10, 66), (1, 2, 7, 112), (1, 1, 4, 46)]
 
