@@ -67,6 +67,8 @@ FC_INLINE void vstore_n(float *p, __m256 v, int64_t n)
 /* take = (v > best) | (v != v), the scalar rule; vselect(take, best, v) = take ? v : best */
 #define vtake(best, v) _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q))
 #define vselect(take, best, v) _mm256_blendv_ps(best, v, take)
+/* vtake(-inf, v): v != -inf, or v a NaN, in one compare (not equal, unordered) */
+#define vtake_first(v) _mm256_cmp_ps(v, _mm256_set1_ps(-INFINITY), _CMP_NEQ_UQ)
 #define VTAKE __m256
 /* 8 int64 indices in two registers; a float lane mask widens to two int64 masks. */
 typedef struct { __m256i lo, hi; } fc_index_f32x8;
@@ -266,6 +268,7 @@ static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, 
 #undef FC_NAME
 #undef vset1
 #undef vtake
+#undef vtake_first
 #undef vselect
 #undef VTAKE
 #undef IDXV
@@ -399,6 +402,7 @@ FC_INLINE void vstride2_pd(const double *p, __m256d *even, __m256d *odd)
 #define vset1 _mm256_set1_pd
 #define vtake(best, v) _mm256_or_pd(_mm256_cmp_pd(v, best, _CMP_GT_OQ), _mm256_cmp_pd(v, v, _CMP_UNORD_Q))
 #define vselect(take, best, v) _mm256_blendv_pd(best, v, take)
+#define vtake_first(v) _mm256_cmp_pd(v, _mm256_set1_pd(-INFINITY), _CMP_NEQ_UQ)
 #define VTAKE __m256d
 /* 4 int64 indices, one per double lane: the lane masks already line up. */
 #define IDXV __m256i

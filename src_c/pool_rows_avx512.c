@@ -55,6 +55,8 @@ FC_INLINE void fc_pool_stream512(float *p, __m512 v, int64_t bytes)
 #define VTAKE __mmask16
 #define vtake(best, v) ((__mmask16)(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)))
 #define vselect(take, best, v) _mm512_mask_blend_ps(take, best, v)
+/* vtake(-inf, v): v != -inf, or v a NaN, in one compare (not equal, unordered) */
+#define vtake_first(v) _mm512_cmp_ps_mask(v, _mm512_set1_ps(-INFINITY), _CMP_NEQ_UQ)
 FC_INLINE __m512 vnanmax(__m512 best, __m512 v) { return vselect(vtake(best, v), best, v); }
 /* Even and odd lanes of lo:hi (lo = p[0..15], hi = p[16..31] -> even
  * p[0,2,..,30], odd p[1,3,..,31]); vstride2 loads them first. */
@@ -189,6 +191,7 @@ FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev
 #undef vload_n
 #undef VTAKE
 #undef vtake
+#undef vtake_first
 #undef vselect
 #undef IDXV
 #undef TAP_NONE
@@ -236,6 +239,7 @@ FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev
 #define VTAKE __mmask8
 #define vtake(best, v) ((__mmask8)(_mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q)))
 #define vselect(take, best, v) _mm512_mask_blend_pd(take, best, v)
+#define vtake_first(v) _mm512_cmp_pd_mask(v, _mm512_set1_pd(-INFINITY), _CMP_NEQ_UQ)
 FC_INLINE __m512d vnanmax_pd(__m512d best, __m512d v) { return vselect(vtake(best, v), best, v); }
 /* p[0..15] -> even p[0,2,..,14], odd p[1,3,..,15], as for float32 */
 FC_INLINE void vstride2_regs_pd(__m512d lo, __m512d hi, __m512d *even, __m512d *odd)
