@@ -180,10 +180,33 @@ FC_INLINE __m256 vprev2(__m256 prev, __m256 cur)
  * non-temporally (fc_pool_stream256). */
 #define FC_POOL_BLOCKS2_VEC 1
 #define FC_POOL_BLOCKS2_OWN 1
-FC_INLINE void fc_blocks2_store_f32(float *p, __m256 v, int stream)
+/* A block row pair's cells: c00, c01 at r0, c10, c11 at r1, whole (64
+ * bytes a row, non-temporal with stream) or their first `bytes` bytes of
+ * each row (through a buffer: masked stores are slow on AMD cores). */
+FC_INLINE void fc_blocks2_store(float *r0, float *r1, __m256 c00, __m256 c01, __m256 c10, __m256 c11,
+                                int64_t bytes, int stream)
 {
-    if (stream) fc_pool_stream256(p, v, 32);
-    else _mm256_storeu_ps(p, v);
+    if (bytes == 64) {
+        if (stream) {
+            fc_pool_stream256(r0, c00, 32);
+            fc_pool_stream256(r0 + 8, c01, 32);
+            fc_pool_stream256(r1, c10, 32);
+            fc_pool_stream256(r1 + 8, c11, 32);
+        } else {
+            _mm256_storeu_ps(r0, c00);
+            _mm256_storeu_ps(r0 + 8, c01);
+            _mm256_storeu_ps(r1, c10);
+            _mm256_storeu_ps(r1 + 8, c11);
+        }
+        return;
+    }
+    float cb[32];
+    _mm256_storeu_ps(cb, c00);
+    _mm256_storeu_ps(cb + 8, c01);
+    _mm256_storeu_ps(cb + 16, c10);
+    _mm256_storeu_ps(cb + 24, c11);
+    memcpy(r0, cb, (size_t)bytes);
+    memcpy(r1, cb + 16, (size_t)bytes);
 }
 
 static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, const int64_t *indices,
@@ -235,20 +258,7 @@ static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, 
             const __m256 a1 = _mm256_and_ps(m10, s), b1 = _mm256_and_ps(m11, s);
             const __m256 c00 = _mm256_unpacklo_ps(a0, b0), c01 = _mm256_unpackhi_ps(a0, b0);
             const __m256 c10 = _mm256_unpacklo_ps(a1, b1), c11 = _mm256_unpackhi_ps(a1, b1);
-            if (n == 8) {
-                fc_blocks2_store_f32(r0 + 2 * ow, c00, stream);
-                fc_blocks2_store_f32(r0 + 2 * ow + 8, c01, stream);
-                fc_blocks2_store_f32(r1 + 2 * ow, c10, stream);
-                fc_blocks2_store_f32(r1 + 2 * ow + 8, c11, stream);
-            } else {
-                float cb[32];
-                _mm256_storeu_ps(cb, c00);
-                _mm256_storeu_ps(cb + 8, c01);
-                _mm256_storeu_ps(cb + 16, c10);
-                _mm256_storeu_ps(cb + 24, c11);
-                memcpy(r0 + 2 * ow, cb, (size_t)(2 * n) * sizeof(float));
-                memcpy(r1 + 2 * ow, cb + 16, (size_t)(2 * n) * sizeof(float));
-            }
+            fc_blocks2_store(r0 + 2 * ow, r1 + 2 * ow, c00, c01, c10, c11, 2 * n * (int64_t)sizeof(float), stream);
         }
         if (_mm256_movemask_ps(in_block) != 0xFF) {
             if (stream) vstream_fence();   /* before the caller's clear of the plane */
@@ -304,13 +314,7 @@ static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, 
 /* max_backward_blocks2_f32_avx2 in float64: 4 outputs a vector, whose
  * int64 compares give the 64-bit lane masks directly; the unpacks
  * interleave per 128-bit half and a cross-half permute puts the cells in
- * order. */
-FC_INLINE void fc_blocks2_store_f64(double *p, __m256d v, int stream)
-{
-    if (stream) fc_pool_stream256((float *)p, _mm256_castpd_ps(v), 32);
-    else _mm256_storeu_pd(p, v);
-}
-
+ * order (stored as float32 lanes, bits unchanged). */
 static int max_backward_blocks2_f64_avx2(const fc_geom *g, const double *grad_y, const int64_t *indices,
                                          double *grad_x, int stream)
 {
@@ -353,20 +357,9 @@ static int max_backward_blocks2_f64_avx2(const fc_geom *g, const double *grad_y,
             const __m256d l1 = _mm256_unpacklo_pd(a1, b1), h1 = _mm256_unpackhi_pd(a1, b1);
             const __m256d c00 = _mm256_permute2f128_pd(l0, h0, 0x20), c01 = _mm256_permute2f128_pd(l0, h0, 0x31);
             const __m256d c10 = _mm256_permute2f128_pd(l1, h1, 0x20), c11 = _mm256_permute2f128_pd(l1, h1, 0x31);
-            if (n == 4) {
-                fc_blocks2_store_f64(r0 + 2 * ow, c00, stream);
-                fc_blocks2_store_f64(r0 + 2 * ow + 4, c01, stream);
-                fc_blocks2_store_f64(r1 + 2 * ow, c10, stream);
-                fc_blocks2_store_f64(r1 + 2 * ow + 4, c11, stream);
-            } else {
-                double cb[16];
-                _mm256_storeu_pd(cb, c00);
-                _mm256_storeu_pd(cb + 4, c01);
-                _mm256_storeu_pd(cb + 8, c10);
-                _mm256_storeu_pd(cb + 12, c11);
-                memcpy(r0 + 2 * ow, cb, (size_t)(2 * n) * sizeof(double));
-                memcpy(r1 + 2 * ow, cb + 8, (size_t)(2 * n) * sizeof(double));
-            }
+            fc_blocks2_store((float *)(r0 + 2 * ow), (float *)(r1 + 2 * ow), _mm256_castpd_ps(c00),
+                             _mm256_castpd_ps(c01), _mm256_castpd_ps(c10), _mm256_castpd_ps(c11),
+                             2 * n * (int64_t)sizeof(double), stream);
         }
         if (_mm256_movemask_pd(in_block) != 0xF) {
             if (stream) vstream_fence();   /* before the caller's clear of the plane */
