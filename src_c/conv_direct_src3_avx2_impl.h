@@ -25,10 +25,11 @@
  * processes alternated): float32 forward 0.75-0.79 of the time on one
  * thread, 0.71-0.90 on two, the training step 0.84-0.91 (its grad input
  * runs this kernel), float64 forward 0.85-0.93.  Blocks of one vector, all
- * weights in registers, took 0.82-0.87; of three (rows 1 and 2, or row 2,
- * from memory) 0.86 in cache and more from memory; fetching two lines of
- * each per step instead of one, float32 0.85 but float64 1.1-1.25x the
- * time (the fetch instructions outnumber the arithmetic there).
+ * weights in registers, took 0.82-0.87; of three vectors (kernel rows 1
+ * and 2, or row 2, from memory) 0.86 at best, their last block overlapping
+ * the one before 1.2x; fetching two lines of each per step instead of one,
+ * float32 0.85 but float64 1.1-1.25x the time (the fetch instructions
+ * outnumber the arithmetic there).
  *
  * Blocks whose loads stay inside the row use plain loads; the blocks at the
  * row's ends use masked loads, whose masked-off lanes read zeros and touch
@@ -41,7 +42,8 @@
  * 112x112 planes 1.2x slower).  While it computes, the call fetches the
  * input and output that follow its own (the next call's rows: the rest of
  * the plane, or the next plane of a depthwise layer), a line of each per
- * step: without the fetch dw-128x56 took 1.3-1.7x the time.  Streaming the
+ * step: without the fetch dw-128x56 took 1.6-2.3x the time (blocks of one
+ * vector), a line every third step 1.4-1.7x.  Streaming the
  * output past the cache (non-temporal stores from an L1 buffer) took 1.15x:
  * the layer's input and output fit in L3.
  */
