@@ -18,8 +18,6 @@
 #define VLOADU(p) _mm256_loadu_ps(p)
 #define VSTOREU(p, v) _mm256_storeu_ps((p), (v))
 #define VFMADD(a, b, c) _mm256_fmadd_ps((a), (b), (c))
-#define VMUL(a, b) _mm256_mul_ps((a), (b))
-#define VADD(a, b) _mm256_add_ps((a), (b))
 #define VMAX(a, b) _mm256_max_ps((a), (b))
 #define VTAILMASK(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
 #define VMASKSTORE(p, mask, v) _mm256_maskstore_ps((p), (mask), (v))

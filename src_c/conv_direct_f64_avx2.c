@@ -18,8 +18,6 @@
 #define VLOADU(p) _mm256_loadu_pd(p)
 #define VSTOREU(p, v) _mm256_storeu_pd((p), (v))
 #define VFMADD(a, b, c) _mm256_fmadd_pd((a), (b), (c))
-#define VMUL(a, b) _mm256_mul_pd((a), (b))
-#define VADD(a, b) _mm256_add_pd((a), (b))
 #define VMAX(a, b) _mm256_max_pd((a), (b))
 #define VTAILMASK(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
 #define VMASKSTORE(p, mask, v) _mm256_maskstore_pd((p), (mask), (v))
