@@ -41,7 +41,9 @@
  * 56x56 0.94 and on 28x28 0.88, 32 -> 64 0.72; but with fewer input
  * channels the transforms and stores weigh more than the multiplies save:
  * 8 -> 64 on 56x56 1.12 (on 28x28 0.96), 3 -> 64 on 32x32 (CIFAR) 1.18.  So
- * from FC_WINO_AVX2_MIN_C input channels there. */
+ * from FC_WINO_AVX2_MIN_C input channels there, and on 2 to 4 float32
+ * channels fc_wino_fewc, which multiplies point by point with two vectors of
+ * tiles a block (conv_winograd_fewc_impl.h has its figures). */
 int fc_wino_phase_geom(const fc_geom *g, int p, int q, fc_geom *t)
 {
     *t = *g;
@@ -60,6 +62,14 @@ int fc_wino_phase_geom(const fc_geom *g, int p, int q, fc_geom *t)
     return a * 2 + b;
 }
 
+/* Whether fc_wino_fewc takes g at the AVX2 level (the lanes are checked as
+ * for the other blocks). */
+static int fc_wino_fewc_suits(const fc_geom *g, size_t real_size)
+{
+    return real_size == sizeof(float) && g->dilation_h == 1 && g->dilation_w == 1 && g->C >= FC_WINO_FEWC_MIN_C && g->C <= FC_WINO_FEWC_MAX_C &&
+           (double)g->O * (double)g->OH * (double)g->OW <= (double)FC_WINO_FEWC_MAX_OUT;
+}
+
 int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 {
 #ifdef FC_HAVE_WINOGRAD
@@ -67,7 +77,7 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
     if ((level != FC_SIMD_AVX2 && level != FC_SIMD_AVX512) || !fc_winograd_enabled()) return 0;
     if (g->groups != 1 || g->KH != 3 || g->KW != 3 || g->stride_h != 1 || g->stride_w != 1 ||
         g->C > FC_WINO_MAX_C || g->O < FC_WINO_MIN_O || g->pad_top < 0 || g->pad_left < 0 ||
-        (level == FC_SIMD_AVX2 && g->C < FC_WINO_AVX2_MIN_C))
+        (level == FC_SIMD_AVX2 && g->C < FC_WINO_AVX2_MIN_C && !fc_wino_fewc_suits(g, real_size)))
         return 0;
     if (g->dilation_h == 2 && g->dilation_w == 2) {
         /* every output phase a conv the kernels take */
@@ -86,6 +96,8 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
      * ceil(tiles / vl) vectors, or every step of a band one vector for two
      * tile rows */
     double lanes;
+    /* fc_wino_fewc takes one tile row a block */
+    if (level == FC_SIMD_AVX2 && g->C < FC_WINO_AVX2_MIN_C && FC_WINO_STEP(tiles, vl) == 2) return 0;
     if (FC_WINO_STEP(tiles, vl) == 2) {
         /* every band but a plane's last holds an even number of tile rows */
         lanes = 4.0 * (double)((tile_rows + 1) / 2) * (double)vl;
@@ -103,15 +115,19 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 #ifdef FC_HAVE_WINOGRAD
 #define REAL float
 #define FC_NAME(name) name##_f32
+#define WINO_FEWC_KERNEL fc_wino_fewc_avx2_f32
 #include "deinterleave_impl.h"
 #include "conv_winograd_impl.h"
 #undef REAL
 #undef FC_NAME
+#undef WINO_FEWC_KERNEL
 
 #define REAL double
 #define FC_NAME(name) name##_f64
+#define WINO_FEWC_KERNEL NULL
 #include "deinterleave_impl.h"
 #include "conv_winograd_impl.h"
 #undef REAL
 #undef FC_NAME
+#undef WINO_FEWC_KERNEL
 #endif

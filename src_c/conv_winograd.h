@@ -52,8 +52,13 @@ extern "C" {
  * fc_conv2d_winograd_suits). */
 #define FC_WINO_MAX_C 256
 #define FC_WINO_MIN_O 8
-/* Input channels at least at the AVX2 level (see fc_conv2d_winograd_suits). */
+/* Input channels at least at the AVX2 level for fc_wino_block2_avx2, and
+ * the range fc_wino_fewc takes in float32 (see fc_conv2d_winograd_suits). */
 #define FC_WINO_AVX2_MIN_C 16
+#define FC_WINO_FEWC_MIN_C 2
+#define FC_WINO_FEWC_MAX_C 4
+/* Output values an image at most for fc_wino_fewc (see conv_winograd.c). */
+#define FC_WINO_FEWC_MAX_OUT (1 << 20)
 /* Tile rows per task at most (a plane's tile rows go to the fewest bands
  * this long, as even as they come, or more where the images alone are
  * fewer tasks than the threads; see fc_wino_bands), and the tile rows a
@@ -148,6 +153,17 @@ int fc_conv2d_winograd_f64(const fc_geom *g, const double *x, const double *weig
 FC_WINO_BLOCK(float, f32)
 FC_WINO_BLOCK(double, f64)
 #undef FC_WINO_BLOCK
+
+/* At the AVX2 level in float32, FC_WINO_FEWC_MIN_C .. FC_WINO_FEWC_MAX_C
+ * input channels (conv_winograd_fewc_impl.h): the blocks of two vectors of
+ * tiles of one
+ * tile row (t0 .. t0 + 2 * VL - 1; one vector where cols <= 2 * VL), every
+ * output channel; arguments as the block kernels' (no rows_hi), U packed
+ * for 2 output channels a pass, V scratch for 2 * C * 16 * VL values. */
+#define FC_WINO_FEWC_ARGS(REAL)                                                                          \
+    (const REAL *const *rows, int64_t ldr, int64_t t0, int64_t C, const REAL *U, int64_t O, const REAL *bias, \
+     int relu, int64_t cols, int out_rows, REAL *y, int64_t plane, int64_t OW, REAL *V)
+void fc_wino_fewc_avx2_f32 FC_WINO_FEWC_ARGS(float);
 #endif
 
 #ifdef __cplusplus

@@ -259,6 +259,10 @@ void FC_NAME(fc_wino_block4)(WINO_BLOCK_ARGS)
 }
 #endif
 
+#if WINO_FEWC
+#include "conv_winograd_fewc_impl.h"
+#endif
+
 #undef WINO_MUL
 #undef WINO_PRODUCTS
 #undef WINO_COLUMN
@@ -302,3 +306,4 @@ void FC_NAME(fc_wino_block4)(WINO_BLOCK_ARGS)
 #undef VINTERLEAVE_LO
 #undef VINTERLEAVE_HI
 #undef WINO_BLOCK4
+#undef WINO_FEWC

@@ -2,13 +2,17 @@
 
 At the AVX2 and AVX-512 levels the forward conv hands a shape to these
 kernels when it is 3x3, stride 1, undilated and ungrouped, with at most 256
-input (at AVX2 at least 16) and at least 8 output channels, and its tiles
+input (at AVX2 at least 16, or in float32 2 to 4: fc_wino_fewc) and at
+least 8 output channels, and its tiles
 (2x2 outputs) fill at least 3/4 of the vector lanes the kernels compute (at
 AVX-512 16 tiles a vector in float32, 8 in float64, at AVX2 half that, or on
 planes at most half a vector of tiles wide half a vector from each of two
 tile rows; fc_conv2d_winograd_suits).  At AVX-512, from 32 input channels
 the blocks take 4 output channels a pass (fc_wino_block4), below it 2; at
-AVX2 always 2 (fc_wino_block2_avx2).  The shapes differ by level where the
+AVX2 2 (fc_wino_block2_avx2), or, on 2 to 4 float32 input channels, two
+vectors of tiles of one tile row at once, every output channel
+(fc_wino_fewc_avx2_f32: one tile row a block, at most 2^20 output values an
+image, undilated).  The shapes differ by level where the
 lanes or the channel minimum do (the CI runs the suite at both).  With
 dilation 2 each of the four output phases (every other row and column) is
 an undilated conv of one input phase, run by the same kernels when every
@@ -162,6 +166,58 @@ def test_forward(case, fused, dtype):
 def test_forward_two_tile_rows_a_block(case, fused):
     _, dtype, x_shape, w_shape, padding = case
     check_forward(x_shape, w_shape, padding, dtype, fused)
+
+
+# (label, x shape, weight shape, padding), float32, 2 to 4 input channels:
+# fc_wino_fewc at AVX2 (fc_wino_block2 at AVX-512).  Output widths 32 (two
+# whole vectors of tiles), 31 (the second vector's last tile half, a
+# partial store), 48 (a pair of vectors and a lone one) and 26 (one vector
+# and a partial one); odd output heights; output channel counts that leave
+# the last group of 8 short (9, 17: half a pass) or whole (16, 64).
+FEWC_CASES = [
+    ("cifar-3to64", (2, 3, 32, 32), (64, 3, 3, 3), 1),
+    ("two-channels-odd", (1, 2, 31, 31), (9, 2, 3, 3), 1),
+    ("four-channels-three-vectors", (2, 4, 22, 48), (17, 4, 3, 3), 1),
+    ("asymmetric-padding", (2, 3, 23, 30), (16, 3, 3, 3), ((2, 0), (1, 3))),
+    ("valid-bands", (3, 2, 40, 28), (12, 2, 3, 3), 0),
+]
+
+
+@pytest.mark.parametrize("fused", ["plain", "bias", "bias+relu"])
+@pytest.mark.parametrize("case", FEWC_CASES, ids=[case[0] for case in FEWC_CASES])
+def test_forward_few_input_channels(case, fused):
+    _, x_shape, w_shape, padding = case
+    check_forward(x_shape, w_shape, padding, np.float32, fused)
+
+
+@pytest.mark.skipif(AVX512, reason="fc_wino_fewc runs at the AVX2 level")
+def test_few_channel_blocks_take_what_they_win_on():
+    # 2 to 4 float32 channels; not 1 (the direct kernel's 9 FMAs an output
+    # beat the transforms) or 5 to 15, not float64, not dilated, not planes
+    # whose blocks would hold two tile rows (8 wide), not images of more
+    # than 2^20 outputs (64 x 128 x 128 is 2^20)
+    def winograd(x_shape, w_shape, dtype=np.float32, padding=1, dilation=1):
+        return kernel_for(x_shape, w_shape, padding, dtype, dilation) == "winograd"
+    for channels in (2, 3, 4):
+        assert winograd((1, channels, 32, 32), (64, channels, 3, 3))
+    for channels in (1, 5, 15):
+        assert not winograd((1, channels, 32, 32), (64, channels, 3, 3))
+    assert not winograd((1, 3, 32, 32), (64, 3, 3, 3), np.float64)
+    assert not winograd((1, 3, 32, 32), (64, 3, 3, 3), padding=2, dilation=2)
+    assert not winograd((1, 3, 16, 8), (64, 3, 3, 3))
+    assert winograd((1, 3, 128, 128), (64, 3, 3, 3))
+    assert not winograd((1, 3, 128, 130), (64, 3, 3, 3))
+
+
+def test_few_channel_blocks_bitwise_identical_across_thread_counts():
+    # 3 images x 3 bands at one thread, more tasks at two
+    x, weight, bias = make_inputs((3, 3, 48, 48), (17, 3, 3, 3), np.float32)
+    assert kernel_for(x.shape, weight.shape, 1, np.float32) == "winograd"
+    with fastconv.threads(1):
+        one = fastconv.conv2d(x, weight, bias, padding=1, activation="relu")
+    with fastconv.threads(2):
+        two = fastconv.conv2d(x, weight, bias, padding=1, activation="relu")
+    assert one.tobytes() == two.tobytes()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
