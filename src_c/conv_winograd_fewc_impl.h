@@ -36,10 +36,16 @@
  * phases' buffers), and images of more than FC_WINO_FEWC_MAX_OUT outputs:
  * 3 -> 64 on 160x160 (1.6 M) took 1.12-1.28 of the time, on 224x224
  * 1.07-1.37, where each block writes two rows of every output plane, 128
- * streams through memory.  Splitting the buffer in two, one group's
- * products going into one while the last group's outputs came out of the
- * other, took 1.15-1.25x the time; fetching the output lines for writing
- * while a group's products are computed made 0.97 of it.
+ * streams through memory.  Apart, the products take about 3000 cycles a
+ * block on 64 output channels (the FMA bound) and the folds about 2300
+ * (18 a channel and tile vector for 16 loads, 24 adds, the interleave and
+ * 4 stores).  Splitting the buffer in two, one group's products going into
+ * one while the last group's outputs came out of the other (one fold per
+ * point, fully unrolled or not), took 1.05-1.25x the time; so did half the
+ * folds' adds as FMAs (a * 1 + b), and the tiles' lanes permuted so that the
+ * interleave is two in-lane unpacks, and the bias add skipped without a
+ * bias, made no difference.  Fetching the output lines for writing while a
+ * group's products are computed made 0.97 of it.
  */
 
 /* The products of point (a, b) for output channels k, k + 1 (both < the
