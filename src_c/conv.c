@@ -47,6 +47,7 @@ const char *fc_conv2d_kernel(const fc_geom *g, int f64)
 #define GEMM_NR FC_GEMM_NR_F32
 #define GEMM_UKERNEL_GENERIC fc_gemm_f32_6x32_generic
 #define GEMM_UKERNEL_AVX2 fc_gemm_f32_6x32_avx2
+#define GEMM_UKERNEL_PF_AVX2 fc_gemm_f32_6x32_pf_avx2
 #define GEMM_UKERNEL_TAIL_AVX2 fc_gemm_f32_4x32_avx2
 #define GEMM_INDEXED_AVX2 fc_gemm_f32_6x32_indexed_avx2
 #define GEMM_INDEXED_TAIL_AVX2 fc_gemm_f32_4x32_indexed_avx2
@@ -80,6 +81,7 @@ const char *fc_conv2d_kernel(const fc_geom *g, int f64)
 #undef GEMM_NR
 #undef GEMM_UKERNEL_GENERIC
 #undef GEMM_UKERNEL_AVX2
+#undef GEMM_UKERNEL_PF_AVX2
 #undef GEMM_UKERNEL_TAIL_AVX2
 #undef GEMM_INDEXED_AVX2
 #undef GEMM_INDEXED_TAIL_AVX2
@@ -111,6 +113,7 @@ const char *fc_conv2d_kernel(const fc_geom *g, int f64)
 #define GEMM_NR FC_GEMM_NR_F64
 #define GEMM_UKERNEL_GENERIC fc_gemm_f64_6x16_generic
 #define GEMM_UKERNEL_AVX2 fc_gemm_f64_6x16_avx2
+#define GEMM_UKERNEL_PF_AVX2 fc_gemm_f64_6x16_pf_avx2
 #define GEMM_UKERNEL_TAIL_AVX2 fc_gemm_f64_4x16_avx2
 #define GEMM_INDEXED_AVX2 fc_gemm_f64_6x16_indexed_avx2
 #define GEMM_INDEXED_TAIL_AVX2 fc_gemm_f64_4x16_indexed_avx2
@@ -144,6 +147,7 @@ const char *fc_conv2d_kernel(const fc_geom *g, int f64)
 #undef GEMM_NR
 #undef GEMM_UKERNEL_GENERIC
 #undef GEMM_UKERNEL_AVX2
+#undef GEMM_UKERNEL_PF_AVX2
 #undef GEMM_UKERNEL_TAIL_AVX2
 #undef GEMM_INDEXED_AVX2
 #undef GEMM_INDEXED_TAIL_AVX2

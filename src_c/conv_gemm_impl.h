@@ -60,6 +60,9 @@
 typedef void (*FC_NAME(ukernel_fn))(int64_t k, const REAL *a, const REAL *b, REAL *c,
                                     int64_t ldc, const REAL *bias, int flags);
 
+typedef void (*FC_NAME(ukernel_pf_fn))(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc,
+                                       const REAL *bias, int flags, const char *pf, int64_t pf_stride);
+
 typedef void (*FC_NAME(indexed_fn))(int64_t k, const REAL *a, const REAL *b, const int64_t *boff,
                                      REAL *c, int64_t ldc, const REAL *bias, int flags);
 
@@ -79,6 +82,7 @@ typedef void (*FC_NAME(row_add_fn))(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT
 typedef struct {
     FC_NAME(ukernel_fn) kernel;
     FC_NAME(ukernel_fn) kernel_double;   /* 2*MR rows from two panels, or NULL */
+    FC_NAME(ukernel_pf_fn) kernel_pf;    /* MR rows, fetching a column of lines (AVX2), or NULL */
     FC_NAME(indexed_fn) indexed, indexed_double;   /* B read in place, or NULL */
     FC_NAME(indexed_pf_fn) indexed_double_pf;      /* the latter, prefetching, or NULL */
     /* the first FC_GEMM_TAIL_ROWS rows of one panel, for a last panel that
@@ -105,12 +109,13 @@ static void FC_NAME(add_run)(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int
 
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
-    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                               GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
                               FC_DOT_NR_GENERIC, NULL, NULL, 0, NULL, FC_NAME(add_every_other), FC_NAME(add_run)};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
         e.kernel = GEMM_UKERNEL_AVX2;
+        e.kernel_pf = GEMM_UKERNEL_PF_AVX2;
         e.kernel_tail = GEMM_UKERNEL_TAIL_AVX2;
         e.indexed = GEMM_INDEXED_AVX2;
         e.indexed_tail = GEMM_INDEXED_TAIL_AVX2;
@@ -124,6 +129,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 #ifdef FC_GEMM_HAVE_AVX512
     if (fc_gemm_avx512_usable()) {
         e.kernel = GEMM_UKERNEL_AVX512;
+        e.kernel_pf = NULL;
         e.kernel_double = GEMM_UKERNEL_DOUBLE_AVX512;
         e.indexed = GEMM_INDEXED_AVX512;
         e.indexed_double = GEMM_INDEXED_DOUBLE_AVX512;
@@ -877,10 +883,19 @@ static void FC_NAME(store_run)(REAL *y, int64_t P, const REAL *tile, int64_t row
  * take the 2*MR-row kernel too, so that a batch whose image size is no
  * multiple of NR (res-256x14: 196 positions) keeps the faster kernel on the
  * tiles that span images. */
+/* The lines of the B block a task packs next (1x1 forward at AVX2): `rows`
+ * input rows `stride` bytes apart, `lines` lines each from base; the
+ * kernel calls fetch them a column at a time (kernel_pf), `next` the first
+ * not yet asked for, line l of row r numbered l * rows + r. */
+typedef struct {
+    const char *base;
+    int64_t stride, rows, lines, next;
+} FC_NAME(pf_cursor);
+
 static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m, int64_t n,
                                         int64_t k, const REAL *ap, const REAL *bp, REAL *y,
                                         int64_t image_stride, int64_t P, int64_t t0,
-                                        int64_t row0, const REAL *bias, int flags)
+                                        int64_t row0, const REAL *bias, int flags, FC_NAME(pf_cursor) *pf)
 {
     REAL tile[2 * GEMM_MR * GEMM_NR];
     const int dbl = e->kernel_double && k >= FC_DOUBLE_MIN_K;
@@ -907,7 +922,13 @@ static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m
                 if (tn % P + GEMM_NR <= P)
                     FC_NAME(prefetch_tile_rows)(y + tn / P * image_stride + (row0 + ir) * P + tn % P, P, rows);
             }
-            if (in_place && rows == (tail ? FC_GEMM_TAIL_ROWS : mr2 ? GEMM_MR + 2 : span)) {
+            if (pf && kernel == e->kernel && in_place && rows == GEMM_MR && pf->next < pf->rows * pf->lines) {
+                /* a column's rows from pf->next on, 2 * (k / 4) of them */
+                const int64_t r = pf->next % pf->rows, l = pf->next / pf->rows;
+                e->kernel_pf(k, apanel, bpanel, y + image * image_stride + (row0 + ir) * P + p, P, bt, flags,
+                             pf->base + r * pf->stride + l * 64, pf->stride);
+                pf->next = r + 2 * (k / 4) < pf->rows ? pf->next + 2 * (k / 4) : (l + 1) * pf->rows;
+            } else if (in_place && rows == (tail ? FC_GEMM_TAIL_ROWS : mr2 ? GEMM_MR + 2 : span)) {
                 kernel(k, apanel, bpanel, y + image * image_stride + (row0 + ir) * P + p, P, bt, flags);
             } else {
                 kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
@@ -983,7 +1004,7 @@ static void FC_NAME(pointwise_block)(const fc_geom *g, const FC_NAME(gemm_engine
             for (int64_t ic = 0; ic < M; ic += mc) {
                 const REAL *ap = apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
                 FC_NAME(macro_kernel_batch)(e, FC_MIN(mc, M - ic), nr, kcb, ap, bpack, yg, image_stride, P, t,
-                                            ic, bg ? bg + ic : NULL, flags);
+                                            ic, bg ? bg + ic : NULL, flags, NULL);
             }
             continue;
         }
@@ -1025,6 +1046,48 @@ static void FC_NAME(pointwise_block)(const fc_geom *g, const FC_NAME(gemm_engine
             }
         }
     }
+}
+
+/* 1x1 forward at AVX2 (no in-place kernel there: the 6-row kernels reread
+ * each B row, whose lines of a tile share few L1 sets, from L2 every 6
+ * output channels; pw-1x1-256to64 took 1.05-1.27x the packed time).  The
+ * packing of each B block stalled on memory, 17% of pw-1x1-256to64's time:
+ * the input (25.7 MB) streams from memory once.  So while a block's GEMM
+ * runs, its MR-row kernel calls fetch the next block's lines (kernel_pf, a
+ * column of 2 * (k / 4) lines a call, about a third of the calls), and the
+ * blocks are kept to FC_PW_PF_BLOCK_BYTES so that both share the 1 MB L2.
+ * One thread, AMD EPYC (Zen 4) at FASTCONV_SIMD=avx2, processes
+ * alternated: pw-1x1-256to64 0.92-0.945 of the time (float64 0.93-1.0),
+ * 128 -> 32 channels on 56x56 0.91-0.99, 512 -> 128 on 28x28 0.96-0.98,
+ * 64 -> 256 0.98-0.99; two threads 0.98-0.995.  Fetching with 512-column
+ * blocks made 0.98 of the time, 256-column blocks without it 0.97-1.0, and
+ * a burst of the lines between calls (47 a call) 1.03-1.05: the bursts
+ * stalled on the fill buffers. */
+#define FC_PW_PF_BLOCK_BYTES (256 * 1024)
+
+/* The cursor over the B block a 1x1 forward task packs after block (task,
+ * rows [pc, pc + kcb)): the next rows of the same columns, or the next
+ * task's first rows; its part in the first image its columns touch. */
+static void FC_NAME(pf_cursor_next)(const fc_geom *g, const FC_NAME(gemm_fwd_ctx) *ctx, const REAL *x, int64_t task,
+                                    int64_t pc, int64_t kcb, FC_NAME(pf_cursor) *cur)
+{
+    const int64_t Cg = g->C / g->groups, K = Cg, P = g->OH * g->OW, HW = g->H * g->W;
+    const int64_t kc = ctx->e.blk.kc;
+    int64_t next_task = task, next_pc = pc + kcb;
+    if (next_pc >= K) {
+        next_task = task + 1;
+        next_pc = 0;
+    }
+    const int64_t jb = next_task % ctx->cols.blocks, group = next_task / ctx->cols.blocks;
+    int64_t t0, t1;
+    FC_NAME(split_block)(&ctx->cols, jb, &t0, &t1);
+    const int64_t n0 = t0 / P, p0 = t0 % P, len = FC_MIN(t1 - t0, P - p0);
+    const REAL *src = x + (n0 * g->C + group * Cg + next_pc) * HW + p0;
+    cur->base = (const char *)((uintptr_t)src & ~(uintptr_t)63);
+    cur->stride = HW * (int64_t)sizeof(REAL);
+    cur->rows = FC_MIN(kc, K - next_pc);
+    cur->lines = ((const char *)(src + len) - cur->base + 63) / 64;
+    cur->next = 0;
 }
 
 /* The slab of one reduction block is capped at a few B blocks: above that
@@ -1089,11 +1152,15 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
                                    pc / taps, channels, slab);
                 FC_NAME(pack_b_slab)(g, &cr, slab, channels, pc, kcb, nc, bpack, line);
             }
+            /* 1x1 at AVX2: the kernels fetch the B block packed next as they go */
+            FC_NAME(pf_cursor) cur = {NULL, 0, 0, 0, 0};
+            if (ctx->pointwise && e->kernel_pf && (pc + kcb < K || task + 1 < end))
+                FC_NAME(pf_cursor_next)(g, ctx, ctx->x, task, pc, kcb, &cur);
             for (int64_t ic = 0; ic < M; ic += mc) {
                 const int64_t mcb = FC_MIN(mc, M - ic);
                 const REAL *ap = ctx->apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
                 FC_NAME(macro_kernel_batch)(e, mcb, nc, kcb, ap, bpack, yg, g->O * P, P, t0, ic,
-                                            pc == 0 && bg ? bg + ic : NULL, flags);
+                                            pc == 0 && bg ? bg + ic : NULL, flags, cur.base ? &cur : NULL);
             }
         }
     }
@@ -1440,6 +1507,12 @@ static int FC_NAME(conv_gemm_forward_prepacked)(const fc_geom *g, const REAL *x,
     FC_NAME(gemm_fwd_ctx) ctx = {g, x, bias, apacked, y, relu, FC_NAME(is_pointwise)(g), 0,
                                  FC_NAME(forward_engine)(g), {0, 0, 0, 0}};
     ctx.pw_in_place = FC_NAME(pointwise_in_place)(g, &ctx.e);
+    if (ctx.pointwise && !ctx.pw_in_place && ctx.e.kernel_pf) {
+        /* B blocks of at most FC_PW_PF_BLOCK_BYTES, so that the block and
+         * the next one the kernels fetch share the L2 */
+        const int64_t nc = FC_PW_PF_BLOCK_BYTES / (ctx.e.blk.kc * (int64_t)sizeof(REAL)) / GEMM_NR * GEMM_NR;
+        ctx.e.blk.nc = FC_MAX(GEMM_NR, FC_MIN(ctx.e.blk.nc, nc));
+    }
     FC_NAME(rows_fwd_ctx) rows_ctx = {g, x, bias, apacked, y, relu, ctx.e, {0, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
     const int64_t P = g->OH * g->OW, K = (g->C / g->groups) * g->KH * g->KW;
     const double flops = 2.0 * g->N * g->O * P * K;

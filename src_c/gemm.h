@@ -64,6 +64,12 @@ void fc_gemm_f32_6x32_avx2(int64_t k, const float *a, const float *b, float *c,
                            int64_t ldc, const float *bias, int flags);
 void fc_gemm_f64_6x16_avx2(int64_t k, const double *a, const double *b, double *c,
                            int64_t ldc, const double *bias, int flags);
+/* The same that also fetch the lines pf + i * pf_stride, i < 2 * (k / 4)
+ * (gemm_ukernel_impl.h). */
+void fc_gemm_f32_6x32_pf_avx2(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                              const float *bias, int flags, const char *pf, int64_t pf_stride);
+void fc_gemm_f64_6x16_pf_avx2(int64_t k, const double *a, const double *b, double *c, int64_t ldc,
+                              const double *bias, int flags, const char *pf, int64_t pf_stride);
 /* The first FC_GEMM_TAIL_ROWS rows of one A panel (see the AVX-512 ones). */
 void fc_gemm_f32_4x32_avx2(int64_t k, const float *a, const float *b, float *c,
                            int64_t ldc, const float *bias, int flags);

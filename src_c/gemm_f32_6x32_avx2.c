@@ -15,6 +15,7 @@
 #define NR FC_GEMM_NR_F32
 #define UKERNEL_NAME fc_gemm_f32_6x32_avx2
 #define UKERNEL_INDEXED_NAME fc_gemm_f32_6x32_indexed_avx2
+#define UKERNEL_PF_NAME fc_gemm_f32_6x32_pf_avx2
 #define UKERNEL_TAIL_NAME fc_gemm_f32_4x32_avx2
 #define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f32_4x32_indexed_avx2
 #define UKERNEL_TARGET 

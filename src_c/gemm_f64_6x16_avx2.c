@@ -15,6 +15,7 @@
 #define NR FC_GEMM_NR_F64
 #define UKERNEL_NAME fc_gemm_f64_6x16_avx2
 #define UKERNEL_INDEXED_NAME fc_gemm_f64_6x16_indexed_avx2
+#define UKERNEL_PF_NAME fc_gemm_f64_6x16_pf_avx2
 #define UKERNEL_TAIL_NAME fc_gemm_f64_4x16_avx2
 #define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f64_4x16_indexed_avx2
 #define UKERNEL_TARGET 

@@ -187,7 +187,7 @@ UKERNEL_TARGET static inline void store_row(REAL *row, VEC lo, VEC hi, const REA
 /* The k loop, unrolled by 4, into the accumulators c0 .. c11 (zeroed first);
  * r11 counts the steps past the last 4.  BREG: b's operand, read-write where
  * the loop advances it (packed), else read-only with boff advancing. */
-#define YASM_LOOP(B, ADV, ROWS, BREG, BOFF)                                    \
+#define YASM_LOOP(B, ADV, ROWS, BREG, BOFF, PF)                                \
     __asm__(                                                                   \
         YASM_Z(0) YASM_Z(1) YASM_Z(2) YASM_Z(3) YASM_Z(4) YASM_Z(5)            \
         YASM_Z(6) YASM_Z(7) YASM_Z(8) YASM_Z(9) YASM_Z(10) YASM_Z(11)          \
@@ -196,6 +196,7 @@ UKERNEL_TARGET static inline void store_row(REAL *row, VEC lo, VEC hi, const REA
         "jz 3f\n\t"                                                            \
         "1:\n\t"                                                               \
         "prefetcht0 " YASM_STR(UKERNEL_ASM_SIZE) "*8*" YASM_STR(MR) "(%[a])\n\t" \
+        PF                                                                     \
         B(0) ROWS(0) B(1) ROWS(1) B(2) ROWS(2) B(3) ROWS(3)                    \
         "addq $" YASM_STR(UKERNEL_ASM_SIZE) "*" YASM_STR(MR) "*4, %[a]\n\t"    \
         ADV(4)                                                                 \
@@ -220,23 +221,35 @@ UKERNEL_TARGET static inline void store_row(REAL *row, VEC lo, VEC hi, const REA
 #define YASM_PACKED_IN [boff] "r"(boff)
 #define YASM_INDEXED_REGS [boff] "+r"(boff)
 #define YASM_INDEXED_IN [b] "r"(b)
+/* the packed loop that also fetches the line at pf each 4 steps, stepping
+ * pf by pfs */
+#define YASM_PF "prefetcht0 (%[pf])\n\t" "addq %[pfs], %[pf]\n\t"
+#define YASM_PACKED_PF_REGS [b] "+r"(b), [pf] "+r"(pfv)
+#define YASM_PACKED_PF_IN [boff] "r"(boff), [pfs] "r"(pfs)
 
-/* rows (MR or FC_GEMM_TAIL_ROWS) x (2 * VLEN) of the tile; rows and indexed
- * are constants in every caller. */
+/* rows (MR or FC_GEMM_TAIL_ROWS) x (2 * VLEN) of the tile; rows, indexed
+ * and pf_on are constants in every caller.  pf_on (packed, MR rows): also
+ * fetch the lines *pf, *pf + pfs, ..., one each 4 steps, and leave *pf
+ * past the last. */
 UKERNEL_TARGET static inline __attribute__((always_inline)) void
 ymm_part(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c, int64_t ldc,
-         const REAL *bias, int flags, const int indexed, const int rows)
+         const REAL *bias, int flags, const int indexed, const int rows, const int pf_on, const char **pf,
+         int64_t pfs)
 {
     VEC c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11;
     int64_t steps4 = k / 4, rest = k % 4;
-    if (indexed && rows == MR)
-        YASM_LOOP(YASM_B_INDEXED, YASM_ADV_INDEXED, YASM_ROWS6, YASM_INDEXED_REGS, YASM_INDEXED_IN);
+    if (pf_on) {
+        const char *pfv = *pf;
+        YASM_LOOP(YASM_B_PACKED, YASM_ADV_PACKED, YASM_ROWS6, YASM_PACKED_PF_REGS, YASM_PACKED_PF_IN, YASM_PF);
+        *pf = pfv;
+    } else if (indexed && rows == MR)
+        YASM_LOOP(YASM_B_INDEXED, YASM_ADV_INDEXED, YASM_ROWS6, YASM_INDEXED_REGS, YASM_INDEXED_IN, "");
     else if (indexed)
-        YASM_LOOP(YASM_B_INDEXED, YASM_ADV_INDEXED, YASM_ROWS4, YASM_INDEXED_REGS, YASM_INDEXED_IN);
+        YASM_LOOP(YASM_B_INDEXED, YASM_ADV_INDEXED, YASM_ROWS4, YASM_INDEXED_REGS, YASM_INDEXED_IN, "");
     else if (rows == MR)
-        YASM_LOOP(YASM_B_PACKED, YASM_ADV_PACKED, YASM_ROWS6, YASM_PACKED_REGS, YASM_PACKED_IN);
+        YASM_LOOP(YASM_B_PACKED, YASM_ADV_PACKED, YASM_ROWS6, YASM_PACKED_REGS, YASM_PACKED_IN, "");
     else
-        YASM_LOOP(YASM_B_PACKED, YASM_ADV_PACKED, YASM_ROWS4, YASM_PACKED_REGS, YASM_PACKED_IN);
+        YASM_LOOP(YASM_B_PACKED, YASM_ADV_PACKED, YASM_ROWS4, YASM_PACKED_REGS, YASM_PACKED_IN, "");
     store_row(c + 0 * ldc, c0, c1, bias, 0, flags);
     store_row(c + 1 * ldc, c2, c3, bias, 1, flags);
     store_row(c + 2 * ldc, c4, c5, bias, 2, flags);
@@ -261,6 +274,9 @@ ymm_part(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c, 
 #undef YASM_PACKED_IN
 #undef YASM_INDEXED_REGS
 #undef YASM_INDEXED_IN
+#undef YASM_PF
+#undef YASM_PACKED_PF_REGS
+#undef YASM_PACKED_PF_IN
 #else
 #define UKERNEL_YMM_ASM 0
 #endif
@@ -271,7 +287,7 @@ tile_part(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c,
           const REAL *bias, int flags, const int indexed)
 {
 #if UKERNEL_YMM_ASM
-    ymm_part(k, a, b, boff, c, ldc, bias, flags, indexed, MR);
+    ymm_part(k, a, b, boff, c, ldc, bias, flags, indexed, MR, 0, NULL, 0);
 #else
     ZERO_PANEL(c);
     const REAL *a2 = NULL;   /* no second panel */
@@ -287,6 +303,20 @@ UKERNEL_TARGET void UKERNEL_NAME(int64_t k, const REAL *a, const REAL *b, REAL *
         tile_part(k, a, b + part * (NR / UKERNEL_PARTS), NULL, c + part * (NR / UKERNEL_PARTS), ldc,
                   bias, flags, 0);
 }
+
+#if defined(UKERNEL_PF_NAME) && UKERNEL_YMM_ASM
+/* The MR-row kernel on packed B (AVX2) that also fetches the lines pf +
+ * i * pf_stride, i < 2 * (k / 4), one each 4 steps of each part: a column
+ * of lines of the B block the task packs next (conv_gemm_impl.h).  Same
+ * arithmetic, same bits. */
+UKERNEL_TARGET void UKERNEL_PF_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc,
+                                    const REAL *bias, int flags, const char *pf, int64_t pf_stride)
+{
+    for (int part = 0; part < UKERNEL_PARTS; part++)
+        ymm_part(k, a, b + part * (NR / UKERNEL_PARTS), NULL, c + part * (NR / UKERNEL_PARTS), ldc, bias, flags, 0,
+                 MR, 1, &pf, pf_stride);
+}
+#endif
 
 #ifdef UKERNEL_DOUBLE_NAME
 #if defined(UKERNEL_ASM_SFX) && defined(__GNUC__) && defined(__x86_64__)
@@ -558,7 +588,7 @@ tail_tile(int64_t k, const REAL *a, const REAL *b, const int64_t *boff, REAL *c,
           const REAL *bias, int flags, const int indexed)
 {
 #if UKERNEL_YMM_ASM
-    ymm_part(k, a, b, boff, c, ldc, bias, flags, indexed, FC_GEMM_TAIL_ROWS);
+    ymm_part(k, a, b, boff, c, ldc, bias, flags, indexed, FC_GEMM_TAIL_ROWS, 0, NULL, 0);
 #else
     ZERO_TAIL(c);
     const REAL *a2 = NULL;   /* no second panel */

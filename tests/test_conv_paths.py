@@ -213,6 +213,10 @@ CASES = [
     # AVX-512 outer-product kernels; for the dot products 1024 float32, 512
     # float64): dy and the input rows are read in place
     ("pointwise-large-plane", (2, 10, 32, 40), (12, 10, 1, 1), 1, 0, 1, 1),
+    # 640 positions in B blocks of 256 KB at AVX2 (256 columns float32, 128
+    # float64): the kernels fetch each next block's lines as they go
+    # (kernel_pf), across the images' boundary too
+    ("pointwise-next-block-fetched", (2, 256, 16, 20), (16, 256, 1, 1), 1, 0, 1, 1),
     # 1x1 that is not the plain path: strided, padded.  Strided and unpadded,
     # float32 with the AVX2 or AVX-512 kernels copies the values read into a
     # dense buffer and runs the pointwise GEMM on it, chunks of images at a
