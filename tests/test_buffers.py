@@ -7,6 +7,8 @@ an allocator that keeps freed blocks for the next output of the same size.
 - Reuse, the limit, eviction (oldest first, at most 16 blocks), a limit of 0,
   arrays that outlive a change of limit, numpy's resize (the handler's
   realloc), bad arguments, and threads allocating and freeing at once.
+- Where blocks start: 2048 bytes into a page from 1 MiB on, else on a
+  64-byte boundary, fresh or reused, and after a resize.
 """
 import gc
 import threading
@@ -214,3 +216,22 @@ def test_threads_allocating_and_freeing_at_once():
     assert not errors
     info = fastconv.buffer_cache_info()
     assert info["blocks"] <= 16 and info["held"] <= info["limit"]
+
+
+def test_blocks_start_on_a_line_and_large_ones_mid_page():
+    x = rng.uniform(-1, 1, (4, 16, 64, 64)).astype(np.float32)
+    for _ in range(2):   # fresh, then the cached block
+        y = fastconv.conv2d(x, W, padding=1)
+        assert y.nbytes >= MiB and y.ctypes.data % 4096 == 2048
+        del y
+        gc.collect()
+    for n in (1, 3, 100, 4097, MiB - 1, MiB, 3 * MiB + 5):
+        a = _core.empty((n,), np.uint8)
+        assert a.ctypes.data % (4096 if n >= MiB else 64) == (2048 if n >= MiB else 0), n
+        a[...] = 7
+        for m in (n + 4096, max(1, n // 2)):
+            a.resize((m,), refcheck=False)
+            assert a.ctypes.data % (4096 if m >= MiB else 64) == (2048 if m >= MiB else 0), (n, m)
+            assert (a[:min(n, m)] == 7).all(), (n, m)
+            a[...] = 7
+            n = m
