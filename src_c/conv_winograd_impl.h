@@ -19,7 +19,8 @@ typedef void (*FC_NAME(wino_fewc_fn))FC_WINO_FEWC_ARGS(REAL);
 
 /* The block kernel for C input channels at the current SIMD level, and the
  * output channels it takes a pass (*kb); *fewc: fc_wino_fewc where it
- * takes C (the blocks of one tile row then go to it), else NULL. */
+ * takes C (the undilated route's blocks then go to it; suits keeps dilated
+ * convs of so few channels off Winograd), else NULL. */
 static FC_NAME(wino_block_fn) FC_NAME(wino_kernel)(int64_t C, int64_t *kb, FC_NAME(wino_fewc_fn) *fewc)
 {
     *fewc = NULL;
@@ -106,7 +107,9 @@ static void FC_NAME(wino_fill)(const fc_geom *g, const REAL *src, int64_t ldr, R
  * slot q % 4S, 2 * ldr values a row: wino_fill), every output channel, into
  * y (output channel 0, the tile row's first output row; plane values between
  * channels, ld between rows).  rows: scratch for 8 * C row pointers.
- * Returns the output rows stored, from the tile row's first. */
+ * fewc (S = 1 only; NULL: block): two vectors of tiles a call, V scratch
+ * for twice a block's transforms.  Returns the output rows stored, from
+ * the tile row's first. */
 static int FC_NAME(wino_step)(const fc_geom *g, FC_NAME(wino_block_fn) block, FC_NAME(wino_fewc_fn) fewc,
                               const REAL *U, const REAL *bias,
                               int relu, const REAL *ring, int64_t ldr, int64_t vl, int64_t S, int64_t tr,
@@ -144,11 +147,13 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
     const fc_geom *g = ctx->g;
     const int64_t C = g->C, ldr = ctx->ldr, vl = ctx->vl, plane = g->OH * g->OW, S = ctx->step;
     const int64_t slots = 4 * S;
-    REAL *ring = (REAL *)fc_aligned_alloc((size_t)(C * slots * 2 * ldr + 2 * C * 16 * vl) * sizeof(REAL) +
+    /* the transforms of a block: two vectors of tiles for fc_wino_fewc */
+    const int64_t vlen = (ctx->fewc ? 2 : 1) * C * 16 * vl;
+    REAL *ring = (REAL *)fc_aligned_alloc((size_t)(C * slots * 2 * ldr + vlen) * sizeof(REAL) +
                                           (size_t)(8 * C) * sizeof(REAL *));
     if (!ring) return FC_ENOMEM;
     REAL *V = ring + C * slots * 2 * ldr;
-    const REAL **rows = (const REAL **)(V + 2 * C * 16 * vl);
+    const REAL **rows = (const REAL **)(V + vlen);
     const FC_NAME(wino_block_fn) block = ctx->block;
     for (int64_t task = begin; task < end; task++) {
         const int64_t n = task / ctx->bands, band = task % ctx->bands;
@@ -230,7 +235,6 @@ typedef struct {
     REAL *y;
     int relu;
     FC_NAME(wino_block_fn) block;
-    FC_NAME(wino_fewc_fn) fewc;
     int64_t vl, ldr, step, band_rows, bands, ld;
 } FC_NAME(wino_d2_ctx);
 
@@ -240,10 +244,10 @@ static int FC_NAME(wino_d2_task)(void *vctx, int64_t begin, int64_t end)
     const fc_geom *g = ctx->g;
     const int64_t C = g->C, O = g->O, ldr = ctx->ldr, vl = ctx->vl, S = ctx->step, ld = ctx->ld;
     const int64_t slots = 4 * S, ring_len = C * slots * 2 * ldr, plane = 2 * S * ld, Wp = (g->W + 1) / 2;
-    const size_t values = (size_t)(2 * ring_len + 2 * C * 16 * vl + 2 * O * plane + 2 * Wp);
+    const size_t values = (size_t)(2 * ring_len + C * 16 * vl + 2 * O * plane + 2 * Wp);
     REAL *ring = (REAL *)fc_aligned_alloc(values * sizeof(REAL) + (size_t)(8 * C) * sizeof(REAL *));
     if (!ring) return FC_ENOMEM;
-    REAL *V = ring + 2 * ring_len, *buf = V + 2 * C * 16 * vl, *line = buf + 2 * O * plane;
+    REAL *V = ring + 2 * ring_len, *buf = V + C * 16 * vl, *line = buf + 2 * O * plane;
     const REAL **rows = (const REAL **)(line + 2 * Wp);
     for (int64_t task = begin; task < end; task++) {
         const int64_t n = task / (2 * ctx->bands), band = task % ctx->bands;
@@ -274,7 +278,7 @@ static int FC_NAME(wino_d2_task)(void *vctx, int64_t begin, int64_t end)
                 }
             int stored = 0;
             for (int q = 0; q < 2; q++)
-                stored = FC_NAME(wino_step)(&t[q], ctx->block, ctx->fewc, ctx->U, ctx->bias, ctx->relu, ring + q * ring_len, ldr,
+                stored = FC_NAME(wino_step)(&t[q], ctx->block, NULL, ctx->U, ctx->bias, ctx->relu, ring + q * ring_len, ldr,
                                             vl, S, tr, tr1, rows, buf + q * O * plane, plane, ld, V);
             /* phase output row i = 2*tr + r is output row 2i + p: its
              * columns 2j and 2j + 1 are the two phases' column j */
@@ -296,7 +300,6 @@ static int FC_NAME(wino_d2_task)(void *vctx, int64_t begin, int64_t end)
 }
 
 static int FC_NAME(wino_dilated2)(const fc_geom *g, const REAL *x, const REAL *U, FC_NAME(wino_block_fn) block,
-                                  FC_NAME(wino_fewc_fn) fewc,
                                   const REAL *bias, REAL *y, int relu)
 {
     FC_NAME(wino_d2_ctx) ctx;
@@ -313,7 +316,6 @@ static int FC_NAME(wino_dilated2)(const fc_geom *g, const REAL *x, const REAL *U
     ctx.y = y;
     ctx.relu = relu;
     ctx.block = block;
-    ctx.fewc = fewc;
     ctx.vl = fc_wino_lanes(sizeof(REAL));
     /* output phase (0, 0) is the largest: its tile rows and tiles bound the
      * others', and its step (two tile rows a block where its tiles fill at
@@ -346,7 +348,7 @@ int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *wei
      * transfer) while the second waited.  Splitting it, batch1-res-64 on two
      * threads took 0.91-0.93 of the time (AMD EPYC Zen 4). */
     fc_parallel_for(passes, 1000.0 * (double)(passes * kb * g->C), FC_NAME(wino_pack), &pctx);
-    const int status = g->dilation_h == 2 ? FC_NAME(wino_dilated2)(g, x, U, block, fewc, bias, y, relu)
+    const int status = g->dilation_h == 2 ? FC_NAME(wino_dilated2)(g, x, U, block, bias, y, relu)
                                           : FC_NAME(wino_run)(g, x, U, block, fewc, bias, y, relu);
     fc_aligned_free(U);
     return status;
