@@ -875,14 +875,6 @@ static void FC_NAME(store_run)(REAL *y, int64_t P, const REAL *tile, int64_t row
     }
 }
 
-/* macro_kernel for batch columns: y holds the group's rows [row0, row0 + m)
- * of image 0 at y + row*P, images image_stride apart.  A tile of whole rows
- * and columns inside one image is stored in place; the rest (a tile that
- * spans images, the last partial tile, rows past m) goes through a scratch
- * tile and is stored run by run, one run per image it covers.  Scratch tiles
- * take the 2*MR-row kernel too, so that a batch whose image size is no
- * multiple of NR (res-256x14: 196 positions) keeps the faster kernel on the
- * tiles that span images. */
 /* The lines of the B block a task packs next (1x1 forward at AVX2): `rows`
  * input rows `stride` bytes apart, `lines` lines each from base; the
  * kernel calls fetch them a column at a time (kernel_pf), `next` the first
@@ -892,6 +884,15 @@ typedef struct {
     int64_t stride, rows, lines, next;
 } FC_NAME(pf_cursor);
 
+/* macro_kernel for batch columns: y holds the group's rows [row0, row0 + m)
+ * of image 0 at y + row*P, images image_stride apart.  A tile of whole rows
+ * and columns inside one image is stored in place; the rest (a tile that
+ * spans images, the last partial tile, rows past m) goes through a scratch
+ * tile and is stored run by run, one run per image it covers.  Scratch tiles
+ * take the 2*MR-row kernel too, so that a batch whose image size is no
+ * multiple of NR (res-256x14: 196 positions) keeps the faster kernel on the
+ * tiles that span images.  pf: NULL, or the next B block whose lines the
+ * MR-row calls of whole in-place tiles fetch (kernel_pf). */
 static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m, int64_t n,
                                         int64_t k, const REAL *ap, const REAL *bp, REAL *y,
                                         int64_t image_stride, int64_t P, int64_t t0,
@@ -1068,8 +1069,8 @@ static void FC_NAME(pointwise_block)(const fc_geom *g, const FC_NAME(gemm_engine
 /* The cursor over the B block a 1x1 forward task packs after block (task,
  * rows [pc, pc + kcb)): the next rows of the same columns, or the next
  * task's first rows; its part in the first image its columns touch. */
-static void FC_NAME(pf_cursor_next)(const fc_geom *g, const FC_NAME(gemm_fwd_ctx) *ctx, const REAL *x, int64_t task,
-                                    int64_t pc, int64_t kcb, FC_NAME(pf_cursor) *cur)
+static void FC_NAME(pf_cursor_next)(const fc_geom *g, const FC_NAME(gemm_fwd_ctx) *ctx, int64_t task, int64_t pc,
+                                    int64_t kcb, FC_NAME(pf_cursor) *cur)
 {
     const int64_t Cg = g->C / g->groups, K = Cg, P = g->OH * g->OW, HW = g->H * g->W;
     const int64_t kc = ctx->e.blk.kc;
@@ -1082,7 +1083,7 @@ static void FC_NAME(pf_cursor_next)(const fc_geom *g, const FC_NAME(gemm_fwd_ctx
     int64_t t0, t1;
     FC_NAME(split_block)(&ctx->cols, jb, &t0, &t1);
     const int64_t n0 = t0 / P, p0 = t0 % P, len = FC_MIN(t1 - t0, P - p0);
-    const REAL *src = x + (n0 * g->C + group * Cg + next_pc) * HW + p0;
+    const REAL *src = ctx->x + (n0 * g->C + group * Cg + next_pc) * HW + p0;
     cur->base = (const char *)((uintptr_t)src & ~(uintptr_t)63);
     cur->stride = HW * (int64_t)sizeof(REAL);
     cur->rows = FC_MIN(kc, K - next_pc);
@@ -1155,7 +1156,7 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
             /* 1x1 at AVX2: the kernels fetch the B block packed next as they go */
             FC_NAME(pf_cursor) cur = {NULL, 0, 0, 0, 0};
             if (ctx->pointwise && e->kernel_pf && (pc + kcb < K || task + 1 < end))
-                FC_NAME(pf_cursor_next)(g, ctx, ctx->x, task, pc, kcb, &cur);
+                FC_NAME(pf_cursor_next)(g, ctx, task, pc, kcb, &cur);
             for (int64_t ic = 0; ic < M; ic += mc) {
                 const int64_t mcb = FC_MIN(mc, M - ic);
                 const REAL *ap = ctx->apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);

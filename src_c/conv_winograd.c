@@ -66,7 +66,8 @@ int fc_wino_phase_geom(const fc_geom *g, int p, int q, fc_geom *t)
  * for the other blocks). */
 static int fc_wino_fewc_suits(const fc_geom *g, size_t real_size)
 {
-    return real_size == sizeof(float) && g->dilation_h == 1 && g->dilation_w == 1 && g->C >= FC_WINO_FEWC_MIN_C && g->C <= FC_WINO_FEWC_MAX_C &&
+    return real_size == sizeof(float) && g->dilation_h == 1 && g->dilation_w == 1 &&
+           g->C >= FC_WINO_FEWC_MIN_C && g->C <= FC_WINO_FEWC_MAX_C &&
            (double)g->O * (double)g->OH * (double)g->OW <= (double)FC_WINO_FEWC_MAX_OUT;
 }
 
