@@ -13,8 +13,12 @@
  * wherever the call's rows start.  A chain spans three steps of the sweep;
  * a step's new chains do not wait on the step before, so the out-of-order
  * window overlaps the steps.  The 9 weights and the bias are asked for in
- * registers; beside the 6 accumulators and 3 input vectors some of them
- * stay in memory, as FMA operands.
+ * registers; beside the 6 accumulators and the input vector some of them
+ * stay in memory, as FMA operands.  A step goes tap by tap, both vectors'
+ * chains in turn, each input vector loaded just before its three FMAs, so
+ * that one is live at a time and no accumulator spills (with the per-vector
+ * masks below, a cache-resident 56x56 plane 0.95 of the time, 112x112
+ * 0.94).
  *
  * The kernel this replaces ran each output as ((bias + row 0) + row 1) +
  * row 2, rows 1 and 2 summed apart in fresh partial sums (two extra
@@ -31,10 +35,12 @@
  * float32 0.85 but float64 1.1-1.25x the time (the fetch instructions
  * outnumber the arithmetic there).
  *
- * Blocks whose loads stay inside the row use plain loads; the blocks at the
+ * Vectors whose loads stay inside the row use plain loads; those at the
  * row's ends use masked loads, whose masked-off lanes read zeros and touch
  * no memory, so the zeros of the padding enter the sums as a padded row's
- * would.  A row's partial last vector is stored whole wherever what it
+ * would.  Which vectors of a block take masks is part of the sweep's
+ * variant (EDGE, a bit a vector), so a block at the row's end keeps masks in
+ * registers for its end vector only.  A row's partial last vector is stored whole wherever what it
  * writes past the row is stored again later by the same call (s3_plane).
  *
  * Tall planes are swept in bands of FC_SRC3_BAND_BYTES of input, so that a
@@ -42,8 +48,13 @@
  * 112x112 planes 1.2x slower).  While it computes, the call fetches the
  * input and output that follow its own (the next call's rows: the rest of
  * the plane, or the next plane of a depthwise layer), a line of each per
- * step: without the fetch dw-128x56 took 1.6-2.3x the time (blocks of one
- * vector), a line every third step 1.4-1.7x.  Streaming the
+ * step, into L2: without the fetch dw-128x56 took 1.6-2.3x the time (blocks
+ * of one vector), a line every third step 1.4-1.7x.  Fetched into L1, it
+ * took 1.15-1.2x the time of the fetch into L2 (float64 1.15-1.35x, two
+ * threads 1.05-1.25x, the training step 1.05-1.15x); the output into L1
+ * and the input into L2 1.1-1.45x, the input into L1 and the output into
+ * L2 1.05-1.1x, the input alone into L2 1.3-1.65x (Zen 4,
+ * FASTCONV_SIMD=avx2, processes alternated).  Streaming the
  * output past the cache (non-temporal stores from an L1 buffer) took 1.15x:
  * the layer's input and output fit in L3.
  */
@@ -70,8 +81,8 @@ typedef struct {
 
 FC_INLINE void FC_NAME(s3_fetch_step)(FC_NAME(s3_fetch) *f)
 {
-    FC_PREFETCH(f->in);
-    FC_PREFETCH(f->out);
+    FC_PREFETCH_L2(f->in);
+    FC_PREFETCH_L2(f->out);
     f->in = f->in < f->in_end ? f->in + 64 : f->in;
     f->out = f->out < f->out_end ? f->out + 64 : f->out;
 }
@@ -86,39 +97,35 @@ FC_INLINE void FC_NAME(s3_fetch_step)(FC_NAME(s3_fetch) *f)
  * row k - 2 (o), where those rows exist (NEW, MID, OLD); row k - 2 is then
  * complete and stored at yo, the last vector's first `tail` lanes only
  * where MASKED.  m: the masks of tap j of vector u at m[u * 3 + j] where
- * EDGE. */
+ * bit u of EDGE is set. */
 FC_INLINE void FC_NAME(s3_step)(const REAL *row, const VMASK *m, const VEC *wv, VEC b, const int RELU,
                                 const int U, const int EDGE, const int MASKED, int tail, const int NEW,
                                 const int MID, const int OLD, VEC *n, VEC *md, VEC *o, REAL *yo)
 {
 #if defined(__GNUC__)
-#pragma GCC unroll 2
+#pragma GCC unroll 3
 #endif
-    for (int u = 0; u < U; u++) {
-        VEC x[3];
+    for (int j = 0; j < 3; j++) {
+        const VEC w0 = wv[j], w1 = wv[3 + j], w2 = wv[6 + j];
 #if defined(__GNUC__)
 #pragma GCC unroll 3
 #endif
-        for (int j = 0; j < 3; j++) {
-            x[j] = EDGE ? VMASKLOAD(row + u * VL + j, m[u * 3 + j]) : VLOADU(row + u * VL + j);
-            FC_IN_REGISTER(x[j]);
+        for (int u = 0; u < U; u++) {
+            VEC x = ((EDGE >> u) & 1) ? VMASKLOAD(row + u * VL + j, m[u * 3 + j]) : VLOADU(row + u * VL + j);
+            FC_IN_REGISTER(x);
+            if (OLD) o[u] = VFMADD(w2, x, o[u]);
+            if (MID) md[u] = VFMADD(w1, x, md[u]);
+            if (NEW) n[u] = VFMADD(w0, x, j == 0 ? b : n[u]);
         }
-#if defined(__GNUC__)
-#pragma GCC unroll 3
-#endif
-        for (int j = 0; j < 3; j++) {
-            if (NEW) n[u] = VFMADD(wv[j], x[j], j == 0 ? b : n[u]);
-            if (MID) md[u] = VFMADD(wv[3 + j], x[j], md[u]);
-            if (OLD) o[u] = VFMADD(wv[6 + j], x[j], o[u]);
-        }
-        if (OLD) {
+    }
+    if (OLD)
+        for (int u = 0; u < U; u++) {
             const VEC r = RELU ? VMAX(VZERO(), o[u]) : o[u];
             if (MASKED && u == U - 1)
                 VMASKSTORE(yo + u * VL, VTAILMASK(tail), r);
             else
                 VSTOREU(yo + u * VL, r);
         }
-    }
 }
 
 /* out_rows (>= 1) output rows of the column block of U vectors at output
@@ -182,7 +189,10 @@ FC_INLINE void FC_NAME(s3_plane)(const REAL *plane, int64_t H, int64_t W, int64_
             const int U = end >= 2 ? 2 : 1;
             const int64_t v = end - U, ow = v * VL, c0 = ow - pad_left;
             end = v;
-            const int edge = c0 < 0 || c0 + U * VL + 2 > W;
+            /* bit u: vector u's taps reach past the row (masked loads) */
+            int edge = 0;
+            for (int u = 0; u < U; u++)
+                edge |= (c0 + u * VL < 0 || c0 + u * VL + VL + 2 > W) << u;
             VMASK m[6];
             for (int u = 0; u < U; u++)
                 for (int j = 0; j < 3; j++) m[u * 3 + j] = FC_NAME(s3_mask)(c0 + u * VL + j, W);
@@ -190,20 +200,19 @@ FC_INLINE void FC_NAME(s3_plane)(const REAL *plane, int64_t H, int64_t W, int64_
 #define FC_S3_SWEEP(U_, EDGE, MASKED, first, count)                                                         \
     FC_NAME(s3_sweep)(rows + (first), count, ow, U_, EDGE, RELU, MASKED, m, wv, b, tail, OW, y + (r0 + (first)) * OW, \
                       &f)
-#define FC_S3_SWEEP_U(EDGE, MASKED, first, count)                                                            \
+#define FC_S3_SWEEP_M(MASKED, first, count)                                                                  \
     do {                                                                                                     \
-        if (U == 2) FC_S3_SWEEP(2, EDGE, MASKED, first, count);                                              \
-        else FC_S3_SWEEP(1, EDGE, MASKED, first, count);                                                     \
+        if (U == 1) {                                                                                 \
+            if (edge) FC_S3_SWEEP(1, 1, MASKED, first, count);                                               \
+            else FC_S3_SWEEP(1, 0, MASKED, first, count);                                                    \
+        } else if (edge == 0) FC_S3_SWEEP(2, 0, MASKED, first, count);                                       \
+        else if (edge == 1) FC_S3_SWEEP(2, 1, MASKED, first, count);                                         \
+        else if (edge == 2) FC_S3_SWEEP(2, 2, MASKED, first, count);                                         \
+        else FC_S3_SWEEP(2, 3, MASKED, first, count);                                                        \
     } while (0)
-            if (whole > 0) {
-                if (edge) FC_S3_SWEEP_U(1, 0, 0, whole);
-                else FC_S3_SWEEP_U(0, 0, 0, whole);
-            }
-            if (whole < n) {
-                if (edge) FC_S3_SWEEP_U(1, 1, whole, n - whole);
-                else FC_S3_SWEEP_U(0, 1, whole, n - whole);
-            }
-#undef FC_S3_SWEEP_U
+            if (whole > 0) FC_S3_SWEEP_M(0, 0, whole);
+            if (whole < n) FC_S3_SWEEP_M(1, whole, n - whole);
+#undef FC_S3_SWEEP_M
 #undef FC_S3_SWEEP
         }
     }
