@@ -44,8 +44,11 @@
  * point, fully unrolled or not), took 1.05-1.25x the time; so did half the
  * folds' adds as FMAs (a * 1 + b), and the tiles' lanes permuted so that the
  * interleave is two in-lane unpacks, and the bias add skipped without a
- * bias, made no difference.  Fetching the output lines for writing while a
- * group's products are computed made 0.97 of it.
+ * bias, made no difference.  Fetching the output lines while a group's
+ * products are computed made 0.97 of it for writing into L1 (prefetchw),
+ * and for reading into L2 a median 0.97 of that (CIFAR's layer in 16
+ * alternating processes, most at 0.95-1.0, three at 1.1-1.3; in the
+ * benchmark beside torch 888-894 us against 909 and 1050 us).
  */
 
 /* The products of point (a, b) for output channels k, k + 1 (both < the
@@ -145,14 +148,14 @@ FC_NAME(fewc_block)(const REAL *const *rows, int64_t ldr, int64_t t0, int64_t C,
     const int64_t Opad = (O + 1) / 2 * 2;
     for (int64_t k0 = 0; k0 < Opad; k0 += 8) {
         const int64_t kn = FC_MIN(8, Opad - k0);
-        /* the output lines the group's channels take, fetched for writing
-         * while their products are computed */
+        /* the output lines the group's channels take, fetched into L2 while
+         * their products are computed */
         for (int64_t kk = 0; kk < kn && k0 + kk < O; kk++)
             for (int r = 0; r < out_rows; r++) {
                 const char *p = (const char *)(y + (k0 + kk) * plane + r * OW);
-                __builtin_prefetch(p, 1);
-                __builtin_prefetch(p + 64, 1);
-                if (NV == 2) __builtin_prefetch(p + 128, 1);
+                __builtin_prefetch(p, 0, 2);
+                __builtin_prefetch(p + 64, 0, 2);
+                if (NV == 2) __builtin_prefetch(p + 128, 0, 2);
             }
         for (int a = 0; a < 4; a++)
             for (int b = 0; b < 4; b++) {
