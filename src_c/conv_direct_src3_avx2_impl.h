@@ -128,39 +128,21 @@ FC_INLINE void FC_NAME(s3_step)(const REAL *row, const VMASK *m, const VEC *wv, 
         }
 }
 
-/* The input rows of a sweep as arithmetic: row k is `base` + k * `step`
- * for lo <= k < hi (rows of the plane) and `zeros` outside (the padding's
- * rows), all at the block's first padded column.  Against loading each
- * step's row from an array of the band's row pointers filled before the
- * sweeps: cache-resident 56x56 planes 0.94-0.96 of the time, 114-wide
- * 0.97 (Zen 4). */
-typedef struct {
-    uintptr_t base, step, zeros;
-    int64_t lo, hi;
-} FC_NAME(s3_rows);
-
-FC_INLINE const REAL *FC_NAME(s3_row)(const FC_NAME(s3_rows) *r, int64_t k)
-{
-    const uintptr_t in = r->base + (uintptr_t)k * r->step;
-    return (const REAL *)(k >= r->lo && k < r->hi ? in : r->zeros);
-}
-
 /* out_rows (>= 1) output rows of the column block of U vectors at output
- * column ow: r gives the sweep's input row k (at padded column 0, moved
- * to the block's here), y its first output row.  The three accumulator
+ * column ow: the sweep's input row k is source row top + k of the H x W
+ * plane (src3_sweep_row: computed at each step, which took 0.94-0.97 of the
+ * time of loading it from an array of the band's row pointers on
+ * cache-resident planes), y its first output row.  The three accumulator
  * sets keep their registers through the sweep (FC_SRC3_SWEEP_STEPS). */
-FC_INLINE void FC_NAME(s3_sweep)(const FC_NAME(s3_rows) *r, int64_t out_rows, int64_t ow, const int U,
-                                 const int EDGE, const int RELU, const int MASKED, const VMASK *m, const VEC *wv,
-                                 VEC b, int tail, int64_t OW, REAL *y, FC_NAME(s3_fetch) *f)
+FC_INLINE void FC_NAME(s3_sweep)(const REAL *plane, int64_t H, int64_t W, int64_t top, const REAL *zeros,
+                                 int64_t pad_left, int64_t out_rows, int64_t ow, const int U, const int EDGE,
+                                 const int RELU, const int MASKED, const VMASK *m, const VEC *wv, VEC b, int tail,
+                                 int64_t OW, REAL *y, FC_NAME(s3_fetch) *f)
 {
     VEC s[3][2];
-    const uintptr_t shift = (uintptr_t)ow * sizeof(REAL);
-    FC_NAME(s3_rows) rb = *r;
-    rb.base += shift;
-    rb.zeros += shift;
 #define FC_S3_STEP(k, NEW, MID, OLD, P)                                                                       \
     do {                                                                                                      \
-        const REAL *row_ = FC_NAME(s3_row)(&rb, k);                                                           \
+        const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, ow, pad_left);              \
         FC_NAME(s3_step)(row_, m, wv, b, RELU, U, EDGE, MASKED, tail, NEW, MID, OLD, s[P], s[((P) + 2) % 3],  \
                          s[((P) + 1) % 3], y + ((k) - 2) * OW + ow);                                          \
         FC_NAME(s3_fetch_step)(f);                                                                            \
@@ -195,13 +177,6 @@ FC_INLINE void FC_NAME(s3_plane)(const REAL *plane, int64_t H, int64_t W, int64_
     const int64_t masked_from = tail < VL ? out_rows - (VL - tail + OW - 1) / OW : out_rows;
     for (int64_t r0 = 0; r0 < out_rows; r0 += band) {
         const int64_t n = FC_MIN(band, out_rows - r0);
-        /* the band's input rows, at padded column 0: source rows top + r0 + k */
-        FC_NAME(s3_rows) rows;
-        rows.step = (uintptr_t)(W * (int64_t)sizeof(REAL));
-        rows.base = (uintptr_t)plane + (uintptr_t)(top + r0) * rows.step - (uintptr_t)pad_left * sizeof(REAL);
-        rows.zeros = (uintptr_t)zeros - (uintptr_t)pad_left * sizeof(REAL);
-        rows.lo = -(top + r0);
-        rows.hi = H - (top + r0);
         /* blocks of two vectors (a last single one at the left), right to
          * left, so that a whole partial vector's overflow into the next row
          * is stored over afterwards */
@@ -218,16 +193,11 @@ FC_INLINE void FC_NAME(s3_plane)(const REAL *plane, int64_t H, int64_t W, int64_
                 for (int j = 0; j < 3; j++) m[u * 3 + j] = FC_NAME(s3_mask)(c0 + u * VL + j, W);
             const int64_t whole = v + U == vectors ? FC_MAX(0, FC_MIN(n, masked_from - r0)) : n;
 #define FC_S3_SWEEP(U_, EDGE, MASKED, first, count)                                                         \
-    do {                                                                                                     \
-        FC_NAME(s3_rows) sub = rows;                                                                         \
-        sub.base += (uintptr_t)(first) * sub.step;                                                           \
-        sub.lo -= (first);                                                                                   \
-        sub.hi -= (first);                                                                                   \
-        FC_NAME(s3_sweep)(&sub, count, ow, U_, EDGE, RELU, MASKED, m, wv, b, tail, OW, y + (r0 + (first)) * OW, &f); \
-    } while (0)
+    FC_NAME(s3_sweep)(plane, H, W, top + r0 + (first), zeros, pad_left, count, ow, U_, EDGE, RELU, MASKED, m, wv, b, \
+                      tail, OW, y + (r0 + (first)) * OW, &f)
 #define FC_S3_SWEEP_M(MASKED, first, count)                                                                  \
     do {                                                                                                     \
-        if (U == 1) {                                                                                 \
+        if (U == 1) {                                                                                        \
             if (edge) FC_S3_SWEEP(1, 1, MASKED, first, count);                                               \
             else FC_S3_SWEEP(1, 0, MASKED, first, count);                                                    \
         } else if (edge == 0) FC_S3_SWEEP(2, 0, MASKED, first, count);                                       \
