@@ -509,7 +509,30 @@ FC_INLINE const REAL *FC_NAME(src3_sweep_row)(const REAL *plane, int64_t H, int6
  * 0.87 between torch's calls as in the benchmark, 0.84 back to back (two
  * threads, cold, 0.90); 8 x 64 planes of 112x112 0.87 cold, 0.92 warm; the
  * 512x512 image 0.79 cold, 1.01 warm; 28x28 planes 1.01-1.02.  Fetching
- * for writing (prefetchw) into L1 did no better (1.00). */
+ * for writing (prefetchw) into L1 did no better (1.00).
+ *
+ * Winograd F(2, 3) along the rows was measured against this kernel
+ * (float32, Zen 4, one thread) and not taken.  Each output column pair was
+ * computed from 4 transformed inputs: even and odd columns split within
+ * 128-bit lanes (vshufps), and swept down the plane in blocks of 32
+ * columns, the three accumulator sets as here.  That is 12 multiplies per
+ * 32 outputs where this kernel takes 18 FMAs, plus 8 adds and 6 shuffles.
+ * - Planes whose width fills the blocks (32 or 64 columns, unpadded):
+ *   0.64-0.76 of the time.
+ * - 56x56 padded planes: 0.95-0.96. The blocks compute 64 columns for 56
+ *   (HALF has no counterpart, since a lane holds a column pair), and both
+ *   blocks take masked loads at the row's ends.
+ * - Planes streamed from memory as in dw-128x56: 0.93-0.97.
+ * - Both blocks in one step: no better (GCC spilled the 24 accumulators).
+ * - Down the columns instead, with row pairs as the pairs:
+ *   - taps as unaligned loads: 1.38x the time (every 64-byte load splits
+ *     a line);
+ *   - taps as lane shifts of the transformed rows: 1.17x.
+ * - At AVX2, 16 registers do not hold both the 12 accumulators and the 12
+ *   transformed weights: 1.00-1.04x the AVX2 kernel's time on planes that
+ *   fill the blocks, 1.7x on 56x56 padded planes.
+ * A gain of about 5% on the layer was not worth results that differ in the
+ * last bits from the AVX2 kernel's. */
 #define FC_DIRECT_SRC3_AHEAD 6144
 /* grad_weight's in-place kernels (gw_src3_*) fetch into L1, 3 KB ahead. */
 #define FC_DIRECT_GW_SRC3_AHEAD 3072
