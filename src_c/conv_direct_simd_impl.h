@@ -524,6 +524,8 @@ FC_INLINE const REAL *FC_NAME(src3_sweep_row)(const REAL *plane, int64_t H, int6
  *   blocks take masked loads at the row's ends.
  * - Planes streamed from memory as in dw-128x56: 0.93-0.97.
  * - Both blocks in one step: no better (GCC spilled the 24 accumulators).
+ * - One Winograd block of 32 columns, with this kernel's direct sums for the
+ *   other 24 in the same step: 0.96-1.07x.
  * - Down the columns instead, with row pairs as the pairs:
  *   - taps as unaligned loads: 1.38x the time (every 64-byte load splits
  *     a line);
