@@ -1561,7 +1561,12 @@ static void FC_NAME(stream_out_and_clear)(REAL *FC_RESTRICT dst, REAL *FC_RESTRI
  * ordered so that in-lane unpacks interleave the cells): against the
  * scatter, Zen 4 at AVX2, (8, 64, 112, 112), float32 0.45-0.46 of the time,
  * the 2x2 training step 0.66-0.70 on one thread and 0.77-0.81 on two;
- * float64 0.48-0.53, its step 0.78-0.81.  The baseline level scatters. */
+ * float64 0.48-0.53, its step 0.78-0.81.  Written the same way at AVX2
+ * (8 outputs a vector, the offsets' low 32 bits packed from the int64
+ * halves), the 3x3 stride-2 windows took 1.45-1.57x the scatter's time on
+ * a cache-resident (1, 8, 112, 112) and 0.87-1.12 on (8, 64, 112, 112):
+ * its 12 compares and 3 masked rows a vector spilled from 16 registers.
+ * AVX2 scatters them.  The baseline level scatters. */
 int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
 {
     const fc_pool_job *job = (const fc_pool_job *)vjob;
