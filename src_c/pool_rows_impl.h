@@ -1506,8 +1506,9 @@ static int FC_NAME(max_backward_windows3)(const fc_geom *g, const REAL *grad_y, 
  * place and scattering into it read each of its lines from memory before
  * writing it back.  The same sums in the same order: the same bits.
  * Against that, AMD EPYC Zen 4, processes alternated, the backward of 3x3
- * stride-2 padding-1 pooling on (8, 64, 112, 112): 0.77-0.83 of the time
- * on one thread at AVX-512 and at AVX2, 0.67-0.91 and 0.72-0.90 on two.
+ * stride-2 padding-1 pooling on (8, 64, 112, 112): on one thread 0.77-0.82
+ * of the time at AVX-512 and 0.76-0.83 at AVX2, on two 0.67-0.91 and
+ * 0.72-0.90.
  * In float32 (at AVX2, where that shape is scattered) it took 0.89-0.96 of
  * the time on one thread but 0.80-1.22 (median 1.03) on two, its training
  * step 1.0-1.09 on two: float32 keeps the clear in place. */
