@@ -1622,10 +1622,10 @@ int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
         }
 #ifdef FC_POOL_SCATTER_STREAM
         /* the task's zeroed scratch plane takes the scatter and goes out */
-        REAL *FC_RESTRICT target = scratch ? scratch : grad_x;
+        REAL *target = scratch ? scratch : grad_x;
         if (!scratch) memset(grad_x, 0, (size_t)plane_in * sizeof(REAL));
 #else
-        REAL *FC_RESTRICT target = grad_x;
+        REAL *target = grad_x;
         memset(grad_x, 0, (size_t)plane_in * sizeof(REAL));
 #endif
         int64_t p = 0;
