@@ -1532,7 +1532,7 @@ static void FC_NAME(stream_out_and_clear)(REAL *FC_RESTRICT dst, REAL *FC_RESTRI
     const VEC zero = vset1((REAL)0);
     for (; i + per_line <= n; i += per_line)
         for (int64_t v = i; v < i + per_line; v += VLEN) {
-            vstream(dst + v, vload(scratch + v), (int64_t)(VLEN * sizeof(REAL)));
+            FC_NAME(out_store)(dst + v, vload(scratch + v), 1);
             vstore(scratch + v, zero);
         }
     for (; i < n; i++) {
@@ -1623,11 +1623,10 @@ int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
 #ifdef FC_POOL_SCATTER_STREAM
         /* the task's zeroed scratch plane takes the scatter and goes out */
         REAL *target = scratch ? scratch : grad_x;
-        if (!scratch) memset(grad_x, 0, (size_t)plane_in * sizeof(REAL));
 #else
         REAL *target = grad_x;
-        memset(grad_x, 0, (size_t)plane_in * sizeof(REAL));
 #endif
+        if (target == grad_x) memset(grad_x, 0, (size_t)plane_in * sizeof(REAL));
         int64_t p = 0;
 #if defined(__GNUC__) || defined(__clang__)
         const int64_t ahead = 256;   /* outputs: 1-2 KB of each stream */
