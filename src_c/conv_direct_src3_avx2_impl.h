@@ -35,6 +35,22 @@
  * float32 0.85 but float64 1.1-1.25x the time (the fetch instructions
  * outnumber the arithmetic there).
  *
+ * Blocks of three vectors were measured again against this kernel, with
+ * their nine accumulators as named variables (kept in arrays, GCC stored
+ * every accumulator to the stack after each FMA) and each variant of the
+ * sweep a function of its own (inlined among the others, GCC left most
+ * weights in memory as FMA operands).  Alone in a C harness, on rows with
+ * no edges, such a sweep ran at 94% of the FMA bound; in this kernel, with
+ * the fetch, cache-resident float32 planes (Zen 4, alternating runs) took
+ * 1.04x the time 50 columns wide, 1.08-1.14x 74 and 98 wide, 56x56 padded
+ * planes 1.07x, and without the fetch 0.98x.  Blocks of two are near the
+ * FMA bound already on rows without edges; what keeps a 56x56 plane at
+ * about 75% of it is elsewhere: its last single-vector block (a sweep of
+ * three FMA chains, about 55%), the masked loads at the row's ends (three
+ * a step in an edge block: 1.12x a block's time), the fetch, and the
+ * plane's set-up outside the sweeps (about a tenth of a cache-resident
+ * 48-wide plane's time).
+ *
  * Vectors whose loads stay inside the row use plain loads; those at the
  * row's ends use masked loads, whose masked-off lanes read zeros and touch
  * no memory, so the zeros of the padding enter the sums as a padded row's
