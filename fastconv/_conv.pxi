@@ -5,6 +5,7 @@ cdef extern from "fastconv.h" nogil:
     int fc_conv2d_f32(const fc_geom *g, const float *x, const float *weight, const float *bias, float *y, int relu)
     int fc_conv2d_f64(const fc_geom *g, const double *x, const double *weight, const double *bias, double *y, int relu)
     const char *fc_conv2d_kernel(const fc_geom *g, int f64)
+    int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
     int fc_im2col_f32(const fc_geom *g, const float *x, float *cols)
     int fc_im2col_f64(const fc_geom *g, const double *x, double *cols)
     int fc_col2im_f32(const fc_geom *g, const float *cols, float *x)
@@ -46,6 +47,13 @@ def conv2d_kernel(tuple geom, bint f64):
     SIMD level: "winograd", "direct", "pixels", "reference" or "gemm"."""
     cdef fc_geom g = make_geom(geom)
     return fc_conv2d_kernel(&g, f64).decode("ascii")
+
+
+def conv2d_winograd_tile(tuple geom, bint f64):
+    """Where conv2d_kernel says "winograd": the side of the output tiles its
+    transforms compute, 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3)); else 0."""
+    cdef fc_geom g = make_geom(geom)
+    return fc_conv2d_winograd_tile(&g, f64)
 
 
 def im2col(tuple geom, cnp.ndarray x, cnp.ndarray cols):

@@ -41,6 +41,12 @@ const char *fc_conv2d_kernel(const fc_geom *g, int f64)
     return names[fc_conv2d_pick(g, f64 ? sizeof(double) : sizeof(float))];
 }
 
+int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
+{
+    if (fc_conv2d_pick(g, f64 ? sizeof(double) : sizeof(float)) != FC_CONV_WINOGRAD) return 0;
+    return fc_conv2d_winograd_f4(g, f64 ? sizeof(double) : sizeof(float)) ? 4 : 2;
+}
+
 #define REAL float
 #define FC_NAME(name) name##_f32
 #define GEMM_MR FC_GEMM_MR_F32

@@ -71,6 +71,28 @@ static int fc_wino_fewc_suits(const fc_geom *g, size_t real_size)
            (double)g->O * (double)g->OH * (double)g->OW <= (double)FC_WINO_FEWC_MAX_OUT;
 }
 
+int fc_wino4_fewc_suits(const fc_geom *g)
+{
+    const int64_t tiles = (g->OW + 3) / 4, tile_rows = (g->OH + 3) / 4, vectors = (tiles + 7) / 8;
+    /* the lanes the blocks compute, 16 outputs each, at least 9/16 outputs */
+    return 16.0 * (double)g->OH * (double)g->OW >= 9.0 * 16.0 * (double)tile_rows * (double)(vectors * 8) &&
+           (double)g->O * (double)g->OH * (double)g->OW <= (double)FC_WINO4_FEWC_MAX_OUT;
+}
+
+int fc_conv2d_winograd_f4(const fc_geom *g, size_t real_size)
+{
+#ifdef FC_HAVE_WINOGRAD
+    /* the F(2x2, 3x3) driver hands its undilated few-channel convs at AVX2
+     * (fc_wino_fewc) to it */
+    return fc_simd_level() == FC_SIMD_AVX2 && g->dilation_h == 1 && g->dilation_w == 1 &&
+           g->C < FC_WINO_AVX2_MIN_C && fc_wino_fewc_suits(g, real_size) && fc_wino4_fewc_suits(g);
+#else
+    (void)g;
+    (void)real_size;
+    return 0;
+#endif
+}
+
 int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 {
 #ifdef FC_HAVE_WINOGRAD
@@ -117,18 +139,30 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 #define REAL float
 #define FC_NAME(name) name##_f32
 #define WINO_FEWC_KERNEL fc_wino_fewc_avx2_f32
+#define WINO4_SUITS(g) fc_conv2d_winograd_f4((g), sizeof(float))
+#define WINO4_CONV fc_conv2d_winograd4_fewc_avx2_f32
+#define WINO4_FINITE fc_wino4_all_finite_avx2_f32
 #include "deinterleave_impl.h"
 #include "conv_winograd_impl.h"
 #undef REAL
 #undef FC_NAME
 #undef WINO_FEWC_KERNEL
+#undef WINO4_SUITS
+#undef WINO4_CONV
+#undef WINO4_FINITE
 
 #define REAL double
 #define FC_NAME(name) name##_f64
 #define WINO_FEWC_KERNEL NULL
+#define WINO4_SUITS(g) ((void)(g), 0)
+#define WINO4_CONV(g, x, weight, bias, y, relu) FC_OK
+#define WINO4_FINITE(x, n) 0
 #include "deinterleave_impl.h"
 #include "conv_winograd_impl.h"
 #undef REAL
 #undef FC_NAME
 #undef WINO_FEWC_KERNEL
+#undef WINO4_SUITS
+#undef WINO4_CONV
+#undef WINO4_FINITE
 #endif

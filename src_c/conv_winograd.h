@@ -57,8 +57,10 @@ extern "C" {
 #define FC_WINO_AVX2_MIN_C 16
 #define FC_WINO_FEWC_MIN_C 2
 #define FC_WINO_FEWC_MAX_C 4
-/* Output values an image at most for fc_wino_fewc (see conv_winograd.c). */
+/* Output values an image at most for fc_wino_fewc (see conv_winograd.c),
+ * and for its F(4x4, 3x3) counterpart (fc_wino4_fewc_suits). */
 #define FC_WINO_FEWC_MAX_OUT (1 << 20)
+#define FC_WINO4_FEWC_MAX_OUT (1 << 18)
 /* Tile rows per task at most (a plane's tile rows go to the fewest bands
  * this long, as even as they come, or more where the images alone are
  * fewer tasks than the threads; see fc_wino_bands), and the tile rows a
@@ -111,6 +113,12 @@ static inline int64_t fc_wino_lanes(size_t real_size)
 /* Nonzero when g in the given element size (4 or 8 bytes) takes the
  * Winograd kernels at the current SIMD level. */
 int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size);
+/* Nonzero where such a g takes F(4x4, 3x3) (fc_wino4_fewc_suits), zero
+ * where F(2x2, 3x3).  F(4x4, 3x3) then takes inputs whose values are all
+ * finite: its transforms would carry an infinity or NaN into outputs of the
+ * tile whose windows do not hold it (an infinity into terms that cancel),
+ * where F(2x2, 3x3)'s reach exactly the outputs whose windows hold it. */
+int fc_conv2d_winograd_f4(const fc_geom *g, size_t real_size);
 
 /* For g with dilation 2: *t = the undilated conv giving output phase
  * (p, q) (outputs (2i + p, 2j + q)) from one phase of the input (rows 2i + a,
@@ -164,6 +172,16 @@ FC_WINO_BLOCK(double, f64)
     (const REAL *const *rows, int64_t ldr, int64_t t0, int64_t C, const REAL *U, int64_t O, const REAL *bias, \
      int relu, int64_t cols, int out_rows, REAL *y, int64_t plane, int64_t OW, REAL *V)
 void fc_wino_fewc_avx2_f32 FC_WINO_FEWC_ARGS(float);
+
+/* Nonzero where g (float32, taken by fc_wino_fewc at the AVX2 level) goes
+ * to the F(4x4, 3x3) kernel instead (conv_winograd4_fewc_impl.h), which
+ * then runs the whole conv: NCHW, outputs fully overwritten, FC_OK /
+ * FC_ENOMEM. */
+int fc_wino4_fewc_suits(const fc_geom *g);
+/* Nonzero where the n values at x are all finite. */
+int fc_wino4_all_finite_avx2_f32(const float *x, int64_t n);
+int fc_conv2d_winograd4_fewc_avx2_f32(const fc_geom *g, const float *x, const float *weight, const float *bias,
+                                      float *y, int relu);
 #endif
 
 #ifdef __cplusplus

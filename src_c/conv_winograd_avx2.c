@@ -18,6 +18,7 @@
 #ifdef FC_HAVE_WINOGRAD
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 /* v stays in a register (an empty asm takes and gives it back). */
 #define WINO_IN_REGISTER(v) __asm__ volatile("" : "+x"(v))
@@ -88,6 +89,7 @@ static inline __attribute__((always_inline)) void wino_store_first_f64(double *p
 #define WINO_BLOCK4 0
 #define WINO_FEWC 1
 #include "conv_winograd_kernels_impl.h"
+#include "conv_winograd4_fewc_impl.h"
 
 #define REAL double
 #define FC_NAME(name) name##_avx2_f64

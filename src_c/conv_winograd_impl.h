@@ -337,6 +337,9 @@ int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *wei
     int64_t kb;
     FC_NAME(wino_fewc_fn) fewc;
     const FC_NAME(wino_block_fn) block = FC_NAME(wino_kernel)(g->C, &kb, &fewc);
+    /* F(4x4, 3x3) instead of fc_wino_fewc on finite inputs (fc_conv2d_winograd_f4) */
+    if (fewc && WINO4_SUITS(g) && WINO4_FINITE(x, g->N * g->C * g->H * g->W))
+        return WINO4_CONV(g, x, weight, bias, y, relu);
     const int64_t passes = (g->O + kb - 1) / kb;
     REAL *U = (REAL *)fc_aligned_alloc((size_t)(passes * 16 * kb * g->C) * sizeof(REAL));
     if (!U) return FC_ENOMEM;

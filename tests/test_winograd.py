@@ -12,7 +12,10 @@ the blocks take 4 output channels a pass (fc_wino_block4), below it 2; at
 AVX2 2 (fc_wino_block2_avx2), or, on 2 to 4 float32 input channels, two
 vectors of tiles of one tile row at once, every output channel
 (fc_wino_fewc_avx2_f32: one tile row a block, at most 2^20 output values an
-image, undilated).  The shapes differ by level where the
+image, undilated), or where their 4x4 tiles fill 9/16 of the lanes and an
+image has at most 2^18 outputs the F(4x4, 3x3) kernel
+(conv_winograd4_fewc_impl.h, asserted by _core.conv2d_winograd_tile; an
+input with an infinity or NaN goes to fc_wino_fewc).  The shapes differ by level where the
 lanes or the channel minimum do (the CI runs the suite at both).  With
 dilation 2 each of the four output phases (every other row and column) is
 an undilated conv of one input phase, run by the same kernels when every
@@ -190,6 +193,72 @@ def test_forward_few_input_channels(case, fused):
     check_forward(x_shape, w_shape, padding, np.float32, fused)
 
 
+# (label, x shape, weight shape, padding), float32, 2 to 4 input channels,
+# whose tiles at AVX2 are F(4x4, 3x3)'s (conv_winograd4_fewc_impl.h; at
+# AVX-512 fc_wino_block2 takes them): blocks of two vectors of 8 tiles from
+# two tile rows (32 columns) or one (80 columns: three vectors a row, the
+# pairs crossing rows, the last vector 4 tiles); last tile rows of 3, 2 and
+# 1 output rows and last tiles of 2 and 3 columns (partial stores); output
+# channel counts that leave the last group of 4 one pair (9: half of it
+# padding; 17, 64); a left padding past a tile (the row's phases shifted by
+# more than a tile); no padding; outputs over 2^17 an image (the blocks
+# fetch their output lines) and a lone last vector of a task's tiles.
+WINO4_CASES = [
+    ("cifar-3to64", (2, 3, 32, 32), (64, 3, 3, 3), 1),
+    ("short-rows-and-columns", (1, 2, 31, 30), (9, 2, 3, 3), 1),
+    ("three-vectors-a-row", (1, 4, 21, 80), (17, 4, 3, 3), 1),
+    ("left-padding-past-a-tile", (2, 3, 20, 26), (16, 3, 3, 3), ((3, 1), (6, 2))),
+    ("valid", (3, 2, 40, 28), (12, 2, 3, 3), 0),
+    ("fetched-output-lines", (1, 3, 48, 48), (64, 3, 3, 3), 1),
+    ("lone-last-vector", (1, 3, 20, 30), (10, 3, 3, 3), 1),
+]
+
+
+def winograd_tile(x_shape, w_shape, padding, dtype=np.float32, dilation=1):
+    g = conv_geometry(x_shape, w_shape, 1, padding, dilation, 1)
+    return _core.conv2d_winograd_tile(tuple(g), np.dtype(dtype) == np.float64)
+
+
+@pytest.mark.parametrize("fused", ["plain", "bias", "bias+relu"])
+@pytest.mark.parametrize("case", WINO4_CASES, ids=[case[0] for case in WINO4_CASES])
+def test_forward_4x4_tiles(case, fused):
+    _, x_shape, w_shape, padding = case
+    assert winograd_tile(x_shape, w_shape, padding) == (2 if AVX512 else 4)
+    check_forward(x_shape, w_shape, padding, np.float32, fused)
+
+
+@pytest.mark.skipif(AVX512, reason="F(4x4, 3x3) runs at the AVX2 level")
+def test_4x4_tiles_where_they_fill_the_lanes_and_l2():
+    # fc_wino_fewc's shapes whose 4x4 tiles fill at least 9/16 of the lanes
+    # computed, at most 2^18 outputs an image; F(2x2, 3x3) takes the others
+    assert winograd_tile((1, 3, 32, 32), (64, 3, 3, 3), 1) == 4
+    assert winograd_tile((1, 3, 32, 36), (64, 3, 3, 3), 1) == 4     # 9 tiles in 16 lanes
+    assert winograd_tile((1, 3, 32, 16), (64, 3, 3, 3), 1) == 2     # 4 tiles in 8 lanes
+    assert winograd_tile((1, 3, 64, 64), (64, 3, 3, 3), 1) == 4     # 2^18 outputs
+    assert winograd_tile((1, 3, 64, 68), (64, 3, 3, 3), 1) == 2
+    assert winograd_tile((1, 16, 32, 32), (64, 16, 3, 3), 1) == 2   # fc_wino_block2_avx2's channels
+    assert winograd_tile((1, 3, 32, 32), (64, 3, 3, 3), 1, np.float64) == 0
+    assert winograd_tile((1, 1, 32, 32), (64, 1, 3, 3), 1) == 0     # the direct kernel's
+    assert winograd_tile((1, 3, 32, 32), (64, 3, 3, 3), 2, dilation=2) == 0
+
+
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_nonfinite_input_stays_inside_its_windows_on_few_channels(value):
+    # F(4x4, 3x3) would carry them into outputs of the tile whose windows do
+    # not hold them; such inputs take F(2x2, 3x3), whose transforms do not
+    x, weight, bias = make_inputs((2, 3, 32, 32), (64, 3, 3, 3), np.float32)
+    x[1, 2, 9, 10] = value
+    result = fastconv.conv2d(x, weight, bias, padding=1)
+    touched = np.zeros(result.shape, bool)
+    touched[1, :, 8:11, 9:12] = True
+    assert not np.isfinite(result[touched]).any()
+    clean = np.where(np.isfinite(x), x, 0)
+    expected = reference_forward(clean, weight, bias, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    scale = term_scale(clean, weight, (1, 1), (1, 1, 1, 1), (1, 1), 1) + np.abs(bias)[None, :, None, None]
+    assert_close(np.where(touched, 0, result), np.where(touched, 0, expected), np.float32, scale=scale,
+                 context=f"finite outputs beside an input {value}")
+
+
 @pytest.mark.skipif(AVX512, reason="fc_wino_fewc runs at the AVX2 level")
 def test_few_channel_blocks_take_what_they_win_on():
     # 2 to 4 float32 channels; not 1 (the direct kernel's 9 FMAs an output
@@ -209,15 +278,20 @@ def test_few_channel_blocks_take_what_they_win_on():
     assert not winograd((1, 3, 128, 130), (64, 3, 3, 3))
 
 
-def test_few_channel_blocks_bitwise_identical_across_thread_counts():
-    # 3 images x 3 bands at one thread, more tasks at two
-    x, weight, bias = make_inputs((3, 3, 48, 48), (17, 3, 3, 3), np.float32)
+@pytest.mark.parametrize("shape", [((3, 3, 48, 48), (17, 3, 3, 3)), ((2, 2, 60, 30), (9, 2, 3, 3))],
+                         ids=["three-images", "odd-vectors-a-band"])
+def test_few_channel_blocks_bitwise_identical_across_thread_counts(shape):
+    # 3 images x 3 bands at one thread, more tasks at more threads; at AVX2
+    # F(4x4, 3x3), whose blocks pair a task's vectors of tiles, so that
+    # bands of odd vector counts end on a lone one
+    x, weight, bias = make_inputs(*shape, np.float32)
     assert kernel_for(x.shape, weight.shape, 1, np.float32) == "winograd"
     with fastconv.threads(1):
         one = fastconv.conv2d(x, weight, bias, padding=1, activation="relu")
-    with fastconv.threads(2):
-        two = fastconv.conv2d(x, weight, bias, padding=1, activation="relu")
-    assert one.tobytes() == two.tobytes()
+    for count in (2, 3, 7):
+        with fastconv.threads(count):
+            many = fastconv.conv2d(x, weight, bias, padding=1, activation="relu")
+        assert many.tobytes() == one.tobytes(), f"{count} threads differ from 1"
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
