@@ -51,7 +51,8 @@ def conv2d_kernel(tuple geom, bint f64):
 
 def conv2d_winograd_tile(tuple geom, bint f64):
     """Where conv2d_kernel says "winograd": the side of the output tiles its
-    transforms compute, 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3)); else 0."""
+    transforms compute, 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3), on inputs whose
+    values are all finite; others take F(2x2, 3x3)); else 0."""
     cdef fc_geom g = make_geom(geom)
     return fc_conv2d_winograd_tile(&g, f64)
 

@@ -71,13 +71,20 @@ static int fc_wino_fewc_suits(const fc_geom *g, size_t real_size)
            (double)g->O * (double)g->OH * (double)g->OW <= (double)FC_WINO_FEWC_MAX_OUT;
 }
 
-int fc_wino4_fewc_suits(const fc_geom *g)
+#ifdef FC_HAVE_WINOGRAD
+/* Whether the F(4x4, 3x3) kernel takes g, one fc_wino_fewc would take:
+ * its 4x4 tiles fill at least 9/16 of the lanes its blocks compute, and
+ * an image has at most FC_WINO4_FEWC_MAX_OUT outputs (its block's outputs
+ * streamed to memory, 3 -> 64 channels on 64x72 planes took 1.07-1.25x
+ * fc_wino_fewc's time). */
+static int fc_wino4_fewc_suits(const fc_geom *g)
 {
     const int64_t tiles = (g->OW + 3) / 4, tile_rows = (g->OH + 3) / 4, vectors = (tiles + 7) / 8;
     /* the lanes the blocks compute, 16 outputs each, at least 9/16 outputs */
     return 16.0 * (double)g->OH * (double)g->OW >= 9.0 * 16.0 * (double)tile_rows * (double)(vectors * 8) &&
            (double)g->O * (double)g->OH * (double)g->OW <= (double)FC_WINO4_FEWC_MAX_OUT;
 }
+#endif
 
 int fc_conv2d_winograd_f4(const fc_geom *g, size_t real_size)
 {

@@ -173,12 +173,10 @@ FC_WINO_BLOCK(double, f64)
      int relu, int64_t cols, int out_rows, REAL *y, int64_t plane, int64_t OW, REAL *V)
 void fc_wino_fewc_avx2_f32 FC_WINO_FEWC_ARGS(float);
 
-/* Nonzero where g (float32, taken by fc_wino_fewc at the AVX2 level) goes
- * to the F(4x4, 3x3) kernel instead (conv_winograd4_fewc_impl.h), which
- * then runs the whole conv: NCHW, outputs fully overwritten, FC_OK /
- * FC_ENOMEM. */
-int fc_wino4_fewc_suits(const fc_geom *g);
-/* Nonzero where the n values at x are all finite. */
+/* The F(4x4, 3x3) kernel (conv_winograd4_fewc_impl.h) for a float32 g that
+ * fc_conv2d_winograd_f4 gives it, the whole conv: NCHW, outputs fully
+ * overwritten, FC_OK / FC_ENOMEM; and whether the n values at x are all
+ * finite (which it needs). */
 int fc_wino4_all_finite_avx2_f32(const float *x, int64_t n);
 int fc_conv2d_winograd4_fewc_avx2_f32(const fc_geom *g, const float *x, const float *weight, const float *bias,
                                       float *y, int relu);

@@ -83,7 +83,8 @@ int fc_conv2d_f64(const fc_geom *g, const double *x, const double *weight,
  * current SIMD level: "winograd", "direct", "pixels", "reference" or "gemm". */
 const char *fc_conv2d_kernel(const fc_geom *g, int f64);
 /* Where that family is "winograd": the output tile's side, 2 (F(2x2, 3x3))
- * or 4 (F(4x4, 3x3)); else 0. */
+ * or 4 (F(4x4, 3x3), on inputs whose values are all finite; others take
+ * F(2x2, 3x3)); else 0. */
 int fc_conv2d_winograd_tile(const fc_geom *g, int f64);
 
 /* cols (N, C*KH*KW, OH*OW), row index (c*KH + i)*KW + j, as torch unfold. */
