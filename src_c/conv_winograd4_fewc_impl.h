@@ -165,10 +165,15 @@ static inline __attribute__((always_inline)) void wino4_out(const float *mb, con
                 _mm_storeu_ps(row + 16 + 4 * q, _mm256_extractf128_ps(w[q], 1));
             }
         } else {
-            for (int q = 0; q < 4; q++) {
-                const __m256 o = _mm256_permute2f128_ps(w[2 * (q & 1)], w[2 * (q & 1) + 1], q < 2 ? 0x20 : 0x31);
-                if (q * W4_VL < cols) wino_store_first_f32(row + q * W4_VL, FC_MIN(W4_VL, cols - q * W4_VL), o);
-            }
+            /* tiles 0-1, 2-3, 4-5 and 6-7: the permutes' selectors are
+             * immediates, so written out (an unoptimised build keeps loops) */
+            __m256 o[4];
+            o[0] = _mm256_permute2f128_ps(w[0], w[1], 0x20);
+            o[1] = _mm256_permute2f128_ps(w[2], w[3], 0x20);
+            o[2] = _mm256_permute2f128_ps(w[0], w[1], 0x31);
+            o[3] = _mm256_permute2f128_ps(w[2], w[3], 0x31);
+            for (int q = 0; q < 4 && q * W4_VL < cols; q++)
+                wino_store_first_f32(row + q * W4_VL, FC_MIN(W4_VL, cols - q * W4_VL), o[q]);
         }
     }
 }
