@@ -2,7 +2,7 @@
  * Winograd F(4x4, 3x3) for 2 to 4 float32 input channels at the AVX2 level
  * (see conv_winograd.h, fc_conv2d_winograd4_fewc_avx2_f32): included by
  * conv_winograd_avx2.c after its float32 kernels, whose wino_store_first_f32
- * it uses.
+ * and products of a pair of output channels (fewc_pair_avx2_f32) it uses.
  *
  * Each 4x4 block of outputs (a tile) comes from the 6x6 input patch under
  * it as Y = A^T [sum over c of (G g_c G^T) . (B^T d_c B)] A, with the
@@ -203,33 +203,9 @@ wino4_block(const wino4_vec *vecs, int64_t ldr, int64_t C, const float *U, int64
             for (int c = 0; c < CC; c++)
                 for (int t = 0; t < NV; t++) v[c * 2 + t] = _mm256_load_ps(V + ((t * C + c) * 36 + pt) * W4_VL);
             for (int64_t kk = 0; kk < kn; kk += 2) {
-                const float *u = U + (((k0 + kk) / 2 * 36 + pt) * C) * 2;
-                __m256 p00 = _mm256_setzero_ps(), p01 = p00, p10 = p00, p11 = p00;
-                for (int c = 0; c < CC; c++) {
-                    const __m256 u0 = _mm256_set1_ps(u[c * 2]), u1 = _mm256_set1_ps(u[c * 2 + 1]);
-                    if (c == 0) {
-                        p00 = _mm256_mul_ps(u0, v[0]);
-                        p10 = _mm256_mul_ps(u1, v[0]);
-                        if (NV == 2) {
-                            p01 = _mm256_mul_ps(u0, v[1]);
-                            p11 = _mm256_mul_ps(u1, v[1]);
-                        }
-                    } else {
-                        p00 = _mm256_fmadd_ps(u0, v[c * 2], p00);
-                        p10 = _mm256_fmadd_ps(u1, v[c * 2], p10);
-                        if (NV == 2) {
-                            p01 = _mm256_fmadd_ps(u0, v[c * 2 + 1], p01);
-                            p11 = _mm256_fmadd_ps(u1, v[c * 2 + 1], p11);
-                        }
-                    }
-                }
-                float *m0 = mb + (kk * 36 + pt) * NV * W4_VL, *m1 = m0 + 36 * NV * W4_VL;
-                _mm256_store_ps(m0, p00);
-                _mm256_store_ps(m1, p10);
-                if (NV == 2) {
-                    _mm256_store_ps(m0 + W4_VL, p01);
-                    _mm256_store_ps(m1 + W4_VL, p11);
-                }
+                float *m0 = mb + (kk * 36 + pt) * NV * W4_VL;
+                fewc_pair_avx2_f32(v, U + (((k0 + kk) / 2 * 36 + pt) * C) * 2, 2, 1, m0, m0 + 36 * NV * W4_VL, CC,
+                                   NV);
             }
         }
         for (int64_t kk = 0; kk < kn && k0 + kk < O; kk++) {

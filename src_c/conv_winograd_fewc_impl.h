@@ -51,18 +51,19 @@
  * benchmark beside torch 888-894 us against 909 and 1050 us).
  */
 
-/* The products of point (a, b) for output channels k, k + 1 (both < the
- * packing's padded count) and tile vectors 0 .. NV - 1, CC channels, into
- * mb (channel k's 16 points x 2 vectors, then k + 1's). */
+/* The products of one transform point for two output channels, whose
+ * transforms for input channel c are u[c * ustep] and u[c * ustep + uhalf],
+ * and tile vectors 0 .. NV - 1 (v[c * 2 + t]), CC channels: summed in
+ * channel order, the first a multiply, stored at m0 (the first channel) and
+ * m1, a vector per tile vector.  The F(4x4, 3x3) kernel
+ * (conv_winograd4_fewc_impl.h) multiplies with it too. */
 static inline __attribute__((always_inline)) void
-FC_NAME(fewc_point)(const VEC *v, const REAL *U, int64_t C, int64_t k, int a, int b, REAL *mb, const int CC,
-                    const int NV)
+FC_NAME(fewc_pair)(const VEC *v, const REAL *u, int64_t ustep, int64_t uhalf, REAL *m0, REAL *m1, const int CC,
+                   const int NV)
 {
-    /* U as fc_wino_block2 reads it: pass k / 2, channel k % 2 */
-    const REAL *u = U + ((k / 2 * 4 + b) * C) * 8 + a;
     VEC p00 = VZERO(), p01 = VZERO(), p10 = VZERO(), p11 = VZERO();
     for (int c = 0; c < CC; c++) {
-        const VEC u0 = VSET1(u[c * 8]), u1 = VSET1(u[c * 8 + 4]);
+        const VEC u0 = VSET1(u[c * ustep]), u1 = VSET1(u[c * ustep + uhalf]);
         if (c == 0) {
             p00 = VMUL(u0, v[0]);
             p10 = VMUL(u1, v[0]);
@@ -79,13 +80,24 @@ FC_NAME(fewc_point)(const VEC *v, const REAL *U, int64_t C, int64_t k, int a, in
             }
         }
     }
-    REAL *m0 = mb + (a * 4 + b) * 2 * VL, *m1 = m0 + 32 * VL;
     VSTORE(m0, p00);
     VSTORE(m1, p10);
     if (NV == 2) {
         VSTORE(m0 + VL, p01);
         VSTORE(m1 + VL, p11);
     }
+}
+
+/* The products of point (a, b) for output channels k, k + 1 (both < the
+ * packing's padded count) and tile vectors 0 .. NV - 1, CC channels, into
+ * mb (channel k's 16 points x 2 vectors, then k + 1's). */
+static inline __attribute__((always_inline)) void
+FC_NAME(fewc_point)(const VEC *v, const REAL *U, int64_t C, int64_t k, int a, int b, REAL *mb, const int CC,
+                    const int NV)
+{
+    /* U as fc_wino_block2 reads it: pass k / 2, channel k % 2 */
+    REAL *m0 = mb + (a * 4 + b) * 2 * VL;
+    FC_NAME(fewc_pair)(v, U + ((k / 2 * 4 + b) * C) * 8 + a, 8, 4, m0, m0 + 32 * VL, CC, NV);
 }
 
 /* Output channel k's 2x2 outputs of tile vector t from its products at mb
