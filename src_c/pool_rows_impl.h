@@ -1146,7 +1146,13 @@ static int FC_NAME(avg_windows_tile)(const fc_geom *g)
  * interleave and spread rows.  In-process A/B, one thread: 2x2 stride-2
  * backward of 8x64x112x112 took 0.64 of its time in float32 (0.80 in
  * float64), of 1x64x56x56 (in cache) 0.48, 3x3 stride-3 of 8x64x57x57
- * 0.77. */
+ * 0.77.  Writing 2x2 windows' rows from registers (shares divided in
+ * vectors, each lane doubled by a zip) with non-temporal stores, in passes
+ * over the streaming threshold, was measured against this on
+ * 8x64x112x112, Zen 4 at AVX2, processes alternated: on one thread the
+ * backward took 0.85-0.99 of the time (float64 0.81-0.97) and the
+ * benchmark's training step 0.93-0.96, but on two threads the backward took
+ * 1.04-1.11x and the step 1.14-1.17x.  Plain stores kept. */
 FC_NOINLINE void FC_NAME(avg_backward_tiles)(const fc_pool_job *job, const REAL *grad_y, REAL *grad_x,
                                              const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT share)
 {
