@@ -270,9 +270,32 @@ static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, 
     if (stream) vstream_fence();
     return 1;
 }
+/* Max with indices, 3x3 stride 2 padded by 1, columns first
+ * (scan_row3v_s2): a strict compare, a NaN check, int32 tags and the tie
+ * rule (v > best, or equal with the smaller tag). */
+#define FC_POOL_VFIRST 1
+#define vgt(v, best) _mm256_cmp_ps(v, best, _CMP_GT_OQ)
+#define vunord(a, b) _mm256_cmp_ps(a, b, _CMP_UNORD_Q)
+#define vtake_none() _mm256_setzero_ps()
+#define vtake_or _mm256_or_ps
+#define vtake_any(m) (_mm256_movemask_ps(m) != 0)
+#define vbits_add1(a, k) _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(a), _mm256_set1_epi32(k)))
+#define vtake_tie(best, v, tbest, tv)                                                                        \
+    _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),                                                          \
+                 _mm256_and_ps(_mm256_cmp_ps(v, best, _CMP_EQ_OQ),                                            \
+                               _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_castps_si256(tbest),             \
+                                                                      _mm256_castps_si256(tv)))))
 #define FC_POOL_IN_PLACE 1
 #include "pool_rows_impl.h"
 #undef FC_POOL_IN_PLACE
+#undef FC_POOL_VFIRST
+#undef vgt
+#undef vunord
+#undef vtake_none
+#undef vtake_or
+#undef vtake_any
+#undef vbits_add1
+#undef vtake_tie
 #undef REAL
 #undef FC_POOL_INDEX
 #undef FC_NAME

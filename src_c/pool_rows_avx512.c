@@ -173,10 +173,31 @@ FC_INLINE __m512 vnext1(__m512 cur, __m512 next) { return FC_ALIGNR_PS(next, cur
 FC_INLINE __m512 vnext2(__m512 cur, __m512 next) { return FC_ALIGNR_PS(next, cur, 2); }
 FC_INLINE __m512 vprev1(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev, 15); }
 FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev, 14); }
+/* Max with indices, 3x3 stride 2 padded by 1, columns first
+ * (scan_row3v_s2): see the AVX2 file. */
+#define FC_POOL_VFIRST 1
+#define vgt(v, best) _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ)
+#define vunord(a, b) _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q)
+#define vtake_none() ((__mmask16)0)
+#define vtake_or(a, b) ((__mmask16)((a) | (b)))
+#define vtake_any(m) ((m) != 0)
+#define vbits_add1(a, k) _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(a), _mm512_set1_epi32(k)))
+#define vtake_tie(best, v, tbest, tv)                                                                        \
+    ((__mmask16)(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |                                                    \
+                 _mm512_mask_cmpgt_epi32_mask(_mm512_cmp_ps_mask(v, best, _CMP_EQ_OQ),                        \
+                                              _mm512_castps_si512(tbest), _mm512_castps_si512(tv))))
 #define FC_POOL_DIV 1   /* vmul and vdiv: stride-2 averages divided in registers */
 #define vmul _mm512_mul_ps
 #define vdiv _mm512_div_ps
 #include "pool_rows_impl.h"
+#undef FC_POOL_VFIRST
+#undef vgt
+#undef vunord
+#undef vtake_none
+#undef vtake_or
+#undef vtake_any
+#undef vbits_add1
+#undef vtake_tie
 #undef REAL
 #undef FC_POOL_INDEX
 #undef FC_NAME

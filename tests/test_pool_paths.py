@@ -282,6 +282,37 @@ def test_max_pool2d_3x3_stride_2_windows_that_share_a_row(pad_top, pad_left, dty
         assert np.array_equal(indices, expected_indices), f"indices; {context}"
 
 
+@pytest.mark.parametrize("width", [64, 65, 77, 112, 113])
+def test_max_pool2d_3x3_stride_2_columns_first(width):
+    """float32 3x3 stride-2 windows padded by 1 combine each window's columns first and break
+    ties by index (scan_row3v_s2): the first of the largest in row order must still win where
+    a later column holds it in an earlier row, across +0 and -0, in windows of -inf (the first
+    real cell, not the padding), and in ceil_mode's last windows, which reach past the row's
+    end (a phantom column) and hold one real row.  Rows with a NaN are scanned in order
+    instead; the rows after them return to the column kernel.  Widths fill whole vectors of
+    both levels and leave partial ones."""
+    rng = np.random.default_rng(width)
+    height = 30
+    x = rng.integers(-1, 2, size=(1, 4, height, width)).astype(np.float32)   # ties everywhere
+    x[0, 1] = rng.choice(np.array([-0.0, 0.0], np.float32), size=(height, width))
+    x[0, 2] = -np.inf
+    x[0, 2, ::7, ::5] = rng.integers(-1, 2, size=x[0, 2, ::7, ::5].shape)
+    nans = nans_with_payloads(np.float32, 6)
+    x[0, 3, [3, 4, 17, 17, 29, 29], [0, 9, 20, 21, width - 1, width - 2]] = nans
+    # a later column's earlier row against an earlier column's later row: (r, c + 2) comes first
+    x[0, 0, 10, 19:22] = [1.0, 0.0, 5.0]
+    x[0, 0, 11, 19:22] = [5.0, 0.0, 0.0]
+    # ceil_mode adds the windows that padding 2 at the bottom and right would
+    expected, expected_indices = scan_max_pool2d(x, 3, 2, ((1, 2), (1, 2)))
+    for threads in (1, 2):
+        with fastconv.threads(threads):
+            values, indices = fastconv.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True)
+        context = f"width={width} threads={threads}"
+        assert np.array_equal(values.view(np.uint32), expected.view(np.uint32)), f"value bits; {context}"
+        assert np.array_equal(indices, expected_indices), f"indices; {context}"
+    assert expected_indices[0, 0, 5, 10] == 10 * width + 21
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_max_pool2d_nan_pairs_in_one_window(dtype):
     """Two NaNs and NaN next to +inf in the same 3x3 windows still give NaN."""
