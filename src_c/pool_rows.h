@@ -17,9 +17,9 @@
  * indices scans each window in the reference order instead, so ties and
  * NaNs pick the same position (on AVX-512, and on AVX2 in float32,
  * stride-2 windows 2 or 3 wide read the rows in place, scan_row_s2; in
- * float32, 3x3 windows padded by 1 combine each window's columns first
- * and break ties by index, which gives the same position where no NaN is
- * among the inputs, scan_row3v_s2).
+ * float32, stride-2 windows 3 wide padded by 1 or 2 wide combine each
+ * window's columns first and break ties by index, which gives the same
+ * position where no NaN is among the inputs, scan_rowv_s2).
  * Backward: avg spreads each output row's shares over a padded row and
  * writes every input row once, as the sum of the spread rows covering it
  * (where the windows tile the input, kernel == stride and no padding, each

@@ -270,8 +270,8 @@ static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, 
     if (stream) vstream_fence();
     return 1;
 }
-/* Max with indices, 3x3 stride 2 padded by 1, columns first
- * (scan_row3v_s2): a strict compare, a NaN check, int32 tags and the tie
+/* Max with indices, stride-2 windows 2 or 3 wide, columns first
+ * (scan_rowv_s2): a strict compare, a NaN check, int32 tags and the tie
  * rule (v > best, or equal with the smaller tag). */
 #define FC_POOL_VFIRST 1
 #define vgt(v, best) _mm256_cmp_ps(v, best, _CMP_GT_OQ)

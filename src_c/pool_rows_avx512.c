@@ -173,8 +173,8 @@ FC_INLINE __m512 vnext1(__m512 cur, __m512 next) { return FC_ALIGNR_PS(next, cur
 FC_INLINE __m512 vnext2(__m512 cur, __m512 next) { return FC_ALIGNR_PS(next, cur, 2); }
 FC_INLINE __m512 vprev1(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev, 15); }
 FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev, 14); }
-/* Max with indices, 3x3 stride 2 padded by 1, columns first
- * (scan_row3v_s2): see the AVX2 file. */
+/* Max with indices, stride-2 windows 2 or 3 wide, columns first
+ * (scan_rowv_s2): see the AVX2 file. */
 #define FC_POOL_VFIRST 1
 #define vgt(v, best) _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ)
 #define vunord(a, b) _mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q)

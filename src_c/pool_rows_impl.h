@@ -606,12 +606,12 @@ FC_INLINE void FC_NAME(scan_row3_s2)(const fc_geom *g, const REAL *const *rows, 
 #endif
 
 #ifdef FC_POOL_VFIRST
-/* One block of outputs ow .. ow + VLEN - 1 of scan_row3v_s2 (EDGE: the
+/* One block of outputs ow .. ow + VLEN - 1 of scan_rowv_s2 (EDGE: the
  * block's columns may pass the row's end, loaded through load_cols).
  * Returns 0 where a NaN is among the block's inputs. */
-FC_INLINE int FC_NAME(scan3v_block)(const REAL *const *rows, const VEC *row_tag, const int nrows, int64_t ow,
-                                    int64_t OW, int64_t W, VEC *prev_v, VEC *prev_t, IDXV lane_offsets,
-                                    REAL *y, int64_t *indices, const int EDGE)
+FC_INLINE int FC_NAME(scanv_block)(const REAL *const *rows, const VEC *row_tag, const int nrows, int64_t ow,
+                                   int64_t OW, int64_t W, VEC *prev_v, VEC *prev_t, IDXV lane_offsets,
+                                   REAL *y, int64_t *indices, const int KW, const int pad, const int EDGE)
 {
     VEC v[2], t[2];
     VTAKE nan = vtake_none();
@@ -633,51 +633,68 @@ FC_INLINE int FC_NAME(scan3v_block)(const REAL *const *rows, const VEC *row_tag,
     VEC ve, vo, te, to;
     vstride2_regs(v[0], v[1], &ve, &vo);
     vstride2_regs(t[0], t[1], &te, &to);
-    /* taps 0, 1, 2: columns 2 ow - 1 (the previous block's odd ones), 2 ow, 2 ow + 1 */
-    VEC best = vprev1(*prev_v, vo), tag = vprev1(*prev_t, to);
-    *prev_v = vo;
-    *prev_t = to;
-    const VEC tag1 = vbits_add1(te, 1), tag2 = vbits_add1(to, 2);
-    VTAKE take = vtake_tie(best, ve, tag, tag1);
-    best = vselect(take, best, ve);
-    tag = vselect(take, tag, tag1);
-    take = vtake_tie(best, vo, tag, tag2);
-    best = vselect(take, best, vo);
-    tag = vselect(take, tag, tag2);
+    VEC best, tag;
+    if (pad) {
+        /* taps 0, 1, 2: columns 2 ow - 1 (the previous block's odd ones), 2 ow, 2 ow + 1 */
+        best = vprev1(*prev_v, vo);
+        tag = vprev1(*prev_t, to);
+        *prev_v = vo;
+        *prev_t = to;
+        const VEC tag1 = vbits_add1(te, 1);
+        const VTAKE take = vtake_tie(best, ve, tag, tag1);
+        best = vselect(take, best, ve);
+        tag = vselect(take, tag, tag1);
+    } else {
+        /* taps 0, 1: columns 2 ow, 2 ow + 1 */
+        best = ve;
+        tag = te;
+    }
+    if (KW - pad == 2) {
+        const VEC tag2 = vbits_add1(to, KW - 1);
+        const VTAKE take = vtake_tie(best, vo, tag, tag2);
+        best = vselect(take, best, vo);
+        tag = vselect(take, tag, tag2);
+    }
     FC_NAME(store_scan)(y, indices, ow, OW, best, vidx_from_bits(tag, ow * 2, lane_offsets));
     return 1;
 }
 
-/* 3x3 windows, stride 2 both ways, undilated, padded by 1 column on the
- * left; nrows (1 to 3, a literal) input rows in place.  scan_row_s2's
+/* Windows KW = 2 or 3 wide at stride 2, undilated, padded by pad columns
+ * on the left (1, or 0 or 1 where KW is 2; literals); nrows (1 to 3, a
+ * literal) input rows in place, any stride and dilation down.  scan_row_s2's
  * result, column by column first: without NaNs the scan's rule (take v
  * where v > best) leaves each window's largest value with the smallest
  * flat index among the cells holding it (the first in row order, and
  * where every cell is -inf the first cell), and that pair is the same
  * whatever order the cells are combined in, if ties go to the smaller
  * index.  So each column's rows are combined first (a lower row taken only
- * where strictly greater), and then the window's three columns, where the
- * tie goes to the smaller index (vtake_tie).  The tags are flat indices
- * less 2 (ow + lane); the phantom column left of column 0 carries a tag
+ * where strictly greater), and then the window's columns, where the tie
+ * goes to the smaller index (vtake_tie).  The tags are flat indices less
+ * 2 (ow + lane); the phantom column left of column 0 carries a tag
  * above every real one and -inf, so no real cell loses a tie to it, and
  * columns past the row's end (-inf, from load_cols) come after the
  * window's first cell in row order, so they lose ties too.  Returns 0,
  * the row partly written, where a NaN is among the row's inputs: the
  * caller then scans the row (the NaN rule depends on the order).
  *
- * Against scan_row3_s2 (which scans each window row across and keeps the
- * shared row's scan), float32, AMD EPYC Zen 4, one thread, alternating
- * processes, with the row starts worked out from first_h (before, a
- * vector load read the row pointers just stored one by one, and waited
- * on the stores):
- * - AVX2: (1, 16, 112, 112), in cache, 0.79-0.83 of the time; (8, 64,
- *   112, 112) 0.82-0.86, its training step (with the backward) 0.89-0.98;
- *   on two threads 0.82-0.86 and 0.92-0.94.  The row scans' compares,
- *   blends and deinterleaves, twice an output row, had set the pace.
- * - AVX-512: 0.97-1.00 in cache and 0.99-1.00 from memory; taken there
- *   too, so both levels run the same code. */
-FC_INLINE int FC_NAME(scan_row3v_s2)(const fc_geom *g, const REAL *const *rows, const int64_t *row_starts,
-                                     const int nrows, REAL *y, int64_t *indices)
+ * Against the scans across each window row, float32, AMD EPYC Zen 4, one
+ * thread unless said, alternating processes, (1, 16, 112, 112) in cache
+ * and (8, 64, 112, 112) from memory:
+ * - 3x3 padded by 1, against scan_row3_s2 (which keeps the shared row's
+ *   scan), with the row starts worked out from first_h (before, a vector
+ *   load read the row pointers just stored one by one, and waited on the
+ *   stores): at AVX2 0.79-0.83 of the time in cache, 0.82-0.86 from
+ *   memory, its training step (with the backward) 0.89-0.98; on two
+ *   threads 0.82-0.86 and 0.92-0.94.  The row scans' compares, blends and
+ *   deinterleaves, twice an output row, had set the pace.  At AVX-512
+ *   0.97-1.00 and 0.99-1.00, taken so that both levels run the same code.
+ * - 2x2, against scan_row_s2: unpadded, at AVX2 0.84-0.86 in cache,
+ *   0.83-0.84 from memory, the training step 0.88-0.93, on two threads
+ *   0.85-0.92 and 0.93-0.96; at AVX-512 0.81-0.85, 0.89, the step
+ *   0.93-0.98, on two threads 0.82-0.97 and 0.98-1.03.  Padded by 1, from
+ *   memory: 0.81-0.82 at AVX2, 0.77-0.78 at AVX-512. */
+FC_INLINE int FC_NAME(scan_rowv_s2)(const fc_geom *g, const REAL *const *rows, const int64_t *row_starts,
+                                    const int nrows, REAL *y, int64_t *indices, const int KW, const int pad)
 {
     const int64_t OW = g->OW, W = g->W;
     const IDXV lane_offsets = vidx_lane_ramp(2);
@@ -686,10 +703,12 @@ FC_INLINE int FC_NAME(scan_row3v_s2)(const fc_geom *g, const REAL *const *rows, 
     VEC prev_v = vset1(-(REAL)INFINITY), prev_t = vbits_set1(INT32_MAX - 8);
     int64_t ow = 0;
     for (; ow < OW && 2 * ow + 2 * VLEN <= W; ow += VLEN)
-        if (!FC_NAME(scan3v_block)(rows, row_tag, nrows, ow, OW, W, &prev_v, &prev_t, lane_offsets, y, indices, 0))
+        if (!FC_NAME(scanv_block)(rows, row_tag, nrows, ow, OW, W, &prev_v, &prev_t, lane_offsets, y, indices, KW,
+                                  pad, 0))
             return 0;
     for (; ow < OW; ow += VLEN)
-        if (!FC_NAME(scan3v_block)(rows, row_tag, nrows, ow, OW, W, &prev_v, &prev_t, lane_offsets, y, indices, 1))
+        if (!FC_NAME(scanv_block)(rows, row_tag, nrows, ow, OW, W, &prev_v, &prev_t, lane_offsets, y, indices, KW,
+                                  pad, 1))
             return 0;
     return 1;
 }
@@ -739,13 +758,17 @@ int FC_NAME(fc_pool_max_indices_rows)(void *vjob, int64_t begin, int64_t end)
     int64_t *row_starts = s.row_starts;
 #ifdef FC_POOL_IN_PLACE
     const int in_place = g->stride_w == 2 && g->dilation_w == 1 && (g->KW == 2 || g->KW == 3) && g->KH <= 3;
-    /* 3x3 stride-2 windows: padded by 1, scan_row3v_s2 where it has the
-     * vector ops (else, and unpadded, scan_row3_s2, which shares a row
-     * between consecutive windows) */
+    /* 3x3 stride-2 windows: scan_row3_s2, which shares a row between
+     * consecutive windows (padded by 1, scan_rowv_s2 where the ISA file
+     * gives its ops) */
     const int shared = in_place && g->KW == 3 && g->KH == 3 && g->stride_h == 2 && g->dilation_h == 1 &&
                        g->pad_left <= 1;
     /* the kept scan: buffers the in-place scans leave unused (OW + 16 values at least) */
     REAL *kept_v = s.col_count, *kept_t = s.row;
+#ifdef FC_POOL_VFIRST
+    /* windows 3 wide padded by 1, or 2 wide padded by 0 or 1: scan_rowv_s2 */
+    const int columns_first = in_place && (g->KW == 3 ? g->pad_left == 1 : g->pad_left <= 1);
+#endif
 #endif
     REAL *FC_RESTRICT best = s.best;
     FC_POOL_INDEX *FC_RESTRICT best_index = (FC_POOL_INDEX *)s.best_index;
@@ -766,12 +789,25 @@ int FC_NAME(fc_pool_max_indices_rows)(void *vjob, int64_t begin, int64_t end)
                 for (int64_t k = 0; k < nrows; k++) row_starts[k] = (first_h + k * g->dilation_h) * W - g->pad_left;
                 const REAL *const *rows = s.rows;
 #ifdef FC_POOL_VFIRST
-                if (shared && g->pad_left == 1) {
+                if (columns_first) {
                     int done = 0;
-                    if (nrows == 3) done = FC_NAME(scan_row3v_s2)(g, rows, row_starts, 3, y, indices);
-                    else if (nrows == 2) done = FC_NAME(scan_row3v_s2)(g, rows, row_starts, 2, y, indices);
-                    else if (nrows == 1) done = FC_NAME(scan_row3v_s2)(g, rows, row_starts, 1, y, indices);
-                    if (!done)
+#define FC_POOL_SCAN_ROWV(KW, PAD)                                                                          \
+    do {                                                                                                      \
+        if (nrows == 3) done = FC_NAME(scan_rowv_s2)(g, rows, row_starts, 3, y, indices, KW, PAD);           \
+        else if (nrows == 2) done = FC_NAME(scan_rowv_s2)(g, rows, row_starts, 2, y, indices, KW, PAD);      \
+        else if (nrows == 1) done = FC_NAME(scan_rowv_s2)(g, rows, row_starts, 1, y, indices, KW, PAD);      \
+    } while (0)
+                    if (g->KW == 3) FC_POOL_SCAN_ROWV(3, 1);
+                    else if (g->pad_left == 1) FC_POOL_SCAN_ROWV(2, 1);
+                    else FC_POOL_SCAN_ROWV(2, 0);
+#undef FC_POOL_SCAN_ROWV
+                    if (done) continue;
+                    /* a NaN among the row's inputs: the scan in order */
+                    if (g->pad_left == 0)
+                        FC_NAME(scan_row_s2)(g, rows, row_starts, nrows, first_h, s.first_w, y, indices, 2, 0);
+                    else if (g->KW == 2)
+                        FC_NAME(scan_row_s2)(g, rows, row_starts, nrows, first_h, s.first_w, y, indices, 2, 1);
+                    else
                         FC_NAME(scan_row_s2)(g, rows, row_starts, nrows, first_h, s.first_w, y, indices, 3, 1);
                     continue;
                 }

@@ -255,7 +255,8 @@ def nans_with_payloads(dtype, count):
 @pytest.mark.parametrize("pad_top, pad_left", [(1, 1), (0, 0), (1, 0), (0, 1)])
 def test_max_pool2d_3x3_stride_2_windows_that_share_a_row(pad_top, pad_left, dtype):
     """3x3 stride-2 windows share their last row with the next window down, whose scan the
-    row kernel keeps and combines rather than scanning it again (scan_row3_s2).  NaNs of
+    row kernel keeps and combines rather than scanning it again (scan_row3_s2; float32 padded
+    by 1 on the left combines each window's columns first, scan_rowv_s2).  NaNs of
     distinct payloads in the shared rows and in the rows before and after them, two or more
     to a window, rows of -inf, and ties across the shared rows: values to the bit and
     indices as the running-max loop gives them, on 1, 2, 3 and 5 threads (row blocks of one
@@ -282,15 +283,16 @@ def test_max_pool2d_3x3_stride_2_windows_that_share_a_row(pad_top, pad_left, dty
         assert np.array_equal(indices, expected_indices), f"indices; {context}"
 
 
+@pytest.mark.parametrize("kernel, pad", [(3, 1), (2, 0), (2, 1)])
 @pytest.mark.parametrize("width", [64, 65, 77, 112, 113])
-def test_max_pool2d_3x3_stride_2_columns_first(width):
-    """float32 3x3 stride-2 windows padded by 1 combine each window's columns first and break
-    ties by index (scan_row3v_s2): the first of the largest in row order must still win where
-    a later column holds it in an earlier row, across +0 and -0, in windows of -inf (the first
-    real cell, not the padding), and in ceil_mode's last windows, which reach past the row's
-    end (a phantom column) and hold one real row.  Rows with a NaN are scanned in order
-    instead; the rows after them return to the column kernel.  Widths fill whole vectors of
-    both levels and leave partial ones."""
+def test_max_pool2d_stride_2_columns_first(kernel, pad, width):
+    """float32 stride-2 windows 3 wide padded by 1, or 2 wide, combine each window's columns
+    first and break ties by index (scan_rowv_s2): the first of the largest in row order must
+    still win where a later column holds it in an earlier row, across +0 and -0, in windows
+    of -inf (the first real cell, not the padding), and in ceil_mode's last windows, which
+    reach past the row's end (a phantom column) and may hold one real row.  Rows with a NaN
+    are scanned in order instead; the rows after them return to the column kernel.  Widths
+    fill whole vectors of both levels and leave partial ones."""
     rng = np.random.default_rng(width)
     height = 30
     x = rng.integers(-1, 2, size=(1, 4, height, width)).astype(np.float32)   # ties everywhere
@@ -299,18 +301,25 @@ def test_max_pool2d_3x3_stride_2_columns_first(width):
     x[0, 2, ::7, ::5] = rng.integers(-1, 2, size=x[0, 2, ::7, ::5].shape)
     nans = nans_with_payloads(np.float32, 6)
     x[0, 3, [3, 4, 17, 17, 29, 29], [0, 9, 20, 21, width - 1, width - 2]] = nans
-    # a later column's earlier row against an earlier column's later row: (r, c + 2) comes first
-    x[0, 0, 10, 19:22] = [1.0, 0.0, 5.0]
-    x[0, 0, 11, 19:22] = [5.0, 0.0, 0.0]
-    # ceil_mode adds the windows that padding 2 at the bottom and right would
-    expected, expected_indices = scan_max_pool2d(x, 3, 2, ((1, 2), (1, 2)))
+    # a later column's earlier row against an earlier column's later row: row 10 comes first
+    top, left = 2 * 5 - pad, 2 * 10 - pad                 # output (5, 10)'s window
+    x[0, 0, top:top + kernel, left:left + kernel] = 0.0
+    x[0, 0, top, left + kernel - 1] = 5.0
+    x[0, 0, top + 1, left] = 5.0
+    values, indices = fastconv.max_pool2d(x, kernel, 2, pad, ceil_mode=True, return_indices=True)
+    # ceil_mode's extra windows are those a wider padding at the bottom and right gives
+    padding = next(((pad, pad + extra_h), (pad, pad + extra_w))
+                   for extra_h, extra_w in itertools.product((0, 1), (0, 1))
+                   if (height + 2 * pad + extra_h - kernel) // 2 + 1 == values.shape[2]
+                   and (width + 2 * pad + extra_w - kernel) // 2 + 1 == values.shape[3])
+    expected, expected_indices = scan_max_pool2d(x, kernel, 2, padding)
+    assert expected_indices[0, 0, 5, 10] == top * width + left + kernel - 1
     for threads in (1, 2):
         with fastconv.threads(threads):
-            values, indices = fastconv.max_pool2d(x, 3, 2, 1, ceil_mode=True, return_indices=True)
-        context = f"width={width} threads={threads}"
+            values, indices = fastconv.max_pool2d(x, kernel, 2, pad, ceil_mode=True, return_indices=True)
+        context = f"kernel={kernel} pad={pad} width={width} threads={threads}"
         assert np.array_equal(values.view(np.uint32), expected.view(np.uint32)), f"value bits; {context}"
         assert np.array_equal(indices, expected_indices), f"indices; {context}"
-    assert expected_indices[0, 0, 5, 10] == 10 * width + 21
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
