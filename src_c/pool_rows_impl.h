@@ -1688,6 +1688,62 @@ static void FC_NAME(stream_out_and_clear)(REAL *FC_RESTRICT dst, REAL *FC_RESTRI
 }
 #endif
 
+/* Planes larger than this many bytes (the L1 data cache of the cores
+ * measured) are cleared row by row in passes too large for the last-level
+ * cache (max_backward_rows_scatter). */
+#define FC_POOL_ROWS_SCATTER_MIN_BYTES (32 * 1024)
+
+/* Max backward of one plane into grad_x, output row by output row: each
+ * row's indices are checked (all in [0, plane_in), else FC_EINDEX) and the
+ * plane is cleared up to the row holding the largest of them just before
+ * the row's gradients are added, so the adds find the lines just cleared
+ * in L1; rows never reached are cleared at the end.  The same sums in the
+ * same order as clearing the whole plane first.
+ *
+ * Against that, in passes too large for the last-level cache, AMD EPYC
+ * Zen 4, one thread, alternating processes, taken for planes larger than
+ * L1 pooled at stride 2 or more down: 3x3 stride 2 padding 1 on (8, 64,
+ * 112, 112) 0.86-0.96 of the time at AVX2 (median 0.93), the training
+ * step 0.93-0.98, on two threads 0.90-0.96 and 0.92-0.96; at the baseline
+ * level 0.82-0.84; 4x4 stride 3 0.72-0.82; (8, 96, 96, 96) 0.89-0.94,
+ * (4, 64, 224, 224) 0.84-0.87.  Not taken: stride 2 on planes within L1,
+ * 56x56 1.08-1.09x (28x28 0.88-0.90); 3x3 stride 1 padding 1, 0.93-0.94
+ * on 112x112 planes but 1.03-1.09x on 56x56, 80x80 and 224x224 and 1.51x
+ * on 28x28.  Where the plane is in cache anyway it took 1.18-1.27x (a
+ * memset of the whole plane is one fast string store; a few rows at a
+ * time are vector stores that read each line first). */
+static int FC_NAME(max_backward_rows_scatter)(const fc_geom *g, const REAL *FC_RESTRICT grad_y,
+                                              const int64_t *FC_RESTRICT indices, REAL *FC_RESTRICT grad_x)
+{
+    const int64_t OH = g->OH, OW = g->OW, W = g->W, plane_in = g->H * g->W;
+    int64_t cleared = 0;   /* cells of grad_x cleared: whole rows */
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const int64_t *FC_RESTRICT idx = indices + oh * OW;
+        const REAL *FC_RESTRICT gy = grad_y + oh * OW;
+        int64_t lo = idx[0], top = idx[0];
+        for (int64_t ow = 1; ow < OW; ow++) {
+            lo = idx[ow] < lo ? idx[ow] : lo;
+            top = idx[ow] > top ? idx[ow] : top;
+        }
+        if (lo < 0 || top >= plane_in) return FC_EINDEX;
+        if (top >= cleared) {
+            const int64_t upto = (top / W + 1) * W;
+            memset(grad_x + cleared, 0, (size_t)(upto - cleared) * sizeof(REAL));
+            cleared = upto;
+        }
+#if defined(__GNUC__) || defined(__clang__)
+        /* the streams two rows on */
+        for (int64_t byte = 0; byte < OW * (int64_t)sizeof(int64_t); byte += 64)
+            FC_PREFETCH((const char *)(idx + 2 * OW) + byte);
+        for (int64_t byte = 0; byte < OW * (int64_t)sizeof(REAL); byte += 64)
+            FC_PREFETCH((const char *)(gy + 2 * OW) + byte);
+#endif
+        for (int64_t ow = 0; ow < OW; ow++) grad_x[idx[ow]] += gy[ow];
+    }
+    if (cleared < plane_in) memset(grad_x + cleared, 0, (size_t)(plane_in - cleared) * sizeof(REAL));
+    return FC_OK;
+}
+
 /* Max backward, one task per plane: clear the plane, then route each output's
  * gradient to its index in output order (overlapping windows add in a fixed
  * order).  The gradient and index streams are read ahead explicitly: the
@@ -1725,13 +1781,10 @@ static void FC_NAME(stream_out_and_clear)(REAL *FC_RESTRICT dst, REAL *FC_RESTRI
  *   of a pass before it: 1.13-1.23x in cache; per index, with the index
  *   clamped into the plane, 0.94-0.97 in cache but within noise on the
  *   training step (1.00-1.05);
- * - the plane cleared output row by output row, up to the row of the
- *   largest index of each (checked there), just before its adds: 1.18-1.27x
- *   in cache (a memset of the whole plane first is one fast string store;
- *   a few rows at a time are vector stores that read each line first),
- *   0.89-0.95 on (8, 64, 112, 112); the same a row ahead of the adds,
- *   1.25x in cache; by runs of about 256 outputs, 1.24-1.28x in cache and
- *   1.00-1.02 from memory. */
+ * - max_backward_rows_scatter (taken for halved planes larger than L1, in
+ *   passes too large for the last-level cache: see there) clearing a row
+ *   ahead of the adds, 1.25x in cache; by runs of about 256 outputs,
+ *   1.24-1.28x in cache and 1.00-1.02 from memory. */
 int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
 {
     const fc_pool_job *job = (const fc_pool_job *)vjob;
@@ -1765,6 +1818,11 @@ int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
         memset(scratch, 0, (size_t)plane_in * sizeof(REAL));
     }
 #endif
+    /* planes larger than L1 with at most half as many output rows as input
+     * rows (pooling at stride 2 or more down), in a pass too large for the
+     * last-level cache: max_backward_rows_scatter */
+    const int rows_scatter = job->stream && plane_in * (int64_t)sizeof(REAL) > FC_POOL_ROWS_SCATTER_MIN_BYTES &&
+                             2 * g->OH <= g->H + 1;
     int status = FC_OK;
     for (int64_t plane = begin; plane < end; plane++) {
         const REAL *FC_RESTRICT grad_y = (const REAL *)job->src + plane * plane_out;
@@ -1778,6 +1836,15 @@ int FC_NAME(fc_pool_max_backward_rows)(void *vjob, int64_t begin, int64_t end)
             FC_NAME(max_backward_windows3)(g, grad_y, indices, grad_x, kept, kept + g->OW + VLEN, stream))
             continue;
 #endif
+        if (rows_scatter
+#ifdef FC_POOL_SCATTER_STREAM
+            && !scratch
+#endif
+        ) {
+            status = FC_NAME(max_backward_rows_scatter)(g, grad_y, indices, grad_x);
+            if (status != FC_OK) break;
+            continue;
+        }
         /* every index of the plane checked before any is used; the scatter
          * then reads them from L1 */
         if (!fc_pool_indices_in_range(indices, plane_out, plane_in)) {

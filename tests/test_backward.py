@@ -679,6 +679,55 @@ def test_streamed_max_backward_is_the_plain_stores_bits(dtype, threads):
             assert same_bits(streamed, scatter_in_dtype(grad_output, indices, shape)), context
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_streamed_max_backward_clears_large_planes_row_by_row(dtype, threads):
+    """Over the threshold, planes larger than L1 pooled at stride 2 or more down are cleared
+    row by row just before each output row's gradients are added (max_backward_rows_scatter;
+    float64 at AVX2 and AVX-512 scatters into a plane of its own instead).  Indices of 3x3
+    stride-2, 4x4 stride-3 and 2x2 stride-2 and -3 pooling (rows no window reaches), one
+    moved out of its window (so no dense path takes the plane), an output row all at the
+    first cell not yet cleared, one in the first output row pointing at the plane's last row
+    (clears the rest at once), one in a late row pointing back at row 0: the bits of clearing the whole
+    plane first, and of the scatter, in an output block the buffer cache hands back full of
+    7s (a cell left uncleared shows).  An index out of the plane in a late row: ValueError."""
+    from fastconv import _core
+    rng = np.random.default_rng(111)
+    height, width = 90, 100 if dtype == np.float32 else 50   # 36 KB planes
+    shape = (1, 30, height, width)                           # 1.08 MB: from the buffer cache
+
+    def backward(grad_output, indices):
+        dirty = fastconv.relu(np.full(shape, 7.0, dtype))    # a block of the output's size
+        del dirty
+        return fastconv.max_pool2d_backward(grad_output, indices, shape)
+
+    x = rng.standard_normal(shape).astype(dtype)
+    for kernel, stride, padding in ((3, 2, 1), (4, 3, 1), (2, 2, 0), (2, 3, 0)):
+        _, indices = fastconv.max_pool2d(x, kernel, stride, padding, return_indices=True)
+        indices[0, 0, 3, 4] = indices[0, 0, 3, 4] + 3 * width       # out of its window
+        # a whole output row at the first cell of the first row not cleared before it
+        indices[0, 0, 5, :] = (indices[0, 0, :5].max() // width + 1) * width
+        indices[0, 1, 0, 2] = height * width - 1                    # the plane's last cell
+        indices[0, 2, -1, -1] = 5                                   # back at row 0
+        grad_output = gradients_that_round(rng, indices.shape, dtype)
+        context = f"kernel={kernel} stride={stride} dtype={np.dtype(dtype).name} threads={threads}"
+        try:
+            with fastconv.threads(threads):
+                _core.set_stream_threshold(1 << 62)
+                plain = backward(grad_output, indices)
+                _core.set_stream_threshold(0)
+                streamed = backward(grad_output, indices)
+                for bad in (-1, height * width):
+                    wrong = indices.copy()
+                    wrong[0, 2, -2, 1] = bad
+                    with pytest.raises(ValueError, match="indices must lie in"):
+                        fastconv.max_pool2d_backward(grad_output, wrong, shape)
+        finally:
+            _core.set_stream_threshold(None)
+        assert same_bits(streamed, plain), context
+        assert same_bits(streamed, scatter_in_dtype(grad_output, indices, shape)), context
+
+
 @pytest.mark.parametrize("bad_index", [-1, -2**63, 2**63 - 1, 16 * 70, 17 * 70 + 1])
 @pytest.mark.parametrize("position", [(0, 0, 0, 0), (0, 1, 5, 33), (0, 1, 7, 17)])
 def test_max_pool2d_backward_rejects_out_of_range_indices_over_2x2_blocks(bad_index, position):
