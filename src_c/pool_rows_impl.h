@@ -802,14 +802,9 @@ int FC_NAME(fc_pool_max_indices_rows)(void *vjob, int64_t begin, int64_t end)
                     else FC_POOL_SCAN_ROWV(2, 0);
 #undef FC_POOL_SCAN_ROWV
                     if (done) continue;
-                    /* a NaN among the row's inputs: the scan in order */
-                    if (g->pad_left == 0)
-                        FC_NAME(scan_row_s2)(g, rows, row_starts, nrows, first_h, s.first_w, y, indices, 2, 0);
-                    else if (g->KW == 2)
-                        FC_NAME(scan_row_s2)(g, rows, row_starts, nrows, first_h, s.first_w, y, indices, 2, 1);
-                    else
-                        FC_NAME(scan_row_s2)(g, rows, row_starts, nrows, first_h, s.first_w, y, indices, 3, 1);
-                    continue;
+                    /* a NaN among the row's inputs: the scans in order below (a
+                     * kept scan is used only where it is the previous output
+                     * row's, so rows done here leave none stale) */
                 }
 #endif
                 if (shared) {
