@@ -270,6 +270,259 @@ static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, 
     if (stream) vstream_fence();
     return 1;
 }
+/* Max backward over 3x3 stride-2 windows padded by 1, float32
+ * (max_backward_windows3 in pool_rows_impl.h, whose contract, order of
+ * sums and bits this keeps: every row of the plane written once, in order,
+ * a row's last cells kept as its even and odd cells until the next output
+ * row has added its first window row to them; returns 0, the plane partly
+ * written, at the first output row holding an index outside its window).
+ * 8 outputs a vector, in lanes 0 1 4 5 | 2 3 6 7 so that the per-128-bit
+ * unpacks of the even and odd cells put a window row's 16 cells in order
+ * (as blocks2 above).  Offsets are compared as int32: the indices' low 32
+ * bits, exact for indices in [0, 2^31), which the row checks with an OR of
+ * every index before it counts as done (an index outside that range fails
+ * the row, and the caller clears the plane and scatters).  Rows inside the
+ * output row (neither its first vector nor its last) load indices and
+ * gradients in place, one output on for the next window's left column;
+ * the first and last take masked loads, and store their last cells in
+ * pieces.
+ *
+ * Against the clear and scatter (with max_backward_rows_scatter's row-by-
+ * row clearing where it applies), AMD EPYC Zen 4 at the AVX2 level, one
+ * thread, float32, alternating processes: (8, 64, 112, 112), a pass too
+ * large for the last-level cache, rows non-temporal, 0.70-0.73 of the time
+ * (the benchmark's 3x3 training step 0.82-0.83), on two threads 0.73;
+ * (4, 64, 112, 112) 0.73, (1, 64, 112, 112) in cache 0.87, (1, 8, 112,
+ * 112) 0.88, (1, 16, 224, 224) 0.79, 96x96 planes 0.85, 80x80 0.93, 72x72
+ * 0.98.  Narrower rows were slower, their first and last vectors most of
+ * the row: 56x56 planes 1.01-1.12x, 28x28 1.55x, and with those vectors
+ * through buffers and memcpy 1.4-2.5x (a first version, whose stores went
+ * out through memcpy, took 1.1x the scatter's time on 112x112 planes). */
+#define FC_POOL_WINDOWS3 1
+/* Rows narrower than this many outputs are cleared and scattered: see above. */
+#define FC_W3_MIN_OW 40
+FC_INLINE __m256 fc_w3_add_acc(__m256 acc, __m256 x)   /* acc + x, acc the first source (vadd_acc) */
+{
+    __m256 sum;
+    __asm__("vaddps %2, %1, %0" : "=x"(sum) : "x"(acc), "x"(x));
+    return sum;
+}
+FC_INLINE __m256i fc_w3_low32(__m256i lo, __m256i hi)   /* 8 int64 -> low 32 bits, lanes 0 1 4 5 | 2 3 6 7 */
+{
+    return _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castsi256_ps(lo), _mm256_castsi256_ps(hi), 0x88));
+}
+FC_INLINE __m256 fc_w3_order(__m256 v)   /* lanes 0 1 4 5 | 2 3 6 7 */
+{
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
+}
+/* The offsets of a window's cells from its first, k W + j (row k, column j). */
+typedef struct {
+    __m256i at[3][3];
+} fc_w3_offsets;
+FC_INLINE __m256 fc_w3_eq(__m256i d, __m256i c)
+{
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(d, c));
+}
+/* The first `cells` (1 .. 16, a multiple of 4 with stream) cells of lo:hi at p. */
+FC_INLINE void fc_w3_store(float *p, __m256 lo, __m256 hi, int64_t cells, const int stream)
+{
+    if (cells == 16) {
+        if (stream) {
+            fc_pool_stream256(p, lo, 32);
+            fc_pool_stream256(p + 8, hi, 32);
+        } else {
+            _mm256_storeu_ps(p, lo);
+            _mm256_storeu_ps(p + 8, hi);
+        }
+    } else if (stream) {
+        fc_pool_stream256(p, lo, FC_MIN(8, cells) * (int64_t)sizeof(float));
+        if (cells > 8) fc_pool_stream256(p + 8, hi, (cells - 8) * (int64_t)sizeof(float));
+    } else {
+        /* whole pieces of 8, 4, 2 and 1 cells (masked stores are slow on
+         * AMD cores) */
+        if (cells >= 8) {
+            _mm256_storeu_ps(p, lo);
+            p += 8;
+            cells -= 8;
+            lo = hi;
+        }
+        __m128 q = _mm256_castps256_ps128(lo);
+        if (cells & 4) {
+            _mm_storeu_ps(p, q);
+            p += 4;
+            q = _mm256_extractf128_ps(lo, 1);
+        }
+        if (cells & 2) {
+            _mm_storel_pi((__m64 *)p, q);
+            p += 2;
+            q = _mm_movehl_ps(q, q);
+        }
+        if (cells & 1) _mm_store_ss(p, q);
+    }
+}
+
+/* Window row k (0, 1, 2: a literal) of outputs ow .. ow + 7: d, dn the
+ * offsets of the outputs and of the outputs one on in their windows, s, sn
+ * their gradients plus +0; left, right (with edge) the lanes whose left
+ * and right columns lie inside the plane.  Stores the row's cells at `at`
+ * (k < 2) or keeps them (k = 2); returns the lanes whose index lies in
+ * this row. */
+FC_INLINE __m256 fc_w3_row(const int k, const int edge, const int stream, __m256i d, __m256i dn, __m256 s,
+                           __m256 sn, const fc_w3_offsets *c, __m256 left, __m256 right, float *even, float *odd,
+                           float *at, int64_t cells)
+{
+    const __m256 m = fc_w3_eq(d, c->at[k][1]), r = fc_w3_eq(d, c->at[k][2]), l = fc_w3_eq(d, c->at[k][0]);
+    __m256 e = _mm256_and_ps(m, s), o = _mm256_and_ps(r, s);
+    if (k == 0) {   /* onto the previous output row's last row */
+        e = fc_w3_add_acc(_mm256_loadu_ps(even), e);
+        o = fc_w3_add_acc(_mm256_loadu_ps(odd), o);
+    }
+    o = fc_w3_add_acc(o, _mm256_and_ps(fc_w3_eq(dn, c->at[k][0]), sn));
+    if (k == 2) {
+        _mm256_storeu_ps(even, e);
+        _mm256_storeu_ps(odd, o);
+    } else {
+        fc_w3_store(at, _mm256_unpacklo_ps(e, o), _mm256_unpackhi_ps(e, o), edge ? cells : 16, stream);
+    }
+    if (edge) return _mm256_or_ps(_mm256_or_ps(_mm256_and_ps(l, left), m), _mm256_and_ps(r, right));
+    return _mm256_or_ps(_mm256_or_ps(l, m), r);
+}
+
+/* Outputs ow .. ow + 7 of output row oh, whose windows' first cells are
+ * first (lanes 0 1 4 5 | 2 3 6 7), their rows those the plane has
+ * (has_top, has_bottom); edge: the row's first or last vector, whose
+ * loads are masked to the row, else all of them and the outputs one on are
+ * inside it.  Returns the lanes whose index lies in its window, missing
+ * lanes counted in; ORs every index into *range. */
+FC_INLINE __m256 fc_w3_vector(const int edge, const int has_top, const int has_bottom, const int stream,
+                              const fc_geom *g, const fc_w3_offsets *c, const float *gy, const int64_t *idx,
+                              __m256i first, int64_t ow, float *above, float *middle_row, float *even, float *odd,
+                              __m256i *range)
+{
+    const int64_t OW = g->OW, W = g->W;
+    __m256i i_lo, i_hi, n_lo, n_hi;
+    __m256 v, vn, left = _mm256_setzero_ps(), right = _mm256_setzero_ps(), hit = _mm256_setzero_ps();
+    if (!edge) {
+        i_lo = _mm256_loadu_si256((const __m256i *)(idx + ow));
+        i_hi = _mm256_loadu_si256((const __m256i *)(idx + ow + 4));
+        n_lo = _mm256_loadu_si256((const __m256i *)(idx + ow + 1));
+        n_hi = _mm256_loadu_si256((const __m256i *)(idx + ow + 5));
+        v = _mm256_loadu_ps(gy + ow);
+        vn = _mm256_loadu_ps(gy + ow + 1);
+    } else {
+        /* masked loads (no fault past the row); missing lanes: index 0,
+         * in range, with gradient 0, which adds +0 wherever it lands,
+         * counted in the window */
+        const int64_t n = FC_MIN(8, OW - ow), next = FC_MIN(8, OW - ow - 1);
+        const __m256i l64 = _mm256_setr_epi64x(0, 1, 2, 3), l64_hi = _mm256_setr_epi64x(4, 5, 6, 7);
+        const __m256i l32 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i lane = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);   /* as the offsets are ordered */
+        const __m256i cn = _mm256_set1_epi64x(n), cnext = _mm256_set1_epi64x(next);
+        i_lo = _mm256_maskload_epi64((const long long *)(idx + ow), _mm256_cmpgt_epi64(cn, l64));
+        i_hi = _mm256_maskload_epi64((const long long *)(idx + ow + 4), _mm256_cmpgt_epi64(cn, l64_hi));
+        n_lo = _mm256_maskload_epi64((const long long *)(idx + ow + 1), _mm256_cmpgt_epi64(cnext, l64));
+        n_hi = _mm256_maskload_epi64((const long long *)(idx + ow + 5), _mm256_cmpgt_epi64(cnext, l64_hi));
+        v = _mm256_maskload_ps(gy + ow, _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)n), l32));
+        vn = _mm256_maskload_ps(gy + ow + 1, _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)next), l32));
+        hit = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int32_t)n - 1)));
+        /* the left column of output 0 and the right columns of outputs
+         * ow >= W / 2 are padding */
+        left = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(ow == 0 ? 0 : -1)));
+        right = _mm256_castsi256_ps(
+            _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)FC_MIN(8, FC_MAX(0, W / 2 - ow))), lane));
+    }
+    *range = _mm256_or_si256(*range, _mm256_or_si256(i_lo, i_hi));
+    const __m256i d = _mm256_sub_epi32(fc_w3_low32(i_lo, i_hi), first);
+    const __m256i dn = _mm256_sub_epi32(fc_w3_low32(n_lo, n_hi), _mm256_add_epi32(first, _mm256_set1_epi32(2)));
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256 s = fc_w3_order(_mm256_add_ps(zero, v)), sn = fc_w3_order(_mm256_add_ps(zero, vn));
+    const int64_t cells = FC_MIN(16, W - 2 * ow);
+    if (has_top)
+        hit = _mm256_or_ps(hit, fc_w3_row(0, edge, stream, d, dn, s, sn, c, left, right, even + ow, odd + ow,
+                                          above + 2 * ow, cells));
+    hit = _mm256_or_ps(hit, fc_w3_row(1, edge, stream, d, dn, s, sn, c, left, right, even + ow, odd + ow,
+                                      middle_row + 2 * ow, cells));
+    if (has_bottom)
+        hit = _mm256_or_ps(hit, fc_w3_row(2, edge, stream, d, dn, s, sn, c, left, right, even + ow, odd + ow, NULL,
+                                          cells));
+    return hit;
+}
+
+/* Output row oh (window rows top .. top + 2); returns 0 where an index
+ * lies outside its window or outside [0, 2^31). */
+FC_INLINE int fc_w3_out_row(const int has_top, const int has_bottom, const int stream, const fc_geom *g,
+                            const fc_w3_offsets *c, const float *gy, const int64_t *idx, int64_t top, float *above,
+                            float *middle_row, float *even, float *odd)
+{
+    const int64_t OW = g->OW, W = g->W;
+    const __m256i lane2 = _mm256_setr_epi32(0, 2, 8, 10, 4, 6, 12, 14);
+    __m256 in_window = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    __m256i range = _mm256_setzero_si256();
+    /* each lane's window's first cell, top W + 2 (ow + lane) - 1 */
+    __m256i first = _mm256_add_epi32(lane2, _mm256_set1_epi32((int32_t)(top * W - 1)));
+    const __m256i step = _mm256_set1_epi32(16);
+    for (int64_t ow = 0; ow < OW; ow += 8, first = _mm256_add_epi32(first, step)) {
+        __m256 hit;
+        if (ow == 0 || ow + 8 >= OW)
+            hit = fc_w3_vector(1, has_top, has_bottom, stream, g, c, gy, idx, first, ow, above, middle_row, even, odd,
+                               &range);
+        else
+            hit = fc_w3_vector(0, has_top, has_bottom, stream, g, c, gy, idx, first, ow, above, middle_row, even, odd,
+                               &range);
+        in_window = _mm256_and_ps(in_window, hit);
+    }
+    /* every index in [0, 2^31): its low 32 bits were the index */
+    const __m256i high = _mm256_set1_epi64x(~(int64_t)INT32_MAX);
+    return _mm256_movemask_ps(in_window) == 0xFF && _mm256_testz_si256(range, high);
+}
+
+FC_INLINE int fc_w3_plane(const int stream, const fc_geom *g, const fc_w3_offsets *c, const float *grad_y,
+                          const int64_t *indices, float *grad_x, float *even, float *odd)
+{
+    const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const float *gy = grad_y + oh * OW;
+        const int64_t *idx = indices + oh * OW;
+        const int64_t top = 2 * oh - 1;
+        float *above = oh > 0 ? grad_x + top * W : NULL, *middle_row = grad_x + (top + 1) * W;
+        int ok;
+        if (oh > 0 && top + 2 < H)
+            ok = fc_w3_out_row(1, 1, stream, g, c, gy, idx, top, above, middle_row, even, odd);
+        else if (oh > 0)
+            ok = fc_w3_out_row(1, 0, stream, g, c, gy, idx, top, above, middle_row, even, odd);
+        else if (top + 2 < H)
+            ok = fc_w3_out_row(0, 1, stream, g, c, gy, idx, top, above, middle_row, even, odd);
+        else
+            ok = fc_w3_out_row(0, 0, stream, g, c, gy, idx, top, above, middle_row, even, odd);
+        if (!ok) return 0;
+    }
+    /* the last output row's last row, where the plane has it */
+    if (2 * OH - 1 < H) {
+        float *last = grad_x + (2 * OH - 1) * W;
+        for (int64_t ow = 0; ow < OW; ow += 8) {
+            const __m256 e = _mm256_loadu_ps(even + ow), o = _mm256_loadu_ps(odd + ow);
+            fc_w3_store(last + 2 * ow, _mm256_unpacklo_ps(e, o), _mm256_unpackhi_ps(e, o), FC_MIN(16, W - 2 * ow),
+                        stream);
+        }
+    }
+    return 1;
+}
+
+static int max_backward_windows3_f32_avx2(const fc_geom *g, const float *grad_y, const int64_t *indices,
+                                          float *grad_x, float *even, float *odd, int stream)
+{
+    /* window offsets and first cells as int32; rows of at least
+     * FC_W3_MIN_OW outputs (see above) */
+    if (g->H * g->W >= ((int64_t)1 << 29) || g->OW < FC_W3_MIN_OW) return 0;
+    fc_w3_offsets c;
+    for (int k = 0; k < 3; k++)
+        for (int j = 0; j < 3; j++) c.at[k][j] = _mm256_set1_epi32((int32_t)(k * g->W + j));
+    const int ok = stream ? fc_w3_plane(1, g, &c, grad_y, indices, grad_x, even, odd)
+                          : fc_w3_plane(0, g, &c, grad_y, indices, grad_x, even, odd);
+    /* before the caller's clear of the plane, where it returns 0 */
+    if (stream) vstream_fence();
+    return ok;
+}
 /* Max with indices, stride-2 windows 2 or 3 wide, columns first
  * (scan_rowv_s2): a strict compare, a NaN check, int32 tags and the tie
  * rule (v > best, or equal with the smaller tag). */
@@ -288,6 +541,7 @@ static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, 
 #define FC_POOL_IN_PLACE 1
 #include "pool_rows_impl.h"
 #undef FC_POOL_IN_PLACE
+#undef FC_POOL_WINDOWS3
 #undef FC_POOL_VFIRST
 #undef vgt
 #undef vunord

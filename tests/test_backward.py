@@ -584,13 +584,18 @@ def test_max_pool2d_backward_with_indices_outside_their_block(shape, dtype):
 
 # Input planes for which 3x3 stride-2 pooling padded by 1 gives (H + 1) / 2 x (W + 1) / 2
 # outputs: at AVX-512, in float32, the backward writes planes whose indices stay in their own window densely,
-# and scatters the others.  Odd and even sizes, output widths with whole vectors and tails.
+# and scatters the others; at AVX2 it does so for rows of at least 40 outputs (widths 79 on).
+# Odd and even sizes, output widths with whole vectors and tails of every length at both levels.
 WINDOW3_SHAPES = [(2, 3, 8, 32), (1, 2, 9, 37), (2, 2, 10, 66), (1, 2, 7, 112), (1, 1, 4, 46),
-                  (1, 2, 13, 35), (1, 2, 17, 33), (1, 1, 6, 31)]
+                  (1, 2, 13, 35), (1, 2, 17, 33), (1, 1, 6, 31),
+                  (1, 2, 9, 79), (2, 1, 8, 80), (1, 1, 11, 95), (1, 2, 6, 97), (1, 1, 5, 130),
+                  (1, 1, 7, 101), (1, 1, 4, 86)]
+# Planes of one to three rows: a single output row, with or without a row below its middle one.
+WINDOW3_LOW_SHAPES = [(1, 1, 1, 81), (1, 1, 2, 92), (1, 2, 3, 86), (1, 1, 1, 9), (1, 1, 2, 16)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", WINDOW3_SHAPES)
+@pytest.mark.parametrize("shape", WINDOW3_SHAPES + WINDOW3_LOW_SHAPES)
 def test_max_pool2d_backward_over_3x3_stride_2_windows_has_the_scatter_bits(shape, dtype):
     """Indices of 3x3 stride-2 padding-1 pooling, and indices that make neighbouring windows
     share cells (each output row alternately on its first and last row, each output on its
@@ -643,18 +648,36 @@ def test_max_pool2d_backward_with_indices_outside_their_3x3_window(shape, dtype)
         assert same_bits(analytic, scatter_in_dtype(grad_output, indices, shape)), f"{label}; shape={shape}"
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", WINDOW3_SHAPES)
+def test_max_pool2d_backward_3x3_windows_rejects_indices_2_to_the_32_away(shape, dtype):
+    """An index 2^32 above its own (or its own less 2^32, negative), whose low 32 bits name the
+    cell the pooling chose, in a late output row: ValueError, as for any index outside the
+    plane (the AVX2 kernel compares the indices' low 32 bits and must not take it for that
+    cell)."""
+    rng = np.random.default_rng(39)
+    x = rng.standard_normal(shape).astype(dtype)
+    _, pooled = fastconv.max_pool2d(x, 3, 2, 1, return_indices=True)
+    grad_output = gradients_that_round(rng, pooled.shape, dtype)
+    for shift in (2 ** 32, -2 ** 32, 2 ** 31):
+        indices = pooled.copy()
+        indices[-1, -1, -1, pooled.shape[-1] // 2] += shift
+        with pytest.raises(ValueError, match="indices must lie in"):
+            fastconv.max_pool2d_backward(grad_output, indices, shape)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_streamed_max_backward_is_the_plain_stores_bits(dtype, threads):
     """A max backward pass over the threshold writes the planes whose indices stay in their
-    2x2 blocks (or, in float32, their 3x3 stride-2 windows) with non-temporal stores (rows
-    of whole 16-byte pieces: widths 16, 24, 32, 64 in float32, every even width in
-    float64), and falls back to clearing and scattering a plane after writing part of it
+    2x2 blocks (or, in float32, their 3x3 stride-2 windows; at AVX2 from width 79) with
+    non-temporal stores (rows of whole 16-byte pieces: widths 16, 24, 32, 64, 80, 96 in
+    float32, every even width in float64), and falls back to clearing and scattering a plane after writing part of it
     (an index moved out of its block in a late row; 3x3 windows are outside the 2x2
     blocks): the bits of plain stores, and of the scatter, at every width."""
     from fastconv import _core
     rng = np.random.default_rng(110)
-    for width in (16, 18, 22, 24, 32, 34, 64, 66):
+    for width in (16, 18, 22, 24, 32, 34, 64, 66, 80, 82, 96, 97):
         shape = (2, 3, 12, width)
         x = rng.standard_normal(shape).astype(dtype)
         _, blocks = fastconv.max_pool2d(x, 2, 2, return_indices=True)
