@@ -25,8 +25,11 @@
  * (where the windows tile the input, kernel == stride and no padding, each
  * input row is its one output row's shares repeated, written without
  * spread rows); max scatters through the indices
- * into a cleared plane (on AVX-512, a plane whose indices each stay in their
- * output's 2x2 block is written densely instead, max_backward_blocks2).
+ * into a cleared plane (at AVX-512 and AVX2, a plane whose indices each stay
+ * in their output's 2x2 block is written densely instead,
+ * max_backward_blocks2, and in float32 one whose indices stay in their 3x3
+ * stride-2 padding-1 windows, max_backward_windows3: at AVX2 for rows of at
+ * least 40 outputs).
  *
  * A forward pass too large for the last-level cache (fc_stream_output)
  * writes its output with non-temporal stores where the ISA file gives the
