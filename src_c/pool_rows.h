@@ -29,7 +29,7 @@
  * in their output's 2x2 block is written densely instead,
  * max_backward_blocks2, and in float32 one whose indices stay in their 3x3
  * stride-2 padding-1 windows, max_backward_windows3: at AVX2 for rows of at
- * least 40 outputs).
+ * least 24 outputs).
  *
  * A forward pass too large for the last-level cache (fc_stream_output)
  * writes its output with non-temporal stores where the ISA file gives the

@@ -284,23 +284,26 @@ static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, 
  * the row, and the caller clears the plane and scatters).  Rows inside the
  * output row (neither its first vector nor its last) load indices and
  * gradients in place, one output on for the next window's left column;
- * the first and last take masked loads, and store their last cells in
- * pieces.
+ * the first loads in place too (output 0's left column is padding), and
+ * the last takes masked loads and stores its last cells in pieces.
  *
  * Against the clear and scatter (with max_backward_rows_scatter's row-by-
  * row clearing where it applies), AMD EPYC Zen 4 at the AVX2 level, one
- * thread, float32, alternating processes: (8, 64, 112, 112), a pass too
- * large for the last-level cache, rows non-temporal, 0.70-0.73 of the time
- * (the benchmark's 3x3 training step 0.82-0.83), on two threads 0.73;
- * (4, 64, 112, 112) 0.73, (1, 64, 112, 112) in cache 0.87, (1, 8, 112,
- * 112) 0.88, (1, 16, 224, 224) 0.79, 96x96 planes 0.85, 80x80 0.93, 72x72
- * 0.98.  Narrower rows were slower, their first and last vectors most of
- * the row: 56x56 planes 1.01-1.12x, 28x28 1.55x, and with those vectors
- * through buffers and memcpy 1.4-2.5x (a first version, whose stores went
- * out through memcpy, took 1.1x the scatter's time on 112x112 planes). */
+ * thread, float32, alternating processes, with the first vector masked as
+ * the last: (8, 64, 112, 112), a pass too large for the last-level cache,
+ * rows non-temporal, 0.70-0.73 of the time (the benchmark's 3x3 training
+ * step 0.82-0.83), on two threads 0.73; (4, 64, 112, 112) 0.73, (1, 64,
+ * 112, 112) in cache 0.87, (1, 16, 224, 224) 0.79, 96x96 planes 0.85,
+ * 80x80 0.93, 72x72 0.98, 56x56 1.01-1.12x, 28x28 1.55x (and with those
+ * vectors through buffers and memcpy, 1.4-2.5x; 1.1x on 112x112).  With
+ * the first vector in place, against that: (8, 64, 112, 112) 0.87 (its
+ * training step 0.93-0.97; two threads, memory-bound, 0.93-1.0), 80x80
+ * 0.86; and against the scatter: 64x64 0.77, 56x56 0.94-0.96 (in cache
+ * 0.74-0.96, streamed (32, 64, 56, 56) 0.94), 48x48 0.89-0.91, but 40x40
+ * 1.08x and 28x28 1.21x. */
 #define FC_POOL_WINDOWS3 1
 /* Rows narrower than this many outputs are cleared and scattered: see above. */
-#define FC_W3_MIN_OW 40
+#define FC_W3_MIN_OW 24
 FC_INLINE __m256 fc_w3_add_acc(__m256 acc, __m256 x)   /* acc + x, acc the first source (vadd_acc) */
 {
     __m256 sum;
@@ -363,8 +366,8 @@ FC_INLINE void fc_w3_store(float *p, __m256 lo, __m256 hi, int64_t cells, const 
 
 /* Window row k (0, 1, 2: a literal) of outputs ow .. ow + 7: d, dn the
  * offsets of the outputs and of the outputs one on in their windows, s, sn
- * their gradients plus +0; left, right (with edge) the lanes whose left
- * and right columns lie inside the plane.  Stores the row's cells at `at`
+ * their gradients plus +0; left (edge 1, 2) and right (edge 2) the lanes
+ * whose left and right columns lie inside the plane.  Stores the row's cells at `at`
  * (k < 2) or keeps them (k = 2); returns the lanes whose index lies in
  * this row. */
 FC_INLINE __m256 fc_w3_row(const int k, const int edge, const int stream, __m256i d, __m256i dn, __m256 s,
@@ -382,17 +385,18 @@ FC_INLINE __m256 fc_w3_row(const int k, const int edge, const int stream, __m256
         _mm256_storeu_ps(even, e);
         _mm256_storeu_ps(odd, o);
     } else {
-        fc_w3_store(at, _mm256_unpacklo_ps(e, o), _mm256_unpackhi_ps(e, o), edge ? cells : 16, stream);
+        fc_w3_store(at, _mm256_unpacklo_ps(e, o), _mm256_unpackhi_ps(e, o), edge == 2 ? cells : 16, stream);
     }
-    if (edge) return _mm256_or_ps(_mm256_or_ps(_mm256_and_ps(l, left), m), _mm256_and_ps(r, right));
+    if (edge == 2) return _mm256_or_ps(_mm256_or_ps(_mm256_and_ps(l, left), m), _mm256_and_ps(r, right));
+    if (edge == 1) return _mm256_or_ps(_mm256_or_ps(_mm256_and_ps(l, left), m), r);
     return _mm256_or_ps(_mm256_or_ps(l, m), r);
 }
 
 /* Outputs ow .. ow + 7 of output row oh, whose windows' first cells are
  * first (lanes 0 1 4 5 | 2 3 6 7), their rows those the plane has
- * (has_top, has_bottom); edge: the row's first or last vector, whose
- * loads are masked to the row, else all of them and the outputs one on are
- * inside it.  Returns the lanes whose index lies in its window, missing
+ * (has_top, has_bottom); edge 0: all of them and the outputs one on are
+ * inside the row, loaded in place; 1: the same at the row's start (ow 0);
+ * 2: the row's last vector, its loads masked to the row.  Returns the lanes whose index lies in its window, missing
  * lanes counted in; ORs every index into *range. */
 FC_INLINE __m256 fc_w3_vector(const int edge, const int has_top, const int has_bottom, const int stream,
                               const fc_geom *g, const fc_w3_offsets *c, const float *gy, const int64_t *idx,
@@ -402,7 +406,9 @@ FC_INLINE __m256 fc_w3_vector(const int edge, const int has_top, const int has_b
     const int64_t OW = g->OW, W = g->W;
     __m256i i_lo, i_hi, n_lo, n_hi;
     __m256 v, vn, left = _mm256_setzero_ps(), right = _mm256_setzero_ps(), hit = _mm256_setzero_ps();
-    if (!edge) {
+    if (edge == 1)   /* output 0's left column is padding */
+        left = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7), _mm256_setzero_si256()));
+    if (edge < 2) {
         i_lo = _mm256_loadu_si256((const __m256i *)(idx + ow));
         i_hi = _mm256_loadu_si256((const __m256i *)(idx + ow + 4));
         n_lo = _mm256_loadu_si256((const __m256i *)(idx + ow + 1));
@@ -463,7 +469,10 @@ FC_INLINE int fc_w3_out_row(const int has_top, const int has_bottom, const int s
     const __m256i step = _mm256_set1_epi32(16);
     for (int64_t ow = 0; ow < OW; ow += 8, first = _mm256_add_epi32(first, step)) {
         __m256 hit;
-        if (ow == 0 || ow + 8 >= OW)
+        if (ow + 8 >= OW)
+            hit = fc_w3_vector(2, has_top, has_bottom, stream, g, c, gy, idx, first, ow, above, middle_row, even, odd,
+                               &range);
+        else if (ow == 0)
             hit = fc_w3_vector(1, has_top, has_bottom, stream, g, c, gy, idx, first, ow, above, middle_row, even, odd,
                                &range);
         else

@@ -1765,8 +1765,8 @@ static int FC_NAME(max_backward_rows_scatter)(const fc_geom *g, const REAL *FC_R
  * its 12 compares and 3 masked rows a vector spilled from 16 registers.
  * AVX2 has its own max_backward_windows3 (pool_rows_avx2.c: lanes ordered
  * for in-lane unpacks, the window offsets as constants in memory, masked
- * loads only in a row's first and last vectors), taken for rows of at
- * least 40 outputs.  The baseline level scatters.
+ * loads only in a row's last vector), taken for rows of at least 24
+ * outputs.  The baseline level scatters.
  *
  * Measured against the clear and scatter at AVX2 (Zen 4, one thread, 3x3
  * stride-2 padding-1 indices, alternating processes), none taken:

@@ -584,12 +584,12 @@ def test_max_pool2d_backward_with_indices_outside_their_block(shape, dtype):
 
 # Input planes for which 3x3 stride-2 pooling padded by 1 gives (H + 1) / 2 x (W + 1) / 2
 # outputs: at AVX-512, in float32, the backward writes planes whose indices stay in their own window densely,
-# and scatters the others; at AVX2 it does so for rows of at least 40 outputs (widths 79 on).
+# and scatters the others; at AVX2 it does so for rows of at least 24 outputs (widths 47 on).
 # Odd and even sizes, output widths with whole vectors and tails of every length at both levels.
 WINDOW3_SHAPES = [(2, 3, 8, 32), (1, 2, 9, 37), (2, 2, 10, 66), (1, 2, 7, 112), (1, 1, 4, 46),
                   (1, 2, 13, 35), (1, 2, 17, 33), (1, 1, 6, 31),
                   (1, 2, 9, 79), (2, 1, 8, 80), (1, 1, 11, 95), (1, 2, 6, 97), (1, 1, 5, 130),
-                  (1, 1, 7, 101), (1, 1, 4, 86)]
+                  (1, 1, 7, 101), (1, 1, 4, 86), (1, 2, 9, 48), (1, 1, 6, 49), (2, 1, 5, 47)]
 # Planes of one to three rows: a single output row, with or without a row below its middle one.
 WINDOW3_LOW_SHAPES = [(1, 1, 1, 81), (1, 1, 2, 92), (1, 2, 3, 86), (1, 1, 1, 9), (1, 1, 2, 16)]
 
@@ -670,7 +670,7 @@ def test_max_pool2d_backward_3x3_windows_rejects_indices_2_to_the_32_away(shape,
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_streamed_max_backward_is_the_plain_stores_bits(dtype, threads):
     """A max backward pass over the threshold writes the planes whose indices stay in their
-    2x2 blocks (or, in float32, their 3x3 stride-2 windows; at AVX2 from width 79) with
+    2x2 blocks (or, in float32, their 3x3 stride-2 windows; at AVX2 from width 47) with
     non-temporal stores (rows of whole 16-byte pieces: widths 16, 24, 32, 64, 80, 96 in
     float32, every even width in float64), and falls back to clearing and scattering a plane after writing part of it
     (an index moved out of its block in a late row; 3x3 windows are outside the 2x2
