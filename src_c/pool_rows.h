@@ -29,7 +29,7 @@
  * in their output's 2x2 block is written densely instead,
  * max_backward_blocks2, and in float32 one whose indices stay in their 3x3
  * stride-2 padding-1 windows, max_backward_windows3: at AVX2 for rows of at
- * least 24 outputs).
+ * least 24 outputs, which AVX-512 hands to the AVX2 kernel too).
  *
  * A forward pass too large for the last-level cache (fc_stream_output)
  * writes its output with non-temporal stores where the ISA file gives the
@@ -81,6 +81,14 @@ FC_POOL_DECLARE(f64_generic)
 #ifdef FASTCONV_HAVE_AVX2
 FC_POOL_DECLARE(f32_avx2)
 FC_POOL_DECLARE(f64_avx2)
+/* Max backward of one float32 plane of 3x3 stride-2 padding-1 indices,
+ * written densely (pool_rows_avx2.c; max_backward_windows3's contract):
+ * returns 0, the plane perhaps partly written, where an index lies outside
+ * its window, the plane has 2^29 cells or more, or its rows hold fewer than
+ * FC_POOL_WINDOWS3_AVX2_MIN_OW outputs.  The AVX-512 level takes it too. */
+#define FC_POOL_WINDOWS3_AVX2_MIN_OW 24
+int fc_pool_max_backward_windows3_f32_avx2(const fc_geom *g, const float *grad_y, const int64_t *indices,
+                                           float *grad_x, float *even, float *odd, int stream);
 #endif
 #ifdef FC_HAVE_AVX512
 FC_POOL_DECLARE(f32_avx512)

@@ -302,8 +302,7 @@ static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, 
  * 0.74-0.96, streamed (32, 64, 56, 56) 0.94), 48x48 0.89-0.91, but 40x40
  * 1.08x and 28x28 1.21x. */
 #define FC_POOL_WINDOWS3 1
-/* Rows narrower than this many outputs are cleared and scattered: see above. */
-#define FC_W3_MIN_OW 24
+#define max_backward_windows3_f32_avx2 fc_pool_max_backward_windows3_f32_avx2
 FC_INLINE __m256 fc_w3_add_acc(__m256 acc, __m256 x)   /* acc + x, acc the first source (vadd_acc) */
 {
     __m256 sum;
@@ -517,12 +516,12 @@ FC_INLINE int fc_w3_plane(const int stream, const fc_geom *g, const fc_w3_offset
     return 1;
 }
 
-static int max_backward_windows3_f32_avx2(const fc_geom *g, const float *grad_y, const int64_t *indices,
-                                          float *grad_x, float *even, float *odd, int stream)
+int fc_pool_max_backward_windows3_f32_avx2(const fc_geom *g, const float *grad_y, const int64_t *indices,
+                                           float *grad_x, float *even, float *odd, int stream)
 {
     /* window offsets and first cells as int32; rows of at least
-     * FC_W3_MIN_OW outputs (see above) */
-    if (g->H * g->W >= ((int64_t)1 << 29) || g->OW < FC_W3_MIN_OW) return 0;
+     * FC_POOL_WINDOWS3_AVX2_MIN_OW outputs (see above) */
+    if (g->H * g->W >= ((int64_t)1 << 29) || g->OW < FC_POOL_WINDOWS3_AVX2_MIN_OW) return 0;
     fc_w3_offsets c;
     for (int k = 0; k < 3; k++)
         for (int j = 0; j < 3; j++) c.at[k][j] = _mm256_set1_epi32((int32_t)(k * g->W + j));
@@ -551,6 +550,7 @@ static int max_backward_windows3_f32_avx2(const fc_geom *g, const float *grad_y,
 #include "pool_rows_impl.h"
 #undef FC_POOL_IN_PLACE
 #undef FC_POOL_WINDOWS3
+#undef max_backward_windows3_f32_avx2
 #undef FC_POOL_VFIRST
 #undef vgt
 #undef vunord

@@ -128,8 +128,17 @@ FC_INLINE __m512i vidx_narrow(fc_index_f32x16 a)
 FC_INLINE __mmask16 vidxn_eq1(__m512i a, int64_t d) { return _mm512_cmpeq_epi32_mask(a, _mm512_set1_epi32((int32_t)d)); }
 #define vmaskz_add0(m, v) _mm512_maskz_add_ps((m), _mm512_setzero_ps(), (v))
 /* Max backward over 3x3 stride-2 windows (max_backward_windows3), float32
- * only: in float64, 8 outputs a vector, it took 1.1-1.7x the scatter's time. */
+ * only: in float64, 8 outputs a vector, it took 1.1-1.7x the scatter's time.
+ * Rows of at least FC_POOL_WINDOWS3_AVX2_MIN_OW outputs go to the AVX2
+ * kernel (FC_POOL_WINDOWS3_AVX2), the same bits: against this one, AMD
+ * EPYC Zen 4, one thread, alternating processes, (8, 64, 112, 112) 0.86-
+ * 0.88 of the time (the 3x3 training step 0.94-0.96; two threads, memory-
+ * bound, 0.96-0.99), in cache (1, 64, 112, 112) 0.81-0.82, 80x80 planes
+ * 0.79-0.81, 56x56 0.91, 48x48 0.76, (1, 16, 224, 224) 0.91-0.92.  Its 8
+ * lanes are unpacked in lane (this kernel's 16 need two-source permutes)
+ * and its offsets narrowed by one shuffle. */
 #define FC_POOL_WINDOWS3 1
+#define FC_POOL_WINDOWS3_AVX2 1
 /* acc + x with acc the first source: where both are NaN, acc's comes out, as
  * in the scatter's grad_x[i] += g (a compiler may swap the operands of +). */
 FC_INLINE __m512 vadd_acc(__m512 acc, __m512 x)
@@ -223,6 +232,7 @@ FC_INLINE __m512 vprev2(__m512 prev, __m512 cur) { return FC_ALIGNR_PS(cur, prev
 #undef vmaskz_add0
 #undef IDXN
 #undef FC_POOL_WINDOWS3
+#undef FC_POOL_WINDOWS3_AVX2
 #define vidx_load_n vidx_load_n_pd
 #define vidx_sub vidx_sub_pd
 #define vidx_narrow vidx_narrow_pd

@@ -1596,6 +1596,11 @@ static int FC_NAME(max_backward_windows3)(const fc_geom *g, const REAL *grad_y, 
                                           REAL *grad_x, REAL *FC_RESTRICT even, REAL *FC_RESTRICT odd, int stream)
 {
     const int64_t OH = g->OH, OW = g->OW, H = g->H, W = g->W;
+#ifdef FC_POOL_WINDOWS3_AVX2
+    /* rows the AVX2 kernel takes go to it (see the ISA file) */
+    if (OW >= FC_POOL_WINDOWS3_AVX2_MIN_OW && H * W < ((int64_t)1 << 29))
+        return fc_pool_max_backward_windows3_f32_avx2(g, grad_y, indices, grad_x, even, odd, stream);
+#endif
     /* offsets in a window, 2 W + 2 at most, compared as int32 (vidx_narrow) */
     if (W >= INT32_MAX / 4) return 0;
     for (int64_t oh = 0; oh < OH; oh++) {
@@ -1766,7 +1771,7 @@ static int FC_NAME(max_backward_rows_scatter)(const fc_geom *g, const REAL *FC_R
  * AVX2 has its own max_backward_windows3 (pool_rows_avx2.c: lanes ordered
  * for in-lane unpacks, the window offsets as constants in memory, masked
  * loads only in a row's last vector), taken for rows of at least 24
- * outputs.  The baseline level scatters.
+ * outputs, at the AVX-512 level as well.  The baseline level scatters.
  *
  * Measured against the clear and scatter at AVX2 (Zen 4, one thread, 3x3
  * stride-2 padding-1 indices, alternating processes), none taken:

@@ -584,7 +584,8 @@ def test_max_pool2d_backward_with_indices_outside_their_block(shape, dtype):
 
 # Input planes for which 3x3 stride-2 pooling padded by 1 gives (H + 1) / 2 x (W + 1) / 2
 # outputs: at AVX-512, in float32, the backward writes planes whose indices stay in their own window densely,
-# and scatters the others; at AVX2 it does so for rows of at least 24 outputs (widths 47 on).
+# and scatters the others; at AVX2 it does so for rows of at least 24 outputs (widths 47 on),
+# whose kernel AVX-512 takes for them too.
 # Odd and even sizes, output widths with whole vectors and tails of every length at both levels.
 WINDOW3_SHAPES = [(2, 3, 8, 32), (1, 2, 9, 37), (2, 2, 10, 66), (1, 2, 7, 112), (1, 1, 4, 46),
                   (1, 2, 13, 35), (1, 2, 17, 33), (1, 1, 6, 31),
