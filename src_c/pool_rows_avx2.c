@@ -26,6 +26,11 @@ FC_INLINE void fc_pool_stream256(float *p, __m256 v, int64_t bytes)
     if (bytes > 16) _mm_stream_ps(p + 4, _mm256_extractf128_ps(v, 1));
 }
 #define vstream_fence _mm_sfence
+/* m ? b : a, per 64-bit lane of the all-ones or zero mask m */
+FC_INLINE __m256i fc_pool_blend64(__m256i a, __m256i b, __m256i m)
+{
+    return _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(a), _mm256_castsi256_pd(b), _mm256_castsi256_pd(m)));
+}
 
 /* nanmax(best, v): max_ps returns its second operand when either is NaN or
  * both are equal, so max(v, best) keeps best on ties and a NaN best; the
@@ -180,9 +185,39 @@ FC_INLINE __m256 vprev2(__m256 prev, __m256 cur)
  * non-temporally (fc_pool_stream256). */
 #define FC_POOL_BLOCKS2_VEC 1
 #define FC_POOL_BLOCKS2_OWN 1
+/* The first `cells` (0 .. 16) float32 lanes of lo:hi at p, in whole
+ * pieces of 8, 4, 2 and 1 lanes (masked stores are slow on AMD cores;
+ * through a buffer and memcpy, a row's partial last vector took as long as
+ * the rest of a 56-wide row). */
+FC_INLINE void fc_pool_store_pieces(float *p, __m256 lo, __m256 hi, int64_t cells)
+{
+    if (cells >= 8) {
+        _mm256_storeu_ps(p, lo);
+        p += 8;
+        cells -= 8;
+        lo = hi;
+    }
+    if (cells >= 8) {
+        _mm256_storeu_ps(p, lo);
+        return;
+    }
+    __m128 q = _mm256_castps256_ps128(lo);
+    if (cells & 4) {
+        _mm_storeu_ps(p, q);
+        p += 4;
+        q = _mm256_extractf128_ps(lo, 1);
+    }
+    if (cells & 2) {
+        _mm_storel_pi((__m64 *)p, q);
+        p += 2;
+        q = _mm_movehl_ps(q, q);
+    }
+    if (cells & 1) _mm_store_ss(p, q);
+}
+
 /* A block row pair's cells: c00, c01 at r0, c10, c11 at r1, whole (64
  * bytes a row, non-temporal with stream) or their first `bytes` bytes of
- * each row (through a buffer: masked stores are slow on AMD cores). */
+ * each row (fc_pool_store_pieces). */
 FC_INLINE void fc_blocks2_store(float *r0, float *r1, __m256 c00, __m256 c01, __m256 c10, __m256 c11,
                                 int64_t bytes, int stream)
 {
@@ -200,13 +235,8 @@ FC_INLINE void fc_blocks2_store(float *r0, float *r1, __m256 c00, __m256 c01, __
         }
         return;
     }
-    float cb[32];
-    _mm256_storeu_ps(cb, c00);
-    _mm256_storeu_ps(cb + 8, c01);
-    _mm256_storeu_ps(cb + 16, c10);
-    _mm256_storeu_ps(cb + 24, c11);
-    memcpy(r0, cb, (size_t)bytes);
-    memcpy(r1, cb + 16, (size_t)bytes);
+    fc_pool_store_pieces(r0, c00, c01, bytes / (int64_t)sizeof(float));
+    fc_pool_store_pieces(r1, c10, c11, bytes / (int64_t)sizeof(float));
 }
 
 static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, const int64_t *indices,
@@ -233,16 +263,15 @@ static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, 
                 i_hi = _mm256_loadu_si256((const __m256i *)(idx + ow + 4));
                 v = _mm256_loadu_ps(gy + ow);
             } else {
-                /* missing lanes index their block's first cell, gradient 0 */
-                int64_t ib[8];
-                float vb[8] = {0};
-                _mm256_storeu_si256((__m256i *)ib, first_lo);
-                _mm256_storeu_si256((__m256i *)(ib + 4), first_hi);
-                memcpy(ib, idx + ow, (size_t)n * sizeof(int64_t));
-                memcpy(vb, gy + ow, (size_t)n * sizeof(float));
-                i_lo = _mm256_loadu_si256((const __m256i *)ib);
-                i_hi = _mm256_loadu_si256((const __m256i *)(ib + 4));
-                v = _mm256_loadu_ps(vb);
+                /* masked loads; missing lanes index their block's first
+                 * cell, gradient 0 */
+                const __m256i cn = _mm256_set1_epi64x(n);
+                const __m256i m_lo = _mm256_cmpgt_epi64(cn, _mm256_setr_epi64x(0, 1, 2, 3));
+                const __m256i m_hi = _mm256_cmpgt_epi64(cn, _mm256_setr_epi64x(4, 5, 6, 7));
+                i_lo = fc_pool_blend64(first_lo, _mm256_maskload_epi64((const long long *)(idx + ow), m_lo), m_lo);
+                i_hi = fc_pool_blend64(first_hi, _mm256_maskload_epi64((const long long *)(idx + ow + 4), m_hi), m_hi);
+                v = _mm256_maskload_ps(gy + ow, _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)n),
+                                                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
             }
             const __m256i dl = _mm256_sub_epi64(i_lo, first_lo), dh = _mm256_sub_epi64(i_hi, first_hi);
 #define FC_BLOCKS2_MASK(d)                                                                                    \
@@ -340,26 +369,7 @@ FC_INLINE void fc_w3_store(float *p, __m256 lo, __m256 hi, int64_t cells, const 
         fc_pool_stream256(p, lo, FC_MIN(8, cells) * (int64_t)sizeof(float));
         if (cells > 8) fc_pool_stream256(p + 8, hi, (cells - 8) * (int64_t)sizeof(float));
     } else {
-        /* whole pieces of 8, 4, 2 and 1 cells (masked stores are slow on
-         * AMD cores) */
-        if (cells >= 8) {
-            _mm256_storeu_ps(p, lo);
-            p += 8;
-            cells -= 8;
-            lo = hi;
-        }
-        __m128 q = _mm256_castps256_ps128(lo);
-        if (cells & 4) {
-            _mm_storeu_ps(p, q);
-            p += 4;
-            q = _mm256_extractf128_ps(lo, 1);
-        }
-        if (cells & 2) {
-            _mm_storel_pi((__m64 *)p, q);
-            p += 2;
-            q = _mm_movehl_ps(q, q);
-        }
-        if (cells & 1) _mm_store_ss(p, q);
+        fc_pool_store_pieces(p, lo, hi, cells);
     }
 }
 
@@ -622,13 +632,11 @@ static int max_backward_blocks2_f64_avx2(const fc_geom *g, const double *grad_y,
                 i = _mm256_loadu_si256((const __m256i *)(idx + ow));
                 v = _mm256_loadu_pd(gy + ow);
             } else {
-                int64_t ib[4];
-                double vb[4] = {0};
-                _mm256_storeu_si256((__m256i *)ib, first);
-                memcpy(ib, idx + ow, (size_t)n * sizeof(int64_t));
-                memcpy(vb, gy + ow, (size_t)n * sizeof(double));
-                i = _mm256_loadu_si256((const __m256i *)ib);
-                v = _mm256_loadu_pd(vb);
+                /* masked loads; missing lanes index their block's first
+                 * cell, gradient 0 */
+                const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+                i = fc_pool_blend64(first, _mm256_maskload_epi64((const long long *)(idx + ow), m), m);
+                v = _mm256_maskload_pd(gy + ow, m);
             }
             const __m256i d = _mm256_sub_epi64(i, first);
             const __m256d m00 = _mm256_castsi256_pd(_mm256_cmpeq_epi64(d, _mm256_setzero_si256()));

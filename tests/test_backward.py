@@ -545,7 +545,8 @@ def assert_scatter_bits(grad_output, indices, shape, context):
 # Input planes twice the output plane (or one more row or column): at AVX-512 and AVX2 the backward
 # writes planes whose indices stay in their own 2x2 block densely, and scatters the others.
 # Output widths cover whole vectors and a tail at every SIMD width.
-BLOCK_SHAPES = [(2, 3, 8, 32), (1, 2, 9, 37), (2, 2, 10, 66), (1, 2, 7, 112), (1, 1, 4, 46)]
+BLOCK_SHAPES = [(2, 3, 8, 32), (1, 2, 9, 37), (2, 2, 10, 66), (1, 2, 7, 112), (1, 1, 4, 46),
+                (1, 2, 6, 28), (1, 1, 4, 10), (2, 1, 4, 88), (1, 1, 5, 58)]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
