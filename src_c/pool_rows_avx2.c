@@ -60,13 +60,39 @@ FC_INLINE void vstride2(const float *p, __m256 *even, __m256 *odd)
 {
     vstride2_regs(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), even, odd);
 }
-/* the first n < 8 lanes of v at p, through a buffer (masked stores are slow
- * on AMD cores; this is a row's last vector) */
+/* The first `cells` (0 .. 16) float32 lanes of lo:hi at p, in whole
+ * pieces of 8, 4, 2 and 1 lanes (masked stores are slow on AMD cores;
+ * through a buffer and memcpy, a row's partial last vector took as long as
+ * the rest of a 56-wide row in max backward's 2x2 blocks). */
+FC_INLINE void fc_pool_store_pieces(float *p, __m256 lo, __m256 hi, int64_t cells)
+{
+    if (cells >= 8) {
+        _mm256_storeu_ps(p, lo);
+        p += 8;
+        cells -= 8;
+        lo = hi;
+    }
+    if (cells >= 8) {
+        _mm256_storeu_ps(p, lo);
+        return;
+    }
+    __m128 q = _mm256_castps256_ps128(lo);
+    if (cells & 4) {
+        _mm_storeu_ps(p, q);
+        p += 4;
+        q = _mm256_extractf128_ps(lo, 1);
+    }
+    if (cells & 2) {
+        _mm_storel_pi((__m64 *)p, q);
+        p += 2;
+        q = _mm_movehl_ps(q, q);
+    }
+    if (cells & 1) _mm_store_ss(p, q);
+}
+/* the first n < 8 lanes of v at p (a row's last vector) */
 FC_INLINE void vstore_n(float *p, __m256 v, int64_t n)
 {
-    float t[8];
-    _mm256_storeu_ps(t, v);
-    memcpy(p, t, (size_t)n * sizeof(float));
+    fc_pool_store_pieces(p, v, v, n);
 }
 #define vset1 _mm256_set1_ps
 /* take = (v > best) | (v != v), the scalar rule; vselect(take, best, v) = take ? v : best */
@@ -87,11 +113,9 @@ FC_INLINE void vidx_store(int64_t *p, fc_index_f32x8 a)
     _mm256_storeu_si256((__m256i *)p, a.lo);
     _mm256_storeu_si256((__m256i *)(p + 4), a.hi);
 }
-FC_INLINE void vidx_store_n(int64_t *p, fc_index_f32x8 a, int64_t n)
+FC_INLINE void vidx_store_n(int64_t *p, fc_index_f32x8 a, int64_t n)   /* the first n < 8 */
 {
-    int64_t t[8];
-    vidx_store(t, a);
-    memcpy(p, t, (size_t)n * sizeof(int64_t));
+    fc_pool_store_pieces((float *)p, _mm256_castsi256_ps(a.lo), _mm256_castsi256_ps(a.hi), 2 * n);
 }
 FC_INLINE fc_index_f32x8 vidx_add(fc_index_f32x8 a, int64_t b)
 {
@@ -185,36 +209,6 @@ FC_INLINE __m256 vprev2(__m256 prev, __m256 cur)
  * non-temporally (fc_pool_stream256). */
 #define FC_POOL_BLOCKS2_VEC 1
 #define FC_POOL_BLOCKS2_OWN 1
-/* The first `cells` (0 .. 16) float32 lanes of lo:hi at p, in whole
- * pieces of 8, 4, 2 and 1 lanes (masked stores are slow on AMD cores;
- * through a buffer and memcpy, a row's partial last vector took as long as
- * the rest of a 56-wide row). */
-FC_INLINE void fc_pool_store_pieces(float *p, __m256 lo, __m256 hi, int64_t cells)
-{
-    if (cells >= 8) {
-        _mm256_storeu_ps(p, lo);
-        p += 8;
-        cells -= 8;
-        lo = hi;
-    }
-    if (cells >= 8) {
-        _mm256_storeu_ps(p, lo);
-        return;
-    }
-    __m128 q = _mm256_castps256_ps128(lo);
-    if (cells & 4) {
-        _mm_storeu_ps(p, q);
-        p += 4;
-        q = _mm256_extractf128_ps(lo, 1);
-    }
-    if (cells & 2) {
-        _mm_storel_pi((__m64 *)p, q);
-        p += 2;
-        q = _mm_movehl_ps(q, q);
-    }
-    if (cells & 1) _mm_store_ss(p, q);
-}
-
 /* A block row pair's cells: c00, c01 at r0, c10, c11 at r1, whole (64
  * bytes a row, non-temporal with stream) or their first `bytes` bytes of
  * each row (fc_pool_store_pieces). */
