@@ -29,7 +29,8 @@ FC_INLINE void fc_pool_stream256(float *p, __m256 v, int64_t bytes)
 /* m ? b : a, per 64-bit lane of the all-ones or zero mask m */
 FC_INLINE __m256i fc_pool_blend64(__m256i a, __m256i b, __m256i m)
 {
-    return _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(a), _mm256_castsi256_pd(b), _mm256_castsi256_pd(m)));
+    return _mm256_castpd_si256(
+        _mm256_blendv_pd(_mm256_castsi256_pd(a), _mm256_castsi256_pd(b), _mm256_castsi256_pd(m)));
 }
 
 /* nanmax(best, v): max_ps returns its second operand when either is NaN or
@@ -60,7 +61,7 @@ FC_INLINE void vstride2(const float *p, __m256 *even, __m256 *odd)
 {
     vstride2_regs(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), even, odd);
 }
-/* The first `cells` (0 .. 16) float32 lanes of lo:hi at p, in whole
+/* The first `cells` (0 .. 15) float32 lanes of lo:hi at p, in whole
  * pieces of 8, 4, 2 and 1 lanes (masked stores are slow on AMD cores;
  * through a buffer and memcpy, a row's partial last vector took as long as
  * the rest of a 56-wide row in max backward's 2x2 blocks). */
@@ -71,10 +72,6 @@ FC_INLINE void fc_pool_store_pieces(float *p, __m256 lo, __m256 hi, int64_t cell
         p += 8;
         cells -= 8;
         lo = hi;
-    }
-    if (cells >= 8) {
-        _mm256_storeu_ps(p, lo);
-        return;
     }
     __m128 q = _mm256_castps256_ps128(lo);
     if (cells & 4) {
@@ -209,28 +206,30 @@ FC_INLINE __m256 vprev2(__m256 prev, __m256 cur)
  * non-temporally (fc_pool_stream256). */
 #define FC_POOL_BLOCKS2_VEC 1
 #define FC_POOL_BLOCKS2_OWN 1
-/* A block row pair's cells: c00, c01 at r0, c10, c11 at r1, whole (64
- * bytes a row, non-temporal with stream) or their first `bytes` bytes of
- * each row (fc_pool_store_pieces). */
+/* The first `cells` (1 .. 16) float32 lanes of lo:hi at p, a row's cells
+ * from the dense max backward passes: with stream non-temporal (p 16-byte
+ * aligned, cells a multiple of 4: rows of whole 16-byte pieces), else
+ * plain, a partial vector in pieces. */
+FC_INLINE void fc_pool_store_cells(float *p, __m256 lo, __m256 hi, int64_t cells, int stream)
+{
+    if (stream) {
+        fc_pool_stream256(p, lo, FC_MIN(8, cells) * (int64_t)sizeof(float));
+        if (cells > 8) fc_pool_stream256(p + 8, hi, (cells - 8) * (int64_t)sizeof(float));
+    } else if (cells == 16) {
+        _mm256_storeu_ps(p, lo);
+        _mm256_storeu_ps(p + 8, hi);
+    } else {
+        fc_pool_store_pieces(p, lo, hi, cells);
+    }
+}
+
+/* A block row pair's cells: c00, c01 at r0, c10, c11 at r1, their first
+ * `bytes` bytes of each row (64 for a whole vector of outputs). */
 FC_INLINE void fc_blocks2_store(float *r0, float *r1, __m256 c00, __m256 c01, __m256 c10, __m256 c11,
                                 int64_t bytes, int stream)
 {
-    if (bytes == 64) {
-        if (stream) {
-            fc_pool_stream256(r0, c00, 32);
-            fc_pool_stream256(r0 + 8, c01, 32);
-            fc_pool_stream256(r1, c10, 32);
-            fc_pool_stream256(r1 + 8, c11, 32);
-        } else {
-            _mm256_storeu_ps(r0, c00);
-            _mm256_storeu_ps(r0 + 8, c01);
-            _mm256_storeu_ps(r1, c10);
-            _mm256_storeu_ps(r1 + 8, c11);
-        }
-        return;
-    }
-    fc_pool_store_pieces(r0, c00, c01, bytes / (int64_t)sizeof(float));
-    fc_pool_store_pieces(r1, c10, c11, bytes / (int64_t)sizeof(float));
+    fc_pool_store_cells(r0, c00, c01, bytes / (int64_t)sizeof(float), stream);
+    fc_pool_store_cells(r1, c10, c11, bytes / (int64_t)sizeof(float), stream);
 }
 
 static int max_backward_blocks2_f32_avx2(const fc_geom *g, const float *grad_y, const int64_t *indices,
@@ -348,31 +347,12 @@ FC_INLINE __m256 fc_w3_eq(__m256i d, __m256i c)
 {
     return _mm256_castsi256_ps(_mm256_cmpeq_epi32(d, c));
 }
-/* The first `cells` (1 .. 16, a multiple of 4 with stream) cells of lo:hi at p. */
-FC_INLINE void fc_w3_store(float *p, __m256 lo, __m256 hi, int64_t cells, const int stream)
-{
-    if (cells == 16) {
-        if (stream) {
-            fc_pool_stream256(p, lo, 32);
-            fc_pool_stream256(p + 8, hi, 32);
-        } else {
-            _mm256_storeu_ps(p, lo);
-            _mm256_storeu_ps(p + 8, hi);
-        }
-    } else if (stream) {
-        fc_pool_stream256(p, lo, FC_MIN(8, cells) * (int64_t)sizeof(float));
-        if (cells > 8) fc_pool_stream256(p + 8, hi, (cells - 8) * (int64_t)sizeof(float));
-    } else {
-        fc_pool_store_pieces(p, lo, hi, cells);
-    }
-}
-
 /* Window row k (0, 1, 2: a literal) of outputs ow .. ow + 7: d, dn the
  * offsets of the outputs and of the outputs one on in their windows, s, sn
  * their gradients plus +0; left (edge 1, 2) and right (edge 2) the lanes
- * whose left and right columns lie inside the plane.  Stores the row's cells at `at`
- * (k < 2) or keeps them (k = 2); returns the lanes whose index lies in
- * this row. */
+ * whose left and right columns lie inside the plane.  Stores the row's
+ * cells at `at` (k < 2) or keeps them (k = 2); returns the lanes whose
+ * index lies in this row. */
 FC_INLINE __m256 fc_w3_row(const int k, const int edge, const int stream, __m256i d, __m256i dn, __m256 s,
                            __m256 sn, const fc_w3_offsets *c, __m256 left, __m256 right, float *even, float *odd,
                            float *at, int64_t cells)
@@ -388,7 +368,8 @@ FC_INLINE __m256 fc_w3_row(const int k, const int edge, const int stream, __m256
         _mm256_storeu_ps(even, e);
         _mm256_storeu_ps(odd, o);
     } else {
-        fc_w3_store(at, _mm256_unpacklo_ps(e, o), _mm256_unpackhi_ps(e, o), edge == 2 ? cells : 16, stream);
+        fc_pool_store_cells(at, _mm256_unpacklo_ps(e, o), _mm256_unpackhi_ps(e, o), edge == 2 ? cells : 16,
+                            stream);
     }
     if (edge == 2) return _mm256_or_ps(_mm256_or_ps(_mm256_and_ps(l, left), m), _mm256_and_ps(r, right));
     if (edge == 1) return _mm256_or_ps(_mm256_or_ps(_mm256_and_ps(l, left), m), r);
@@ -399,18 +380,20 @@ FC_INLINE __m256 fc_w3_row(const int k, const int edge, const int stream, __m256
  * first (lanes 0 1 4 5 | 2 3 6 7), their rows those the plane has
  * (has_top, has_bottom); edge 0: all of them and the outputs one on are
  * inside the row, loaded in place; 1: the same at the row's start (ow 0);
- * 2: the row's last vector, its loads masked to the row.  Returns the lanes whose index lies in its window, missing
- * lanes counted in; ORs every index into *range. */
+ * 2: the row's last vector, its loads masked to the row.  Returns the
+ * lanes whose index lies in its window, missing lanes counted in; ORs every
+ * index into *range. */
 FC_INLINE __m256 fc_w3_vector(const int edge, const int has_top, const int has_bottom, const int stream,
                               const fc_geom *g, const fc_w3_offsets *c, const float *gy, const int64_t *idx,
                               __m256i first, int64_t ow, float *above, float *middle_row, float *even, float *odd,
                               __m256i *range)
 {
     const int64_t OW = g->OW, W = g->W;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);   /* as the offsets are ordered */
     __m256i i_lo, i_hi, n_lo, n_hi;
     __m256 v, vn, left = _mm256_setzero_ps(), right = _mm256_setzero_ps(), hit = _mm256_setzero_ps();
     if (edge == 1)   /* output 0's left column is padding */
-        left = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7), _mm256_setzero_si256()));
+        left = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_setzero_si256()));
     if (edge < 2) {
         i_lo = _mm256_loadu_si256((const __m256i *)(idx + ow));
         i_hi = _mm256_loadu_si256((const __m256i *)(idx + ow + 4));
@@ -425,7 +408,6 @@ FC_INLINE __m256 fc_w3_vector(const int edge, const int has_top, const int has_b
         const int64_t n = FC_MIN(8, OW - ow), next = FC_MIN(8, OW - ow - 1);
         const __m256i l64 = _mm256_setr_epi64x(0, 1, 2, 3), l64_hi = _mm256_setr_epi64x(4, 5, 6, 7);
         const __m256i l32 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        const __m256i lane = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);   /* as the offsets are ordered */
         const __m256i cn = _mm256_set1_epi64x(n), cnext = _mm256_set1_epi64x(next);
         i_lo = _mm256_maskload_epi64((const long long *)(idx + ow), _mm256_cmpgt_epi64(cn, l64));
         i_hi = _mm256_maskload_epi64((const long long *)(idx + ow + 4), _mm256_cmpgt_epi64(cn, l64_hi));
@@ -513,8 +495,8 @@ FC_INLINE int fc_w3_plane(const int stream, const fc_geom *g, const fc_w3_offset
         float *last = grad_x + (2 * OH - 1) * W;
         for (int64_t ow = 0; ow < OW; ow += 8) {
             const __m256 e = _mm256_loadu_ps(even + ow), o = _mm256_loadu_ps(odd + ow);
-            fc_w3_store(last + 2 * ow, _mm256_unpacklo_ps(e, o), _mm256_unpackhi_ps(e, o), FC_MIN(16, W - 2 * ow),
-                        stream);
+            fc_pool_store_cells(last + 2 * ow, _mm256_unpacklo_ps(e, o), _mm256_unpackhi_ps(e, o),
+                                FC_MIN(16, W - 2 * ow), stream);
         }
     }
     return 1;
