@@ -1280,24 +1280,44 @@ static int FC_NAME(avg_windows_tile)(const fc_geom *g)
  * interleave and spread rows.  In-process A/B, one thread: 2x2 stride-2
  * backward of 8x64x112x112 took 0.64 of its time in float32 (0.80 in
  * float64), of 1x64x56x56 (in cache) 0.48, 3x3 stride-3 of 8x64x57x57
- * 0.77.  Writing 2x2 windows' rows from registers (shares divided in
- * vectors, each lane doubled by a zip) with non-temporal stores, in passes
- * over the streaming threshold, was measured against this on
- * 8x64x112x112, Zen 4 at AVX2, processes alternated: on one thread the
- * backward took 0.85-0.99 of the time (float64 0.81-0.97) and the
- * benchmark's training step 0.93-0.96, but on two threads the backward took
- * 1.04-1.11x and the step 1.14-1.17x.  Plain stores kept. */
+ * 0.77.
+ *
+ * With job->stream (set on one thread only: see run_avg_backward) and rows
+ * of whole 16-byte pieces from a 16-byte aligned grad_x, each window row is
+ * built once in `buf` (L1) and written KH times with non-temporal stores.
+ * An earlier version wrote 2x2 windows' rows from registers (shares divided
+ * in vectors, each lane doubled by a zip), non-temporal on any thread
+ * count: on 8x64x112x112 (Zen 4 at AVX2, one thread) the backward took
+ * 0.85-0.99 of the plain stores' time, on two threads 1.04-1.11x. */
+#ifdef vstream
+/* dst[0 .. n) = src[0 .. n) with non-temporal stores: dst 16-byte aligned,
+ * n values a multiple of 16 bytes; reads up to a vector past src + n. */
+FC_INLINE void FC_NAME(stream_copy)(REAL *FC_RESTRICT dst, const REAL *FC_RESTRICT src, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + VLEN <= n; i += VLEN) vstream(dst + i, vload(src + i), (int64_t)(VLEN * sizeof(REAL)));
+    if (i < n) vstream(dst + i, vload(src + i), (n - i) * (int64_t)sizeof(REAL));
+}
+#endif
+
 FC_NOINLINE void FC_NAME(avg_backward_tiles)(const fc_pool_job *job, const REAL *grad_y, REAL *grad_x,
-                                             const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT share)
+                                             const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT share,
+                                             REAL *FC_RESTRICT buf)
 {
     const fc_geom *g = job->g;
     const int64_t OW = g->OW, W = g->W, KW = g->KW, KH = g->KH, covered = OW * KW;
+#ifdef vstream
+    const int stream = job->stream && ((uintptr_t)grad_x & 15) == 0 && W * (int64_t)sizeof(REAL) % 16 == 0;
+#else
+    (void)buf;
+    const int stream = 0;
+#endif
     for (int64_t oh = 0; oh < g->OH; oh++) {
         int64_t h_lo;
         REAL row_count;
         FC_NAME(avg_rows)(job, oh, &h_lo, &row_count);
         const REAL *FC_RESTRICT gy = grad_y + oh * OW;
-        REAL *FC_RESTRICT gx = grad_x + oh * KH * W;
+        REAL *FC_RESTRICT gx = stream ? buf : grad_x + oh * KH * W;
         for (int64_t ow = 0; ow < OW; ow++) share[ow] = (REAL)0 + gy[ow] / (row_count * col_count[ow]);
         if (KW == 2) {
             for (int64_t ow = 0; ow < OW; ow++) {
@@ -1309,8 +1329,17 @@ FC_NOINLINE void FC_NAME(avg_backward_tiles)(const fc_pool_job *job, const REAL 
                 for (int64_t j = 0; j < KW; j++) gx[ow * KW + j] = share[ow];
         }
         for (int64_t w = covered; w < W; w++) gx[w] = 0;
+#ifdef vstream
+        if (stream) {
+            for (int64_t kh = 0; kh < KH; kh++) FC_NAME(stream_copy)(grad_x + (oh * KH + kh) * W, buf, W);
+            continue;
+        }
+#endif
         for (int64_t kh = 1; kh < KH; kh++) memcpy(gx + kh * W, gx, (size_t)W * sizeof(REAL));
     }
+#ifdef vstream
+    if (stream) vstream_fence();
+#endif
     memset(grad_x + g->OH * KH * W, 0, (size_t)((g->H - g->OH * KH) * W) * sizeof(REAL));
 }
 
@@ -1349,7 +1378,7 @@ int FC_NAME(fc_pool_avg_backward_rows)(void *vjob, int64_t begin, int64_t end)
         const REAL *grad_y = (const REAL *)job->src + plane * g->OH * OW;
         REAL *grad_x = (REAL *)job->dst + plane * g->H * W;
         if (tiles) {
-            FC_NAME(avg_backward_tiles)(job, grad_y, grad_x, s.col_count, s.best);
+            FC_NAME(avg_backward_tiles)(job, grad_y, grad_x, s.col_count, s.best, s.row);
             continue;
         }
         int64_t next_oh = 0;   /* first output row whose spread row is not computed yet */

@@ -556,6 +556,39 @@ def test_avg_pool2d_backward_zero_is_positive(kernel_size, stride, padding, ceil
         np.testing.assert_array_equal(np.signbit(actual), np.signbit(expected), err_msg=context)
 
 
+# Over the streaming threshold, on one thread, avg backward of windows that tile the input
+# (kernel == stride, no padding) writes grad_x with non-temporal stores where every row is whole
+# 16-byte pieces (float32 widths a multiple of 4, float64 even widths).  A threshold of 0 makes
+# every such pass eligible (these small passes run on one thread whatever the setting).  Widths with a partial last vector at
+# every vector length, uncovered columns and rows past the last window, -0.0 and NaN gradients,
+# an output block freed full of 7s: the plain stores' bits, and the reference's values.
+@pytest.mark.parametrize("kernel_size, count_include_pad, divisor_override",
+                         [(2, True, None), (3, False, None), ((2, 3), True, 5), ((3, 2), True, None)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_streamed_avg_backward_is_the_plain_stores_bits(kernel_size, count_include_pad, divisor_override, dtype,
+                                                        stream_threshold):
+    rng = np.random.default_rng(112)
+    for in_hw in [(8, 16), (9, 20), (10, 24), (7, 28), (11, 44), (6, 48), (8, 50), (9, 60), (4, 66), (5, 17),
+                  (8, 18), (12, 34), (13, 36)]:
+        shape = (2, 3) + in_hw
+        geometry = ref.pool_geometry(in_hw, kernel_size, kernel_size, 0, 1, False)
+        grad_y = rng.standard_normal((2, 3, geometry.out_h, geometry.out_w)).astype(dtype)
+        grad_y.flat[::7] = -0.0
+        grad_y.flat[3::29] = np.nan
+        context = (f"kernel_size={kernel_size} count_include_pad={count_include_pad} "
+                   f"divisor_override={divisor_override} dtype={np.dtype(dtype).name} shape={shape}")
+        args = (grad_y, shape, kernel_size, kernel_size, 0, False, count_include_pad, divisor_override)
+        stream_threshold(1 << 62)
+        plain = fastconv.avg_pool2d_backward(*args)
+        stream_threshold(0)
+        dirty = np.full(shape, 7.0, dtype)   # a block of the output's size: a cell not written shows
+        del dirty
+        streamed = fastconv.avg_pool2d_backward(*args)
+        assert_identical(streamed, plain, context)
+        np.testing.assert_array_equal(np.signbit(streamed), np.signbit(plain), err_msg=context)
+        assert_close(streamed, ref.avg_pool2d_backward(*args), context)
+
+
 @pytest.mark.parametrize("kernel_size, stride, padding, dilation, ceil_mode, dtype", list(geometry_cases()))
 def test_max_pool2d_backward_paths(kernel_size, stride, padding, dilation, ceil_mode, dtype):
     rng = np.random.default_rng(107)
