@@ -172,13 +172,13 @@ int fc_max_pool2d_backward_f64(const fc_geom *g, const double *grad_y,
 
 /* Streaming avg backward's output (avg_backward_tiles) pays on one thread
  * only.  The pass writes four times what it reads, and on the machine
- * measured (Zen 4, 2 cores) non-temporal writes alone ran at about 27 GB/s
- * on one core and on two, where plain writes, paying a read of each line,
- * went from 23 to 30 GB/s.  On 2x2 stride-2 backward of (8, 64, 112, 112)
- * float32, processes alternated, against plain stores: one thread 0.68-0.75
- * of the time, the benchmark's training step 0.78-0.84 (the input of the
- * forward pass stays in the last-level cache); two threads, the step
- * 1.05-1.10x. */
+ * measured (Zen 4, 2 cores) non-temporal writes alone ran, in most runs, at
+ * about 27 GB/s on one core and on two, where plain writes, paying a read
+ * of each line, went from 21-23 to 29-30 GB/s.  On 2x2 stride-2 backward
+ * of (8, 64, 112, 112) float32, processes alternated, against plain
+ * stores: one thread 0.68-0.75 of the time, the benchmark's training step
+ * 0.77-0.84 (the input of the forward pass stays in the last-level cache);
+ * two threads, the step 1.05-1.10x (1.14-1.17x in an earlier version). */
 static int run_avg_backward(const fc_geom *g, size_t real_size, fc_task_fn kernel, const void *grad_y,
                             void *grad_x, int divisor_mode, int64_t divisor_override)
 {
