@@ -32,7 +32,14 @@ static int FC_NAME(relu_backward_task)(void *vctx, int64_t begin, int64_t end)
     const REAL *FC_RESTRICT gy = ctx->a;
     const REAL *FC_RESTRICT x = ctx->b;
     REAL *FC_RESTRICT gx = ctx->out;
-    for (int64_t i = lo; i < hi; i++) gx[i] = x[i] > 0 ? gy[i] : (REAL)0;
+    /* grad_y read whatever x holds, so that the loop is a compare and a
+     * select (vectorised): loaded only where x > 0, GCC kept a branch per
+     * element, which on inputs of random sign mispredicted half the time
+     * (25 MB took 30 ms against 1.4 ms for the forward pass). */
+    for (int64_t i = lo; i < hi; i++) {
+        const REAL g = gy[i];
+        gx[i] = x[i] > 0 ? g : (REAL)0;
+    }
     return FC_OK;
 }
 
