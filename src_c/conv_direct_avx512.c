@@ -46,6 +46,11 @@
 #define VFMADD_LO(a, b, c)                                                                                   \
     _mm512_zextps256_ps512(                                                                                   \
         _mm256_fmadd_ps(_mm512_castps512_ps256(a), _mm512_castps512_ps256(b), _mm512_castps512_ps256(c)))
+/* VPERM2(lo, idx, hi): lane l takes lane idx[l] of lo:hi (2 * VL lanes); the
+ * even and odd lanes of lo:hi */
+#define VPERM2(lo, idx, hi) _mm512_permutex2var_ps((lo), (idx), (hi))
+#define VEVEN_IDX() _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define VODD_IDX() _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
 #include "conv_direct_simd_impl.h"
 #undef REAL
 #undef FC_NAME
@@ -70,6 +75,9 @@
 #undef VALIGN1
 #undef VALIGN2
 #undef VFMADD_LO
+#undef VPERM2
+#undef VEVEN_IDX
+#undef VODD_IDX
 
 #define REAL double
 #define FC_NAME(name) name##_avx512_f64
@@ -96,6 +104,9 @@
 #define VFMADD_LO(a, b, c)                                                                                   \
     _mm512_zextpd256_pd512(                                                                                   \
         _mm256_fmadd_pd(_mm512_castpd512_pd256(a), _mm512_castpd512_pd256(b), _mm512_castpd512_pd256(c)))
+#define VPERM2(lo, idx, hi) _mm512_permutex2var_pd((lo), (idx), (hi))
+#define VEVEN_IDX() _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14)
+#define VODD_IDX() _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15)
 #include "conv_direct_simd_impl.h"
 
 #include "avx512_target_end.h"

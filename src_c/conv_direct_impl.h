@@ -127,6 +127,13 @@ static int FC_NAME(direct_plane3_geometry)(const fc_direct_plan *p)
     return p->KH == 3 && p->KW == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dilation_w == 1 && p->up_w == 1;
 }
 
+/* 3x3 planes at stride 2 both ways, undilated, no zero insertion. */
+static int FC_NAME(direct_plane3s2_geometry)(const fc_direct_plan *p)
+{
+    return p->KH == 3 && p->KW == 3 && p->stride_h == 2 && p->stride_w == 2 && p->dilation_w == 1 &&
+           p->dilation_h == 1 && p->up_w == 1 && p->up_h == 1;
+}
+
 /* The AVX2 3x3 kernel takes such planes whose rows are whole vectors, or 8
  * vectors and more, wide (a partial last vector stays with the general
  * kernel, which stores it with the whole one before it): against the
@@ -187,6 +194,8 @@ static FC_NAME(fc_direct_fwd_src3_fn) FC_NAME(direct_pick_fwd_src3)(const fc_dir
 #ifdef FC_HAVE_AVX512
     if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3_geometry)(p) && p->up_h == 1)
         return FC_NAME(fc_direct_fwd_src3_avx512);
+    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3s2_geometry)(p))
+        return FC_NAME(fc_direct_fwd_src3s2_avx512);
 #endif
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2 && FC_NAME(direct_plane3_geometry)(p) && p->up_h == 1 &&
@@ -387,7 +396,8 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
             /* reads the plane in place and fetches ahead itself: no row
              * copies, no fetches from here */
             const int64_t o = group;   /* one output channel per group */
-            ctx->src3_kernel(ctx->x + (n * p->C_in + group) * p->H * p->W, p->H, p->W, oh0 - p->pad_top, p->pad_left,
+            ctx->src3_kernel(ctx->x + (n * p->C_in + group) * p->H * p->W, p->H, p->W,
+                             oh0 * p->stride_h - p->pad_top, p->pad_left,
                              buffer, oh1 - oh0, ctx->packed + o * 9, ctx->bias ? ctx->bias + o : NULL, ctx->relu,
                              p->OW, ctx->y + (n * p->O + o) * plane + oh0 * p->OW);
             continue;

@@ -88,7 +88,10 @@ typedef void (*fc_direct_gw_block_fn_f64)(const double *grad_y, int64_t out_rows
  * i ascending, j innermost, where x(v, c) is plane[v * W + c] inside the
  * H x W plane and 0 outside it; `zeros` holds W zeros.  bias may be NULL.
  * At AVX-512 (conv_direct_simd_impl.h) and AVX2 (conv_direct_src3_avx2_impl.h);
- * each sums an output in its own fixed order. */
+ * each sums an output in its own fixed order.  The AVX-512 src3s2 kernel
+ * takes the same arguments for 3x3 planes at stride 2 both ways: output row
+ * r reads source rows top + 2r + i, output column ow source columns
+ * 2 ow - pad_left + j. */
 typedef void (*fc_direct_fwd_src3_fn_f32)(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                           const float *zeros, int64_t out_rows, const float *weights,
                                           const float *bias, int relu, int64_t OW, float *y);
@@ -153,6 +156,12 @@ void fc_direct_fwd_src3_avx512_f32(const float *plane, int64_t H, int64_t W, int
 void fc_direct_fwd_src3_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                    const double *zeros, int64_t out_rows, const double *weights,
                                    const double *bias, int relu, int64_t OW, double *y);
+void fc_direct_fwd_src3s2_avx512_f32(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                     const float *zeros, int64_t out_rows, const float *weights,
+                                     const float *bias, int relu, int64_t OW, float *y);
+void fc_direct_fwd_src3s2_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                     const double *zeros, int64_t out_rows, const double *weights,
+                                     const double *bias, int relu, int64_t OW, double *y);
 void fc_direct_gw_src3_avx512_f32(const float *grad_y, int64_t out_rows, int64_t OW, const float *plane,
                                   int64_t H, int64_t W, int64_t top, int64_t pad_left, const float *zeros,
                                   float *acc);

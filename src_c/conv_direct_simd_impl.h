@@ -983,6 +983,149 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_gw_src3)(const REAL *grad_y, int64_t out_
     }
     for (int t = 0; t < 9; t++) VSTOREU(acc + t * FC_DIRECT_GW_LANES, a[t]);
 }
+#ifdef VPERM2
+/* ---- the in-place 3x3 stride-2 kernel (AVX-512) ----
+ *
+ * Stride-2 depthwise planes through the buffered plane kernel spent more
+ * on splitting each input row into its even and odd columns than on the
+ * arithmetic.  Here output vector u of a block starting at output column
+ * ow0 reads source columns c0 + 2 * (u * VL + l) + j (c0 = 2 * ow0 -
+ * pad_left, lane l, tap j): two masked loads of VL columns each from c0 +
+ * 2 * u * VL, split by one two-source permute into the even columns (tap
+ * 0) and one into the odd ones (tap 1); tap 2 is the even vector shifted
+ * by one lane, its last lane the next vector's first even column.  R
+ * output rows go at once (2R + 1 input rows, each loaded and split once:
+ * input row k feeds kernel row k - 2r of output row r), so that R * U
+ * accumulator chains hide the FMA latency.  Every output sums kernel row
+ * 0, 1, 2, taps 0, 1, 2 within each, from the bias, zero rows and columns
+ * outside the plane included: the buffered plane kernel's order, the same
+ * bits. */
+
+/* The masks of a block's 2U + 1 loads from column c0: lanes inside [0, W). */
+FC_INLINE void FC_NAME(s2_masks)(int64_t c0, int64_t W, const int U, VMASK *m)
+{
+    for (int k = 0; k <= 2 * U; k++) m[k] = FC_NAME(src3_mask)(c0 + k * VL, W);
+}
+
+FC_INLINE void FC_NAME(s2_block)(const REAL *const *rp, const VMASK *m, const VEC *wv, VEC b, int relu,
+                                 const int R, const int U, int tail, REAL *y, int64_t OW, uintptr_t pf_in,
+                                 int64_t pf_row_bytes)
+{
+    VEC acc[4][4];
+    const VIDX even_idx = VEVEN_IDX(), odd_idx = VODD_IDX();
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++) acc[r][u] = b;
+#if defined(__GNUC__)
+#pragma GCC unroll 9
+#endif
+    for (int k = 0; k < 2 * R + 1; k++) {
+        /* the input rows after the block's, ahead */
+        FC_PREFETCH_L2(pf_in + (uintptr_t)(k * pf_row_bytes));
+        VEC e[5], o[4];
+#if defined(__GNUC__)
+#pragma GCC unroll 5
+#endif
+        for (int u = 0; u <= U; u++) {
+            const VEC lo = VMASKLOAD(rp[k] + 2 * u * VL, m[2 * u]);
+            if (u == U) {
+                e[u] = lo;   /* only its first lane is read (tap 2 of vector U - 1) */
+                break;
+            }
+            const VEC hi = VMASKLOAD(rp[k] + 2 * u * VL + VL, m[2 * u + 1]);
+            e[u] = VPERM2(lo, even_idx, hi);
+            o[u] = VPERM2(lo, odd_idx, hi);
+        }
+#if defined(__GNUC__)
+#pragma GCC unroll 4
+#endif
+        for (int u = 0; u < U; u++) {
+            const VEC t2 = VALIGN1(e[u + 1], e[u]);
+#if defined(__GNUC__)
+#pragma GCC unroll 4
+#endif
+            for (int r = 0; r < R; r++) {
+                const int i = k - 2 * r;
+                if (i < 0 || i > 2) continue;
+                acc[r][u] = VFMADD(wv[3 * i], e[u], acc[r][u]);
+                acc[r][u] = VFMADD(wv[3 * i + 1], o[u], acc[r][u]);
+                acc[r][u] = VFMADD(wv[3 * i + 2], t2, acc[r][u]);
+            }
+        }
+    }
+    const VEC zero = VZERO();
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++) {
+            const VEC v = relu ? VMAX(zero, acc[r][u]) : acc[r][u];
+            if (u == U - 1 && tail < VL)
+                VMASKSTORE(y + r * OW + u * VL, VTAILMASK(tail), v);
+            else
+                VSTOREU(y + r * OW + u * VL, v);
+        }
+}
+
+/* R output rows from output row r on, across the width in blocks of up to
+ * UMAX vectors (UMAX 2 at R = 4, so the accumulators, weights and split
+ * rows fit in the 32 vector registers). */
+FC_INLINE void FC_NAME(s2_rows)(const REAL *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                const REAL *zeros, int64_t r, const int R, const int UMAX, const VEC *wv, VEC b,
+                                int relu, int64_t OW, REAL *y)
+{
+    const REAL *rows[9];
+    FC_NAME(src3_source_rows)(plane, H, W, top + 2 * r, zeros, 2 * R + 1, rows);
+    const int64_t row_bytes = W * (int64_t)sizeof(REAL);
+    for (int64_t ow = 0; ow < OW; ow += UMAX * VL) {
+        const int vectors = (int)FC_MIN(UMAX, (OW - ow + VL - 1) / VL);
+        const int tail = (int)FC_MIN((int64_t)VL, OW - ow - (int64_t)(vectors - 1) * VL);
+        const int64_t c0 = 2 * ow - pad_left;
+        VMASK m[9];
+        const REAL *rp[9];
+        for (int k = 0; k < 2 * R + 1; k++) {
+            /* addresses as integers: the block may start before the row */
+            const REAL *at = (const REAL *)((uintptr_t)rows[k] + (uintptr_t)c0 * sizeof(REAL));
+            FC_SCALAR(at);
+            rp[k] = at;
+        }
+        REAL *yr = y + r * OW + ow;
+        const uintptr_t pf_in = (uintptr_t)plane + (uintptr_t)(((top + 2 * r + 2 * R + 1) * W + 2 * ow) *
+                                                               (int64_t)sizeof(REAL) + FC_DIRECT_SRC3_AHEAD);
+#define FC_DIRECT_S2_BLOCK(U)                                                                                 \
+    do {                                                                                                      \
+        FC_NAME(s2_masks)(c0, W, U, m);                                                                       \
+        FC_NAME(s2_block)(rp, m, wv, b, relu, R, U, tail, yr, OW, pf_in, row_bytes);                         \
+    } while (0)
+        switch (vectors) {
+        case 1: FC_DIRECT_S2_BLOCK(1); break;
+        case 2: FC_DIRECT_S2_BLOCK(2); break;
+        case 3: FC_DIRECT_S2_BLOCK(3); break;
+        default: FC_DIRECT_S2_BLOCK(4); break;
+        }
+#undef FC_DIRECT_S2_BLOCK
+    }
+}
+
+/* fc_direct_fwd_src3's contract at stride 2 both ways: output row r reads
+ * source rows top + 2r .. top + 2r + 2, output column ow source columns
+ * 2 ow - pad_left .. 2 ow - pad_left + 2. */
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3s2)(const REAL *plane, int64_t H, int64_t W, int64_t top,
+                                                   int64_t pad_left, const REAL *zeros, int64_t out_rows,
+                                                   const REAL *weights, const REAL *bias, int relu,
+                                                   int64_t OW, REAL *y)
+{
+    const VEC b = bias ? VSET1(*bias) : VZERO();
+    VEC wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = VSET1(weights[t]);
+    int64_t r = 0;
+    if (OW <= 2 * VL) {
+        for (; r + 4 <= out_rows; r += 4)
+            FC_NAME(s2_rows)(plane, H, W, top, pad_left, zeros, r, 4, 2, wv, b, relu, OW, y);
+        for (; r < out_rows; r++) FC_NAME(s2_rows)(plane, H, W, top, pad_left, zeros, r, 1, 2, wv, b, relu, OW, y);
+    } else {
+        for (; r + 2 <= out_rows; r += 2)
+            FC_NAME(s2_rows)(plane, H, W, top, pad_left, zeros, r, 2, 4, wv, b, relu, OW, y);
+        if (r < out_rows) FC_NAME(s2_rows)(plane, H, W, top, pad_left, zeros, r, 1, 4, wv, b, relu, OW, y);
+    }
+}
+#endif /* VPERM2 */
 #endif /* VALIGN1 */
 
 /* T taps over every row of the block, their accumulators in registers

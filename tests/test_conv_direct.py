@@ -470,6 +470,83 @@ def test_in_place_3x3_kernels_agree_across_levels_and_threads():
         assert in_place[key] == avx2[key], f"{key}: the AVX-512 and AVX2 results' bits differ"
 
 
+# ---- the in-place 3x3 stride-2 kernel ----------------------------------------------------------
+# At the AVX-512 level 3x3 planes at stride 2 both ways are read in place too: two masked loads
+# per vector split into even and odd columns, R output rows at once (4 on rows of up to 2
+# vectors, else 2, in blocks of up to 4 vectors).  Every row count and width meets the row
+# groups, the blocks and their partial last vectors; the results must be the reference's, and
+# the AVX2 level's (the buffered kernel, same sums in the same order) bit for bit, on 1 and 2
+# threads.
+
+PLANE3S2_SCRIPT = r"""
+import json, sys
+import numpy as np
+import fastconv
+from fastconv import _core
+rng = np.random.default_rng(108)
+results = {"level": _core.simd_level()}
+shapes = [(1, 2, 5, width) for width in list(range(1, 140, 3)) + [159, 160, 161, 200, 260]]
+shapes += [(1, 2, height, width) for height in range(1, 20) for width in (14, 31, 56, 66, 100)]
+shapes += [(2, 3, 37, 61), (1, 1, 300, 77), (3, 2, 1, 20)]
+pads = [1, 0, ((2, 0), (0, 2)), ((0, 1), (2, 1)), 4]
+for dtype in (np.float32, np.float64):
+    for shape in shapes:
+        for pad in pads:
+            C = shape[1]
+            x = rng.standard_normal(shape).astype(dtype)
+            weight = rng.standard_normal((C, 1, 3, 3)).astype(dtype)
+            bias = rng.standard_normal(C).astype(dtype)
+            if shape[3] % 7 == 0:
+                weight[0, 0, 0, 2] = np.inf
+                x.flat[::11] = np.nan
+            for threads in (1, 2):
+                fastconv.set_num_threads(threads)
+                try:
+                    y = fastconv.conv2d(x, weight, bias, 2, pad, 1, C, activation="relu" if shape[3] % 2 else None)
+                except ValueError:
+                    break   # the kernel is larger than the padded input
+                results[f"{np.dtype(dtype).name}-{threads}-{shape}-{pad}"] = y.tobytes().hex()
+json.dump(results, sys.stdout)
+"""
+
+
+@pytest.mark.skipif(_core.simd_level() != "avx512", reason="the in-place stride-2 kernel runs at the AVX-512 level")
+def test_in_place_3x3_stride_2_kernel_agrees_across_levels_and_threads():
+    in_place = run_at_simd_level(PLANE3S2_SCRIPT, None)
+    avx2 = run_at_simd_level(PLANE3S2_SCRIPT, "avx2")
+    assert in_place.pop("level") == "avx512" and avx2.pop("level") == "avx2"
+    assert len(in_place) > 1000 and in_place.keys() == avx2.keys()
+    for key in in_place:
+        dtype_name, threads, case = key.split("-", 2)
+        if threads == "2":
+            one = f"{dtype_name}-1-{case}"
+            assert in_place[key] == in_place[one], f"{case}: AVX-512 results differ between 1 and 2 threads"
+            assert avx2[key] == avx2[one], f"{case}: AVX2 results differ between 1 and 2 threads"
+            continue
+        assert in_place[key] == avx2[key], f"{key}: the AVX-512 and AVX2 results' bits differ"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("padding", [1, 0, ((2, 0), (1, 1)), ((0, 1), (2, 1))])
+def test_depthwise_3x3_stride_2_at_every_row_count_and_width(dtype, padding, rng):
+    pads = pads_of(padding)
+    for width in (3, 20, 31, 33, 45, 64, 65, 66, 97, 129, 130, 131, 140, 200):
+        for height in list(range(1, 12)) + [17, 18]:
+            out_hw = output_hw((2, 2, height, width), (2, 1, 3, 3), (2, 2), pads, (1, 1))
+            if out_hw[0] < 1 or out_hw[1] < 1:
+                continue
+            x, weight, bias = make_operands(rng, (2, 2, height, width), (2, 1, 3, 3), dtype)
+            context = describe("stride-2", x, weight, 2, padding, 1, 2)
+            for relu in (False, True):
+                got = fastconv.conv2d(x, weight, bias, 2, padding, 1, 2, activation="relu" if relu else None)
+                expected = reference_forward(x, weight, bias, (2, 2), pads, (1, 1), 2)
+                if relu:
+                    expected = np.maximum(expected, 0.0)
+                assert_close(got, expected, dtype,
+                             scale=term_scale(x, weight, (2, 2), pads, (1, 1), 2) + np.abs(bias)[None, :, None, None],
+                             context=context + f" relu={relu}")
+
+
 # ---- grad bias summed with depthwise grad weight ------------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)
