@@ -51,6 +51,11 @@
 #define VPERM2(lo, idx, hi) _mm512_permutex2var_ps((lo), (idx), (hi))
 #define VEVEN_IDX() _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
 #define VODD_IDX() _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+/* the first and second halves of a and b's lanes interleaved: a0 b0 a1 b1 .. */
+#define VZIP_LO_IDX() _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define VZIP_HI_IDX() _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+/* a * b + c in the lanes of mask, c elsewhere */
+#define VFMADD_MASK(a, b, c, mask) _mm512_mask3_fmadd_ps((a), (b), (c), (mask))
 #include "conv_direct_simd_impl.h"
 #undef REAL
 #undef FC_NAME
@@ -78,6 +83,9 @@
 #undef VPERM2
 #undef VEVEN_IDX
 #undef VODD_IDX
+#undef VZIP_LO_IDX
+#undef VZIP_HI_IDX
+#undef VFMADD_MASK
 
 #define REAL double
 #define FC_NAME(name) name##_avx512_f64
@@ -107,6 +115,9 @@
 #define VPERM2(lo, idx, hi) _mm512_permutex2var_pd((lo), (idx), (hi))
 #define VEVEN_IDX() _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14)
 #define VODD_IDX() _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15)
+#define VZIP_LO_IDX() _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11)
+#define VZIP_HI_IDX() _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15)
+#define VFMADD_MASK(a, b, c, mask) _mm512_mask3_fmadd_pd((a), (b), (c), (mask))
 #include "conv_direct_simd_impl.h"
 
 #include "avx512_target_end.h"

@@ -134,6 +134,14 @@ static int FC_NAME(direct_plane3s2_geometry)(const fc_direct_plan *p)
            p->dilation_h == 1 && p->up_w == 1 && p->up_h == 1;
 }
 
+/* The grad-input plan of 3x3 stride-2 undilated planes: zeros inserted
+ * between the source rows and columns, stride 1. */
+static int FC_NAME(direct_plane3up2_geometry)(const fc_direct_plan *p)
+{
+    return p->KH == 3 && p->KW == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dilation_w == 1 &&
+           p->dilation_h == 1 && p->up_w == 2 && p->up_h == 2;
+}
+
 /* The AVX2 3x3 kernel takes such planes whose rows are whole vectors, or 8
  * vectors and more, wide (a partial last vector stays with the general
  * kernel, which stores it with the whole one before it): against the
@@ -196,6 +204,8 @@ static FC_NAME(fc_direct_fwd_src3_fn) FC_NAME(direct_pick_fwd_src3)(const fc_dir
         return FC_NAME(fc_direct_fwd_src3_avx512);
     if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3s2_geometry)(p))
         return FC_NAME(fc_direct_fwd_src3s2_avx512);
+    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3up2_geometry)(p))
+        return FC_NAME(fc_direct_fwd_up2_avx512);
 #endif
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2 && FC_NAME(direct_plane3_geometry)(p) && p->up_h == 1 &&
@@ -511,7 +521,8 @@ static int FC_NAME(direct_run)(const fc_direct_plan *p, const REAL *x, const REA
         /* one channel in, one out, undilated rows: the plane kernel, or
          * the in-place one */
         const int plane = p->Cg == 1 && p->Og == 1 && p->up_h == 1 && p->dilation_h == 1;
-        const FC_NAME(fc_direct_fwd_src3_fn) src3 = plane ? FC_NAME(direct_pick_fwd_src3)(p) : NULL;
+        const FC_NAME(fc_direct_fwd_src3_fn) src3 =
+            p->Cg == 1 && p->Og == 1 && p->dilation_h == 1 ? FC_NAME(direct_pick_fwd_src3)(p) : NULL;
         FC_NAME(direct_fwd_ctx) ctx = {p, x, packed, bias, y, relu, col_offsets, FC_NAME(direct_pick_fwd_row)(p),
                                        plane && !src3 ? FC_NAME(direct_pick_fwd_plane)(p) : NULL, src3};
         double flops = 2.0 * p->N * p->O * p->OH * p->OW * p->Cg * p->KH * p->KW;

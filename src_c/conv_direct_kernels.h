@@ -91,7 +91,10 @@ typedef void (*fc_direct_gw_block_fn_f64)(const double *grad_y, int64_t out_rows
  * each sums an output in its own fixed order.  The AVX-512 src3s2 kernel
  * takes the same arguments for 3x3 planes at stride 2 both ways: output row
  * r reads source rows top + 2r + i, output column ow source columns
- * 2 ow - pad_left + j. */
+ * 2 ow - pad_left + j.  The AVX-512 up2 kernel takes them for the grad-input
+ * plan of 3x3 stride-2 depthwise layers: source rows and columns with
+ * zeros inserted between them (source row 2v is plane row v, odd ones
+ * zeros), stride 1, no bias, no ReLU. */
 typedef void (*fc_direct_fwd_src3_fn_f32)(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                           const float *zeros, int64_t out_rows, const float *weights,
                                           const float *bias, int relu, int64_t OW, float *y);
@@ -162,6 +165,12 @@ void fc_direct_fwd_src3s2_avx512_f32(const float *plane, int64_t H, int64_t W, i
 void fc_direct_fwd_src3s2_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                      const double *zeros, int64_t out_rows, const double *weights,
                                      const double *bias, int relu, int64_t OW, double *y);
+void fc_direct_fwd_up2_avx512_f32(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                  const float *zeros, int64_t out_rows, const float *weights,
+                                  const float *bias, int relu, int64_t OW, float *y);
+void fc_direct_fwd_up2_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                  const double *zeros, int64_t out_rows, const double *weights,
+                                  const double *bias, int relu, int64_t OW, double *y);
 void fc_direct_gw_src3_avx512_f32(const float *grad_y, int64_t out_rows, int64_t OW, const float *plane,
                                   int64_t H, int64_t W, int64_t top, int64_t pad_left, const float *zeros,
                                   float *acc);

@@ -1126,6 +1126,121 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3s2)(const REAL *plane, int64_t H,
     }
 }
 #endif /* VPERM2 */
+
+#ifdef VFMADD_MASK
+/* ---- depthwise 3x3 stride-2 grad input, read in place (AVX-512) ----
+ *
+ * The grad-input plan convolves grad_y with zeros inserted between its rows
+ * and columns (up 2) with the flipped kernel; the buffered row kernel built
+ * the zero-inserted rows and ran every tap, most FMAs on inserted zeros.
+ * Here the 2 VL output columns of a block are taken as their even and odd
+ * columns.  The columns of one parity (A: that of pad_left) meet taps 0
+ * and 2 of a kernel row, the others (B) tap 1, and all of them read the
+ * VL grad_y columns from c (x0) or from c + 1 (x1), c = w0 / 2 + (A -
+ * pad_left) / 2: two loads and three FMAs per kernel row that meets a
+ * grad_y row (one kernel row in two output rows, two in the others).  The
+ * two vectors are interleaved by two-source permutes and stored.  Each
+ * output takes its terms in the row kernel's order (kernel rows, then taps,
+ * ascending, from +0); the terms left out are products with the inserted
+ * zeros and with the zeros outside grad_y, which leave a sum started at +0
+ * unchanged for any finite weight: the same bits.  Lanes whose grad_y
+ * column lies outside the plane skip their FMA (masked), so an infinite
+ * weight meets only real gradients. */
+
+/* One block of one output row: n (0 to 2) grad_y rows rows[k] at the
+ * block's column c, kernel rows ks[k]; m0, m1 the lanes of x0 and x1 inside
+ * grad_y (all of them in an interior block: `masked` 0). */
+FC_INLINE void FC_NAME(up2_block)(const REAL *const *rows, const int *ks, const int n, const VEC *wv, int a_odd,
+                                  int masked, VMASK m0, VMASK m1, VIDX lo_idx, VIDX hi_idx, REAL *y,
+                                  int64_t left)
+{
+    VEC a = VZERO(), b = VZERO();
+    for (int k = 0; k < n; k++) {
+        const VEC x0 = masked ? VMASKLOAD(rows[k], m0) : VLOADU(rows[k]);
+        const VEC x1 = masked ? VMASKLOAD(rows[k] + 1, m1) : VLOADU(rows[k] + 1);
+        const VEC *w = wv + 3 * ks[k];
+        if (masked) {
+            a = VFMADD_MASK(w[0], x0, a, m0);
+            a = VFMADD_MASK(w[2], x1, a, m1);
+            b = a_odd ? VFMADD_MASK(w[1], x0, b, m0) : VFMADD_MASK(w[1], x1, b, m1);
+        } else {
+            a = VFMADD(w[0], x0, a);
+            a = VFMADD(w[2], x1, a);
+            b = VFMADD(w[1], a_odd ? x0 : x1, b);
+        }
+    }
+    const VEC even = a_odd ? b : a, odd = a_odd ? a : b;
+    const VEC lo = VPERM2(even, lo_idx, odd), hi = VPERM2(even, hi_idx, odd);
+    if (left >= 2 * VL) {
+        VSTOREU(y, lo);
+        VSTOREU(y + VL, hi);
+    } else if (left > VL) {
+        VSTOREU(y, lo);
+        VMASKSTORE(y + VL, VTAILMASK((int)(left - VL)), hi);
+    } else {
+        VMASKSTORE(y, VTAILMASK((int)left), lo);
+    }
+}
+
+FC_INLINE void FC_NAME(up2_row)(const REAL *const *rows, const int *ks, const int n, int64_t W, int64_t c_first,
+                                const VEC *wv, int a_odd, VIDX lo_idx, VIDX hi_idx, REAL *y, int64_t OW)
+{
+    for (int64_t w0 = 0; w0 < OW; w0 += 2 * VL) {
+        const int64_t c = c_first + w0 / 2;
+        const REAL *at[2];
+        for (int k = 0; k < n; k++) {
+            /* addresses as integers: the block may start before the row */
+            const REAL *p = (const REAL *)((uintptr_t)rows[k] + (uintptr_t)c * sizeof(REAL));
+            FC_SCALAR(p);
+            at[k] = p;
+        }
+        if (c >= 0 && c + 1 + VL <= W)
+            FC_NAME(up2_block)(at, ks, n, wv, a_odd, 0, 0, 0, lo_idx, hi_idx, y + w0, OW - w0);
+        else
+            FC_NAME(up2_block)(at, ks, n, wv, a_odd, 1, FC_NAME(src3_mask)(c, W), FC_NAME(src3_mask)(c + 1, W),
+                               lo_idx, hi_idx, y + w0, OW - w0);
+    }
+}
+
+/* fc_direct_fwd_src3's arguments for the grad-input plan of a 3x3 stride-2
+ * depthwise layer (up 2 both ways, stride 1, flipped weights, no bias, no
+ * ReLU): output row r reads zero-inserted rows top + r + i, output column
+ * ow zero-inserted columns ow - pad_left + j; zero-inserted row or column
+ * 2v is grad_y's v, odd ones are zeros. */
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_up2)(const REAL *plane, int64_t H, int64_t W, int64_t top,
+                                                int64_t pad_left, const REAL *zeros, int64_t out_rows,
+                                                const REAL *weights, const REAL *bias, int relu, int64_t OW,
+                                                REAL *y)
+{
+    (void)zeros;
+    (void)bias;
+    (void)relu;
+    VEC wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = VSET1(weights[t]);
+    const VIDX lo_idx = VZIP_LO_IDX(), hi_idx = VZIP_HI_IDX();
+    const int a_odd = (int)(pad_left & 1);
+    /* grad_y column of x0 for the first block: (A - pad_left) / 2, exact */
+    const int64_t c_first = (a_odd - pad_left) / 2;
+    for (int64_t r = 0; r < out_rows; r++) {
+        /* the grad_y rows this output row meets, ascending, and their kernel rows */
+        const int64_t first = top + r;
+        const REAL *rows[2];
+        int ks[2], n = 0;
+        for (int i = (first & 1) ? 1 : 0; i < 3; i += 2) {
+            const int64_t v = (first + i) / 2;
+            if (v < 0 || v >= H) continue;
+            rows[n] = plane + v * W;
+            ks[n++] = i;
+        }
+        REAL *yr = y + r * OW;
+        switch (n) {
+        case 0: FC_NAME(up2_row)(rows, ks, 0, W, c_first, wv, a_odd, lo_idx, hi_idx, yr, OW); break;
+        case 1: FC_NAME(up2_row)(rows, ks, 1, W, c_first, wv, a_odd, lo_idx, hi_idx, yr, OW); break;
+        default: FC_NAME(up2_row)(rows, ks, 2, W, c_first, wv, a_odd, lo_idx, hi_idx, yr, OW); break;
+        }
+    }
+}
+#endif /* VFMADD_MASK */
 #endif /* VALIGN1 */
 
 /* T taps over every row of the block, their accumulators in registers

@@ -470,13 +470,14 @@ def test_in_place_3x3_kernels_agree_across_levels_and_threads():
         assert in_place[key] == avx2[key], f"{key}: the AVX-512 and AVX2 results' bits differ"
 
 
-# ---- the in-place 3x3 stride-2 kernel ----------------------------------------------------------
+# ---- the in-place 3x3 stride-2 kernels ---------------------------------------------------------
 # At the AVX-512 level 3x3 planes at stride 2 both ways are read in place too: two masked loads
 # per vector split into even and odd columns, R output rows at once (4 on rows of up to 2
-# vectors, else 2, in blocks of up to 4 vectors).  Every row count and width meets the row
-# groups, the blocks and their partial last vectors; the results must be the reference's, and
-# the AVX2 level's (the buffered kernel, same sums in the same order) bit for bit, on 1 and 2
-# threads.
+# vectors, else 2, in blocks of up to 4 vectors).  Their grad input reads grad_y in place, the
+# even and odd output columns apart, with no FMA on the zeros the stride inserts.  Every row
+# count and width meets the row groups, the blocks and their partial last vectors; the results
+# must be the reference's, and the AVX2 level's (the buffered kernels, same sums in the same
+# order) bit for bit, on 1 and 2 threads.
 
 PLANE3S2_SCRIPT = r"""
 import json, sys
@@ -499,13 +500,23 @@ for dtype in (np.float32, np.float64):
             if shape[3] % 7 == 0:
                 weight[0, 0, 0, 2] = np.inf
                 x.flat[::11] = np.nan
+            grad_y = None
             for threads in (1, 2):
                 fastconv.set_num_threads(threads)
                 try:
                     y = fastconv.conv2d(x, weight, bias, 2, pad, 1, C, activation="relu" if shape[3] % 2 else None)
                 except ValueError:
                     break   # the kernel is larger than the padded input
-                results[f"{np.dtype(dtype).name}-{threads}-{shape}-{pad}"] = y.tobytes().hex()
+                result = y.tobytes().hex()
+                if shape[3] % 7 != 0:
+                    # grad input with finite weights (an infinite one meets the inserted
+                    # zeros at AVX2, not at AVX-512)
+                    if grad_y is None:
+                        grad_y = rng.standard_normal(y.shape).astype(dtype)
+                        grad_y.flat[::13] = -0.0
+                    grad_x = fastconv.conv2d_backward(grad_y, x, weight, 2, pad, 1, C, needs=("input",)).input
+                    result += grad_x.tobytes().hex()
+                results[f"{np.dtype(dtype).name}-{threads}-{shape}-{pad}"] = result
 json.dump(results, sys.stdout)
 """
 
@@ -545,6 +556,11 @@ def test_depthwise_3x3_stride_2_at_every_row_count_and_width(dtype, padding, rng
                 assert_close(got, expected, dtype,
                              scale=term_scale(x, weight, (2, 2), pads, (1, 1), 2) + np.abs(bias)[None, :, None, None],
                              context=context + f" relu={relu}")
+            grad_y = rng.standard_normal((2, 2) + out_hw).astype(dtype)
+            grad_x = fastconv.conv2d_backward(grad_y, x, weight, 2, padding, 1, 2, needs=("input",)).input
+            expected_x = reference_grads(grad_y, x, weight, (2, 2), pads, (1, 1), 2)[0]
+            scale_x = np.abs(grad_y).max() * np.abs(weight).sum() + 1.0
+            assert_close(grad_x, expected_x, dtype, scale=scale_x, context="grad input; " + context)
 
 
 # ---- grad bias summed with depthwise grad weight ------------------------------------------------
