@@ -242,6 +242,10 @@ static FC_NAME(fc_direct_gw_src3_fn) FC_NAME(direct_pick_gw_src3)(const fc_direc
     if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3_geometry)(p) && p->up_h == 1 &&
         p->dilation_h == 1 && p->OW * (int64_t)sizeof(REAL) > 64)
         return FC_NAME(fc_direct_gw_src3_avx512);
+    /* where the AVX-512 block kernel would run (its lanes, its bits) */
+    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3s2_geometry)(p) &&
+        FC_NAME(direct_wide_suits)(p->OW))
+        return FC_NAME(fc_direct_gw_src3s2_avx512);
 #endif
     (void)p;
     return NULL;

@@ -106,7 +106,8 @@ typedef void (*fc_direct_fwd_src3_fn_f64)(const double *plane, int64_t H, int64_
  * acc[(i*3 + j) * FC_DIRECT_GW_LANES + lane] += grad_y[r * OW + ow] *
  *     x(top + r + i, ow - pad_left + j)
  * for r < out_rows, ow < OW, ow spread over the lanes, rows in order; x as
- * above.  AVX-512 only. */
+ * above.  AVX-512 only; src3s2 takes the same arguments at stride 2 both
+ * ways (source rows top + 2r + i, columns 2 ow - pad_left + j). */
 typedef void (*fc_direct_gw_src3_fn_f32)(const float *grad_y, int64_t out_rows, int64_t OW, const float *plane,
                                          int64_t H, int64_t W, int64_t top, int64_t pad_left, const float *zeros,
                                          float *acc);
@@ -171,6 +172,12 @@ void fc_direct_fwd_up2_avx512_f32(const float *plane, int64_t H, int64_t W, int6
 void fc_direct_fwd_up2_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                   const double *zeros, int64_t out_rows, const double *weights,
                                   const double *bias, int relu, int64_t OW, double *y);
+void fc_direct_gw_src3s2_avx512_f32(const float *grad_y, int64_t out_rows, int64_t OW, const float *plane,
+                                    int64_t H, int64_t W, int64_t top, int64_t pad_left, const float *zeros,
+                                    float *acc);
+void fc_direct_gw_src3s2_avx512_f64(const double *grad_y, int64_t out_rows, int64_t OW, const double *plane,
+                                    int64_t H, int64_t W, int64_t top, int64_t pad_left, const double *zeros,
+                                    double *acc);
 void fc_direct_gw_src3_avx512_f32(const float *grad_y, int64_t out_rows, int64_t OW, const float *plane,
                                   int64_t H, int64_t W, int64_t top, int64_t pad_left, const float *zeros,
                                   float *acc);

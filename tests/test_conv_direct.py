@@ -390,19 +390,20 @@ def test_one_and_two_threads_agree_bitwise(name, x_shape, w_shape, stride, paddi
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("padding", [0, 1, ((0, 0), (2, 0)), ((1, 1), (0, 2))])
 @pytest.mark.parametrize("column", ["first", "last"])
-def test_depthwise_grad_weight_nan_reaches_only_the_taps_that_read_it(dtype, padding, column, rng):
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_grad_weight_nan_reaches_only_the_taps_that_read_it(dtype, padding, column, stride, rng):
     pads = pads_of(padding)
     for width in (5, 17, 20, 33, 56, 70, 130):
         x, weight, _ = make_operands(rng, (2, 2, 7, width), (2, 1, 3, 3), dtype)
         x[:, :, 3, 0 if column == "first" else width - 1] = np.nan
-        out_hw = output_hw(x.shape, weight.shape, (1, 1), pads, (1, 1))
+        out_hw = output_hw(x.shape, weight.shape, (stride, stride), pads, (1, 1))
         grad_y = rng.standard_normal((2, 2) + out_hw).astype(dtype)
-        got = fastconv.conv2d_backward(grad_y, x, weight, 1, padding, 1, 2, needs=("weight",)).weight
-        expected = reference_grads(grad_y, x, weight, (1, 1), pads, (1, 1), 2)[1]
-        scale = reference_grads(np.abs(grad_y), np.nan_to_num(np.abs(x)), np.abs(weight), (1, 1), pads, (1, 1),
-                                2)[1] + 1.0
+        got = fastconv.conv2d_backward(grad_y, x, weight, stride, padding, 1, 2, needs=("weight",)).weight
+        expected = reference_grads(grad_y, x, weight, (stride, stride), pads, (1, 1), 2)[1]
+        scale = reference_grads(np.abs(grad_y), np.nan_to_num(np.abs(x)), np.abs(weight), (stride, stride), pads,
+                                (1, 1), 2)[1] + 1.0
         assert_close(got, expected, dtype, scale=scale,
-                     context=f"width={width}, padding={padding}, NaN in the {column} column, "
+                     context=f"width={width}, stride={stride}, padding={padding}, NaN in the {column} column, "
                              f"dtype={np.dtype(dtype).name}")
 
 
@@ -474,10 +475,13 @@ def test_in_place_3x3_kernels_agree_across_levels_and_threads():
 # At the AVX-512 level 3x3 planes at stride 2 both ways are read in place too: two masked loads
 # per vector split into even and odd columns, R output rows at once (4 on rows of up to 2
 # vectors, else 2, in blocks of up to 4 vectors).  Their grad input reads grad_y in place, the
-# even and odd output columns apart, with no FMA on the zeros the stride inserts.  Every row
+# even and odd output columns apart, with no FMA on the zeros the stride inserts, and their grad
+# weight (where the 16-lane block kernel would run) splits its input rows as the forward does,
+# in the block kernel's order, lanes past the row's end zero in both factors.  Every row
 # count and width meets the row groups, the blocks and their partial last vectors; the results
 # must be the reference's, and the AVX2 level's (the buffered kernels, same sums in the same
-# order) bit for bit, on 1 and 2 threads.
+# order; grad weight apart, whose lanes differ between the levels) bit for bit, on 1 and 2
+# threads.
 
 PLANE3S2_SCRIPT = r"""
 import json, sys
@@ -557,10 +561,12 @@ def test_depthwise_3x3_stride_2_at_every_row_count_and_width(dtype, padding, rng
                              scale=term_scale(x, weight, (2, 2), pads, (1, 1), 2) + np.abs(bias)[None, :, None, None],
                              context=context + f" relu={relu}")
             grad_y = rng.standard_normal((2, 2) + out_hw).astype(dtype)
-            grad_x = fastconv.conv2d_backward(grad_y, x, weight, 2, padding, 1, 2, needs=("input",)).input
-            expected_x = reference_grads(grad_y, x, weight, (2, 2), pads, (1, 1), 2)[0]
+            grads = fastconv.conv2d_backward(grad_y, x, weight, 2, padding, 1, 2, needs=("input", "weight"))
+            expected_x, expected_w = reference_grads(grad_y, x, weight, (2, 2), pads, (1, 1), 2)
             scale_x = np.abs(grad_y).max() * np.abs(weight).sum() + 1.0
-            assert_close(grad_x, expected_x, dtype, scale=scale_x, context="grad input; " + context)
+            scale_w = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), (2, 2), pads, (1, 1), 2)[1] + 1.0
+            assert_close(grads.input, expected_x, dtype, scale=scale_x, context="grad input; " + context)
+            assert_close(grads.weight, expected_w, dtype, scale=scale_w, context="grad weight; " + context)
 
 
 # ---- grad bias summed with depthwise grad weight ------------------------------------------------
