@@ -72,6 +72,8 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_EVERY_OTHER_AVX2 fc_add_every_other_f32_avx2
 #define GEMM_GWOP_AVX512 fc_gemm_gwop_f32_12x32_avx512
 #define GEMM_GWOP_TAIL_AVX512 fc_gemm_gwop_f32_4x32_avx512
+#define GEMM_GWOP_HALF_AVX512 fc_gemm_gwop_f32_12x16_avx512
+#define GEMM_GWOP_HALF_TAIL_AVX512 fc_gemm_gwop_f32_4x16_avx512
 #define GEMM_GWOP_PACK_AVX512 fc_gemm_gwop_pack_f32_avx512
 #define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f32_avx512
 #define GEMM_ADD_RUN_AVX512 fc_add_run_f32_avx512
@@ -106,6 +108,8 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #undef GEMM_EVERY_OTHER_AVX2
 #undef GEMM_GWOP_AVX512
 #undef GEMM_GWOP_TAIL_AVX512
+#undef GEMM_GWOP_HALF_AVX512
+#undef GEMM_GWOP_HALF_TAIL_AVX512
 #undef GEMM_GWOP_PACK_AVX512
 #undef GEMM_EVERY_OTHER_AVX512
 #undef GEMM_ADD_RUN_AVX512
@@ -138,6 +142,8 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_EVERY_OTHER_AVX2 fc_add_every_other_f64_avx2
 #define GEMM_GWOP_AVX512 fc_gemm_gwop_f64_12x16_avx512
 #define GEMM_GWOP_TAIL_AVX512 fc_gemm_gwop_f64_4x16_avx512
+#define GEMM_GWOP_HALF_AVX512 fc_gemm_gwop_f64_12x8_avx512
+#define GEMM_GWOP_HALF_TAIL_AVX512 fc_gemm_gwop_f64_4x8_avx512
 #define GEMM_GWOP_PACK_AVX512 fc_gemm_gwop_pack_f64_avx512
 #define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f64_avx512
 #define GEMM_ADD_RUN_AVX512 fc_add_run_f64_avx512
@@ -172,6 +178,8 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #undef GEMM_EVERY_OTHER_AVX2
 #undef GEMM_GWOP_AVX512
 #undef GEMM_GWOP_TAIL_AVX512
+#undef GEMM_GWOP_HALF_AVX512
+#undef GEMM_GWOP_HALF_TAIL_AVX512
 #undef GEMM_GWOP_PACK_AVX512
 #undef GEMM_EVERY_OTHER_AVX512
 #undef GEMM_ADD_RUN_AVX512

@@ -100,6 +100,8 @@ typedef struct {
     FC_NAME(gwpack_fn) gwpack;
     int gwop_rows;                 /* col rows per gwop call */
     FC_NAME(gwop_fn) gwop_tail;    /* the same on FC_GWOP_TAIL_ROWS rows, or NULL */
+    FC_NAME(gwop_fn) gwop_half;    /* gwop and gwop_tail on a panel's first half of */
+    FC_NAME(gwop_fn) gwop_half_tail;   /* channels only (the rest padding), or NULL */
     FC_NAME(row_add_fn) every_other;   /* a row of the stride-2 col2im */
     FC_NAME(row_add_fn) add_run;       /* a row of the stride-1 col2im */
 } FC_NAME(gemm_engine);
@@ -111,7 +113,8 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
     FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                               GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
-                              FC_DOT_NR_GENERIC, NULL, NULL, 0, NULL, FC_NAME(add_every_other), FC_NAME(add_run)};
+                              FC_DOT_NR_GENERIC, NULL, NULL, 0, NULL, NULL, NULL, FC_NAME(add_every_other),
+                              FC_NAME(add_run)};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
         e.kernel = GEMM_UKERNEL_AVX2;
@@ -143,6 +146,8 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.gwpack = GEMM_GWOP_PACK_AVX512;
         e.gwop_rows = FC_GWOP_ROWS_AVX512;
         e.gwop_tail = GEMM_GWOP_TAIL_AVX512;
+        e.gwop_half = GEMM_GWOP_HALF_AVX512;
+        e.gwop_half_tail = GEMM_GWOP_HALF_TAIL_AVX512;
         e.every_other = GEMM_EVERY_OTHER_AVX512;
         e.add_run = GEMM_ADD_RUN_AVX512;
     }
@@ -2045,9 +2050,14 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                          * 7x7 stem (147 rows) 0.91-0.95 */
                         const int tail = e->gwop_tail && nb - j <= 2 * FC_GWOP_TAIL_ROWS;
                         const int64_t step = tail ? FC_GWOP_TAIL_ROWS : e->gwop_rows;
-                        (tail ? e->gwop_tail : e->gwop)(gruns, nruns, rowp + j, dyt + q * kcb,
-                                                        ct + j * rpad + q, rpad, (int)FC_MIN(step, nb - j),
-                                                        flags);
+                        /* a panel whose second half of channels is padding: the
+                         * first half's sums alone, the same bits (the padding's
+                         * sums are never read) */
+                        const int half = e->gwop_half && rows - q <= GEMM_NR / 2;
+                        const FC_NAME(gwop_fn) kernel = half ? (tail ? e->gwop_half_tail : e->gwop_half)
+                                                             : (tail ? e->gwop_tail : e->gwop);
+                        kernel(gruns, nruns, rowp + j, dyt + q * kcb, ct + j * rpad + q, rpad,
+                               (int)FC_MIN(step, nb - j), flags);
                         j += step;
                     }
             } else {

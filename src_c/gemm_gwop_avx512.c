@@ -110,4 +110,48 @@ GWOP_TARGET static inline void transpose8_pd(__m512d r[8])
 #define GWOP_NR FC_GEMM_NR_F64
 #include "gemm_gwop_impl.h"
 
+/* The same kernels on a panel's first vector of channels only (GWOP_HALF),
+ * for a last panel whose second vector is all padding: layers of 16 or
+ * fewer float32 output channels per group (8 float64), or 48, and so on,
+ * spent half their FMAs on the padding. */
+#define REAL float
+#define VEC __m512
+#define VLEN 16
+#define V(op) _mm512_##op##_ps
+#define GWOP_NAME fc_gemm_gwop_f32_12x16_avx512
+#define GWOP_ROWS FC_GWOP_ROWS_AVX512
+#define GWOP_NR FC_GEMM_NR_F32
+#define GWOP_HALF 1
+#include "gemm_gwop_impl.h"
+
+#define REAL float
+#define VEC __m512
+#define VLEN 16
+#define V(op) _mm512_##op##_ps
+#define GWOP_NAME fc_gemm_gwop_f32_4x16_avx512
+#define GWOP_ROWS FC_GWOP_TAIL_ROWS
+#define GWOP_NR FC_GEMM_NR_F32
+#define GWOP_HALF 1
+#include "gemm_gwop_impl.h"
+
+#define REAL double
+#define VEC __m512d
+#define VLEN 8
+#define V(op) _mm512_##op##_pd
+#define GWOP_NAME fc_gemm_gwop_f64_12x8_avx512
+#define GWOP_ROWS FC_GWOP_ROWS_AVX512
+#define GWOP_NR FC_GEMM_NR_F64
+#define GWOP_HALF 1
+#include "gemm_gwop_impl.h"
+
+#define REAL double
+#define VEC __m512d
+#define VLEN 8
+#define V(op) _mm512_##op##_pd
+#define GWOP_NAME fc_gemm_gwop_f64_4x8_avx512
+#define GWOP_ROWS FC_GWOP_TAIL_ROWS
+#define GWOP_NR FC_GEMM_NR_F64
+#define GWOP_HALF 1
+#include "gemm_gwop_impl.h"
+
 #endif

@@ -10,6 +10,9 @@
  *                                  defines the kernel alone)
  *   MASKED_LOAD(n, p)              the first n < VLEN values at p, zeros after,
  *                                  nothing past them read
+ *   GWOP_HALF (optional)           the kernel computes and stores the panel's
+ *                                  first VLEN channels only: for a last panel
+ *                                  whose other channels are all padding
  * and undefines them all at its end, ready for the next instantiation.
  *
  * grad_weight sums over output positions t, along which both operands are
@@ -37,9 +40,14 @@
 GWOP_TARGET void GWOP_NAME(const fc_gwop_run *runs, int64_t nruns, const REAL *const *a,
                            const REAL *b, REAL *c, int64_t ldc, int mr, int flags)
 {
+#ifdef GWOP_HALF
+    enum { parts = 1, vecs = 1 };
+#else
+    enum { parts = GWOP_NR / (2 * VLEN), vecs = 2 };
+#endif
     const REAL *ap[GWOP_ROWS];
     for (int i = 0; i < GWOP_ROWS; i++) ap[i] = a[i < mr ? i : mr - 1];
-    for (int part = 0; part < GWOP_NR / (2 * VLEN); part++) {
+    for (int part = 0; part < parts; part++) {
         const REAL *bp = b + part * 2 * VLEN;
         VEC acc[GWOP_ROWS][2];
         for (int i = 0; i < GWOP_ROWS; i++) acc[i][0] = acc[i][1] = V(setzero)();
@@ -48,22 +56,20 @@ GWOP_TARGET void GWOP_NAME(const fc_gwop_run *runs, int64_t nruns, const REAL *c
             const REAL *rp[GWOP_ROWS];
             for (int i = 0; i < GWOP_ROWS; i++) rp[i] = ap[i] + off;
             for (int64_t u = 0; u < len; u++, bp += GWOP_NR) {
-                const VEC b0 = V(load)(bp), b1 = V(load)(bp + VLEN);
+                const VEC b0 = V(load)(bp), b1 = vecs == 2 ? V(load)(bp + VLEN) : b0;
                 for (int i = 0; i < GWOP_ROWS; i++) {
                     const VEC av = V(set1)(rp[i][u]);
                     acc[i][0] = V(fmadd)(av, b0, acc[i][0]);
-                    acc[i][1] = V(fmadd)(av, b1, acc[i][1]);
+                    if (vecs == 2) acc[i][1] = V(fmadd)(av, b1, acc[i][1]);
                 }
             }
         }
         for (int i = 0; i < mr; i++) {
             REAL *row = c + i * ldc + part * 2 * VLEN;
-            if (flags & FC_GEMM_ACCUMULATE) {
-                acc[i][0] = V(add)(V(loadu)(row), acc[i][0]);
-                acc[i][1] = V(add)(V(loadu)(row + VLEN), acc[i][1]);
+            for (int v = 0; v < vecs; v++) {
+                if (flags & FC_GEMM_ACCUMULATE) acc[i][v] = V(add)(V(loadu)(row + v * VLEN), acc[i][v]);
+                V(storeu)(row + v * VLEN, acc[i][v]);
             }
-            V(storeu)(row, acc[i][0]);
-            V(storeu)(row + VLEN, acc[i][1]);
         }
     }
 }
@@ -109,3 +115,4 @@ GWOP_TARGET void GWOP_PACK_NAME(const REAL *a, int64_t lda, int64_t rows, int64_
 #undef GWOP_NR
 #undef MASKED_LOAD
 #undef TRANSPOSE
+#undef GWOP_HALF
