@@ -42,6 +42,7 @@
 /* VALIGNn(hi, lo): lanes n.. of lo, then the first n lanes of hi */
 #define VALIGN1(hi, lo) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), 1))
 #define VALIGN2(hi, lo) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), 2))
+#define VALIGN4(hi, lo) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), 4))
 /* a * b + c in the low VL / 2 lanes (one 256-bit FMA), the upper lanes zero */
 #define VFMADD_LO(a, b, c)                                                                                   \
     _mm512_zextps256_ps512(                                                                                   \
@@ -79,6 +80,7 @@
 #undef VBLEND
 #undef VALIGN1
 #undef VALIGN2
+#undef VALIGN4
 #undef VFMADD_LO
 #undef VPERM2
 #undef VEVEN_IDX
@@ -109,6 +111,7 @@
 #define VBLEND(a, b, mask) _mm512_mask_blend_pd((mask), (a), (b))
 #define VALIGN1(hi, lo) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), 1))
 #define VALIGN2(hi, lo) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), 2))
+#define VALIGN4(hi, lo) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), 4))
 #define VFMADD_LO(a, b, c)                                                                                   \
     _mm512_zextpd256_pd512(                                                                                   \
         _mm256_fmadd_pd(_mm512_castpd512_pd256(a), _mm512_castpd512_pd256(b), _mm512_castpd512_pd256(c)))

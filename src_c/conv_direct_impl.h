@@ -134,6 +134,13 @@ static int FC_NAME(direct_plane3s2_geometry)(const fc_direct_plan *p)
            p->dilation_h == 1 && p->up_w == 1 && p->up_h == 1;
 }
 
+/* 3x3 planes at dilation 2 both ways, stride 1, no zero insertion. */
+static int FC_NAME(direct_plane3d2_geometry)(const fc_direct_plan *p)
+{
+    return p->KH == 3 && p->KW == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dilation_w == 2 &&
+           p->dilation_h == 2 && p->up_w == 1 && p->up_h == 1;
+}
+
 /* The grad-input plan of 3x3 stride-2 undilated planes: zeros inserted
  * between the source rows and columns, stride 1. */
 static int FC_NAME(direct_plane3up2_geometry)(const fc_direct_plan *p)
@@ -185,10 +192,13 @@ static FC_NAME(fc_direct_fwd_plane_fn) FC_NAME(direct_pick_fwd_plane)(const fc_d
     return FC_NAME(direct_fwd_plane_generic);
 }
 
-/* For the plane kernel's plans of 3x3, stride 1, undilated planes: the
- * in-place kernel (conv_direct_simd_impl.h) at the AVX-512 level; at the
- * AVX2 level its AVX2 counterpart (conv_direct_src3_avx2_impl.h) for rows
- * of up to FC_DIRECT_SRC3_AVX2_MAX_ROW_BYTES; else NULL.
+/* For plans of one channel in and out: for 3x3, stride 1, undilated
+ * planes the in-place kernel (conv_direct_simd_impl.h) at the AVX-512
+ * level, at the AVX2 level its AVX2 counterpart
+ * (conv_direct_src3_avx2_impl.h) for rows of up to
+ * FC_DIRECT_SRC3_AVX2_MAX_ROW_BYTES; at AVX-512 also the in-place kernels
+ * of 3x3 planes at dilation 2, at stride 2, and of stride 2's grad input
+ * (zeros inserted); else NULL.
  *
  * Against the buffered plane3 kernel (Zen 3, one thread, medians of 11
  * interleaved rounds): dw-128x56 forward 0.80-0.86 of the time, its
@@ -200,8 +210,11 @@ static FC_NAME(fc_direct_fwd_plane_fn) FC_NAME(direct_pick_fwd_plane)(const fc_d
 static FC_NAME(fc_direct_fwd_src3_fn) FC_NAME(direct_pick_fwd_src3)(const fc_direct_plan *p)
 {
 #ifdef FC_HAVE_AVX512
-    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3_geometry)(p) && p->up_h == 1)
+    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3_geometry)(p) && p->up_h == 1 &&
+        p->dilation_h == 1)
         return FC_NAME(fc_direct_fwd_src3_avx512);
+    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3d2_geometry)(p))
+        return FC_NAME(fc_direct_fwd_src3d2_avx512);
     if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3s2_geometry)(p))
         return FC_NAME(fc_direct_fwd_src3s2_avx512);
     if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3up2_geometry)(p))
@@ -209,7 +222,7 @@ static FC_NAME(fc_direct_fwd_src3_fn) FC_NAME(direct_pick_fwd_src3)(const fc_dir
 #endif
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2 && FC_NAME(direct_plane3_geometry)(p) && p->up_h == 1 &&
-        p->W * (int64_t)sizeof(REAL) <= FC_DIRECT_SRC3_AVX2_MAX_ROW_BYTES)
+        p->dilation_h == 1 && p->W * (int64_t)sizeof(REAL) <= FC_DIRECT_SRC3_AVX2_MAX_ROW_BYTES)
         return FC_NAME(fc_direct_fwd_src3_avx2);
 #endif
     (void)p;
@@ -526,7 +539,7 @@ static int FC_NAME(direct_run)(const fc_direct_plan *p, const REAL *x, const REA
          * the in-place one */
         const int plane = p->Cg == 1 && p->Og == 1 && p->up_h == 1 && p->dilation_h == 1;
         const FC_NAME(fc_direct_fwd_src3_fn) src3 =
-            p->Cg == 1 && p->Og == 1 && p->dilation_h == 1 ? FC_NAME(direct_pick_fwd_src3)(p) : NULL;
+            p->Cg == 1 && p->Og == 1 ? FC_NAME(direct_pick_fwd_src3)(p) : NULL;
         FC_NAME(direct_fwd_ctx) ctx = {p, x, packed, bias, y, relu, col_offsets, FC_NAME(direct_pick_fwd_row)(p),
                                        plane && !src3 ? FC_NAME(direct_pick_fwd_plane)(p) : NULL, src3};
         double flops = 2.0 * p->N * p->O * p->OH * p->OW * p->Cg * p->KH * p->KW;

@@ -94,7 +94,9 @@ typedef void (*fc_direct_gw_block_fn_f64)(const double *grad_y, int64_t out_rows
  * 2 ow - pad_left + j.  The AVX-512 up2 kernel takes them for the grad-input
  * plan of 3x3 stride-2 depthwise layers: source rows and columns with
  * zeros inserted between them (source row 2v is plane row v, odd ones
- * zeros), stride 1, no bias, no ReLU. */
+ * zeros), stride 1, no bias, no ReLU; the src3d2 kernel for 3x3 planes at
+ * dilation 2 both ways, stride 1 (source rows top + r + 2i, columns
+ * ow - pad_left + 2j; rows outside the plane add no term). */
 typedef void (*fc_direct_fwd_src3_fn_f32)(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                           const float *zeros, int64_t out_rows, const float *weights,
                                           const float *bias, int relu, int64_t OW, float *y);
@@ -178,6 +180,12 @@ void fc_direct_gw_src3s2_avx512_f32(const float *grad_y, int64_t out_rows, int64
 void fc_direct_gw_src3s2_avx512_f64(const double *grad_y, int64_t out_rows, int64_t OW, const double *plane,
                                     int64_t H, int64_t W, int64_t top, int64_t pad_left, const double *zeros,
                                     double *acc);
+void fc_direct_fwd_src3d2_avx512_f32(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                     const float *zeros, int64_t out_rows, const float *weights,
+                                     const float *bias, int relu, int64_t OW, float *y);
+void fc_direct_fwd_src3d2_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                     const double *zeros, int64_t out_rows, const double *weights,
+                                     const double *bias, int relu, int64_t OW, double *y);
 void fc_direct_gw_src3_avx512_f32(const float *grad_y, int64_t out_rows, int64_t OW, const float *plane,
                                   int64_t H, int64_t W, int64_t top, int64_t pad_left, const float *zeros,
                                   float *acc);

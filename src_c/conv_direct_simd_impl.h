@@ -1220,6 +1220,100 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_gw_src3s2)(const REAL *grad_y, int64_t ou
 }
 #endif /* VPERM2 */
 
+#ifdef VALIGN4
+/* ---- the in-place 3x3 dilation-2 kernel (AVX-512) ----
+ *
+ * Dilated depthwise planes went through the row kernel on buffered rows.
+ * Here output row r reads source rows top + r + 2i in place: U + 1 masked
+ * loads per row and block, taps 1 and 2 the vectors shifted by 2 and 4
+ * lanes; two output rows at once for 2U accumulator chains.  As in the row
+ * kernel, a source row outside the plane adds no term, a column outside it
+ * adds weight * 0, and each output sums kernel rows, then taps, ascending,
+ * from the bias: the same bits. */
+FC_INLINE void FC_NAME(d2_block)(const REAL *const *rp, const VMASK *m, const VEC *wv, VEC b, int relu,
+                                 const int R, const int U, int tail, REAL *y, int64_t OW)
+{
+    VEC acc[2][4];
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++) acc[r][u] = b;
+    for (int r = 0; r < R; r++)
+        for (int i = 0; i < 3; i++) {
+            const REAL *row = rp[3 * r + i];
+            if (!row) continue;
+            VEC v[5];
+            for (int u = 0; u <= U; u++) v[u] = VMASKLOAD(row + u * VL, m[u]);
+            for (int u = 0; u < U; u++) {
+                acc[r][u] = VFMADD(wv[3 * i], v[u], acc[r][u]);
+                acc[r][u] = VFMADD(wv[3 * i + 1], VALIGN2(v[u + 1], v[u]), acc[r][u]);
+                acc[r][u] = VFMADD(wv[3 * i + 2], VALIGN4(v[u + 1], v[u]), acc[r][u]);
+            }
+        }
+    const VEC zero = VZERO();
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++) {
+            const VEC v = relu ? VMAX(zero, acc[r][u]) : acc[r][u];
+            if (u == U - 1 && tail < VL)
+                VMASKSTORE(y + r * OW + u * VL, VTAILMASK(tail), v);
+            else
+                VSTOREU(y + r * OW + u * VL, v);
+        }
+}
+
+/* fc_direct_fwd_src3's contract at dilation 2 both ways (stride 1): output
+ * row r reads source rows top + r + 2i, output column ow source columns
+ * ow - pad_left + 2j; rows outside the plane add nothing. */
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3d2)(const REAL *plane, int64_t H, int64_t W, int64_t top,
+                                                   int64_t pad_left, const REAL *zeros, int64_t out_rows,
+                                                   const REAL *weights, const REAL *bias, int relu,
+                                                   int64_t OW, REAL *y)
+{
+    (void)zeros;
+    const VEC b = bias ? VSET1(*bias) : VZERO();
+    VEC wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = VSET1(weights[t]);
+    for (int64_t r = 0; r < out_rows; r += 2) {
+        const int R = out_rows - r >= 2 ? 2 : 1;
+        const REAL *rows[6];
+        for (int q = 0; q < R; q++)
+            for (int i = 0; i < 3; i++) {
+                const int64_t v = top + r + q + 2 * i;
+                rows[3 * q + i] = v >= 0 && v < H ? plane + v * W : NULL;
+            }
+        for (int64_t ow = 0; ow < OW; ow += 4 * VL) {
+            const int vectors = (int)FC_MIN(4, (OW - ow + VL - 1) / VL);
+            const int tail = (int)FC_MIN((int64_t)VL, OW - ow - (int64_t)(vectors - 1) * VL);
+            const int64_t c0 = ow - pad_left;
+            VMASK m[5];
+            for (int u = 0; u <= vectors; u++) m[u] = FC_NAME(src3_mask)(c0 + u * VL, W);
+            const REAL *rp[6];
+            for (int k = 0; k < 3 * R; k++) {
+                const REAL *at = rows[k] ? (const REAL *)((uintptr_t)rows[k] + (uintptr_t)c0 * sizeof(REAL)) : NULL;
+                FC_SCALAR(at);
+                rp[k] = at;
+            }
+            REAL *yr = y + r * OW + ow;
+#define FC_DIRECT_D2(RR, U) FC_NAME(d2_block)(rp, m, wv, b, relu, RR, U, tail, yr, OW)
+            if (R == 2) {
+                switch (vectors) {
+                case 1: FC_DIRECT_D2(2, 1); break;
+                case 2: FC_DIRECT_D2(2, 2); break;
+                case 3: FC_DIRECT_D2(2, 3); break;
+                default: FC_DIRECT_D2(2, 4); break;
+                }
+            } else {
+                switch (vectors) {
+                case 1: FC_DIRECT_D2(1, 1); break;
+                case 2: FC_DIRECT_D2(1, 2); break;
+                case 3: FC_DIRECT_D2(1, 3); break;
+                default: FC_DIRECT_D2(1, 4); break;
+                }
+            }
+#undef FC_DIRECT_D2
+        }
+    }
+}
+#endif /* VALIGN4 */
+
 #ifdef VFMADD_MASK
 /* ---- depthwise 3x3 stride-2 grad input, read in place (AVX-512) ----
  *

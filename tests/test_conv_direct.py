@@ -471,20 +471,22 @@ def test_in_place_3x3_kernels_agree_across_levels_and_threads():
         assert in_place[key] == avx2[key], f"{key}: the AVX-512 and AVX2 results' bits differ"
 
 
-# ---- the in-place 3x3 stride-2 kernels ---------------------------------------------------------
+# ---- the in-place 3x3 stride-2 and dilation-2 kernels ------------------------------------------
 # At the AVX-512 level 3x3 planes at stride 2 both ways are read in place too: two masked loads
 # per vector split into even and odd columns, R output rows at once (4 on rows of up to 2
 # vectors, else 2, in blocks of up to 4 vectors).  Their grad input reads grad_y in place, the
 # even and odd output columns apart, with no FMA on the zeros the stride inserts, and their grad
 # weight (where the 16-lane block kernel would run) splits its input rows as the forward does,
-# in the block kernel's order, lanes past the row's end zero in both factors.  Every row
+# in the block kernel's order, lanes past the row's end zero in both factors.  Planes at
+# dilation 2 (stride 1), forward and grad input, are read in place too: taps as lane shifts by
+# 2 and 4, rows outside the plane adding no term, as in the row kernel.  Every row
 # count and width meets the row groups, the blocks and their partial last vectors; the results
 # must be the reference's, and the AVX2 level's (the buffered kernels, same sums in the same
 # order; grad weight apart, whose lanes differ between the levels) bit for bit, on 1 and 2
 # threads.
 
 PLANE3S2_SCRIPT = r"""
-import json, sys
+import itertools, json, sys
 import numpy as np
 import fastconv
 from fastconv import _core
@@ -494,7 +496,7 @@ shapes = [(1, 2, 5, width) for width in list(range(1, 140, 3)) + [159, 160, 161,
 shapes += [(1, 2, height, width) for height in range(1, 20) for width in (14, 31, 56, 66, 100)]
 shapes += [(2, 3, 37, 61), (1, 1, 300, 77), (3, 2, 1, 20)]
 pads = [1, 0, ((2, 0), (0, 2)), ((0, 1), (2, 1)), 4]
-for dtype in (np.float32, np.float64):
+for dtype, (stride, dilation) in itertools.product((np.float32, np.float64), ((2, 1), (1, 2))):
     for shape in shapes:
         for pad in pads:
             C = shape[1]
@@ -508,19 +510,21 @@ for dtype in (np.float32, np.float64):
             for threads in (1, 2):
                 fastconv.set_num_threads(threads)
                 try:
-                    y = fastconv.conv2d(x, weight, bias, 2, pad, 1, C, activation="relu" if shape[3] % 2 else None)
+                    y = fastconv.conv2d(x, weight, bias, stride, pad, dilation, C,
+                                        activation="relu" if shape[3] % 2 else None)
                 except ValueError:
                     break   # the kernel is larger than the padded input
                 result = y.tobytes().hex()
-                if shape[3] % 7 != 0:
-                    # grad input with finite weights (an infinite one meets the inserted
-                    # zeros at AVX2, not at AVX-512)
+                if shape[3] % 7 != 0 or stride == 1:
+                    # at stride 2, grad input with finite weights only (an infinite one
+                    # meets the inserted zeros at AVX2, not at AVX-512)
                     if grad_y is None:
                         grad_y = rng.standard_normal(y.shape).astype(dtype)
                         grad_y.flat[::13] = -0.0
-                    grad_x = fastconv.conv2d_backward(grad_y, x, weight, 2, pad, 1, C, needs=("input",)).input
+                    grad_x = fastconv.conv2d_backward(grad_y, x, weight, stride, pad, dilation, C,
+                                                      needs=("input",)).input
                     result += grad_x.tobytes().hex()
-                results[f"{np.dtype(dtype).name}-{threads}-{shape}-{pad}"] = result
+                results[f"{np.dtype(dtype).name}-{threads}-{stride}-{dilation}-{shape}-{pad}"] = result
 json.dump(results, sys.stdout)
 """
 
@@ -530,7 +534,7 @@ def test_in_place_3x3_stride_2_kernel_agrees_across_levels_and_threads():
     in_place = run_at_simd_level(PLANE3S2_SCRIPT, None)
     avx2 = run_at_simd_level(PLANE3S2_SCRIPT, "avx2")
     assert in_place.pop("level") == "avx512" and avx2.pop("level") == "avx2"
-    assert len(in_place) > 1000 and in_place.keys() == avx2.keys()
+    assert len(in_place) > 2000 and in_place.keys() == avx2.keys()
     for key in in_place:
         dtype_name, threads, case = key.split("-", 2)
         if threads == "2":
@@ -543,28 +547,32 @@ def test_in_place_3x3_stride_2_kernel_agrees_across_levels_and_threads():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("padding", [1, 0, ((2, 0), (1, 1)), ((0, 1), (2, 1))])
-def test_depthwise_3x3_stride_2_at_every_row_count_and_width(dtype, padding, rng):
+@pytest.mark.parametrize("stride, dilation", [(2, 1), (1, 2)])
+def test_depthwise_3x3_strided_and_dilated_at_every_row_count_and_width(dtype, padding, stride, dilation, rng):
     pads = pads_of(padding)
     for width in (3, 20, 31, 33, 45, 64, 65, 66, 97, 129, 130, 131, 140, 200):
         for height in list(range(1, 12)) + [17, 18]:
-            out_hw = output_hw((2, 2, height, width), (2, 1, 3, 3), (2, 2), pads, (1, 1))
+            sd, dd = (stride, stride), (dilation, dilation)
+            out_hw = output_hw((2, 2, height, width), (2, 1, 3, 3), sd, pads, dd)
             if out_hw[0] < 1 or out_hw[1] < 1:
                 continue
             x, weight, bias = make_operands(rng, (2, 2, height, width), (2, 1, 3, 3), dtype)
-            context = describe("stride-2", x, weight, 2, padding, 1, 2)
+            context = describe("in place", x, weight, stride, padding, dilation, 2)
             for relu in (False, True):
-                got = fastconv.conv2d(x, weight, bias, 2, padding, 1, 2, activation="relu" if relu else None)
-                expected = reference_forward(x, weight, bias, (2, 2), pads, (1, 1), 2)
+                got = fastconv.conv2d(x, weight, bias, stride, padding, dilation, 2,
+                                      activation="relu" if relu else None)
+                expected = reference_forward(x, weight, bias, sd, pads, dd, 2)
                 if relu:
                     expected = np.maximum(expected, 0.0)
                 assert_close(got, expected, dtype,
-                             scale=term_scale(x, weight, (2, 2), pads, (1, 1), 2) + np.abs(bias)[None, :, None, None],
+                             scale=term_scale(x, weight, sd, pads, dd, 2) + np.abs(bias)[None, :, None, None],
                              context=context + f" relu={relu}")
             grad_y = rng.standard_normal((2, 2) + out_hw).astype(dtype)
-            grads = fastconv.conv2d_backward(grad_y, x, weight, 2, padding, 1, 2, needs=("input", "weight"))
-            expected_x, expected_w = reference_grads(grad_y, x, weight, (2, 2), pads, (1, 1), 2)
+            grads = fastconv.conv2d_backward(grad_y, x, weight, stride, padding, dilation, 2,
+                                             needs=("input", "weight"))
+            expected_x, expected_w = reference_grads(grad_y, x, weight, sd, pads, dd, 2)
             scale_x = np.abs(grad_y).max() * np.abs(weight).sum() + 1.0
-            scale_w = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), (2, 2), pads, (1, 1), 2)[1] + 1.0
+            scale_w = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), sd, pads, dd, 2)[1] + 1.0
             assert_close(grads.input, expected_x, dtype, scale=scale_x, context="grad input; " + context)
             assert_close(grads.weight, expected_w, dtype, scale=scale_w, context="grad weight; " + context)
 

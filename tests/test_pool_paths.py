@@ -559,9 +559,10 @@ def test_avg_pool2d_backward_zero_is_positive(kernel_size, stride, padding, ceil
 # Over the streaming threshold, on one thread, avg backward of windows that tile the input
 # (kernel == stride, no padding) writes grad_x with non-temporal stores where every row is whole
 # 16-byte pieces (float32 widths a multiple of 4, float64 even widths).  A threshold of 0 makes
-# every such pass eligible (these small passes run on one thread whatever the setting).  Widths with a partial last vector at
-# every vector length, uncovered columns and rows past the last window, -0.0 and NaN gradients,
-# an output block freed full of 7s: the plain stores' bits, and the reference's values.
+# every such pass eligible (these small passes run on one thread whatever the setting).  Widths
+# with a partial last vector at every vector length, uncovered columns and rows past the last
+# window, -0.0 and NaN gradients, an output block freed full of 7s: the plain stores' bits, and
+# the reference's values.
 @pytest.mark.parametrize("kernel_size, count_include_pad, divisor_override",
                          [(2, True, None), (3, False, None), ((2, 3), True, 5), ((3, 2), True, None)])
 @pytest.mark.parametrize("dtype", DTYPES)
