@@ -591,6 +591,22 @@ FC_INLINE VEC FC_NAME(src3_tap)(const VEC *v, int u, const int j)
     return FC_NAME(src3_shift)(v[u], v[u + 1], j);
 }
 
+/* R output rows of U vectors from the accumulators, ReLU'd where asked; a
+ * row's last vector, tail lanes of it, masked. */
+FC_INLINE void FC_NAME(src3_store_rows)(VEC (*acc)[4], const int R, const int U, int tail, int relu, REAL *y,
+                                        int64_t OW)
+{
+    const VEC zero = VZERO();
+    for (int r = 0; r < R; r++)
+        for (int u = 0; u < U; u++) {
+            const VEC v = relu ? VMAX(zero, acc[r][u]) : acc[r][u];
+            if (u == U - 1 && tail < VL)
+                VMASKSTORE(y + r * OW + u * VL, VTAILMASK(tail), v);
+            else
+                VSTOREU(y + r * OW + u * VL, v);
+        }
+}
+
 /* R (1 to 4) output rows, U vectors from the block's first column: input
  * row k (rp[k], already at the block's first padded column) feeds output
  * row r with kernel row k - r.  Fetches the R rows of U vectors from pf_in
@@ -638,15 +654,7 @@ FC_INLINE void FC_NAME(src3_block)(const REAL *const *rp, const VMASK *m, const 
             lo = hi;
         }
     }
-    const VEC zero = VZERO();
-    for (int r = 0; r < R; r++)
-        for (int u = 0; u < U; u++) {
-            const VEC v = relu ? VMAX(zero, a[r][u]) : a[r][u];
-            if (u == U - 1 && tail < VL)
-                VMASKSTORE(y + r * OW + u * VL, VTAILMASK(tail), v);
-            else
-                VSTOREU(y + r * OW + u * VL, v);
-        }
+    FC_NAME(src3_store_rows)(a, R, U, tail, relu, y, OW);
 }
 
 /* R output rows from row r of the call across the width, in blocks of up
@@ -1007,6 +1015,27 @@ FC_INLINE void FC_NAME(s2_masks)(int64_t c0, int64_t W, const int U, VMASK *m)
     for (int k = 0; k <= 2 * U; k++) m[k] = FC_NAME(src3_mask)(c0 + k * VL, W);
 }
 
+/* The even (e[u]) and odd (o[u]) columns of the 2 VL columns from
+ * row + 2 u VL, u < U, from masked loads; e[U] holds the columns from
+ * row + 2 U VL, of which only the first (tap 2 of vector U - 1) is read. */
+FC_INLINE void FC_NAME(s2_split_row)(const REAL *row, const VMASK *m, const int U, VIDX even_idx, VIDX odd_idx,
+                                     VEC *e, VEC *o)
+{
+#if defined(__GNUC__)
+#pragma GCC unroll 5
+#endif
+    for (int u = 0; u <= U; u++) {
+        const VEC lo = VMASKLOAD(row + 2 * u * VL, m[2 * u]);
+        if (u == U) {
+            e[u] = lo;
+            break;
+        }
+        const VEC hi = VMASKLOAD(row + 2 * u * VL + VL, m[2 * u + 1]);
+        e[u] = VPERM2(lo, even_idx, hi);
+        o[u] = VPERM2(lo, odd_idx, hi);
+    }
+}
+
 FC_INLINE void FC_NAME(s2_block)(const REAL *const *rp, const VMASK *m, const VEC *wv, VEC b, int relu,
                                  const int R, const int U, int tail, REAL *y, int64_t OW, uintptr_t pf_in,
                                  int64_t pf_row_bytes)
@@ -1022,19 +1051,7 @@ FC_INLINE void FC_NAME(s2_block)(const REAL *const *rp, const VMASK *m, const VE
         /* the input rows after the block's, ahead */
         FC_PREFETCH_L2(pf_in + (uintptr_t)(k * pf_row_bytes));
         VEC e[5], o[4];
-#if defined(__GNUC__)
-#pragma GCC unroll 5
-#endif
-        for (int u = 0; u <= U; u++) {
-            const VEC lo = VMASKLOAD(rp[k] + 2 * u * VL, m[2 * u]);
-            if (u == U) {
-                e[u] = lo;   /* only its first lane is read (tap 2 of vector U - 1) */
-                break;
-            }
-            const VEC hi = VMASKLOAD(rp[k] + 2 * u * VL + VL, m[2 * u + 1]);
-            e[u] = VPERM2(lo, even_idx, hi);
-            o[u] = VPERM2(lo, odd_idx, hi);
-        }
+        FC_NAME(s2_split_row)(rp[k], m, U, even_idx, odd_idx, e, o);
 #if defined(__GNUC__)
 #pragma GCC unroll 4
 #endif
@@ -1052,15 +1069,7 @@ FC_INLINE void FC_NAME(s2_block)(const REAL *const *rp, const VMASK *m, const VE
             }
         }
     }
-    const VEC zero = VZERO();
-    for (int r = 0; r < R; r++)
-        for (int u = 0; u < U; u++) {
-            const VEC v = relu ? VMAX(zero, acc[r][u]) : acc[r][u];
-            if (u == U - 1 && tail < VL)
-                VMASKSTORE(y + r * OW + u * VL, VTAILMASK(tail), v);
-            else
-                VSTOREU(y + r * OW + u * VL, v);
-        }
+    FC_NAME(src3_store_rows)(acc, R, U, tail, relu, y, OW);
 }
 
 /* R output rows from output row r on, across the width in blocks of up to
@@ -1150,19 +1159,7 @@ FC_INLINE void FC_NAME(gw_s2_block)(const REAL *gy, const REAL *const *rp, const
         for (int u = 0; u < 2 * U; u++)
             FC_PREFETCH((uintptr_t)rp[i] + (uintptr_t)(u * VL * (int64_t)sizeof(REAL) + pf_step));
         VEC e[5], o[4];
-#if defined(__GNUC__)
-#pragma GCC unroll 5
-#endif
-        for (int u = 0; u <= U; u++) {
-            const VEC lo = VMASKLOAD(rp[i] + 2 * u * VL, m[2 * u]);
-            if (u == U) {
-                e[u] = lo;   /* only its first lane is read */
-                break;
-            }
-            const VEC hi = VMASKLOAD(rp[i] + 2 * u * VL + VL, m[2 * u + 1]);
-            e[u] = VPERM2(lo, even_idx, hi);
-            o[u] = VPERM2(lo, odd_idx, hi);
-        }
+        FC_NAME(s2_split_row)(rp[i], m, U, even_idx, odd_idx, e, o);
 #if defined(__GNUC__)
 #pragma GCC unroll 3
 #endif
@@ -1248,15 +1245,7 @@ FC_INLINE void FC_NAME(d2_block)(const REAL *const *rp, const VMASK *m, const VE
                 acc[r][u] = VFMADD(wv[3 * i + 2], VALIGN4(v[u + 1], v[u]), acc[r][u]);
             }
         }
-    const VEC zero = VZERO();
-    for (int r = 0; r < R; r++)
-        for (int u = 0; u < U; u++) {
-            const VEC v = relu ? VMAX(zero, acc[r][u]) : acc[r][u];
-            if (u == U - 1 && tail < VL)
-                VMASKSTORE(y + r * OW + u * VL, VTAILMASK(tail), v);
-            else
-                VSTOREU(y + r * OW + u * VL, v);
-        }
+    FC_NAME(src3_store_rows)(acc, R, U, tail, relu, y, OW);
 }
 
 /* fc_direct_fwd_src3's contract at dilation 2 both ways (stride 1): output

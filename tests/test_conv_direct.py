@@ -417,6 +417,21 @@ def test_depthwise_grad_weight_nan_reaches_only_the_taps_that_read_it(dtype, pad
 # infinities and the padding's inf * 0 included, and at each level the same
 # bits on 1 and 2 threads.
 
+def assert_levels_and_threads_agree(in_place, avx2, at_least):
+    """Results keyed "dtype-threads-case" from a script run at the AVX-512 and AVX2 levels: at
+    each level the same bits on 1 and 2 threads, and the same bits at both levels."""
+    assert in_place.pop("level") == "avx512" and avx2.pop("level") == "avx2"
+    assert len(in_place) > at_least and in_place.keys() == avx2.keys()
+    for key in in_place:
+        dtype_name, threads, case = key.split("-", 2)
+        if threads == "2":
+            one = f"{dtype_name}-1-{case}"
+            assert in_place[key] == in_place[one], f"{case}: AVX-512 results differ between 1 and 2 threads"
+            assert avx2[key] == avx2[one], f"{case}: AVX2 results differ between 1 and 2 threads"
+            continue
+        assert in_place[key] == avx2[key], f"{key}: the AVX-512 and AVX2 results' bits differ"
+
+
 PLANE3_SCRIPT = r"""
 import json, sys
 import numpy as np
@@ -459,16 +474,7 @@ json.dump(results, sys.stdout)
 def test_in_place_3x3_kernels_agree_across_levels_and_threads():
     in_place = run_at_simd_level(PLANE3_SCRIPT, None)
     avx2 = run_at_simd_level(PLANE3_SCRIPT, "avx2")
-    assert in_place.pop("level") == "avx512" and avx2.pop("level") == "avx2"
-    assert len(in_place) > 500 and in_place.keys() == avx2.keys()
-    for key in in_place:
-        dtype_name, threads, case = key.split("-", 2)
-        if threads == "2":
-            one = f"{dtype_name}-1-{case}"
-            assert in_place[key] == in_place[one], f"{case}: AVX-512 results differ between 1 and 2 threads"
-            assert avx2[key] == avx2[one], f"{case}: AVX2 results differ between 1 and 2 threads"
-            continue
-        assert in_place[key] == avx2[key], f"{key}: the AVX-512 and AVX2 results' bits differ"
+    assert_levels_and_threads_agree(in_place, avx2, 500)
 
 
 # ---- the in-place 3x3 stride-2 and dilation-2 kernels ------------------------------------------
@@ -533,16 +539,7 @@ json.dump(results, sys.stdout)
 def test_in_place_3x3_stride_2_kernel_agrees_across_levels_and_threads():
     in_place = run_at_simd_level(PLANE3S2_SCRIPT, None)
     avx2 = run_at_simd_level(PLANE3S2_SCRIPT, "avx2")
-    assert in_place.pop("level") == "avx512" and avx2.pop("level") == "avx2"
-    assert len(in_place) > 2000 and in_place.keys() == avx2.keys()
-    for key in in_place:
-        dtype_name, threads, case = key.split("-", 2)
-        if threads == "2":
-            one = f"{dtype_name}-1-{case}"
-            assert in_place[key] == in_place[one], f"{case}: AVX-512 results differ between 1 and 2 threads"
-            assert avx2[key] == avx2[one], f"{case}: AVX2 results differ between 1 and 2 threads"
-            continue
-        assert in_place[key] == avx2[key], f"{key}: the AVX-512 and AVX2 results' bits differ"
+    assert_levels_and_threads_agree(in_place, avx2, 2000)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
