@@ -796,9 +796,9 @@ def test_max_pool2d_backward_rejects_out_of_range_indices(bad_index, position):
 @pytest.mark.parametrize("bad_index", [-1, -2**40, 40 * 36, 40 * 36 + 7, 2**40])
 @pytest.mark.parametrize("position", [(0, 0, 0, 0), (1, 2, 17, 11), (1, 3, 19, 19)])
 def test_max_pool2d_backward_rejects_out_of_range_indices_wide(bad_index, position):
-    """Planes wide enough for the row kernels (which check each plane's indices
-    before scattering any): the error names the bad index, and an in-range
-    copy of the same indices still works."""
+    """Planes wide enough for the row kernels (which check each index as they
+    scatter it, clamping a bad one into the plane): the error names the bad index,
+    and an in-range copy of the same indices still works."""
     rng = np.random.default_rng(32)
     indices = rng.integers(0, 40 * 36, size=(2, 4, 20, 20)).astype(np.int64)
     good = indices.copy()
