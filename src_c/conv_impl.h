@@ -4,7 +4,8 @@
  *
  *   forward      (fc_conv2d_pick, conv.c)
  *                3x3 stride-1, undilated or dilation 2, up to 256 input channels,
- *                tiles filling 3/4 of the lanes (AVX2, AVX-512 levels)
+ *                tiles filling 3/4 of the lanes (AVX2, AVX-512 levels); grouped:
+ *                undilated, 16 or more input channels a group
  *                                                -> Winograd F(2x2, 3x3) (conv_winograd.h)
  *                depthwise, or few input and output channels -> direct kernels (conv_direct.h)
  *                many outputs from few input channels, or from up to 128 undilated

@@ -1,9 +1,10 @@
 /*
- * Winograd F(2x2, 3x3) forward convolution for the 3x3, stride-1,
- * ungrouped layers with up to 256 input channels: VGG's and ResNet's 3x3
- * layers, first layers such as CIFAR's 3 -> 64 whose reduction (9 x C) is
- * too short for the GEMM's tiles to pay off, and (as four undilated convs on
- * the input's phases) dilation-2 layers.  AVX2 and AVX-512 levels, in x86
+ * Winograd F(2x2, 3x3) forward convolution for the 3x3, stride-1 layers
+ * with up to 256 input channels: VGG's and ResNet's 3x3 layers, first
+ * layers such as CIFAR's 3 -> 64 whose reduction (9 x C) is too short for
+ * the GEMM's tiles to pay off, (as four undilated convs on the input's
+ * phases) dilation-2 layers, and grouped layers of 16 or more input
+ * channels a group (each group a conv of its own, undilated).  AVX2 and AVX-512 levels, in x86
  * builds by GCC or clang (fc_conv2d_winograd_suits says 0 elsewhere, where
  * the direct and GEMM kernels take these shapes).
  *

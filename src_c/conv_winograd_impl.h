@@ -33,6 +33,8 @@ static FC_NAME(wino_block_fn) FC_NAME(wino_kernel)(int64_t C, int64_t *kb, FC_NA
     return FC_NAME(fc_wino_block2_avx2);
 }
 
+/* g: one group's conv (C, O its channels, groups 1); the call's images
+ * are x_image and y_image values apart, its groups' transforms u_group. */
 typedef struct {
     const fc_geom *g;
     const REAL *x, *U, *bias;
@@ -40,18 +42,20 @@ typedef struct {
     int relu;
     FC_NAME(wino_block_fn) block;
     FC_NAME(wino_fewc_fn) fewc;
-    int64_t vl, tile_rows, band_rows, bands, ldr, step;
+    int64_t vl, tile_rows, band_rows, bands, ldr, step, groups, x_image, y_image, u_group;
 } FC_NAME(wino_ctx);
 
-/* The packed transforms for kb output channels a pass:
- * U[((pass*4 + b)*C + c)*4*kb + kk*4 + a] = (G g G^T)[a][b] for output
- * channel pass*kb + kk and input channel c, zero past the last output
- * channel.  A task packs passes [begin, end) (a pass's 64 x C values are
- * one stretch of U; 256 x 256 weights took 0.36 ms on one thread, 3% of
- * the conv). */
+/* The packed transforms for kb output channels a pass, group by group
+ * (O output and C input channels each, `passes` passes, 16 * kb * C values
+ * a pass): group grp's
+ * U[((grp*passes + pass)*4 + b)*C + c)*4*kb + kk*4 + a] = (G g G^T)[a][b]
+ * for its output channel pass*kb + kk and input channel c, zero past its
+ * last output channel.  A task packs passes [begin, end) of groups * passes
+ * (a pass's 64 x C values are one stretch of U; 256 x 256 weights took
+ * 0.36 ms on one thread, 3% of the conv). */
 typedef struct {
     const REAL *w;
-    int64_t O, C, kb;
+    int64_t O, C, kb, passes;
     REAL *U;
 } FC_NAME(wino_pack_ctx);
 
@@ -59,27 +63,32 @@ static int FC_NAME(wino_pack)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(wino_pack_ctx) *ctx = (const FC_NAME(wino_pack_ctx) *)vctx;
     const int64_t O = ctx->O, C = ctx->C, kb = ctx->kb;
-    for (int64_t k = begin * kb; k < end * kb; k++)
-        for (int64_t c = 0; c < C; c++) {
-            REAL t[4][3], u[4][4];
-            for (int j = 0; j < 3; j++) {
-                const REAL *g = ctx->w + (k * C + c) * 9 + j;
-                const REAL g0 = k < O ? g[0] : 0, g1 = k < O ? g[3] : 0, g2 = k < O ? g[6] : 0;
-                t[0][j] = g0;
-                t[1][j] = (g0 + g1 + g2) * (REAL)0.5;
-                t[2][j] = (g0 - g1 + g2) * (REAL)0.5;
-                t[3][j] = g2;
+    for (int64_t task = begin; task < end; task++) {
+        const int64_t grp = task / ctx->passes, pass = task % ctx->passes;
+        const REAL *w = ctx->w + grp * O * C * 9;
+        REAL *U = ctx->U + (grp * ctx->passes + pass) * 16 * kb * C;
+        for (int64_t kk = 0; kk < kb; kk++)
+            for (int64_t c = 0; c < C; c++) {
+                const int64_t k = pass * kb + kk;
+                REAL t[4][3], u[4][4];
+                for (int j = 0; j < 3; j++) {
+                    const REAL *g = w + (k * C + c) * 9 + j;
+                    const REAL g0 = k < O ? g[0] : 0, g1 = k < O ? g[3] : 0, g2 = k < O ? g[6] : 0;
+                    t[0][j] = g0;
+                    t[1][j] = (g0 + g1 + g2) * (REAL)0.5;
+                    t[2][j] = (g0 - g1 + g2) * (REAL)0.5;
+                    t[3][j] = g2;
+                }
+                for (int a = 0; a < 4; a++) {
+                    u[a][0] = t[a][0];
+                    u[a][1] = (t[a][0] + t[a][1] + t[a][2]) * (REAL)0.5;
+                    u[a][2] = (t[a][0] - t[a][1] + t[a][2]) * (REAL)0.5;
+                    u[a][3] = t[a][2];
+                }
+                for (int a = 0; a < 4; a++)
+                    for (int b = 0; b < 4; b++) U[(b * C + c) * 4 * kb + kk * 4 + a] = u[a][b];
             }
-            for (int a = 0; a < 4; a++) {
-                u[a][0] = t[a][0];
-                u[a][1] = (t[a][0] + t[a][1] + t[a][2]) * (REAL)0.5;
-                u[a][2] = (t[a][0] - t[a][1] + t[a][2]) * (REAL)0.5;
-                u[a][3] = t[a][2];
-            }
-            const int64_t pass = k / kb, kk = k % kb;
-            for (int a = 0; a < 4; a++)
-                for (int b = 0; b < 4; b++) ctx->U[((pass * 4 + b) * C + c) * 4 * kb + kk * 4 + a] = u[a][b];
-        }
+    }
     return FC_OK;
 }
 
@@ -156,9 +165,12 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
     const REAL **rows = (const REAL **)(V + vlen);
     const FC_NAME(wino_block_fn) block = ctx->block;
     for (int64_t task = begin; task < end; task++) {
-        const int64_t n = task / ctx->bands, band = task % ctx->bands;
+        const int64_t image = task / ctx->bands, band = task % ctx->bands;
+        const int64_t n = image / ctx->groups, grp = image % ctx->groups;
         const int64_t tr0 = band * ctx->band_rows, tr1 = FC_MIN(ctx->tile_rows, tr0 + ctx->band_rows);
-        const REAL *xn = ctx->x + n * C * g->H * g->W;
+        const REAL *xn = ctx->x + n * ctx->x_image + grp * C * g->H * g->W;
+        const REAL *U = ctx->U + grp * ctx->u_group, *bias = ctx->bias ? ctx->bias + grp * g->O : NULL;
+        REAL *yn = ctx->y + n * ctx->y_image + grp * g->O * plane;
         for (int64_t tr = tr0; tr < tr1; tr += S) {
             /* input rows q = 2*tr + r (ih = q - pad_top), r < 2S + 2; the
              * first two are in the ring already after the band's first step */
@@ -173,26 +185,35 @@ static int FC_NAME(wino_task)(void *vctx, int64_t begin, int64_t end)
                     FC_NAME(wino_fill)(g, ih >= 0 && ih < g->H ? xn + (c * g->H + ih) * g->W : NULL, ldr,
                                        ring + (c * slots + q % slots) * 2 * ldr);
                 }
-            FC_NAME(wino_step)(g, block, ctx->fewc, ctx->U, ctx->bias, ctx->relu, ring, ldr, vl, S, tr, tr1, rows,
-                               ctx->y + n * g->O * plane + 2 * tr * g->OW, plane, g->OW, V);
+            FC_NAME(wino_step)(g, block, ctx->fewc, U, bias, ctx->relu, ring, ldr, vl, S, tr, tr1, rows,
+                               yn + 2 * tr * g->OW, plane, g->OW, V);
         }
     }
     fc_aligned_free(ring);
     return FC_OK;
 }
 
-/* The conv g (dilation 1) of x with the transforms U, packed for block,
- * into y. */
-static int FC_NAME(wino_run)(const fc_geom *g, const REAL *x, const REAL *U, FC_NAME(wino_block_fn) block,
-                             FC_NAME(wino_fewc_fn) fewc,
+/* The conv g (dilation 1, any groups) of x with the transforms U, packed
+ * for block u_group values a group, into y: each group a conv of its own,
+ * a task an (image, group, band). */
+static int FC_NAME(wino_run)(const fc_geom *g, const REAL *x, const REAL *U, int64_t u_group,
+                             FC_NAME(wino_block_fn) block, FC_NAME(wino_fewc_fn) fewc,
                              const REAL *bias, REAL *y, int relu)
 {
     const int64_t vl = fc_wino_lanes(sizeof(REAL));
+    fc_geom one = *g;   /* one group's conv */
+    one.C = g->C / g->groups;
+    one.O = g->O / g->groups;
+    one.groups = 1;
     FC_NAME(wino_ctx) ctx;
     ctx.block = block;
     ctx.fewc = fewc;
     ctx.vl = vl;
-    ctx.g = g;
+    ctx.g = &one;
+    ctx.groups = g->groups;
+    ctx.x_image = g->C * g->H * g->W;
+    ctx.y_image = g->O * g->OH * g->OW;
+    ctx.u_group = u_group;
     ctx.x = x;
     ctx.U = U;
     ctx.bias = bias;
@@ -201,13 +222,14 @@ static int FC_NAME(wino_run)(const fc_geom *g, const REAL *x, const REAL *U, FC_
     const int64_t tiles = (g->OW + 1) / 2;
     ctx.tile_rows = (g->OH + 1) / 2;
     ctx.step = FC_WINO_STEP(tiles, vl);
-    const double flops = 2.0 * (double)(g->N * g->O * g->C * 9) * (double)(g->OH * g->OW);
-    ctx.bands = fc_wino_bands(ctx.tile_rows, ctx.step, g->N, fc_wino_tasks_wanted(flops, g->N * ctx.tile_rows),
+    const int64_t images = g->N * g->groups;
+    const double flops = 2.0 * (double)(g->N * g->O * one.C * 9) * (double)(g->OH * g->OW);
+    ctx.bands = fc_wino_bands(ctx.tile_rows, ctx.step, images, fc_wino_tasks_wanted(flops, images * ctx.tile_rows),
                               &ctx.band_rows);
     /* the blocks read columns [t0, t0 + VL] of the rows: whole vectors past
      * the last tile, each row aligned to a vector */
     ctx.ldr = (tiles + vl) / vl * vl;
-    return fc_parallel_for(g->N * ctx.bands, flops, FC_NAME(wino_task), &ctx);
+    return fc_parallel_for(images * ctx.bands, flops, FC_NAME(wino_task), &ctx);
 }
 
 /* ---- dilation 2: four undilated convs on the input's phases ------------
@@ -336,23 +358,26 @@ int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *wei
 {
     int64_t kb;
     FC_NAME(wino_fewc_fn) fewc;
-    const FC_NAME(wino_block_fn) block = FC_NAME(wino_kernel)(g->C, &kb, &fewc);
+    /* one group's channels (suits takes groups only undilated, with at least
+     * FC_WINO_AVX2_MIN_C input channels a group: never fewc) */
+    const int64_t Cg = g->C / g->groups, Og = g->O / g->groups;
+    const FC_NAME(wino_block_fn) block = FC_NAME(wino_kernel)(Cg, &kb, &fewc);
     /* F(4x4, 3x3) instead of fc_wino_fewc on finite inputs (fc_conv2d_winograd_f4) */
     if (fewc && WINO4_SUITS(g) && WINO4_FINITE(x, g->N * g->C * g->H * g->W))
         return WINO4_CONV(g, x, weight, bias, y, relu);
-    const int64_t passes = (g->O + kb - 1) / kb;
-    REAL *U = (REAL *)fc_aligned_alloc((size_t)(passes * 16 * kb * g->C) * sizeof(REAL));
+    const int64_t passes = (Og + kb - 1) / kb, u_group = passes * 16 * kb * Cg;
+    REAL *U = (REAL *)fc_aligned_alloc((size_t)(g->groups * u_group) * sizeof(REAL));
     if (!U) return FC_ENOMEM;
-    FC_NAME(wino_pack_ctx) pctx = {weight, g->O, g->C, kb, U};
+    FC_NAME(wino_pack_ctx) pctx = {weight, Og, Cg, kb, passes, U};
     /* A (k, c) transform costs about what 1000 of the conv's flops do (5.5 ns
      * on one thread), so a 64 x 64 pack, 25 us, is split between two threads:
      * alone, the first thread took 85-90 us of a two-thread batch-1 call
      * (the other core's reads of the last call's U make every line a
      * transfer) while the second waited.  Splitting it, batch1-res-64 on two
      * threads took 0.91-0.93 of the time (AMD EPYC Zen 4). */
-    fc_parallel_for(passes, 1000.0 * (double)(passes * kb * g->C), FC_NAME(wino_pack), &pctx);
+    fc_parallel_for(g->groups * passes, 1000.0 * (double)(g->groups * passes * kb * Cg), FC_NAME(wino_pack), &pctx);
     const int status = g->dilation_h == 2 ? FC_NAME(wino_dilated2)(g, x, U, block, bias, y, relu)
-                                          : FC_NAME(wino_run)(g, x, U, block, fewc, bias, y, relu);
+                                          : FC_NAME(wino_run)(g, x, U, u_group, block, fewc, bias, y, relu);
     fc_aligned_free(U);
     return status;
 }

@@ -1,7 +1,7 @@
 """The Winograd F(2x2, 3x3) kernels (src_c/conv_winograd*), forced by shape, against float64 NumPy.
 
 At the AVX2 and AVX-512 levels the forward conv hands a shape to these
-kernels when it is 3x3, stride 1, undilated and ungrouped, with at most 256
+kernels when it is 3x3, stride 1 and undilated, with at most 256
 input (at AVX2 at least 16, or in float32 2 to 4: fc_wino_fewc) and at
 least 8 output channels, and its tiles
 (2x2 outputs) fill at least 3/4 of the vector lanes the kernels compute (at
@@ -19,7 +19,10 @@ input with an infinity or NaN goes to fc_wino_fewc).  The shapes differ by level
 lanes or the channel minimum do (the CI runs the suite at both).  With
 dilation 2 each of the four output phases (every other row and column) is
 an undilated conv of one input phase, run by the same kernels when every
-phase suits them.  grad_input of such a layer with 16 or
+phase suits them (ungrouped convs only).  A grouped conv takes them where each
+group would alone, with at least 16 input channels a group, undilated, and
+not at AVX2 in float64: every group is a conv of its own, the same sums as
+that conv (GROUPED_CASES).  grad_input of such a layer with 16 or
 more input channels runs as the forward conv of grad_y with the flipped
 weight, and takes them too.  Every case asserts the kernel its shape gets
 (_core.conv2d_kernel) before comparing, so none can pass on another path;
@@ -118,8 +121,8 @@ DILATED_CASES = [
 ]
 
 
-def kernel_for(x_shape, w_shape, padding, dtype, dilation=1):
-    g = conv_geometry(x_shape, w_shape, 1, padding, dilation, 1)
+def kernel_for(x_shape, w_shape, padding, dtype, dilation=1, groups=1):
+    g = conv_geometry(x_shape, w_shape, 1, padding, dilation, groups)
     return _core.conv2d_kernel(tuple(g), np.dtype(dtype) == np.float64)
 
 
@@ -135,25 +138,26 @@ def resolved_pads(x_shape, padding):
     return pad4(padding)
 
 
-def check_forward(x_shape, w_shape, padding, dtype, fused, dilation=1):
+def check_forward(x_shape, w_shape, padding, dtype, fused, dilation=1, groups=1):
     """Asserts the shape takes the Winograd kernels, then checks conv2d (with
     the fused bias / ReLU of `fused`) against the float64 reference."""
-    assert kernel_for(x_shape, w_shape, padding, dtype, dilation) == "winograd"
+    assert kernel_for(x_shape, w_shape, padding, dtype, dilation, groups) == "winograd"
     x, weight, bias = make_inputs(x_shape, w_shape, dtype)
     use_bias = bias if fused != "plain" else None
     activation = "relu" if fused == "bias+relu" else None
     pads = resolved_pads(x_shape, padding)
     d = (dilation, dilation)
-    result = fastconv.conv2d(x, weight, use_bias, padding=padding, dilation=dilation, activation=activation)
-    expected = reference_forward(x, weight, use_bias, (1, 1), pads, d, 1)
+    result = fastconv.conv2d(x, weight, use_bias, padding=padding, dilation=dilation, groups=groups,
+                             activation=activation)
+    expected = reference_forward(x, weight, use_bias, (1, 1), pads, d, groups)
     if activation:
         expected = np.maximum(expected, 0.0)
-    scale = term_scale(x, weight, (1, 1), pads, d, 1)
+    scale = term_scale(x, weight, (1, 1), pads, d, groups)
     if use_bias is not None:
         scale = scale + np.abs(use_bias.astype(np.float64))[None, :, None, None]
     assert_close(result, expected, dtype, scale=scale,
-                 context=f"x {x_shape}, padding {padding}, dilation {dilation}, fused {fused}, "
-                         f"dtype {np.dtype(dtype).name}")
+                 context=f"x {x_shape}, padding {padding}, dilation {dilation}, groups {groups}, "
+                         f"fused {fused}, dtype {np.dtype(dtype).name}")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -357,11 +361,90 @@ def test_dilation_2_tasks_split_every_way(dtype):
     assert_close(batch[1:, :, 62:], expected, dtype, scale=scale, context="second image, last rows")
 
 
-def transposed_geometry(x_shape, w_shape, padding, dilation=1):
+# (label, x shape, weight shape, padding, groups): 16 input channels a group
+# (fc_wino_block2 at AVX-512), 32 (fc_wino_block4, its last pass of 18
+# output channels two short), 9 output channels a group (the last pass of
+# two half empty) with asymmetric padding, and 14x14 planes (two tile rows a
+# block in float32 at AVX-512).
+GROUPED_CASES = [
+    ("g4-16ch", (2, 64, 28, 28), (64, 16, 3, 3), 1, 4),
+    ("g2-32ch-18-outputs", (1, 64, 20, 30), (36, 32, 3, 3), 1, 2),
+    ("g3-9-outputs-asymmetric", (2, 48, 23, 30), (27, 16, 3, 3), ((2, 0), (1, 3)), 3),
+    ("g2-14x14", (2, 32, 14, 14), (16, 16, 3, 3), 1, 2),
+]
+
+
+def grouped_takes_winograd(dtype):
+    return AVX512 or np.dtype(dtype) == np.float32
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fused", ["plain", "bias+relu"])
+@pytest.mark.parametrize("case", GROUPED_CASES, ids=[case[0] for case in GROUPED_CASES])
+def test_forward_grouped(case, fused, dtype):
+    _, x_shape, w_shape, padding, groups = case
+    if not grouped_takes_winograd(dtype):
+        assert kernel_for(x_shape, w_shape, padding, dtype, groups=groups) != "winograd"
+        return
+    check_forward(x_shape, w_shape, padding, dtype, fused, groups=groups)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", GROUPED_CASES, ids=[case[0] for case in GROUPED_CASES])
+def test_grouped_is_each_group_alone_bit_for_bit(case, dtype):
+    # every group is a conv of its own: the same bits as conv2d of the
+    # group's channels alone (which takes the same kernels), at 1 and 2
+    # threads (the tasks, (image, group, band), split differently)
+    _, x_shape, w_shape, padding, groups = case
+    if not grouped_takes_winograd(dtype):
+        assert kernel_for(x_shape, w_shape, padding, dtype, groups=groups) != "winograd"
+        return
+    x, weight, bias = make_inputs(x_shape, w_shape, dtype, seed=5)
+    cg, og = x_shape[1] // groups, w_shape[0] // groups
+    with fastconv.threads(1):
+        one = fastconv.conv2d(x, weight, bias, padding=padding, groups=groups, activation="relu")
+    with fastconv.threads(2):
+        two = fastconv.conv2d(x, weight, bias, padding=padding, groups=groups, activation="relu")
+    assert one.tobytes() == two.tobytes()
+    for k in range(groups):
+        xs = np.ascontiguousarray(x[:, k * cg:(k + 1) * cg])
+        assert kernel_for(xs.shape, (og,) + w_shape[1:], padding, dtype) == "winograd"
+        alone = fastconv.conv2d(xs, weight[k * og:(k + 1) * og], bias[k * og:(k + 1) * og], padding=padding,
+                                activation="relu")
+        assert alone.tobytes() == np.ascontiguousarray(one[:, k * og:(k + 1) * og]).tobytes(), f"group {k}"
+
+
+def test_grouped_where_a_group_does_not_suit():
+    # fewer than 16 input or 8 output channels a group, or dilation 2, go elsewhere
+    assert kernel_for((1, 64, 28, 28), (64, 16, 3, 3), 1, np.float32, groups=4) == "winograd"
+    assert kernel_for((1, 64, 28, 28), (64, 8, 3, 3), 1, np.float32, groups=8) != "winograd"
+    assert kernel_for((1, 64, 28, 28), (16, 32, 3, 3), 1, np.float32, groups=2) == "winograd"
+    assert kernel_for((1, 64, 28, 28), (8, 32, 3, 3), 1, np.float32, groups=2) != "winograd"
+    assert kernel_for((1, 64, 28, 28), (64, 16, 3, 3), 2, np.float32, dilation=2, groups=4) != "winograd"
+    assert kernel_for((1, 64, 28, 28), (64, 64, 3, 3), 2, np.float32, dilation=2) == "winograd"
+
+
+@given(groups=st.integers(2, 4), channels=st.sampled_from([16, 17, 32, 33]), outputs=st.integers(8, 12),
+       height=st.integers(3, 30), width=st.sampled_from([7, 14, 15, 16, 24, 29, 31]), padding=st.integers(0, 2),
+       batch=st.integers(1, 2), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_hypothesis_grouped_against_reference(groups, channels, outputs, height, width, padding, batch, dtype,
+                                              seed):
+    x_shape, w_shape = (batch, groups * channels, height, width), (groups * outputs, channels, 3, 3)
+    assume(height + 2 * padding >= 3)
+    assume(kernel_for(x_shape, w_shape, padding, dtype, groups=groups) == "winograd")
+    x, weight, bias = make_inputs(x_shape, w_shape, dtype, seed)
+    pads = (padding,) * 4
+    result = fastconv.conv2d(x, weight, bias, padding=padding, groups=groups)
+    expected = reference_forward(x, weight, bias, (1, 1), pads, (1, 1), groups)
+    scale = term_scale(x, weight, (1, 1), pads, (1, 1), groups) + np.abs(bias.astype(np.float64))[None, :, None, None]
+    assert_close(result, expected, dtype, scale=scale, context=f"x {x_shape}, groups {groups}, padding {padding}")
+
+
+def transposed_geometry(x_shape, w_shape, padding, dilation=1, groups=1):
     """The forward geometry grad_input runs: grad_y (N, O, OH, OW) into N x C planes."""
-    g = conv_geometry(x_shape, w_shape, 1, padding, dilation, 1)
+    g = conv_geometry(x_shape, w_shape, 1, padding, dilation, groups)
     d = dilation
-    return (g.N, g.O, g.OH, g.OW, g.C, 1, 3, 3, g.H, g.W, 1, 1, d, d,
+    return (g.N, g.O, g.OH, g.OW, g.C, groups, 3, 3, g.H, g.W, 1, 1, d, d,
             2 * d - g.pad_top, g.H - g.OH + g.pad_top, 2 * d - g.pad_left, g.W - g.OW + g.pad_left)
 
 
@@ -374,20 +457,24 @@ GRAD_INPUT_CASES = [
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", GRAD_INPUT_CASES + [((1, 16, 30, 32), (16, 16, 3, 3), 2, 2)],
-                         ids=["same", "asymmetric", "dilation-2"])
+@pytest.mark.parametrize("case", GRAD_INPUT_CASES + [((1, 16, 30, 32), (16, 16, 3, 3), 2, 2),
+                                                     ((2, 64, 28, 28), (64, 16, 3, 3), 1, 1, 4),
+                                                     ((1, 36, 21, 30), (64, 18, 3, 3), ((0, 2), (1, 1)), 1, 2)],
+                         ids=["same", "asymmetric", "dilation-2", "g4", "g2-asymmetric"])
 def test_grad_input(case, dtype):
     x_shape, w_shape, padding, *rest = case
     d = rest[0] if rest else 1
-    assert _core.conv2d_kernel(transposed_geometry(x_shape, w_shape, padding, d),
-                               np.dtype(dtype) == np.float64) == "winograd"
+    groups = rest[1] if len(rest) > 1 else 1
+    assert (_core.conv2d_kernel(transposed_geometry(x_shape, w_shape, padding, d, groups),
+                                np.dtype(dtype) == np.float64) == "winograd") == \
+        (groups == 1 or grouped_takes_winograd(dtype))
     x, weight, _ = make_inputs(x_shape, w_shape, dtype)
     pads = pad4(padding)
-    y_shape = reference_forward(x, weight, None, (1, 1), pads, (d, d), 1).shape
+    y_shape = reference_forward(x, weight, None, (1, 1), pads, (d, d), groups).shape
     grad_y = np.random.default_rng(1).standard_normal(y_shape).astype(dtype)
-    grads = fastconv.conv2d_backward(grad_y, x, weight, padding=padding, dilation=d)
-    expected, _, _ = reference_grads(grad_y, x, weight, (1, 1), pads, (d, d), 1)
-    scale, _, _ = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), (1, 1), pads, (d, d), 1)
+    grads = fastconv.conv2d_backward(grad_y, x, weight, padding=padding, dilation=d, groups=groups)
+    expected, _, _ = reference_grads(grad_y, x, weight, (1, 1), pads, (d, d), groups)
+    scale, _, _ = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), (1, 1), pads, (d, d), groups)
     assert_close(grads.input, expected, dtype, scale=scale, context=f"case {case}")
 
 
