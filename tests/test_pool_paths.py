@@ -351,6 +351,151 @@ def test_max_pool2d_padding_is_minus_infinity(kernel_size, stride, padding, dila
         assert_identical(values, expected, context)
 
 
+# ---- narrow outputs: the reference loops' long runs --------------------------------------------
+# Outputs narrower than 8 go to the reference loops (pool_ref_impl.h), which take a window of whole
+# rows as one run (global pooling: the plane) and other windows row by row.  Runs of at least 16
+# values are reduced in 8 interleaved lanes first: avg_pool2d sums them lane by lane (a fixed order,
+# not the definition's, so these compare against float64), max_pool2d finds the largest value and
+# whether a NaN or infinity is there, and scans in order only then, or for a zero maximum (whose
+# sign is the first zero's); the result must be the scan's, value bits and index.
+
+# (input shape, kernel_size, stride, padding, dilation)
+NARROW_CASES = [
+    ((2, 3, 7, 7), 7, None, 0, 1),               # global pooling, 49 values: 6 lane groups + 1
+    ((1, 2, 9, 40), (9, 40), None, 0, 1),         # global, 360 values
+    ((2, 2, 4, 4), 4, None, 0, 1),                # global, 16 values: one lane group, no tail
+    ((2, 2, 5, 3), (5, 3), None, 0, 1),           # global, 15 values: below the lanes
+    ((2, 2, 6, 50), (2, 20), (2, 10), 0, 1),      # runs of 20 within rows (OW 4)
+    ((1, 2, 8, 50), (3, 17), (2, 11), 1, 1),      # padded, partial rows
+    ((1, 2, 12, 60), (3, 9), (3, 25), 0, (2, 3)), # dilated: strided runs, scanned in order
+    ((1, 3, 10, 10), 10, 1, 1, 1),                # 3x3 outputs, windows clipped by padding
+]
+NARROW_IDS = [f"{c[0][2]}x{c[0][3]}-k{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}" for c in NARROW_CASES]
+
+
+def scan_max(x, kernel_size, stride, padding, dilation):
+    """max_pool2d by the definition's scan, per window: a value replaces the best when larger or
+    NaN (so the last NaN, else the first of the largest), positions flat in the plane."""
+    kh, kw = ref.as_pair(kernel_size)
+    sh, sw = ref.as_pair(stride if stride is not None else kernel_size)
+    ph, pw = ref.as_pair(padding)
+    dh, dw = ref.as_pair(dilation)
+    n, c, height, width = x.shape
+    oh_count = (height + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow_count = (width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    values = np.empty((n, c, oh_count, ow_count), x.dtype)
+    indices = np.empty(values.shape, np.int64)
+    for i, j in itertools.product(range(n), range(c)):
+        plane = x[i, j]
+        for oh, ow in itertools.product(range(oh_count), range(ow_count)):
+            h0 = oh * sh - ph
+            h1 = min(h0 + (kh - 1) * dh + 1, height)
+            while h0 < 0:
+                h0 += dh
+            w0 = ow * sw - pw
+            w1 = min(w0 + (kw - 1) * dw + 1, width)
+            while w0 < 0:
+                w0 += dw
+            best, at = x.dtype.type(-np.inf), h0 * width + w0
+            for h in range(h0, h1, dh):
+                for w in range(w0, w1, dw):
+                    v = plane[h, w]
+                    if v > best or v != v:
+                        best, at = v, h * width + w
+            values[i, j, oh, ow] = best
+            indices[i, j, oh, ow] = at
+    return values, indices
+
+
+def nan_with_payload(dtype, payload):
+    bits = np.uint32 if np.dtype(dtype) == np.float32 else np.uint64
+    quiet = bits(0x7FC00000) if bits is np.uint32 else bits(0x7FF8000000000000)
+    return np.array([quiet | bits(payload)], bits).view(dtype)[0]
+
+
+def narrow_inputs(shape, dtype, rng):
+    """(label, x) pairs: distinct values; many ties at the maximum; zeros of both signs as the
+    maximum (the first zero's sign wins); two NaNs of different payloads per plane (the last
+    wins); +inf beside ordinary values; all -inf."""
+    n, c, height, width = shape
+    base = tie_free(shape, dtype, rng, offset=-float(np.prod(shape)))
+    yield "distinct", base
+    ties = base.copy()
+    ties.reshape(n * c, -1)[:, ::3] = 5.0
+    yield "ties", ties
+    for first, later in ((0.0, -0.0), (-0.0, 0.0)):
+        # the first zero in lane 3 (flat 3, 11, ...), zeros of the other sign in lane 0 (8, 16, ...)
+        zeros = -1.0 - rng.random(shape).astype(dtype)
+        flat = zeros.reshape(n * c, -1)
+        flat[:, 3::8] = first
+        flat[:, 8::8] = later
+        yield f"signed-zeros-first-{'minus' if np.signbit(first) else 'plus'}", zeros
+    nans = base.copy()
+    flat = nans.reshape(n * c, -1)
+    flat[:, flat.shape[1] // 3] = nan_with_payload(dtype, 1)
+    flat[:, 2 * flat.shape[1] // 3] = nan_with_payload(dtype, 2)
+    yield "nan-payloads", nans
+    inf = base.copy()
+    inf.reshape(n * c, -1)[:, 5] = np.inf
+    yield "inf", inf
+    yield "all-minus-inf", np.full(shape, -np.inf, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, kernel_size, stride, padding, dilation", NARROW_CASES, ids=NARROW_IDS)
+def test_narrow_max_pool2d_is_the_scan(shape, kernel_size, stride, padding, dilation, dtype):
+    rng = np.random.default_rng(140)
+    bits = np.uint32 if np.dtype(dtype) == np.float32 else np.uint64
+    for label, x in narrow_inputs(shape, dtype, rng):
+        expected, expected_indices = scan_max(x, kernel_size, stride, padding, dilation)
+        assert expected.shape[3] < 8, "not a narrow output"
+        context = f"{label}, shape={shape}, kernel_size={kernel_size}, dtype={np.dtype(dtype).name}"
+        for threads in (1, 2):
+            with fastconv.threads(threads):
+                values = fastconv.max_pool2d(x, kernel_size, stride, padding, dilation)
+                with_indices, indices = fastconv.max_pool2d(x, kernel_size, stride, padding, dilation,
+                                                            return_indices=True)
+            for got, what in ((values, "values"), (with_indices, "values with indices")):
+                assert np.array_equal(np.asarray(got).view(bits), expected.view(bits)), \
+                    f"{what} bits; threads={threads}; {context}"
+            assert np.array_equal(indices, expected_indices), f"indices; threads={threads}; {context}"
+
+
+@pytest.mark.parametrize("count_include_pad, divisor_override", [(True, None), (False, None), (True, 3)])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape, kernel_size, stride, padding, dilation",
+                         [c for c in NARROW_CASES if c[4] == 1], ids=[i for i, c in zip(NARROW_IDS, NARROW_CASES)
+                                                                       if c[4] == 1])
+def test_narrow_avg_pool2d_long_runs(shape, kernel_size, stride, padding, dilation, dtype, count_include_pad,
+                                     divisor_override):
+    rng = np.random.default_rng(141)
+    x = rng.standard_normal(shape).astype(dtype)
+    context = f"shape={shape}, kernel_size={kernel_size}, dtype={np.dtype(dtype).name}"
+    expected = ref.avg_pool2d(x, kernel_size, stride, padding, False, count_include_pad, divisor_override)
+    one = fastconv.avg_pool2d(x, kernel_size, stride, padding, False, count_include_pad, divisor_override)
+    assert one.shape[3] < 8, "not a narrow output"
+    assert_close(one, expected, context)
+    with fastconv.threads(2):
+        two = fastconv.avg_pool2d(x, kernel_size, stride, padding, False, count_include_pad, divisor_override)
+    assert one.tobytes() == two.tobytes(), context
+    # all -0: the sums start from +0, as the definition's (torch's) do
+    zeros = fastconv.avg_pool2d(np.full(shape, -0.0, dtype), kernel_size, stride, padding)
+    assert not np.signbit(zeros).any(), context
+    # an infinity reaches its windows' averages, inf beside -inf or a NaN gives NaN
+    special = x.copy()
+    special[..., 0, 0] = np.inf
+    special[..., -1, -1] = -np.inf
+    special[0, 0, 1, 1] = np.nan
+    with np.errstate(invalid="ignore"):
+        expected = ref.avg_pool2d(special, kernel_size, stride, padding, False, count_include_pad,
+                                  divisor_override)
+    got = fastconv.avg_pool2d(special, kernel_size, stride, padding, False, count_include_pad, divisor_override)
+    assert np.array_equal(np.isnan(got), np.isnan(expected)), context
+    finite = np.isfinite(expected)
+    assert np.array_equal(got[~finite & ~np.isnan(expected)], expected[~finite & ~np.isnan(expected)]), context
+    assert_close(np.where(finite, got, 0), np.where(finite, expected, 0), context)
+
+
 # ---- threads and SIMD levels -------------------------------------------------------------------
 
 THREAD_SHAPES = [(1, 1, 64, 75), (1, 3, 33, 50), (2, 5, 20, 41)]   # one plane: split into row blocks
