@@ -288,19 +288,28 @@ static int FC_NAME(avg_pool_backward_task)(void *vctx, int64_t begin, int64_t en
     const FC_NAME(pool_ctx) *ctx = (const FC_NAME(pool_ctx) *)vctx;
     const fc_geom *g = ctx->g;
     const int64_t plane_in = g->H * g->W, plane_out = g->OH * g->OW;
-    for (int64_t task = begin; task < end; task++) {
-        const REAL *gy = ctx->src + task * plane_out;
-        REAL *gx = ctx->dst + task * plane_in;
-        memset(gx, 0, (size_t)plane_in * sizeof(REAL));
+    /* a block of planes window by window, as the forward; each cell takes
+     * its windows' shares in window order, as plane by plane */
+    for (int64_t first = begin; first < end; first += FC_POOL_REF_BLOCK) {
+        const int64_t last = FC_MIN(end, first + FC_POOL_REF_BLOCK);
+        memset(ctx->dst + first * plane_in, 0, (size_t)((last - first) * plane_in) * sizeof(REAL));
         for (int64_t oh = 0; oh < g->OH; oh++) {
             int64_t h0, h1, ph;
             FC_NAME(avg_window)(oh, g->stride_h, g->pad_top, g->pad_bottom, g->KH, g->H, &h0, &h1, &ph);
             for (int64_t ow = 0; ow < g->OW; ow++) {
                 int64_t w0, w1, pw;
                 FC_NAME(avg_window)(ow, g->stride_w, g->pad_left, g->pad_right, g->KW, g->W, &w0, &w1, &pw);
-                REAL share = gy[oh * g->OW + ow] / FC_NAME(avg_divisor)(ctx, ph * pw, (h1 - h0) * (w1 - w0));
-                for (int64_t h = h0; h < h1; h++)
-                    for (int64_t w = w0; w < w1; w++) gx[h * g->W + w] += share;
+                const REAL divisor = FC_NAME(avg_divisor)(ctx, ph * pw, (h1 - h0) * (w1 - w0));
+                /* whole rows: one run (global pooling: the plane) */
+                const int whole = w0 == 0 && w1 == g->W;
+                const int64_t rows = whole ? FC_MIN(h1 - h0, 1) : h1 - h0;
+                const int64_t run = whole ? (h1 - h0) * g->W : w1 - w0;
+                for (int64_t t = first; t < last; t++) {
+                    const REAL share = ctx->src[t * plane_out + oh * g->OW + ow] / divisor;
+                    REAL *gx = ctx->dst + t * plane_in + h0 * g->W + w0;
+                    for (int64_t h = 0; h < rows; h++)
+                        for (int64_t w = 0; w < run; w++) gx[h * g->W + w] += share;
+                }
             }
         }
     }

@@ -494,6 +494,17 @@ def test_narrow_avg_pool2d_long_runs(shape, kernel_size, stride, padding, dilati
     finite = np.isfinite(expected)
     assert np.array_equal(got[~finite & ~np.isnan(expected)], expected[~finite & ~np.isnan(expected)]), context
     assert_close(np.where(finite, got, 0), np.where(finite, expected, 0), context)
+    # the backward: each output's share added to its window's cells, in window order
+    grad_y = rng.standard_normal(one.shape).astype(dtype)
+    expected = ref.avg_pool2d_backward(grad_y, shape, kernel_size, stride, padding, False, count_include_pad,
+                                       divisor_override)
+    grad_x = fastconv.avg_pool2d_backward(grad_y, shape, kernel_size, stride, padding, False, count_include_pad,
+                                          divisor_override)
+    assert_close(grad_x, expected, "backward; " + context)
+    with fastconv.threads(2):
+        again = fastconv.avg_pool2d_backward(grad_y, shape, kernel_size, stride, padding, False,
+                                             count_include_pad, divisor_override)
+    assert grad_x.tobytes() == again.tobytes(), "backward; " + context
 
 
 # ---- threads and SIMD levels -------------------------------------------------------------------
