@@ -48,7 +48,7 @@ typedef struct {
 /* The packed transforms for kb output channels a pass, group by group
  * (O output and C input channels each, `passes` passes, 16 * kb * C values
  * a pass): group grp's
- * U[((grp*passes + pass)*4 + b)*C + c)*4*kb + kk*4 + a] = (G g G^T)[a][b]
+ * U[(((grp*passes + pass)*4 + b)*C + c)*4*kb + kk*4 + a] = (G g G^T)[a][b]
  * for its output channel pass*kb + kk and input channel c, zero past its
  * last output channel.  A task packs passes [begin, end) of groups * passes
  * (a pass's 64 x C values are one stretch of U; 256 x 256 weights took
@@ -71,9 +71,10 @@ static int FC_NAME(wino_pack)(void *vctx, int64_t begin, int64_t end)
             for (int64_t c = 0; c < C; c++) {
                 const int64_t k = pass * kb + kk;
                 REAL t[4][3], u[4][4];
+                /* the weights of channel k (none past the group's last) */
+                const REAL *gk = k < O ? w + (k * C + c) * 9 : NULL;
                 for (int j = 0; j < 3; j++) {
-                    const REAL *g = w + (k * C + c) * 9 + j;
-                    const REAL g0 = k < O ? g[0] : 0, g1 = k < O ? g[3] : 0, g2 = k < O ? g[6] : 0;
+                    const REAL g0 = gk ? gk[j] : 0, g1 = gk ? gk[3 + j] : 0, g2 = gk ? gk[6 + j] : 0;
                     t[0][j] = g0;
                     t[1][j] = (g0 + g1 + g2) * (REAL)0.5;
                     t[2][j] = (g0 - g1 + g2) * (REAL)0.5;
