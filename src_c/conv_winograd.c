@@ -109,8 +109,8 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
      * FC_WINO_AVX2_MIN_C input channels a group (never fc_wino_fewc), not
      * at AVX2 in float64.  Against the direct and GEMM kernels that took
      * them before (AMD EPYC Zen 4, one thread; 16 or 32 input channels a
-     * group, 8 to 32 outputs, planes of 14x14 to 56x56): at AVX-512 0.57-
-     * 0.76 of the time in float32, 0.71-0.82 in float64; at AVX2 0.72-0.95
+     * group, 8 to 32 outputs, planes of 14x14 to 56x56): at AVX-512 0.58-
+     * 0.75 of the time in float32, 0.63-0.78 in float64; at AVX2 0.72-0.99
      * in float32 (7x7 planes 1.03), in float64 0.78-1.10. */
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups;
     if (g->groups != 1 && (g->dilation_h != 1 || g->dilation_w != 1 || Cg < FC_WINO_AVX2_MIN_C ||
