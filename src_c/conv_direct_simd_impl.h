@@ -861,15 +861,20 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3)(const REAL *plane, int64_t H, i
  * (one thread, against the row-by-row kernel, the same bits: dw-128x56
  * 0.57-0.72 of the time, 20x20 to 48x48 planes 0.34-0.67, float64 28x28
  * 0.41-0.77). */
+/* U vectors of grad_y from gy, the last one's lanes past `tail` zero. */
+FC_INLINE void FC_NAME(gy_load_row)(const REAL *gy, const int U, int tail, VEC *g)
+{
+    for (int u = 0; u < U; u++)
+        g[u] = u == U - 1 && tail < VL ? VMASKLOAD(gy + u * VL, VTAILMASK(tail)) : VLOADU(gy + u * VL);
+}
+
 FC_INLINE void FC_NAME(gw_src3_block)(const REAL *gy, const REAL *const *rp, const VMASK *m, VEC *a,
                                       const int U, int tail, uintptr_t pf_in)
 {
     const VMASK last = VTAILMASK(tail);
     VEC g[4];
-    for (int u = 0; u < U; u++) {
-        FC_PREFETCH(pf_in + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
-        g[u] = u == U - 1 && tail < VL ? VMASKLOAD(gy + u * VL, last) : VLOADU(gy + u * VL);
-    }
+    for (int u = 0; u < U; u++) FC_PREFETCH(pf_in + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
+    FC_NAME(gy_load_row)(gy, U, tail, g);
 #if defined(__GNUC__)
 #pragma GCC unroll 3
 #endif
@@ -909,8 +914,7 @@ FC_INLINE void FC_NAME(gw_src3_step)(const REAL *row, const VMASK *m, const REAL
         FC_PREFETCH(pf_in + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
         if (G0) FC_PREFETCH(pf_gy + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
     }
-    if (G0)
-        for (int u = 0; u < U; u++) g0[u] = u == U - 1 && tail < VL ? VMASKLOAD(gy + u * VL, last) : VLOADU(gy + u * VL);
+    if (G0) FC_NAME(gy_load_row)(gy, U, tail, g0);
     VEC v[5];
     FC_NAME(src3_load_row)(row, m, U, v);
 #if defined(__GNUC__)
@@ -1151,7 +1155,7 @@ FC_INLINE void FC_NAME(gw_s2_block)(const REAL *gy, const REAL *const *rp, const
     const VMASK last = VTAILMASK(tail);
     const VIDX even_idx = VEVEN_IDX(), odd_idx = VODD_IDX();
     VEC g[4];
-    for (int u = 0; u < U; u++) g[u] = u == U - 1 && tail < VL ? VMASKLOAD(gy + u * VL, last) : VLOADU(gy + u * VL);
+    FC_NAME(gy_load_row)(gy, U, tail, g);
 #if defined(__GNUC__)
 #pragma GCC unroll 3
 #endif
