@@ -43,6 +43,27 @@
 #define VALIGN1(hi, lo) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), 1))
 #define VALIGN2(hi, lo) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), 2))
 #define VALIGN4(hi, lo) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), 4))
+/* VALIGNN(hi, lo, n) for a literal n below VL */
+#define VALIGNN(hi, lo, n) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(hi), _mm512_castps_si512(lo), n))
+/* c + *p * x with *p broadcast by the FMA's memory operand ({1to16}), and
+ * on the low VL / 2 lanes as VFMADD_LO (see srck_step) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define VFMADD_BCAST(p, x, c)                                                                               \
+    __extension__({                                                                                       \
+        __m512 c_ = (c);                                                                                  \
+        __asm__("vfmadd231ps %[w]%{1to16%}, %[xv], %[acc]" : [acc] "+v"(c_) : [xv] "v"(x), [w] "m"(*(p))); \
+        c_;                                                                                               \
+    })
+#define VFMADD_LO_BCAST(p, x, c)                                                                            \
+    __extension__({                                                                                       \
+        __m512 c_ = (c);                                                                                  \
+        __asm__("vfmadd231ps %[w]%{1to8%}, %t[xv], %t[acc]" : [acc] "+v"(c_) : [xv] "v"(x), [w] "m"(*(p))); \
+        c_;                                                                                               \
+    })
+#else
+#define VFMADD_BCAST(p, x, c) VFMADD(VSET1(*(p)), (x), (c))
+#define VFMADD_LO_BCAST(p, x, c) VFMADD_LO(VSET1(*(p)), (x), (c))
+#endif
 /* a * b + c in the low VL / 2 lanes (one 256-bit FMA), the upper lanes zero */
 #define VFMADD_LO(a, b, c)                                                                                   \
     _mm512_zextps256_ps512(                                                                                   \
@@ -81,7 +102,10 @@
 #undef VALIGN1
 #undef VALIGN2
 #undef VALIGN4
+#undef VALIGNN
 #undef VFMADD_LO
+#undef VFMADD_BCAST
+#undef VFMADD_LO_BCAST
 #undef VPERM2
 #undef VEVEN_IDX
 #undef VODD_IDX
@@ -112,6 +136,26 @@
 #define VALIGN1(hi, lo) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), 1))
 #define VALIGN2(hi, lo) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), 2))
 #define VALIGN4(hi, lo) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), 4))
+#define VALIGNN(hi, lo, n) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(hi), _mm512_castpd_si512(lo), n))
+/* c + *p * x with *p broadcast by the FMA's memory operand ({1to8}), and
+ * on the low VL / 2 lanes as VFMADD_LO (see srck_step) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define VFMADD_BCAST(p, x, c)                                                                               \
+    __extension__({                                                                                       \
+        __m512d c_ = (c);                                                                                  \
+        __asm__("vfmadd231pd %[w]%{1to8%}, %[xv], %[acc]" : [acc] "+v"(c_) : [xv] "v"(x), [w] "m"(*(p))); \
+        c_;                                                                                               \
+    })
+#define VFMADD_LO_BCAST(p, x, c)                                                                            \
+    __extension__({                                                                                       \
+        __m512d c_ = (c);                                                                                  \
+        __asm__("vfmadd231pd %[w]%{1to4%}, %t[xv], %t[acc]" : [acc] "+v"(c_) : [xv] "v"(x), [w] "m"(*(p))); \
+        c_;                                                                                               \
+    })
+#else
+#define VFMADD_BCAST(p, x, c) VFMADD(VSET1(*(p)), (x), (c))
+#define VFMADD_LO_BCAST(p, x, c) VFMADD_LO(VSET1(*(p)), (x), (c))
+#endif
 #define VFMADD_LO(a, b, c)                                                                                   \
     _mm512_zextpd256_pd512(                                                                                   \
         _mm256_fmadd_pd(_mm512_castpd512_pd256(a), _mm512_castpd512_pd256(b), _mm512_castpd512_pd256(c)))

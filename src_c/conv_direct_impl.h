@@ -13,8 +13,8 @@
  * multiplier 1, single-channel images, their stride-1 grad input) the task
  * buffers the padding rows as zeros too and hands the whole block to the
  * plane kernel, which needs no per-row bookkeeping.  At the AVX-512 level
- * a 3x3, stride-1 plane is not copied at all: the in-place kernel reads it
- * with masked loads.
+ * a 3x3, 5x5 or 7x7 stride-1 plane is not copied at all: the in-place
+ * kernels read it with masked loads.
  *
  * Depthwise grad input is the same forward pass over grad_y with the kernel
  * flipped, stride 1, the stride turned into zero insertion between source
@@ -127,6 +127,13 @@ static int FC_NAME(direct_plane3_geometry)(const fc_direct_plan *p)
     return p->KH == 3 && p->KW == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dilation_w == 1 && p->up_w == 1;
 }
 
+/* K x K planes at stride 1, undilated, no zero insertion. */
+static int FC_NAME(direct_planek_geometry)(const fc_direct_plan *p, int64_t K)
+{
+    return p->KH == K && p->KW == K && p->stride_h == 1 && p->stride_w == 1 && p->dilation_w == 1 &&
+           p->dilation_h == 1 && p->up_w == 1 && p->up_h == 1;
+}
+
 /* 3x3 planes at stride 2 both ways, undilated, no zero insertion. */
 static int FC_NAME(direct_plane3s2_geometry)(const fc_direct_plan *p)
 {
@@ -198,7 +205,8 @@ static FC_NAME(fc_direct_fwd_plane_fn) FC_NAME(direct_pick_fwd_plane)(const fc_d
  * (conv_direct_src3_avx2_impl.h) for rows of up to
  * FC_DIRECT_SRC3_AVX2_MAX_ROW_BYTES; at AVX-512 also the in-place kernels
  * of 3x3 planes at dilation 2, at stride 2, and of stride 2's grad input
- * (zeros inserted); else NULL.
+ * (zeros inserted), and of 5x5 and 7x7 stride-1 undilated planes; else
+ * NULL.
  *
  * Against the buffered plane3 kernel (Zen 3, one thread, medians of 11
  * interleaved rounds): dw-128x56 forward 0.80-0.86 of the time, its
@@ -219,6 +227,10 @@ static FC_NAME(fc_direct_fwd_src3_fn) FC_NAME(direct_pick_fwd_src3)(const fc_dir
         return FC_NAME(fc_direct_fwd_src3s2_avx512);
     if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_plane3up2_geometry)(p))
         return FC_NAME(fc_direct_fwd_up2_avx512);
+    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_planek_geometry)(p, 5))
+        return FC_NAME(fc_direct_fwd_src5_avx512);
+    if (fc_simd_level() >= FC_SIMD_AVX512 && FC_NAME(direct_planek_geometry)(p, 7))
+        return FC_NAME(fc_direct_fwd_src7_avx512);
 #endif
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2 && FC_NAME(direct_plane3_geometry)(p) && p->up_h == 1 &&
@@ -425,7 +437,7 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
             const int64_t o = group;   /* one output channel per group */
             ctx->src3_kernel(ctx->x + (n * p->C_in + group) * p->H * p->W, p->H, p->W,
                              oh0 * p->stride_h - p->pad_top, p->pad_left,
-                             buffer, oh1 - oh0, ctx->packed + o * 9, ctx->bias ? ctx->bias + o : NULL, ctx->relu,
+                             buffer, oh1 - oh0, ctx->packed + o * p->KH * p->KW, ctx->bias ? ctx->bias + o : NULL, ctx->relu,
                              p->OW, ctx->y + (n * p->O + o) * plane + oh0 * p->OW);
             continue;
         }

@@ -186,6 +186,20 @@ void fc_direct_fwd_src3d2_avx512_f32(const float *plane, int64_t H, int64_t W, i
 void fc_direct_fwd_src3d2_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                      const double *zeros, int64_t out_rows, const double *weights,
                                      const double *bias, int relu, int64_t OW, double *y);
+/* The in-place kernels of 5x5 and 7x7 stride-1 undilated planes, under
+ * fc_direct_fwd_src3's contract with K for 3 (weights[i*K + j]). */
+void fc_direct_fwd_src5_avx512_f32(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                   const float *zeros, int64_t out_rows, const float *weights,
+                                   const float *bias, int relu, int64_t OW, float *y);
+void fc_direct_fwd_src5_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                   const double *zeros, int64_t out_rows, const double *weights,
+                                   const double *bias, int relu, int64_t OW, double *y);
+void fc_direct_fwd_src7_avx512_f32(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                   const float *zeros, int64_t out_rows, const float *weights,
+                                   const float *bias, int relu, int64_t OW, float *y);
+void fc_direct_fwd_src7_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                   const double *zeros, int64_t out_rows, const double *weights,
+                                   const double *bias, int relu, int64_t OW, double *y);
 void fc_direct_gw_src3_avx512_f32(const float *grad_y, int64_t out_rows, int64_t OW, const float *plane,
                                   int64_t H, int64_t W, int64_t top, int64_t pad_left, const float *zeros,
                                   float *acc);

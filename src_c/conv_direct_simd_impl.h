@@ -1307,6 +1307,257 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3d2)(const REAL *plane, int64_t H,
 }
 #endif /* VALIGN4 */
 
+#ifdef VALIGNN
+/* ---- the in-place 5x5 and 7x7 stride-1 kernels (AVX-512) ----
+ *
+ * K x K stride-1 undilated planes (K = 5, 7: MobileNet's, EfficientNet's
+ * and ConvNeXt's depthwise layers, single-channel images) went through the
+ * buffered plane kernel, two output rows at a time: on rows of one vector
+ * (14x14 planes) two FMA chains, each waiting on the last.  Here the plane
+ * is read in place as by fc_direct_fwd_src3 (U + 1 masked loads per input
+ * row and block, taps 1 .. K - 1 the vectors shifted by that many lanes)
+ * and swept down: each input row is loaded and shifted once and feeds the
+ * K output rows that read it, K U accumulator chains at a time.  Rows wider
+ * than 4 vectors (3 at 7x7) go in column blocks, each swept down the plane.
+ * Every output sums kernel rows, then taps, ascending, from the bias: the
+ * buffered kernels' order, the same bits (tested against AVX2's).
+ *
+ * Each FMA takes its weight as a broadcast memory operand (VFMADD_BCAST),
+ * at a fixed offset from a pointer GCC cannot carry from step to step.
+ * Left to the intrinsics, GCC 12 hoisted the K * K weights out of the
+ * steps, spilled them, and broadcast each from the stack into a register
+ * before its FMA: on Zen 4 that extra instruction per FMA held the sweep at
+ * about 2 cycles an FMA, against 1.1-1.3 with the operand folded.
+ *
+ * Against the buffered kernel (float32, Zen 4, one thread, processes
+ * alternated): depthwise 5x5 on (8, 240, 14, 14) 0.54 of the time, (8, 144,
+ * 28, 28) 0.67, (8, 672, 7, 7) 0.60, (8, 32, 112, 112) 0.85; 7x7 on (8, 96,
+ * 56, 56) 0.81, (8, 192, 28, 28) 0.73, (8, 768, 7, 7) 0.55; the 512x512
+ * image's 7x7 0.87; two threads 0.57-0.80; float64 0.52-0.96.
+ *
+ * The sweep's last K - 1 steps run all K kernel rows, those of rows past
+ * the block's end into registers never stored: which registers hold which
+ * row there depends on out_rows % K.  Those steps with only the rows that
+ * exist, the accumulators passed through memory, were slower (14x14 planes
+ * 1.07x the time, 7x7 1.13x): the FMA chains then wait on the stores. */
+
+/* The columns j lanes on (j < VL, a literal once unrolled): lanes j.. of
+ * lo, then the first j lanes of hi. */
+FC_INLINE VEC FC_NAME(srck_shift)(VEC lo, VEC hi, const int j)
+{
+    switch (j) {
+    case 0: return lo;
+    case 1: return VALIGNN(hi, lo, 1);
+    case 2: return VALIGNN(hi, lo, 2);
+    case 3: return VALIGNN(hi, lo, 3);
+    case 4: return VALIGNN(hi, lo, 4);
+    case 5: return VALIGNN(hi, lo, 5);
+    default: return VALIGNN(hi, lo, 6);
+    }
+}
+
+/* One input row's step of a sweep: the row (at the block's first padded
+ * column) adds kernel row i to output row k - i for i <= IHI (a literal:
+ * K - 1, or k itself in the sweep's first K - 1 steps, where rows k - i < 0
+ * do not exist), whose accumulators are set (P - i) mod K, P = k mod K a
+ * literal, so each row's registers stay put as the sweep moves on; kernel
+ * row 0 starts its row from b.  With `store`, output row k - K + 1, now
+ * complete, goes to yo vector by vector as each is done; `whole` stores its
+ * partial last vector whole (what lands past the row is in rows stored
+ * later).  With HALF the last vector's FMAs run on its low half (see
+ * src3_step). */
+FC_INLINE void FC_NAME(srck_step)(const REAL *row, const VMASK *m, const REAL *w, VEC b, int relu, const int K,
+                                  const int U, const int HALF, int tail, const int P, const int IHI, VEC (*s)[4],
+                                  int store, REAL *yo, int whole, uintptr_t pf_in, uintptr_t pf_out)
+{
+    for (int u = 0; u < U; u++) {
+        FC_PREFETCH_L2(pf_in + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
+        FC_PREFETCH_L2(pf_out + (uintptr_t)(u * VL * (int64_t)sizeof(REAL)));
+    }
+    VEC lo = VMASKLOAD(row, m[0]);
+    FC_IN_REGISTER(lo);
+#if defined(__GNUC__)
+#pragma GCC unroll 4
+#endif
+    for (int u = 0; u < U; u++) {
+        VEC hi = VMASKLOAD(row + (u + 1) * VL, m[u + 1]);
+        FC_IN_REGISTER(hi);
+        /* the weights as broadcast memory operands of the FMAs, at fixed
+         * offsets from one register that GCC cannot carry from step to step
+         * (it otherwise kept K * K pointers, or scalars, across the sweep and
+         * spilled them) */
+        const REAL *wu = w;
+#if defined(__GNUC__) || defined(__clang__)
+        __asm__ volatile("" : "+r"(wu));
+#endif
+#if defined(__GNUC__)
+#pragma GCC unroll 7
+#endif
+        for (int j = 0; j < K; j++) {
+            VEC x = FC_NAME(srck_shift)(lo, hi, j);
+            FC_IN_REGISTER(x);
+#if defined(__GNUC__)
+#pragma GCC unroll 7
+#endif
+            for (int i = 0; i <= IHI; i++) {
+                VEC *a = &s[(P - i + K) % K][u];
+                const VEC c = i == 0 && j == 0 ? b : *a;
+                *a = HALF && u == U - 1 ? VFMADD_LO_BCAST(wu + i * K + j, x, c) : VFMADD_BCAST(wu + i * K + j, x, c);
+            }
+        }
+        if (store) {
+            const VEC v = relu ? VMAX(VZERO(), s[(P + 1) % K][u]) : s[(P + 1) % K][u];
+            if (u == U - 1 && tail < VL && !whole)
+                VMASKSTORE(yo + u * VL, VTAILMASK(tail), v);
+            else
+                VSTOREU(yo + u * VL, v);
+        }
+        lo = hi;
+    }
+}
+
+/* Output rows 0 .. out_rows - 1 of the block of U vectors from column ow,
+ * swept down the plane: input rows top .. top + out_rows + K - 2, K steps
+ * to a round so that P stays a literal.  The first K - 1 steps add only
+ * the kernel rows of rows that exist (where out_rows >= K - 1); the last
+ * K - 1 add all K, those of rows past out_rows to sets never stored, so
+ * that P needs no case for each out_rows % K.  `single`: the block is the
+ * whole row, so a row's partial last vector may be stored whole. */
+FC_INLINE void FC_NAME(srck_sweep)(const REAL *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                   const REAL *zeros, int64_t out_rows, const REAL *w, VEC b, int relu,
+                                   const VMASK *m, int tail, int single, int64_t ow, int64_t OW, REAL *y,
+                                   const int K, const int U, const int HALF)
+{
+    VEC s[7][4];
+    for (int q = 0; q < K; q++)
+        for (int u = 0; u < U; u++) s[q][u] = VZERO();
+    const int64_t total = out_rows + K - 1;
+    const uintptr_t ahead = FC_DIRECT_SRC3_AHEAD;
+#define FC_SRCK_STEP(P, IHI, k)                                                                               \
+    do {                                                                                                      \
+        const REAL *row_ = FC_NAME(src3_sweep_row)(plane, H, W, top + (k), zeros, ow, pad_left);             \
+        const int64_t o_ = (k) - (K - 1);                                                                     \
+        const int store_ = o_ >= 0 && o_ < out_rows;                                                          \
+        REAL *yo_ = store_ ? y + o_ * OW + ow : y;                                                            \
+        const int whole_ = single && (int64_t)(VL - tail) <= (out_rows - 1 - o_) * OW;                       \
+        FC_NAME(srck_step)(row_, m, w, b, relu, K, U, HALF, tail, (P), (IHI), s, store_, yo_, whole_,         \
+                           (uintptr_t)row_ + ahead, (uintptr_t)yo_ + ahead);                                  \
+    } while (0)
+#define FC_SRCK_ROUND_STEP(P)                           \
+    if ((P) < K) {                                      \
+        if (k0 + (P) >= total) break;                   \
+        FC_SRCK_STEP((P), K - 1, k0 + (P));             \
+    }
+    int64_t k0 = 0;
+    if (out_rows >= K - 1) {
+        /* the first round: step k adds kernel rows 0 .. k */
+        FC_SRCK_STEP(0, 0, 0);
+        FC_SRCK_STEP(1, 1, 1);
+        FC_SRCK_STEP(2, 2, 2);
+        FC_SRCK_STEP(3, 3, 3);
+        if (K > 5) {
+            FC_SRCK_STEP(4, 4 % K, 4);
+            FC_SRCK_STEP(5 % K, 5 % K, 5);
+        }
+        FC_SRCK_STEP(K - 1, K - 1, K - 1);
+        k0 = K;
+    }
+    for (;; k0 += K) {
+        FC_SRCK_ROUND_STEP(0)
+        FC_SRCK_ROUND_STEP(1)
+        FC_SRCK_ROUND_STEP(2)
+        FC_SRCK_ROUND_STEP(3)
+        FC_SRCK_ROUND_STEP(4)
+        FC_SRCK_ROUND_STEP(5)
+        FC_SRCK_ROUND_STEP(6)
+    }
+#undef FC_SRCK_ROUND_STEP
+#undef FC_SRCK_STEP
+}
+
+/* One sweep function per K, U and HALF, each its own register allocation. */
+#define FC_SRCK_SWEEP_FN(K, U, HALF)                                                                          \
+    FC_NOINLINE void FC_NAME(srck_sweep_##K##_##U##_##HALF)(                                                  \
+        const REAL *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left, const REAL *zeros,            \
+        int64_t out_rows, const REAL *w, VEC b, int relu, const VMASK *m, int tail, int single, int64_t ow,   \
+        int64_t OW, REAL *y)                                                                                  \
+    {                                                                                                         \
+        FC_NAME(srck_sweep)(plane, H, W, top, pad_left, zeros, out_rows, w, b, relu, m, tail, single, ow, OW, \
+                            y, K, U, HALF);                                                                   \
+    }
+#define FC_SRCK_SWEEP_FNS(K, U) FC_SRCK_SWEEP_FN(K, U, 0) FC_SRCK_SWEEP_FN(K, U, 1)
+FC_SRCK_SWEEP_FNS(5, 1)
+FC_SRCK_SWEEP_FNS(5, 2)
+FC_SRCK_SWEEP_FNS(5, 3)
+FC_SRCK_SWEEP_FNS(5, 4)
+FC_SRCK_SWEEP_FNS(7, 1)
+FC_SRCK_SWEEP_FNS(7, 2)
+FC_SRCK_SWEEP_FNS(7, 3)
+#undef FC_SRCK_SWEEP_FNS
+#undef FC_SRCK_SWEEP_FN
+
+/* fc_direct_fwd_src3's contract for K x K planes: the row split into
+ * column blocks of at most 4 vectors (3 at K = 7, whose 7 U accumulators
+ * must leave registers for the inputs), the last block holding the tail. */
+FC_INLINE void FC_NAME(srck_plane)(const REAL *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
+                                   const REAL *zeros, int64_t out_rows, const REAL *weights, const REAL *bias,
+                                   int relu, int64_t OW, REAL *y, const int K)
+{
+    const VEC b = bias ? VSET1(*bias) : VZERO();
+    const int64_t umax = K <= 5 ? 4 : 3;
+    const int64_t vectors = (OW + VL - 1) / VL, blocks = (vectors + umax - 1) / umax;
+    if (out_rows <= 0) return;
+    for (int64_t q = 0, v0 = 0; q < blocks; q++) {
+        const int U = (int)((vectors - v0) / (blocks - q));
+        const int64_t ow = v0 * VL;
+        const int tail = q == blocks - 1 ? (int)(OW - (vectors - 1) * VL) : VL;
+        VMASK m[5];
+        for (int u = 0; u <= U; u++) m[u] = FC_NAME(src3_mask)(ow + u * VL - pad_left, W);
+#define FC_SRCK_SWEEP(KK, UU)                                                                                 \
+    do {                                                                                                      \
+        if (tail <= VL / 2)                                                                                   \
+            FC_NAME(srck_sweep_##KK##_##UU##_1)(plane, H, W, top, pad_left, zeros, out_rows, weights, b, relu, \
+                                                m, tail, blocks == 1, ow, OW, y);                             \
+        else                                                                                                  \
+            FC_NAME(srck_sweep_##KK##_##UU##_0)(plane, H, W, top, pad_left, zeros, out_rows, weights, b, relu, \
+                                                m, tail, blocks == 1, ow, OW, y);                             \
+    } while (0)
+        if (K == 5) {
+            switch (U) {
+            case 1: FC_SRCK_SWEEP(5, 1); break;
+            case 2: FC_SRCK_SWEEP(5, 2); break;
+            case 3: FC_SRCK_SWEEP(5, 3); break;
+            default: FC_SRCK_SWEEP(5, 4); break;
+            }
+        } else {
+            switch (U) {
+            case 1: FC_SRCK_SWEEP(7, 1); break;
+            case 2: FC_SRCK_SWEEP(7, 2); break;
+            default: FC_SRCK_SWEEP(7, 3); break;
+            }
+        }
+#undef FC_SRCK_SWEEP
+        v0 += U;
+    }
+}
+
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src5)(const REAL *plane, int64_t H, int64_t W, int64_t top,
+                                                 int64_t pad_left, const REAL *zeros, int64_t out_rows,
+                                                 const REAL *weights, const REAL *bias, int relu, int64_t OW,
+                                                 REAL *y)
+{
+    FC_NAME(srck_plane)(plane, H, W, top, pad_left, zeros, out_rows, weights, bias, relu, OW, y, 5);
+}
+
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src7)(const REAL *plane, int64_t H, int64_t W, int64_t top,
+                                                 int64_t pad_left, const REAL *zeros, int64_t out_rows,
+                                                 const REAL *weights, const REAL *bias, int relu, int64_t OW,
+                                                 REAL *y)
+{
+    FC_NAME(srck_plane)(plane, H, W, top, pad_left, zeros, out_rows, weights, bias, relu, OW, y, 7);
+}
+#endif /* VALIGNN */
+
 #ifdef VFMADD_MASK
 /* ---- depthwise 3x3 stride-2 grad input, read in place (AVX-512) ----
  *

@@ -574,6 +574,90 @@ def test_depthwise_3x3_strided_and_dilated_at_every_row_count_and_width(dtype, p
             assert_close(grads.weight, expected_w, dtype, scale=scale_w, context="grad weight; " + context)
 
 
+# ---- the in-place 5x5 and 7x7 kernels ------------------------------------------------------------
+# At the AVX-512 level 5x5 and 7x7 stride-1 undilated planes are read in place too and swept down
+# the plane, each input row feeding the K output rows that read it, in column blocks of up to 4
+# vectors (3 at 7x7); the sweep's first K - 1 steps add only the rows that exist, its last K - 1
+# add every kernel row, those of rows past the block's end to registers never stored.  Every row
+# count meets the start and the end of the sweep, every width the blocks, their partial last
+# vectors (a half vector's FMAs on its low half) and the whole stores that a later row
+# overwrites.  The results must be the reference's, and the AVX2 level's (the buffered kernel,
+# the same sums in the same order) bit for bit, on 1 and 2 threads.
+
+PLANEK_SCRIPT = r"""
+import json, sys
+import numpy as np
+import fastconv
+from fastconv import _core
+rng = np.random.default_rng(109)
+results = {"level": _core.simd_level()}
+for K in (5, 7):
+    shapes = [(1, 2, 3, width) for width in list(range(1, 72, 2)) + [72, 80, 96, 97, 112, 130, 200]]
+    shapes += [(1, 2, height, width) for height in range(1, 2 * K + 4) for width in (7, 14, 24, 40, 56, 100)]
+    shapes += [(2, 3, 37, 61), (1, 1, 150, 77)]
+    pads = [K // 2, 0, ((K - 1, 0), (0, K - 1)), ((1, K), (K, 2)), K + 1]
+    for dtype in (np.float32, np.float64):
+        for shape in shapes:
+            for pad in pads:
+                C = shape[1]
+                x = rng.standard_normal(shape).astype(dtype)
+                weight = rng.standard_normal((C, 1, K, K)).astype(dtype)
+                bias = rng.standard_normal(C).astype(dtype)
+                if shape[3] % 7 == 0:
+                    weight[0, 0, 1, K - 1] = np.inf
+                    x.flat[::11] = np.nan
+                grad_y = None
+                for threads in (1, 2):
+                    fastconv.set_num_threads(threads)
+                    try:
+                        y = fastconv.conv2d(x, weight, bias, 1, pad, 1, C,
+                                            activation="relu" if shape[3] % 2 else None)
+                    except ValueError:
+                        break   # the kernel is larger than the padded input
+                    if grad_y is None:
+                        grad_y = rng.standard_normal(y.shape).astype(dtype)
+                    grad_x = fastconv.conv2d_backward(grad_y, x, weight, 1, pad, 1, C, needs=("input",)).input
+                    key = f"{np.dtype(dtype).name}-{threads}-{K}-{shape}-{pad}"
+                    results[key] = y.tobytes().hex() + grad_x.tobytes().hex()
+json.dump(results, sys.stdout)
+"""
+
+
+@pytest.mark.skipif(_core.simd_level() != "avx512", reason="the in-place 5x5 and 7x7 kernels run at the AVX-512 level")
+def test_in_place_5x5_and_7x7_kernels_agree_across_levels_and_threads():
+    in_place = run_at_simd_level(PLANEK_SCRIPT, None)
+    avx2 = run_at_simd_level(PLANEK_SCRIPT, "avx2")
+    assert_levels_and_threads_agree(in_place, avx2, 3000)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("K", [5, 7])
+@pytest.mark.parametrize("padding", ["half", 0, "asymmetric"])
+def test_depthwise_5x5_and_7x7_at_every_row_count_and_width(dtype, K, padding, rng):
+    padding = {"half": K // 2, 0: 0, "asymmetric": ((K - 1, 1), (2, K))}[padding]
+    pads = pads_of(padding)
+    for width in (5, 14, 16, 17, 33, 48, 56, 65, 70, 100):
+        for height in list(range(1, 2 * K + 3)) + [31]:
+            out_hw = output_hw((2, 2, height, width), (2, 1, K, K), (1, 1), pads, (1, 1))
+            if out_hw[0] < 1 or out_hw[1] < 1:
+                continue
+            x, weight, bias = make_operands(rng, (2, 2, height, width), (2, 1, K, K), dtype)
+            context = describe("in place KxK", x, weight, 1, padding, 1, 2)
+            for relu in (False, True):
+                got = fastconv.conv2d(x, weight, bias, 1, padding, 1, 2, activation="relu" if relu else None)
+                expected = reference_forward(x, weight, bias, (1, 1), pads, (1, 1), 2)
+                if relu:
+                    expected = np.maximum(expected, 0.0)
+                assert_close(got, expected, dtype,
+                             scale=term_scale(x, weight, (1, 1), pads, (1, 1), 2) + np.abs(bias)[None, :, None, None],
+                             context=context + f" relu={relu}")
+            grad_y = rng.standard_normal((2, 2) + out_hw).astype(dtype)
+            got_x = fastconv.conv2d_backward(grad_y, x, weight, 1, padding, 1, 2, needs=("input",)).input
+            expected_x = reference_grads(grad_y, x, weight, (1, 1), pads, (1, 1), 2)[0]
+            assert_close(got_x, expected_x, dtype, scale=np.abs(grad_y).max() * np.abs(weight).sum() + 1.0,
+                         context="grad input; " + context)
+
+
 # ---- grad bias summed with depthwise grad weight ------------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)
