@@ -241,6 +241,22 @@ static FC_NAME(fc_direct_fwd_src3_fn) FC_NAME(direct_pick_fwd_src3)(const fc_dir
     return NULL;
 }
 
+/* For plans that take an in-place kernel: at AVX-512, for 3x3, 5x5 and
+ * 7x7 stride-1 undilated planes whose output rows fit in one vector, the
+ * kernel of two planes at once (see srck2_planes); else NULL. */
+static FC_NAME(fc_direct_fwd_src_pair_fn) FC_NAME(direct_pick_fwd_pair)(const fc_direct_plan *p)
+{
+#ifdef FC_HAVE_AVX512
+    if (fc_simd_level() >= FC_SIMD_AVX512 && p->OW <= 64 / (int64_t)sizeof(REAL)) {
+        if (FC_NAME(direct_planek_geometry)(p, 3)) return FC_NAME(fc_direct_fwd_src3_pair_avx512);
+        if (FC_NAME(direct_planek_geometry)(p, 5)) return FC_NAME(fc_direct_fwd_src5_pair_avx512);
+        if (FC_NAME(direct_planek_geometry)(p, 7)) return FC_NAME(fc_direct_fwd_src7_pair_avx512);
+    }
+#endif
+    (void)p;
+    return NULL;
+}
+
 static FC_NAME(fc_direct_fwd_row_fn) FC_NAME(direct_pick_fwd_row)(const fc_direct_plan *p)
 {
 #ifdef FC_HAVE_AVX512
@@ -358,6 +374,7 @@ typedef struct {
     FC_NAME(fc_direct_fwd_row_fn) row_kernel;
     FC_NAME(fc_direct_fwd_plane_fn) plane_kernel;   /* NULL unless the plan suits it */
     FC_NAME(fc_direct_fwd_src3_fn) src3_kernel;     /* the in-place 3x3 kernel or NULL; where set, plane_kernel is NULL */
+    FC_NAME(fc_direct_fwd_src_pair_fn) pair_kernel; /* NULL, or src3_kernel's for two planes at once */
 } FC_NAME(direct_fwd_ctx);
 
 /* The plane kernel's tasks copy their input rows and then compute for a
@@ -431,6 +448,16 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
         const int64_t block = task % p->row_blocks, image_group = task / p->row_blocks;
         const int64_t n = image_group / p->groups, group = image_group % p->groups;
         const int64_t oh0 = block * p->rows_per_task, oh1 = FC_MIN(p->OH, oh0 + p->rows_per_task);
+        if (ctx->pair_kernel && task + 1 < end && p->row_blocks == 1 && group + 1 < p->groups) {
+            /* this plane and the next channel's of the same image */
+            const int64_t o = group;
+            ctx->pair_kernel(ctx->x + (n * p->C_in + group) * p->H * p->W, p->H * p->W, p->H, p->W, -p->pad_top,
+                             p->pad_left, buffer, p->OH, ctx->packed + o * p->KH * p->KW,
+                             ctx->bias ? ctx->bias + o : NULL, ctx->relu, p->OW, ctx->y + (n * p->O + o) * plane,
+                             plane);
+            task++;
+            continue;
+        }
         if (ctx->src3_kernel) {
             /* reads the plane in place and fetches ahead itself: no row
              * copies, no fetches from here */
@@ -553,7 +580,8 @@ static int FC_NAME(direct_run)(const fc_direct_plan *p, const REAL *x, const REA
         const FC_NAME(fc_direct_fwd_src3_fn) src3 =
             p->Cg == 1 && p->Og == 1 ? FC_NAME(direct_pick_fwd_src3)(p) : NULL;
         FC_NAME(direct_fwd_ctx) ctx = {p, x, packed, bias, y, relu, col_offsets, FC_NAME(direct_pick_fwd_row)(p),
-                                       plane && !src3 ? FC_NAME(direct_pick_fwd_plane)(p) : NULL, src3};
+                                       plane && !src3 ? FC_NAME(direct_pick_fwd_plane)(p) : NULL, src3,
+                                       src3 ? FC_NAME(direct_pick_fwd_pair)(p) : NULL};
         double flops = 2.0 * p->N * p->O * p->OH * p->OW * p->Cg * p->KH * p->KW;
         status = fc_parallel_for(p->N * p->groups * p->row_blocks, flops, FC_NAME(direct_fwd_task), &ctx);
     }

@@ -104,6 +104,19 @@ typedef void (*fc_direct_fwd_src3_fn_f64)(const double *plane, int64_t H, int64_
                                           const double *zeros, int64_t out_rows, const double *weights,
                                           const double *bias, int relu, int64_t OW, double *y);
 
+/* Two planes of such a layer at once (AVX-512 only, K = 3, 5, 7, rows of
+ * at most one vector of outputs): plane q at plane + q * plane_stride, its
+ * weights at weights + q * K * K, its bias at bias + q (bias may be NULL),
+ * its output at y + q * y_stride; each under the contract above. */
+typedef void (*fc_direct_fwd_src_pair_fn_f32)(const float *plane, int64_t plane_stride, int64_t H, int64_t W,
+                                              int64_t top, int64_t pad_left, const float *zeros, int64_t out_rows,
+                                              const float *weights, const float *bias, int relu, int64_t OW,
+                                              float *y, int64_t y_stride);
+typedef void (*fc_direct_fwd_src_pair_fn_f64)(const double *plane, int64_t plane_stride, int64_t H, int64_t W,
+                                              int64_t top, int64_t pad_left, const double *zeros, int64_t out_rows,
+                                              const double *weights, const double *bias, int relu, int64_t OW,
+                                              double *y, int64_t y_stride);
+
 /* Grad weight of one output channel of such a plane read in place:
  * acc[(i*3 + j) * FC_DIRECT_GW_LANES + lane] += grad_y[r * OW + ow] *
  *     x(top + r + i, ow - pad_left + j)
@@ -186,6 +199,30 @@ void fc_direct_fwd_src3d2_avx512_f32(const float *plane, int64_t H, int64_t W, i
 void fc_direct_fwd_src3d2_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                      const double *zeros, int64_t out_rows, const double *weights,
                                      const double *bias, int relu, int64_t OW, double *y);
+void fc_direct_fwd_src3_pair_avx512_f32(const float *plane, int64_t plane_stride, int64_t H, int64_t W,
+                                        int64_t top, int64_t pad_left, const float *zeros, int64_t out_rows,
+                                        const float *weights, const float *bias, int relu, int64_t OW, float *y,
+                                        int64_t y_stride);
+void fc_direct_fwd_src3_pair_avx512_f64(const double *plane, int64_t plane_stride, int64_t H, int64_t W,
+                                        int64_t top, int64_t pad_left, const double *zeros, int64_t out_rows,
+                                        const double *weights, const double *bias, int relu, int64_t OW, double *y,
+                                        int64_t y_stride);
+void fc_direct_fwd_src5_pair_avx512_f32(const float *plane, int64_t plane_stride, int64_t H, int64_t W,
+                                        int64_t top, int64_t pad_left, const float *zeros, int64_t out_rows,
+                                        const float *weights, const float *bias, int relu, int64_t OW, float *y,
+                                        int64_t y_stride);
+void fc_direct_fwd_src5_pair_avx512_f64(const double *plane, int64_t plane_stride, int64_t H, int64_t W,
+                                        int64_t top, int64_t pad_left, const double *zeros, int64_t out_rows,
+                                        const double *weights, const double *bias, int relu, int64_t OW, double *y,
+                                        int64_t y_stride);
+void fc_direct_fwd_src7_pair_avx512_f32(const float *plane, int64_t plane_stride, int64_t H, int64_t W,
+                                        int64_t top, int64_t pad_left, const float *zeros, int64_t out_rows,
+                                        const float *weights, const float *bias, int relu, int64_t OW, float *y,
+                                        int64_t y_stride);
+void fc_direct_fwd_src7_pair_avx512_f64(const double *plane, int64_t plane_stride, int64_t H, int64_t W,
+                                        int64_t top, int64_t pad_left, const double *zeros, int64_t out_rows,
+                                        const double *weights, const double *bias, int relu, int64_t OW, double *y,
+                                        int64_t y_stride);
 /* The in-place kernels of 5x5 and 7x7 stride-1 undilated planes, under
  * fc_direct_fwd_src3's contract with K for 3 (weights[i*K + j]). */
 void fc_direct_fwd_src5_avx512_f32(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,

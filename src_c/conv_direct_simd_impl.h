@@ -1541,6 +1541,201 @@ FC_INLINE void FC_NAME(srck_plane)(const REAL *plane, int64_t H, int64_t W, int6
     }
 }
 
+/* ---- pairs of narrow planes (AVX-512) ----
+ *
+ * A plane whose rows fit in one vector (7x7 planes: MobileNet's, EfficientNet's and ConvNeXt's
+ * last stages) gives the sweep K accumulator chains, fewer than the FMA units keep busy, and
+ * pays the steps' loads, shifts and stores for one short row.  Two planes of one call (adjacent
+ * channels) go through one sweep instead, each with its own weights, bias and output: 2K
+ * chains, the steps' overhead shared.  Each plane's sums are those of srck_step, in its order:
+ * the same bits.  3x3 planes go this way too: fc_direct_fwd_src3 runs them by fours, full
+ * 512-bit FMAs on rows of at most 8 outputs.  Against one plane at a time (float32, Zen 4, one
+ * thread, processes alternated): 3x3 on (8, 960-1024, 7, 7) 0.83 of the time, (8, 256, 8, 8)
+ * 0.82, (8, 512, 4, 4) 0.70; 5x5 and 7x7 on 7x7 planes 0.93; two threads 0.84-0.94, float64
+ * 0.83 (3x3) and 0.98-0.99.  What remains is the steps' bookkeeping, not the FMAs: a pair of
+ * 7x7 planes takes about 330 cycles for 9 steps of 18 FMAs (each half a 512-bit one). */
+
+/* srck_step for planes q = 0, 1: row[q], w[q], b[q], yo[q]. */
+FC_INLINE void FC_NAME(srck2_step)(const REAL *const *row, const VMASK *m, const REAL *const *w, const VEC *b,
+                                   int relu, const int K, const int HALF, int tail, const int P, const int IHI,
+                                   VEC (*s)[4], int store, REAL *const *yo, int whole, uintptr_t pf_in,
+                                   uintptr_t pf_out, int64_t plane_bytes, int64_t out_bytes)
+{
+#if defined(__GNUC__)
+#pragma GCC unroll 2
+#endif
+    for (int q = 0; q < 2; q++) {
+        FC_PREFETCH_L2(pf_in + (uintptr_t)(q * plane_bytes));
+        FC_PREFETCH_L2(pf_out + (uintptr_t)(q * out_bytes));
+    }
+#if defined(__GNUC__)
+#pragma GCC unroll 2
+#endif
+    for (int q = 0; q < 2; q++) {
+        const VEC lo = VMASKLOAD(row[q], m[0]), hi = VMASKLOAD(row[q] + VL, m[1]);
+        const REAL *wu = w[q];
+#if defined(__GNUC__) || defined(__clang__)
+        __asm__ volatile("" : "+r"(wu));
+#endif
+#if defined(__GNUC__)
+#pragma GCC unroll 7
+#endif
+        for (int j = 0; j < K; j++) {
+            VEC x = FC_NAME(srck_shift)(lo, hi, j);
+            FC_IN_REGISTER(x);
+#if defined(__GNUC__)
+#pragma GCC unroll 7
+#endif
+            for (int i = 0; i <= IHI; i++) {
+                VEC *a = &s[(P - i + K) % K][q];
+                const VEC c = i == 0 && j == 0 ? b[q] : *a;
+                *a = HALF ? VFMADD_LO_BCAST(wu + i * K + j, x, c) : VFMADD_BCAST(wu + i * K + j, x, c);
+            }
+        }
+        if (store) {
+            const VEC v = relu ? VMAX(VZERO(), s[(P + 1) % K][q]) : s[(P + 1) % K][q];
+            if (tail < VL && !whole)
+                VMASKSTORE(yo[q], VTAILMASK(tail), v);
+            else
+                VSTOREU(yo[q], v);
+        }
+    }
+}
+
+/* srck_sweep for two planes one vector wide (plane[q], w[q], b[q], y[q]). */
+FC_INLINE void FC_NAME(srck2_sweep)(const REAL *const *plane, int64_t H, int64_t W, int64_t top,
+                                    int64_t pad_left, const REAL *zeros, int64_t out_rows, const REAL *const *w,
+                                    const VEC *b, int relu, const VMASK *m, int tail, int64_t OW,
+                                    REAL *const *y, const int K, const int HALF)
+{
+    VEC s[7][4];
+    for (int q = 0; q < K; q++) s[q][0] = s[q][1] = VZERO();
+    const int64_t total = out_rows + K - 1;
+    const uintptr_t ahead = FC_DIRECT_SRC3_AHEAD;
+    const int64_t plane_bytes = (int64_t)((uintptr_t)plane[1] - (uintptr_t)plane[0]);
+    const int64_t out_bytes = (int64_t)((uintptr_t)y[1] - (uintptr_t)y[0]);
+#define FC_SRCK2_STEP(P, IHI, k)                                                                              \
+    do {                                                                                                      \
+        const REAL *row_[2];                                                                                  \
+        REAL *yo_[2];                                                                                         \
+        const int64_t o_ = (k) - (K - 1);                                                                     \
+        const int store_ = o_ >= 0 && o_ < out_rows;                                                          \
+        for (int q_ = 0; q_ < 2; q_++) {                                                                      \
+            row_[q_] = FC_NAME(src3_sweep_row)(plane[q_], H, W, top + (k), zeros, 0, pad_left);              \
+            yo_[q_] = store_ ? y[q_] + o_ * OW : y[q_];                                                       \
+        }                                                                                                     \
+        const int whole_ = (int64_t)(VL - tail) <= (out_rows - 1 - o_) * OW;                                  \
+        FC_NAME(srck2_step)(row_, m, w, b, relu, K, HALF, tail, (P), (IHI), s, store_, yo_, whole_,           \
+                            (uintptr_t)row_[0] + ahead, (uintptr_t)yo_[0] + ahead, plane_bytes, out_bytes);   \
+    } while (0)
+#define FC_SRCK2_ROUND_STEP(P)                          \
+    if ((P) < K) {                                      \
+        if (k0 + (P) >= total) break;                   \
+        FC_SRCK2_STEP((P), K - 1, k0 + (P));            \
+    }
+    int64_t k0 = 0;
+    if (out_rows >= K - 1) {
+        /* the first round: step k adds kernel rows 0 .. k */
+        FC_SRCK2_STEP(0, 0, 0);
+        FC_SRCK2_STEP(1, 1, 1);
+        if (K > 4) {
+            FC_SRCK2_STEP(2, 2, 2);
+            FC_SRCK2_STEP(3, 3, 3);
+        }
+        if (K > 6) {
+            FC_SRCK2_STEP(4, 4, 4);
+            FC_SRCK2_STEP(5, 5, 5);
+        }
+        FC_SRCK2_STEP(K - 1, K - 1, K - 1);
+        k0 = K;
+    }
+    for (;; k0 += K) {
+        FC_SRCK2_ROUND_STEP(0)
+        FC_SRCK2_ROUND_STEP(1)
+        FC_SRCK2_ROUND_STEP(2)
+        FC_SRCK2_ROUND_STEP(3)
+        FC_SRCK2_ROUND_STEP(4)
+        FC_SRCK2_ROUND_STEP(5)
+        FC_SRCK2_ROUND_STEP(6)
+    }
+#undef FC_SRCK2_ROUND_STEP
+#undef FC_SRCK2_STEP
+}
+
+#define FC_SRCK2_SWEEP_FN(K, HALF)                                                                            \
+    FC_NOINLINE void FC_NAME(srck2_sweep_##K##_##HALF)(const REAL *const *plane, int64_t H, int64_t W,        \
+                                                       int64_t top, int64_t pad_left, const REAL *zeros,      \
+                                                       int64_t out_rows, const REAL *const *w, const VEC *b,  \
+                                                       int relu, const VMASK *m, int tail, int64_t OW,        \
+                                                       REAL *const *y)                                        \
+    {                                                                                                         \
+        FC_NAME(srck2_sweep)(plane, H, W, top, pad_left, zeros, out_rows, w, b, relu, m, tail, OW, y, K,      \
+                             HALF);                                                                           \
+    }
+FC_SRCK2_SWEEP_FN(3, 0)
+FC_SRCK2_SWEEP_FN(3, 1)
+FC_SRCK2_SWEEP_FN(5, 0)
+FC_SRCK2_SWEEP_FN(5, 1)
+FC_SRCK2_SWEEP_FN(7, 0)
+FC_SRCK2_SWEEP_FN(7, 1)
+#undef FC_SRCK2_SWEEP_FN
+
+/* Two planes of a K x K stride-1 undilated layer whose output rows fit in
+ * one vector (OW <= VL), each under fc_direct_fwd_src3's contract: plane q
+ * at plane + q * plane_stride, its K * K weights at weights + q * K * K,
+ * its bias (bias may be NULL) at bias + q, its output at y + q * y_stride. */
+FC_INLINE void FC_NAME(srck2_planes)(const REAL *plane, int64_t plane_stride, int64_t H, int64_t W, int64_t top,
+                                     int64_t pad_left, const REAL *zeros, int64_t out_rows, const REAL *weights,
+                                     const REAL *bias, int relu, int64_t OW, REAL *y, int64_t y_stride,
+                                     const int K)
+{
+    if (out_rows <= 0) return;
+    const REAL *planes[2] = {plane, plane + plane_stride};
+    const REAL *w[2] = {weights, weights + K * K};
+    REAL *ys[2] = {y, y + y_stride};
+    const VEC b[2] = {bias ? VSET1(bias[0]) : VZERO(), bias ? VSET1(bias[1]) : VZERO()};
+    const VMASK m[2] = {FC_NAME(src3_mask)(-pad_left, W), FC_NAME(src3_mask)(VL - pad_left, W)};
+    const int tail = (int)OW;
+#define FC_SRCK2_CALL(KK)                                                                                     \
+    do {                                                                                                      \
+        if (tail <= VL / 2)                                                                                   \
+            FC_NAME(srck2_sweep_##KK##_1)(planes, H, W, top, pad_left, zeros, out_rows, w, b, relu, m, tail, OW, ys); \
+        else                                                                                                  \
+            FC_NAME(srck2_sweep_##KK##_0)(planes, H, W, top, pad_left, zeros, out_rows, w, b, relu, m, tail, OW, ys); \
+    } while (0)
+    if (K == 3) FC_SRCK2_CALL(3);
+    else if (K == 5) FC_SRCK2_CALL(5);
+    else FC_SRCK2_CALL(7);
+#undef FC_SRCK2_CALL
+}
+
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3_pair)(const REAL *plane, int64_t plane_stride, int64_t H, int64_t W,
+                                                      int64_t top, int64_t pad_left, const REAL *zeros,
+                                                      int64_t out_rows, const REAL *weights, const REAL *bias,
+                                                      int relu, int64_t OW, REAL *y, int64_t y_stride)
+{
+    FC_NAME(srck2_planes)(plane, plane_stride, H, W, top, pad_left, zeros, out_rows, weights, bias, relu, OW, y,
+                          y_stride, 3);
+}
+
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src5_pair)(const REAL *plane, int64_t plane_stride, int64_t H, int64_t W,
+                                                      int64_t top, int64_t pad_left, const REAL *zeros,
+                                                      int64_t out_rows, const REAL *weights, const REAL *bias,
+                                                      int relu, int64_t OW, REAL *y, int64_t y_stride)
+{
+    FC_NAME(srck2_planes)(plane, plane_stride, H, W, top, pad_left, zeros, out_rows, weights, bias, relu, OW, y,
+                          y_stride, 5);
+}
+
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src7_pair)(const REAL *plane, int64_t plane_stride, int64_t H, int64_t W,
+                                                      int64_t top, int64_t pad_left, const REAL *zeros,
+                                                      int64_t out_rows, const REAL *weights, const REAL *bias,
+                                                      int relu, int64_t OW, REAL *y, int64_t y_stride)
+{
+    FC_NAME(srck2_planes)(plane, plane_stride, H, W, top, pad_left, zeros, out_rows, weights, bias, relu, OW, y,
+                          y_stride, 7);
+}
+
 FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src5)(const REAL *plane, int64_t H, int64_t W, int64_t top,
                                                  int64_t pad_left, const REAL *zeros, int64_t out_rows,
                                                  const REAL *weights, const REAL *bias, int relu, int64_t OW,
