@@ -658,6 +658,28 @@ def test_depthwise_5x5_and_7x7_at_every_row_count_and_width(dtype, K, padding, r
                          context="grad input; " + context)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("K", [3, 5, 7])
+@pytest.mark.parametrize("x_shape", [(3, 5, 7, 7), (2, 7, 4, 9), (1, 3, 12, 16)])
+def test_narrow_depthwise_planes_in_pairs(dtype, K, x_shape, rng):
+    """Planes of at most one vector of outputs go two channels to a sweep at AVX-512: odd
+    channel counts leave a plane alone at each image's end, a pair never spans two images,
+    and a thread's range of planes may end inside a pair; every output is the reference's,
+    the same bits on 1 and 2 threads."""
+    C = x_shape[1]
+    pads = pads_of(K // 2)
+    x, weight, bias = make_operands(rng, x_shape, (C, 1, K, K), dtype)
+    expected = np.maximum(reference_forward(x, weight, bias, (1, 1), pads, (1, 1), C), 0.0)
+    results = []
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        results.append(fastconv.conv2d(x, weight, bias, 1, K // 2, 1, C, activation="relu"))
+        assert_close(results[-1], expected, dtype,
+                     scale=term_scale(x, weight, (1, 1), pads, (1, 1), C) + np.abs(bias)[None, :, None, None],
+                     context=describe("pairs", x, weight, 1, K // 2, 1, C, threads=threads))
+    assert results[0].tobytes() == results[1].tobytes()
+
+
 # ---- grad bias summed with depthwise grad weight ------------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)
