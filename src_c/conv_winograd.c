@@ -105,20 +105,31 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 #ifdef FC_HAVE_WINOGRAD
     const int level = fc_simd_level();
     if ((level != FC_SIMD_AVX2 && level != FC_SIMD_AVX512) || !fc_winograd_enabled()) return 0;
-    /* groups: each a conv of its own, undilated, with at least
-     * FC_WINO_AVX2_MIN_C input channels a group (never fc_wino_fewc), not
-     * at AVX2 in float64.  Against the direct and GEMM kernels that took
-     * them before (AMD EPYC Zen 4, one thread; 16 or 32 input channels a
-     * group, 8 to 32 outputs, planes of 14x14 to 56x56): at AVX-512 0.58-
-     * 0.75 of the time in float32, 0.63-0.78 in float64; at AVX2 0.72-0.99
-     * in float32 (7x7 planes 1.03), in float64 0.78-1.10. */
+    /* groups: each a conv of its own, undilated, not at AVX2 in float64,
+     * always through the block kernels (fc_wino_fewc computes every output
+     * channel from every input channel).  Against the direct and GEMM
+     * kernels that took them before (AMD EPYC Zen 4, one thread, processes
+     * alternated; 8 to 32 outputs a group, planes of 14x14 to 56x56):
+     * - 16 or 32 input channels a group: at AVX-512 0.58-0.75 of the time in
+     *   float32, 0.63-0.78 in float64; at AVX2 0.72-0.99 in float32 (7x7
+     *   planes 1.03), in float64 0.78-1.10, which it is not taken for;
+     * - 8 (ResNeXt's, RegNet's): at AVX-512 0.53-0.87 in float32, 0.67-0.75
+     *   in float64, the backward pass (grad input takes them too) 0.82-1.0;
+     *   at AVX2 0.60-0.86 in float32, 16 outputs 0.95-0.96, and 16 outputs
+     *   on 7x7 planes 1.12-1.16;
+     * - 1 to 4 (depthwise with 8 outputs a channel at 1): at AVX-512 0.53-
+     *   0.74 in float32, 0.46-1.0 in float64; at AVX2 0.72-0.97.
+     * The GEMM's tiles and the direct kernels' lanes are mostly idle on so
+     * few channels a group; the Winograd blocks' lanes hold tiles. */
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups;
-    if (g->groups != 1 && (g->dilation_h != 1 || g->dilation_w != 1 || Cg < FC_WINO_AVX2_MIN_C ||
+    if (g->groups != 1 && (g->dilation_h != 1 || g->dilation_w != 1 ||
                            (level == FC_SIMD_AVX2 && real_size != sizeof(float))))
         return 0;
+    /* an ungrouped conv of so few channels at AVX2 goes to fc_wino_fewc */
+    const int fewc = g->groups == 1 && level == FC_SIMD_AVX2 && g->C < FC_WINO_AVX2_MIN_C;
     if (g->KH != 3 || g->KW != 3 || g->stride_h != 1 || g->stride_w != 1 ||
         Cg > FC_WINO_MAX_C || Og < FC_WINO_MIN_O || g->pad_top < 0 || g->pad_left < 0 ||
-        (level == FC_SIMD_AVX2 && g->C < FC_WINO_AVX2_MIN_C && !fc_wino_fewc_suits(g, real_size)))
+        (fewc && !fc_wino_fewc_suits(g, real_size)))
         return 0;
     if (g->dilation_h == 2 && g->dilation_w == 2) {
         /* every output phase a conv the kernels take */
@@ -138,7 +149,7 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
      * tile rows */
     double lanes;
     /* fc_wino_fewc takes one tile row a block */
-    if (level == FC_SIMD_AVX2 && g->C < FC_WINO_AVX2_MIN_C && FC_WINO_STEP(tiles, vl) == 2) return 0;
+    if (fewc && FC_WINO_STEP(tiles, vl) == 2) return 0;
     if (FC_WINO_STEP(tiles, vl) == 2) {
         /* every band but a plane's last holds an even number of tile rows */
         lanes = 4.0 * (double)((tile_rows + 1) / 2) * (double)vl;

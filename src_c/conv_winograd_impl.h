@@ -359,10 +359,12 @@ int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *wei
 {
     int64_t kb;
     FC_NAME(wino_fewc_fn) fewc;
-    /* one group's channels (suits takes groups only undilated, with at least
-     * FC_WINO_AVX2_MIN_C input channels a group: never fewc) */
+    /* one group's channels; a grouped conv (undilated, see suits) always
+     * through the block kernels: fc_wino_fewc computes every output channel
+     * from every input channel */
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups;
     const FC_NAME(wino_block_fn) block = FC_NAME(wino_kernel)(Cg, &kb, &fewc);
+    if (g->groups != 1) fewc = NULL;
     /* F(4x4, 3x3) instead of fc_wino_fewc on finite inputs (fc_conv2d_winograd_f4) */
     if (fewc && WINO4_SUITS(g) && WINO4_FINITE(x, g->N * g->C * g->H * g->W))
         return WINO4_CONV(g, x, weight, bias, y, relu);

@@ -19,12 +19,14 @@ input with an infinity or NaN goes to fc_wino_fewc).  The shapes differ by level
 lanes or the channel minimum do (the CI runs the suite at both).  With
 dilation 2 each of the four output phases (every other row and column) is
 an undilated conv of one input phase, run by the same kernels when every
-phase suits them (ungrouped convs only).  A grouped conv takes them where each
-group would alone, with at least 16 input channels a group, undilated, and
-not at AVX2 in float64: every group is a conv of its own, the same sums as
-that conv (GROUPED_CASES).  grad_input of such a layer with 16 or
-more input channels runs as the forward conv of grad_y with the flipped
-weight, and takes them too.  Every case asserts the kernel its shape gets
+phase suits them (ungrouped convs only).  A grouped conv takes them where a
+group's output channels and tiles would alone, undilated, not at AVX2 in
+float64, whatever its input channels, always through the block kernels:
+every group is a conv of its own, with 16 or more input channels the same
+sums as that conv alone (GROUPED_CASES), with fewer against the reference
+(SMALL_GROUP_CASES).  grad_input of such a layer with 8 or
+more input channels a group runs as the forward conv of grad_y with the
+flipped weight, and takes them too.  Every case asserts the kernel its shape gets
 (_core.conv2d_kernel) before comparing, so none can pass on another path;
 the module is skipped at the other levels.  The cases reach: one and several
 blocks of tiles per row (a partial last block, masked stores), odd output
@@ -414,17 +416,64 @@ def test_grouped_is_each_group_alone_bit_for_bit(case, dtype):
         assert alone.tobytes() == np.ascontiguousarray(one[:, k * og:(k + 1) * og]).tobytes(), f"group {k}"
 
 
+# (label, x shape, weight shape, padding, groups): 1 to 8 input channels a
+# group (ResNeXt's and RegNet's), 8 to 32 outputs
+SMALL_GROUP_CASES = [
+    ("g8-8ch", (2, 64, 28, 28), (64, 8, 3, 3), 1, 8),
+    ("g4-8ch-16-outputs-asymmetric", (1, 32, 21, 30), (64, 8, 3, 3), ((0, 2), (1, 1)), 4),
+    ("g16-4ch-odd", (2, 64, 15, 29), (128, 4, 3, 3), 1, 16),
+    ("g5-3ch-9-outputs", (1, 15, 20, 29), (45, 3, 3, 3), 2, 5),
+    ("g8-2ch-valid", (2, 16, 30, 30), (64, 2, 3, 3), 0, 8),
+    ("g16-1ch-8-outputs", (1, 16, 28, 28), (128, 1, 3, 3), 1, 16),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fused", ["plain", "bias+relu"])
+@pytest.mark.parametrize("case", SMALL_GROUP_CASES, ids=[case[0] for case in SMALL_GROUP_CASES])
+def test_forward_small_groups(case, fused, dtype):
+    _, x_shape, w_shape, padding, groups = case
+    if not grouped_takes_winograd(dtype):
+        assert kernel_for(x_shape, w_shape, padding, dtype, groups=groups) != "winograd"
+        return
+    check_forward(x_shape, w_shape, padding, dtype, fused, groups=groups)
+    x, weight, bias = make_inputs(x_shape, w_shape, dtype, seed=7)
+    with fastconv.threads(1):
+        one = fastconv.conv2d(x, weight, bias, padding=padding, groups=groups)
+    with fastconv.threads(2):
+        two = fastconv.conv2d(x, weight, bias, padding=padding, groups=groups)
+    assert one.tobytes() == two.tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_grad_input_small_groups(dtype):
+    # 8 input and 8 output channels a group: grad_input's forward conv (8
+    # channels a group in, 8 out) takes the kernels too
+    x_shape, w_shape, padding, groups = (2, 64, 26, 30), (64, 8, 3, 3), 1, 8
+    assert (_core.conv2d_kernel(transposed_geometry(x_shape, w_shape, padding, 1, groups),
+                                np.dtype(dtype) == np.float64) == "winograd") == grouped_takes_winograd(dtype)
+    x, weight, _ = make_inputs(x_shape, w_shape, dtype, seed=8)
+    grad_y = np.random.default_rng(9).standard_normal((2, 64, 26, 30)).astype(dtype)
+    got = fastconv.conv2d_backward(grad_y, x, weight, padding=padding, groups=groups, needs=("input",)).input
+    pads = (padding,) * 4
+    expected = reference_grads(grad_y, x, weight, (1, 1), pads, (1, 1), groups)[0]
+    scale = np.abs(grad_y).max() * np.abs(weight).sum() / groups + 1.0
+    assert_close(got, expected, dtype, scale=scale, context=f"grad input, groups {groups}")
+
+
 def test_grouped_where_a_group_does_not_suit():
-    # fewer than 16 input or 8 output channels a group, or dilation 2, go elsewhere
+    # fewer than 8 output channels a group, or dilation 2, go elsewhere
     assert kernel_for((1, 64, 28, 28), (64, 16, 3, 3), 1, np.float32, groups=4) == "winograd"
-    assert kernel_for((1, 64, 28, 28), (64, 8, 3, 3), 1, np.float32, groups=8) != "winograd"
+    assert kernel_for((1, 64, 28, 28), (64, 8, 3, 3), 1, np.float32, groups=8) == "winograd"
+    assert kernel_for((1, 64, 28, 28), (32, 8, 3, 3), 1, np.float32, groups=8) != "winograd"
+    assert kernel_for((1, 64, 28, 28), (512, 1, 3, 3), 1, np.float32, groups=64) == "winograd"
     assert kernel_for((1, 64, 28, 28), (16, 32, 3, 3), 1, np.float32, groups=2) == "winograd"
     assert kernel_for((1, 64, 28, 28), (8, 32, 3, 3), 1, np.float32, groups=2) != "winograd"
     assert kernel_for((1, 64, 28, 28), (64, 16, 3, 3), 2, np.float32, dilation=2, groups=4) != "winograd"
     assert kernel_for((1, 64, 28, 28), (64, 64, 3, 3), 2, np.float32, dilation=2) == "winograd"
 
 
-@given(groups=st.integers(2, 4), channels=st.sampled_from([16, 17, 32, 33]), outputs=st.integers(8, 12),
+@given(groups=st.integers(2, 4), channels=st.sampled_from([1, 2, 3, 8, 16, 17, 32, 33]), outputs=st.integers(8, 12),
        height=st.integers(3, 30), width=st.sampled_from([7, 14, 15, 16, 24, 29, 31]), padding=st.integers(0, 2),
        batch=st.integers(1, 2), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_hypothesis_grouped_against_reference(groups, channels, outputs, height, width, padding, batch, dtype,
