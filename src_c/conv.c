@@ -75,6 +75,8 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_GWOP_HALF_AVX512 fc_gemm_gwop_f32_12x16_avx512
 #define GEMM_GWOP_HALF_TAIL_AVX512 fc_gemm_gwop_f32_4x16_avx512
 #define GEMM_GWOP_PACK_AVX512 fc_gemm_gwop_pack_f32_avx512
+#define GEMM_GWOP_QUARTER_AVX512 fc_gemm_gwop_f32_12x8_avx512
+#define GEMM_GWOP_QUARTER_TAIL_AVX512 fc_gemm_gwop_f32_4x8_avx512
 #define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f32_avx512
 #define GEMM_ADD_RUN_AVX512 fc_add_run_f32_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
@@ -111,6 +113,8 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #undef GEMM_GWOP_HALF_AVX512
 #undef GEMM_GWOP_HALF_TAIL_AVX512
 #undef GEMM_GWOP_PACK_AVX512
+#undef GEMM_GWOP_QUARTER_AVX512
+#undef GEMM_GWOP_QUARTER_TAIL_AVX512
 #undef GEMM_EVERY_OTHER_AVX512
 #undef GEMM_ADD_RUN_AVX512
 #undef GEMM_BLOCKING_GENERIC
@@ -145,6 +149,8 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_GWOP_HALF_AVX512 fc_gemm_gwop_f64_12x8_avx512
 #define GEMM_GWOP_HALF_TAIL_AVX512 fc_gemm_gwop_f64_4x8_avx512
 #define GEMM_GWOP_PACK_AVX512 fc_gemm_gwop_pack_f64_avx512
+#define GEMM_GWOP_QUARTER_AVX512 fc_gemm_gwop_f64_12x4_avx512
+#define GEMM_GWOP_QUARTER_TAIL_AVX512 fc_gemm_gwop_f64_4x4_avx512
 #define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f64_avx512
 #define GEMM_ADD_RUN_AVX512 fc_add_run_f64_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
@@ -181,6 +187,8 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #undef GEMM_GWOP_HALF_AVX512
 #undef GEMM_GWOP_HALF_TAIL_AVX512
 #undef GEMM_GWOP_PACK_AVX512
+#undef GEMM_GWOP_QUARTER_AVX512
+#undef GEMM_GWOP_QUARTER_TAIL_AVX512
 #undef GEMM_EVERY_OTHER_AVX512
 #undef GEMM_ADD_RUN_AVX512
 #undef GEMM_BLOCKING_GENERIC

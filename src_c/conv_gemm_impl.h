@@ -102,6 +102,8 @@ typedef struct {
     FC_NAME(gwop_fn) gwop_tail;    /* the same on FC_GWOP_TAIL_ROWS rows, or NULL */
     FC_NAME(gwop_fn) gwop_half;    /* gwop and gwop_tail on a panel's first half of */
     FC_NAME(gwop_fn) gwop_half_tail;   /* channels only (the rest padding), or NULL */
+    FC_NAME(gwop_fn) gwop_quarter;     /* the same on a panel's first quarter, */
+    FC_NAME(gwop_fn) gwop_quarter_tail; /* or NULL */
     FC_NAME(row_add_fn) every_other;   /* a row of the stride-2 col2im */
     FC_NAME(row_add_fn) add_run;       /* a row of the stride-1 col2im */
 } FC_NAME(gemm_engine);
@@ -113,7 +115,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
     FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                               GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
-                              FC_DOT_NR_GENERIC, NULL, NULL, 0, NULL, NULL, NULL, FC_NAME(add_every_other),
+                              FC_DOT_NR_GENERIC, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, FC_NAME(add_every_other),
                               FC_NAME(add_run)};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
@@ -148,6 +150,8 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.gwop_tail = GEMM_GWOP_TAIL_AVX512;
         e.gwop_half = GEMM_GWOP_HALF_AVX512;
         e.gwop_half_tail = GEMM_GWOP_HALF_TAIL_AVX512;
+        e.gwop_quarter = GEMM_GWOP_QUARTER_AVX512;
+        e.gwop_quarter_tail = GEMM_GWOP_QUARTER_TAIL_AVX512;
         e.every_other = GEMM_EVERY_OTHER_AVX512;
         e.add_run = GEMM_ADD_RUN_AVX512;
     }
@@ -2050,12 +2054,16 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                          * 7x7 stem (147 rows) 0.91-0.95 */
                         const int tail = e->gwop_tail && nb - j <= 2 * FC_GWOP_TAIL_ROWS;
                         const int64_t step = tail ? FC_GWOP_TAIL_ROWS : e->gwop_rows;
-                        /* a panel whose second half of channels is padding: the
-                         * first half's sums alone, the same bits (the padding's
-                         * sums are never read) */
+                        /* a panel whose second half (or last three quarters) of
+                         * channels is padding: the first half's (quarter's) sums
+                         * alone, the same bits (the padding's sums are never
+                         * read) */
                         const int half = e->gwop_half && rows - q <= GEMM_NR / 2;
-                        const FC_NAME(gwop_fn) kernel = half ? (tail ? e->gwop_half_tail : e->gwop_half)
-                                                             : (tail ? e->gwop_tail : e->gwop);
+                        const int quarter = e->gwop_quarter && rows - q <= GEMM_NR / 4;
+                        const FC_NAME(gwop_fn) kernel =
+                            quarter ? (tail ? e->gwop_quarter_tail : e->gwop_quarter)
+                            : half  ? (tail ? e->gwop_half_tail : e->gwop_half)
+                                    : (tail ? e->gwop_tail : e->gwop);
                         kernel(gruns, nruns, rowp + j, dyt + q * kcb, ct + j * rpad + q, rpad,
                                (int)FC_MIN(step, nb - j), flags);
                         j += step;

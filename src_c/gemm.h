@@ -200,6 +200,14 @@ void fc_gemm_gwop_f64_12x8_avx512(const fc_gwop_run *runs, int64_t nruns, const 
                                   const double *b, double *c, int64_t ldc, int mr, int flags);
 void fc_gemm_gwop_f64_4x8_avx512(const fc_gwop_run *runs, int64_t nruns, const double *const *a,
                                  const double *b, double *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_f32_12x8_avx512(const fc_gwop_run *runs, int64_t nruns, const float *const *a,
+                                  const float *b, float *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_f32_4x8_avx512(const fc_gwop_run *runs, int64_t nruns, const float *const *a,
+                                 const float *b, float *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_f64_12x4_avx512(const fc_gwop_run *runs, int64_t nruns, const double *const *a,
+                                  const double *b, double *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_f64_4x4_avx512(const fc_gwop_run *runs, int64_t nruns, const double *const *a,
+                                 const double *b, double *c, int64_t ldc, int mr, int flags);
 void fc_gemm_gwop_pack_f32_avx512(const float *a, int64_t lda, int64_t rows, int64_t k,
                                   float *dst);
 void fc_gemm_gwop_pack_f64_avx512(const double *a, int64_t lda, int64_t rows, int64_t k,
