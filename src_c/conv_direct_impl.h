@@ -373,7 +373,7 @@ typedef struct {
     const int64_t *col_offsets;
     FC_NAME(fc_direct_fwd_row_fn) row_kernel;
     FC_NAME(fc_direct_fwd_plane_fn) plane_kernel;   /* NULL unless the plan suits it */
-    FC_NAME(fc_direct_fwd_src3_fn) src3_kernel;     /* the in-place 3x3 kernel or NULL; where set, plane_kernel is NULL */
+    FC_NAME(fc_direct_fwd_src3_fn) src3_kernel;     /* an in-place kernel or NULL; where set, plane_kernel is NULL */
     FC_NAME(fc_direct_fwd_src_pair_fn) pair_kernel; /* NULL, or src3_kernel's for two planes at once */
 } FC_NAME(direct_fwd_ctx);
 
@@ -464,8 +464,8 @@ static int FC_NAME(direct_fwd_task)(void *vctx, int64_t begin, int64_t end)
             const int64_t o = group;   /* one output channel per group */
             ctx->src3_kernel(ctx->x + (n * p->C_in + group) * p->H * p->W, p->H, p->W,
                              oh0 * p->stride_h - p->pad_top, p->pad_left,
-                             buffer, oh1 - oh0, ctx->packed + o * p->KH * p->KW, ctx->bias ? ctx->bias + o : NULL, ctx->relu,
-                             p->OW, ctx->y + (n * p->O + o) * plane + oh0 * p->OW);
+                             buffer, oh1 - oh0, ctx->packed + o * p->KH * p->KW, ctx->bias ? ctx->bias + o : NULL,
+                             ctx->relu, p->OW, ctx->y + (n * p->O + o) * plane + oh0 * p->OW);
             continue;
         }
         if (ctx->plane_kernel) {
