@@ -169,12 +169,6 @@ void fc_direct_fwd_src3_avx2_f64(const double *plane, int64_t H, int64_t W, int6
 #ifdef FC_HAVE_AVX512
 FC_DIRECT_SIMD_KERNELS(avx512, float, f32)
 FC_DIRECT_SIMD_KERNELS(avx512, double, f64)
-void fc_direct_fwd_src3_avx512_f32(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
-                                   const float *zeros, int64_t out_rows, const float *weights,
-                                   const float *bias, int relu, int64_t OW, float *y);
-void fc_direct_fwd_src3_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
-                                   const double *zeros, int64_t out_rows, const double *weights,
-                                   const double *bias, int relu, int64_t OW, double *y);
 void fc_direct_fwd_src3s2_avx512_f32(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                      const float *zeros, int64_t out_rows, const float *weights,
                                      const float *bias, int relu, int64_t OW, float *y);
@@ -199,44 +193,25 @@ void fc_direct_fwd_src3d2_avx512_f32(const float *plane, int64_t H, int64_t W, i
 void fc_direct_fwd_src3d2_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
                                      const double *zeros, int64_t out_rows, const double *weights,
                                      const double *bias, int relu, int64_t OW, double *y);
-void fc_direct_fwd_src3_pair_avx512_f32(const float *plane, int64_t plane_stride, int64_t H, int64_t W,
-                                        int64_t top, int64_t pad_left, const float *zeros, int64_t out_rows,
-                                        const float *weights, const float *bias, int relu, int64_t OW, float *y,
-                                        int64_t y_stride);
-void fc_direct_fwd_src3_pair_avx512_f64(const double *plane, int64_t plane_stride, int64_t H, int64_t W,
-                                        int64_t top, int64_t pad_left, const double *zeros, int64_t out_rows,
-                                        const double *weights, const double *bias, int relu, int64_t OW, double *y,
-                                        int64_t y_stride);
-void fc_direct_fwd_src5_pair_avx512_f32(const float *plane, int64_t plane_stride, int64_t H, int64_t W,
-                                        int64_t top, int64_t pad_left, const float *zeros, int64_t out_rows,
-                                        const float *weights, const float *bias, int relu, int64_t OW, float *y,
-                                        int64_t y_stride);
-void fc_direct_fwd_src5_pair_avx512_f64(const double *plane, int64_t plane_stride, int64_t H, int64_t W,
-                                        int64_t top, int64_t pad_left, const double *zeros, int64_t out_rows,
-                                        const double *weights, const double *bias, int relu, int64_t OW, double *y,
-                                        int64_t y_stride);
-void fc_direct_fwd_src7_pair_avx512_f32(const float *plane, int64_t plane_stride, int64_t H, int64_t W,
-                                        int64_t top, int64_t pad_left, const float *zeros, int64_t out_rows,
-                                        const float *weights, const float *bias, int relu, int64_t OW, float *y,
-                                        int64_t y_stride);
-void fc_direct_fwd_src7_pair_avx512_f64(const double *plane, int64_t plane_stride, int64_t H, int64_t W,
-                                        int64_t top, int64_t pad_left, const double *zeros, int64_t out_rows,
-                                        const double *weights, const double *bias, int relu, int64_t OW, double *y,
-                                        int64_t y_stride);
-/* The in-place kernels of 5x5 and 7x7 stride-1 undilated planes, under
- * fc_direct_fwd_src3's contract with K for 3 (weights[i*K + j]). */
-void fc_direct_fwd_src5_avx512_f32(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
-                                   const float *zeros, int64_t out_rows, const float *weights,
-                                   const float *bias, int relu, int64_t OW, float *y);
-void fc_direct_fwd_src5_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
-                                   const double *zeros, int64_t out_rows, const double *weights,
-                                   const double *bias, int relu, int64_t OW, double *y);
-void fc_direct_fwd_src7_avx512_f32(const float *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
-                                   const float *zeros, int64_t out_rows, const float *weights,
-                                   const float *bias, int relu, int64_t OW, float *y);
-void fc_direct_fwd_src7_avx512_f64(const double *plane, int64_t H, int64_t W, int64_t top, int64_t pad_left,
-                                   const double *zeros, int64_t out_rows, const double *weights,
-                                   const double *bias, int relu, int64_t OW, double *y);
+/* The in-place kernels of 3x3, 5x5 and 7x7 stride-1 undilated planes,
+ * under fc_direct_fwd_src3's contract with K for 3 (weights[i*K + j]), and
+ * those of two narrow such planes at once (fc_direct_fwd_src_pair_fn). */
+#define FC_DIRECT_SRCK_KERNELS(K, REAL, T)                                                                     \
+    void fc_direct_fwd_src##K##_pair_avx512_##T(const REAL *plane, int64_t plane_stride, int64_t H, int64_t W, \
+                                                int64_t top, int64_t pad_left, const REAL *zeros,             \
+                                                int64_t out_rows, const REAL *weights, const REAL *bias,      \
+                                                int relu, int64_t OW, REAL *y, int64_t y_stride);              \
+    void fc_direct_fwd_src##K##_avx512_##T(const REAL *plane, int64_t H, int64_t W, int64_t top,               \
+                                           int64_t pad_left, const REAL *zeros, int64_t out_rows,              \
+                                           const REAL *weights, const REAL *bias, int relu, int64_t OW,        \
+                                           REAL *y);
+FC_DIRECT_SRCK_KERNELS(3, float, f32)
+FC_DIRECT_SRCK_KERNELS(3, double, f64)
+FC_DIRECT_SRCK_KERNELS(5, float, f32)
+FC_DIRECT_SRCK_KERNELS(5, double, f64)
+FC_DIRECT_SRCK_KERNELS(7, float, f32)
+FC_DIRECT_SRCK_KERNELS(7, double, f64)
+#undef FC_DIRECT_SRCK_KERNELS
 void fc_direct_gw_src3_avx512_f32(const float *grad_y, int64_t out_rows, int64_t OW, const float *plane,
                                   int64_t H, int64_t W, int64_t top, int64_t pad_left, const float *zeros,
                                   float *acc);

@@ -1356,6 +1356,45 @@ FC_INLINE VEC FC_NAME(srck_shift)(VEC lo, VEC hi, const int j)
     }
 }
 
+/* Kernel rows 0 .. IHI of one input vector (lo, and hi the next one, for
+ * the taps' shifts) into vector c of the sets, as srck_step describes.
+ * The weights are broadcast memory operands of the FMAs, at fixed offsets
+ * from one register that GCC cannot carry from step to step (it otherwise
+ * kept K * K pointers, or scalars, across the sweep and spilled them). */
+FC_INLINE void FC_NAME(srck_vector)(VEC lo, VEC hi, const REAL *w, VEC b, const int K, const int HALF,
+                                    const int P, const int IHI, VEC (*s)[4], const int c)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    __asm__ volatile("" : "+r"(w));
+#endif
+#if defined(__GNUC__)
+#pragma GCC unroll 7
+#endif
+    for (int j = 0; j < K; j++) {
+        VEC x = FC_NAME(srck_shift)(lo, hi, j);
+        FC_IN_REGISTER(x);
+#if defined(__GNUC__)
+#pragma GCC unroll 7
+#endif
+        for (int i = 0; i <= IHI; i++) {
+            VEC *a = &s[(P - i + K) % K][c];
+            const VEC acc = i == 0 && j == 0 ? b : *a;
+            *a = HALF ? VFMADD_LO_BCAST(w + i * K + j, x, acc) : VFMADD_BCAST(w + i * K + j, x, acc);
+        }
+    }
+}
+
+/* A finished vector of outputs to y, ReLU'd where asked; `masked`: only
+ * its first `tail` lanes. */
+FC_INLINE void FC_NAME(srck_store)(VEC v, int relu, int masked, int tail, REAL *y)
+{
+    if (relu) v = VMAX(VZERO(), v);
+    if (masked)
+        VMASKSTORE(y, VTAILMASK(tail), v);
+    else
+        VSTOREU(y, v);
+}
+
 /* One input row's step of a sweep: the row (at the block's first padded
  * column) adds kernel row i to output row k - i for i <= IHI (a literal:
  * K - 1, or k itself in the sweep's first K - 1 steps, where rows k - i < 0
@@ -1382,39 +1421,50 @@ FC_INLINE void FC_NAME(srck_step)(const REAL *row, const VMASK *m, const REAL *w
     for (int u = 0; u < U; u++) {
         VEC hi = VMASKLOAD(row + (u + 1) * VL, m[u + 1]);
         FC_IN_REGISTER(hi);
-        /* the weights as broadcast memory operands of the FMAs, at fixed
-         * offsets from one register that GCC cannot carry from step to step
-         * (it otherwise kept K * K pointers, or scalars, across the sweep and
-         * spilled them) */
-        const REAL *wu = w;
-#if defined(__GNUC__) || defined(__clang__)
-        __asm__ volatile("" : "+r"(wu));
-#endif
-#if defined(__GNUC__)
-#pragma GCC unroll 7
-#endif
-        for (int j = 0; j < K; j++) {
-            VEC x = FC_NAME(srck_shift)(lo, hi, j);
-            FC_IN_REGISTER(x);
-#if defined(__GNUC__)
-#pragma GCC unroll 7
-#endif
-            for (int i = 0; i <= IHI; i++) {
-                VEC *a = &s[(P - i + K) % K][u];
-                const VEC c = i == 0 && j == 0 ? b : *a;
-                *a = HALF && u == U - 1 ? VFMADD_LO_BCAST(wu + i * K + j, x, c) : VFMADD_BCAST(wu + i * K + j, x, c);
-            }
-        }
-        if (store) {
-            const VEC v = relu ? VMAX(VZERO(), s[(P + 1) % K][u]) : s[(P + 1) % K][u];
-            if (u == U - 1 && tail < VL && !whole)
-                VMASKSTORE(yo + u * VL, VTAILMASK(tail), v);
-            else
-                VSTOREU(yo + u * VL, v);
-        }
+        FC_NAME(srck_vector)(lo, hi, w, b, K, HALF && u == U - 1, P, IHI, s, u);
+        if (store)
+            FC_NAME(srck_store)(s[(P + 1) % K][u], relu, u == U - 1 && tail < VL && !whole, tail, yo + u * VL);
         lo = hi;
     }
 }
+
+/* A sweep's steps over input rows 0 .. total - 1 (total = out_rows + K - 1,
+ * out_rows and K in scope): STEP(P, IHI, k) for step k, P = k % K, adding
+ * kernel rows 0 .. IHI.  The first round (where out_rows >= K - 1) is
+ * written out, step k adding kernel rows 0 .. k; then K steps to a round,
+ * so that P stays a literal. */
+#define FC_SRCK_ROUNDS(STEP)                                                                                  \
+    do {                                                                                                      \
+        int64_t k0 = 0;                                                                                       \
+        if (out_rows >= K - 1) {                                                                              \
+            STEP(0, 0, 0);                                                                                    \
+            STEP(1, 1, 1);                                                                                    \
+            if (K > 4) {                                                                                      \
+                STEP(2, 2, 2);                                                                                \
+                STEP(3, 3, 3);                                                                                \
+            }                                                                                                 \
+            if (K > 6) {                                                                                      \
+                STEP(4, 4, 4);                                                                                \
+                STEP(5, 5, 5);                                                                                \
+            }                                                                                                 \
+            STEP(K - 1, K - 1, K - 1);                                                                        \
+            k0 = K;                                                                                           \
+        }                                                                                                     \
+        for (;; k0 += K) {                                                                                    \
+            FC_SRCK_ROUND_STEP(STEP, 0)                                                                       \
+            FC_SRCK_ROUND_STEP(STEP, 1)                                                                       \
+            FC_SRCK_ROUND_STEP(STEP, 2)                                                                       \
+            FC_SRCK_ROUND_STEP(STEP, 3)                                                                       \
+            FC_SRCK_ROUND_STEP(STEP, 4)                                                                       \
+            FC_SRCK_ROUND_STEP(STEP, 5)                                                                       \
+            FC_SRCK_ROUND_STEP(STEP, 6)                                                                       \
+        }                                                                                                     \
+    } while (0)
+#define FC_SRCK_ROUND_STEP(STEP, P)                     \
+    if ((P) < K) {                                      \
+        if (k0 + (P) >= total) break;                   \
+        STEP((P), K - 1, k0 + (P));                     \
+    }
 
 /* Output rows 0 .. out_rows - 1 of the block of U vectors from column ow,
  * swept down the plane: input rows top .. top + out_rows + K - 2, K steps
@@ -1443,35 +1493,7 @@ FC_INLINE void FC_NAME(srck_sweep)(const REAL *plane, int64_t H, int64_t W, int6
         FC_NAME(srck_step)(row_, m, w, b, relu, K, U, HALF, tail, (P), (IHI), s, store_, yo_, whole_,         \
                            (uintptr_t)row_ + ahead, (uintptr_t)yo_ + ahead);                                  \
     } while (0)
-#define FC_SRCK_ROUND_STEP(P)                           \
-    if ((P) < K) {                                      \
-        if (k0 + (P) >= total) break;                   \
-        FC_SRCK_STEP((P), K - 1, k0 + (P));             \
-    }
-    int64_t k0 = 0;
-    if (out_rows >= K - 1) {
-        /* the first round: step k adds kernel rows 0 .. k */
-        FC_SRCK_STEP(0, 0, 0);
-        FC_SRCK_STEP(1, 1, 1);
-        FC_SRCK_STEP(2, 2, 2);
-        FC_SRCK_STEP(3, 3, 3);
-        if (K > 5) {
-            FC_SRCK_STEP(4, 4 % K, 4);
-            FC_SRCK_STEP(5 % K, 5 % K, 5);
-        }
-        FC_SRCK_STEP(K - 1, K - 1, K - 1);
-        k0 = K;
-    }
-    for (;; k0 += K) {
-        FC_SRCK_ROUND_STEP(0)
-        FC_SRCK_ROUND_STEP(1)
-        FC_SRCK_ROUND_STEP(2)
-        FC_SRCK_ROUND_STEP(3)
-        FC_SRCK_ROUND_STEP(4)
-        FC_SRCK_ROUND_STEP(5)
-        FC_SRCK_ROUND_STEP(6)
-    }
-#undef FC_SRCK_ROUND_STEP
+    FC_SRCK_ROUNDS(FC_SRCK_STEP);
 #undef FC_SRCK_STEP
 }
 
@@ -1572,33 +1594,9 @@ FC_INLINE void FC_NAME(srck2_step)(const REAL *const *row, const VMASK *m, const
 #pragma GCC unroll 2
 #endif
     for (int q = 0; q < 2; q++) {
-        const VEC lo = VMASKLOAD(row[q], m[0]), hi = VMASKLOAD(row[q] + VL, m[1]);
-        const REAL *wu = w[q];
-#if defined(__GNUC__) || defined(__clang__)
-        __asm__ volatile("" : "+r"(wu));
-#endif
-#if defined(__GNUC__)
-#pragma GCC unroll 7
-#endif
-        for (int j = 0; j < K; j++) {
-            VEC x = FC_NAME(srck_shift)(lo, hi, j);
-            FC_IN_REGISTER(x);
-#if defined(__GNUC__)
-#pragma GCC unroll 7
-#endif
-            for (int i = 0; i <= IHI; i++) {
-                VEC *a = &s[(P - i + K) % K][q];
-                const VEC c = i == 0 && j == 0 ? b[q] : *a;
-                *a = HALF ? VFMADD_LO_BCAST(wu + i * K + j, x, c) : VFMADD_BCAST(wu + i * K + j, x, c);
-            }
-        }
-        if (store) {
-            const VEC v = relu ? VMAX(VZERO(), s[(P + 1) % K][q]) : s[(P + 1) % K][q];
-            if (tail < VL && !whole)
-                VMASKSTORE(yo[q], VTAILMASK(tail), v);
-            else
-                VSTOREU(yo[q], v);
-        }
+        FC_NAME(srck_vector)(VMASKLOAD(row[q], m[0]), VMASKLOAD(row[q] + VL, m[1]), w[q], b[q], K, HALF, P, IHI, s,
+                             q);
+        if (store) FC_NAME(srck_store)(s[(P + 1) % K][q], relu, tail < VL && !whole, tail, yo[q]);
     }
 }
 
@@ -1628,37 +1626,7 @@ FC_INLINE void FC_NAME(srck2_sweep)(const REAL *const *plane, int64_t H, int64_t
         FC_NAME(srck2_step)(row_, m, w, b, relu, K, HALF, tail, (P), (IHI), s, store_, yo_, whole_,           \
                             (uintptr_t)row_[0] + ahead, (uintptr_t)yo_[0] + ahead, plane_bytes, out_bytes);   \
     } while (0)
-#define FC_SRCK2_ROUND_STEP(P)                          \
-    if ((P) < K) {                                      \
-        if (k0 + (P) >= total) break;                   \
-        FC_SRCK2_STEP((P), K - 1, k0 + (P));            \
-    }
-    int64_t k0 = 0;
-    if (out_rows >= K - 1) {
-        /* the first round: step k adds kernel rows 0 .. k */
-        FC_SRCK2_STEP(0, 0, 0);
-        FC_SRCK2_STEP(1, 1, 1);
-        if (K > 4) {
-            FC_SRCK2_STEP(2, 2, 2);
-            FC_SRCK2_STEP(3, 3, 3);
-        }
-        if (K > 6) {
-            FC_SRCK2_STEP(4, 4, 4);
-            FC_SRCK2_STEP(5, 5, 5);
-        }
-        FC_SRCK2_STEP(K - 1, K - 1, K - 1);
-        k0 = K;
-    }
-    for (;; k0 += K) {
-        FC_SRCK2_ROUND_STEP(0)
-        FC_SRCK2_ROUND_STEP(1)
-        FC_SRCK2_ROUND_STEP(2)
-        FC_SRCK2_ROUND_STEP(3)
-        FC_SRCK2_ROUND_STEP(4)
-        FC_SRCK2_ROUND_STEP(5)
-        FC_SRCK2_ROUND_STEP(6)
-    }
-#undef FC_SRCK2_ROUND_STEP
+    FC_SRCK_ROUNDS(FC_SRCK2_STEP);
 #undef FC_SRCK2_STEP
 }
 
@@ -1709,48 +1677,34 @@ FC_INLINE void FC_NAME(srck2_planes)(const REAL *plane, int64_t plane_stride, in
 #undef FC_SRCK2_CALL
 }
 
-FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src3_pair)(const REAL *plane, int64_t plane_stride, int64_t H, int64_t W,
-                                                      int64_t top, int64_t pad_left, const REAL *zeros,
-                                                      int64_t out_rows, const REAL *weights, const REAL *bias,
-                                                      int relu, int64_t OW, REAL *y, int64_t y_stride)
-{
-    FC_NAME(srck2_planes)(plane, plane_stride, H, W, top, pad_left, zeros, out_rows, weights, bias, relu, OW, y,
-                          y_stride, 3);
-}
-
-FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src5_pair)(const REAL *plane, int64_t plane_stride, int64_t H, int64_t W,
-                                                      int64_t top, int64_t pad_left, const REAL *zeros,
-                                                      int64_t out_rows, const REAL *weights, const REAL *bias,
-                                                      int relu, int64_t OW, REAL *y, int64_t y_stride)
-{
-    FC_NAME(srck2_planes)(plane, plane_stride, H, W, top, pad_left, zeros, out_rows, weights, bias, relu, OW, y,
-                          y_stride, 5);
-}
-
-FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src7_pair)(const REAL *plane, int64_t plane_stride, int64_t H, int64_t W,
-                                                      int64_t top, int64_t pad_left, const REAL *zeros,
-                                                      int64_t out_rows, const REAL *weights, const REAL *bias,
-                                                      int relu, int64_t OW, REAL *y, int64_t y_stride)
-{
-    FC_NAME(srck2_planes)(plane, plane_stride, H, W, top, pad_left, zeros, out_rows, weights, bias, relu, OW, y,
-                          y_stride, 7);
-}
-
-FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src5)(const REAL *plane, int64_t H, int64_t W, int64_t top,
-                                                 int64_t pad_left, const REAL *zeros, int64_t out_rows,
-                                                 const REAL *weights, const REAL *bias, int relu, int64_t OW,
-                                                 REAL *y)
-{
-    FC_NAME(srck_plane)(plane, H, W, top, pad_left, zeros, out_rows, weights, bias, relu, OW, y, 5);
-}
-
-FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src7)(const REAL *plane, int64_t H, int64_t W, int64_t top,
-                                                 int64_t pad_left, const REAL *zeros, int64_t out_rows,
-                                                 const REAL *weights, const REAL *bias, int relu, int64_t OW,
-                                                 REAL *y)
-{
-    FC_NAME(srck_plane)(plane, H, W, top, pad_left, zeros, out_rows, weights, bias, relu, OW, y, 7);
-}
+/* The entry points: fc_direct_fwd_srcK (fc_direct_fwd_src3_fn's arguments)
+ * and fc_direct_fwd_srcK_pair (fc_direct_fwd_src_pair_fn's). */
+#define FC_SRCK_PAIR_ENTRY(K)                                                                                 \
+    FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src##K##_pair)(                                                \
+        const REAL *plane, int64_t plane_stride, int64_t H, int64_t W, int64_t top, int64_t pad_left,         \
+        const REAL *zeros, int64_t out_rows, const REAL *weights, const REAL *bias, int relu, int64_t OW,     \
+        REAL *y, int64_t y_stride)                                                                            \
+    {                                                                                                         \
+        FC_NAME(srck2_planes)(plane, plane_stride, H, W, top, pad_left, zeros, out_rows, weights, bias, relu, \
+                              OW, y, y_stride, K);                                                            \
+    }
+#define FC_SRCK_ENTRY(K)                                                                                      \
+    FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_src##K)(const REAL *plane, int64_t H, int64_t W, int64_t top,  \
+                                                       int64_t pad_left, const REAL *zeros, int64_t out_rows, \
+                                                       const REAL *weights, const REAL *bias, int relu,       \
+                                                       int64_t OW, REAL *y)                                   \
+    {                                                                                                         \
+        FC_NAME(srck_plane)(plane, H, W, top, pad_left, zeros, out_rows, weights, bias, relu, OW, y, K);      \
+    }
+FC_SRCK_PAIR_ENTRY(3)
+FC_SRCK_PAIR_ENTRY(5)
+FC_SRCK_PAIR_ENTRY(7)
+FC_SRCK_ENTRY(5)
+FC_SRCK_ENTRY(7)
+#undef FC_SRCK_ENTRY
+#undef FC_SRCK_PAIR_ENTRY
+#undef FC_SRCK_ROUND_STEP
+#undef FC_SRCK_ROUNDS
 #endif /* VALIGNN */
 
 #ifdef VFMADD_MASK

@@ -17,11 +17,14 @@
 typedef void (*FC_NAME(wino_block_fn))FC_WINO_BLOCK_ARGS(REAL);
 typedef void (*FC_NAME(wino_fewc_fn))FC_WINO_FEWC_ARGS(REAL);
 
-/* The block kernel for C input channels at the current SIMD level, and the
- * output channels it takes a pass (*kb); *fewc: fc_wino_fewc where it
- * takes C (the undilated route's blocks then go to it; suits keeps dilated
- * convs of so few channels off Winograd), else NULL. */
-static FC_NAME(wino_block_fn) FC_NAME(wino_kernel)(int64_t C, int64_t *kb, FC_NAME(wino_fewc_fn) *fewc)
+/* The block kernel for C input channels (a group's) at the current SIMD
+ * level, and the output channels it takes a pass (*kb); *fewc: fc_wino_fewc
+ * where it takes C, ungrouped (the undilated route's blocks then go to it;
+ * suits keeps dilated convs of so few channels off Winograd; fewc computes
+ * every output channel from every input channel, so never a group's),
+ * else NULL. */
+static FC_NAME(wino_block_fn) FC_NAME(wino_kernel)(int64_t C, int grouped, int64_t *kb,
+                                                   FC_NAME(wino_fewc_fn) *fewc)
 {
     *fewc = NULL;
     if (fc_simd_level() >= FC_SIMD_AVX512) {
@@ -29,7 +32,7 @@ static FC_NAME(wino_block_fn) FC_NAME(wino_kernel)(int64_t C, int64_t *kb, FC_NA
         return C >= FC_WINO_BLOCK4_MIN_C ? FC_NAME(fc_wino_block4_avx512) : FC_NAME(fc_wino_block2_avx512);
     }
     *kb = 2;
-    if (C < FC_WINO_AVX2_MIN_C) *fewc = WINO_FEWC_KERNEL;
+    if (C < FC_WINO_AVX2_MIN_C && !grouped) *fewc = WINO_FEWC_KERNEL;
     return FC_NAME(fc_wino_block2_avx2);
 }
 
@@ -359,12 +362,9 @@ int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *wei
 {
     int64_t kb;
     FC_NAME(wino_fewc_fn) fewc;
-    /* one group's channels; a grouped conv (undilated, see suits) always
-     * through the block kernels: fc_wino_fewc computes every output channel
-     * from every input channel */
+    /* one group's channels (suits takes groups only undilated) */
     const int64_t Cg = g->C / g->groups, Og = g->O / g->groups;
-    const FC_NAME(wino_block_fn) block = FC_NAME(wino_kernel)(Cg, &kb, &fewc);
-    if (g->groups != 1) fewc = NULL;
+    const FC_NAME(wino_block_fn) block = FC_NAME(wino_kernel)(Cg, g->groups != 1, &kb, &fewc);
     /* F(4x4, 3x3) instead of fc_wino_fewc on finite inputs (fc_conv2d_winograd_f4) */
     if (fewc && WINO4_SUITS(g) && WINO4_FINITE(x, g->N * g->C * g->H * g->W))
         return WINO4_CONV(g, x, weight, bias, y, relu);
