@@ -21,12 +21,43 @@
  * stems about 2x faster on the GEMM, LeNet's 1->6 about 2x faster direct). */
 #define FC_DIRECT_MAX_OUTPUTS_PER_GROUP 32
 
-enum { FC_CONV_WINOGRAD, FC_CONV_DIRECT, FC_CONV_PIXELS, FC_CONV_REFERENCE, FC_CONV_GEMM };
+enum { FC_CONV_WINOGRAD, FC_CONV_DIRECT, FC_CONV_PIXELS, FC_CONV_REFERENCE, FC_CONV_GEMM, FC_CONV_WINOGRAD_GEMM };
+
+/* Whether the Winograd GEMMs (conv_winograd_gemm_impl.h) take g, one the
+ * Winograd block kernels do not: 3x3, stride 1, undilated, ungrouped, from
+ * FC_WGEMM_MIN_CHANNELS input and output channels, float32, with at least
+ * FC_WGEMM_MIN_TILES tiles in the batch (the weights' transforms, 16 values
+ * for each 9, are paid once a call: at batch 1 of 7x7 planes, 16 tiles,
+ * 512 -> 512 channels took 1.3x the GEMM's time, at batch 2 0.87-1.1x) and
+ * one image's transforms within FC_WGEMM_CHUNK_BYTES.  Against the kernels
+ * that took them before (the GEMM, the pixel tiles; Zen 4, one thread,
+ * float32, AVX-512): 512 -> 512 on 7x7 planes 0.79-0.80 of the time at
+ * batches 4 and 8, on 14x14 0.63-0.77, on 28x28 0.64-0.65; 256 -> 256 on
+ * 7x7 0.86; 384 -> 384 on 14x14 0.69; 1024 -> 1024 on 7x7 0.96; at AVX2
+ * 512 -> 512 on 14x14 and 28x28 0.52-0.82.  Not float64: its transforms
+ * move twice the bytes beside GEMMs no faster than the direct sum's, 1.1-
+ * 2.3x the time on 7x7 and 14x14 planes. */
+#define FC_WGEMM_MIN_CHANNELS 256
+#define FC_WGEMM_MIN_TILES 48
+#define FC_WGEMM_CHUNK_BYTES (16 << 20)
+
+static int fc_conv2d_winograd_gemm_suits(const fc_geom *g, size_t real_size)
+{
+    if (real_size != sizeof(float) || fc_simd_level() < FC_SIMD_AVX2 || !fc_winograd_enabled() ||
+        g->groups != 1 || g->KH != 3 || g->KW != 3 || g->stride_h != 1 || g->stride_w != 1 ||
+        g->dilation_h != 1 || g->dilation_w != 1 || g->pad_top < 0 || g->pad_left < 0 ||
+        g->C < FC_WGEMM_MIN_CHANNELS || g->O < FC_WGEMM_MIN_CHANNELS)
+        return 0;
+    const double tiles = (double)((g->OH + 1) / 2) * (double)((g->OW + 1) / 2);
+    return tiles * (double)g->N >= FC_WGEMM_MIN_TILES &&
+           16.0 * tiles * (double)(g->C + g->O) * (double)real_size <= (double)FC_WGEMM_CHUNK_BYTES;
+}
 
 /* The kernel family the forward conv runs for g in the given element size. */
 static int fc_conv2d_pick(const fc_geom *g, size_t real_size)
 {
     if (fc_conv2d_winograd_suits(g, real_size)) return FC_CONV_WINOGRAD;
+    if (fc_conv2d_winograd_gemm_suits(g, real_size)) return FC_CONV_WINOGRAD_GEMM;
     if (fc_conv2d_direct_suits(g) &&
         (fc_conv2d_depthwise_suits(g) || g->O / g->groups < FC_DIRECT_MAX_OUTPUTS_PER_GROUP))
         return FC_CONV_DIRECT;
@@ -37,7 +68,7 @@ static int fc_conv2d_pick(const fc_geom *g, size_t real_size)
 
 const char *fc_conv2d_kernel(const fc_geom *g, int f64)
 {
-    static const char *const names[] = {"winograd", "direct", "pixels", "reference", "gemm"};
+    static const char *const names[] = {"winograd", "direct", "pixels", "reference", "gemm", "winograd-gemm"};
     return names[fc_conv2d_pick(g, f64 ? sizeof(double) : sizeof(float))];
 }
 
@@ -83,8 +114,11 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f32
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f32
 #include "conv_ref_impl.h"
+#define FC_WGEMM 1   /* float32 only: fc_conv2d_winograd_gemm_suits */
 #include "conv_gemm_impl.h"
+#include "conv_winograd_gemm_impl.h"
 #include "conv_impl.h"
+#undef FC_WGEMM
 #undef REAL
 #undef FC_NAME
 #undef GEMM_MR

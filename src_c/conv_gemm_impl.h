@@ -1762,6 +1762,11 @@ static int FC_NAME(flip_task)(void *vctx, int64_t begin, int64_t end)
     return FC_OK;
 }
 
+#ifdef FC_WGEMM
+static int FC_NAME(conv_winograd_gemm)(const fc_geom *g, const REAL *x, const REAL *weight,
+                                       const REAL *bias, REAL *y, int relu);
+#endif
+
 static int FC_NAME(grad_input_by_forward)(const fc_geom *g, const REAL *grad_y,
                                           const REAL *weight, REAL *grad_x)
 {
@@ -1790,6 +1795,11 @@ static int FC_NAME(grad_input_by_forward)(const fc_geom *g, const REAL *grad_y,
 #ifdef FC_HAVE_WINOGRAD
     if (fc_conv2d_winograd_suits(&t, sizeof(REAL)))
         status = FC_NAME(fc_conv2d_winograd)(&t, grad_y, flipped, NULL, grad_x, 0);
+    else
+#endif
+#ifdef FC_WGEMM
+    if (fc_conv2d_winograd_gemm_suits(&t, sizeof(REAL)))
+        status = FC_NAME(conv_winograd_gemm)(&t, grad_y, flipped, NULL, grad_x, 0);
     else
 #endif
 #ifdef FASTCONV_HAVE_AVX2

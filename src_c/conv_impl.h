@@ -7,6 +7,9 @@
  *                tiles filling 3/4 of the lanes (AVX2, AVX-512 levels); grouped:
  *                undilated, 16 or more input channels a group
  *                                                -> Winograd F(2x2, 3x3) (conv_winograd.h)
+ *                other 3x3 stride-1 undilated float32 layers of 256 or more input and
+ *                output channels, 48 or more tiles a batch (AVX2, AVX-512 levels)
+ *                                                -> Winograd as 16 GEMMs (conv_winograd_gemm_impl.h)
  *                depthwise, or few input and output channels -> direct kernels (conv_direct.h)
  *                many outputs from few input channels, or from up to 128 undilated
  *                (256 on small planes; AVX2 and AVX-512 levels, not 1x1)
@@ -14,8 +17,8 @@
  *                one output channel per group   -> reference loops (GEMM tile mostly padding)
  *                everything else                -> packed implicit GEMM (conv_gemm_impl.h)
  *   grad_input   depthwise -> direct; stride 1 with "same"-sized input -> the forward
- *                conv of grad_y with the flipped weight (pixel tiles where they suit,
- *                else the GEMM); else the GEMM engine + col2im
+ *                conv of grad_y with the flipped weight (Winograd, pixel tiles where they
+ *                suit, else the GEMM); else the GEMM engine + col2im
  *   grad_weight  depthwise -> direct; else as forward, GEMM reduced over (n, p)
  *   grad_bias    fixed-order blocked reduction (bias_sum_impl.h); asked for with
  *                grad_weight of a depthwise conv, summed in the same pass over grad_y
@@ -42,6 +45,10 @@ int FC_NAME(fc_conv2d)(const fc_geom *g, const REAL *x, const REAL *weight,
 #endif
     case FC_CONV_REFERENCE:
         return FC_NAME(conv2d_ref)(g, x, weight, bias, y, relu);
+#ifdef FC_WGEMM
+    case FC_CONV_WINOGRAD_GEMM:
+        return FC_NAME(conv_winograd_gemm)(g, x, weight, bias, y, relu);
+#endif
     default:
         return FC_NAME(conv_gemm_forward)(g, x, weight, bias, y, relu);
     }

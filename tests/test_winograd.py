@@ -654,3 +654,110 @@ def test_hypothesis_dilation_2_against_reference(channels, outputs, height, widt
         expected = np.maximum(expected, 0.0)
     scale = term_scale(x, weight, (1, 1), pads, (2, 2), 1) + np.abs(bias.astype(np.float64))[None, :, None, None]
     assert_close(result, expected, dtype, scale=scale, context=f"x {x_shape}, padding {padding}, dilation 2")
+
+
+# ---- Winograd as 16 GEMMs (src_c/conv_winograd_gemm_impl.h) -------------------
+# float32, 3x3 stride 1 undilated ungrouped, 256 or more input and output
+# channels, at least 48 tiles (2x2 outputs) in the batch, one image's
+# transforms within 16 MB, where the block kernels above do not take the
+# shape (the cases have more than 256 input channels, so at every level):
+# the tiles are the rows of 16 GEMMs over the channels.  Cases: 7x7 planes
+# (half tiles at the row's and plane's end), odd output sizes and channel
+# counts (the transforms' last blocks of 16 channels short), no padding,
+# asymmetric padding of 2, and a batch in two chunks.
+
+WGEMM_CASES = [
+    ("260-on-7x7", (4, 260, 256, 7, 7), 1),
+    ("odd-planes-odd-channels", (3, 257, 258, 9, 11), 1),
+    ("valid", (2, 300, 256, 12, 18), 0),
+    ("asymmetric-padding-2", (2, 300, 260, 14, 13), ((2, 0), (1, 2))),
+]
+
+
+def wgemm_shapes(case):
+    _, (n, c, o, h, w), padding = case
+    return (n, c, h, w), (o, c, 3, 3), padding
+
+
+@pytest.mark.parametrize("fused", ["plain", "bias+relu"])
+@pytest.mark.parametrize("case", WGEMM_CASES, ids=[case[0] for case in WGEMM_CASES])
+def test_winograd_gemm_forward(case, fused):
+    x_shape, w_shape, padding = wgemm_shapes(case)
+    assert kernel_for(x_shape, w_shape, padding, np.float32) == "winograd-gemm"
+    x, weight, bias = make_inputs(x_shape, w_shape, np.float32, seed=11)
+    use_bias = bias if fused != "plain" else None
+    activation = "relu" if fused == "bias+relu" else None
+    with fastconv.threads(1):
+        one = fastconv.conv2d(x, weight, use_bias, padding=padding, activation=activation)
+    with fastconv.threads(2):
+        two = fastconv.conv2d(x, weight, use_bias, padding=padding, activation=activation)
+    assert one.tobytes() == two.tobytes()
+    pads = resolved_pads(x_shape, padding)
+    expected = reference_forward(x, weight, use_bias, (1, 1), pads, (1, 1), 1)
+    if activation:
+        expected = np.maximum(expected, 0.0)
+    scale = term_scale(x, weight, (1, 1), pads, (1, 1), 1)
+    if use_bias is not None:
+        scale = scale + np.abs(use_bias.astype(np.float64))[None, :, None, None]
+    assert_close(one, expected, np.float32, scale=scale, context=f"{case[0]}, fused {fused}")
+
+
+def test_winograd_gemm_batch_in_chunks_is_each_image_alone():
+    # 16x16 planes of 300 -> 256 channels: 64 tiles and 2.3 MB of transforms
+    # an image, 7 images a chunk, so 9 images run as two chunks; every image
+    # comes out as it does alone (64 tiles: the same kernel)
+    x, weight, bias = make_inputs((9, 300, 16, 16), (256, 300, 3, 3), np.float32, seed=12)
+    assert kernel_for(x.shape, weight.shape, 1, np.float32) == "winograd-gemm"
+    assert kernel_for((1, 300, 16, 16), weight.shape, 1, np.float32) == "winograd-gemm"
+    batch = fastconv.conv2d(x, weight, bias, padding=1)
+    for n in (0, 6, 7, 8):
+        alone = fastconv.conv2d(x[n:n + 1], weight, bias, padding=1)
+        assert alone.tobytes() == batch[n:n + 1].tobytes(), f"image {n}"
+    expected = reference_forward(x[8:], weight, bias, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    scale = term_scale(x[8:], weight, (1, 1), (1, 1, 1, 1), (1, 1), 1) + np.abs(bias)[None, :, None, None]
+    assert_close(batch[8:], expected, np.float32, scale=scale, context="the second chunk's image")
+
+
+def test_winograd_gemm_grad_input():
+    # grad_input of a "same" 3x3 layer is the forward conv of grad_y with the
+    # flipped weight, which takes the GEMMs too
+    x_shape, w_shape = (4, 256, 7, 7), (264, 256, 3, 3)
+    assert _core.conv2d_kernel(transposed_geometry(x_shape, w_shape, 1), False) == "winograd-gemm"
+    x, weight, _ = make_inputs(x_shape, w_shape, np.float32, seed=13)
+    grad_y = np.random.default_rng(14).standard_normal((4, 264, 7, 7)).astype(np.float32)
+    got = fastconv.conv2d_backward(grad_y, x, weight, padding=1, needs=("input",)).input
+    expected = reference_grads(grad_y, x, weight, (1, 1), (1, 1, 1, 1), (1, 1), 1)[0]
+    scale = np.abs(grad_y).max() * np.abs(weight).sum(axis=(0, 2, 3)).max() + 1.0
+    assert_close(got, expected, np.float32, scale=scale, context="grad input through the Winograd GEMMs")
+
+
+def test_winograd_gemm_takes_what_it_wins_on():
+    def kernel(x_shape, w_shape, dtype=np.float32, padding=1, dilation=1, groups=1):
+        return kernel_for(x_shape, w_shape, padding, dtype, dilation, groups)
+    assert kernel((3, 512, 7, 7), (512, 512, 3, 3)) == "winograd-gemm"       # 48 tiles
+    assert kernel((2, 512, 7, 7), (512, 512, 3, 3)) != "winograd-gemm"       # 32
+    assert kernel((1, 512, 14, 14), (512, 512, 3, 3)) == "winograd-gemm"     # 49
+    assert kernel((1, 512, 13, 12), (512, 512, 3, 3)) != "winograd-gemm"     # 42
+    assert kernel((4, 512, 7, 7), (512, 512, 3, 3), np.float64) != "winograd-gemm"
+    assert kernel((8, 255, 7, 7), (512, 255, 3, 3)) != "winograd-gemm"
+    assert kernel((8, 512, 7, 7), (255, 512, 3, 3)) != "winograd-gemm"
+    assert kernel((8, 512, 7, 7), (512, 512, 3, 3), dilation=2, padding=2) != "winograd-gemm"
+    assert kernel((8, 512, 7, 7), (512, 256, 3, 3), groups=2) != "winograd-gemm"
+    # one 28x28 image of 512 -> 512 channels holds 12.8 MB of transforms,
+    # one of 40x40 (400 tiles) 26 MB
+    assert kernel((1, 512, 28, 28), (512, 512, 3, 3)) == "winograd-gemm"
+    assert kernel((1, 512, 40, 40), (512, 512, 3, 3)) != "winograd-gemm"
+    # where the block kernels take a shape they keep it
+    assert kernel((8, 256, 14, 14), (256, 256, 3, 3)) == "winograd"
+
+
+@pytest.mark.parametrize("value", [np.inf, np.nan])
+def test_winograd_gemm_nonfinite_input_stays_inside_its_windows(value):
+    x, weight, bias = make_inputs((4, 260, 7, 7), (256, 260, 3, 3), np.float32, seed=15)
+    assert kernel_for(x.shape, weight.shape, 1, np.float32) == "winograd-gemm"
+    x[2, 100, 3, 5] = value
+    result = fastconv.conv2d(x, weight, bias, padding=1)
+    touched = np.zeros(result.shape, bool)
+    touched[2, :, 2:5, 4:7] = True
+    assert not np.isfinite(result[touched]).any()
+    assert np.isfinite(result[~touched]).all()
