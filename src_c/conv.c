@@ -24,33 +24,42 @@
 enum { FC_CONV_WINOGRAD, FC_CONV_DIRECT, FC_CONV_PIXELS, FC_CONV_REFERENCE, FC_CONV_GEMM, FC_CONV_WINOGRAD_GEMM };
 
 /* Whether the Winograd GEMMs (conv_winograd_gemm_impl.h) take g, one the
- * Winograd block kernels do not: 3x3, stride 1, undilated, ungrouped, from
- * FC_WGEMM_MIN_CHANNELS input and output channels, float32, with at least
- * FC_WGEMM_MIN_TILES tiles in the batch (the weights' transforms, 16 values
- * for each 9, are paid once a call: at batch 1 of 7x7 planes, 16 tiles,
- * 512 -> 512 channels took 1.3x the GEMM's time, at batch 2 0.87-1.1x) and
- * one image's transforms within FC_WGEMM_CHUNK_BYTES.  Against the kernels
- * that took them before (the GEMM, the pixel tiles; Zen 4, one thread,
- * float32, AVX-512): 512 -> 512 on 7x7 planes 0.79-0.80 of the time at
- * batches 4 and 8, on 14x14 0.63-0.77, on 28x28 0.64-0.65; 256 -> 256 on
- * 7x7 0.86; 384 -> 384 on 14x14 0.69; 1024 -> 1024 on 7x7 0.96; at AVX2
- * 512 -> 512 on 14x14 and 28x28 0.52-0.82.  Not float64: its transforms
- * move twice the bytes beside GEMMs no faster than the direct sum's, 1.1-
- * 2.3x the time on 7x7 and 14x14 planes. */
+ * Winograd block kernels do not: 3x3, stride 1, undilated, ungrouped,
+ * float32, from FC_WGEMM_MIN_CHANNELS input and output channels, with at
+ * least FC_WGEMM_MIN_TILES tiles in the batch at AVX-512 and twice that at
+ * AVX2 (the weights' transforms, 16 values for each 9, are paid once a
+ * call), and one image's transforms within FC_WGEMM_CHUNK_BYTES.  Against
+ * the kernels that took them before (the GEMM, the pixel tiles), Zen 4,
+ * one thread, processes alternated:
+ * - AVX-512: 512 -> 512 channels on 7x7 planes 0.69-0.78 of the time at
+ *   batches 2 to 8, 0.91 at batch 1 (16 tiles; 9 tiles of 5x5 planes 1.46x,
+ *   4 of 4x4 1.13x), 14x14 and 28x28 planes 0.61-0.63, 256 -> 256 on 7x7
+ *   0.61-0.76, 384 -> 384 on 10x10 0.65;
+ * - AVX2: 512 -> 512 on 7x7 0.73 at batch 8, 0.90 at 2, 1.18x at 1 (16
+ *   tiles), on 14x14 0.57-0.68.
+ * Not float64: its transforms move twice the bytes beside GEMMs no faster
+ * than the direct sum's, 1.1-2.3x the time on 7x7 and 14x14 planes. */
 #define FC_WGEMM_MIN_CHANNELS 256
-#define FC_WGEMM_MIN_TILES 48
+#define FC_WGEMM_MIN_TILES 16
 #define FC_WGEMM_CHUNK_BYTES (16 << 20)
 
 static int fc_conv2d_winograd_gemm_suits(const fc_geom *g, size_t real_size)
 {
+#ifndef FC_HAVE_WINOGRAD   /* the weights' transforms are its vector kernels */
+    (void)g;
+    (void)real_size;
+    return 0;
+#else
     if (real_size != sizeof(float) || fc_simd_level() < FC_SIMD_AVX2 || !fc_winograd_enabled() ||
         g->groups != 1 || g->KH != 3 || g->KW != 3 || g->stride_h != 1 || g->stride_w != 1 ||
         g->dilation_h != 1 || g->dilation_w != 1 || g->pad_top < 0 || g->pad_left < 0 ||
         g->C < FC_WGEMM_MIN_CHANNELS || g->O < FC_WGEMM_MIN_CHANNELS)
         return 0;
     const double tiles = (double)((g->OH + 1) / 2) * (double)((g->OW + 1) / 2);
-    return tiles * (double)g->N >= FC_WGEMM_MIN_TILES &&
+    const double min_tiles = FC_WGEMM_MIN_TILES * (fc_simd_level() >= FC_SIMD_AVX512 ? 1 : 2);
+    return tiles * (double)g->N >= min_tiles &&
            16.0 * tiles * (double)(g->C + g->O) * (double)real_size <= (double)FC_WGEMM_CHUNK_BYTES;
+#endif
 }
 
 /* The kernel family the forward conv runs for g in the given element size. */
@@ -114,9 +123,13 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f32
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f32
 #include "conv_ref_impl.h"
+#ifdef FC_HAVE_WINOGRAD
 #define FC_WGEMM 1   /* float32 only: fc_conv2d_winograd_gemm_suits */
+#endif
 #include "conv_gemm_impl.h"
+#ifdef FC_WGEMM
 #include "conv_winograd_gemm_impl.h"
+#endif
 #include "conv_impl.h"
 #undef FC_WGEMM
 #undef REAL

@@ -174,6 +174,12 @@ FC_WINO_BLOCK(double, f64)
      int relu, int64_t cols, int out_rows, REAL *y, int64_t plane, int64_t OW, REAL *V)
 void fc_wino_fewc_avx2_f32 FC_WINO_FEWC_ARGS(float);
 
+/* The weights' transforms of the Winograd GEMMs (conv_winograd_gemm_impl.h),
+ * input channels [c0, c1) of a float32 (O, C, 3, 3) weight: u[(e * C + c)
+ * * O + o] = (G g G^T)[e] of weight[o][c] (conv_winograd_gemm_u_impl.h). */
+void fc_wgemm_u_avx2_f32(const float *weight, float *u, int64_t C, int64_t O, int64_t c0, int64_t c1);
+void fc_wgemm_u_avx512_f32(const float *weight, float *u, int64_t C, int64_t O, int64_t c0, int64_t c1);
+
 /* The F(4x4, 3x3) kernel (conv_winograd4_fewc_impl.h) for a float32 g that
  * fc_conv2d_winograd_f4 gives it, the whole conv: NCHW, outputs fully
  * overwritten, FC_OK / FC_ENOMEM; and whether the n values at x are all

@@ -115,4 +115,36 @@ static inline __attribute__((always_inline)) void wino_store_first_f64(double *p
 #define WINO_BLOCK4 0
 #define WINO_FEWC 0
 #include "conv_winograd_kernels_impl.h"
+
+/* the first n of 8 lanes (a gather's mask, a masked store's) */
+static inline __attribute__((always_inline)) __m256i wgemm_first_lanes(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+#define FC_NAME(name) name##_avx2_f32
+#define VEC __m256
+#define VL 8
+#define VSET1(v) _mm256_set1_ps(v)
+#define VADD(a, b) _mm256_add_ps((a), (b))
+#define VSUB(a, b) _mm256_sub_ps((a), (b))
+#define VMUL(a, b) _mm256_mul_ps((a), (b))
+#define VGATHER(p, stride, n)                                                                                  \
+    _mm256_mask_i32gather_ps(_mm256_setzero_ps(), (p),                                                        \
+                             _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),                   \
+                                                _mm256_set1_epi32((int)(stride))),                           \
+                             _mm256_castsi256_ps(wgemm_first_lanes(n)), 4)
+/* whole vectors plainly: the masked store is slow on AMD cores */
+#define VSTORE_FIRST(p, v, n) \
+    ((n) == 8 ? _mm256_storeu_ps((p), (v)) : _mm256_maskstore_ps((p), wgemm_first_lanes(n), (v)))
+#include "conv_winograd_gemm_u_impl.h"
+#undef FC_NAME
+#undef VEC
+#undef VL
+#undef VSET1
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VGATHER
+#undef VSTORE_FIRST
 #endif

@@ -71,5 +71,30 @@
 #define WINO_FEWC 0
 #include "conv_winograd_kernels_impl.h"
 
+#define FC_NAME(name) name##_avx512_f32
+#define VEC __m512
+#define VL 16
+#define VSET1(v) _mm512_set1_ps(v)
+#define VADD(a, b) _mm512_add_ps((a), (b))
+#define VSUB(a, b) _mm512_sub_ps((a), (b))
+#define VMUL(a, b) _mm512_mul_ps((a), (b))
+#define VGATHER(p, stride, n)                                                                                \
+    _mm512_mask_i32gather_ps(_mm512_setzero_ps(), (__mmask16)((1u << (n)) - 1u),                           \
+                             _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, \
+                                                                  13, 14, 15),                                \
+                                                _mm512_set1_epi32((int)(stride))),                           \
+                             (p), 4)
+#define VSTORE_FIRST(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
+#include "conv_winograd_gemm_u_impl.h"
+#undef FC_NAME
+#undef VEC
+#undef VL
+#undef VSET1
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VGATHER
+#undef VSTORE_FIRST
+
 #include "avx512_target_end.h"
 #endif

@@ -22,7 +22,8 @@
  * the planes are, and the multiplies are 16/36 of the direct sum's (on
  * planes of odd size a little more: the last tiles' unused halves).
  *
- * Rounding differs from the direct sum's as the block kernels' does; each
+ * float32 only, at the AVX2 and AVX-512 levels (the weights' transforms
+ * are their vector kernels).  Rounding differs from the direct sum's as the block kernels' does; each
  * output is the same sum whatever the thread count (the transforms are
  * elementwise, the GEMM's reduction order fixed).  An infinity or NaN in
  * the input reaches exactly the outputs whose windows hold it (conv_winograd.h).
@@ -33,7 +34,7 @@
 /* Channels a transform task takes at a time. */
 #define FC_WGEMM_BLOCK 16
 
-/* ---- U = G g G^T, as the GEMM's input: u[(e * C + c) * O + o] ------------ */
+/* ---- U = G g G^T, as the GEMMs' input: u[(e * C + c) * O + o] ----------- */
 
 typedef struct {
     const REAL *weight;
@@ -42,135 +43,126 @@ typedef struct {
 } FC_NAME(wgemm_u_ctx);
 
 /* Blocks [begin, end) of FC_WGEMM_BLOCK input channels, every output
- * channel, FC_WGEMM_BLOCK at a time: each (input, output) block's weights
- * gathered (a weight row apart each), transformed lane by lane, and stored
- * as 16 runs of u's rows.  A block of output channels reads its rows'
- * weights for the block of input channels (9 lines each) while they are in
- * L1; input channel by input channel over every output channel instead read
- * one line of every weight row at a time, a cache and TLB miss each (512 x
- * 512 channels: 3.6 ms a call, against the GEMMs' 2). */
+ * channel: the vector kernels of the SIMD level (conv_winograd_gemm_u_impl.h). */
 static int FC_NAME(wgemm_u_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(wgemm_u_ctx) *ctx = (const FC_NAME(wgemm_u_ctx) *)vctx;
-    const int64_t C = ctx->C, O = ctx->O, row = C * 9;
-    for (int64_t cb = begin; cb < end; cb++)
-    for (int64_t o0 = 0; o0 < O; o0 += FC_WGEMM_BLOCK)
-        for (int64_t c = cb * FC_WGEMM_BLOCK; c < FC_MIN(C, (cb + 1) * FC_WGEMM_BLOCK); c++) {
-            const int64_t n = FC_MIN(FC_WGEMM_BLOCK, O - o0);
-            const REAL *w = ctx->weight + o0 * row + c * 9;
-            REAL g[9][FC_WGEMM_BLOCK], u[16][FC_WGEMM_BLOCK];
-            if (n == FC_WGEMM_BLOCK) {
-                for (int k = 0; k < FC_WGEMM_BLOCK; k++)
-                    for (int t = 0; t < 9; t++) g[t][k] = w[k * row + t];
-            } else {
-                for (int k = 0; k < FC_WGEMM_BLOCK; k++)
-                    for (int t = 0; t < 9; t++) g[t][k] = k < n ? w[k * row + t] : (REAL)0;
-            }
-            for (int k = 0; k < FC_WGEMM_BLOCK; k++) {
-                REAL a[4][3];
-                for (int j = 0; j < 3; j++) {   /* G g: the kernel's rows combined */
-                    const REAL s = g[j][k] + g[6 + j][k];
-                    a[0][j] = g[j][k];
-                    a[1][j] = (s + g[3 + j][k]) * (REAL)0.5;
-                    a[2][j] = (s - g[3 + j][k]) * (REAL)0.5;
-                    a[3][j] = g[6 + j][k];
-                }
-                for (int i = 0; i < 4; i++) {   /* (G g) G^T: its columns */
-                    const REAL s = a[i][0] + a[i][2];
-                    u[i * 4 + 0][k] = a[i][0];
-                    u[i * 4 + 1][k] = (s + a[i][1]) * (REAL)0.5;
-                    u[i * 4 + 2][k] = (s - a[i][1]) * (REAL)0.5;
-                    u[i * 4 + 3][k] = a[i][2];
-                }
-            }
-            if (n == FC_WGEMM_BLOCK) {
-                for (int e = 0; e < 16; e++) {   /* constant bounds: vector stores */
-                    REAL *FC_RESTRICT dst = ctx->u + ((int64_t)e * C + c) * O + o0;
-                    for (int k = 0; k < FC_WGEMM_BLOCK; k++) dst[k] = u[e][k];
-                }
-            } else {
-                for (int e = 0; e < 16; e++) {
-                    REAL *FC_RESTRICT dst = ctx->u + ((int64_t)e * C + c) * O + o0;
-                    for (int64_t k = 0; k < n; k++) dst[k] = u[e][k];
-                }
-            }
-        }
+    const int64_t c0 = begin * FC_WGEMM_BLOCK, c1 = FC_MIN(ctx->C, end * FC_WGEMM_BLOCK);
+    if (fc_simd_level() >= FC_SIMD_AVX512)
+        fc_wgemm_u_avx512_f32(ctx->weight, ctx->u, ctx->C, ctx->O, c0, c1);
+    else
+        fc_wgemm_u_avx2_f32(ctx->weight, ctx->u, ctx->C, ctx->O, c0, c1);
     return FC_OK;
 }
 
-/* ---- V = B^T d B for a chunk of images: v[(e * C + c) * T + t] ----------- */
+/* ---- V = B^T d B for a chunk of images, packed for the GEMMs ------------ */
 
+/* V[e] is the GEMMs' A operand (T tiles x C channels, group e), written by
+ * the transform straight into the packed layout of prepack_a (kc-deep
+ * blocks of GEMM_MR-row micro-panels, rows past T zero): a pass over it
+ * less (0.6 ms of 8 images of 512 channels on 7x7 planes, 4 MB). */
 typedef struct {
     const fc_geom *g;
     const REAL *x;     /* the chunk's first image */
-    REAL *v;
-    int64_t T;         /* tiles in the chunk */
+    REAL *v;           /* 16 groups of mpad x C, packed */
+    int64_t T, mpad, kc;
     int64_t tw, th;    /* tiles a row, tile rows */
 } FC_NAME(wgemm_v_ctx);
 
-/* Tiles a transform step computes at most (a tile row's, or part of it). */
-#define FC_WGEMM_RUN 32
+/* Where tile 0 of channel c of group e lies in the packed V; tile t is
+ * t / GEMM_MR panels (kcb * GEMM_MR values each, kcb the depth of c's kc
+ * block) and t % GEMM_MR values on. */
+FC_INLINE int64_t FC_NAME(wgemm_v_at)(const FC_NAME(wgemm_v_ctx) *ctx, int64_t C, int64_t e, int64_t c)
+{
+    const int64_t pc = c / ctx->kc * ctx->kc;
+    return e * ctx->mpad * C + pc * ctx->mpad + (c - pc) * GEMM_MR;
+}
 
-/* Planes [begin, end) of the chunk (channel-major), every tile.  Each plane
- * is copied first into a buffer with its padding (and the zeros past its
- * end that the last tiles read), every padded row split into its even and
- * odd columns: tile tx's patch columns are then even[tx], odd[tx],
- * even[tx + 1], odd[tx + 1], and a run of a tile row's tiles is computed
- * with unit-stride loads into local rows (vectorised), then copied to its
- * 16 rows of v (the patches tile by tile, with their 16 scattered stores,
- * took 5x as long). */
+/* Planes [begin, end) of the chunk (channel-major: the chunk's images of a
+ * channel fill adjacent runs of V), every tile.  Each plane is first split
+ * with its padding (and the zeros past its end that the last tiles read)
+ * into four quarter planes q[a][b] of its rows of parity a and columns of
+ * parity b, each (th + 1) x (tw + 1): tile (ty, tx)'s patch value (i, j) is
+ * then q[i % 2][j % 2] at (ty + i / 2) * (tw + 1) + tx + j / 2, so one
+ * loop with unit-stride loads runs over every tile of the plane (and a
+ * column past each tile row's end, not stored), vectorised; the results
+ * are then stored into V's panels.  A tile at a time, with its 16 loads
+ * and 16 scattered stores, took 5x as long, tile row by tile row 3.5x. */
 static int FC_NAME(wgemm_v_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(wgemm_v_ctx) *ctx = (const FC_NAME(wgemm_v_ctx) *)vctx;
     const fc_geom *g = ctx->g;
-    const int64_t H = g->H, W = g->W, C = g->C, T = ctx->T, tw = ctx->tw, tiles = tw * ctx->th;
-    const int64_t ph = 2 * ctx->th + 2, half = tw + 1;
-    REAL *buf = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(ph * 2 * half));
+    const int64_t H = g->H, W = g->W, C = g->C, T = ctx->T, tw = ctx->tw, th = ctx->th, tiles = tw * th;
+    const int64_t half = tw + 1, qn = (th + 1) * half + 1, Q = th * half, images = T / tiles;
+    REAL *buf = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(4 * qn + 16 * Q));
     if (!buf) return FC_ENOMEM;
-    const int64_t images = T / tiles;
+    REAL *FC_RESTRICT out = buf + 4 * qn;
     for (int64_t task = begin; task < end; task++) {
-        /* channel-major: the chunk's images of one channel fill adjacent
-         * runs of v's rows (image-major, each run's lines were written a
-         * piece at a time, 8 images of 7x7 planes: 2.9 ms against 0.8) */
         const int64_t c = task / images, n = task % images;
         const REAL *src = ctx->x + (n * C + c) * H * W;
-        for (int64_t r = 0; r < ph; r++) {
-            REAL *FC_RESTRICT ev = buf + r * 2 * half, *FC_RESTRICT od = ev + half;
-            const int64_t sr = r - g->pad_top;
-            const REAL *srow = src + sr * W;
-            const int inside = sr >= 0 && sr < H;
-            for (int64_t k = 0; k < half; k++) {
-                const int64_t c0 = 2 * k - g->pad_left, c1 = c0 + 1;
-                ev[k] = inside && c0 >= 0 && c0 < W ? srow[c0] : (REAL)0;
-                od[k] = inside && c1 >= 0 && c1 < W ? srow[c1] : (REAL)0;
+        for (int64_t a = 0; a < 2; a++)
+            for (int64_t b = 0; b < 2; b++) {
+                REAL *FC_RESTRICT q = buf + (a * 2 + b) * qn;
+                for (int64_t r = 0; r <= th; r++) {
+                    const int64_t sr = 2 * r + a - g->pad_top;
+                    const REAL *srow = src + sr * W;
+                    for (int64_t k = 0; k < half; k++) {
+                        const int64_t sc = 2 * k + b - g->pad_left;
+                        q[r * half + k] = sr >= 0 && sr < H && sc >= 0 && sc < W ? srow[sc] : (REAL)0;
+                    }
+                }
+                q[qn - 1] = 0;
+            }
+        {
+            const REAL *FC_RESTRICT q00 = buf, *FC_RESTRICT q01 = buf + qn, *FC_RESTRICT q10 = buf + 2 * qn,
+                                    *FC_RESTRICT q11 = buf + 3 * qn;
+            for (int64_t k = 0; k < Q; k++) {
+                REAL d[4][4], r[4][4];
+                for (int i = 0; i < 4; i++) {
+                    const REAL *e0 = (i % 2 ? q10 : q00) + k + i / 2 * half;
+                    const REAL *o0 = (i % 2 ? q11 : q01) + k + i / 2 * half;
+                    d[i][0] = e0[0];
+                    d[i][1] = o0[0];
+                    d[i][2] = e0[1];
+                    d[i][3] = o0[1];
+                }
+                for (int i = 0; i < 4; i++) {   /* each patch row times B */
+                    r[i][0] = d[i][0] - d[i][2];
+                    r[i][1] = d[i][1] + d[i][2];
+                    r[i][2] = d[i][2] - d[i][1];
+                    r[i][3] = d[i][1] - d[i][3];
+                }
+                for (int j = 0; j < 4; j++) {   /* B^T times each column */
+                    out[(0 * 4 + j) * Q + k] = r[0][j] - r[2][j];
+                    out[(1 * 4 + j) * Q + k] = r[1][j] + r[2][j];
+                    out[(2 * 4 + j) * Q + k] = r[2][j] - r[1][j];
+                    out[(3 * 4 + j) * Q + k] = r[1][j] - r[3][j];
+                }
             }
         }
-        REAL *dst = ctx->v + c * T + n * tiles;
-        for (int64_t ty = 0; ty < ctx->th; ty++)
-            for (int64_t t0 = 0; t0 < tw; t0 += FC_WGEMM_RUN) {
-                const int64_t len = FC_MIN(FC_WGEMM_RUN, tw - t0);
-                REAL r[4][4][FC_WGEMM_RUN], out[16][FC_WGEMM_RUN];
-                for (int i = 0; i < 4; i++) {   /* each patch row times B */
-                    const REAL *FC_RESTRICT ev = buf + (2 * ty + i) * 2 * half + t0, *FC_RESTRICT od = ev + half;
-                    for (int64_t k = 0; k < len; k++) {
-                        r[i][0][k] = ev[k] - ev[k + 1];
-                        r[i][1][k] = od[k] + ev[k + 1];
-                        r[i][2][k] = ev[k + 1] - od[k];
-                        r[i][3][k] = od[k] - od[k + 1];
+        const int64_t pstride = FC_MIN(ctx->kc, C - c / ctx->kc * ctx->kc) * GEMM_MR;
+        for (int64_t e = 0; e < 16; e++) {
+            const REAL *o = out + e * Q;
+            const int64_t t0 = n * tiles;
+            REAL *d = ctx->v + FC_NAME(wgemm_v_at)(ctx, C, e, c) + t0 / GEMM_MR * pstride;
+            int lane = (int)(t0 % GEMM_MR);
+            for (int64_t ty = 0; ty < th; ty++)
+                for (int64_t tx = 0; tx < tw; tx++) {
+                    d[lane] = o[ty * half + tx];
+                    if (++lane == GEMM_MR) {
+                        lane = 0;
+                        d += pstride;
                     }
                 }
-                for (int j = 0; j < 4; j++)   /* B^T times each column */
-                    for (int64_t k = 0; k < len; k++) {
-                        out[0 * 4 + j][k] = r[0][j][k] - r[2][j][k];
-                        out[1 * 4 + j][k] = r[1][j][k] + r[2][j][k];
-                        out[2 * 4 + j][k] = r[2][j][k] - r[1][j][k];
-                        out[3 * 4 + j][k] = r[1][j][k] - r[3][j][k];
+            if (n == images - 1)   /* the rows past T */
+                for (int64_t t = T; t < ctx->mpad; t++) {
+                    d[lane] = 0;
+                    if (++lane == GEMM_MR) {
+                        lane = 0;
+                        d += pstride;
                     }
-                for (int e = 0; e < 16; e++) {
-                    REAL *FC_RESTRICT d = dst + (int64_t)e * C * T + ty * tw + t0;
-                    for (int64_t k = 0; k < len; k++) d[k] = out[e][k];
                 }
-            }
+        }
     }
     fc_aligned_free(buf);
     return FC_OK;
@@ -267,7 +259,8 @@ static int FC_NAME(conv_winograd_gemm)(const fc_geom *g, const REAL *x, const RE
     const int64_t images = FC_MIN(g->N, FC_MAX(1, FC_WGEMM_CHUNK_BYTES / per_image));
     const int64_t Tmax = images * tiles;
     REAL *u = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(16 * C * O));
-    REAL *v = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(16 * C * Tmax));
+    const int64_t mpad_max = (Tmax + GEMM_MR - 1) / GEMM_MR * GEMM_MR;
+    REAL *v = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(16 * C * mpad_max));
     REAL *m = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(16 * Tmax * O));
     int status = FC_ENOMEM;
     if (!u || !v || !m) goto done;
@@ -276,12 +269,8 @@ static int FC_NAME(conv_winograd_gemm)(const fc_geom *g, const REAL *x, const RE
     status = fc_parallel_for((C + FC_WGEMM_BLOCK - 1) / FC_WGEMM_BLOCK, 40.0 * C * O, FC_NAME(wgemm_u_task), &uctx);
     for (int64_t n0 = 0; n0 < g->N && status == FC_OK; n0 += images) {
         const int64_t nimg = FC_MIN(images, g->N - n0), T = nimg * tiles;
-        FC_NAME(wgemm_v_ctx) vctx = {g, x + n0 * C * g->H * g->W, v, T, tw, th};
-        status = fc_parallel_for(nimg * C, 40.0 * C * T, FC_NAME(wgemm_v_task), &vctx);
-        if (status != FC_OK) break;
         /* the 16 products, as a 1x1 conv: input u (16 groups of C channels,
-         * one row of O "pixels"), weight V^T (T output channels a group,
-         * packed from v, whose rows t are contiguous) */
+         * one row of O "pixels"), weight V^T (T output channels a group) */
         fc_geom p;
         memset(&p, 0, sizeof p);
         p.N = 1;
@@ -293,13 +282,11 @@ static int FC_NAME(conv_winograd_gemm)(const fc_geom *g, const REAL *x, const RE
         p.KH = p.KW = 1;
         p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
         const FC_NAME(gemm_engine) e = FC_NAME(forward_engine)(&p);
-        REAL *apacked = FC_NAME(prepack_a)(v, 1, T, T, C, 16, C * T, e.blk.kc);
-        if (!apacked) {
-            status = FC_ENOMEM;
-            break;
-        }
-        status = FC_NAME(conv_gemm_forward_prepacked)(&p, u, apacked, NULL, m, 0);
-        fc_aligned_free(apacked);
+        FC_NAME(wgemm_v_ctx) vctx = {g, x + n0 * C * g->H * g->W, v, T, (T + GEMM_MR - 1) / GEMM_MR * GEMM_MR,
+                                     e.blk.kc, tw, th};
+        status = fc_parallel_for(nimg * C, 40.0 * C * T, FC_NAME(wgemm_v_task), &vctx);
+        if (status != FC_OK) break;
+        status = FC_NAME(conv_gemm_forward_prepacked)(&p, u, v, NULL, m, 0);
         if (status != FC_OK) break;
         FC_NAME(wgemm_y_ctx) yctx = {g, m, bias, y + n0 * O * g->OH * g->OW, T, tw, th, oblocks, relu};
         status = fc_parallel_for(nimg * oblocks, 30.0 * O * T, FC_NAME(wgemm_y_task), &yctx);
