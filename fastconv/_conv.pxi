@@ -44,7 +44,8 @@ def conv2d(tuple geom, cnp.ndarray x, cnp.ndarray weight, object bias, cnp.ndarr
 
 def conv2d_kernel(tuple geom, bint f64):
     """The kernel family conv2d runs for this geometry and dtype at the current
-    SIMD level: "winograd", "direct", "pixels", "reference" or "gemm"."""
+    SIMD level: "winograd", "winograd-gemm", "direct", "pixels", "reference" or
+    "gemm"."""
     cdef fc_geom g = make_geom(geom)
     return fc_conv2d_kernel(&g, f64).decode("ascii")
 
