@@ -30,7 +30,8 @@ enum { FC_CONV_WINOGRAD, FC_CONV_DIRECT, FC_CONV_PIXELS, FC_CONV_REFERENCE, FC_C
  * twice that at AVX2 or on more threads (the weights' transforms, 16 values
  * for each 9, are paid once a call, and moving their bytes gains less from
  * a second thread than the GEMMs), and one image's transforms within
- * FC_WGEMM_CHUNK_BYTES.  Against
+ * FC_WGEMM_CHUNK_BYTES (which keeps C under 2^16, so the weights' gathers'
+ * 32-bit offsets, 9C a lane, cannot overflow).  Against
  * the kernels that took them before (the GEMM, the pixel tiles), Zen 4,
  * one thread, processes alternated:
  * - AVX-512: 512 -> 512 channels on 7x7 planes 0.69-0.78 of the time at

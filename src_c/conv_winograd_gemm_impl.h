@@ -1,6 +1,6 @@
 /*
  * Winograd F(2x2, 3x3) as 16 GEMMs (fc_conv2d_pick's "winograd-gemm"),
- * templated on REAL / FC_NAME, included by conv.c after conv_gemm_impl.h,
+ * on REAL / FC_NAME (float), included by conv.c after conv_gemm_impl.h,
  * whose packed GEMM it runs.  For the deep 3x3 layers on small planes that
  * the Winograd block kernels (conv_winograd.h) do not take: more than
  * FC_WINO_MAX_C input channels, or planes whose tiles would leave their
@@ -22,11 +22,13 @@
  * the planes are, and the multiplies are 16/36 of the direct sum's (on
  * planes of odd size a little more: the last tiles' unused halves).
  *
- * float32 only, at the AVX2 and AVX-512 levels (the weights' transforms
- * are their vector kernels).  Rounding differs from the direct sum's as the block kernels' does; each
- * output is the same sum whatever the thread count (the transforms are
- * elementwise, the GEMM's reduction order fixed).  An infinity or NaN in
- * the input reaches exactly the outputs whose windows hold it (conv_winograd.h).
+ * float32 only (conv.c includes it in the float32 instantiation alone), at
+ * the AVX2 and AVX-512 levels (the weights' transforms are their vector
+ * kernels).  Rounding differs from the direct sum's as the block kernels'
+ * does; each output is the same sum whatever the thread count (the
+ * transforms are elementwise, the GEMM's reduction order fixed).  An
+ * infinity or NaN in the input reaches exactly the outputs whose windows
+ * hold it (conv_winograd.h).
  */
 
 /* FC_WGEMM_CHUNK_BYTES (conv.c): bytes of a chunk's V and M together, at

@@ -5,7 +5,8 @@
  * conv_winograd_avx512.c and conv_winograd_avx2.c with:
  *   FC_NAME(name), VEC, VL (lanes: output channels), VSET1, VADD, VSUB,
  *   VMUL, VGATHER(p, stride, n) (the first n of VL values stride apart
- *   from p, the rest zero), VSTORE_FIRST(p, v, n) (the first n lanes).
+ *   from p, the rest zero; 32-bit offsets: fc_conv2d_winograd_gemm_suits
+ *   keeps C under 2^16), VSTORE_FIRST(p, v, n) (the first n lanes).
  *
  * A vector holds VL output channels of one input channel: its 9 weights
  * are gathered (a weight row, 9C values, apart), and its 16 transforms
@@ -32,7 +33,8 @@ void FC_NAME(fc_wgemm_u)(const float *weight, float *u, int64_t C, int64_t O, in
                 /* the next span's lines of one of the block's rows, into L2 */
                 if (cs + FC_WGEMM_U_SPAN < c1 && o0 + (c - cs) < O) {
                     const char *pf = (const char *)(weight + (o0 + (c - cs)) * row + (cs + FC_WGEMM_U_SPAN) * 9);
-                    for (int l = 0; l < 9 * FC_WGEMM_U_SPAN * 4; l += 64) _mm_prefetch(pf + l, _MM_HINT_T1);
+                    const int64_t bytes = FC_MIN(FC_WGEMM_U_SPAN, c1 - cs - FC_WGEMM_U_SPAN) * 9 * 4;
+                    for (int64_t l = 0; l < bytes; l += 64) _mm_prefetch(pf + l, _MM_HINT_T1);
                 }
                 VEC g[9], a[4][3];
                 for (int t = 0; t < 9; t++) g[t] = VGATHER(w + t, row, n);
