@@ -26,26 +26,27 @@ enum { FC_CONV_WINOGRAD, FC_CONV_DIRECT, FC_CONV_PIXELS, FC_CONV_REFERENCE, FC_C
 /* Whether the Winograd GEMMs (conv_winograd_gemm_impl.h) take g, one the
  * Winograd block kernels do not: 3x3, stride 1, undilated, ungrouped,
  * float32, from FC_WGEMM_MIN_CHANNELS input and output channels, with at
- * least FC_WGEMM_MIN_TILES tiles in the batch at AVX-512 on one thread,
- * twice that at AVX2 or on more threads (the weights' transforms, 16 values
- * for each 9, are paid once a call, and moving their bytes gains less from
- * a second thread than the GEMMs), and one image's transforms within
+ * least FC_WGEMM_MIN_TILES tiles in the batch at AVX-512, twice that at
+ * AVX2 (the weights' transforms, 16 values for each 9, are paid once a
+ * call, and moving their bytes gains less from a second thread than the
+ * GEMMs: batch 1 of 7x7 planes, 16 tiles, is about even with the GEMM on
+ * one thread and 1.11x its time on two), and one image's transforms within
  * FC_WGEMM_CHUNK_BYTES (which keeps C under 2^16, so the weights' gathers'
- * 32-bit offsets, 9C a lane, cannot overflow).  Against
- * the kernels that took them before (the GEMM, the pixel tiles), Zen 4,
- * one thread, processes alternated:
+ * 32-bit offsets, 9C a lane, cannot overflow).  Against the kernels that
+ * took them before (the GEMM, the pixel tiles), Zen 4, one thread,
+ * processes alternated:
  * - AVX-512: 512 -> 512 channels on 7x7 planes 0.69-0.78 of the time at
- *   batches 2 to 8, 0.91 at batch 1 (16 tiles; 9 tiles of 5x5 planes 1.46x,
- *   4 of 4x4 1.13x), 14x14 and 28x28 planes 0.61-0.63, 256 -> 256 on 7x7
+ *   batches 2 to 8, 0.91-1.02 at batch 1 (9 tiles of 5x5 planes 1.46x, 4 of
+ *   4x4 1.13x), 14x14 and 28x28 planes 0.61-0.63, 256 -> 256 on 7x7
  *   0.61-0.76, 384 -> 384 on 10x10 0.65;
- * - AVX2: 512 -> 512 on 7x7 0.73 at batch 8, 0.90 at 2, 1.18x at 1 (16
- *   tiles), on 14x14 0.57-0.68;
+ * - AVX2: 512 -> 512 on 7x7 0.73 at batch 8, 0.90 at 2 (32 tiles: left to
+ *   the GEMM, as a margin), 1.18x at 1, on 14x14 0.57-0.68;
  * - two threads, AVX-512: 512 -> 512 on 7x7 0.74 at batch 8, 0.86 at 2,
  *   1.11x at 1, on 14x14 0.63.
  * Not float64: its transforms move twice the bytes beside GEMMs no faster
  * than the direct sum's, 1.1-2.3x the time on 7x7 and 14x14 planes. */
 #define FC_WGEMM_MIN_CHANNELS 256
-#define FC_WGEMM_MIN_TILES 16
+#define FC_WGEMM_MIN_TILES 32
 #define FC_WGEMM_CHUNK_BYTES (16 << 20)
 
 static int fc_conv2d_winograd_gemm_suits(const fc_geom *g, size_t real_size)
@@ -61,9 +62,7 @@ static int fc_conv2d_winograd_gemm_suits(const fc_geom *g, size_t real_size)
         g->C < FC_WGEMM_MIN_CHANNELS || g->O < FC_WGEMM_MIN_CHANNELS)
         return 0;
     const double tiles = (double)((g->OH + 1) / 2) * (double)((g->OW + 1) / 2);
-    const double flops = 18.0 * (double)g->N * (double)g->C * (double)g->O * (double)g->OH * (double)g->OW;
-    const double min_tiles = FC_WGEMM_MIN_TILES * (fc_simd_level() >= FC_SIMD_AVX512 ? 1 : 2) *
-                             (fc_threads_for(flops, INT64_MAX) > 1 ? 2 : 1);
+    const double min_tiles = FC_WGEMM_MIN_TILES * (fc_simd_level() >= FC_SIMD_AVX512 ? 1 : 2);
     return tiles * (double)g->N >= min_tiles &&
            16.0 * tiles * (double)(g->C + g->O) * (double)real_size <= (double)FC_WGEMM_CHUNK_BYTES;
 #endif

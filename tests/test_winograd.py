@@ -658,10 +658,10 @@ def test_hypothesis_dilation_2_against_reference(channels, outputs, height, widt
 
 # ---- Winograd as 16 GEMMs (src_c/conv_winograd_gemm_impl.h) -------------------
 # float32, 3x3 stride 1 undilated ungrouped, 256 or more input and output
-# channels, at least 16 tiles (2x2 outputs) in the batch (at AVX2 or on
-# more than one thread 32, both 64), one image's transforms within 16 MB,
-# where the block kernels above do not take the shape (the cases have more
-# than 256 input channels, so at every level):
+# channels, at least 32 tiles (2x2 outputs) in the batch (at AVX2 64), one
+# image's transforms within 16 MB, where the block kernels above do not
+# take the shape (the cases have more than 256 input channels, so at every
+# level):
 # the tiles are the rows of 16 GEMMs over the channels.  Cases: 7x7 planes
 # (half tiles at the row's and plane's end), odd output sizes and channel
 # counts (the transforms' last blocks of 16 channels short), no padding,
@@ -735,18 +735,12 @@ def test_winograd_gemm_grad_input():
 def test_winograd_gemm_takes_what_it_wins_on():
     def kernel(x_shape, w_shape, dtype=np.float32, padding=1, dilation=1, groups=1):
         return kernel_for(x_shape, w_shape, padding, dtype, dilation, groups)
-    # on one thread at AVX-512 from 16 tiles, at AVX2 from 32; on two
-    # threads twice that
-    with fastconv.threads(1):
-        assert (kernel((1, 512, 7, 7), (512, 512, 3, 3)) == "winograd-gemm") == AVX512   # 16 tiles
-        assert (kernel((4, 512, 4, 4), (512, 512, 3, 3)) == "winograd-gemm") == AVX512   # 16
-        assert kernel((2, 512, 7, 7), (512, 512, 3, 3)) == "winograd-gemm"                # 32
-        assert kernel((1, 512, 6, 6), (512, 512, 3, 3)) != "winograd-gemm"                # 9
-        assert kernel((3, 512, 4, 4), (512, 512, 3, 3)) != "winograd-gemm"                # 12
-    with fastconv.threads(2):
-        assert (kernel((2, 512, 7, 7), (512, 512, 3, 3)) == "winograd-gemm") == AVX512   # 32
-        assert kernel((1, 512, 7, 7), (512, 512, 3, 3)) != "winograd-gemm"
-        assert kernel((4, 512, 7, 7), (512, 512, 3, 3)) == "winograd-gemm"                # 64
+    # at AVX-512 from 32 tiles, at AVX2 from 64
+    assert kernel((4, 512, 7, 7), (512, 512, 3, 3)) == "winograd-gemm"                # 64 tiles
+    assert (kernel((2, 512, 7, 7), (512, 512, 3, 3)) == "winograd-gemm") == AVX512   # 32
+    assert (kernel((8, 512, 4, 4), (512, 512, 3, 3)) == "winograd-gemm") == AVX512   # 32
+    assert kernel((1, 512, 7, 7), (512, 512, 3, 3)) != "winograd-gemm"                # 16
+    assert kernel((1, 512, 10, 12), (512, 512, 3, 3)) != "winograd-gemm"              # 30
     assert kernel((4, 512, 7, 7), (512, 512, 3, 3), np.float64) != "winograd-gemm"
     assert kernel((8, 255, 7, 7), (512, 255, 3, 3)) != "winograd-gemm"
     assert kernel((8, 512, 7, 7), (255, 512, 3, 3)) != "winograd-gemm"
