@@ -138,13 +138,4 @@ static inline __attribute__((always_inline)) __m256i wgemm_first_lanes(int n)
 #define VSTORE_FIRST(p, v, n) \
     ((n) == 8 ? _mm256_storeu_ps((p), (v)) : _mm256_maskstore_ps((p), wgemm_first_lanes(n), (v)))
 #include "conv_winograd_gemm_u_impl.h"
-#undef FC_NAME
-#undef VEC
-#undef VL
-#undef VSET1
-#undef VADD
-#undef VSUB
-#undef VMUL
-#undef VGATHER
-#undef VSTORE_FIRST
 #endif

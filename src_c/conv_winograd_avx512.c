@@ -86,15 +86,6 @@
                              (p), 4)
 #define VSTORE_FIRST(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
 #include "conv_winograd_gemm_u_impl.h"
-#undef FC_NAME
-#undef VEC
-#undef VL
-#undef VSET1
-#undef VADD
-#undef VSUB
-#undef VMUL
-#undef VGATHER
-#undef VSTORE_FIRST
 
 #include "avx512_target_end.h"
 #endif

@@ -107,10 +107,9 @@ static int FC_NAME(wgemm_v_task)(void *vctx, int64_t begin, int64_t end)
                 REAL *FC_RESTRICT q = buf + (a * 2 + b) * qn;
                 for (int64_t r = 0; r <= th; r++) {
                     const int64_t sr = 2 * r + a - g->pad_top;
-                    const REAL *srow = src + sr * W;
                     for (int64_t k = 0; k < half; k++) {
                         const int64_t sc = 2 * k + b - g->pad_left;
-                        q[r * half + k] = sr >= 0 && sr < H && sc >= 0 && sc < W ? srow[sc] : (REAL)0;
+                        q[r * half + k] = sr >= 0 && sr < H && sc >= 0 && sc < W ? src[sr * W + sc] : (REAL)0;
                     }
                 }
                 q[qn - 1] = 0;
@@ -181,12 +180,38 @@ typedef struct {
     int relu;
 } FC_NAME(wgemm_y_ctx);
 
-/* Tasks (image, block of FC_WGEMM_BLOCK output channels), every tile. */
+/* Output channel k of a tile's block: its four outputs out[i * 2 + j][k]
+ * from the 16 values src[e * stride + k]. */
+FC_INLINE void FC_NAME(wgemm_y_lane)(const REAL *src, int64_t stride, int64_t k, REAL bias, int relu,
+                                     REAL out[4][FC_WGEMM_BLOCK])
+{
+    REAL s[2][4];
+    for (int j = 0; j < 4; j++) {   /* A^T times each column */
+        const REAL m0 = src[(0 * 4 + j) * stride + k], m1 = src[(1 * 4 + j) * stride + k];
+        const REAL m2 = src[(2 * 4 + j) * stride + k], m3 = src[(3 * 4 + j) * stride + k];
+        s[0][j] = m0 + m1 + m2;
+        s[1][j] = m1 - m2 - m3;
+    }
+    for (int i = 0; i < 2; i++) {   /* each row times A */
+        REAL y0 = s[i][0] + s[i][1] + s[i][2] + bias;
+        REAL y1 = s[i][1] - s[i][2] - s[i][3] + bias;
+        if (relu) {   /* NaN kept, as the other kernels' VMAX(0, v) */
+            y0 = y0 < 0 ? (REAL)0 : y0;
+            y1 = y1 < 0 ? (REAL)0 : y1;
+        }
+        out[i * 2 + 0][k] = y0;
+        out[i * 2 + 1][k] = y1;
+    }
+}
+
+/* Tasks (image, block of FC_WGEMM_BLOCK output channels), every tile: a
+ * tile's block computed across its channels (a whole block with constant
+ * bounds, vectorised), then stored into the block's planes. */
 static int FC_NAME(wgemm_y_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(wgemm_y_ctx) *ctx = (const FC_NAME(wgemm_y_ctx) *)vctx;
     const fc_geom *g = ctx->g;
-    const int64_t O = g->O, OH = g->OH, OW = g->OW, T = ctx->T, tiles = ctx->tw * ctx->th;
+    const int64_t O = g->O, OH = g->OH, OW = g->OW, stride = ctx->T * O, tiles = ctx->tw * ctx->th;
     for (int64_t task = begin; task < end; task++) {
         const int64_t n = task / ctx->blocks, o0 = task % ctx->blocks * FC_WGEMM_BLOCK;
         const int64_t nb = FC_MIN(FC_WGEMM_BLOCK, O - o0);
@@ -199,45 +224,10 @@ static int FC_NAME(wgemm_y_task)(void *vctx, int64_t begin, int64_t end)
                 const REAL *src = ctx->m + (n * tiles + t) * O + o0;
                 REAL out[4][FC_WGEMM_BLOCK];
                 if (nb == FC_WGEMM_BLOCK) {
-                    for (int k = 0; k < FC_WGEMM_BLOCK; k++) {
-                        REAL s[2][4];
-                        for (int j = 0; j < 4; j++) {
-                            const REAL m0 = src[(0 * 4 + j) * T * O + k], m1 = src[(1 * 4 + j) * T * O + k];
-                            const REAL m2 = src[(2 * 4 + j) * T * O + k], m3 = src[(3 * 4 + j) * T * O + k];
-                            s[0][j] = m0 + m1 + m2;
-                            s[1][j] = m1 - m2 - m3;
-                        }
-                        for (int i = 0; i < 2; i++) {
-                            REAL y0 = s[i][0] + s[i][1] + s[i][2] + b[k];
-                            REAL y1 = s[i][1] - s[i][2] - s[i][3] + b[k];
-                            if (ctx->relu) {
-                                y0 = y0 < 0 ? (REAL)0 : y0;
-                                y1 = y1 < 0 ? (REAL)0 : y1;
-                            }
-                            out[i * 2 + 0][k] = y0;
-                            out[i * 2 + 1][k] = y1;
-                        }
-                    }
+                    for (int k = 0; k < FC_WGEMM_BLOCK; k++)
+                        FC_NAME(wgemm_y_lane)(src, stride, k, b[k], ctx->relu, out);
                 } else {
-                    for (int64_t k = 0; k < nb; k++) {
-                        REAL s[2][4];
-                        for (int j = 0; j < 4; j++) {
-                            const REAL m0 = src[(0 * 4 + j) * T * O + k], m1 = src[(1 * 4 + j) * T * O + k];
-                            const REAL m2 = src[(2 * 4 + j) * T * O + k], m3 = src[(3 * 4 + j) * T * O + k];
-                            s[0][j] = m0 + m1 + m2;
-                            s[1][j] = m1 - m2 - m3;
-                        }
-                        for (int i = 0; i < 2; i++) {
-                            REAL y0 = s[i][0] + s[i][1] + s[i][2] + b[k];
-                            REAL y1 = s[i][1] - s[i][2] - s[i][3] + b[k];
-                            if (ctx->relu) {
-                                y0 = y0 < 0 ? (REAL)0 : y0;
-                                y1 = y1 < 0 ? (REAL)0 : y1;
-                            }
-                            out[i * 2 + 0][k] = y0;
-                            out[i * 2 + 1][k] = y1;
-                        }
-                    }
+                    for (int64_t k = 0; k < nb; k++) FC_NAME(wgemm_y_lane)(src, stride, k, b[k], ctx->relu, out);
                 }
                 const int64_t oh = 2 * ty, ow = 2 * tx;
                 const int rows = oh + 1 < OH ? 2 : 1, cols = ow + 1 < OW ? 2 : 1;

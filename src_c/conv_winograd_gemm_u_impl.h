@@ -2,7 +2,8 @@
  * The weights' transforms of the Winograd GEMMs (conv_winograd_gemm_impl.h):
  * U = G g G^T of every (output, input) channel pair, stored as the GEMMs'
  * input, u[(e * C + c) * O + o] for the 16 points e.  Included by
- * conv_winograd_avx512.c and conv_winograd_avx2.c with:
+ * conv_winograd_avx512.c and conv_winograd_avx2.c with (undefined again at
+ * the end):
  *   FC_NAME(name), VEC, VL (lanes: output channels), VSET1, VADD, VSUB,
  *   VMUL, VGATHER(p, stride, n) (the first n of VL values stride apart
  *   from p, the rest zero; 32-bit offsets: fc_conv2d_winograd_gemm_suits
@@ -56,3 +57,13 @@ void FC_NAME(fc_wgemm_u)(const float *weight, float *u, int64_t C, int64_t O, in
             }
         }
 }
+
+#undef FC_NAME
+#undef VEC
+#undef VL
+#undef VSET1
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VGATHER
+#undef VSTORE_FIRST
