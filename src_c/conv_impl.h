@@ -8,7 +8,7 @@
  *                undilated, 16 or more input channels a group
  *                                                -> Winograd F(2x2, 3x3) (conv_winograd.h)
  *                other 3x3 stride-1 undilated float32 layers of 256 or more input and
- *                output channels, 48 or more tiles a batch (AVX2, AVX-512 levels)
+ *                output channels, 32 or more tiles a batch (64 at AVX2; AVX2, AVX-512 levels)
  *                                                -> Winograd as 16 GEMMs (conv_winograd_gemm_impl.h)
  *                depthwise, or few input and output channels -> direct kernels (conv_direct.h)
  *                many outputs from few input channels, or from up to 128 undilated
