@@ -74,7 +74,9 @@ static inline int fc_pool_indices_in_range(const int64_t *indices, int64_t n, in
     int fc_pool_max_indices_rows_##suffix(void *job, int64_t begin, int64_t end);        \
     int fc_pool_avg_rows_##suffix(void *job, int64_t begin, int64_t end);                \
     int fc_pool_avg_backward_rows_##suffix(void *job, int64_t begin, int64_t end);     \
-    int fc_pool_max_backward_rows_##suffix(void *job, int64_t begin, int64_t end);
+    int fc_pool_max_backward_rows_##suffix(void *job, int64_t begin, int64_t end);      \
+    int fc_pool_global_max_##suffix(void *job, int64_t begin, int64_t end);             \
+    int fc_pool_global_avg_##suffix(void *job, int64_t begin, int64_t end);
 
 FC_POOL_DECLARE(f32_generic)
 FC_POOL_DECLARE(f64_generic)

@@ -329,6 +329,20 @@ FC_INLINE __m512i vidx_select_pd(__mmask8 take, __m512i keep, __m512i candidate)
     return _mm512_mask_blend_epi64(take, keep, candidate);
 }
 #include "pool_rows_impl.h"
+#undef REAL
+#undef FC_NAME
+
+/* global pooling (pool_global_impl.h) */
+#define REAL float
+#define FC_NAME(name) name##_f32_avx512
+#include "pool_global_impl.h"
+#undef REAL
+#undef FC_NAME
+#define REAL double
+#define FC_NAME(name) name##_f64_avx512
+#include "pool_global_impl.h"
+#undef REAL
+#undef FC_NAME
 
 #include "avx512_target_end.h"
 #endif

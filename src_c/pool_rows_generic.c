@@ -22,3 +22,15 @@
 #undef REAL
 #undef FC_POOL_INDEX
 #undef FC_NAME
+
+/* global pooling (pool_global_impl.h) */
+#define REAL float
+#define FC_NAME(name) name##_f32_generic
+#include "pool_global_impl.h"
+#undef REAL
+#undef FC_NAME
+#define REAL double
+#define FC_NAME(name) name##_f64_generic
+#include "pool_global_impl.h"
+#undef REAL
+#undef FC_NAME

@@ -353,7 +353,10 @@ def test_max_pool2d_padding_is_minus_infinity(kernel_size, stride, padding, dila
 
 # ---- narrow outputs: the reference loops' long runs --------------------------------------------
 # Outputs narrower than 8 go to the reference loops (pool_ref_impl.h), which take a window of whole
-# rows as one run (global pooling: the plane) and other windows row by row.  Runs of at least 16
+# rows as one run and other windows row by row; global pooling (one unpadded window over the plane,
+# max without indices) goes to the plane reductions of pool_global_impl.h, compiled at each SIMD
+# level, whose value bits are the reference loops' (with indices the max runs the reference loop,
+# so both are checked here against the same scan; max lanes of 64 bytes there).  Runs of at least 16
 # values are reduced in 8 interleaved lanes first: avg_pool2d sums them lane by lane (a fixed order,
 # not the definition's, so these compare against float64), max_pool2d finds the largest value and
 # whether a NaN or infinity is there, and scans in order only then, or for a zero maximum (whose
@@ -459,6 +462,42 @@ def test_narrow_max_pool2d_is_the_scan(shape, kernel_size, stride, padding, dila
                 assert np.array_equal(np.asarray(got).view(bits), expected.view(bits)), \
                     f"{what} bits; threads={threads}; {context}"
             assert np.array_equal(indices, expected_indices), f"indices; threads={threads}; {context}"
+
+
+def lane_order_sum(values):
+    """The sum of a window's values in the reference loops' order (run_sum): from 16 values on,
+    0 + the first 8 in 8 lanes, each later whole group of 8 added lane by lane, the lanes folded
+    4, 2, 1, then the rest in order; below 16, in order.  Every add rounds to the dtype."""
+    dtype = values.dtype.type
+    count, i, total = len(values), 0, dtype(0)
+    if count >= 16:
+        lanes = dtype(0) + values[:8]
+        for i in range(8, count - 7, 8):
+            lanes = lanes + values[i:i + 8]
+        i = (count // 8) * 8
+        lanes = lanes[:4] + lanes[4:8]
+        lanes = lanes[:2] + lanes[2:4]
+        total = lanes[0] + lanes[1]
+    for j in range(i, count):
+        total = total + values[j]
+    return total
+
+
+@pytest.mark.parametrize("divisor_override", [None, 3])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(2, 3, 7, 7), (1, 2, 9, 40), (2, 2, 4, 4), (2, 2, 5, 3), (1, 5, 3, 6)])
+def test_global_avg_pool2d_sums_in_the_reference_order(shape, dtype, divisor_override):
+    # global pooling runs pool_global_impl.h's reductions, compiled for each SIMD level; their sums
+    # are the reference loops' bit for bit (16 and 18 values: the lanes; 15: in order)
+    x = np.random.default_rng(142).standard_normal(shape).astype(dtype)
+    kernel_size = shape[2:]
+    divisor = dtype(divisor_override if divisor_override is not None else shape[2] * shape[3])
+    expected = np.array([lane_order_sum(plane) / divisor for plane in x.reshape(-1, shape[2] * shape[3])],
+                        dtype).reshape(shape[:2] + (1, 1))
+    for threads in (1, 2):
+        with fastconv.threads(threads):
+            got = fastconv.avg_pool2d(x, kernel_size, divisor_override=divisor_override)
+        assert got.tobytes() == expected.tobytes(), f"shape={shape}, threads={threads}"
 
 
 @pytest.mark.parametrize("count_include_pad, divisor_override", [(True, None), (False, None), (True, 3)])

@@ -1,0 +1,174 @@
+/*
+ * Global pooling: one window covering the whole plane, no padding, one
+ * output a plane (ResNet's and MobileNet's last pooling, (N, C, 7, 7) ->
+ * (N, C, 1, 1)).  Task functions over ranges of (n, c) planes (an
+ * fc_pool_job), templated on REAL / FC_NAME; included by
+ * pool_rows_generic.c, pool_rows_avx2.c and pool_rows_avx512.c once per
+ * dtype, so that their lanes are each level's vectors (the max, in the
+ * reference loops of pool_ref_impl.h compiled for the baseline's 16-byte
+ * vectors, took 2.1-2.4x as long; see pool.c).  The values are those of
+ * the reference loops: the max scan's (the last NaN, else the largest
+ * value, a zero's sign the first zero's), and the sum in run_sum's order.
+ */
+
+/* Lanes of the max's first pass (any count gives the same result), and
+ * the GNU C vector types the passes run in where the compiler has them
+ * (its vectoriser split fixed-width lane loops into scalars). */
+#define FC_POOL_GLOBAL_MAX_LANES (64 / (int)sizeof(REAL))
+#define FC_POOL_GLOBAL_SUM_LANES 8
+#if defined(__GNUC__) || defined(__clang__)
+#define FC_POOL_GLOBAL_VECTORS 1
+typedef REAL FC_NAME(global_vec64) __attribute__((vector_size(64), aligned(sizeof(REAL))));
+typedef REAL FC_NAME(global_vec32) __attribute__((vector_size(32), aligned(sizeof(REAL))));
+typedef REAL FC_NAME(global_vec16) __attribute__((vector_size(16), aligned(sizeof(REAL))));
+typedef REAL FC_NAME(global_sum_vec)
+    __attribute__((vector_size(FC_POOL_GLOBAL_SUM_LANES * sizeof(REAL)), aligned(sizeof(REAL))));
+
+/* m (or v where v > m) lane by lane, and the two halves of a vector so
+ * folded, then its 16-byte quarter's lanes: the lanes' largest value and
+ * the sum of z's lanes (in halves, then lane by lane). */
+#define FC_POOL_GLOBAL_TAKE(vec, v, m)                                                                         \
+    ((vec)(((__typeof__((v) > (m)))(v) & ((v) > (m))) | ((__typeof__((v) > (m)))(m) & ~((v) > (m)))))
+FC_INLINE REAL FC_NAME(global_fold)(FC_NAME(global_vec64) m, FC_NAME(global_vec64) z, REAL *zsum)
+{
+    typedef FC_NAME(global_vec32) v32;
+    typedef FC_NAME(global_vec16) v16;
+    v32 m32[2], z32[2];
+    memcpy(m32, &m, sizeof m32);
+    memcpy(z32, &z, sizeof z32);
+    const v32 m2 = FC_POOL_GLOBAL_TAKE(v32, m32[1], m32[0]), z2 = z32[0] + z32[1];
+    v16 m16[2], z16[2];
+    memcpy(m16, &m2, sizeof m16);
+    memcpy(z16, &z2, sizeof z16);
+    const v16 m4 = FC_POOL_GLOBAL_TAKE(v16, m16[1], m16[0]), z4 = z16[0] + z16[1];
+    REAL ml[16 / sizeof(REAL)], zl[16 / sizeof(REAL)];
+    memcpy(ml, &m4, sizeof ml);
+    memcpy(zl, &z4, sizeof zl);
+    REAL r = ml[0], zs = zl[0];
+    for (int k = 1; k < (int)(16 / sizeof(REAL)); k++) {
+        r = ml[k] > r ? ml[k] : r;
+        zs += zl[k];
+    }
+    *zsum = zs;
+    return r;
+}
+#else
+#define FC_POOL_GLOBAL_VECTORS 0
+#endif
+
+/* The largest of the n >= FC_POOL_GLOBAL_MAX_LANES values at p into
+ * *largest, and whether one of them is a NaN or an infinity. */
+FC_INLINE int FC_NAME(global_max_lanes)(const REAL *p, int64_t n, REAL *largest)
+{
+    enum { L = FC_POOL_GLOBAL_MAX_LANES };
+    int64_t i = L;
+#if FC_POOL_GLOBAL_VECTORS
+    typedef FC_NAME(global_vec64) vec;
+    vec mv, zv;   /* zv: v - v summed, NaN where a value is NaN or infinite */
+    memcpy(&mv, p, sizeof mv);
+    zv = mv - mv;
+    for (; i + L <= n; i += L) {
+        vec v;
+        memcpy(&v, p + i, sizeof v);
+        mv = FC_POOL_GLOBAL_TAKE(vec, v, mv);
+        zv += v - v;
+    }
+    REAL finite;
+    REAL r = FC_NAME(global_fold)(mv, zv, &finite);
+#else
+    REAL m[L], z[L];   /* z: v - v summed, NaN where a value is NaN or infinite */
+    for (int k = 0; k < L; k++) {
+        m[k] = p[k];
+        z[k] = p[k] - p[k];
+    }
+    for (; i + L <= n; i += L)
+        for (int k = 0; k < L; k++) {
+            const REAL v = p[i + k];
+            m[k] = v > m[k] ? v : m[k];
+            z[k] += v - v;
+        }
+    REAL r = m[0], finite = z[0];
+    for (int k = 1; k < L; k++) {
+        r = m[k] > r ? m[k] : r;
+        finite += z[k];
+    }
+#endif
+    for (; i < n; i++) {
+        r = p[i] > r ? p[i] : r;
+        finite += p[i] - p[i];
+    }
+    *largest = r;
+    return finite != 0;
+}
+
+int FC_NAME(fc_pool_global_max)(void *vjob, int64_t begin, int64_t end)
+{
+    const fc_pool_job *job = (const fc_pool_job *)vjob;
+    const int64_t n = job->g->H * job->g->W;
+    const REAL *x = (const REAL *)job->src;
+    REAL *y = (REAL *)job->dst;
+    for (int64_t t = begin; t < end; t++) {
+        const REAL *p = x + t * n;
+        REAL r;
+        /* no NaN or infinity, and a nonzero largest value: the scan's */
+        if (n >= FC_POOL_GLOBAL_MAX_LANES && !FC_NAME(global_max_lanes)(p, n, &r) && r != 0) {
+            y[t] = r;
+            continue;
+        }
+        /* the scan of the definition: the last NaN, else the first of the
+         * largest values */
+        REAL best = -(REAL)INFINITY;
+        for (int64_t i = 0; i < n; i++)
+            if (p[i] > best || p[i] != p[i]) best = p[i];
+        y[t] = best;
+    }
+    return FC_OK;
+}
+
+/* The sum in run_sum's order (pool_ref_impl.h): 0 + p[k] in 8 lanes, whole
+ * groups of 8 added lane by lane, the lanes folded 4, 2, 1, then the rest
+ * in order; below 16 values, in order. */
+int FC_NAME(fc_pool_global_avg)(void *vjob, int64_t begin, int64_t end)
+{
+    const fc_pool_job *job = (const fc_pool_job *)vjob;
+    const int64_t n = job->g->H * job->g->W;
+    const REAL *x = (const REAL *)job->src;
+    REAL *y = (REAL *)job->dst;
+    const REAL divisor = job->divisor_mode == FC_AVG_DIVISOR ? (REAL)job->divisor_override : (REAL)n;
+    enum { L = FC_POOL_GLOBAL_SUM_LANES };
+    for (int64_t t = begin; t < end; t++) {
+        const REAL *p = x + t * n;
+        REAL sum = 0;
+        int64_t i = 0;
+        if (n >= 2 * L) {
+            REAL a[L];
+#if FC_POOL_GLOBAL_VECTORS
+            typedef FC_NAME(global_sum_vec) vec;
+            vec av, zero = {0};
+            memcpy(&av, p, sizeof av);
+            av = zero + av;
+            for (i = L; i + L <= n; i += L) {
+                vec v;
+                memcpy(&v, p + i, sizeof v);
+                av += v;
+            }
+            memcpy(a, &av, sizeof a);
+#else
+            for (int k = 0; k < L; k++) a[k] = (REAL)0 + p[k];
+            for (i = L; i + L <= n; i += L)
+                for (int k = 0; k < L; k++) a[k] += p[i + k];
+#endif
+            for (int half = L / 2; half >= 1; half /= 2)
+                for (int k = 0; k < half; k++) a[k] += a[k + half];
+            sum = a[0];
+        }
+        for (; i < n; i++) sum += p[i];
+        y[t] = sum / divisor;
+    }
+    return FC_OK;
+}
+
+#undef FC_POOL_GLOBAL_MAX_LANES
+#undef FC_POOL_GLOBAL_SUM_LANES
+#undef FC_POOL_GLOBAL_VECTORS
+#undef FC_POOL_GLOBAL_TAKE
