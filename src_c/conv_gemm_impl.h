@@ -978,11 +978,17 @@ typedef struct {
  * time in float64, the same in float32).  Measured against packing,
  * interleaved, one thread: pw-1x1-256to64 0.80-0.85 of the time in float32
  * (0.80-0.84 float64), 1x1 convs onto 32-128 channels with K >= 128
- * 0.78-0.94; with K = 64 (64 -> 64 and 64 -> 256 channels) 1.05-1.10, and
- * onto 256 or more channels 0.99-1.03, where B's reuse pays for packing:
- * those keep it (pointwise_in_place).  A tile that spans images, or the
- * last partial one, is packed alone (one panel of workspace) and goes
- * through macro_kernel_batch.  Same FMAs in the same order as the packed
+ * 0.78-0.94; with K = 64 (64 -> 64 and 64 -> 256 channels) 1.05-1.10:
+ * those keep the packing (pointwise_in_place).  Onto 256 channels, first
+ * measured at 0.99-1.03, it was 0.91-0.94 of the packed time once the
+ * look-ahead below was in (ratios to torch channels-last in one process,
+ * processes alternated, one thread: 1024 -> 256 on 14x14 0.95-0.96 ->
+ * 1.01-1.03, 512 -> 256 on 28x28 1.09 -> 1.18, 128 -> 256 on 28x28
+ * 1.22 -> 1.31, 768 -> 192 on 14x14 0.93-0.95 -> 1.03-1.08, 512 -> 256 on
+ * 7x7 unchanged; float64 7-10% faster; two threads 0-7% faster), so up to
+ * FC_PW_IN_PLACE_MAX_M channels read in place.  A tile that spans images,
+ * or the last partial one, is packed alone (one panel of workspace) and
+ * goes through macro_kernel_batch.  Same FMAs in the same order as the packed
  * kernels: the bits do not change.  Each call also fetches the output lines
  * its rows will take in the next tile (prefetch_tile_rows; one thread, AMD
  * EPYC Zen 4, in-process A/B, medians of 21: pw-1x1-256to64 0.95-0.97 of
@@ -994,7 +1000,7 @@ typedef struct {
  * of the time on pw-1x1-256to64 and 512 -> 128 on 28x28, 0.93-0.97 with 32
  * or 64 outputs, one or two threads; float64 0.97-1.02). */
 #define FC_PW_AHEAD 2
-#define FC_PW_IN_PLACE_MAX_M 128
+#define FC_PW_IN_PLACE_MAX_M 256
 
 static FC_NAME(indexed_fn) FC_NAME(row_tile_kernel)(const FC_NAME(gemm_engine) *e, int64_t M, int64_t mcb,
                                                     int64_t ic, int64_t ir, int64_t *span, int64_t *full);

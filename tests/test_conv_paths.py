@@ -5,7 +5,7 @@ implicit GEMM (micro-kernel tiles 6x32 float32 / 6x16 float64, with AVX-512
 also 12x32 / 12x16 over two row panels at once, cache blocks
 MC/KC/NC = 144/256/512 float32, 144/256/256 float64), its 1x1 stride-1 path
 that packs the input as a plain matrix (or, with AVX-512 and 128+ input
-channels onto at most 128, reads it in place), the reference loops for one output channel per group, and the
+channels onto at most 256, reads it in place), the reference loops for one output channel per group, and the
 direct kernels for depthwise / few-channel shapes.  The shapes below are
 chosen so that every GEMM edge case runs: M, N not multiples of the tile,
 K spanning several KC blocks (so the fused bias and ReLU must wait for the
@@ -198,17 +198,20 @@ CASES = [
     ("pointwise", (2, 20, 9, 11), (13, 20, 1, 1), 1, 0, 1, 1),
     ("pointwise-k-two-blocks", (1, 300, 4, 5), (7, 300, 1, 1), 1, 0, 1, 1),
     ("pointwise-grouped", (2, 18, 5, 6), (8, 18 // 2, 1, 1), 1, 0, 1, 2),
-    # 128+ input channels onto at most 128: with AVX-512 the forward reads B
+    # 128+ input channels onto at most 256: with AVX-512 the forward reads B
     # in place (conv_gemm_impl.h, pointwise_block).  Planes of 63 and 170
     # positions: tiles that span images or end an image are packed alone; on
     # 170, the first tiles of an image fetch the tile two further on.  22
     # outputs: a 12-row pair and one past the last row (scratch tile); 20:
-    # the MR + 2 row kernel; 64: pairs and a 4-row tail
+    # the MR + 2 row kernel; 64: pairs and a 4-row tail; 256 and 202: two MC
+    # blocks of rows (144 and 112, 144 and 58)
     ("pointwise-in-place", (3, 130, 7, 9), (22, 130, 1, 1), 1, 0, 1, 1),
     ("pointwise-in-place-prefetch", (2, 128, 10, 17), (64, 128, 1, 1), 1, 0, 1, 1),
     ("pointwise-in-place-k-two-blocks", (1, 300, 6, 11), (20, 300, 1, 1), 1, 0, 1, 1),
     ("pointwise-in-place-grouped", (2, 256, 6, 8), (24, 128, 1, 1), 1, 0, 1, 2),
     ("pointwise-in-place-128-outputs", (1, 128, 8, 13), (128, 128, 1, 1), 1, 0, 1, 1),
+    ("pointwise-in-place-256-outputs", (2, 160, 7, 9), (256, 160, 1, 1), 1, 0, 1, 1),
+    ("pointwise-in-place-202-outputs", (1, 300, 9, 10), (202, 300, 1, 1), 1, 0, 1, 1),
     # planes of 1280 positions, over grad_weight's reduction block (512 with the
     # AVX-512 outer-product kernels; for the dot products 1024 float32, 512
     # float64): dy and the input rows are read in place
