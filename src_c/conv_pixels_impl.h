@@ -117,8 +117,8 @@ static int FC_NAME(pix_task)(void *vctx, int64_t begin, int64_t end)
         FC_NAME(pix_fill)(ctx, ctx->x + (n * g->C + group * ctx->Cg) * g->H * g->W, top, count, buffer);
         /* The next task's input rows are fetched into L2 while this one
          * computes, a share of its channels before each panel's run: the
-         * fill above then reads them from there (res-s2-64to128 1.5% faster
-         * on one thread, 1-2% on two, AMD Zen 4). */
+         * fill above then reads them from there (res-s2-64to128 1.5-3%
+         * faster on one thread, AMD Zen 4; on two within the noise). */
         const REAL *next = NULL;
         int64_t next_bytes = 0;
         if (task + 1 < end) {
