@@ -11,11 +11,13 @@
  * value, a zero's sign the first zero's), and the sum in run_sum's order.
  */
 
+#include "pool_run_sum_impl.h"
+
 /* Lanes of the max's first pass (any count gives the same result), and
  * the GNU C vector types the passes run in where the compiler has them
  * (its vectoriser split fixed-width lane loops into scalars). */
 #define FC_POOL_GLOBAL_MAX_LANES (64 / (int)sizeof(REAL))
-#define FC_POOL_GLOBAL_SUM_LANES 8
+#define FC_POOL_GLOBAL_SUM_LANES FC_POOL_RUN_LANES
 #if defined(__GNUC__) || defined(__clang__)
 #define FC_POOL_GLOBAL_VECTORS 1
 typedef REAL FC_NAME(global_vec64) __attribute__((vector_size(64), aligned(sizeof(REAL))));
@@ -141,7 +143,7 @@ int FC_NAME(fc_pool_global_max)(void *vjob, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-/* The sum in run_sum's order (pool_ref_impl.h): 0 + p[k] in 8 lanes, whole
+/* The sum in run_sum's order (pool_run_sum_impl.h): 0 + p[k] in 8 lanes, whole
  * groups of 8 added lane by lane, the lanes folded 4, 2, 1, then the rest
  * in order; below 16 values, in order. */
 int FC_NAME(fc_pool_global_avg)(void *vjob, int64_t begin, int64_t end)
@@ -197,22 +199,7 @@ int FC_NAME(fc_pool_global_avg)(void *vjob, int64_t begin, int64_t end)
             y[t + 3] = s3 / divisor;
         }
 #endif
-    for (; t < end; t++) {
-        const REAL *p = x + t * n;
-        REAL sum = 0;
-        int64_t i = 0;
-        if (n >= 2 * L) {
-            REAL a[L];
-            for (int k = 0; k < L; k++) a[k] = (REAL)0 + p[k];
-            for (i = L; i + L <= n; i += L)
-                for (int k = 0; k < L; k++) a[k] += p[i + k];
-            for (int half = L / 2; half >= 1; half /= 2)
-                for (int k = 0; k < half; k++) a[k] += a[k + half];
-            sum = a[0];
-        }
-        for (; i < n; i++) sum += p[i];
-        y[t] = sum / divisor;
-    }
+    for (; t < end; t++) y[t] = FC_NAME(run_sum)(x + t * n, n) / divisor;
     return FC_OK;
 }
 

@@ -188,35 +188,15 @@ static REAL FC_NAME(avg_divisor)(const FC_NAME(pool_ctx) *ctx, int64_t padded, i
     }
 }
 
-/* 0 + the sum of p[0 .. n): from FC_POOL_RUN_LANES values on, in that many
- * interleaved partial sums (lane k: p[k], p[k + LANES], ...), folded in a
- * fixed tree, then the values past the last whole group in order; below
- * it, in order.  The same order on every SIMD level and thread count (this
- * file is compiled once, for the baseline).  The partial sums run in
- * parallel where one chain would wait on each add: global average pooling
- * of (8, 512, 7, 7), one thread, AMD EPYC Zen 4, with the windows worked
- * out once a block of planes (avg_pool_task): float32 0.018 ms where one
- * chain a plane took 0.117 ms (torch 0.121 ms NCHW, 0.013 ms channels-
- * last), float64 0.027 ms (0.115 ms; torch 0.119 and 0.024 ms).  16 lanes
- * left 17 of the 49 values to the chain after them (0.031 ms). */
-#define FC_POOL_RUN_LANES 8
-
-static inline REAL FC_NAME(run_sum)(const REAL *p, int64_t n)
-{
-    REAL sum = 0;
-    int64_t i = 0;
-    if (n >= 2 * FC_POOL_RUN_LANES) {
-        REAL a[FC_POOL_RUN_LANES];
-        for (int k = 0; k < FC_POOL_RUN_LANES; k++) a[k] = (REAL)0 + p[k];
-        for (i = FC_POOL_RUN_LANES; i + FC_POOL_RUN_LANES <= n; i += FC_POOL_RUN_LANES)
-            for (int k = 0; k < FC_POOL_RUN_LANES; k++) a[k] += p[i + k];
-        for (int half = FC_POOL_RUN_LANES / 2; half >= 1; half /= 2)
-            for (int k = 0; k < half; k++) a[k] += a[k + half];
-        sum = a[0];
-    }
-    for (; i < n; i++) sum += p[i];
-    return sum;
-}
+/* run_sum: the sum of a run in fixed lanes (pool_run_sum_impl.h), shared
+ * with the global pooling kernels (pool_global_impl.h) so that both give
+ * the same bits.  Global average pooling of (8, 512, 7, 7), one thread,
+ * AMD EPYC Zen 4, with the windows worked out once a block of planes
+ * (avg_pool_task): float32 0.018 ms where one chain a plane took 0.117 ms
+ * (torch 0.121 ms NCHW, 0.013 ms channels-last), float64 0.027 ms
+ * (0.115 ms; torch 0.119 and 0.024 ms).  16 lanes left 17 of the 49 values
+ * to the chain after them (0.031 ms). */
+#include "pool_run_sum_impl.h"
 
 static int FC_NAME(avg_pool_task)(void *vctx, int64_t begin, int64_t end)
 {
