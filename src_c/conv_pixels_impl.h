@@ -101,6 +101,27 @@ static int FC_NAME(pix_pack_task)(void *vctx, int64_t begin, int64_t end)
     return FC_OK;
 }
 
+/* What task covers: image n, group, output rows [oh0, oh1), and the input
+ * rows its buffer holds, count of them from row top (of the padded plane's
+ * rows; outside the image they are zeros). */
+typedef struct {
+    int64_t n, group, oh0, oh1, top, count;
+} FC_NAME(pix_span);
+
+static FC_NAME(pix_span) FC_NAME(pix_task_span)(const FC_NAME(pix_ctx) *ctx, int64_t task)
+{
+    const fc_geom *g = ctx->g;
+    const int64_t block = task % ctx->row_blocks, image_group = task / ctx->row_blocks;
+    FC_NAME(pix_span) sp;
+    sp.n = image_group / g->groups;
+    sp.group = image_group % g->groups;
+    sp.oh0 = block * ctx->rows_per_task;
+    sp.oh1 = FC_MIN(g->OH, sp.oh0 + ctx->rows_per_task);
+    sp.top = sp.oh0 * g->stride_h - g->pad_top;
+    sp.count = fc_pix_input_rows(g, sp.oh1 - sp.oh0);
+    return sp;
+}
+
 static int FC_NAME(pix_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(pix_ctx) *ctx = (const FC_NAME(pix_ctx) *)vctx;
@@ -109,12 +130,9 @@ static int FC_NAME(pix_task)(void *vctx, int64_t begin, int64_t end)
     REAL *buffer = (REAL *)fc_aligned_alloc((size_t)(ctx->Cg * ctx->buffer_rows * len) * sizeof(REAL));
     if (!buffer) return FC_ENOMEM;
     for (int64_t task = begin; task < end; task++) {
-        const int64_t block = task % ctx->row_blocks, image_group = task / ctx->row_blocks;
-        const int64_t n = image_group / g->groups, group = image_group % g->groups;
-        const int64_t oh0 = block * ctx->rows_per_task, oh1 = FC_MIN(g->OH, oh0 + ctx->rows_per_task);
-        const int64_t top = oh0 * g->stride_h - g->pad_top;
-        const int64_t count = fc_pix_input_rows(g, oh1 - oh0);
-        FC_NAME(pix_fill)(ctx, ctx->x + (n * g->C + group * ctx->Cg) * g->H * g->W, top, count, buffer);
+        const FC_NAME(pix_span) sp = FC_NAME(pix_task_span)(ctx, task);
+        const int64_t n = sp.n, group = sp.group, oh0 = sp.oh0, oh1 = sp.oh1;
+        FC_NAME(pix_fill)(ctx, ctx->x + (n * g->C + group * ctx->Cg) * g->H * g->W, sp.top, sp.count, buffer);
         /* The next task's input rows are fetched into L2 while this one
          * computes, a share of its channels before each panel's run: the
          * fill above then reads them from there (res-s2-64to128 1.5-3%
@@ -122,12 +140,10 @@ static int FC_NAME(pix_task)(void *vctx, int64_t begin, int64_t end)
         const REAL *next = NULL;
         int64_t next_bytes = 0;
         if (task + 1 < end) {
-            const int64_t nblock = (task + 1) % ctx->row_blocks, nig = (task + 1) / ctx->row_blocks;
-            const int64_t noh0 = nblock * ctx->rows_per_task, noh1 = FC_MIN(g->OH, noh0 + ctx->rows_per_task);
-            const int64_t ntop = noh0 * g->stride_h - g->pad_top;
-            const int64_t v0 = FC_MAX(0, ntop), v1 = FC_MIN(g->H, ntop + fc_pix_input_rows(g, noh1 - noh0));
+            const FC_NAME(pix_span) ns = FC_NAME(pix_task_span)(ctx, task + 1);
+            const int64_t v0 = FC_MAX(0, ns.top), v1 = FC_MIN(g->H, ns.top + ns.count);
             if (v1 > v0) {
-                next = ctx->x + ((nig / g->groups) * g->C + (nig % g->groups) * ctx->Cg) * g->H * g->W + v0 * g->W;
+                next = ctx->x + (ns.n * g->C + ns.group * ctx->Cg) * g->H * g->W + v0 * g->W;
                 next_bytes = (v1 - v0) * g->W * (int64_t)sizeof(REAL);
             }
         }
