@@ -130,6 +130,29 @@ typedef void (*fc_direct_gw_src3_fn_f64)(const double *grad_y, int64_t out_rows,
                                          int64_t H, int64_t W, int64_t top, int64_t pad_left, const double *zeros,
                                          double *acc);
 
+/* A depthwise layer (one channel in and out per group) on small planes,
+ * VL channels of one image at a time (conv_direct_simd_impl.h, AVX-512):
+ * the geometry, and the kernel's buffer: P, the padded input as Hp x Wp
+ * pixels of VL values (rows -pad_top .., columns -pad_left ..; Hp = (OH - 1)
+ * * stride_h + (KH - 1) * dilation_h + 1, Wp likewise), pos[p] the pixel of
+ * P that input pixel p (row-major) fills or -1 where none does; then O at
+ * o_offset, max(OH * OW, VL) pixels.  P's other pixels must be zeros.  For
+ * the nch <= VL planes at x (H * W apart) and the outputs at y (OH * OW
+ * apart), weights[t * VL + c] (t = i * KW + j, c < VL) and bias[c] (bias
+ * may be NULL): y_c(oh, ow) = act(bias[c] + sum over i < KH, j < KW of
+ * weights[(i*KW + j) * VL + c] * x_c(oh * stride_h + i * dilation_h - pad_top,
+ * ow * stride_w + j * dilation_w - pad_left)), i ascending, j innermost,
+ * x_c zero outside its plane; at dilation_h > 1 a kernel row outside the
+ * plane adds no term (as in the row kernel).  Up to FC_DIRECT_CHB_MAX_TAPS
+ * taps. */
+#define FC_DIRECT_CHB_MAX_TAPS 49
+typedef struct {
+    int64_t H, W, KH, KW, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, OH, OW;
+    int64_t Hp, Wp, o_offset;
+    const int32_t *pos;
+    int all_inside;   /* every input pixel has its pixel of P (pos >= 0) */
+} fc_direct_chb;
+
 /* The SIMD kernels (conv_direct_simd_impl.h), one set per instruction set
  * and float type: the row kernel, the general plane kernel and the
  * grad-weight block kernel; for 3x3, stride-1, undilated planes the
@@ -205,6 +228,10 @@ void fc_direct_fwd_src3d2_avx512_f64(const double *plane, int64_t H, int64_t W, 
                                            int64_t pad_left, const REAL *zeros, int64_t out_rows,              \
                                            const REAL *weights, const REAL *bias, int relu, int64_t OW,        \
                                            REAL *y);
+void fc_direct_fwd_chb_avx512_f32(const fc_direct_chb *g, const float *x, int64_t nch, const float *weights,
+                                  const float *bias, int relu, float *buffer, float *y);
+void fc_direct_fwd_chb_avx512_f64(const fc_direct_chb *g, const double *x, int64_t nch, const double *weights,
+                                  const double *bias, int relu, double *buffer, double *y);
 FC_DIRECT_SRCK_KERNELS(3, float, f32)
 FC_DIRECT_SRCK_KERNELS(3, double, f64)
 FC_DIRECT_SRCK_KERNELS(5, float, f32)

@@ -766,3 +766,105 @@ def test_depthwise_backward_in_one_call_has_the_bits_of_separate_calls(dtype, x_
                         assert getattr(grads, field).tobytes() == alone[field].tobytes(), (
                             f"{path}, {threads} thread(s), needs={needs}: grad {field} differs from asking "
                             f"for it alone")
+
+
+# ---- depthwise layers on small planes, a vector of channels at a time -------------------------
+# At the AVX-512 level, depthwise layers (one channel in and out per group) of 8 channels or more
+# whose output rows are at most 16 wide and whose padded plane is small go through the
+# channel-block kernel (fc_direct_chb): 16 (float32) or 8 (float64) channels of one image
+# transposed into pixels, the taps as FMAs of whole pixels, the outputs transposed back.  The
+# cases reach: a last block of fewer channels (13, 20, 33 channels), planes of fewer pixels than
+# a vector (masked loads and stores), whole groups only (4x4, 8x8), 1 to 4 pixels past the
+# groups (gathered and scattered one by one) and more (one more, overlapping group), input
+# rows and columns no output reads (cropped), strides 1, 2, 3 and mixed, dilation, kernels
+# 1x1 to 7x7 and non-square, asymmetric padding, a batch of several images.
+
+CHANNEL_BLOCKS = [
+    ("7x7-3x3", (2, 16, 7, 7), (3, 3), 1, 1, 1),
+    ("7x7-3x3-13ch", (2, 13, 7, 7), (3, 3), 1, 1, 1),
+    ("14x14-3x3-s2-33ch", (2, 33, 14, 14), (3, 3), 2, 1, 1),
+    ("14x14-5x5-20ch", (1, 20, 14, 14), (5, 5), 1, 2, 1),
+    ("3x3-plane", (3, 17, 3, 3), (3, 3), 1, 1, 1),
+    ("2x5-plane-1x1", (2, 9, 2, 5), (1, 1), 1, 0, 1),
+    ("4x4-plane", (2, 16, 4, 4), (3, 3), 1, 1, 1),
+    ("8x8-plane-asym", (1, 24, 8, 8), (3, 3), 1, ((0, 2), (1, 0)), 1),
+    ("6x6-plane-7x7", (2, 16, 6, 6), (7, 7), 1, 3, 1),
+    ("5x5-plane", (2, 16, 5, 5), (3, 3), 1, 1, 1),
+    ("11x11-plane-3x5", (1, 18, 11, 11), (3, 5), 1, ((1, 1), (2, 2)), 1),
+    ("9x10-cropped-s2", (2, 16, 9, 10), (3, 3), 2, 0, 1),
+    ("10x10-s3", (1, 16, 10, 10), (3, 3), 3, 1, 1),
+    ("12x12-mixed-stride", (1, 16, 12, 12), (3, 3), (1, 2), 1, 1),
+    ("12x12-dilated", (2, 16, 12, 12), (3, 3), 1, 2, 2),
+    ("13x9-dilated-mixed", (1, 16, 13, 9), (3, 2), (2, 1), ((2, 1), (0, 3)), (2, 3)),
+    ("28x28-5x5-s2", (1, 16, 28, 28), (5, 5), 2, 2, 1),
+    ("16x16-2x2-s2-no-pad", (2, 8, 16, 16), (2, 2), 2, 0, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, x_shape, kernel_hw, stride, padding, dilation", CHANNEL_BLOCKS,
+                         ids=[case[0] for case in CHANNEL_BLOCKS])
+def test_depthwise_channel_blocks_match_reference(name, x_shape, kernel_hw, stride, padding, dilation,
+                                                  dtype, rng):
+    C = x_shape[1]
+    stride_hw, dilation_hw, pads = pair(stride), pair(dilation), pads_of(padding)
+    w_shape = (C, 1) + kernel_hw
+    x, weight, bias = make_operands(rng, x_shape, w_shape, dtype)
+    scale = term_scale(x, weight, stride_hw, pads, dilation_hw, C) + np.abs(bias)[None, :, None, None]
+    results = []
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        for use_bias, relu in ((False, False), (True, True)):
+            context = describe(name, x, weight, stride, padding, dilation, C, bias=use_bias, relu=relu)
+            got = fastconv.conv2d(x, weight, bias if use_bias else None, stride, padding, dilation, C,
+                                  activation="relu" if relu else None)
+            expected = reference_forward(x, weight, bias if use_bias else None, stride_hw, pads, dilation_hw, C)
+            if relu:
+                expected = np.maximum(expected, 0.0)
+            assert_close(got, expected, dtype, scale=scale, context=context)
+            results.append(got.tobytes())
+    assert results[:2] == results[2:], "1 and 2 threads differ"
+
+
+CHANNEL_BLOCKS_SCRIPT = r"""
+import json, sys
+import numpy as np
+import fastconv
+from fastconv import _core
+rng = np.random.default_rng(110)
+results = {"level": _core.simd_level()}
+cases = [((2, C, H, W), K, stride, pad, dilation)
+         for C in (8, 13, 16, 20)
+         for H, W in ((7, 7), (14, 14), (4, 4), (3, 5), (6, 6), (10, 11))
+         for K, stride, pad, dilation in ((3, 1, 1, 1), (3, 2, 1, 1), (5, 1, 2, 1), (5, 2, 2, 1), (7, 1, 3, 1),
+                                          (3, 1, 2, 2), (3, 1, ((0, 2), (2, 0)), 1), (1, 1, 0, 1))]
+for dtype in (np.float32, np.float64):
+    for n, (shape, K, stride, pad, dilation) in enumerate(cases):
+        C = shape[1]
+        x = rng.standard_normal(shape).astype(dtype)
+        weight = rng.standard_normal((C, 1, K, K)).astype(dtype)
+        bias = rng.standard_normal(C).astype(dtype)
+        if n % 3 == 0:
+            weight[C - 1, 0, 0, K - 1] = np.inf
+            x.flat[::11] = np.nan
+            x.flat[5::13] = -0.0
+        for threads in (1, 2):
+            fastconv.set_num_threads(threads)
+            try:
+                y = fastconv.conv2d(x, weight, bias if n % 2 else None, stride, pad, dilation, C,
+                                    activation="relu" if n % 4 < 2 else None)
+            except ValueError:
+                break   # the kernel is larger than the padded input
+            results[f"{np.dtype(dtype).name}-{threads}-{shape}-{K}-{stride}-{pad}-{dilation}"] = y.tobytes().hex()
+json.dump(results, sys.stdout)
+"""
+
+
+@pytest.mark.skipif(_core.simd_level() != "avx512", reason="the channel-block kernel runs at the AVX-512 level")
+def test_depthwise_channel_blocks_agree_across_levels_and_threads():
+    """The channel-block kernel's bits are the plane kernels' that AVX2 runs (bias, then every
+    tap in order, the padding's zeros among them), NaN inputs, infinite weights (whose products
+    with the padding's zeros are NaNs) and signed zeros included."""
+    blocks = run_at_simd_level(CHANNEL_BLOCKS_SCRIPT, None)
+    avx2 = run_at_simd_level(CHANNEL_BLOCKS_SCRIPT, "avx2")
+    assert_levels_and_threads_agree(blocks, avx2, 700)
