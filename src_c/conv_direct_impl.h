@@ -668,8 +668,34 @@ static int FC_NAME(direct_chb_task)(void *vctx, int64_t begin, int64_t end)
 }
 #endif
 
+/* weight (C, 1, KH, KW), flipped (rotated 180 degrees) if flip, as the
+ * kernel's blocks: packed[(cb * taps + t) * lanes + l] for channel cb *
+ * lanes + l, zeros past C. */
+static void FC_NAME(direct_chb_pack)(const REAL *weight, int64_t C, int64_t taps, int flip, REAL *packed)
+{
+    const int64_t lanes = 64 / (int64_t)sizeof(REAL), blocks = (C + lanes - 1) / lanes;
+    memset(packed, 0, (size_t)(blocks * taps * lanes) * sizeof(REAL));
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t t = 0; t < taps; t++)
+            packed[((c / lanes) * taps + t) * lanes + c % lanes] = weight[c * taps + (flip ? taps - 1 - t : t)];
+}
+
+/* pos: for each of the H x W input pixels, its pixel of the kernel's
+ * buffer or -1 (fc_direct_chb); *all_inside: whether none is -1. */
+static void FC_NAME(direct_chb_positions)(const fc_direct_chb *plan, int32_t *pos, int *all_inside)
+{
+    *all_inside = 1;
+    for (int64_t r = 0; r < plan->H; r++)
+        for (int64_t col = 0; col < plan->W; col++) {
+            const int64_t pr = r + plan->pad_top, pc = col + plan->pad_left;
+            const int inside = pr >= 0 && pr < plan->Hp && pc >= 0 && pc < plan->Wp;
+            pos[r * plan->W + col] = inside ? (int32_t)(pr * plan->Wp + pc) : -1;
+            *all_inside &= inside;
+        }
+}
+
 static int FC_NAME(direct_chb_run)(const fc_geom *geo, const fc_direct_chb *plan, const REAL *x, const REAL *weight,
-                                   const REAL *bias, REAL *y, int relu)
+                                   int flip, const REAL *bias, REAL *y, int relu)
 {
 #ifdef FC_HAVE_AVX512
     const int64_t lanes = 64 / (int64_t)sizeof(REAL), C = geo->C, taps = geo->KH * geo->KW;
@@ -679,23 +705,13 @@ static int FC_NAME(direct_chb_run)(const fc_geom *geo, const fc_direct_chb *plan
     int32_t *pos = (int32_t *)fc_aligned_alloc((size_t)(geo->H * geo->W) * sizeof(int32_t));
     int status = FC_ENOMEM;
     if (packed && pos) {
-        memset(packed, 0, packed_len * sizeof(REAL));
+        FC_NAME(direct_chb_pack)(weight, C, taps, flip, packed);
         REAL *packed_bias = packed + blocks * taps * lanes;
-        for (int64_t c = 0; c < C; c++) {
-            const int64_t cb = c / lanes, l = c % lanes;
-            for (int64_t t = 0; t < taps; t++) packed[(cb * taps + t) * lanes + l] = weight[c * taps + t];
-            if (bias) packed_bias[c] = bias[c];
-        }
+        memset(packed_bias, 0, (size_t)(blocks * lanes) * sizeof(REAL));
+        if (bias) memcpy(packed_bias, bias, (size_t)C * sizeof(REAL));
         fc_direct_chb g = *plan;
         g.pos = pos;
-        g.all_inside = 1;
-        for (int64_t r = 0; r < geo->H; r++)
-            for (int64_t col = 0; col < geo->W; col++) {
-                const int64_t pr = r + plan->pad_top, pc = col + plan->pad_left;
-                const int inside = pr >= 0 && pr < plan->Hp && pc >= 0 && pc < plan->Wp;
-                pos[r * geo->W + col] = inside ? (int32_t)(pr * plan->Wp + pc) : -1;
-                g.all_inside &= inside;
-            }
+        FC_NAME(direct_chb_positions)(&g, pos, &g.all_inside);
         FC_NAME(direct_chb_ctx) ctx = {&g, x, packed, bias ? packed_bias : NULL, y, relu, C, blocks};
         const double flops = 2.0 * geo->N * C * geo->OH * geo->OW * taps;
         status = fc_parallel_for(geo->N * blocks, flops, FC_NAME(direct_chb_task), &ctx);
@@ -708,6 +724,7 @@ static int FC_NAME(direct_chb_run)(const fc_geom *geo, const fc_direct_chb *plan
     (void)plan;
     (void)x;
     (void)weight;
+    (void)flip;
     (void)bias;
     (void)y;
     (void)relu;
@@ -719,7 +736,7 @@ int FC_NAME(fc_conv2d_direct)(const fc_geom *g, const REAL *x, const REAL *weigh
                               const REAL *bias, REAL *y, int relu)
 {
     fc_direct_chb chb;
-    if (FC_NAME(direct_chb_plan)(g, &chb)) return FC_NAME(direct_chb_run)(g, &chb, x, weight, bias, y, relu);
+    if (FC_NAME(direct_chb_plan)(g, &chb)) return FC_NAME(direct_chb_run)(g, &chb, x, weight, 0, bias, y, relu);
     fc_direct_plan p;
     fc_direct_plan_forward(&p, g, sizeof(REAL));
     return FC_NAME(direct_run)(&p, x, weight, 0, bias, y, relu);
@@ -728,6 +745,19 @@ int FC_NAME(fc_conv2d_direct)(const fc_geom *g, const REAL *x, const REAL *weigh
 int FC_NAME(fc_conv2d_depthwise_grad_input)(const fc_geom *g, const REAL *grad_y,
                                             const REAL *weight, REAL *grad_x)
 {
+    /* at stride 1, the forward conv of grad_y by the flipped kernel, on
+     * the channel-block kernel where it suits */
+    if (g->stride_h == 1 && g->stride_w == 1) {
+        fc_geom t = *g;
+        t.H = g->OH; t.W = g->OW; t.OH = g->H; t.OW = g->W;
+        t.pad_top = (g->KH - 1) * g->dilation_h - g->pad_top;
+        t.pad_bottom = (g->KH - 1) * g->dilation_h - g->pad_bottom;
+        t.pad_left = (g->KW - 1) * g->dilation_w - g->pad_left;
+        t.pad_right = (g->KW - 1) * g->dilation_w - g->pad_right;
+        fc_direct_chb chb;
+        if (FC_NAME(direct_chb_plan)(&t, &chb))
+            return FC_NAME(direct_chb_run)(&t, &chb, grad_y, weight, 1, NULL, grad_x, 0);
+    }
     fc_direct_plan p;
     fc_direct_plan_depthwise_grad_input(&p, g, sizeof(REAL));
     return FC_NAME(direct_run)(&p, grad_y, weight, 1, NULL, grad_x, 0);
@@ -893,9 +923,85 @@ static int FC_NAME(direct_gw_run)(const fc_geom *g, const REAL *grad_y, const RE
     return status;
 }
 
+/* ---- depthwise grad weight on small planes, VL channels at a time ----- */
+
+#ifdef FC_HAVE_AVX512
+typedef struct {
+    const fc_geom *geo;
+    const fc_direct_chb *g;
+    const REAL *grad_y, *x;
+    REAL *grad_weight;
+    int64_t blocks;
+} FC_NAME(direct_chb_gw_ctx);
+
+/* A task: one block of channels over every image (fc_direct_gw_chb). */
+static int FC_NAME(direct_chb_gw_task)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(direct_chb_gw_ctx) *ctx = (const FC_NAME(direct_chb_gw_ctx) *)vctx;
+    const fc_geom *geo = ctx->geo;
+    const fc_direct_chb *g = ctx->g;
+    const int64_t lanes = 64 / (int64_t)sizeof(REAL), taps = geo->KH * geo->KW;
+    const int64_t HW = geo->H * geo->W, OHW = geo->OH * geo->OW;
+    const size_t bytes = (size_t)(g->o_offset + FC_MAX(OHW, lanes) * lanes) * sizeof(REAL);
+    REAL *buffer = (REAL *)fc_aligned_alloc(bytes);
+    REAL *acc = (REAL *)fc_aligned_alloc((size_t)(taps * lanes) * sizeof(REAL));
+    if (!buffer || !acc) {
+        fc_aligned_free(buffer);
+        fc_aligned_free(acc);
+        return FC_ENOMEM;
+    }
+    memset(buffer, 0, bytes);   /* the padding's pixels */
+    for (int64_t cb = begin; cb < end; cb++) {
+        const int64_t c0 = cb * lanes, nch = FC_MIN(lanes, geo->C - c0);
+        FC_NAME(fc_direct_gw_chb_avx512)(g, geo->N, ctx->x + c0 * HW, geo->C * HW, ctx->grad_y + c0 * OHW,
+                                         geo->C * OHW, nch, buffer, acc);
+        for (int64_t c = 0; c < nch; c++)
+            for (int64_t t = 0; t < taps; t++) ctx->grad_weight[(c0 + c) * taps + t] = acc[t * lanes + c];
+    }
+    fc_aligned_free(buffer);
+    fc_aligned_free(acc);
+    return FC_OK;
+}
+#endif
+
+/* Grad weight through fc_direct_gw_chb where the forward geometry takes the
+ * channel-block kernel (*done set), and grad bias then by
+ * fc_conv2d_grad_bias; else *done clear and nothing written. */
+static int FC_NAME(direct_chb_gw_run)(const fc_geom *geo, const REAL *grad_y, const REAL *x, REAL *grad_weight,
+                                      REAL *grad_bias, int *done)
+{
+    *done = 0;
+#ifdef FC_HAVE_AVX512
+    fc_direct_chb plan;
+    if (!FC_NAME(direct_chb_plan)(geo, &plan)) return FC_OK;
+    *done = 1;
+    const int64_t lanes = 64 / (int64_t)sizeof(REAL), blocks = (geo->C + lanes - 1) / lanes;
+    int32_t *pos = (int32_t *)fc_aligned_alloc((size_t)(geo->H * geo->W) * sizeof(int32_t));
+    if (!pos) return FC_ENOMEM;
+    plan.pos = pos;
+    FC_NAME(direct_chb_positions)(&plan, pos, &plan.all_inside);
+    FC_NAME(direct_chb_gw_ctx) ctx = {geo, &plan, grad_y, x, grad_weight, blocks};
+    const double flops = 2.0 * geo->N * geo->C * geo->OH * geo->OW * geo->KH * geo->KW;
+    int status = fc_parallel_for(blocks, flops, FC_NAME(direct_chb_gw_task), &ctx);
+    fc_aligned_free(pos);
+    if (status == FC_OK && grad_bias) status = FC_NAME(fc_conv2d_grad_bias)(geo, grad_y, grad_bias);
+    return status;
+#else
+    (void)geo;
+    (void)grad_y;
+    (void)x;
+    (void)grad_weight;
+    (void)grad_bias;
+    return FC_OK;
+#endif
+}
+
 int FC_NAME(fc_conv2d_depthwise_grad_weight)(const fc_geom *g, const REAL *grad_y,
                                              const REAL *x, REAL *grad_weight, REAL *grad_bias)
 {
+    int done;
+    const int status = FC_NAME(direct_chb_gw_run)(g, grad_y, x, grad_weight, grad_bias, &done);
+    if (done) return status;
     return FC_NAME(direct_gw_run)(g, grad_y, x, grad_weight, grad_bias, NULL, NULL, NULL, NULL);
 }
 
@@ -917,8 +1023,9 @@ int FC_NAME(fc_conv2d_depthwise_backward)(const fc_geom *g, const REAL *grad_y, 
     fc_direct_plan gin, fwd;
     fc_direct_plan_depthwise_grad_input(&gin, g, sizeof(REAL));
     fc_direct_plan_forward(&fwd, g, sizeof(REAL));
+    fc_direct_chb chb;   /* grad weight on the channel-block kernel: two passes */
     const int fuses = g->O == g->C && g->H == g->OH && g->W == g->OW && gin.dilation_h == 1 &&
-                      FC_NAME(direct_pick_gw_src3)(&fwd) != NULL;
+                      FC_NAME(direct_pick_gw_src3)(&fwd) != NULL && !FC_NAME(direct_chb_plan)(g, &chb);
     const FC_NAME(fc_direct_fwd_src3_fn) gin_kernel = fuses ? FC_NAME(direct_pick_fwd_src3)(&gin) : NULL;
     if (gin_kernel)
         return FC_NAME(direct_gw_run)(g, grad_y, x, grad_weight, grad_bias, gin_kernel, &gin, weight, grad_x);

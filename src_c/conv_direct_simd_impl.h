@@ -2140,4 +2140,113 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_fwd_chb)(const fc_direct_chb *g, const RE
 #undef FC_CHB_ROWS
     FC_NAME(chb_out)(g, O, (int)nch, y);
 }
+
+/* ---- their grad weight, a block of channels at a time ----
+ *
+ * Each of the block's VL channels has KH x KW sums of grad_y times input
+ * over every image and output pixel.  An image's input planes go into P as
+ * for the forward pass and its grad_y planes into G as pixels (no
+ * padding); then each tap's sum of G's pixels times P's shifted ones runs
+ * as whole-pixel FMAs in one accumulator per tap, up to 9 taps a sweep over
+ * the pixels.  A tap's terms are added in one fixed order (images
+ * ascending, then output pixels in row-major order, from +0), whatever
+ * the thread count: a task is a block of channels over every image. */
+
+/* Pixels q .. q + k - 1 (k <= VL) of the nch planes at gy (n pixels each)
+ * into G's pixels q .., by a transpose. */
+FC_INLINE void FC_NAME(chb_pixels_group)(const REAL *gy, int64_t n, int nch, int64_t q, int k, REAL *G)
+{
+    VEC v[VL];
+#if defined(__GNUC__)
+#pragma GCC unroll 16
+#endif
+    for (int c = 0; c < VL; c++)
+        v[c] = c >= nch ? VZERO() : k == VL ? VLOADU(gy + c * n + q) : VMASKLOAD(gy + c * n + q, VTAILMASK(k));
+    VTRANSPOSE(v);
+#if defined(__GNUC__)
+#pragma GCC unroll 16
+#endif
+    for (int l = 0; l < VL; l++)
+        if (l < k) VSTOREU(G + (q + l) * VL, v[l]);
+}
+
+/* grad_y's nch planes at gy (n pixels each) into G's pixels, as chb_fill
+ * takes the input (whole groups transposed, then the rest one by one or
+ * as one more, overlapping group). */
+FC_INLINE void FC_NAME(chb_pixels)(const REAL *gy, int64_t n, int nch, REAL *G)
+{
+    const int64_t whole = n / VL * VL;
+    for (int64_t q = 0; q < whole; q += VL) FC_NAME(chb_pixels_group)(gy, n, nch, q, VL, G);
+    const int64_t rest = n - whole;
+    if (rest == 0) return;
+    if (rest > FC_CHB_ONE_BY_ONE) {
+        if (whole > 0)
+            FC_NAME(chb_pixels_group)(gy, n, nch, n - VL, VL, G);
+        else
+            FC_NAME(chb_pixels_group)(gy, n, nch, 0, (int)n, G);
+        return;
+    }
+    const VGIDX idx = VGIDX_STRIDE((int)n);
+    const VMASK lanes = VTAILMASK(nch);
+    for (int64_t q = whole; q < n; q++) VSTOREU(G + q * VL, VGATHER(lanes, idx, gy + q));
+}
+
+/* T taps from t0 on: acc[t] += sum over output pixels of G's pixel times
+ * P's pixel tap t reads, pixels in row-major order. */
+FC_INLINE void FC_NAME(chb_gw_taps)(const fc_direct_chb *g, const REAL *P, const REAL *G, int64_t t0, const int T,
+                                    REAL *acc)
+{
+    int64_t off[9];
+    VEC a[9];
+    for (int t = 0; t < T; t++) {
+        const int64_t i = (t0 + t) / g->KW, j = (t0 + t) % g->KW;
+        off[t] = (i * g->dilation_h * g->Wp + j * g->dilation_w) * VL;
+        a[t] = VLOADU(acc + (t0 + t) * VL);
+    }
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        const REAL *row = P + oh * g->stride_h * g->Wp * VL;
+        const REAL *gr = G + oh * g->OW * VL;
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            const VEC gv = VLOADU(gr + ow * VL);
+            const REAL *px = row + ow * g->stride_w * VL;
+            for (int t = 0; t < T; t++) a[t] = VFMADD(gv, VLOADU(px + off[t]), a[t]);
+        }
+    }
+    for (int t = 0; t < T; t++) VSTOREU(acc + (t0 + t) * VL, a[t]);
+}
+
+FC_NOINLINE void FC_NAME(chb_gw_sweeps)(const fc_direct_chb *g, const REAL *P, const REAL *G, REAL *acc)
+{
+    const int64_t taps = g->KH * g->KW;
+    for (int64_t t0 = 0; t0 < taps; t0 += 9) {
+        switch (FC_MIN(9, taps - t0)) {
+        case 1: FC_NAME(chb_gw_taps)(g, P, G, t0, 1, acc); break;
+        case 2: FC_NAME(chb_gw_taps)(g, P, G, t0, 2, acc); break;
+        case 3: FC_NAME(chb_gw_taps)(g, P, G, t0, 3, acc); break;
+        case 4: FC_NAME(chb_gw_taps)(g, P, G, t0, 4, acc); break;
+        case 5: FC_NAME(chb_gw_taps)(g, P, G, t0, 5, acc); break;
+        case 6: FC_NAME(chb_gw_taps)(g, P, G, t0, 6, acc); break;
+        case 7: FC_NAME(chb_gw_taps)(g, P, G, t0, 7, acc); break;
+        case 8: FC_NAME(chb_gw_taps)(g, P, G, t0, 8, acc); break;
+        default: FC_NAME(chb_gw_taps)(g, P, G, t0, 9, acc); break;
+        }
+    }
+}
+
+/* Grad weight of the nch <= VL channels of a block: their input planes at
+ * x + n * x_image and grad_y planes at gy + n * gy_image for n < N;
+ * acc[t * VL + c] (t < KH * KW) overwritten with channel c's tap t. */
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_gw_chb)(const fc_direct_chb *g, int64_t N, const REAL *x, int64_t x_image,
+                                               const REAL *gy, int64_t gy_image, int64_t nch, REAL *buffer,
+                                               REAL *acc)
+{
+    REAL *P = buffer, *G = buffer + g->o_offset;
+    const int64_t taps = g->KH * g->KW;
+    for (int64_t t = 0; t < taps; t++) VSTOREU(acc + t * VL, VZERO());
+    for (int64_t n = 0; n < N; n++) {
+        FC_NAME(chb_fill)(g, x + n * x_image, (int)nch, P);
+        FC_NAME(chb_pixels)(gy + n * gy_image, g->OH * g->OW, (int)nch, G);
+        FC_NAME(chb_gw_sweeps)(g, P, G, acc);
+    }
+}
 #endif /* VTRANSPOSE */

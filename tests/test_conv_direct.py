@@ -826,6 +826,42 @@ def test_depthwise_channel_blocks_match_reference(name, x_shape, kernel_hw, stri
     assert results[:2] == results[2:], "1 and 2 threads differ"
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name, x_shape, kernel_hw, stride, padding, dilation", CHANNEL_BLOCKS,
+                         ids=[case[0] for case in CHANNEL_BLOCKS])
+def test_depthwise_channel_block_gradients(name, x_shape, kernel_hw, stride, padding, dilation, dtype, rng):
+    """Grad weight of these layers is summed a block of channels at a time, every image in one
+    task (images, then output pixels, in order); grad input at stride 1 is the channel-block
+    forward pass of grad_y by the flipped kernel.  Both against float64, grad bias with
+    fc_conv2d_grad_bias's bits, the same bits on 1 and 2 threads and from one backward call as
+    from separate ones."""
+    C = x_shape[1]
+    stride_hw, dilation_hw, pads = pair(stride), pair(dilation), pads_of(padding)
+    x, weight, _ = make_operands(rng, x_shape, (C, 1) + kernel_hw, dtype)
+    out_hw = output_hw(x.shape, weight.shape, stride_hw, pads, dilation_hw)
+    grad_y = rng.standard_normal((x.shape[0], C) + out_hw).astype(dtype)
+    expected_x, expected_w = reference_grads(grad_y, x, weight, stride_hw, pads, dilation_hw, C)
+    scale_x = np.abs(grad_y).max() * np.abs(weight).sum() + 1.0
+    scale_w = reference_grads(np.abs(grad_y), np.abs(x), np.abs(weight), stride_hw, pads, dilation_hw, C)[1] + 1.0
+    context = describe(name, x, weight, stride, padding, dilation, C)
+    bits = []
+    for threads in (1, 2):
+        fastconv.set_num_threads(threads)
+        together = fastconv.conv2d_backward(grad_y, x, weight, stride, padding, dilation, C,
+                                            needs=("input", "weight", "bias"))
+        apart = [fastconv.conv2d_backward(grad_y, x, weight, stride, padding, dilation, C, needs=(need,))
+                 for need in ("input", "weight", "bias")]
+        assert_close(together.input, expected_x, dtype, scale=scale_x, context="grad input; " + context)
+        assert_close(together.weight, expected_w, dtype, scale=scale_w, context="grad weight; " + context)
+        assert_close(together.bias, grad_y.astype(np.float64).sum(axis=(0, 2, 3)), dtype,
+                     scale=np.abs(grad_y).sum(axis=(0, 2, 3)) + 1.0, context="grad bias; " + context)
+        assert together.input.tobytes() == apart[0].input.tobytes()
+        assert together.weight.tobytes() == apart[1].weight.tobytes()
+        assert together.bias.tobytes() == apart[2].bias.tobytes()
+        bits.append(together.input.tobytes() + together.weight.tobytes() + together.bias.tobytes())
+    assert bits[0] == bits[1], "1 and 2 threads differ"
+
+
 CHANNEL_BLOCKS_SCRIPT = r"""
 import json, sys
 import numpy as np
@@ -855,7 +891,14 @@ for dtype in (np.float32, np.float64):
                                     activation="relu" if n % 4 < 2 else None)
             except ValueError:
                 break   # the kernel is larger than the padded input
-            results[f"{np.dtype(dtype).name}-{threads}-{shape}-{K}-{stride}-{pad}-{dilation}"] = y.tobytes().hex()
+            result = y.tobytes().hex()
+            if stride == 1:
+                # grad input: the forward pass of grad_y by the flipped kernel
+                grad_y = np.random.default_rng(n).standard_normal(y.shape).astype(dtype)
+                grad_y.flat[::17] = -0.0
+                result += fastconv.conv2d_backward(grad_y, x, weight, stride, pad, dilation, C,
+                                                   needs=("input",)).input.tobytes().hex()
+            results[f"{np.dtype(dtype).name}-{threads}-{shape}-{K}-{stride}-{pad}-{dilation}"] = result
 json.dump(results, sys.stdout)
 """
 
@@ -864,7 +907,7 @@ json.dump(results, sys.stdout)
 def test_depthwise_channel_blocks_agree_across_levels_and_threads():
     """The channel-block kernel's bits are the plane kernels' that AVX2 runs (bias, then every
     tap in order, the padding's zeros among them), NaN inputs, infinite weights (whose products
-    with the padding's zeros are NaNs) and signed zeros included."""
+    with the padding's zeros are NaNs) and signed zeros included; so are stride-1 grad input's."""
     blocks = run_at_simd_level(CHANNEL_BLOCKS_SCRIPT, None)
     avx2 = run_at_simd_level(CHANNEL_BLOCKS_SCRIPT, "avx2")
     assert_levels_and_threads_agree(blocks, avx2, 700)
