@@ -11,13 +11,7 @@
  * shape alone fixes.
  */
 
-/* 128 bytes of lanes: eight independent chains of 16-byte vector adds at
- * the baseline ISA, so that the adds' latency does not bound a block read
- * from L1 (in dw-128x56's grad weight the sum added 0.16-0.24 ms with
- * eight chains, 0.22 ms with four: no measurable difference there) */
-#ifndef FC_BIAS_LANES_OF
-#define FC_BIAS_LANES_OF(real) (128 / (int)sizeof(real))
-#endif
+#include "bias_lanes.h"
 
 static REAL FC_NAME(bias_block_sum)(const REAL *FC_RESTRICT gy, int64_t count)
 {

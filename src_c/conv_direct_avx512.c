@@ -9,6 +9,8 @@
  * over 16 lanes instead of 8.
  */
 #include "conv_direct_kernels.h"
+#include "bias_lanes.h"
+#include "conv_direct.h"
 
 #ifdef FC_HAVE_AVX512
 #include <immintrin.h>
@@ -64,6 +66,7 @@ static inline __attribute__((always_inline)) void fc_transpose16_avx512_f32(__m5
 #define VLOADU(p) _mm512_loadu_ps(p)
 #define VSTOREU(p, v) _mm512_storeu_ps((p), (v))
 #define VFMADD(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define VADD(a, b) _mm512_add_ps((a), (b))
 #define VMAX(a, b) _mm512_max_ps((a), (b))
 #define VTAILMASK(n) ((__mmask16)((1u << (n)) - 1u))
 #define VMASKSTORE(p, mask, v) _mm512_mask_storeu_ps((p), (mask), (v))
@@ -127,6 +130,7 @@ static inline __attribute__((always_inline)) void fc_transpose16_avx512_f32(__m5
 #undef VLOADU
 #undef VSTOREU
 #undef VFMADD
+#undef VADD
 #undef VMAX
 #undef VTAILMASK
 #undef VMASKSTORE
@@ -193,6 +197,7 @@ static inline __attribute__((always_inline)) void fc_transpose8_avx512_f64(__m51
 #define VLOADU(p) _mm512_loadu_pd(p)
 #define VSTOREU(p, v) _mm512_storeu_pd((p), (v))
 #define VFMADD(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define VADD(a, b) _mm512_add_pd((a), (b))
 #define VMAX(a, b) _mm512_max_pd((a), (b))
 #define VTAILMASK(n) ((__mmask8)((1u << (n)) - 1u))
 #define VMASKSTORE(p, mask, v) _mm512_mask_storeu_pd((p), (mask), (v))

@@ -930,7 +930,7 @@ typedef struct {
     const fc_geom *geo;
     const fc_direct_chb *g;
     const REAL *grad_y, *x;
-    REAL *grad_weight;
+    REAL *grad_weight, *grad_bias;   /* grad_bias may be NULL */
     int64_t blocks;
 } FC_NAME(direct_chb_gw_ctx);
 
@@ -944,7 +944,7 @@ static int FC_NAME(direct_chb_gw_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t HW = geo->H * geo->W, OHW = geo->OH * geo->OW;
     const size_t bytes = (size_t)(g->o_offset + FC_MAX(OHW, lanes) * lanes) * sizeof(REAL);
     REAL *buffer = (REAL *)fc_aligned_alloc(bytes);
-    REAL *acc = (REAL *)fc_aligned_alloc((size_t)(taps * lanes) * sizeof(REAL));
+    REAL *acc = (REAL *)fc_aligned_alloc((size_t)((taps + 1) * lanes) * sizeof(REAL));
     if (!buffer || !acc) {
         fc_aligned_free(buffer);
         fc_aligned_free(acc);
@@ -953,10 +953,13 @@ static int FC_NAME(direct_chb_gw_task)(void *vctx, int64_t begin, int64_t end)
     memset(buffer, 0, bytes);   /* the padding's pixels */
     for (int64_t cb = begin; cb < end; cb++) {
         const int64_t c0 = cb * lanes, nch = FC_MIN(lanes, geo->C - c0);
+        REAL *bias = acc + taps * lanes;
         FC_NAME(fc_direct_gw_chb_avx512)(g, geo->N, ctx->x + c0 * HW, geo->C * HW, ctx->grad_y + c0 * OHW,
-                                         geo->C * OHW, nch, buffer, acc);
-        for (int64_t c = 0; c < nch; c++)
+                                         geo->C * OHW, nch, buffer, acc, ctx->grad_bias ? bias : NULL);
+        for (int64_t c = 0; c < nch; c++) {
             for (int64_t t = 0; t < taps; t++) ctx->grad_weight[(c0 + c) * taps + t] = acc[t * lanes + c];
+            if (ctx->grad_bias) ctx->grad_bias[c0 + c] = bias[c];
+        }
     }
     fc_aligned_free(buffer);
     fc_aligned_free(acc);
@@ -964,9 +967,9 @@ static int FC_NAME(direct_chb_gw_task)(void *vctx, int64_t begin, int64_t end)
 }
 #endif
 
-/* Grad weight through fc_direct_gw_chb where the forward geometry takes the
- * channel-block kernel (*done set), and grad bias then by
- * fc_conv2d_grad_bias; else *done clear and nothing written. */
+/* Grad weight, and grad bias unless NULL, through fc_direct_gw_chb where
+ * the forward geometry takes the channel-block kernel (*done set); else
+ * *done clear and nothing written. */
 static int FC_NAME(direct_chb_gw_run)(const fc_geom *geo, const REAL *grad_y, const REAL *x, REAL *grad_weight,
                                       REAL *grad_bias, int *done)
 {
@@ -980,11 +983,10 @@ static int FC_NAME(direct_chb_gw_run)(const fc_geom *geo, const REAL *grad_y, co
     if (!pos) return FC_ENOMEM;
     plan.pos = pos;
     FC_NAME(direct_chb_positions)(&plan, pos, &plan.all_inside);
-    FC_NAME(direct_chb_gw_ctx) ctx = {geo, &plan, grad_y, x, grad_weight, blocks};
+    FC_NAME(direct_chb_gw_ctx) ctx = {geo, &plan, grad_y, x, grad_weight, grad_bias, blocks};
     const double flops = 2.0 * geo->N * geo->C * geo->OH * geo->OW * geo->KH * geo->KW;
-    int status = fc_parallel_for(blocks, flops, FC_NAME(direct_chb_gw_task), &ctx);
+    const int status = fc_parallel_for(blocks, flops, FC_NAME(direct_chb_gw_task), &ctx);
     fc_aligned_free(pos);
-    if (status == FC_OK && grad_bias) status = FC_NAME(fc_conv2d_grad_bias)(geo, grad_y, grad_bias);
     return status;
 #else
     (void)geo;

@@ -236,11 +236,15 @@ void fc_direct_fwd_chb_avx512_f64(const fc_direct_chb *g, const double *x, int64
  * images (input planes at x + n * x_image, grad_y planes at gy + n *
  * gy_image): acc[t * VL + c] = sum over images, then output pixels
  * (row-major), of grad_y * the input tap t = i * KW + j reads, from +0,
- * every tap's term (the padding's zeros too).  buffer as for the forward. */
+ * every tap's term (the padding's zeros too); unless bias is NULL, bias[c]
+ * = channel c's grad bias, with fc_conv2d_grad_bias's bits.  buffer as
+ * for the forward. */
 void fc_direct_gw_chb_avx512_f32(const fc_direct_chb *g, int64_t N, const float *x, int64_t x_image,
-                                 const float *gy, int64_t gy_image, int64_t nch, float *buffer, float *acc);
+                                 const float *gy, int64_t gy_image, int64_t nch, float *buffer, float *acc,
+                                 float *bias);
 void fc_direct_gw_chb_avx512_f64(const fc_direct_chb *g, int64_t N, const double *x, int64_t x_image,
-                                 const double *gy, int64_t gy_image, int64_t nch, double *buffer, double *acc);
+                                 const double *gy, int64_t gy_image, int64_t nch, double *buffer, double *acc,
+                                 double *bias);
 FC_DIRECT_SRCK_KERNELS(3, float, f32)
 FC_DIRECT_SRCK_KERNELS(3, double, f64)
 FC_DIRECT_SRCK_KERNELS(5, float, f32)

@@ -2233,20 +2233,49 @@ FC_NOINLINE void FC_NAME(chb_gw_sweeps)(const fc_direct_chb *g, const REAL *P, c
     }
 }
 
+/* The block's grad bias from an image's grad_y pixels in G, in
+ * fc_conv2d_grad_bias's order (bias_sum_impl.h), a lane per channel: each
+ * block of FC_GRAD_BLOCK_ROWS rows summed into FC_BIAS_LANES_OF(REAL)
+ * running sums (pixel i into sum i % lanes, the rest of the block past its
+ * whole groups from the first sum on), folded pairwise; the blocks' sums
+ * added to *bias in order (the first image's first block replacing it). */
+FC_INLINE void FC_NAME(chb_bias_sums)(const fc_direct_chb *g, const REAL *G, int first_image, VEC *bias)
+{
+    enum { LANES = FC_BIAS_LANES_OF(REAL) };
+    for (int64_t r0 = 0; r0 < g->OH; r0 += FC_GRAD_BLOCK_ROWS) {
+        const int64_t count = FC_MIN(g->OH - r0, (int64_t)FC_GRAD_BLOCK_ROWS) * g->OW;
+        const REAL *p = G + r0 * g->OW * VL;
+        VEC lanes[LANES];
+        for (int l = 0; l < LANES; l++) lanes[l] = VZERO();
+        const int64_t full = count - count % LANES;
+        for (int64_t i = 0; i < full; i += LANES)
+            for (int l = 0; l < LANES; l++) lanes[l] = VADD(lanes[l], VLOADU(p + (i + l) * VL));
+        for (int64_t i = full; i < count; i++) lanes[i - full] = VADD(lanes[i - full], VLOADU(p + i * VL));
+        for (int width = LANES / 2; width >= 1; width /= 2)
+            for (int l = 0; l < width; l++) lanes[l] = VADD(lanes[l], lanes[l + width]);
+        *bias = first_image && r0 == 0 ? lanes[0] : VADD(*bias, lanes[0]);
+    }
+}
+
 /* Grad weight of the nch <= VL channels of a block: their input planes at
  * x + n * x_image and grad_y planes at gy + n * gy_image for n < N;
- * acc[t * VL + c] (t < KH * KW) overwritten with channel c's tap t. */
+ * acc[t * VL + c] (t < KH * KW) overwritten with channel c's tap t, and,
+ * unless bias is NULL, bias[c] with its grad bias (fc_conv2d_grad_bias's
+ * bits). */
 FC_DIRECT_ALIGN void FC_NAME(fc_direct_gw_chb)(const fc_direct_chb *g, int64_t N, const REAL *x, int64_t x_image,
                                                const REAL *gy, int64_t gy_image, int64_t nch, REAL *buffer,
-                                               REAL *acc)
+                                               REAL *acc, REAL *bias)
 {
     REAL *P = buffer, *G = buffer + g->o_offset;
     const int64_t taps = g->KH * g->KW;
+    VEC bsum = VZERO();
     for (int64_t t = 0; t < taps; t++) VSTOREU(acc + t * VL, VZERO());
     for (int64_t n = 0; n < N; n++) {
         FC_NAME(chb_fill)(g, x + n * x_image, (int)nch, P);
         FC_NAME(chb_pixels)(gy + n * gy_image, g->OH * g->OW, (int)nch, G);
         FC_NAME(chb_gw_sweeps)(g, P, G, acc);
+        if (bias) FC_NAME(chb_bias_sums)(g, G, n == 0, &bsum);
     }
+    if (bias) VSTOREU(bias, bsum);
 }
 #endif /* VTRANSPOSE */
