@@ -15,6 +15,7 @@
 #ifdef FC_HAVE_AVX512
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "avx512_target_begin.h"
 

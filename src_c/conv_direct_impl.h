@@ -644,6 +644,7 @@ typedef struct {
     const REAL *x, *packed, *bias;   /* packed: [blocks][taps][lanes]; bias: [blocks][lanes] or NULL */
     REAL *y;
     int relu;
+    int gin;   /* grad input (fc_direct_gin_chb): x is grad_y, y grad_x */
     int64_t C, blocks;
 } FC_NAME(direct_chb_ctx);
 
@@ -659,9 +660,15 @@ static int FC_NAME(direct_chb_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t HW = g->H * g->W, OHW = g->OH * g->OW, taps = g->KH * g->KW;
     for (int64_t task = begin; task < end; task++) {
         const int64_t n = task / ctx->blocks, cb = task % ctx->blocks, c0 = cb * lanes;
-        FC_NAME(fc_direct_fwd_chb_avx512)(g, ctx->x + (n * ctx->C + c0) * HW, FC_MIN(lanes, ctx->C - c0),
-                                          ctx->packed + cb * taps * lanes, ctx->bias ? ctx->bias + cb * lanes : NULL,
-                                          ctx->relu, buffer, ctx->y + (n * ctx->C + c0) * OHW);
+        if (ctx->gin)
+            FC_NAME(fc_direct_gin_chb_avx512)(g, ctx->x + (n * ctx->C + c0) * OHW, FC_MIN(lanes, ctx->C - c0),
+                                              ctx->packed + cb * taps * lanes, buffer,
+                                              ctx->y + (n * ctx->C + c0) * HW);
+        else
+            FC_NAME(fc_direct_fwd_chb_avx512)(g, ctx->x + (n * ctx->C + c0) * HW, FC_MIN(lanes, ctx->C - c0),
+                                              ctx->packed + cb * taps * lanes,
+                                              ctx->bias ? ctx->bias + cb * lanes : NULL, ctx->relu, buffer,
+                                              ctx->y + (n * ctx->C + c0) * OHW);
     }
     fc_aligned_free(buffer);
     return FC_OK;
@@ -694,8 +701,10 @@ static void FC_NAME(direct_chb_positions)(const fc_direct_chb *plan, int32_t *po
         }
 }
 
+/* The forward pass of geo on the channel-block kernel (weight flipped if
+ * flip), or with gin set its grad input (x grad_y, y grad_x, no bias). */
 static int FC_NAME(direct_chb_run)(const fc_geom *geo, const fc_direct_chb *plan, const REAL *x, const REAL *weight,
-                                   int flip, const REAL *bias, REAL *y, int relu)
+                                   int flip, const REAL *bias, REAL *y, int relu, int gin)
 {
 #ifdef FC_HAVE_AVX512
     const int64_t lanes = 64 / (int64_t)sizeof(REAL), C = geo->C, taps = geo->KH * geo->KW;
@@ -712,7 +721,7 @@ static int FC_NAME(direct_chb_run)(const fc_geom *geo, const fc_direct_chb *plan
         fc_direct_chb g = *plan;
         g.pos = pos;
         FC_NAME(direct_chb_positions)(&g, pos, &g.all_inside);
-        FC_NAME(direct_chb_ctx) ctx = {&g, x, packed, bias ? packed_bias : NULL, y, relu, C, blocks};
+        FC_NAME(direct_chb_ctx) ctx = {&g, x, packed, bias ? packed_bias : NULL, y, relu, gin, C, blocks};
         const double flops = 2.0 * geo->N * C * geo->OH * geo->OW * taps;
         status = fc_parallel_for(geo->N * blocks, flops, FC_NAME(direct_chb_task), &ctx);
     }
@@ -728,6 +737,7 @@ static int FC_NAME(direct_chb_run)(const fc_geom *geo, const fc_direct_chb *plan
     (void)bias;
     (void)y;
     (void)relu;
+    (void)gin;
     return FC_ENOMEM;
 #endif
 }
@@ -736,7 +746,7 @@ int FC_NAME(fc_conv2d_direct)(const fc_geom *g, const REAL *x, const REAL *weigh
                               const REAL *bias, REAL *y, int relu)
 {
     fc_direct_chb chb;
-    if (FC_NAME(direct_chb_plan)(g, &chb)) return FC_NAME(direct_chb_run)(g, &chb, x, weight, 0, bias, y, relu);
+    if (FC_NAME(direct_chb_plan)(g, &chb)) return FC_NAME(direct_chb_run)(g, &chb, x, weight, 0, bias, y, relu, 0);
     fc_direct_plan p;
     fc_direct_plan_forward(&p, g, sizeof(REAL));
     return FC_NAME(direct_run)(&p, x, weight, 0, bias, y, relu);
@@ -745,8 +755,12 @@ int FC_NAME(fc_conv2d_direct)(const fc_geom *g, const REAL *x, const REAL *weigh
 int FC_NAME(fc_conv2d_depthwise_grad_input)(const fc_geom *g, const REAL *grad_y,
                                             const REAL *weight, REAL *grad_x)
 {
-    /* at stride 1, the forward conv of grad_y by the flipped kernel, on
-     * the channel-block kernel where it suits */
+    /* on the channel-block kernels where the forward pass takes them: at
+     * stride 1 the forward pass of grad_y by the flipped kernel, else the
+     * grad-input kernel */
+    fc_direct_chb chb;
+    if ((g->stride_h != 1 || g->stride_w != 1) && g->O == g->C && FC_NAME(direct_chb_plan)(g, &chb))
+        return FC_NAME(direct_chb_run)(g, &chb, grad_y, weight, 0, NULL, grad_x, 0, 1);
     if (g->stride_h == 1 && g->stride_w == 1) {
         fc_geom t = *g;
         t.H = g->OH; t.W = g->OW; t.OH = g->H; t.OW = g->W;
@@ -754,9 +768,8 @@ int FC_NAME(fc_conv2d_depthwise_grad_input)(const fc_geom *g, const REAL *grad_y
         t.pad_bottom = (g->KH - 1) * g->dilation_h - g->pad_bottom;
         t.pad_left = (g->KW - 1) * g->dilation_w - g->pad_left;
         t.pad_right = (g->KW - 1) * g->dilation_w - g->pad_right;
-        fc_direct_chb chb;
         if (FC_NAME(direct_chb_plan)(&t, &chb))
-            return FC_NAME(direct_chb_run)(&t, &chb, grad_y, weight, 1, NULL, grad_x, 0);
+            return FC_NAME(direct_chb_run)(&t, &chb, grad_y, weight, 1, NULL, grad_x, 0, 0);
     }
     fc_direct_plan p;
     fc_direct_plan_depthwise_grad_input(&p, g, sizeof(REAL));

@@ -245,6 +245,15 @@ void fc_direct_gw_chb_avx512_f32(const fc_direct_chb *g, int64_t N, const float 
 void fc_direct_gw_chb_avx512_f64(const fc_direct_chb *g, int64_t N, const double *x, int64_t x_image,
                                  const double *gy, int64_t gy_image, int64_t nch, double *buffer, double *acc,
                                  double *bias);
+/* The grad input of such a layer (any stride), a block of nch <= VL
+ * channels of one image: grad_y planes at gy (OH * OW apart), weights as
+ * for fc_direct_fwd_chb, grad_x planes at gx (H * W apart) overwritten;
+ * each value the sum of its terms in grad_y's row-major order from +0.
+ * buffer as for the forward (P's part zeroed by the kernel). */
+void fc_direct_gin_chb_avx512_f32(const fc_direct_chb *g, const float *gy, int64_t nch, const float *weights,
+                                  float *buffer, float *gx);
+void fc_direct_gin_chb_avx512_f64(const fc_direct_chb *g, const double *gy, int64_t nch, const double *weights,
+                                  double *buffer, double *gx);
 FC_DIRECT_SRCK_KERNELS(3, float, f32)
 FC_DIRECT_SRCK_KERNELS(3, double, f64)
 FC_DIRECT_SRCK_KERNELS(5, float, f32)

@@ -2278,4 +2278,70 @@ FC_DIRECT_ALIGN void FC_NAME(fc_direct_gw_chb)(const fc_direct_chb *g, int64_t N
     }
     if (bias) VSTOREU(bias, bsum);
 }
+
+/* ---- their grad input at strides above 1, a block of channels at a time ----
+ *
+ * Each grad_y pixel adds its KH x KW products with the block's weights
+ * into the pixels of a zeroed frame over the padded plane that its taps
+ * read in the forward pass (P's layout), and the frame's pixels of the
+ * input plane are transposed out.  A grad_x value so gets its terms in
+ * grad_y's row-major order, which is the stride-1 plan's order over
+ * grad_y with zeros inserted (its flipped kernel's rows, then taps,
+ * ascending, from +0), without the products with inserted zeros, which
+ * leave such a sum unchanged for finite weights: the bits of the up2
+ * kernel at AVX-512 and of the buffered kernels at AVX2 for finite weights
+ * (an infinite one meets the inserted zeros there). */
+
+/* Frame pixels g->pos[q ..] (zeros where -1) out to the nch planes at gx
+ * (H * W each): n <= VL pixels from q by a transpose. */
+FC_INLINE void FC_NAME(chb_frame_out_group)(const fc_direct_chb *g, const REAL *F, int nch, int64_t q, int n,
+                                            REAL *gx)
+{
+    const int64_t HW = g->H * g->W;
+    VEC v[VL];
+#if defined(__GNUC__)
+#pragma GCC unroll 16
+#endif
+    for (int l = 0; l < VL; l++) {
+        const int32_t at = l < n ? g->pos[q + l] : -1;
+        v[l] = at >= 0 ? VLOADU(F + (int64_t)at * VL) : VZERO();
+    }
+    VTRANSPOSE(v);
+    for (int c = 0; c < nch; c++) {
+        if (n == VL)
+            VSTOREU(gx + c * HW + q, v[c]);
+        else
+            VMASKSTORE(gx + c * HW + q, VTAILMASK(n), v[c]);
+    }
+}
+
+/* grad_x of the nch <= VL channels of a block of one image: grad_y planes
+ * at gy (OH * OW each), weights as for fc_direct_fwd_chb, the result to the
+ * planes at gx (H * W each). */
+FC_DIRECT_ALIGN void FC_NAME(fc_direct_gin_chb)(const fc_direct_chb *g, const REAL *gy, int64_t nch,
+                                                const REAL *weights, REAL *buffer, REAL *gx)
+{
+    REAL *F = buffer, *G = buffer + g->o_offset;
+    const int64_t taps = g->KH * g->KW, OHW = g->OH * g->OW, HW = g->H * g->W;
+    FC_NAME(chb_pixels)(gy, OHW, (int)nch, G);
+    memset(F, 0, (size_t)(g->Hp * g->Wp * VL) * sizeof(REAL));
+    int64_t off[FC_DIRECT_CHB_MAX_TAPS];
+    for (int64_t t = 0; t < taps; t++)
+        off[t] = ((t / g->KW) * g->dilation_h * g->Wp + (t % g->KW) * g->dilation_w) * VL;
+    for (int64_t oh = 0; oh < g->OH; oh++)
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            const VEC gv = VLOADU(G + (oh * g->OW + ow) * VL);
+            REAL *f = F + (oh * g->stride_h * g->Wp + ow * g->stride_w) * VL;
+            for (int64_t t = 0; t < taps; t++)
+                VSTOREU(f + off[t], VFMADD(VLOADU(weights + t * VL), gv, VLOADU(f + off[t])));
+        }
+    const int64_t whole = HW / VL * VL;
+    for (int64_t q = 0; q < whole; q += VL) FC_NAME(chb_frame_out_group)(g, F, (int)nch, q, VL, gx);
+    if (HW > whole) {
+        if (whole > 0)
+            FC_NAME(chb_frame_out_group)(g, F, (int)nch, HW - VL, VL, gx);
+        else
+            FC_NAME(chb_frame_out_group)(g, F, (int)nch, 0, (int)HW, gx);
+    }
+}
 #endif /* VTRANSPOSE */
