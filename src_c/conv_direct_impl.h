@@ -630,6 +630,7 @@ static int FC_NAME(direct_chb_plan)(const fc_geom *g, fc_direct_chb *c)
     c->Hp = Hp; c->Wp = Wp;
     c->o_offset = Hp * Wp * lanes;
     c->pos = NULL;
+    c->gin_rows = c->gin_cols = NULL;
     return 1;
 #else
     (void)g;
@@ -701,6 +702,26 @@ static void FC_NAME(direct_chb_positions)(const fc_direct_chb *plan, int32_t *po
         }
 }
 
+/* Grad input's tap lists of a frame axis of n pixels (fc_direct_chb's
+ * gin_rows or gin_cols): for each pixel p, the taps k < K that read it
+ * from an output o < out (p = o * stride + k * dilation), o ascending, as
+ * k * k_step and o * o_step. */
+static void FC_NAME(direct_chb_gin_taps)(int64_t n, int64_t K, int64_t stride, int64_t dilation, int64_t out,
+                                         int64_t k_step, int64_t o_step, int32_t *list)
+{
+    for (int64_t p = 0; p < n; p++) {
+        int32_t *l = list + p * (1 + 2 * K);
+        l[0] = 0;
+        for (int64_t k = K - 1; k >= 0; k--) {
+            const int64_t d = p - k * dilation;
+            if (d < 0 || d % stride != 0 || d / stride >= out) continue;
+            l[1 + 2 * l[0]] = (int32_t)(k * k_step);
+            l[2 + 2 * l[0]] = (int32_t)(d / stride * o_step);
+            l[0]++;
+        }
+    }
+}
+
 /* The forward pass of geo on the channel-block kernel (weight flipped if
  * flip), or with gin set its grad input (x grad_y, y grad_x, no bias). */
 static int FC_NAME(direct_chb_run)(const fc_geom *geo, const fc_direct_chb *plan, const REAL *x, const REAL *weight,
@@ -712,8 +733,10 @@ static int FC_NAME(direct_chb_run)(const fc_geom *geo, const fc_direct_chb *plan
     const size_t packed_len = (size_t)(blocks * (taps + 1) * lanes);
     REAL *packed = (REAL *)fc_aligned_alloc(packed_len * sizeof(REAL));
     int32_t *pos = (int32_t *)fc_aligned_alloc((size_t)(geo->H * geo->W) * sizeof(int32_t));
+    const int64_t row_lists = plan->Hp * (1 + 2 * plan->KH), col_lists = plan->Wp * (1 + 2 * plan->KW);
+    int32_t *lists = gin ? (int32_t *)fc_aligned_alloc((size_t)(row_lists + col_lists) * sizeof(int32_t)) : NULL;
     int status = FC_ENOMEM;
-    if (packed && pos) {
+    if (packed && pos && (lists || !gin)) {
         FC_NAME(direct_chb_pack)(weight, C, taps, flip, packed);
         REAL *packed_bias = packed + blocks * taps * lanes;
         memset(packed_bias, 0, (size_t)(blocks * lanes) * sizeof(REAL));
@@ -721,12 +744,21 @@ static int FC_NAME(direct_chb_run)(const fc_geom *geo, const fc_direct_chb *plan
         fc_direct_chb g = *plan;
         g.pos = pos;
         FC_NAME(direct_chb_positions)(&g, pos, &g.all_inside);
+        if (gin) {
+            FC_NAME(direct_chb_gin_taps)(g.Hp, g.KH, g.stride_h, g.dilation_h, g.OH, g.KW * lanes, g.OW * lanes,
+                                         lists);
+            FC_NAME(direct_chb_gin_taps)(g.Wp, g.KW, g.stride_w, g.dilation_w, g.OW, lanes, lanes,
+                                         lists + row_lists);
+            g.gin_rows = lists;
+            g.gin_cols = lists + row_lists;
+        }
         FC_NAME(direct_chb_ctx) ctx = {&g, x, packed, bias ? packed_bias : NULL, y, relu, gin, C, blocks};
         const double flops = 2.0 * geo->N * C * geo->OH * geo->OW * taps;
         status = fc_parallel_for(geo->N * blocks, flops, FC_NAME(direct_chb_task), &ctx);
     }
     fc_aligned_free(packed);
     fc_aligned_free(pos);
+    fc_aligned_free(lists);
     return status;
 #else
     (void)geo;

@@ -151,6 +151,14 @@ typedef struct {
     int64_t Hp, Wp, o_offset;
     const int32_t *pos;
     int all_inside;   /* every input pixel has its pixel of P (pos >= 0) */
+    /* Grad input's terms (fc_direct_gin_chb): for frame row ph, gin_rows[ph
+     * * (1 + 2 * KH)] = the count of kernel rows i that read it from an
+     * output row oh (ph = oh * stride_h + i * dilation_h, oh < OH), then a
+     * pair per such row, oh ascending: i * KW * VL (its weights' offset)
+     * and oh * OW * VL (its grad_y pixels' offset); gin_cols likewise for
+     * frame column pw, (1 + 2 * KW) apart: j * VL and ow * VL, ow
+     * ascending.  NULL for the forward pass. */
+    const int32_t *gin_rows, *gin_cols;
 } fc_direct_chb;
 
 /* The SIMD kernels (conv_direct_simd_impl.h), one set per instruction set
@@ -248,8 +256,9 @@ void fc_direct_gw_chb_avx512_f64(const fc_direct_chb *g, int64_t N, const double
 /* The grad input of such a layer (any stride), a block of nch <= VL
  * channels of one image: grad_y planes at gy (OH * OW apart), weights as
  * for fc_direct_fwd_chb, grad_x planes at gx (H * W apart) overwritten;
- * each value the sum of its terms in grad_y's row-major order from +0.
- * buffer as for the forward (P's part zeroed by the kernel). */
+ * each value the sum of its terms (those of the tap lists gin_rows and
+ * gin_cols) in grad_y's row-major order from +0.  buffer as for the
+ * forward. */
 void fc_direct_gin_chb_avx512_f32(const fc_direct_chb *g, const float *gy, int64_t nch, const float *weights,
                                   float *buffer, float *gx);
 void fc_direct_gin_chb_avx512_f64(const fc_direct_chb *g, const double *gy, int64_t nch, const double *weights,

@@ -798,6 +798,11 @@ CHANNEL_BLOCKS = [
     ("13x9-dilated-mixed", (1, 16, 13, 9), (3, 2), (2, 1), ((2, 1), (0, 3)), (2, 3)),
     ("28x28-5x5-s2", (1, 16, 28, 28), (5, 5), 2, 2, 1),
     ("16x16-2x2-s2-no-pad", (2, 8, 16, 16), (2, 2), 2, 0, 1),
+    ("14x14-7x7-s2", (1, 16, 14, 14), (7, 7), 2, 3, 1),
+    ("12x13-4x6-s2-asym", (2, 9, 12, 13), (4, 6), 2, ((1, 2), (2, 3)), 1),
+    ("13x12-6x4-s2", (1, 16, 13, 12), (6, 4), 2, 2, 1),
+    ("15x17-3x3-s3", (1, 16, 15, 17), (3, 3), 3, 1, 1),
+    ("16x12-3x3-s2-d2", (1, 16, 16, 12), (3, 3), 2, 2, 2),
 ]
 
 
@@ -832,8 +837,9 @@ def test_depthwise_channel_blocks_match_reference(name, x_shape, kernel_hw, stri
 def test_depthwise_channel_block_gradients(name, x_shape, kernel_hw, stride, padding, dilation, dtype, rng):
     """Grad weight of these layers is summed a block of channels at a time, every image in one
     task (images, then output pixels, in order); grad input at stride 1 is the channel-block
-    forward pass of grad_y by the flipped kernel, at larger strides grad_y's pixels added into
-    a frame of pixels.  Both against float64, grad bias with
+    forward pass of grad_y by the flipped kernel, at larger strides each input pixel's terms
+    summed in a register (by residue groups at stride 2 and 3, through tap lists elsewhere).
+    Both against float64, grad bias with
     fc_conv2d_grad_bias's bits, the same bits on 1 and 2 threads and from one backward call as
     from separate ones."""
     C = x_shape[1]
@@ -874,6 +880,7 @@ cases = [((2, C, H, W), K, stride, pad, dilation)
          for C in (8, 13, 16, 20)
          for H, W in ((7, 7), (14, 14), (4, 4), (3, 5), (6, 6), (10, 11))
          for K, stride, pad, dilation in ((3, 1, 1, 1), (3, 2, 1, 1), (5, 1, 2, 1), (5, 2, 2, 1), (7, 1, 3, 1),
+                                          (7, 2, 3, 1), (3, 3, 1, 1),
                                           (3, 1, 2, 2), (3, 1, ((0, 2), (2, 0)), 1), (1, 1, 0, 1))]
 for dtype in (np.float32, np.float64):
     for n, (shape, K, stride, pad, dilation) in enumerate(cases):
