@@ -125,6 +125,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_GWOP_QUARTER_TAIL_AVX512 fc_gemm_gwop_f32_4x8_avx512
 #define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f32_avx512
 #define GEMM_ADD_RUN_AVX512 fc_add_run_f32_avx512
+#define GEMM_PACK_A_AVX512 fc_pack_a6_f32_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f32
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f32
@@ -170,6 +171,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #undef GEMM_GWOP_QUARTER_TAIL_AVX512
 #undef GEMM_EVERY_OTHER_AVX512
 #undef GEMM_ADD_RUN_AVX512
+#undef GEMM_PACK_A_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
 #undef GEMM_BLOCKING_AVX512
@@ -206,6 +208,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_GWOP_QUARTER_TAIL_AVX512 fc_gemm_gwop_f64_4x4_avx512
 #define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f64_avx512
 #define GEMM_ADD_RUN_AVX512 fc_add_run_f64_avx512
+#define GEMM_PACK_A_AVX512 fc_pack_a6_f64_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f64
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f64
@@ -244,6 +247,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #undef GEMM_GWOP_QUARTER_TAIL_AVX512
 #undef GEMM_EVERY_OTHER_AVX512
 #undef GEMM_ADD_RUN_AVX512
+#undef GEMM_PACK_A_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
 #undef GEMM_BLOCKING_AVX512

@@ -225,6 +225,13 @@ void fc_add_every_other_f32_avx512(float *x, const float *s, int64_t n);
 void fc_add_every_other_f64_avx512(double *x, const double *s, int64_t n);
 #endif
 
+/* Six rows of the weight into an A panel: dst[kk * 6 + t] = src[t * rs +
+ * kk] for t < 6, kk < k (gemm_f32_6x32_avx512.c, gemm_f64_6x16_avx512.c). */
+#ifdef FC_GEMM_HAVE_AVX512
+void fc_pack_a6_f32_avx512(const float *src, int64_t rs, int64_t k, float *dst);
+void fc_pack_a6_f64_avx512(const double *src, int64_t rs, int64_t k, double *dst);
+#endif
+
 /* A row of the stride-1 col2im scatter: x[m] += s[m] for m < n, n >= 1
  * (col2im_avx512.c). */
 #ifdef FC_GEMM_HAVE_AVX512
