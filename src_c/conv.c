@@ -126,6 +126,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f32_avx512
 #define GEMM_ADD_RUN_AVX512 fc_add_run_f32_avx512
 #define GEMM_PACK_A_AVX512 fc_pack_a6_f32_avx512
+#define GEMM_GWOP_UNPACK_AVX512 fc_gemm_gwop_unpack_f32_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f32
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f32
@@ -172,6 +173,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #undef GEMM_EVERY_OTHER_AVX512
 #undef GEMM_ADD_RUN_AVX512
 #undef GEMM_PACK_A_AVX512
+#undef GEMM_GWOP_UNPACK_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
 #undef GEMM_BLOCKING_AVX512
@@ -209,6 +211,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f64_avx512
 #define GEMM_ADD_RUN_AVX512 fc_add_run_f64_avx512
 #define GEMM_PACK_A_AVX512 fc_pack_a6_f64_avx512
+#define GEMM_GWOP_UNPACK_AVX512 fc_gemm_gwop_unpack_f64_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f64
 #define GEMM_BLOCKING_AVX512 fc_blocking_avx512_f64
@@ -248,6 +251,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #undef GEMM_EVERY_OTHER_AVX512
 #undef GEMM_ADD_RUN_AVX512
 #undef GEMM_PACK_A_AVX512
+#undef GEMM_GWOP_UNPACK_AVX512
 #undef GEMM_BLOCKING_GENERIC
 #undef GEMM_BLOCKING_AVX2
 #undef GEMM_BLOCKING_AVX512

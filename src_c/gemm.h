@@ -212,6 +212,11 @@ void fc_gemm_gwop_pack_f32_avx512(const float *a, int64_t lda, int64_t rows, int
                                   float *dst);
 void fc_gemm_gwop_pack_f64_avx512(const double *a, int64_t lda, int64_t rows, int64_t k,
                                   double *dst);
+/* gw[o * R + r] = ct[r * rpad + o] for o < rows, r < nb (gemm_gwop_avx512.c) */
+void fc_gemm_gwop_unpack_f32_avx512(const float *ct, int64_t rpad, int64_t rows, int64_t nb, float *gw,
+                                    int64_t R);
+void fc_gemm_gwop_unpack_f64_avx512(const double *ct, int64_t rpad, int64_t rows, int64_t nb, double *gw,
+                                    int64_t R);
 #endif
 
 /* A row of the stride-2 col2im scatter: x[2m] += s[m] for m < n and
