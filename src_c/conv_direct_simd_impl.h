@@ -2353,9 +2353,6 @@ FC_INLINE void FC_NAME(chb_frame_out_group)(const fc_direct_chb *g, const REAL *
     }
 }
 
-/* grad_x of the nch <= VL channels of a block of one image: grad_y planes
- * at gy (OH * OW each), weights as for fc_direct_fwd_chb, the result to the
- * planes at gx (H * W each). */
 /* Frame pixels pw = c0 .. c1 - 1 of one frame row (f, its first pixel)
  * through the tap lists: rows, the row's kernel rows; each pixel's sum in
  * a register. */
@@ -2462,6 +2459,9 @@ FC_GIN_ROWS_FN(7, 2)
 FC_GIN_ROWS_FN(3, 3)
 #undef FC_GIN_ROWS_FN
 
+/* grad_x of the nch <= VL channels of a block of one image: grad_y planes
+ * at gy (OH * OW each), weights as for fc_direct_fwd_chb, the result to the
+ * planes at gx (H * W each). */
 FC_DIRECT_ALIGN void FC_NAME(fc_direct_gin_chb)(const fc_direct_chb *g, const REAL *gy, int64_t nch,
                                                 const REAL *weights, REAL *buffer, REAL *gx)
 {

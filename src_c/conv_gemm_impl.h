@@ -1895,7 +1895,7 @@ static int FC_NAME(grad_input_by_forward)(const fc_geom *g, const REAL *grad_y,
     if (!flipped) return FC_ENOMEM;
     FC_NAME(flip_ctx) fctx = {weight, flipped, Og, Cg, taps, FC_NAME(ceil_div)(Og, FC_FLIP_BLOCK)};
     fc_parallel_for(g->groups * fctx.blocks, 4.0 * g->O * Cg * taps, FC_NAME(flip_task), &fctx);
-    int status = FC_ENOMEM;
+    int status;
 #ifdef FC_HAVE_WINOGRAD
     if (fc_conv2d_winograd_suits(&t, sizeof(REAL)))
         status = FC_NAME(fc_conv2d_winograd)(&t, grad_y, flipped, NULL, grad_x, 0);
