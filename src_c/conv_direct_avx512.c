@@ -17,36 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "transpose_avx512.h"
 #include "avx512_target_begin.h"
-
-/* v[r][l] <- v[l][r] for 16 vectors of 16 floats: pairs of rows
- * interleaved, then their pairs, within 128-bit lanes; then the lanes
- * gathered across groups of four rows (immediate shuffles only). */
-static inline __attribute__((always_inline)) void fc_transpose16_avx512_f32(__m512 *v)
-{
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        v[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-        v[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-        v[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        v[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    /* v[4g + c], 128-bit lane L: rows 4g .. 4g + 3 at column 4L + c */
-    for (int c = 0; c < 4; c++) {
-        const __m512 ab_lo = _mm512_shuffle_f32x4(v[c], v[4 + c], 0x88), ab_hi = _mm512_shuffle_f32x4(v[c], v[4 + c], 0xDD);
-        const __m512 cd_lo = _mm512_shuffle_f32x4(v[8 + c], v[12 + c], 0x88);
-        const __m512 cd_hi = _mm512_shuffle_f32x4(v[8 + c], v[12 + c], 0xDD);
-        t[c] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0x88);
-        t[8 + c] = _mm512_shuffle_f32x4(ab_lo, cd_lo, 0xDD);
-        t[4 + c] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0x88);
-        t[12 + c] = _mm512_shuffle_f32x4(ab_hi, cd_hi, 0xDD);
-    }
-    for (int i = 0; i < 16; i++) v[i] = t[i];
-}
 
 #define REAL float
 #define FC_NAME(name) name##_avx512_f32
@@ -158,28 +130,6 @@ static inline __attribute__((always_inline)) void fc_transpose16_avx512_f32(__m5
 #undef VGIDX_STRIDE
 #undef VGATHER
 #undef VSCATTER
-
-/* The same for 8 vectors of 8 doubles: pairs of rows interleaved within
- * 128-bit lanes, then the lanes gathered across groups of two rows. */
-static inline __attribute__((always_inline)) void fc_transpose8_avx512_f64(__m512d *v)
-{
-    __m512d t[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm512_unpacklo_pd(v[i], v[i + 1]);
-        t[i + 1] = _mm512_unpackhi_pd(v[i], v[i + 1]);
-    }
-    /* t[2g + c], 128-bit lane L: rows 2g, 2g + 1 at column 2L + c */
-    for (int c = 0; c < 2; c++) {
-        const __m512d ab_lo = _mm512_shuffle_f64x2(t[c], t[2 + c], 0x88);
-        const __m512d ab_hi = _mm512_shuffle_f64x2(t[c], t[2 + c], 0xDD);
-        const __m512d cd_lo = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], 0x88);
-        const __m512d cd_hi = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], 0xDD);
-        v[c] = _mm512_shuffle_f64x2(ab_lo, cd_lo, 0x88);
-        v[4 + c] = _mm512_shuffle_f64x2(ab_lo, cd_lo, 0xDD);
-        v[2 + c] = _mm512_shuffle_f64x2(ab_hi, cd_hi, 0x88);
-        v[6 + c] = _mm512_shuffle_f64x2(ab_hi, cd_hi, 0xDD);
-    }
-}
 
 #define REAL double
 #define FC_NAME(name) name##_avx512_f64

@@ -10,61 +10,9 @@
 #ifdef FC_GEMM_HAVE_AVX512
 #include <immintrin.h>
 
+#include "transpose_avx512.h"
+
 #define GWOP_TARGET __attribute__((target("avx512f,avx2,fma")))
-
-/* r[i] = column i of the 16 x 16 block whose rows are r[0..15]. */
-GWOP_TARGET static inline void transpose16_ps(__m512 r[16])
-{
-    __m512 t[16], u[16], v[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    /* per 128-bit lane: u[4q + m] holds element m (+4, +8, +12) of rows 4q..4q+3 */
-    for (int q = 0; q < 4; q++) {
-        const __m512d lo = _mm512_castps_pd(t[4 * q]), hi = _mm512_castps_pd(t[4 * q + 1]);
-        const __m512d lo2 = _mm512_castps_pd(t[4 * q + 2]), hi2 = _mm512_castps_pd(t[4 * q + 3]);
-        u[4 * q + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(lo, lo2));
-        u[4 * q + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(lo, lo2));
-        u[4 * q + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(hi, hi2));
-        u[4 * q + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(hi, hi2));
-    }
-    /* v[m] (m < 4): lanes 0, 2 of rows 0-3 and 4-7; v[4 + m]: lanes 1, 3;
-     * likewise v[8 + ...] for rows 8-15 */
-    for (int h = 0; h < 2; h++)
-        for (int m = 0; m < 4; m++) {
-            v[8 * h + m] = _mm512_shuffle_f32x4(u[8 * h + m], u[8 * h + 4 + m], 0x88);
-            v[8 * h + 4 + m] = _mm512_shuffle_f32x4(u[8 * h + m], u[8 * h + 4 + m], 0xdd);
-        }
-    for (int m = 0; m < 8; m++) {
-        r[m] = _mm512_shuffle_f32x4(v[m], v[8 + m], 0x88);
-        r[8 + m] = _mm512_shuffle_f32x4(v[m], v[8 + m], 0xdd);
-    }
-}
-
-/* r[i] = column i of the 8 x 8 block whose rows are r[0..7]. */
-GWOP_TARGET static inline void transpose8_pd(__m512d r[8])
-{
-    __m512d t[8], u[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
-    }
-    for (int h = 0; h < 2; h++) {
-        u[4 * h + 0] = _mm512_shuffle_f64x2(t[4 * h], t[4 * h + 2], 0x88);
-        u[4 * h + 1] = _mm512_shuffle_f64x2(t[4 * h], t[4 * h + 2], 0xdd);
-        u[4 * h + 2] = _mm512_shuffle_f64x2(t[4 * h + 1], t[4 * h + 3], 0x88);
-        u[4 * h + 3] = _mm512_shuffle_f64x2(t[4 * h + 1], t[4 * h + 3], 0xdd);
-    }
-    r[0] = _mm512_shuffle_f64x2(u[0], u[4], 0x88);
-    r[4] = _mm512_shuffle_f64x2(u[0], u[4], 0xdd);
-    r[2] = _mm512_shuffle_f64x2(u[1], u[5], 0x88);
-    r[6] = _mm512_shuffle_f64x2(u[1], u[5], 0xdd);
-    r[1] = _mm512_shuffle_f64x2(u[2], u[6], 0x88);
-    r[5] = _mm512_shuffle_f64x2(u[2], u[6], 0xdd);
-    r[3] = _mm512_shuffle_f64x2(u[3], u[7], 0x88);
-    r[7] = _mm512_shuffle_f64x2(u[3], u[7], 0xdd);
-}
 
 #define REAL float
 #define VEC __m512
@@ -75,7 +23,7 @@ GWOP_TARGET static inline void transpose8_pd(__m512d r[8])
 #define GWOP_ROWS FC_GWOP_ROWS_AVX512
 #define GWOP_NR FC_GEMM_NR_F32
 #define MASKED_LOAD(n, p) V(maskz_loadu)((__mmask16)((1u << (n)) - 1u), p)
-#define TRANSPOSE(r) transpose16_ps(r)
+#define TRANSPOSE(r) fc_transpose16_avx512_f32(r)
 #include "gemm_gwop_impl.h"
 
 #define REAL double
@@ -87,7 +35,7 @@ GWOP_TARGET static inline void transpose8_pd(__m512d r[8])
 #define GWOP_ROWS FC_GWOP_ROWS_AVX512
 #define GWOP_NR FC_GEMM_NR_F64
 #define MASKED_LOAD(n, p) V(maskz_loadu)((__mmask8)((1u << (n)) - 1u), p)
-#define TRANSPOSE(r) transpose8_pd(r)
+#define TRANSPOSE(r) fc_transpose8_avx512_f64(r)
 #include "gemm_gwop_impl.h"
 
 /* The same kernels on FC_GWOP_TAIL_ROWS col rows, for a block's last rows
@@ -225,8 +173,8 @@ GWOP_TARGET static inline void transpose8_pd(__m512d r[8])
         for (; o0 < rows; o0++)                                                                            \
             for (int64_t r = 0; r < nb; r++) gw[o0 * R + r] = ct[r * rpad + o0];                          \
     }
-GWOP_UNPACK(fc_gemm_gwop_unpack_f32_avx512, float, __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, transpose16_ps)
-GWOP_UNPACK(fc_gemm_gwop_unpack_f64_avx512, double, __m512d, 8, _mm512_loadu_pd, _mm512_storeu_pd, transpose8_pd)
+GWOP_UNPACK(fc_gemm_gwop_unpack_f32_avx512, float, __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, fc_transpose16_avx512_f32)
+GWOP_UNPACK(fc_gemm_gwop_unpack_f64_avx512, double, __m512d, 8, _mm512_loadu_pd, _mm512_storeu_pd, fc_transpose8_avx512_f64)
 #undef GWOP_UNPACK
 
 #endif
