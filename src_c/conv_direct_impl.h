@@ -657,7 +657,8 @@ static int FC_NAME(direct_chb_task)(void *vctx, int64_t begin, int64_t end)
     const size_t bytes = (size_t)(g->o_offset + FC_MAX(g->OH * g->OW, lanes) * lanes) * sizeof(REAL);
     REAL *buffer = (REAL *)fc_aligned_alloc(bytes);
     if (!buffer) return FC_ENOMEM;
-    memset(buffer, 0, bytes);   /* the padding's pixels */
+    /* the padding's pixels; grad input writes every pixel it reads */
+    if (!ctx->gin) memset(buffer, 0, bytes);
     const int64_t HW = g->H * g->W, OHW = g->OH * g->OW, taps = g->KH * g->KW;
     for (int64_t task = begin; task < end; task++) {
         const int64_t n = task / ctx->blocks, cb = task % ctx->blocks, c0 = cb * lanes;
