@@ -704,12 +704,16 @@ FC_INLINE __m256d vprev2_pd(__m256d prev, __m256d cur) { return _mm256_permute2f
 
 /* global pooling (pool_global_impl.h) */
 #define REAL float
+#define FC_POOL_GLOBAL_REAL_SIZE 4
 #define FC_NAME(name) name##_f32_avx2
 #include "pool_global_impl.h"
 #undef REAL
+#undef FC_POOL_GLOBAL_REAL_SIZE
 #undef FC_NAME
 #define REAL double
+#define FC_POOL_GLOBAL_REAL_SIZE 8
 #define FC_NAME(name) name##_f64_avx2
 #include "pool_global_impl.h"
 #undef REAL
+#undef FC_POOL_GLOBAL_REAL_SIZE
 #undef FC_NAME

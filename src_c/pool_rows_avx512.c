@@ -334,14 +334,18 @@ FC_INLINE __m512i vidx_select_pd(__mmask8 take, __m512i keep, __m512i candidate)
 
 /* global pooling (pool_global_impl.h) */
 #define REAL float
+#define FC_POOL_GLOBAL_REAL_SIZE 4
 #define FC_NAME(name) name##_f32_avx512
 #include "pool_global_impl.h"
 #undef REAL
+#undef FC_POOL_GLOBAL_REAL_SIZE
 #undef FC_NAME
 #define REAL double
+#define FC_POOL_GLOBAL_REAL_SIZE 8
 #define FC_NAME(name) name##_f64_avx512
 #include "pool_global_impl.h"
 #undef REAL
+#undef FC_POOL_GLOBAL_REAL_SIZE
 #undef FC_NAME
 
 #include "avx512_target_end.h"

@@ -25,12 +25,16 @@
 
 /* global pooling (pool_global_impl.h) */
 #define REAL float
+#define FC_POOL_GLOBAL_REAL_SIZE 4
 #define FC_NAME(name) name##_f32_generic
 #include "pool_global_impl.h"
 #undef REAL
+#undef FC_POOL_GLOBAL_REAL_SIZE
 #undef FC_NAME
 #define REAL double
+#define FC_POOL_GLOBAL_REAL_SIZE 8
 #define FC_NAME(name) name##_f64_generic
 #include "pool_global_impl.h"
 #undef REAL
+#undef FC_POOL_GLOBAL_REAL_SIZE
 #undef FC_NAME

@@ -368,6 +368,8 @@ NARROW_CASES = [
     ((1, 2, 9, 40), (9, 40), None, 0, 1),         # global, 360 values
     ((2, 2, 4, 4), 4, None, 0, 1),                # global, 16 values: one lane group, no tail
     ((2, 2, 5, 3), (5, 3), None, 0, 1),           # global, 15 values: below the lanes
+    ((3, 13, 4, 4), 4, None, 0, 1),               # global, 39 planes: batches of 16 (8) and a rest
+    ((2, 9, 5, 7), (5, 7), None, 0, 1),           # global, 18 planes of 35: last vectors overlap
     ((2, 2, 6, 50), (2, 20), (2, 10), 0, 1),      # runs of 20 within rows (OW 4)
     ((1, 2, 8, 50), (3, 17), (2, 11), 1, 1),      # padded, partial rows
     ((1, 2, 12, 60), (3, 9), (3, 25), 0, (2, 3)), # dilated: strided runs, scanned in order
@@ -464,6 +466,36 @@ def test_narrow_max_pool2d_is_the_scan(shape, kernel_size, stride, padding, dila
             assert np.array_equal(indices, expected_indices), f"indices; threads={threads}; {context}"
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("plane", [(4, 4), (7, 7), (3, 6)], ids=["4x4", "7x7", "3x6"])
+def test_global_max_batches_fall_back_to_the_scan(plane, dtype):
+    # Global max takes 16 float32 (8 float64) planes at a time and folds their lanes together,
+    # in an order other than the scan's; a batch with a NaN, an infinity or a zero maximum
+    # anywhere is redone plane by plane.  Special planes at scattered positions: each batch
+    # boundary moves with the thread split, and the result is the scan's, bits included.
+    rng = np.random.default_rng(143)
+    shape = (5, 11) + plane
+    x = tie_free(shape, dtype, rng, offset=-float(np.prod(shape)))
+    flat = x.reshape(55, -1)
+    flat[3, 4] = nan_with_payload(dtype, 3)
+    flat[3, -1] = nan_with_payload(dtype, 4)
+    flat[21] = -1.0 - rng.random(flat.shape[1])
+    flat[21, 2], flat[21, 5] = -0.0, 0.0
+    flat[30, -1] = np.inf
+    flat[47, 0] = -np.inf
+    flat[50, :] = 7.0
+    bits = np.uint32 if np.dtype(dtype) == np.float32 else np.uint64
+    expected, _ = scan_max(x, plane, None, 0, 1)
+    for threads in (1, 2, 3):
+        with fastconv.threads(threads):
+            got = fastconv.max_pool2d(x, plane)
+        assert np.array_equal(got.view(bits), expected.view(bits)), f"threads={threads}, plane={plane}"
+    # every batch free of special values: the folded lanes alone
+    clean = tie_free(shape, dtype, rng, offset=-float(np.prod(shape)))
+    expected, _ = scan_max(clean, plane, None, 0, 1)
+    assert np.array_equal(fastconv.max_pool2d(clean, plane).view(bits), expected.view(bits))
+
+
 def lane_order_sum(values):
     """The sum of a window's values in the reference loops' order (run_sum): from 16 values on,
     0 + the first 8 in 8 lanes, each later whole group of 8 added lane by lane, the lanes folded
@@ -485,16 +517,19 @@ def lane_order_sum(values):
 
 @pytest.mark.parametrize("divisor_override", [None, 3])
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", [(2, 3, 7, 7), (1, 2, 9, 40), (2, 2, 4, 4), (2, 2, 5, 3), (1, 5, 3, 6)])
+@pytest.mark.parametrize("shape", [(2, 3, 7, 7), (1, 2, 9, 40), (2, 2, 4, 4), (2, 2, 5, 3), (1, 5, 3, 6),
+                                   (3, 13, 4, 4), (2, 9, 4, 6), (2, 17, 7, 7)])
 def test_global_avg_pool2d_sums_in_the_reference_order(shape, dtype, divisor_override):
     # global pooling runs pool_global_impl.h's reductions, compiled for each SIMD level; their sums
-    # are the reference loops' bit for bit (16 and 18 values: the lanes; 15: in order)
+    # are the reference loops' bit for bit (16 and 18 values: the lanes; 15: in order); float32
+    # planes of whole groups of 8 values go 16 planes at a time, their lanes folded together
+    # (39 planes of 16, 18 of 24: batches and a rest, moved by the thread split)
     x = np.random.default_rng(142).standard_normal(shape).astype(dtype)
     kernel_size = shape[2:]
     divisor = dtype(divisor_override if divisor_override is not None else shape[2] * shape[3])
     expected = np.array([lane_order_sum(plane) / divisor for plane in x.reshape(-1, shape[2] * shape[3])],
                         dtype).reshape(shape[:2] + (1, 1))
-    for threads in (1, 2):
+    for threads in (1, 2, 3):
         with fastconv.threads(threads):
             got = fastconv.avg_pool2d(x, kernel_size, divisor_override=divisor_override)
         assert got.tobytes() == expected.tobytes(), f"shape={shape}, threads={threads}"
