@@ -265,7 +265,6 @@ int FC_NAME(fc_pool_global_max)(void *vjob, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-
 /* The sum in run_sum's order (pool_run_sum_impl.h): 0 + p[k] in 8 lanes, whole
  * groups of 8 added lane by lane, the lanes folded 4, 2, 1, then the rest
  * in order; below 16 values, in order. */
