@@ -1377,12 +1377,11 @@ FC_INLINE void FC_NAME(stream_copy)(REAL *FC_RESTRICT dst, const REAL *FC_RESTRI
 #endif
 
 FC_NOINLINE void FC_NAME(avg_backward_tiles)(const fc_pool_job *job, const REAL *grad_y, REAL *grad_x,
-                                             const REAL *FC_RESTRICT col_count, REAL *FC_RESTRICT share,
-                                             REAL *FC_RESTRICT buf)
+                                             const REAL *FC_RESTRICT col_count, REAL pow2_cols,
+                                             REAL *FC_RESTRICT share, REAL *FC_RESTRICT buf)
 {
     const fc_geom *g = job->g;
     const int64_t OW = g->OW, W = g->W, KW = g->KW, KH = g->KH, covered = OW * KW;
-    const REAL pow2_cols = FC_NAME(avg_pow2_cols)(col_count, OW);
 #ifdef vstream
     const int stream = job->stream && ((uintptr_t)grad_x & 15) == 0 && W * (int64_t)sizeof(REAL) % 16 == 0;
 #else
@@ -1452,6 +1451,7 @@ int FC_NAME(fc_pool_avg_backward_rows)(void *vjob, int64_t begin, int64_t end)
                        phases + phase_count * phase_len + share_len + share_pad};
     memset(shares[0] - share_pad, 0, (size_t)(2 * share_len) * sizeof(REAL));
     FC_NAME(avg_col_counts)(job, s.col_count);
+    const REAL pow2_cols = FC_NAME(avg_pow2_cols)(s.col_count, OW);
     const int tiles = FC_NAME(avg_windows_tile)(g);
     /* where input column 0 lies in a spread row (avg_spread_row) */
     const int64_t spread_offset = FC_NAME(avg_spread_in_input)(g) ? 0 : g->pad_left;
@@ -1459,7 +1459,7 @@ int FC_NAME(fc_pool_avg_backward_rows)(void *vjob, int64_t begin, int64_t end)
         const REAL *grad_y = (const REAL *)job->src + plane * g->OH * OW;
         REAL *grad_x = (REAL *)job->dst + plane * g->H * W;
         if (tiles) {
-            FC_NAME(avg_backward_tiles)(job, grad_y, grad_x, s.col_count, s.best, s.row);
+            FC_NAME(avg_backward_tiles)(job, grad_y, grad_x, s.col_count, pow2_cols, s.best, s.row);
             continue;
         }
         int64_t next_oh = 0;   /* first output row whose spread row is not computed yet */
