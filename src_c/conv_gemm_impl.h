@@ -979,7 +979,9 @@ static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m
 
 typedef struct {
     const fc_geom *g;
-    const REAL *x, *bias, *apacked;
+    const REAL *x, *bias;
+    const REAL *apacked;   /* prepack_a's weight, or NULL: each task packs its A blocks from weight */
+    const REAL *weight;
     REAL *y;
     int relu, pointwise;
     int pw_in_place;       /* pointwise, B read in place (pointwise_block) */
@@ -1147,6 +1149,8 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
     REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * (FC_MIN(K, kc) + 1) *
                                            (ctx->pw_in_place ? GEMM_NR : max_cols));
     REAL *line = (REAL *)fc_aligned_alloc(sizeof(REAL) * (max_cols + FC_SLAB_SLACK));
+    REAL *ablock = ctx->apacked ? NULL : (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(K, kc) *
+                                                                  FC_NAME(round_up)(FC_MIN(mc, M), GEMM_MR));
     int64_t *boff = ctx->pw_in_place ? (int64_t *)malloc(sizeof(int64_t) * (size_t)FC_MIN(K, kc)) : NULL;
     FC_NAME(col_runs) cr = {0, 0, 0, 0, 0, 0, NULL, NULL};
     cr.run = ctx->pointwise ? NULL : (FC_NAME(col_run) *)malloc(sizeof(FC_NAME(col_run)) * (size_t)max_cols);
@@ -1154,7 +1158,8 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
     REAL *slab = NULL;
     int64_t slab_have = 0;
     int status = FC_OK;
-    if (!bpack || !line || (ctx->pw_in_place && !boff) || (!ctx->pointwise && (!cr.run || !cr.oh_lo))) {
+    if (!bpack || !line || (!ctx->apacked && !ablock) || (ctx->pw_in_place && !boff) ||
+        (!ctx->pointwise && (!cr.run || !cr.oh_lo))) {
         status = FC_ENOMEM;
         goto done;
     }
@@ -1197,7 +1202,11 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
                 FC_NAME(pf_cursor_next)(g, ctx, task, pc, kcb, &cur);
             for (int64_t ic = 0; ic < M; ic += mc) {
                 const int64_t mcb = FC_MIN(mc, M - ic);
-                const REAL *ap = ctx->apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
+                const REAL *ap = ablock;
+                if (ctx->apacked)
+                    ap = ctx->apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
+                else
+                    FC_NAME(pack_a)(ctx->weight + (group * M + ic) * K + pc, K, 1, mcb, kcb, ablock);
                 FC_NAME(macro_kernel_batch)(e, mcb, nc, kcb, ap, bpack, yg, g->O * P, P, t0, ic,
                                             pc == 0 && bg ? bg + ic : NULL, flags, cur.base ? &cur : NULL);
             }
@@ -1206,6 +1215,7 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
 done:
     fc_aligned_free(bpack);
     fc_aligned_free(line);
+    fc_aligned_free(ablock);
     free(boff);
     fc_aligned_free(slab);
     free(cr.run);
@@ -1540,10 +1550,27 @@ static FC_NAME(gemm_engine) FC_NAME(forward_engine)(const fc_geom *g)
     return e;
 }
 
-static int FC_NAME(conv_gemm_forward_prepacked)(const fc_geom *g, const REAL *x, const REAL *apacked,
-                                                const REAL *bias, REAL *y, int relu)
+/* Whether the GEMM forward packs its weight block by block in each task
+ * rather than all at once up front: where the batch's columns make at most
+ * FC_FUSED_A_MAX_BLOCKS blocks per group (one thread, a few images), so
+ * that each A block is packed once either way.  Prepacking writes the whole
+ * packed weight to memory and reads it back for its one use: (1, 512, 7, 7)
+ * 3x3 (9.4 MB of weight, 49 positions) spent 17% of its time packing, and
+ * packed in the task, each block used while it is in L2, took 0.92-0.94 of
+ * the time (float32, one thread, AMD Zen 4, processes alternated); 2 to 8
+ * images 0.95-1.01.  Fetching the next block's weight rows into L2 between
+ * kernel calls measured no faster (1.01): the bursts stalled on the fill
+ * buffers.  1x1 forwards keep the prepacking: their B packing is too cheap
+ * to hide the A packing behind (1.04-1.05 of the time on 7x7 planes). */
+#define FC_FUSED_A_MAX_BLOCKS 1
+
+/* The forward of g: apacked is the prepacked weight (prepack_a with the KC
+ * of forward_engine), or NULL, and then weight is packed as the path needs
+ * it (whole up front, or block by block in the GEMM's tasks). */
+static int FC_NAME(conv_gemm_forward_planned)(const fc_geom *g, const REAL *x, const REAL *apacked,
+                                              const REAL *weight, const REAL *bias, REAL *y, int relu)
 {
-    FC_NAME(gemm_fwd_ctx) ctx = {g, x, bias, apacked, y, relu, FC_NAME(is_pointwise)(g), 0,
+    FC_NAME(gemm_fwd_ctx) ctx = {g, x, bias, apacked, weight, y, relu, FC_NAME(is_pointwise)(g), 0,
                                  FC_NAME(forward_engine)(g), {0, 0, 0, 0}};
     ctx.pw_in_place = FC_NAME(pointwise_in_place)(g, &ctx.e);
     if (ctx.pointwise && !ctx.pw_in_place && ctx.e.kernel_pf) {
@@ -1552,16 +1579,34 @@ static int FC_NAME(conv_gemm_forward_prepacked)(const fc_geom *g, const REAL *x,
         const int64_t nc = FC_PW_PF_BLOCK_BYTES / (ctx.e.blk.kc * (int64_t)sizeof(REAL)) / GEMM_NR * GEMM_NR;
         ctx.e.blk.nc = FC_MAX(GEMM_NR, FC_MIN(ctx.e.blk.nc, nc));
     }
-    FC_NAME(rows_fwd_ctx) rows_ctx = {g, x, bias, apacked, y, relu, ctx.e, {0, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
-    const int64_t P = g->OH * g->OW, K = (g->C / g->groups) * g->KH * g->KW;
+    const int64_t M = g->O / g->groups, P = g->OH * g->OW, K = (g->C / g->groups) * g->KH * g->KW;
     const double flops = 2.0 * g->N * g->O * P * K;
-    if (FC_NAME(rows_fwd_plan)(g, &rows_ctx))
-        return fc_parallel_for(g->N * g->groups * rows_ctx.rows.blocks, flops, FC_NAME(rows_fwd_task),
-                               &rows_ctx);
-    const int64_t min_tasks = FC_NAME(min_tasks)(flops);
-    ctx.cols = FC_NAME(split_make)(g->N * P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups, min_tasks,
-                                   min_tasks > 1);
-    return fc_parallel_for(g->groups * ctx.cols.blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
+    FC_NAME(rows_fwd_ctx) rows_ctx = {g, x, bias, apacked, y, relu, ctx.e, {0, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
+    const int rows = FC_NAME(rows_fwd_plan)(g, &rows_ctx);
+    if (!rows) {
+        const int64_t min_tasks = FC_NAME(min_tasks)(flops);
+        ctx.cols = FC_NAME(split_make)(g->N * P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups, min_tasks,
+                                       min_tasks > 1);
+        if (!apacked && !ctx.pointwise && ctx.cols.blocks <= FC_FUSED_A_MAX_BLOCKS)
+            return fc_parallel_for(g->groups * ctx.cols.blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
+    }
+    REAL *owned = NULL;
+    if (!apacked) {
+        owned = FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, ctx.e.blk.kc);
+        if (!owned) return FC_ENOMEM;
+        ctx.apacked = rows_ctx.apacked = owned;
+    }
+    const int status = rows ? fc_parallel_for(g->N * g->groups * rows_ctx.rows.blocks, flops,
+                                              FC_NAME(rows_fwd_task), &rows_ctx)
+                            : fc_parallel_for(g->groups * ctx.cols.blocks, flops, FC_NAME(gemm_fwd_task), &ctx);
+    fc_aligned_free(owned);
+    return status;
+}
+
+static int FC_NAME(conv_gemm_forward_prepacked)(const fc_geom *g, const REAL *x, const REAL *apacked,
+                                                const REAL *bias, REAL *y, int relu)
+{
+    return FC_NAME(conv_gemm_forward_planned)(g, x, apacked, NULL, bias, y, relu);
 }
 
 /* ---- strided 1x1 forward --------------------------------------------------- */
@@ -1663,12 +1708,11 @@ static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REA
                                       const REAL *bias, REAL *y, int relu)
 {
     const FC_NAME(gemm_engine) e = FC_NAME(forward_engine)(g);
+    if (!FC_NAME(subsample_suits)(g, &e)) return FC_NAME(conv_gemm_forward_planned)(g, x, NULL, weight, bias, y, relu);
     const int64_t M = g->O / g->groups, K = (g->C / g->groups) * g->KH * g->KW;
     REAL *apacked = FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, e.blk.kc);
     if (!apacked) return FC_ENOMEM;
-    const int status = FC_NAME(subsample_suits)(g, &e) ?
-        FC_NAME(conv_gemm_forward_subsampled)(g, x, apacked, bias, y, relu) :
-        FC_NAME(conv_gemm_forward_prepacked)(g, x, apacked, bias, y, relu);
+    const int status = FC_NAME(conv_gemm_forward_subsampled)(g, x, apacked, bias, y, relu);
     fc_aligned_free(apacked);
     return status;
 }

@@ -133,6 +133,10 @@ CASES = [
     ("gemm-exact", (1, 8, 16, 4), (12, 8, 3, 3), 1, 1, 1, 1),
     # K = 29*9 = 261 > KC: two reduction blocks, bias and ReLU after the last
     ("gemm-k-two-blocks", (2, 29, 9, 5), (8, 29, 3, 3), 1, 1, 1, 1),
+    # one column block per group: on one thread the forward packs each weight
+    # block in its task rather than the whole weight up front; 150 outputs
+    # per group in MC blocks of 144 and 6, K = 2700 in reduction blocks
+    ("gemm-weight-packed-in-task", (1, 600, 7, 7), (300, 300, 3, 3), 1, 1, 1, 2),
     # huge K = 300*9 = 2700: eleven reduction blocks
     ("gemm-huge-k", (1, 300, 5, 4), (6, 300, 3, 3), 1, (1, 0), 1, 1),
     # M = 150 > MC: two row blocks with an edge tile (dilated, so that the
@@ -416,6 +420,8 @@ def test_relu_keeps_nan_and_waits_for_the_last_block(name, dtype):
 THREADED = [
     ("threads-3x3", (2, 16, 20, 20), (24, 16, 3, 3), 1, 1, 1, 1),
     ("threads-batch1", (1, 32, 24, 24), (20, 32, 3, 3), 1, 1, 1, 1),
+    # one thread packs the weight in its GEMM tasks, two prepack it
+    ("threads-weight-packed-in-task", (1, 600, 7, 7), (300, 300, 3, 3), 1, 1, 1, 2),
     ("threads-pointwise", (1, 64, 20, 20), (40, 64, 1, 1), 1, 0, 1, 1),
     ("threads-pointwise-in-place", (2, 128, 20, 20), (40, 128, 1, 1), 1, 0, 1, 1),
     ("threads-strided-grouped", (2, 24, 21, 21), (18, 12, 3, 3), 2, 2, 2, 2),
