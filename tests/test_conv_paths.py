@@ -137,6 +137,10 @@ CASES = [
     # block in its task rather than the whole weight up front; 150 outputs
     # per group in MC blocks of 144 and 6, K = 2700 in reduction blocks
     ("gemm-weight-packed-in-task", (1, 600, 7, 7), (300, 300, 3, 3), 1, 1, 1, 2),
+    # fewer positions (30) than output channels (202): on two threads the
+    # tasks split the output channels, 96 and 106 of them (a partial last
+    # pair of row panels), rather than the columns
+    ("gemm-output-channels-split", (1, 300, 6, 5), (202, 300, 3, 3), 1, 1, 1, 1),
     # huge K = 300*9 = 2700: eleven reduction blocks
     ("gemm-huge-k", (1, 300, 5, 4), (6, 300, 3, 3), 1, (1, 0), 1, 1),
     # M = 150 > MC: two row blocks with an edge tile (dilated, so that the
@@ -422,6 +426,8 @@ THREADED = [
     ("threads-batch1", (1, 32, 24, 24), (20, 32, 3, 3), 1, 1, 1, 1),
     # one thread packs the weight in its GEMM tasks, two prepack it
     ("threads-weight-packed-in-task", (1, 600, 7, 7), (300, 300, 3, 3), 1, 1, 1, 2),
+    # two threads split the output channels, one takes them all
+    ("threads-output-channels-split", (1, 300, 6, 5), (202, 300, 3, 3), 1, 1, 1, 1),
     ("threads-pointwise", (1, 64, 20, 20), (40, 64, 1, 1), 1, 0, 1, 1),
     ("threads-pointwise-in-place", (2, 128, 20, 20), (40, 128, 1, 1), 1, 0, 1, 1),
     ("threads-strided-grouped", (2, 24, 21, 21), (18, 12, 3, 3), 2, 2, 2, 2),
