@@ -141,6 +141,7 @@ CASES = [
     # tasks split the output channels, 96 and 106 of them (a partial last
     # pair of row panels), rather than the columns
     ("gemm-output-channels-split", (1, 300, 6, 5), (202, 300, 3, 3), 1, 1, 1, 1),
+    ("pointwise-output-channels-split", (1, 300, 5, 6), (300, 300, 1, 1), 1, 0, 1, 1),
     # huge K = 300*9 = 2700: eleven reduction blocks
     ("gemm-huge-k", (1, 300, 5, 4), (6, 300, 3, 3), 1, (1, 0), 1, 1),
     # M = 150 > MC: two row blocks with an edge tile (dilated, so that the
@@ -428,6 +429,7 @@ THREADED = [
     ("threads-weight-packed-in-task", (1, 600, 7, 7), (300, 300, 3, 3), 1, 1, 1, 2),
     # two threads split the output channels, one takes them all
     ("threads-output-channels-split", (1, 300, 6, 5), (202, 300, 3, 3), 1, 1, 1, 1),
+    ("threads-pointwise-output-channels-split", (1, 300, 5, 6), (300, 300, 1, 1), 1, 0, 1, 1),
     ("threads-pointwise", (1, 64, 20, 20), (40, 64, 1, 1), 1, 0, 1, 1),
     ("threads-pointwise-in-place", (2, 128, 20, 20), (40, 128, 1, 1), 1, 0, 1, 1),
     ("threads-strided-grouped", (2, 24, 21, 21), (18, 12, 3, 3), 2, 2, 2, 2),
