@@ -1556,8 +1556,9 @@ static FC_NAME(gemm_engine) FC_NAME(forward_engine)(const fc_geom *g)
 
 /* Whether the GEMM forward packs its weight block by block in each task
  * rather than all at once up front: where the batch's columns make at most
- * FC_FUSED_A_MAX_BLOCKS blocks per group (one thread, a few images), so
- * that each A block is packed once either way.  Prepacking writes the whole
+ * FC_FUSED_A_MAX_BLOCKS blocks per group (one thread and a few images, or
+ * threads that split the output channels), so that each A block is packed
+ * once either way.  Prepacking writes the whole
  * packed weight to memory and reads it back for its one use: (1, 512, 7, 7)
  * 3x3 (9.4 MB of weight, 49 positions) spent 17% of its time packing, and
  * packed in the task, each block used while it is in L2, took 0.92-0.94 of
@@ -1613,11 +1614,12 @@ static int FC_NAME(conv_gemm_forward_planned)(const fc_geom *g, const REAL *x, c
         const int64_t min_tasks = FC_NAME(min_tasks)(flops);
         ctx.cols = FC_NAME(split_make)(g->N * P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups, min_tasks,
                                        min_tasks > 1);
-        const FC_NAME(split) one = FC_NAME(split_make)(g->N * P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups, 1, 0);
+        const FC_NAME(split) one =
+            FC_NAME(split_make)(g->N * P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups, 1, 0);
         if (FC_NAME(split_channels)(g, &ctx, &one, flops)) {
             ctx.cols = one;
-            ctx.chans = FC_NAME(split_make)(M, 2 * GEMM_MR, INT64_MAX, g->groups, fc_threads_for(flops, INT64_MAX),
-                                            0);
+            ctx.chans = FC_NAME(split_make)(M, 2 * GEMM_MR, INT64_MAX, g->groups,
+                                            fc_threads_for(flops, INT64_MAX), 0);
         }
         if (!apacked && !ctx.pointwise && ctx.cols.blocks <= FC_FUSED_A_MAX_BLOCKS)
             return fc_parallel_for(g->groups * ctx.cols.blocks * ctx.chans.blocks, flops,
@@ -1742,7 +1744,8 @@ static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REA
                                       const REAL *bias, REAL *y, int relu)
 {
     const FC_NAME(gemm_engine) e = FC_NAME(forward_engine)(g);
-    if (!FC_NAME(subsample_suits)(g, &e)) return FC_NAME(conv_gemm_forward_planned)(g, x, NULL, weight, bias, y, relu);
+    if (!FC_NAME(subsample_suits)(g, &e))
+        return FC_NAME(conv_gemm_forward_planned)(g, x, NULL, weight, bias, y, relu);
     const int64_t M = g->O / g->groups, K = (g->C / g->groups) * g->KH * g->KW;
     REAL *apacked = FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, e.blk.kc);
     if (!apacked) return FC_ENOMEM;
