@@ -977,11 +977,55 @@ static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m
     }
 }
 
+/* The flipped, transposed weight packed straight into the forward
+ * engine's A panels (prepack_a's layout for the grad-input geometry: M =
+ * Cg rows c, K = Og * taps columns kk = o * taps + k, element W[o][c][taps
+ * - 1 - k]), where the GEMM forward takes grad input: one pass over the
+ * weight instead of the flip and then the packing of its copy.  A task is
+ * a panel of MR rows over every column: for each o it reads the MR * taps
+ * contiguous values W[o][c0 ..][..], fetching those of o + FC_FLIP_AHEAD
+ * (none: 1.10x the time; 8 ahead: as 4).  (1, 512, 7, 7) 3x3's backward,
+ * whose 9.4 MB weight comes from memory, took 0.87 of the time (float32,
+ * Zen 4, one thread, processes alternated).  Where the forward packs its
+ * weight in its tasks (FC_FUSED_A_MAX_BLOCKS), each task packs its blocks
+ * of this weight the same way, panel by panel: that backward 0.89 of the
+ * time again on one thread, 0.92 on two. */
+#define FC_FLIP_AHEAD 4
+
+/* Panel rows [c0, c0 + MR) of group `group` of that weight (rows past Cg
+ * zero) over columns [pc, pc + kcb), to d (kcb * MR values). */
+static void FC_NAME(flip_pack_panel)(const REAL *weight, int64_t Og, int64_t Cg, int64_t taps, int64_t group,
+                                     int64_t c0, int64_t pc, int64_t kcb, REAL *FC_RESTRICT d)
+{
+    const int64_t rows = FC_MIN(GEMM_MR, Cg - c0);
+    const REAL *w = weight + (group * Og * Cg + c0) * taps;   /* W[o][c0] at w + o * Cg * taps */
+    int64_t o = pc / taps, k = pc % taps;
+    for (int64_t kk = 0; kk < kcb; kk++, d += GEMM_MR) {
+        const REAL *src = w + o * Cg * taps + (taps - 1 - k);
+        if (rows == GEMM_MR) {
+            for (int t = 0; t < GEMM_MR; t++) d[t] = src[t * taps];
+        } else {
+            for (int64_t t = 0; t < GEMM_MR; t++) d[t] = t < rows ? src[t * taps] : (REAL)0;
+        }
+        if (++k == taps) {
+            k = 0;
+            o++;
+            if (o + FC_FLIP_AHEAD < Og) {
+                const REAL *ahead = w + (o + FC_FLIP_AHEAD) * Cg * taps;
+                for (int64_t b = 0; b < rows * taps; b += 64 / (int64_t)sizeof(REAL)) FC_PREFETCH(ahead + b);
+                FC_PREFETCH(ahead + rows * taps - 1);
+            }
+        }
+    }
+}
+
 typedef struct {
     const fc_geom *g;
     const REAL *x, *bias;
     const REAL *apacked;   /* prepack_a's weight, or NULL: each task packs its A blocks from weight */
     const REAL *weight;
+    int flip;              /* weight is the (Og, Cg, KH, KW) weight of the conv whose grad input this
+                            * forward computes: packed flipped and transposed (flip_pack_panel) */
     REAL *y;
     int relu, pointwise;
     int pw_in_place;       /* pointwise, B read in place (pointwise_block) */
@@ -1209,8 +1253,12 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
                 const REAL *ap = ablock;
                 if (ctx->apacked)
                     ap = ctx->apacked + FC_NAME(prepacked_offset)(M, K, group, pc, kcb, ic);
-                else
+                else if (!ctx->flip)
                     FC_NAME(pack_a)(ctx->weight + (group * M + ic) * K + pc, K, 1, mcb, kcb, ablock);
+                else
+                    for (int64_t ir = 0; ir < mcb; ir += GEMM_MR)
+                        FC_NAME(flip_pack_panel)(ctx->weight, Cg, M, taps, group, ic + ir, pc, kcb,
+                                                 ablock + ir * kcb);
                 FC_NAME(macro_kernel_batch)(e, mcb, nc, kcb, ap, bpack, yg, g->O * P, P, t0, ic,
                                             pc == 0 && bg ? bg + ic : NULL, flags, cur.base ? &cur : NULL);
             }
@@ -1589,13 +1637,18 @@ static int FC_NAME(split_channels)(const fc_geom *g, const FC_NAME(gemm_fwd_ctx)
            g->groups < fc_threads_for(flops, INT64_MAX);
 }
 
+static REAL *FC_NAME(flip_prepack)(const REAL *weight, int64_t groups, int64_t Og, int64_t Cg, int64_t taps,
+                                   int64_t kc);
+
 /* The forward of g: apacked is the prepacked weight (prepack_a with the KC
  * of forward_engine), or NULL, and then weight is packed as the path needs
- * it (whole up front, or block by block in the GEMM's tasks). */
+ * it (whole up front, or block by block in the GEMM's tasks); flipped, as
+ * flip_pack_panel packs it, where flip. */
 static int FC_NAME(conv_gemm_forward_planned)(const fc_geom *g, const REAL *x, const REAL *apacked,
-                                              const REAL *weight, const REAL *bias, REAL *y, int relu)
+                                              const REAL *weight, int flip, const REAL *bias, REAL *y,
+                                              int relu)
 {
-    FC_NAME(gemm_fwd_ctx) ctx = {g, x, bias, apacked, weight, y, relu, FC_NAME(is_pointwise)(g), 0,
+    FC_NAME(gemm_fwd_ctx) ctx = {g, x, bias, apacked, weight, flip, y, relu, FC_NAME(is_pointwise)(g), 0,
                                  FC_NAME(forward_engine)(g), {0, 0, 0, 0}};
     ctx.pw_in_place = FC_NAME(pointwise_in_place)(g, &ctx.e);
     if (ctx.pointwise && !ctx.pw_in_place && ctx.e.kernel_pf) {
@@ -1627,7 +1680,8 @@ static int FC_NAME(conv_gemm_forward_planned)(const fc_geom *g, const REAL *x, c
     }
     REAL *owned = NULL;
     if (!apacked) {
-        owned = FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, ctx.e.blk.kc);
+        owned = flip ? FC_NAME(flip_prepack)(weight, g->groups, g->C / g->groups, M, g->KH * g->KW, ctx.e.blk.kc)
+                     : FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, ctx.e.blk.kc);
         if (!owned) return FC_ENOMEM;
         ctx.apacked = rows_ctx.apacked = owned;
     }
@@ -1642,7 +1696,7 @@ static int FC_NAME(conv_gemm_forward_planned)(const fc_geom *g, const REAL *x, c
 static int FC_NAME(conv_gemm_forward_prepacked)(const fc_geom *g, const REAL *x, const REAL *apacked,
                                                 const REAL *bias, REAL *y, int relu)
 {
-    return FC_NAME(conv_gemm_forward_planned)(g, x, apacked, NULL, bias, y, relu);
+    return FC_NAME(conv_gemm_forward_planned)(g, x, apacked, NULL, 0, bias, y, relu);
 }
 
 /* ---- strided 1x1 forward --------------------------------------------------- */
@@ -1745,7 +1799,7 @@ static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REA
 {
     const FC_NAME(gemm_engine) e = FC_NAME(forward_engine)(g);
     if (!FC_NAME(subsample_suits)(g, &e))
-        return FC_NAME(conv_gemm_forward_planned)(g, x, NULL, weight, bias, y, relu);
+        return FC_NAME(conv_gemm_forward_planned)(g, x, NULL, weight, 0, bias, y, relu);
     const int64_t M = g->O / g->groups, K = (g->C / g->groups) * g->KH * g->KW;
     REAL *apacked = FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, e.blk.kc);
     if (!apacked) return FC_ENOMEM;
@@ -1872,17 +1926,6 @@ static int FC_NAME(flip_task)(void *vctx, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-/* The flipped, transposed weight packed straight into the forward
- * engine's A panels (prepack_a's layout for the grad-input geometry: M =
- * Cg rows c, K = Og * taps columns kk = o * taps + k, element W[o][c][taps
- * - 1 - k]), where the GEMM forward takes grad input: one pass over the
- * weight instead of the flip and then the packing of its copy.  A task is
- * a panel of MR rows over every column: for each o it reads the MR * taps
- * contiguous values W[o][c0 ..][..], fetching those of o + FC_FLIP_AHEAD
- * (none: 1.10x the time; 8 ahead: as 4).  (1, 512, 7, 7) 3x3's backward,
- * whose 9.4 MB weight comes from memory, took 0.87 of the time (float32,
- * Zen 4, one thread, processes alternated). */
-#define FC_FLIP_AHEAD 4
 
 typedef struct {
     const REAL *weight;
@@ -1893,35 +1936,29 @@ typedef struct {
 static int FC_NAME(flip_pack_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(flip_pack_ctx) *ctx = (const FC_NAME(flip_pack_ctx) *)vctx;
-    const int64_t Og = ctx->Og, Cg = ctx->Cg, taps = ctx->taps, K = Og * taps;
+    const int64_t K = ctx->Og * ctx->taps;
     for (int64_t task = begin; task < end; task++) {
         const int64_t group = task / ctx->panels, c0 = task % ctx->panels * GEMM_MR;
-        const int64_t rows = FC_MIN(GEMM_MR, Cg - c0);
-        const REAL *w = ctx->weight + (group * Og * Cg + c0) * taps;   /* W[o][c0] at w + o * Cg * taps */
         for (int64_t pc = 0; pc < K; pc += ctx->kc) {
             const int64_t kcb = FC_MIN(ctx->kc, K - pc);
-            REAL *d = ctx->dst + FC_NAME(prepacked_offset)(Cg, K, group, pc, kcb, c0);
-            int64_t o = pc / taps, k = pc % taps;
-            for (int64_t kk = 0; kk < kcb; kk++, d += GEMM_MR) {
-                const REAL *src = w + o * Cg * taps + (taps - 1 - k);
-                if (rows == GEMM_MR) {
-                    for (int t = 0; t < GEMM_MR; t++) d[t] = src[t * taps];
-                } else {
-                    for (int64_t t = 0; t < GEMM_MR; t++) d[t] = t < rows ? src[t * taps] : (REAL)0;
-                }
-                if (++k == taps) {
-                    k = 0;
-                    o++;
-                    if (o + FC_FLIP_AHEAD < Og) {
-                        const REAL *ahead = w + (o + FC_FLIP_AHEAD) * Cg * taps;
-                        for (int64_t b = 0; b < rows * taps; b += 64 / (int64_t)sizeof(REAL)) FC_PREFETCH(ahead + b);
-                        FC_PREFETCH(ahead + rows * taps - 1);
-                    }
-                }
-            }
+            FC_NAME(flip_pack_panel)(ctx->weight, ctx->Og, ctx->Cg, ctx->taps, group, c0, pc, kcb,
+                                     ctx->dst + FC_NAME(prepacked_offset)(ctx->Cg, K, group, pc, kcb, c0));
         }
     }
     return FC_OK;
+}
+
+/* The whole flipped weight packed (flip_pack_panel), or NULL when out of
+ * memory. */
+static REAL *FC_NAME(flip_prepack)(const REAL *weight, int64_t groups, int64_t Og, int64_t Cg, int64_t taps,
+                                   int64_t kc)
+{
+    const int64_t mpad = FC_NAME(round_up)(Cg, GEMM_MR);
+    REAL *apacked = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(groups * mpad * Og * taps));
+    if (!apacked) return NULL;
+    FC_NAME(flip_pack_ctx) pctx = {weight, apacked, Og, Cg, taps, kc, mpad / GEMM_MR};
+    fc_parallel_for(groups * pctx.panels, 4.0 * groups * mpad * Og * taps, FC_NAME(flip_pack_task), &pctx);
+    return apacked;
 }
 
 #ifdef FC_WGEMM
@@ -1961,14 +1998,11 @@ static int FC_NAME(grad_input_by_forward)(const fc_geom *g, const REAL *grad_y,
 #endif
     if (!other) {
         const FC_NAME(gemm_engine) e = FC_NAME(forward_engine)(&t);
-        const int64_t mpad = FC_NAME(round_up)(Cg, GEMM_MR);
-        REAL *apacked = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(g->groups * mpad * Og * taps));
+        if (!FC_NAME(subsample_suits)(&t, &e))
+            return FC_NAME(conv_gemm_forward_planned)(&t, grad_y, NULL, weight, 1, NULL, grad_x, 0);
+        REAL *apacked = FC_NAME(flip_prepack)(weight, g->groups, Og, Cg, taps, e.blk.kc);
         if (!apacked) return FC_ENOMEM;
-        FC_NAME(flip_pack_ctx) pctx = {weight, apacked, Og, Cg, taps, e.blk.kc, mpad / GEMM_MR};
-        fc_parallel_for(g->groups * pctx.panels, 4.0 * g->groups * mpad * Og * taps, FC_NAME(flip_pack_task), &pctx);
-        const int status = FC_NAME(subsample_suits)(&t, &e) ?
-            FC_NAME(conv_gemm_forward_subsampled)(&t, grad_y, apacked, NULL, grad_x, 0) :
-            FC_NAME(conv_gemm_forward_prepacked)(&t, grad_y, apacked, NULL, grad_x, 0);
+        const int status = FC_NAME(conv_gemm_forward_subsampled)(&t, grad_y, apacked, NULL, grad_x, 0);
         fc_aligned_free(apacked);
         return status;
     }
