@@ -1680,8 +1680,9 @@ static int FC_NAME(conv_gemm_forward_planned)(const fc_geom *g, const REAL *x, c
     }
     REAL *owned = NULL;
     if (!apacked) {
-        owned = flip ? FC_NAME(flip_prepack)(weight, g->groups, g->C / g->groups, M, g->KH * g->KW, ctx.e.blk.kc)
-                     : FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, ctx.e.blk.kc);
+        const int64_t kc = ctx.e.blk.kc;
+        owned = flip ? FC_NAME(flip_prepack)(weight, g->groups, g->C / g->groups, M, g->KH * g->KW, kc)
+                     : FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, kc);
         if (!owned) return FC_ENOMEM;
         ctx.apacked = rows_ctx.apacked = owned;
     }
@@ -1926,7 +1927,7 @@ static int FC_NAME(flip_task)(void *vctx, int64_t begin, int64_t end)
     return FC_OK;
 }
 
-
+/* flip_prepack's tasks: a panel of MR rows over every column each. */
 typedef struct {
     const REAL *weight;
     REAL *dst;
