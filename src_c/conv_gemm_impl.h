@@ -1019,6 +1019,41 @@ static void FC_NAME(flip_pack_panel)(const REAL *weight, int64_t Og, int64_t Cg,
     }
 }
 
+/* flip_prepack's tasks: a panel of MR rows over every column each. */
+typedef struct {
+    const REAL *weight;
+    REAL *dst;
+    int64_t Og, Cg, taps, kc, panels;   /* panels: of rows, per group */
+} FC_NAME(flip_pack_ctx);
+
+static int FC_NAME(flip_pack_task)(void *vctx, int64_t begin, int64_t end)
+{
+    const FC_NAME(flip_pack_ctx) *ctx = (const FC_NAME(flip_pack_ctx) *)vctx;
+    const int64_t K = ctx->Og * ctx->taps;
+    for (int64_t task = begin; task < end; task++) {
+        const int64_t group = task / ctx->panels, c0 = task % ctx->panels * GEMM_MR;
+        for (int64_t pc = 0; pc < K; pc += ctx->kc) {
+            const int64_t kcb = FC_MIN(ctx->kc, K - pc);
+            FC_NAME(flip_pack_panel)(ctx->weight, ctx->Og, ctx->Cg, ctx->taps, group, c0, pc, kcb,
+                                     ctx->dst + FC_NAME(prepacked_offset)(ctx->Cg, K, group, pc, kcb, c0));
+        }
+    }
+    return FC_OK;
+}
+
+/* The whole flipped weight packed (flip_pack_panel), or NULL when out of
+ * memory. */
+static REAL *FC_NAME(flip_prepack)(const REAL *weight, int64_t groups, int64_t Og, int64_t Cg, int64_t taps,
+                                   int64_t kc)
+{
+    const int64_t mpad = FC_NAME(round_up)(Cg, GEMM_MR);
+    REAL *apacked = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(groups * mpad * Og * taps));
+    if (!apacked) return NULL;
+    FC_NAME(flip_pack_ctx) pctx = {weight, apacked, Og, Cg, taps, kc, mpad / GEMM_MR};
+    fc_parallel_for(groups * pctx.panels, 4.0 * groups * mpad * Og * taps, FC_NAME(flip_pack_task), &pctx);
+    return apacked;
+}
+
 typedef struct {
     const fc_geom *g;
     const REAL *x, *bias;
@@ -1630,15 +1665,12 @@ static FC_NAME(gemm_engine) FC_NAME(forward_engine)(const fc_geom *g)
  * threads' row blocks only change which micro-kernel computes a row, not
  * its sums. */
 static int FC_NAME(split_channels)(const fc_geom *g, const FC_NAME(gemm_fwd_ctx) *ctx,
-                                   const FC_NAME(split) *one, double flops)
+                                   const FC_NAME(split) *one, int64_t threads)
 {
     const int64_t M = g->O / g->groups;
     return !ctx->pw_in_place && one->blocks == 1 && g->N * g->OH * g->OW < M && M >= 4 * GEMM_MR &&
-           g->groups < fc_threads_for(flops, INT64_MAX);
+           g->groups < threads;
 }
-
-static REAL *FC_NAME(flip_prepack)(const REAL *weight, int64_t groups, int64_t Og, int64_t Cg, int64_t taps,
-                                   int64_t kc);
 
 /* The forward of g: apacked is the prepacked weight (prepack_a with the KC
  * of forward_engine), or NULL, and then weight is packed as the path needs
@@ -1669,10 +1701,10 @@ static int FC_NAME(conv_gemm_forward_planned)(const fc_geom *g, const REAL *x, c
                                        min_tasks > 1);
         const FC_NAME(split) one =
             FC_NAME(split_make)(g->N * P, GEMM_NR, ctx.e.blk.nc / GEMM_NR, g->groups, 1, 0);
-        if (FC_NAME(split_channels)(g, &ctx, &one, flops)) {
+        const int64_t threads = fc_threads_for(flops, INT64_MAX);
+        if (FC_NAME(split_channels)(g, &ctx, &one, threads)) {
             ctx.cols = one;
-            ctx.chans = FC_NAME(split_make)(M, 2 * GEMM_MR, INT64_MAX, g->groups,
-                                            fc_threads_for(flops, INT64_MAX), 0);
+            ctx.chans = FC_NAME(split_make)(M, 2 * GEMM_MR, INT64_MAX, g->groups, threads, 0);
         }
         if (!apacked && !ctx.pointwise && ctx.cols.blocks <= FC_FUSED_A_MAX_BLOCKS)
             return fc_parallel_for(g->groups * ctx.cols.blocks * ctx.chans.blocks, flops,
@@ -1925,41 +1957,6 @@ static int FC_NAME(flip_task)(void *vctx, int64_t begin, int64_t end)
             }
     }
     return FC_OK;
-}
-
-/* flip_prepack's tasks: a panel of MR rows over every column each. */
-typedef struct {
-    const REAL *weight;
-    REAL *dst;
-    int64_t Og, Cg, taps, kc, panels;   /* panels: of rows, per group */
-} FC_NAME(flip_pack_ctx);
-
-static int FC_NAME(flip_pack_task)(void *vctx, int64_t begin, int64_t end)
-{
-    const FC_NAME(flip_pack_ctx) *ctx = (const FC_NAME(flip_pack_ctx) *)vctx;
-    const int64_t K = ctx->Og * ctx->taps;
-    for (int64_t task = begin; task < end; task++) {
-        const int64_t group = task / ctx->panels, c0 = task % ctx->panels * GEMM_MR;
-        for (int64_t pc = 0; pc < K; pc += ctx->kc) {
-            const int64_t kcb = FC_MIN(ctx->kc, K - pc);
-            FC_NAME(flip_pack_panel)(ctx->weight, ctx->Og, ctx->Cg, ctx->taps, group, c0, pc, kcb,
-                                     ctx->dst + FC_NAME(prepacked_offset)(ctx->Cg, K, group, pc, kcb, c0));
-        }
-    }
-    return FC_OK;
-}
-
-/* The whole flipped weight packed (flip_pack_panel), or NULL when out of
- * memory. */
-static REAL *FC_NAME(flip_prepack)(const REAL *weight, int64_t groups, int64_t Og, int64_t Cg, int64_t taps,
-                                   int64_t kc)
-{
-    const int64_t mpad = FC_NAME(round_up)(Cg, GEMM_MR);
-    REAL *apacked = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(groups * mpad * Og * taps));
-    if (!apacked) return NULL;
-    FC_NAME(flip_pack_ctx) pctx = {weight, apacked, Og, Cg, taps, kc, mpad / GEMM_MR};
-    fc_parallel_for(groups * pctx.panels, 4.0 * groups * mpad * Og * taps, FC_NAME(flip_pack_task), &pctx);
-    return apacked;
 }
 
 #ifdef FC_WGEMM
