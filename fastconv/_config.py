@@ -39,13 +39,15 @@ def config():
         "cpus": _core.cpu_count(),
         "llc_bytes": _core.llc_bytes(),
         "stream_threshold": _core.stream_threshold(),
+        "pointwise_in_place": _core.pointwise_in_place(),
         "buffer_cache_limit": _core.buffer_cache_info()["limit"],
     }
 
 
 def show_config():
-    """Print version, compiler, OpenMP on/off, the SIMD level chosen at run time, threads, and the
-    last-level cache with the pass size from which pooling streams its output past it."""
+    """Print version, compiler, OpenMP on/off, the SIMD level chosen at run time, threads, the
+    last-level cache with the pass size from which pooling streams its output past it, and whether
+    1x1 convs read their input in place."""
     c = config()
     forced = "" if c["simd"] == c["simd_detected"] else f" (CPU supports {c['simd_detected']}; lowered by FASTCONV_SIMD)"
     print(f"fastconv {c['version']}")
@@ -58,5 +60,7 @@ def show_config():
     stream = ("pooling passes write no output non-temporally" if c["stream_threshold"] is None else
               f"pooling passes over {c['stream_threshold'] / 2**20:g} MB write their output non-temporally")
     print(f"  cache      {llc}; {stream}")
+    in_place = c["pointwise_in_place"] and c["simd"] == "avx512"
+    print(f"  1x1 convs  {'input read in place where the shape suits' if in_place else 'input packed'}")
     print(f"  buffers    freed outputs of 1 MiB or more kept for reuse: up to "
           f"{c['buffer_cache_limit'] / 2**20:g} MiB (set_buffer_cache)")

@@ -40,6 +40,8 @@ cdef extern from "fastconv.h" nogil:
     int64_t fc_llc_bytes()
     int64_t fc_stream_threshold()
     void fc_set_stream_threshold(int64_t nbytes)
+    int fc_pointwise_in_place()
+    void fc_set_pointwise_in_place(int mode)
     int fc_get_num_threads()
     int fc_cpu_count()
     const char *fc_compiler()

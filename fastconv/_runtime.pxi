@@ -49,6 +49,22 @@ def set_stream_threshold(nbytes):
     return previous
 
 
+def pointwise_in_place():
+    """Whether 1x1 stride-1 forwards at the AVX-512 level read their input in
+    place where the shape suits, rather than packing it (by default yes, except
+    on Intel CPUs)."""
+    return bool(fc_pointwise_in_place())
+
+
+def set_pointwise_in_place(enabled):
+    """Sets pointwise_in_place() (None: back to the CPU's default); returns the
+    previous setting as pointwise_in_place() gave it.  The results are the same
+    bits either way."""
+    previous = pointwise_in_place()
+    fc_set_pointwise_in_place(-1 if enabled is None else int(bool(enabled)))
+    return previous
+
+
 def openmp_enabled():
     return bool(fc_openmp_enabled())
 

@@ -1072,7 +1072,8 @@ typedef struct {
 /* 1x1 stride-1 forward with B read in place (AVX-512).  B row kk of a tile
  * inside one image is input channel pc + kk at the tile's NR positions, so
  * the indexed kernels read it where it lies (boff[kk] = kk * HW) and no
- * pass copies it into panels.  Packing cost pw-1x1-256to64 (64 output
+ * pass copies it into panels (on AMD's cores; Intel's keep the packing,
+ * fc_pointwise_in_place).  Packing cost pw-1x1-256to64 (64 output
  * channels, K = 256) 12-15% of its time even with its input in L2: each B
  * value is used by only M rows, and copying it into a panel cost as much as
  * a sixth of the arithmetic on it.  Read in place, the B rows of a tile
@@ -1621,11 +1622,12 @@ static int64_t FC_NAME(even_kc)(int64_t K, int64_t kc)
 
 /* Whether a forward reads B in place (pointwise_block): 1x1 stride-1 convs
  * onto at most FC_PW_IN_PLACE_MAX_M channels per group with K at least
- * FC_DOUBLE_MIN_K, where the engine has the prefetching kernel. */
+ * FC_DOUBLE_MIN_K, where the engine has the prefetching kernel and the CPU
+ * gains by it (fc_pointwise_in_place). */
 static int FC_NAME(pointwise_in_place)(const fc_geom *g, const FC_NAME(gemm_engine) *e)
 {
-    return FC_NAME(is_pointwise)(g) && e->indexed_double_pf && g->C / g->groups >= FC_DOUBLE_MIN_K &&
-           g->O / g->groups <= FC_PW_IN_PLACE_MAX_M;
+    return FC_NAME(is_pointwise)(g) && e->indexed_double_pf && fc_pointwise_in_place() &&
+           g->C / g->groups >= FC_DOUBLE_MIN_K && g->O / g->groups <= FC_PW_IN_PLACE_MAX_M;
 }
 
 /* The forward with the weight already prepacked (prepack_a with the KC of

@@ -69,6 +69,13 @@ void fc_set_winograd(int on);
 int64_t fc_llc_bytes(void);
 int64_t fc_stream_threshold(void);
 void fc_set_stream_threshold(int64_t bytes);
+/* Whether 1x1 stride-1 forwards at the AVX-512 level read their input in
+ * place rather than packing it (conv_gemm_impl.h, pointwise_in_place),
+ * where the shape suits: 1 or 0.  By default 1, except on Intel CPUs;
+ * fc_set_pointwise_in_place(1 or 0) overrides that, a negative value
+ * restores it.  The results are the same bits either way. */
+int fc_pointwise_in_place(void);
+void fc_set_pointwise_in_place(int mode);
 int fc_get_num_threads(void);         /* effective count for a call made from this thread */
 int fc_cpu_count(void);
 const char *fc_compiler(void);

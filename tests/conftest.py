@@ -137,5 +137,16 @@ def no_winograd(monkeypatch):
 
 
 @pytest.fixture
+def pointwise_in_place():
+    """1x1 forwards at the AVX-512 level read their input in place wherever
+    the shape suits, on every CPU (by default Intel's keep the packing), so
+    that the in-place kernels run here whatever CPU runs the tests."""
+    from fastconv import _core
+    _core.set_pointwise_in_place(True)
+    yield
+    _core.set_pointwise_in_place(None)
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(20240607)

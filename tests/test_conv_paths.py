@@ -5,7 +5,8 @@ implicit GEMM (micro-kernel tiles 6x32 float32 / 6x16 float64, with AVX-512
 also 12x32 / 12x16 over two row panels at once, cache blocks
 MC/KC/NC = 144/256/512 float32, 144/256/256 float64), its 1x1 stride-1 path
 that packs the input as a plain matrix (or, with AVX-512 and 128+ input
-channels onto at most 256, reads it in place), the reference loops for one output channel per group, and the
+channels onto at most 256, reads it in place: forced on here, where Intel
+CPUs would pack), the reference loops for one output channel per group, and the
 direct kernels for depthwise / few-channel shapes.  The shapes below are
 chosen so that every GEMM edge case runs: M, N not multiples of the tile,
 K spanning several KC blocks (so the fused bias and ReLU must wait for the
@@ -40,8 +41,9 @@ from conftest import assert_close
 
 DTYPES = [np.float32, np.float64]
 
-# the kernels this file names, not the Winograd ones (conftest.no_winograd)
-pytestmark = pytest.mark.usefixtures("no_winograd")
+# the kernels this file names, not the Winograd ones (conftest.no_winograd);
+# the in-place 1x1 kernels on every CPU (conftest.pointwise_in_place)
+pytestmark = pytest.mark.usefixtures("no_winograd", "pointwise_in_place")
 
 
 # ---- float64 reference, written out independently of the library ------------
@@ -460,3 +462,27 @@ def test_bitwise_identical_across_thread_counts(case, dtype):
                               results[1], results[2]):
         assert one.tobytes() == two.tobytes(), (
             f"{name} differs between 1 and 2 threads; case {case}, dtype {np.dtype(dtype).name}")
+
+
+POINTWISE_IN_PLACE = [case for case in CASES + THREADED if "pointwise-in-place" in case[0]]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", POINTWISE_IN_PLACE, ids=[c[0] for c in POINTWISE_IN_PLACE])
+def test_pointwise_in_place_matches_packing_bitwise(case, dtype):
+    """Read in place or packed (set_pointwise_in_place), a 1x1 forward does the
+    same FMAs in the same order: the bits must not change."""
+    from fastconv import _core
+    x_shape, w_shape, stride, padding, pads, dilation, groups = geometry(case)
+    x, weight, bias = make_inputs(case, dtype)
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    results = {}
+    try:
+        for in_place in (True, False):
+            _core.set_pointwise_in_place(in_place)
+            assert _core.pointwise_in_place() is in_place
+            results[in_place] = fastconv.conv2d(x, weight, bias, activation="relu", **kwargs)
+    finally:
+        _core.set_pointwise_in_place(None)
+    assert results[True].tobytes() == results[False].tobytes(), (
+        f"in place and packed differ; case {case}, dtype {np.dtype(dtype).name}")
