@@ -7,8 +7,10 @@
  * float, 16 double) = 12 accumulators, per reduction step two weight
  * vectors loaded and each pixel's input value broadcast from its row.  The
  * store writes each zmm as its two 256-bit halves through the AVX2 tiles'
- * transposing store (conv_pixels_tile.h).  Each output is the same sum in
- * the same order as at the AVX2 level: the same bits.
+ * transposing store (conv_pixels_tile.h).  With more than 32 KB of weights
+ * a panel, tiles go in pairs that share the weight loads (24 accumulators,
+ * PIX_PAIR).  Each output is the same sum in the same order as at the AVX2
+ * level: the same bits.
  */
 #include "conv_pixels.h"
 #include "runtime.h"
@@ -60,6 +62,7 @@ pix_store_zmm_f64(double *y, int64_t ldy, __m512d r0, __m512d r1, __m512d r2, __
 #define PIX_BCAST pix_bcast_f32
 #define PIX_FMADD _mm512_fmadd_ps
 #define PIX_STORE_HALF pix_store_zmm_f32
+#define PIX_PAIR
 #include "conv_pixels_run_impl.h"
 #undef REAL
 
@@ -72,6 +75,7 @@ pix_store_zmm_f64(double *y, int64_t ldy, __m512d r0, __m512d r1, __m512d r2, __
 #define PIX_BCAST pix_bcast_f64
 #define PIX_FMADD _mm512_fmadd_pd
 #define PIX_STORE_HALF pix_store_zmm_f64
+#define PIX_PAIR
 #include "conv_pixels_run_impl.h"
 #undef REAL
 

@@ -272,6 +272,11 @@ CASES = [
     # 64 and 128 input channels per group: K = 576 and 1152 in one pass
     ("pixels-128-channels", (1, 128, 7, 9), (32, 128, 3, 3), 1, 1, 1, 1),
     ("pixels-grouped-64-channels-strided", (2, 128, 9, 8), (32, 64, 3, 3), 2, 1, 1, 2),
+    # over 32 KB of weights a panel at AVX-512 (K > 256): tiles go in pairs,
+    # the second one partial where a run of positions ends 7-11 past a pair's
+    # start; 48 outputs: a float32 panel of 32 channels and a partial one
+    ("pixels-tile-pairs-partial-panel", (2, 32, 7, 11), (48, 32, 3, 3), 1, 1, 1, 1),
+    ("pixels-tile-pairs-strided", (1, 40, 13, 17), (64, 40, 3, 3), 2, 1, 1, 1),
     # 129-256 input channels on narrow rows: K = 2304; 20 rows in 4 row blocks
     ("pixels-256-channels", (1, 256, 20, 12), (32, 256, 3, 3), 1, 1, 1, 1),
     ("pixels-200-channels-strided", (2, 200, 9, 11), (40, 200, 3, 3), 2, 1, 1, 1),
@@ -437,6 +442,7 @@ THREADED = [
     ("threads-strided-grouped", (2, 24, 21, 21), (18, 12, 3, 3), 2, 2, 2, 2),
     ("threads-pixels-batch1", (1, 3, 60, 58), (32, 3, 5, 5), 2, 2, 1, 1),
     ("threads-pixels-256-channels", (2, 256, 10, 10), (32, 256, 3, 3), 1, 1, 1, 1),
+    ("threads-pixels-tile-pairs", (2, 32, 14, 14), (64, 32, 3, 3), 2, 1, 1, 1),
     # flat tiles (Kx1, no column padding) over two reduction blocks: the row
     # split, and with it which outputs are stored straight to the output,
     # follows the thread count, and the bias must land the same way on both
