@@ -41,6 +41,7 @@ cdef extern from "fastconv.h" nogil:
     int64_t fc_stream_threshold()
     void fc_set_stream_threshold(int64_t nbytes)
     int fc_pointwise_in_place()
+    int fc_cpu_intel()
     void fc_set_pointwise_in_place(int mode)
     int fc_get_num_threads()
     int fc_cpu_count()

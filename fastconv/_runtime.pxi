@@ -49,6 +49,11 @@ def set_stream_threshold(nbytes):
     return previous
 
 
+def cpu_intel():
+    """Whether the CPU is Intel's, where a few kernel choices differ from AMD's."""
+    return bool(fc_cpu_intel())
+
+
 def pointwise_in_place():
     """Whether 1x1 stride-1 forwards at the AVX-512 level read their input in
     place where the shape suits, rather than packing it (by default yes, except

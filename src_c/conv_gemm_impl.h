@@ -1988,7 +1988,7 @@ static int FC_NAME(grad_input_by_forward)(const fc_geom *g, const REAL *grad_y,
     t.pad_right = g->W - g->OW + g->pad_left;
     int other = 0;   /* a forward route other than the GEMM's, which takes the flipped weight */
 #ifdef FC_HAVE_WINOGRAD
-    other = other || fc_conv2d_winograd_suits(&t, sizeof(REAL));
+    other = other || fc_conv2d_winograd_blocks_take(&t, sizeof(REAL));
 #endif
 #ifdef FC_WGEMM
     other = other || fc_conv2d_winograd_gemm_suits(&t, sizeof(REAL));
@@ -2012,7 +2012,7 @@ static int FC_NAME(grad_input_by_forward)(const fc_geom *g, const REAL *grad_y,
     fc_parallel_for(g->groups * fctx.blocks, 4.0 * g->O * Cg * taps, FC_NAME(flip_task), &fctx);
     int status;
 #ifdef FC_HAVE_WINOGRAD
-    if (fc_conv2d_winograd_suits(&t, sizeof(REAL)))
+    if (fc_conv2d_winograd_blocks_take(&t, sizeof(REAL)))
         status = FC_NAME(fc_conv2d_winograd)(&t, grad_y, flipped, NULL, grad_x, 0);
     else
 #endif

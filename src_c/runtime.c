@@ -193,6 +193,8 @@ void fc_set_stream_threshold(int64_t bytes) { stream_threshold = bytes < 0 ? -1 
  * 28x28 and 56x56 planes (0.72 float64) and 0.95-0.98 on 14x14 to 22x22
  * planes, where AMD's Zen 4 and Zen 5 read in place in 0.78-0.94 of the
  * packed time (conv_gemm_impl.h, pointwise_block). */
+int fc_cpu_intel(void) { return cpu_intel; }
+
 int fc_pointwise_in_place(void) { return pointwise_in_place >= 0 ? pointwise_in_place : !cpu_intel; }
 
 void fc_set_pointwise_in_place(int mode) { pointwise_in_place = mode < 0 ? -1 : mode != 0; }

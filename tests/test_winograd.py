@@ -546,12 +546,13 @@ def test_bitwise_identical_across_thread_counts(dtype, shape):
 
 
 @pytest.mark.parametrize("case", [((1, 64, 64, 64), (64, 64, 3, 3), 1, 1),
-                                  ((1, 256, 16, 16), (256, 256, 3, 3), 1, 1),
+                                  ((1, 256, 16, 16), (248, 256, 3, 3), 1, 1),
                                   ((1, 64, 98, 64), (64, 64, 3, 3), 2, 2)],
                          ids=["batch1", "one-band-a-plane", "dilation-2"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_more_threads_than_bands_split_the_planes_finer(dtype, case):
-    # 302 Mflop (dilation 2: 462) in one image: 4 bands of 8 tile rows, 1 of
+    # 302 Mflop (248 outputs, which the Winograd GEMMs do not take: 292;
+    # dilation 2: 462) in one image: 4 bands of 8 tile rows, 1 of
     # 8 (16x16) and two row parities of 4 bands (25 tile rows each) up to
     # as many threads; more threads cut the planes into more bands
     # (fc_wino_bands): 6 of 6 tile rows, 4 of 2, and 2 x 5 bands at 16
@@ -750,8 +751,15 @@ def test_winograd_gemm_takes_what_it_wins_on():
     # one of 40x40 (400 tiles) 26 MB
     assert kernel((1, 512, 28, 28), (512, 512, 3, 3)) == "winograd-gemm"
     assert kernel((1, 512, 40, 40), (512, 512, 3, 3)) != "winograd-gemm"
-    # where the block kernels take a shape they keep it
-    assert kernel((8, 256, 14, 14), (256, 256, 3, 3)) == "winograd"
+    # where the block kernels take a shape they keep it, except on Intel CPUs
+    # at AVX-512 on planes of at most 64 tiles (conv.c,
+    # fc_conv2d_winograd_blocks_take)
+    on_intel = _core.cpu_intel() and AVX512
+    assert kernel((8, 256, 14, 14), (256, 256, 3, 3)) == ("winograd-gemm" if on_intel else "winograd")
+    assert kernel((1, 256, 16, 16), (256, 256, 3, 3)) == ("winograd-gemm" if on_intel else "winograd")
+    assert kernel((1, 256, 18, 16), (256, 256, 3, 3)) == "winograd"                   # 72 tiles
+    assert kernel((8, 256, 28, 28), (256, 256, 3, 3)) == "winograd"
+    assert kernel((8, 256, 14, 14), (255, 256, 3, 3)) == "winograd"
 
 
 @pytest.mark.parametrize("value", [np.inf, np.nan])
