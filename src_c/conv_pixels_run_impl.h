@@ -37,23 +37,35 @@ FC_NAME(pix_walk)(const REAL **px, int npix, const REAL **cur, const REAL *rows,
     }
 }
 
+/* A tile's accumulators r<i>0, r<i>1 (pixel i, the two vectors of
+ * channels) stored for positions i < npix and channels m < nch, bias and
+ * ReLU applied; partial tiles go through a local one. */
+static inline __attribute__((always_inline)) void
+FC_NAME(pix_store_tile)(REAL *y, int64_t ldy, int npix, int nch, const REAL *bias, int relu,
+                        PIX_VEC r00, PIX_VEC r10, PIX_VEC r20, PIX_VEC r30, PIX_VEC r40, PIX_VEC r50,
+                        PIX_VEC r01, PIX_VEC r11, PIX_VEC r21, PIX_VEC r31, PIX_VEC r41, PIX_VEC r51)
+{
+    const int full = npix == FC_PIX_ROWS && nch == PIX_LANES;
+    REAL tile[PIX_LANES * FC_PIX_ROWS];
+    REAL *out = full ? y : tile;
+    const int64_t ld = full ? ldy : FC_PIX_ROWS;
+    PIX_STORE_HALF(out, ld, r00, r10, r20, r30, r40, r50, bias, relu);
+    PIX_STORE_HALF(out + PIX_LANES / 2 * ld, ld, r01, r11, r21, r31, r41, r51,
+                   bias ? bias + PIX_LANES / 2 : NULL, relu);
+    if (!full)
+        for (int m = 0; m < nch; m++)
+            for (int i = 0; i < npix; i++) y[m * ldy + i] = tile[m * FC_PIX_ROWS + i];
+}
+
 /* One tile: the outputs of positions px[0..npix) for channels m < nch
- * (conv_pixels.h); partial tiles are stored through a local one. */
+ * (conv_pixels.h). */
 static inline __attribute__((always_inline)) void
 FC_NAME(pix_tile)(int64_t k, const REAL *const *px, const int64_t *koff, const REAL *w, const REAL *bias,
                   int relu, REAL *y, int64_t ldy, int npix, int nch)
 {
     PIX_LOOP(PIX_VEC, PIX_SETZERO, PIX_LOAD, PIX_BCAST, PIX_FMADD, PIX_LANES)
-    const int full = npix == FC_PIX_ROWS && nch == PIX_LANES;
-    REAL tile[PIX_LANES * FC_PIX_ROWS];
-    REAL *out = full ? y : tile;
-    const int64_t ld = full ? ldy : FC_PIX_ROWS;
-    PIX_STORE_HALF(out, ld, a00, a10, a20, a30, a40, a50, bias, relu);
-    PIX_STORE_HALF(out + PIX_LANES / 2 * ld, ld, a01, a11, a21, a31, a41, a51,
-                   bias ? bias + PIX_LANES / 2 : NULL, relu);
-    if (!full)
-        for (int m = 0; m < nch; m++)
-            for (int i = 0; i < npix; i++) y[m * ldy + i] = tile[m * FC_PIX_ROWS + i];
+    FC_NAME(pix_store_tile)(y, ldy, npix, nch, bias, relu, a00, a10, a20, a30, a40, a50,
+                            a01, a11, a21, a31, a41, a51);
 }
 
 #ifdef PIX_PAIR
@@ -102,24 +114,10 @@ FC_NAME(pix_tile_pair)(int64_t k, const REAL *const *px, const int64_t *koff, co
             v = PIX_BCAST(q5 + o); b50 = PIX_FMADD(v, w0, b50); b51 = PIX_FMADD(v, w1, b51);
         }
     }
-    REAL tile[PIX_LANES * FC_PIX_ROWS];
-    const int full1 = nch == PIX_LANES, full2 = full1 && npix2 == FC_PIX_ROWS;
-    REAL *out = full1 ? y : tile;
-    int64_t ld = full1 ? ldy : FC_PIX_ROWS;
-    PIX_STORE_HALF(out, ld, a00, a10, a20, a30, a40, a50, bias, relu);
-    PIX_STORE_HALF(out + PIX_LANES / 2 * ld, ld, a01, a11, a21, a31, a41, a51,
-                   bias ? bias + PIX_LANES / 2 : NULL, relu);
-    if (!full1)
-        for (int m = 0; m < nch; m++)
-            for (int i = 0; i < FC_PIX_ROWS; i++) y[m * ldy + i] = tile[m * FC_PIX_ROWS + i];
-    out = full2 ? y + FC_PIX_ROWS : tile;
-    ld = full2 ? ldy : FC_PIX_ROWS;
-    PIX_STORE_HALF(out, ld, b00, b10, b20, b30, b40, b50, bias, relu);
-    PIX_STORE_HALF(out + PIX_LANES / 2 * ld, ld, b01, b11, b21, b31, b41, b51,
-                   bias ? bias + PIX_LANES / 2 : NULL, relu);
-    if (!full2)
-        for (int m = 0; m < nch; m++)
-            for (int i = 0; i < npix2; i++) y[m * ldy + FC_PIX_ROWS + i] = tile[m * FC_PIX_ROWS + i];
+    FC_NAME(pix_store_tile)(y, ldy, FC_PIX_ROWS, nch, bias, relu, a00, a10, a20, a30, a40, a50,
+                            a01, a11, a21, a31, a41, a51);
+    FC_NAME(pix_store_tile)(y + FC_PIX_ROWS, ldy, npix2, nch, bias, relu, b00, b10, b20, b30, b40, b50,
+                            b01, b11, b21, b31, b41, b51);
 }
 #endif
 
