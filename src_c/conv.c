@@ -70,12 +70,12 @@ static int fc_conv2d_winograd_gemm_suits(const fc_geom *g, size_t real_size)
 
 /* Whether the Winograd block kernels take g (fc_conv2d_winograd_suits),
  * unless the Winograd GEMMs go first: on Intel CPUs at the AVX-512 level,
- * on planes of at most FC_WGEMM_FIRST_MAX_TILES tiles.  With two 512-bit FMAs a cycle the block
- * kernels wait on L2 (their 16 FMAs of a step load 320 bytes), where the
- * GEMMs run from packed blocks; on an Intel Xeon (Emerald Rapids), float32,
- * the GEMMs took 0.81 of the blocks' time on 256 -> 256 channels 14x14 at
- * batch 8 (0.82 at batch 1, 0.83 on two threads) and 0.72 on 256 -> 512,
- * and 1.01 on 28x28 and 56x56 planes. */
+ * on planes of at most FC_WGEMM_FIRST_MAX_TILES tiles.  With two 512-bit
+ * FMAs a cycle the block kernels wait on L2 (their 16 FMAs of a step load
+ * 320 bytes), where the GEMMs run from packed blocks; on an Intel Xeon
+ * (Emerald Rapids), float32, the GEMMs took 0.81 of the blocks' time on
+ * 256 -> 256 channels 14x14 at batch 8 (0.82 at batch 1, 0.83 on two
+ * threads) and 0.72 on 256 -> 512, and 1.01 on 28x28 and 56x56 planes. */
 #define FC_WGEMM_FIRST_MAX_TILES 64
 
 static int fc_conv2d_winograd_blocks_take(const fc_geom *g, size_t real_size)

@@ -69,6 +69,9 @@ void fc_set_winograd(int on);
 int64_t fc_llc_bytes(void);
 int64_t fc_stream_threshold(void);
 void fc_set_stream_threshold(int64_t bytes);
+/* Nonzero on Intel CPUs ("GenuineIntel"), where a few kernel choices
+ * differ from AMD's (fc_pointwise_in_place, conv.c's Winograd pick). */
+int fc_cpu_intel(void);
 /* Whether 1x1 stride-1 forwards at the AVX-512 level read their input in
  * place rather than packing it (conv_gemm_impl.h, pointwise_in_place),
  * where the shape suits: 1 or 0.  By default 1, except on Intel CPUs;

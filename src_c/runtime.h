@@ -41,10 +41,6 @@ int fc_split_threads(void);
 /* Thread count fc_parallel_for would use for a call of this cost. */
 int fc_threads_for(double work_flops, int64_t ntasks);
 
-/* Nonzero on Intel CPUs ("GenuineIntel"), where a few path choices differ
- * from AMD's (see the callers). */
-int fc_cpu_intel(void);
-
 /* Nonzero when a pass moving `bytes` bytes (input and output) should write
  * its output with non-temporal stores: at least fc_stream_threshold(), and
  * on x86 (the only stores of that kind the kernels have). */
