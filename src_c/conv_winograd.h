@@ -179,6 +179,14 @@ void fc_wino_fewc_avx2_f32 FC_WINO_FEWC_ARGS(float);
  * * O + o] = (G g G^T)[e] of weight[o][c] (conv_winograd_gemm_u_impl.h). */
 void fc_wgemm_u_avx2_f32(const float *weight, float *u, int64_t C, int64_t O, int64_t c0, int64_t c1);
 void fc_wgemm_u_avx512_f32(const float *weight, float *u, int64_t C, int64_t O, int64_t c0, int64_t c1);
+/* Their input transforms of one channel's plane, from its quarter planes
+ * (conv_winograd_gemm_v_impl.h): whole vectors of at most FC_WGEMM_V_LANES
+ * values are read and written (see there for how far past the tiles). */
+#define FC_WGEMM_V_LANES 16
+void fc_wgemm_v_avx2_f32(const float *q, int64_t qs, int64_t half, int64_t tw, int64_t th, float *out,
+                         int64_t ldo);
+void fc_wgemm_v_avx512_f32(const float *q, int64_t qs, int64_t half, int64_t tw, int64_t th, float *out,
+                           int64_t ldo);
 
 /* The F(4x4, 3x3) kernel (conv_winograd4_fewc_impl.h) for a float32 g that
  * fc_conv2d_winograd_f4 gives it, the whole conv: NCHW, outputs fully

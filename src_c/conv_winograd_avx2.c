@@ -137,5 +137,10 @@ static inline __attribute__((always_inline)) __m256i wgemm_first_lanes(int n)
 /* whole vectors plainly: the masked store is slow on AMD cores */
 #define VSTORE_FIRST(p, v, n) \
     ((n) == 8 ? _mm256_storeu_ps((p), (v)) : _mm256_maskstore_ps((p), wgemm_first_lanes(n), (v)))
+#define VLOADU(p) _mm256_loadu_ps(p)
+#define VSTOREU(p, v) _mm256_storeu_ps((p), (v))
+#include "conv_winograd_gemm_v_impl.h"
+#undef VLOADU
+#undef VSTOREU
 #include "conv_winograd_gemm_u_impl.h"
 #endif

@@ -80,90 +80,93 @@ FC_INLINE int64_t FC_NAME(wgemm_v_at)(const FC_NAME(wgemm_v_ctx) *ctx, int64_t C
     return e * ctx->mpad * C + pc * ctx->mpad + (c - pc) * GEMM_MR;
 }
 
-/* Planes [begin, end) of the chunk (channel-major: the chunk's images of a
- * channel fill adjacent runs of V), every tile.  Each plane is first split
- * with its padding (and the zeros past its end that the last tiles read)
- * into four quarter planes q[a][b] of its rows of parity a and columns of
- * parity b, each (th + 1) x (tw + 1): tile (ty, tx)'s patch value (i, j) is
- * then q[i % 2][j % 2] at (ty + i / 2) * (tw + 1) + tx + j / 2, so one
- * loop with unit-stride loads runs over every tile of the plane (and a
- * column past each tile row's end, not stored), vectorised; the results
- * are then stored into V's panels.  A tile at a time, with its 16 loads
- * and 16 scattered stores, took 5x as long, tile row by tile row 3.5x. */
+/* Splits a plane (H x W at src) with its padding, and the zeros past its
+ * end that the last tiles read, into four quarter planes q[a][b] (at
+ * buf + (a * 2 + b) * qs) of its rows of parity a and columns of parity b,
+ * each th + 1 rows of half values and zeros to qs: tile (ty, tx)'s patch
+ * value (i, j) is then q[i % 2][j % 2] at (ty + i / 2) * half + tx + j / 2.
+ * Each row is zeros, a stride-2 run of the image row, zeros: no test per
+ * value. */
+static void FC_NAME(wgemm_quarters)(const fc_geom *g, const REAL *src, int64_t th, int64_t half, int64_t qs,
+                                    REAL *FC_RESTRICT buf)
+{
+    const int64_t H = g->H, W = g->W;
+    for (int64_t a = 0; a < 2; a++)
+        for (int64_t b = 0; b < 2; b++) {
+            REAL *FC_RESTRICT q = buf + (a * 2 + b) * qs;
+            /* columns k with 0 <= 2k + b - pad_left < W (pad_left >= 0) */
+            const int64_t lo = FC_MIN(half, (g->pad_left - b + 1) / 2);
+            const int64_t last = W - 1 + g->pad_left - b;
+            const int64_t hi = last < 0 ? lo : FC_MAX(lo, FC_MIN(half, last / 2 + 1));
+            for (int64_t r = 0; r <= th; r++) {
+                const int64_t sr = 2 * r + a - g->pad_top;
+                REAL *FC_RESTRICT row = q + r * half;
+                if (sr < 0 || sr >= H) {
+                    for (int64_t k = 0; k < half; k++) row[k] = 0;
+                    continue;
+                }
+                const REAL *s = src + sr * W + b - g->pad_left;
+                for (int64_t k = 0; k < lo; k++) row[k] = 0;
+                for (int64_t k = lo; k < hi; k++) row[k] = s[2 * k];
+                for (int64_t k = hi; k < half; k++) row[k] = 0;
+            }
+            for (int64_t k = (th + 1) * half; k < qs; k++) q[k] = 0;
+        }
+}
+
+/* Tasks (image, block of FC_WGEMM_BLOCK input channels), every tile.  Each
+ * channel's plane is split into quarter planes (wgemm_quarters), whose
+ * unit-stride runs the vector kernel fc_wgemm_v transforms into a buffer,
+ * the tiles in order; then for each point e each channel's tiles are
+ * stored into the packed V a panel's GEMM_MR at a time, the block's
+ * channels' runs adjacent there (one kc block's channels are GEMM_MR values
+ * apart), so the stores fill whole lines.  A channel and image a task, the
+ * transform in scalar C and its tiles stored one at a time, took a third of
+ * res-256x14's time (Xeon, AVX-512); a tile at a time with 16 loads and 16
+ * scattered stores, 5x as long as that. */
 static int FC_NAME(wgemm_v_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(wgemm_v_ctx) *ctx = (const FC_NAME(wgemm_v_ctx) *)vctx;
     const fc_geom *g = ctx->g;
-    const int64_t H = g->H, W = g->W, C = g->C, T = ctx->T, tw = ctx->tw, th = ctx->th, tiles = tw * th;
-    const int64_t half = tw + 1, qn = (th + 1) * half + 1, Q = th * half, images = T / tiles;
-    REAL *buf = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(4 * qn + 16 * Q));
+    const int64_t C = g->C, T = ctx->T, tw = ctx->tw, th = ctx->th, tiles = tw * th;
+    const int64_t half = tw + 1, images = T / tiles;
+    /* the quarter planes' length and out's rows, with what fc_wgemm_v's
+     * whole vectors read and write past them */
+    const int64_t qs = (th + 1) * half + FC_WGEMM_V_LANES, ldo = tiles + FC_WGEMM_V_LANES;
+    REAL *buf = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(4 * qs + FC_WGEMM_BLOCK * 16 * ldo));
     if (!buf) return FC_ENOMEM;
-    REAL *FC_RESTRICT out = buf + 4 * qn;
+    REAL *FC_RESTRICT out = buf + 4 * qs;
+    const int avx512 = fc_simd_level() >= FC_SIMD_AVX512;
     for (int64_t task = begin; task < end; task++) {
-        const int64_t c = task / images, n = task % images;
-        const REAL *src = ctx->x + (n * C + c) * H * W;
-        for (int64_t a = 0; a < 2; a++)
-            for (int64_t b = 0; b < 2; b++) {
-                REAL *FC_RESTRICT q = buf + (a * 2 + b) * qn;
-                for (int64_t r = 0; r <= th; r++) {
-                    const int64_t sr = 2 * r + a - g->pad_top;
-                    for (int64_t k = 0; k < half; k++) {
-                        const int64_t sc = 2 * k + b - g->pad_left;
-                        q[r * half + k] = sr >= 0 && sr < H && sc >= 0 && sc < W ? src[sr * W + sc] : (REAL)0;
-                    }
-                }
-                q[qn - 1] = 0;
-            }
-        {
-            const REAL *FC_RESTRICT q00 = buf, *FC_RESTRICT q01 = buf + qn, *FC_RESTRICT q10 = buf + 2 * qn,
-                                    *FC_RESTRICT q11 = buf + 3 * qn;
-            for (int64_t k = 0; k < Q; k++) {
-                REAL d[4][4], r[4][4];
-                for (int i = 0; i < 4; i++) {
-                    const REAL *e0 = (i % 2 ? q10 : q00) + k + i / 2 * half;
-                    const REAL *o0 = (i % 2 ? q11 : q01) + k + i / 2 * half;
-                    d[i][0] = e0[0];
-                    d[i][1] = o0[0];
-                    d[i][2] = e0[1];
-                    d[i][3] = o0[1];
-                }
-                for (int i = 0; i < 4; i++) {   /* each patch row times B */
-                    r[i][0] = d[i][0] - d[i][2];
-                    r[i][1] = d[i][1] + d[i][2];
-                    r[i][2] = d[i][2] - d[i][1];
-                    r[i][3] = d[i][1] - d[i][3];
-                }
-                for (int j = 0; j < 4; j++) {   /* B^T times each column */
-                    out[(0 * 4 + j) * Q + k] = r[0][j] - r[2][j];
-                    out[(1 * 4 + j) * Q + k] = r[1][j] + r[2][j];
-                    out[(2 * 4 + j) * Q + k] = r[2][j] - r[1][j];
-                    out[(3 * 4 + j) * Q + k] = r[1][j] - r[3][j];
-                }
-            }
+        const int64_t c0 = task / images * FC_WGEMM_BLOCK, n = task % images;
+        const int64_t nb = FC_MIN(FC_WGEMM_BLOCK, C - c0);
+        for (int64_t cl = 0; cl < nb; cl++) {
+            FC_NAME(wgemm_quarters)(g, ctx->x + (n * C + c0 + cl) * g->H * g->W, th, half, qs, buf);
+            (avx512 ? fc_wgemm_v_avx512_f32 : fc_wgemm_v_avx2_f32)(buf, qs, half, tw, th, out + cl * 16 * ldo,
+                                                                  ldo);
         }
-        const int64_t pstride = FC_MIN(ctx->kc, C - c / ctx->kc * ctx->kc) * GEMM_MR;
-        for (int64_t e = 0; e < 16; e++) {
-            const REAL *o = out + e * Q;
-            const int64_t t0 = n * tiles;
-            REAL *d = ctx->v + FC_NAME(wgemm_v_at)(ctx, C, e, c) + t0 / GEMM_MR * pstride;
-            int lane = (int)(t0 % GEMM_MR);
-            for (int64_t ty = 0; ty < th; ty++)
-                for (int64_t tx = 0; tx < tw; tx++) {
-                    d[lane] = o[ty * half + tx];
-                    if (++lane == GEMM_MR) {
-                        lane = 0;
-                        d += pstride;
-                    }
-                }
-            if (n == images - 1)   /* the rows past T */
-                for (int64_t t = T; t < ctx->mpad; t++) {
-                    d[lane] = 0;
-                    if (++lane == GEMM_MR) {
-                        lane = 0;
-                        d += pstride;
-                    }
-                }
+        /* each channel's place in a group's packed V, and its panels' stride */
+        int64_t at[FC_WGEMM_BLOCK], pstride[FC_WGEMM_BLOCK];
+        for (int64_t cl = 0; cl < nb; cl++) {
+            at[cl] = FC_NAME(wgemm_v_at)(ctx, C, 0, c0 + cl);
+            pstride[cl] = FC_MIN(ctx->kc, C - (c0 + cl) / ctx->kc * ctx->kc) * GEMM_MR;
         }
+        const int64_t t0 = n * tiles, lane0 = t0 % GEMM_MR, first = FC_MIN(tiles, (GEMM_MR - lane0) % GEMM_MR);
+        for (int64_t e = 0; e < 16; e++)
+            for (int64_t cl = 0; cl < nb; cl++) {
+                REAL *FC_RESTRICT vc = ctx->v + e * ctx->mpad * C + at[cl];
+                const REAL *FC_RESTRICT o = out + (cl * 16 + e) * ldo;
+                const int64_t ps = pstride[cl];
+                /* the end of a panel begun by the image before, whole panels, the start of one */
+                REAL *FC_RESTRICT d = vc + t0 / GEMM_MR * ps + lane0;
+                for (int64_t j = 0; j < first; j++) d[j] = o[j];
+                d = vc + (t0 + first) / GEMM_MR * ps;
+                int64_t t = first;
+                for (; t + GEMM_MR <= tiles; t += GEMM_MR, d += ps) memcpy(d, o + t, GEMM_MR * sizeof(REAL));
+                for (int64_t j = 0; t + j < tiles; j++) d[j] = o[t + j];
+                if (n == images - 1)   /* the rows past T */
+                    for (int64_t gt = T; gt < ctx->mpad; gt++) vc[gt / GEMM_MR * ps + gt % GEMM_MR] = 0;
+            }
     }
     fc_aligned_free(buf);
     return FC_OK;
@@ -276,7 +279,8 @@ static int FC_NAME(conv_winograd_gemm)(const fc_geom *g, const REAL *x, const RE
         const FC_NAME(gemm_engine) e = FC_NAME(forward_engine)(&p);
         FC_NAME(wgemm_v_ctx) vctx = {g, x + n0 * C * g->H * g->W, v, T, (T + GEMM_MR - 1) / GEMM_MR * GEMM_MR,
                                      e.blk.kc, tw, th};
-        status = fc_parallel_for(nimg * C, 40.0 * C * T, FC_NAME(wgemm_v_task), &vctx);
+        status = fc_parallel_for(nimg * ((C + FC_WGEMM_BLOCK - 1) / FC_WGEMM_BLOCK), 40.0 * C * T,
+                                 FC_NAME(wgemm_v_task), &vctx);
         if (status != FC_OK) break;
         status = FC_NAME(conv_gemm_forward_prepacked)(&p, u, v, NULL, m, 0);
         if (status != FC_OK) break;

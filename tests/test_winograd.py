@@ -666,13 +666,16 @@ def test_hypothesis_dilation_2_against_reference(channels, outputs, height, widt
 # the tiles are the rows of 16 GEMMs over the channels.  Cases: 7x7 planes
 # (half tiles at the row's and plane's end), odd output sizes and channel
 # counts (the transforms' last blocks of 16 channels short), no padding,
-# asymmetric padding of 2, and a batch in two chunks.
+# asymmetric padding of 2, planes of more tiles a row than a vector holds
+# (18: the input transform's rows in two vectors, the second partial), and
+# a batch in two chunks.
 
 WGEMM_CASES = [
     ("260-on-7x7", (4, 260, 256, 7, 7), 1),
     ("odd-planes-odd-channels", (3, 257, 258, 9, 11), 1),
     ("valid", (2, 300, 256, 12, 18), 0),
     ("asymmetric-padding-2", (2, 300, 260, 14, 13), ((2, 0), (1, 2))),
+    ("wide-planes", (1, 260, 256, 34, 36), 1),
 ]
 
 
