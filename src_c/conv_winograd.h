@@ -187,6 +187,12 @@ void fc_wgemm_v_avx2_f32(const float *q, int64_t qs, int64_t half, int64_t tw, i
                          int64_t ldo);
 void fc_wgemm_v_avx512_f32(const float *q, int64_t qs, int64_t half, int64_t tw, int64_t th, float *out,
                            int64_t ldo);
+/* Their output transforms at the AVX-512 level, one image's th x tw tiles
+ * and a block of nb (<= 16) output channels: m at the image's first tile
+ * and the block's first channel of m[(e * T + t) * O + o] (stride = T * O),
+ * bias the block's nb values or NULL, y the block's first output plane. */
+void fc_wgemm_y_avx512_f32(const float *m, int64_t stride, int64_t O, int64_t nb, int64_t tw, int64_t th,
+                           const float *bias, int relu, float *y, int64_t OH, int64_t OW);
 
 /* The F(4x4, 3x3) kernel (conv_winograd4_fewc_impl.h) for a float32 g that
  * fc_conv2d_winograd_f4 gives it, the whole conv: NCHW, outputs fully

@@ -10,6 +10,8 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+#include "transpose_avx512.h"
+
 #include "avx512_target_begin.h"
 
 /* v stays in a register (an empty asm takes and gives it back). */
@@ -91,6 +93,60 @@
 #undef VLOADU
 #undef VSTOREU
 #include "conv_winograd_gemm_u_impl.h"
+
+/* The Winograd GEMMs' output transforms, Y = A^T M A (+ bias, ReLU), for
+ * one image and a block of nb <= 16 output channels (see conv_winograd.h):
+ * a vector holds the block's channels of one output of a tile; eight tiles
+ * of a tile row give each of its two output rows 16 columns of 16
+ * channels, transposed in registers (fc_transpose16_avx512_f32) into a
+ * vector a channel, stored into the channel's row with a mask.  The same
+ * additions in the same order as the portable loop (wgemm_y_lane,
+ * conv_winograd_gemm_impl.h); ReLU as max(0, v), which keeps a NaN. */
+void fc_wgemm_y_avx512_f32(const float *m, int64_t stride, int64_t O, int64_t nb, int64_t tw, int64_t th,
+                           const float *bias, int relu, float *y, int64_t OH, int64_t OW)
+{
+    const __mmask16 channels = (__mmask16)((1u << nb) - 1u);
+    const __m512 b = bias ? _mm512_maskz_loadu_ps(channels, bias) : _mm512_setzero_ps();
+    const __m512 zero = _mm512_setzero_ps();
+    const int64_t plane = OH * OW;
+    for (int64_t ty = 0; ty < th; ty++)
+        for (int64_t tx0 = 0; tx0 < tw; tx0 += 8) {
+            __m512 row[2][16];   /* [output row][column 2 * (tx - tx0) + j] */
+            for (int64_t i = 0; i < 8; i++) {
+                if (tx0 + i >= tw) {
+                    row[0][2 * i] = row[0][2 * i + 1] = row[1][2 * i] = row[1][2 * i + 1] = zero;
+                    continue;
+                }
+                const float *src = m + (ty * tw + tx0 + i) * O;
+                __m512 s[2][4];
+                for (int j = 0; j < 4; j++) {   /* A^T times each column */
+                    const __m512 m0 = _mm512_maskz_loadu_ps(channels, src + (0 * 4 + j) * stride);
+                    const __m512 m1 = _mm512_maskz_loadu_ps(channels, src + (1 * 4 + j) * stride);
+                    const __m512 m2 = _mm512_maskz_loadu_ps(channels, src + (2 * 4 + j) * stride);
+                    const __m512 m3 = _mm512_maskz_loadu_ps(channels, src + (3 * 4 + j) * stride);
+                    s[0][j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+                    s[1][j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+                }
+                for (int r = 0; r < 2; r++) {   /* each row times A */
+                    __m512 y0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[r][0], s[r][1]), s[r][2]), b);
+                    __m512 y1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[r][1], s[r][2]), s[r][3]), b);
+                    if (relu) {
+                        y0 = _mm512_max_ps(zero, y0);
+                        y1 = _mm512_max_ps(zero, y1);
+                    }
+                    row[r][2 * i] = y0;
+                    row[r][2 * i + 1] = y1;
+                }
+            }
+            const int64_t cols = FC_MIN(16, OW - 2 * tx0);
+            const __mmask16 store = (__mmask16)((1u << cols) - 1u);
+            for (int r = 0; r < 2 && 2 * ty + r < OH; r++) {
+                fc_transpose16_avx512_f32(row[r]);
+                float *dst = y + (2 * ty + r) * OW + 2 * tx0;
+                for (int64_t k = 0; k < nb; k++) _mm512_mask_storeu_ps(dst + k * plane, store, row[r][k]);
+            }
+        }
+}
 
 #include "avx512_target_end.h"
 #endif

@@ -218,6 +218,12 @@ static int FC_NAME(wgemm_y_task)(void *vctx, int64_t begin, int64_t end)
     for (int64_t task = begin; task < end; task++) {
         const int64_t n = task / ctx->blocks, o0 = task % ctx->blocks * FC_WGEMM_BLOCK;
         const int64_t nb = FC_MIN(FC_WGEMM_BLOCK, O - o0);
+        if (fc_simd_level() >= FC_SIMD_AVX512) {
+            fc_wgemm_y_avx512_f32(ctx->m + n * tiles * O + o0, stride, O, nb, ctx->tw, ctx->th,
+                                  ctx->bias ? ctx->bias + o0 : NULL, ctx->relu, ctx->y + (n * O + o0) * OH * OW,
+                                  OH, OW);
+            continue;
+        }
         REAL b[FC_WGEMM_BLOCK];
         for (int64_t k = 0; k < FC_WGEMM_BLOCK; k++) b[k] = ctx->bias && k < nb ? ctx->bias[o0 + k] : (REAL)0;
         REAL *yimg = ctx->y + (n * O + o0) * OH * OW;
