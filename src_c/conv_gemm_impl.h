@@ -1054,6 +1054,17 @@ static REAL *FC_NAME(flip_prepack)(const REAL *weight, int64_t groups, int64_t O
     return apacked;
 }
 
+/* A pointwise forward's B prepacked whole (conv_gemm_forward_prepacked_ab):
+ * for each group, each kc block of its K rows, the panels of all n columns
+ * (rounded up to whole panels) as pack_b_batch lays out a block, each
+ * panel_stride(kcb) values (its rows, one more row, zeros past n); where
+ * the block of rows pc of `group` begins. */
+FC_INLINE int64_t FC_NAME(bpacked_at)(int64_t K, int64_t kc, int64_t n, int64_t group, int64_t pc)
+{
+    const int64_t npad = FC_NAME(round_up)(n, GEMM_NR), blocks = (K + kc - 1) / kc;
+    return group * npad * (K + blocks) + pc / kc * npad * (kc + 1);
+}
+
 typedef struct {
     const fc_geom *g;
     const REAL *x, *bias;
@@ -1064,6 +1075,7 @@ typedef struct {
     REAL *y;
     int relu, pointwise;
     int pw_in_place;       /* pointwise, B read in place (pointwise_block) */
+    const REAL *bpacked;   /* pointwise, B prepacked (bpacked_at), or NULL */
     FC_NAME(gemm_engine) e;
     FC_NAME(split) cols;   /* the batch's output positions n*P + p, in NR tiles */
     FC_NAME(split) chans;  /* a group's output channels, in 2*MR-row units */
@@ -1272,7 +1284,11 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
                                          t0, nc, flags, boff, bpack, line);
                 continue;
             }
-            if (!use_slab) {
+            const REAL *bp = bpack;
+            if (ctx->bpacked)
+                bp = ctx->bpacked + FC_NAME(bpacked_at)(K, kc, g->N * P, group, pc) +
+                     t0 / GEMM_NR * FC_NAME(panel_stride)(kcb);
+            else if (!use_slab) {
                 FC_NAME(pack_b_batch)(g, ctx->x, group, ctx->pointwise, pc, kcb, t0, nc, e->blk.pack_rows, bpack,
                                       line);
             } else {
@@ -1282,7 +1298,7 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
             }
             /* 1x1 at AVX2: the kernels fetch the B block packed next as they go */
             FC_NAME(pf_cursor) cur = {NULL, 0, 0, 0, 0};
-            if (ctx->pointwise && e->kernel_pf && (pc + kcb < K || task + 1 < end))
+            if (ctx->pointwise && !ctx->bpacked && e->kernel_pf && (pc + kcb < K || task + 1 < end))
                 FC_NAME(pf_cursor_next)(g, ctx, task, pc, kcb, &cur);
             for (int64_t ic = m0; ic < m1; ic += mc) {
                 const int64_t mcb = FC_MIN(mc, m1 - ic);
@@ -1295,7 +1311,7 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
                     for (int64_t ir = 0; ir < mcb; ir += GEMM_MR)
                         FC_NAME(flip_pack_panel)(ctx->weight, Cg, M, taps, group, ic + ir, pc, kcb,
                                                  ablock + ir * kcb);
-                FC_NAME(macro_kernel_batch)(e, mcb, nc, kcb, ap, bpack, yg, g->O * P, P, t0, ic,
+                FC_NAME(macro_kernel_batch)(e, mcb, nc, kcb, ap, bp, yg, g->O * P, P, t0, ic,
                                             pc == 0 && bg ? bg + ic : NULL, flags, cur.base ? &cur : NULL);
             }
         }
@@ -1679,12 +1695,12 @@ static int FC_NAME(split_channels)(const fc_geom *g, const FC_NAME(gemm_fwd_ctx)
  * it (whole up front, or block by block in the GEMM's tasks); flipped, as
  * flip_pack_panel packs it, where flip. */
 static int FC_NAME(conv_gemm_forward_planned)(const fc_geom *g, const REAL *x, const REAL *apacked,
-                                              const REAL *weight, int flip, const REAL *bias, REAL *y,
-                                              int relu)
+                                              const REAL *bpacked, const REAL *weight, int flip, const REAL *bias,
+                                              REAL *y, int relu)
 {
     FC_NAME(gemm_fwd_ctx) ctx = {g, x, bias, apacked, weight, flip, y, relu, FC_NAME(is_pointwise)(g), 0,
-                                 FC_NAME(forward_engine)(g), {0, 0, 0, 0}};
-    ctx.pw_in_place = FC_NAME(pointwise_in_place)(g, &ctx.e);
+                                 bpacked, FC_NAME(forward_engine)(g), {0, 0, 0, 0}};
+    ctx.pw_in_place = !bpacked && FC_NAME(pointwise_in_place)(g, &ctx.e);
     if (ctx.pointwise && !ctx.pw_in_place && ctx.e.kernel_pf) {
         /* B blocks of at most FC_PW_PF_BLOCK_BYTES, so that the block and
          * the next one the kernels fetch share the L2 */
@@ -1694,7 +1710,7 @@ static int FC_NAME(conv_gemm_forward_planned)(const fc_geom *g, const REAL *x, c
     const int64_t M = g->O / g->groups, P = g->OH * g->OW, K = (g->C / g->groups) * g->KH * g->KW;
     const double flops = 2.0 * g->N * g->O * P * K;
     FC_NAME(rows_fwd_ctx) rows_ctx = {g, x, bias, apacked, y, relu, ctx.e, {0, 0, 0, 0}, 0, 0, 0, 0, 0, 0};
-    const int rows = FC_NAME(rows_fwd_plan)(g, &rows_ctx);
+    const int rows = !bpacked && FC_NAME(rows_fwd_plan)(g, &rows_ctx);
     /* one block of every group's output channels, unless split below */
     ctx.chans = FC_NAME(split_make)(M, 2 * GEMM_MR, INT64_MAX, 1, 1, 0);
     if (!rows) {
@@ -1731,7 +1747,7 @@ static int FC_NAME(conv_gemm_forward_planned)(const fc_geom *g, const REAL *x, c
 static int FC_NAME(conv_gemm_forward_prepacked)(const fc_geom *g, const REAL *x, const REAL *apacked,
                                                 const REAL *bias, REAL *y, int relu)
 {
-    return FC_NAME(conv_gemm_forward_planned)(g, x, apacked, NULL, 0, bias, y, relu);
+    return FC_NAME(conv_gemm_forward_planned)(g, x, apacked, NULL, NULL, 0, bias, y, relu);
 }
 
 /* ---- strided 1x1 forward --------------------------------------------------- */
@@ -1834,7 +1850,7 @@ static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REA
 {
     const FC_NAME(gemm_engine) e = FC_NAME(forward_engine)(g);
     if (!FC_NAME(subsample_suits)(g, &e))
-        return FC_NAME(conv_gemm_forward_planned)(g, x, NULL, weight, 0, bias, y, relu);
+        return FC_NAME(conv_gemm_forward_planned)(g, x, NULL, NULL, weight, 0, bias, y, relu);
     const int64_t M = g->O / g->groups, K = (g->C / g->groups) * g->KH * g->KW;
     REAL *apacked = FC_NAME(prepack_a)(weight, K, 1, M, K, g->groups, M * K, e.blk.kc);
     if (!apacked) return FC_ENOMEM;
@@ -1999,7 +2015,7 @@ static int FC_NAME(grad_input_by_forward)(const fc_geom *g, const REAL *grad_y,
     if (!other) {
         const FC_NAME(gemm_engine) e = FC_NAME(forward_engine)(&t);
         if (!FC_NAME(subsample_suits)(&t, &e))
-            return FC_NAME(conv_gemm_forward_planned)(&t, grad_y, NULL, weight, 1, NULL, grad_x, 0);
+            return FC_NAME(conv_gemm_forward_planned)(&t, grad_y, NULL, NULL, weight, 1, NULL, grad_x, 0);
         REAL *apacked = FC_NAME(flip_prepack)(weight, g->groups, Og, Cg, taps, e.blk.kc);
         if (!apacked) return FC_ENOMEM;
         const int status = FC_NAME(conv_gemm_forward_subsampled)(&t, grad_y, apacked, NULL, grad_x, 0);

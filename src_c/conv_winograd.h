@@ -175,10 +175,12 @@ FC_WINO_BLOCK(double, f64)
 void fc_wino_fewc_avx2_f32 FC_WINO_FEWC_ARGS(float);
 
 /* The weights' transforms of the Winograd GEMMs (conv_winograd_gemm_impl.h),
- * input channels [c0, c1) of a float32 (O, C, 3, 3) weight: u[(e * C + c)
- * * O + o] = (G g G^T)[e] of weight[o][c] (conv_winograd_gemm_u_impl.h). */
-void fc_wgemm_u_avx2_f32(const float *weight, float *u, int64_t C, int64_t O, int64_t c0, int64_t c1);
-void fc_wgemm_u_avx512_f32(const float *weight, float *u, int64_t C, int64_t O, int64_t c0, int64_t c1);
+ * input channels [c0, c1) of a float32 (O, C, 3, 3) weight: (G g G^T)[e]
+ * of weight[o][c] at row c, column o of group e of the GEMMs' B operand,
+ * packed with reduction blocks of kc (conv_winograd_gemm_u_impl.h). */
+void fc_wgemm_u_avx2_f32(const float *weight, float *u, int64_t C, int64_t O, int64_t c0, int64_t c1, int64_t kc);
+void fc_wgemm_u_avx512_f32(const float *weight, float *u, int64_t C, int64_t O, int64_t c0, int64_t c1,
+                           int64_t kc);
 /* Their input transforms of one channel's plane, from its quarter planes
  * (conv_winograd_gemm_v_impl.h): whole vectors of at most FC_WGEMM_V_LANES
  * values are read and written (see there for how far past the tiles). */

@@ -14,6 +14,7 @@
  * and a swap of lanes.
  */
 #include "conv_winograd.h"
+#include "gemm.h"
 
 #ifdef FC_HAVE_WINOGRAD
 #include <immintrin.h>
@@ -134,13 +135,8 @@ static inline __attribute__((always_inline)) __m256i wgemm_first_lanes(int n)
                              _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),                   \
                                                 _mm256_set1_epi32((int)(stride))),                           \
                              _mm256_castsi256_ps(wgemm_first_lanes(n)), 4)
-/* whole vectors plainly: the masked store is slow on AMD cores */
-#define VSTORE_FIRST(p, v, n) \
-    ((n) == 8 ? _mm256_storeu_ps((p), (v)) : _mm256_maskstore_ps((p), wgemm_first_lanes(n), (v)))
 #define VLOADU(p) _mm256_loadu_ps(p)
 #define VSTOREU(p, v) _mm256_storeu_ps((p), (v))
 #include "conv_winograd_gemm_v_impl.h"
-#undef VLOADU
-#undef VSTOREU
 #include "conv_winograd_gemm_u_impl.h"
 #endif

@@ -5,6 +5,7 @@
  * function here AVX-512F; called only at SIMD level AVX512.
  */
 #include "conv_winograd.h"
+#include "gemm.h"
 
 #ifdef FC_HAVE_AVX512
 #include <immintrin.h>
@@ -86,12 +87,9 @@
                                                                   13, 14, 15),                                \
                                                 _mm512_set1_epi32((int)(stride))),                           \
                              (p), 4)
-#define VSTORE_FIRST(p, v, n) _mm512_mask_storeu_ps((p), (__mmask16)((1u << (n)) - 1u), (v))
 #define VLOADU(p) _mm512_loadu_ps(p)
 #define VSTOREU(p, v) _mm512_storeu_ps((p), (v))
 #include "conv_winograd_gemm_v_impl.h"
-#undef VLOADU
-#undef VSTOREU
 #include "conv_winograd_gemm_u_impl.h"
 
 /* The Winograd GEMMs' output transforms, Y = A^T M A (+ bias, ReLU), for

@@ -41,7 +41,7 @@
 typedef struct {
     const REAL *weight;
     REAL *u;
-    int64_t C, O;
+    int64_t C, O, kc;
 } FC_NAME(wgemm_u_ctx);
 
 /* Blocks [begin, end) of FC_WGEMM_BLOCK input channels, every output
@@ -51,10 +51,27 @@ static int FC_NAME(wgemm_u_task)(void *vctx, int64_t begin, int64_t end)
     const FC_NAME(wgemm_u_ctx) *ctx = (const FC_NAME(wgemm_u_ctx) *)vctx;
     const int64_t c0 = begin * FC_WGEMM_BLOCK, c1 = FC_MIN(ctx->C, end * FC_WGEMM_BLOCK);
     if (fc_simd_level() >= FC_SIMD_AVX512)
-        fc_wgemm_u_avx512_f32(ctx->weight, ctx->u, ctx->C, ctx->O, c0, c1);
+        fc_wgemm_u_avx512_f32(ctx->weight, ctx->u, ctx->C, ctx->O, c0, c1, ctx->kc);
     else
-        fc_wgemm_u_avx2_f32(ctx->weight, ctx->u, ctx->C, ctx->O, c0, c1);
+        fc_wgemm_u_avx2_f32(ctx->weight, ctx->u, ctx->C, ctx->O, c0, c1, ctx->kc);
     return FC_OK;
+}
+
+/* What the transforms do not write of the packed U: each panel's extra row,
+ * and the columns of the last panel past the vectors they store. */
+static void FC_NAME(wgemm_u_zero_rest)(REAL *u, int64_t C, int64_t O, int64_t kc)
+{
+    const int64_t npad = FC_NAME(round_up)(O, GEMM_NR);
+    for (int64_t e = 0; e < 16; e++)
+        for (int64_t pc = 0; pc < C; pc += kc) {
+            const int64_t kcb = FC_MIN(kc, C - pc), panel = FC_NAME(panel_stride)(kcb);
+            REAL *block = u + FC_NAME(bpacked_at)(C, kc, O, e, pc);
+            for (int64_t j = 0; j < npad / GEMM_NR; j++) {
+                REAL *p = block + j * panel;
+                const int whole = j == npad / GEMM_NR - 1 && O % GEMM_NR;
+                memset(whole ? p : p + kcb * GEMM_NR, 0, sizeof(REAL) * (size_t)(whole ? panel : GEMM_NR));
+            }
+        }
 }
 
 /* ---- V = B^T d B for a chunk of images, packed for the GEMMs ------------ */
@@ -259,36 +276,39 @@ static int FC_NAME(conv_winograd_gemm)(const fc_geom *g, const REAL *x, const RE
     const int64_t per_image = 16 * tiles * (C + O) * (int64_t)sizeof(REAL);
     const int64_t images = FC_MIN(g->N, FC_MAX(1, FC_WGEMM_CHUNK_BYTES / per_image));
     const int64_t Tmax = images * tiles;
-    REAL *u = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(16 * C * O));
+    /* the 16 products, as a 1x1 conv: input U (16 groups of C channels, one
+     * row of O "pixels"; prepacked), weight V^T (T output channels a group;
+     * prepacked); its engine's kc does not depend on T */
+    fc_geom p;
+    memset(&p, 0, sizeof p);
+    p.N = 1;
+    p.C = 16 * C;
+    p.H = p.OH = 1;
+    p.W = p.OW = O;
+    p.O = 16 * Tmax;
+    p.groups = 16;
+    p.KH = p.KW = 1;
+    p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+    const int64_t kc = FC_NAME(forward_engine)(&p).blk.kc;
+    REAL *u = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)FC_NAME(bpacked_at)(C, kc, O, 16, 0));
     const int64_t mpad_max = (Tmax + GEMM_MR - 1) / GEMM_MR * GEMM_MR;
     REAL *v = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(16 * C * mpad_max));
     REAL *m = (REAL *)fc_aligned_alloc(sizeof(REAL) * (size_t)(16 * Tmax * O));
     int status = FC_ENOMEM;
     if (!u || !v || !m) goto done;
-    FC_NAME(wgemm_u_ctx) uctx = {weight, u, C, O};
+    FC_NAME(wgemm_u_zero_rest)(u, C, O, kc);
+    FC_NAME(wgemm_u_ctx) uctx = {weight, u, C, O, kc};
     const int64_t oblocks = (O + FC_WGEMM_BLOCK - 1) / FC_WGEMM_BLOCK;
     status = fc_parallel_for((C + FC_WGEMM_BLOCK - 1) / FC_WGEMM_BLOCK, 40.0 * C * O, FC_NAME(wgemm_u_task), &uctx);
     for (int64_t n0 = 0; n0 < g->N && status == FC_OK; n0 += images) {
         const int64_t nimg = FC_MIN(images, g->N - n0), T = nimg * tiles;
-        /* the 16 products, as a 1x1 conv: input u (16 groups of C channels,
-         * one row of O "pixels"), weight V^T (T output channels a group) */
-        fc_geom p;
-        memset(&p, 0, sizeof p);
-        p.N = 1;
-        p.C = 16 * C;
-        p.H = p.OH = 1;
-        p.W = p.OW = O;
         p.O = 16 * T;
-        p.groups = 16;
-        p.KH = p.KW = 1;
-        p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
-        const FC_NAME(gemm_engine) e = FC_NAME(forward_engine)(&p);
         FC_NAME(wgemm_v_ctx) vctx = {g, x + n0 * C * g->H * g->W, v, T, (T + GEMM_MR - 1) / GEMM_MR * GEMM_MR,
-                                     e.blk.kc, tw, th};
+                                     kc, tw, th};
         status = fc_parallel_for(nimg * ((C + FC_WGEMM_BLOCK - 1) / FC_WGEMM_BLOCK), 40.0 * C * T,
                                  FC_NAME(wgemm_v_task), &vctx);
         if (status != FC_OK) break;
-        status = FC_NAME(conv_gemm_forward_prepacked)(&p, u, v, NULL, m, 0);
+        status = FC_NAME(conv_gemm_forward_planned)(&p, NULL, v, u, NULL, 0, NULL, m, 0);
         if (status != FC_OK) break;
         FC_NAME(wgemm_y_ctx) yctx = {g, m, bias, y + n0 * O * g->OH * g->OW, T, tw, th, oblocks, relu};
         status = fc_parallel_for(nimg * oblocks, 30.0 * O * T, FC_NAME(wgemm_y_task), &yctx);
