@@ -75,8 +75,13 @@ static int fc_conv2d_winograd_gemm_suits(const fc_geom *g, size_t real_size)
  * 320 bytes), where the GEMMs run from packed blocks; on an Intel Xeon
  * (Emerald Rapids), float32, the GEMMs took 0.81 of the blocks' time on
  * 256 -> 256 channels 14x14 at batch 8 (0.82 at batch 1, 0.83 on two
- * threads) and 0.72 on 256 -> 512, and 1.01 on 28x28 and 56x56 planes. */
-#define FC_WGEMM_FIRST_MAX_TILES 64
+ * threads) and 0.72 on 256 -> 512.  Since their transforms became vector
+ * kernels (in-process A/B, one thread): 28x28 planes 0.83 at batch 8, 0.70
+ * at batch 1 (two threads 0.79, 0.74), 256 -> 512 on 28x28 0.79, 20x20
+ * 0.98, 40x40 (400 tiles) 0.99; with 64 or 128 channels the blocks stay
+ * far ahead (the GEMMs 1.4-1.9x slower on 56x56 and 28x28 planes), and
+ * fc_conv2d_winograd_gemm_suits takes none of those. */
+#define FC_WGEMM_FIRST_MAX_TILES 256
 
 static int fc_conv2d_winograd_blocks_take(const fc_geom *g, size_t real_size)
 {

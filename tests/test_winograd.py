@@ -755,14 +755,16 @@ def test_winograd_gemm_takes_what_it_wins_on():
     assert kernel((1, 512, 28, 28), (512, 512, 3, 3)) == "winograd-gemm"
     assert kernel((1, 512, 40, 40), (512, 512, 3, 3)) != "winograd-gemm"
     # where the block kernels take a shape they keep it, except on Intel CPUs
-    # at AVX-512 on planes of at most 64 tiles (conv.c,
+    # at AVX-512 on planes of at most 256 tiles (conv.c,
     # fc_conv2d_winograd_blocks_take)
     on_intel = _core.cpu_intel() and AVX512
     assert kernel((8, 256, 14, 14), (256, 256, 3, 3)) == ("winograd-gemm" if on_intel else "winograd")
     assert kernel((1, 256, 16, 16), (256, 256, 3, 3)) == ("winograd-gemm" if on_intel else "winograd")
-    assert kernel((1, 256, 18, 16), (256, 256, 3, 3)) == "winograd"                   # 72 tiles
-    assert kernel((8, 256, 28, 28), (256, 256, 3, 3)) == "winograd"
+    assert kernel((8, 256, 28, 28), (256, 256, 3, 3)) == ("winograd-gemm" if on_intel else "winograd")
+    assert kernel((1, 256, 32, 32), (256, 256, 3, 3)) == ("winograd-gemm" if on_intel else "winograd")
+    assert kernel((1, 256, 34, 32), (256, 256, 3, 3)) == "winograd"                   # 272 tiles
     assert kernel((8, 256, 14, 14), (255, 256, 3, 3)) == "winograd"
+    assert kernel((8, 128, 28, 28), (256, 128, 3, 3)) == "winograd"
 
 
 @pytest.mark.parametrize("value", [np.inf, np.nan])
