@@ -1054,8 +1054,8 @@ static REAL *FC_NAME(flip_prepack)(const REAL *weight, int64_t groups, int64_t O
     return apacked;
 }
 
-/* A pointwise forward's B prepacked whole (conv_gemm_forward_prepacked_ab):
- * for each group, each kc block of its K rows, the panels of all n columns
+/* A pointwise forward's B prepacked whole (the Winograd GEMMs' weight
+ * transforms, conv_winograd_gemm_impl.h, write it so): for each group, each kc block of its K rows, the panels of all n columns
  * (rounded up to whole panels) as pack_b_batch lays out a block, each
  * panel_stride(kcb) values (its rows, one more row, zeros past n); where
  * the block of rows pc of `group` begins. */

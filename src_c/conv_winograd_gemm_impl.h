@@ -122,9 +122,10 @@ static void FC_NAME(wgemm_quarters)(const fc_geom *g, const REAL *src, int64_t t
                     for (int64_t k = 0; k < half; k++) row[k] = 0;
                     continue;
                 }
-                const REAL *s = src + sr * W + b - g->pad_left;
+                const REAL *s = src + sr * W;
+                const int64_t at = b - g->pad_left;   /* column 2k + at */
                 for (int64_t k = 0; k < lo; k++) row[k] = 0;
-                for (int64_t k = lo; k < hi; k++) row[k] = s[2 * k];
+                for (int64_t k = lo; k < hi; k++) row[k] = s[2 * k + at];
                 for (int64_t k = hi; k < half; k++) row[k] = 0;
             }
             for (int64_t k = (th + 1) * half; k < qs; k++) q[k] = 0;
