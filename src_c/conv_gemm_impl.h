@@ -1240,9 +1240,10 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
     const int64_t mc = e->blk.mc, kc = e->blk.kc;
     const int64_t max_cols = FC_NAME(round_up)(FC_NAME(split_max)(&ctx->cols), GEMM_NR);
     const int64_t slab_cap = FC_SLAB_MAX_BLOCKS * FC_MIN(K, kc) * max_cols;
-    REAL *bpack = (REAL *)fc_aligned_alloc(sizeof(REAL) * (FC_MIN(K, kc) + 1) *
-                                           (ctx->pw_in_place ? GEMM_NR : max_cols));
-    REAL *line = (REAL *)fc_aligned_alloc(sizeof(REAL) * (max_cols + FC_SLAB_SLACK));
+    /* a prepacked B needs neither the panels nor the line they are packed through */
+    REAL *bpack = ctx->bpacked ? NULL : (REAL *)fc_aligned_alloc(sizeof(REAL) * (FC_MIN(K, kc) + 1) *
+                                                                 (ctx->pw_in_place ? GEMM_NR : max_cols));
+    REAL *line = ctx->bpacked ? NULL : (REAL *)fc_aligned_alloc(sizeof(REAL) * (max_cols + FC_SLAB_SLACK));
     REAL *ablock = ctx->apacked ? NULL : (REAL *)fc_aligned_alloc(sizeof(REAL) * FC_MIN(K, kc) *
                                                                   FC_NAME(round_up)(FC_MIN(mc, M), GEMM_MR));
     int64_t *boff = ctx->pw_in_place ? (int64_t *)malloc(sizeof(int64_t) * (size_t)FC_MIN(K, kc)) : NULL;
@@ -1252,7 +1253,7 @@ static int FC_NAME(gemm_fwd_task)(void *vctx, int64_t begin, int64_t end)
     REAL *slab = NULL;
     int64_t slab_have = 0;
     int status = FC_OK;
-    if (!bpack || !line || (!ctx->apacked && !ablock) || (ctx->pw_in_place && !boff) ||
+    if ((!ctx->bpacked && (!bpack || !line)) || (!ctx->apacked && !ablock) || (ctx->pw_in_place && !boff) ||
         (!ctx->pointwise && (!cr.run || !cr.oh_lo))) {
         status = FC_ENOMEM;
         goto done;
