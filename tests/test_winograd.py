@@ -32,7 +32,10 @@ the module is skipped at the other levels.  The cases reach: one and several
 blocks of tiles per row (a partial last block, masked stores), odd output
 heights and widths (half tiles), asymmetric and "valid" padding, padding 2,
 an odd number of output channels (the last pass of two half empty), bias and
-fused ReLU, bands of tile rows split across tasks, 128 input channels; and
+fused ReLU, bands of tile rows split across tasks, 128 input channels,
+fc_wino_block4's passes in more than one chunk (64 input channels: chunks
+of 16 passes, the second of 2, its last pass two channels short; 128: of 8,
+the last of 2); and
 in HALF_CASES the two-tile-row blocks: an absent upper tile row (odd tile row
 counts, a band's last), single-row last tile rows, 256 input channels, the
 last pass of four one to three channels short.
@@ -69,6 +72,8 @@ CASES_AVX512 = [
     ("padding-2", (1, 8, 26, 28), (10, 8, 3, 3), 2),
     ("same-padding", (1, 6, 25, 25), (8, 6, 3, 3), "same"),
     ("128-channels", (1, 128, 6, 30), (8, 128, 3, 3), 1),
+    ("64-channels-chunks", (1, 64, 6, 30), (70, 64, 3, 3), 1),
+    ("128-channels-chunks", (1, 128, 6, 30), (38, 128, 3, 3), 1),
 ]
 # At AVX2: 16 or more input channels; output widths 25-32 or 56 (8-tile
 # vectors, 4 in float64: 28 tiles leave the float32 row's last vector half
