@@ -99,6 +99,7 @@ typedef struct {
     FC_NAME(gwop_fn) gwop;         /* outer-product grad_weight, or NULL */
     FC_NAME(gwpack_fn) gwpack;
     int gwop_rows;                 /* col rows per gwop call */
+    FC_NAME(gwop_fn) gwop_triple;  /* gwop on rows in threes (GWOP_TRIPLE), or NULL */
     FC_NAME(gwop_fn) gwop_tail;    /* the same on FC_GWOP_TAIL_ROWS rows, or NULL */
     FC_NAME(gwop_fn) gwop_half;    /* gwop and gwop_tail on a panel's first half of */
     FC_NAME(gwop_fn) gwop_half_tail;   /* channels only (the rest padding), or NULL */
@@ -115,7 +116,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
     FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                               GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
-                              FC_DOT_NR_GENERIC, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, FC_NAME(add_every_other),
+                              FC_DOT_NR_GENERIC, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, FC_NAME(add_every_other),
                               FC_NAME(add_run)};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
@@ -147,6 +148,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.gwop = GEMM_GWOP_AVX512;
         e.gwpack = GEMM_GWOP_PACK_AVX512;
         e.gwop_rows = FC_GWOP_ROWS_AVX512;
+        e.gwop_triple = GEMM_GWOP_TRIPLE_AVX512;
         e.gwop_tail = GEMM_GWOP_TAIL_AVX512;
         e.gwop_half = GEMM_GWOP_HALF_AVX512;
         e.gwop_half_tail = GEMM_GWOP_HALF_TAIL_AVX512;
@@ -2110,6 +2112,17 @@ static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
 
 #define FC_DOT_PAD 16   /* the widest vector, in elements */
 
+/* Nonzero when rows 3j + 1 and 3j + 2 of the n (a multiple of 3) are the
+ * values after row 3j's, as the taps of a kernel row lie in the slab at
+ * stride and dilation 1: the outer-product kernel then takes one pointer a
+ * three (gwop_triple). */
+FC_INLINE int FC_NAME(rows_in_threes)(const REAL *const *rows, int64_t n)
+{
+    for (int64_t j = 0; j < n; j += 3)
+        if (rows[j + 1] != rows[j] + 1 || rows[j + 2] != rows[j] + 2) return 0;
+    return 1;
+}
+
 /* With the outer-product kernels, the block of t: a transposed
  * grad_y panel (FC_GWOP_KC x NR, 64 KB in float32) stays in L2 next to the
  * col rows that stream by (256 and 1024 were slower on this Xeon). */
@@ -2306,10 +2319,13 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                          * read) */
                         const int half = e->gwop_half && rows - q <= GEMM_NR / 2;
                         const int quarter = e->gwop_quarter && rows - q <= GEMM_NR / 4;
-                        const FC_NAME(gwop_fn) kernel =
+                        FC_NAME(gwop_fn) kernel =
                             quarter ? (tail ? e->gwop_quarter_tail : e->gwop_quarter)
                             : half  ? (tail ? e->gwop_half_tail : e->gwop_half)
                                     : (tail ? e->gwop_tail : e->gwop);
+                        if (kernel == e->gwop && e->gwop_triple && step == FC_GWOP_ROWS_AVX512 &&
+                            nb - j >= step && FC_NAME(rows_in_threes)(rowp + j, step))
+                            kernel = e->gwop_triple;
                         kernel(gruns, nruns, rowp + j, dyt + q * kcb, ct + j * rpad + q, rpad,
                                (int)FC_MIN(step, nb - j), flags);
                         j += step;

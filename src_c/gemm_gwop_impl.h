@@ -13,6 +13,11 @@
  *   GWOP_HALF (optional)           the kernel computes and stores the panel's
  *                                  first VLEN channels only: for a last panel
  *                                  whose other channels are all padding
+ *   GWOP_TRIPLE (optional)         rows 3j + 1 and 3j + 2 are the values
+ *                                  after row 3j's (a[3j] + 1, a[3j] + 2: the
+ *                                  three taps of a kernel row at stride and
+ *                                  dilation 1), read at displacements from
+ *                                  a[3j]; mr must be GWOP_ROWS
  * and undefines them all at its end, ready for the next instantiation.
  *
  * grad_weight sums over output positions t, along which both operands are
@@ -37,6 +42,12 @@
  * mr - 1 (every load stays in bounds); only rows i < mr are stored, always
  * whole (GWOP_NR values).
  */
+#ifdef GWOP_TRIPLE
+/* (without predictive commoning, which carried each value read as row 3j +
+ * 1 or 3j + 2 over to the next step's row 3j and 3j + 1 in vector registers,
+ * spilling the accumulators) */
+__attribute__((optimize("no-predictive-commoning")))
+#endif
 GWOP_TARGET void GWOP_NAME(const fc_gwop_run *runs, int64_t nruns, const REAL *const *a,
                            const REAL *b, REAL *c, int64_t ldc, int mr, int flags)
 {
@@ -45,20 +56,34 @@ GWOP_TARGET void GWOP_NAME(const fc_gwop_run *runs, int64_t nruns, const REAL *c
 #else
     enum { parts = GWOP_NR / (2 * VLEN), vecs = 2 };
 #endif
+#ifdef GWOP_TRIPLE
+    /* rows 3j, 3j + 1, 3j + 2 are a[3j] and the next two values after it:
+     * one pointer for each three rows, the others displacements from it */
+    const REAL *ap[GWOP_ROWS / 3];
+    for (int i = 0; i < GWOP_ROWS / 3; i++) ap[i] = a[3 * i];
+#else
     const REAL *ap[GWOP_ROWS];
     for (int i = 0; i < GWOP_ROWS; i++) ap[i] = a[i < mr ? i : mr - 1];
+#endif
     for (int part = 0; part < parts; part++) {
         const REAL *bp = b + part * 2 * VLEN;
         VEC acc[GWOP_ROWS][2];
         for (int i = 0; i < GWOP_ROWS; i++) acc[i][0] = acc[i][1] = V(setzero)();
         for (int64_t r = 0; r < nruns; r++) {
             const int64_t off = runs[r].off, len = runs[r].len;
+#ifdef GWOP_TRIPLE
+            const REAL *rp[GWOP_ROWS / 3];
+            for (int i = 0; i < GWOP_ROWS / 3; i++) rp[i] = ap[i] + off;
+#define GWOP_ROW_VALUE(i, u) rp[(i) / 3][(u) + (i) % 3]
+#else
             const REAL *rp[GWOP_ROWS];
             for (int i = 0; i < GWOP_ROWS; i++) rp[i] = ap[i] + off;
+#define GWOP_ROW_VALUE(i, u) rp[i][u]
+#endif
             for (int64_t u = 0; u < len; u++, bp += GWOP_NR) {
                 const VEC b0 = V(load)(bp), b1 = vecs == 2 ? V(load)(bp + VLEN) : b0;
                 for (int i = 0; i < GWOP_ROWS; i++) {
-                    const VEC av = V(set1)(rp[i][u]);
+                    const VEC av = V(set1)(GWOP_ROW_VALUE(i, u));
                     acc[i][0] = V(fmadd)(av, b0, acc[i][0]);
                     if (vecs == 2) acc[i][1] = V(fmadd)(av, b1, acc[i][1]);
                 }
@@ -116,3 +141,5 @@ GWOP_TARGET void GWOP_PACK_NAME(const REAL *a, int64_t lda, int64_t rows, int64_
 #undef MASKED_LOAD
 #undef TRANSPOSE
 #undef GWOP_HALF
+#undef GWOP_TRIPLE
+#undef GWOP_ROW_VALUE
