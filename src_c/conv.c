@@ -141,6 +141,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_EVERY_OTHER_AVX2 fc_add_every_other_f32_avx2
 #define GEMM_GWOP_AVX512 fc_gemm_gwop_f32_12x32_avx512
 #define GEMM_GWOP_TRIPLE_AVX512 fc_gemm_gwop_f32_12x32t_avx512
+#define GEMM_GWOP_PAIRS_AVX512 fc_gemm_gwop_f32_12x32p_avx512
 #define GEMM_GWOP_TAIL_AVX512 fc_gemm_gwop_f32_4x32_avx512
 #define GEMM_GWOP_HALF_AVX512 fc_gemm_gwop_f32_12x16_avx512
 #define GEMM_GWOP_HALF_TAIL_AVX512 fc_gemm_gwop_f32_4x16_avx512
@@ -189,6 +190,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #undef GEMM_EVERY_OTHER_AVX2
 #undef GEMM_GWOP_AVX512
 #undef GEMM_GWOP_TRIPLE_AVX512
+#undef GEMM_GWOP_PAIRS_AVX512
 #undef GEMM_GWOP_TAIL_AVX512
 #undef GEMM_GWOP_HALF_AVX512
 #undef GEMM_GWOP_HALF_TAIL_AVX512
@@ -228,6 +230,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_EVERY_OTHER_AVX2 fc_add_every_other_f64_avx2
 #define GEMM_GWOP_AVX512 fc_gemm_gwop_f64_12x16_avx512
 #define GEMM_GWOP_TRIPLE_AVX512 fc_gemm_gwop_f64_12x16t_avx512
+#define GEMM_GWOP_PAIRS_AVX512 fc_gemm_gwop_f64_12x16p_avx512
 #define GEMM_GWOP_TAIL_AVX512 fc_gemm_gwop_f64_4x16_avx512
 #define GEMM_GWOP_HALF_AVX512 fc_gemm_gwop_f64_12x8_avx512
 #define GEMM_GWOP_HALF_TAIL_AVX512 fc_gemm_gwop_f64_4x8_avx512
@@ -269,6 +272,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #undef GEMM_EVERY_OTHER_AVX2
 #undef GEMM_GWOP_AVX512
 #undef GEMM_GWOP_TRIPLE_AVX512
+#undef GEMM_GWOP_PAIRS_AVX512
 #undef GEMM_GWOP_TAIL_AVX512
 #undef GEMM_GWOP_HALF_AVX512
 #undef GEMM_GWOP_HALF_TAIL_AVX512

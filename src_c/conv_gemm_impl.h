@@ -99,7 +99,8 @@ typedef struct {
     FC_NAME(gwop_fn) gwop;         /* outer-product grad_weight, or NULL */
     FC_NAME(gwpack_fn) gwpack;
     int gwop_rows;                 /* col rows per gwop call */
-    FC_NAME(gwop_fn) gwop_triple;  /* gwop on rows in threes (GWOP_TRIPLE), or NULL */
+    FC_NAME(gwop_fn) gwop_triple;  /* gwop on rows in threes (rows_in_threes 1), */
+    FC_NAME(gwop_fn) gwop_pairs;   /* ... and (2), or NULL */
     FC_NAME(gwop_fn) gwop_tail;    /* the same on FC_GWOP_TAIL_ROWS rows, or NULL */
     FC_NAME(gwop_fn) gwop_half;    /* gwop and gwop_tail on a panel's first half of */
     FC_NAME(gwop_fn) gwop_half_tail;   /* channels only (the rest padding), or NULL */
@@ -116,7 +117,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
     FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                               GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
-                              FC_DOT_NR_GENERIC, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, FC_NAME(add_every_other),
+                              FC_DOT_NR_GENERIC, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, FC_NAME(add_every_other),
                               FC_NAME(add_run)};
 #ifdef FASTCONV_HAVE_AVX2
     if (fc_simd_level() >= FC_SIMD_AVX2) {
@@ -149,6 +150,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.gwpack = GEMM_GWOP_PACK_AVX512;
         e.gwop_rows = FC_GWOP_ROWS_AVX512;
         e.gwop_triple = GEMM_GWOP_TRIPLE_AVX512;
+        e.gwop_pairs = GEMM_GWOP_PAIRS_AVX512;
         e.gwop_tail = GEMM_GWOP_TAIL_AVX512;
         e.gwop_half = GEMM_GWOP_HALF_AVX512;
         e.gwop_half_tail = GEMM_GWOP_HALF_TAIL_AVX512;
@@ -2112,15 +2114,19 @@ static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
 
 #define FC_DOT_PAD 16   /* the widest vector, in elements */
 
-/* Nonzero when rows 3j + 1 and 3j + 2 of the n (a multiple of 3) are the
- * values after row 3j's, as the taps of a kernel row lie in the slab at
- * stride and dilation 1: the outer-product kernel then takes one pointer a
- * three (gwop_triple). */
+/* How the n col rows (a multiple of 3) lie, in threes, as the taps of a
+ * 3-wide undilated kernel row lie in the slab: 1 where rows 3j + 1 and 3j +
+ * 2 are the two values after row 3j's (stride 1: gwop_triple), 2 where row
+ * 3j + 2 is the value after row 3j's (stride 2, taps 0 and 2 side by side
+ * in the even phase: gwop_pairs), else 0. */
 FC_INLINE int FC_NAME(rows_in_threes)(const REAL *const *rows, int64_t n)
 {
-    for (int64_t j = 0; j < n; j += 3)
-        if (rows[j + 1] != rows[j] + 1 || rows[j + 2] != rows[j] + 2) return 0;
-    return 1;
+    int consecutive = 1, pairs = 1;
+    for (int64_t j = 0; j < n; j += 3) {
+        consecutive &= rows[j + 1] == rows[j] + 1 && rows[j + 2] == rows[j] + 2;
+        pairs &= rows[j + 2] == rows[j] + 1;
+    }
+    return consecutive ? 1 : pairs ? 2 : 0;
 }
 
 /* With the outer-product kernels, the block of t: a transposed
@@ -2323,9 +2329,13 @@ static int FC_NAME(gemm_gw_task)(void *vctx, int64_t begin, int64_t end)
                             quarter ? (tail ? e->gwop_quarter_tail : e->gwop_quarter)
                             : half  ? (tail ? e->gwop_half_tail : e->gwop_half)
                                     : (tail ? e->gwop_tail : e->gwop);
+                        /* rows whose taps lie side by side in the slab: the
+                         * kernels that hold fewer pointers (same bits) */
                         if (kernel == e->gwop && e->gwop_triple && step == FC_GWOP_ROWS_AVX512 &&
-                            nb - j >= step && FC_NAME(rows_in_threes)(rowp + j, step))
-                            kernel = e->gwop_triple;
+                            nb - j >= step) {
+                            const int shape = FC_NAME(rows_in_threes)(rowp + j, step);
+                            kernel = shape == 1 ? e->gwop_triple : shape == 2 ? e->gwop_pairs : kernel;
+                        }
                         kernel(gruns, nruns, rowp + j, dyt + q * kcb, ct + j * rpad + q, rpad,
                                (int)FC_MIN(step, nb - j), flags);
                         j += step;

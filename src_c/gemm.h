@@ -192,6 +192,10 @@ void fc_gemm_gwop_f32_12x32t_avx512(const fc_gwop_run *runs, int64_t nruns, cons
                                     const float *b, float *c, int64_t ldc, int mr, int flags);
 void fc_gemm_gwop_f64_12x16t_avx512(const fc_gwop_run *runs, int64_t nruns, const double *const *a,
                                     const double *b, double *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_f32_12x32p_avx512(const fc_gwop_run *runs, int64_t nruns, const float *const *a,
+                                    const float *b, float *c, int64_t ldc, int mr, int flags);
+void fc_gemm_gwop_f64_12x16p_avx512(const fc_gwop_run *runs, int64_t nruns, const double *const *a,
+                                    const double *b, double *c, int64_t ldc, int mr, int flags);
 void fc_gemm_gwop_f32_4x32_avx512(const fc_gwop_run *runs, int64_t nruns, const float *const *a,
                                   const float *b, float *c, int64_t ldc, int mr, int flags);
 void fc_gemm_gwop_f64_4x16_avx512(const fc_gwop_run *runs, int64_t nruns, const double *const *a,

@@ -39,16 +39,18 @@
 #include "gemm_gwop_impl.h"
 
 /* The same kernels on rows that come in threes, each three the taps of one
- * kernel row of a 3-wide, stride-1, undilated kernel, adjacent in the slab
- * (GWOP_TRIPLE): 4 row pointers in place of 12.  With 12, the loop's 15
+ * kernel row of a 3-wide undilated kernel (GWOP_TRIPLE): at stride 1 side
+ * by side in the slab, 4 row pointers in place of 12 (..._12x32t); at
+ * stride 2 taps 0 and 2 side by side in the even phase, 8 (..._12x32p).  With 12, the loop's 15
  * values (12 pointers, the step, grad_y's panel, the bound) outnumbered the
  * 14 general registers GCC leaves it (the __m512 accumulators make it
  * realign the stack, which takes rbp), so it kept two of them in vector
  * registers and moved them back every step on port 0, an FMA port.  Intel
  * Xeon (Emerald Rapids), one thread, in-process A/B, float32: grad weight
- * of res-128x28, vgg-64x56, res-256x14 and batch1-res-64 0.93 of the time,
- * the first two's whole backward 0.96; float64 unchanged.  The same values
- * in the same order: the same bits. */
+ * of res-128x28, vgg-64x56, res-256x14 and batch1-res-64 0.92-0.94 of the
+ * time, the first two's whole backward 0.96, res-s2-64to128's grad weight
+ * 0.95-0.97; float64 unchanged.  The same values in the same order: the
+ * same bits. */
 #define REAL float
 #define VEC __m512
 #define VLEN 16
@@ -67,6 +69,26 @@
 #define GWOP_ROWS FC_GWOP_ROWS_AVX512
 #define GWOP_NR FC_GEMM_NR_F64
 #define GWOP_TRIPLE 1
+#include "gemm_gwop_impl.h"
+
+#define REAL float
+#define VEC __m512
+#define VLEN 16
+#define V(op) _mm512_##op##_ps
+#define GWOP_NAME fc_gemm_gwop_f32_12x32p_avx512
+#define GWOP_ROWS FC_GWOP_ROWS_AVX512
+#define GWOP_NR FC_GEMM_NR_F32
+#define GWOP_TRIPLE 2
+#include "gemm_gwop_impl.h"
+
+#define REAL double
+#define VEC __m512d
+#define VLEN 8
+#define V(op) _mm512_##op##_pd
+#define GWOP_NAME fc_gemm_gwop_f64_12x16p_avx512
+#define GWOP_ROWS FC_GWOP_ROWS_AVX512
+#define GWOP_NR FC_GEMM_NR_F64
+#define GWOP_TRIPLE 2
 #include "gemm_gwop_impl.h"
 
 /* The same kernels on FC_GWOP_TAIL_ROWS col rows, for a block's last rows

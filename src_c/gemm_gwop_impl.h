@@ -13,11 +13,14 @@
  *   GWOP_HALF (optional)           the kernel computes and stores the panel's
  *                                  first VLEN channels only: for a last panel
  *                                  whose other channels are all padding
- *   GWOP_TRIPLE (optional)         rows 3j + 1 and 3j + 2 are the values
- *                                  after row 3j's (a[3j] + 1, a[3j] + 2: the
- *                                  three taps of a kernel row at stride and
- *                                  dilation 1), read at displacements from
- *                                  a[3j]; mr must be GWOP_ROWS
+ *   GWOP_TRIPLE (optional)         1: rows 3j + 1 and 3j + 2 are the two
+ *                                  values after row 3j's (a 3-wide kernel
+ *                                  row's taps in a stride-1 slab), 2: row
+ *                                  3j + 2 is the value after row 3j's (the
+ *                                  same in the stride-2 slab's phases); the
+ *                                  kernel reads them at displacements from
+ *                                  a[3j] and holds 4 (8) row pointers; mr
+ *                                  must be GWOP_ROWS
  * and undefines them all at its end, ready for the next instantiation.
  *
  * grad_weight sums over output positions t, along which both operands are
@@ -56,11 +59,19 @@ GWOP_TARGET void GWOP_NAME(const fc_gwop_run *runs, int64_t nruns, const REAL *c
 #else
     enum { parts = GWOP_NR / (2 * VLEN), vecs = 2 };
 #endif
-#ifdef GWOP_TRIPLE
-    /* rows 3j, 3j + 1, 3j + 2 are a[3j] and the next two values after it:
-     * one pointer for each three rows, the others displacements from it */
+#if defined(GWOP_TRIPLE) && GWOP_TRIPLE == 1
+    /* rows 3j + 1 and 3j + 2 are the values after row 3j's: one pointer for
+     * each three rows, the others displacements */
     const REAL *ap[GWOP_ROWS / 3];
     for (int i = 0; i < GWOP_ROWS / 3; i++) ap[i] = a[3 * i];
+#elif defined(GWOP_TRIPLE)
+    /* row 3j + 2 is the value after row 3j's: two pointers for each three
+     * rows, the third a displacement */
+    const REAL *ap[2 * GWOP_ROWS / 3];
+    for (int i = 0; i < GWOP_ROWS / 3; i++) {
+        ap[2 * i] = a[3 * i];
+        ap[2 * i + 1] = a[3 * i + 1];
+    }
 #else
     const REAL *ap[GWOP_ROWS];
     for (int i = 0; i < GWOP_ROWS; i++) ap[i] = a[i < mr ? i : mr - 1];
@@ -71,10 +82,14 @@ GWOP_TARGET void GWOP_NAME(const fc_gwop_run *runs, int64_t nruns, const REAL *c
         for (int i = 0; i < GWOP_ROWS; i++) acc[i][0] = acc[i][1] = V(setzero)();
         for (int64_t r = 0; r < nruns; r++) {
             const int64_t off = runs[r].off, len = runs[r].len;
-#ifdef GWOP_TRIPLE
+#if defined(GWOP_TRIPLE) && GWOP_TRIPLE == 1
             const REAL *rp[GWOP_ROWS / 3];
             for (int i = 0; i < GWOP_ROWS / 3; i++) rp[i] = ap[i] + off;
 #define GWOP_ROW_VALUE(i, u) rp[(i) / 3][(u) + (i) % 3]
+#elif defined(GWOP_TRIPLE)
+            const REAL *rp[2 * GWOP_ROWS / 3];
+            for (int i = 0; i < 2 * GWOP_ROWS / 3; i++) rp[i] = ap[i] + off;
+#define GWOP_ROW_VALUE(i, u) ((i) % 3 == 2 ? rp[(i) / 3 * 2][(u) + 1] : rp[(i) / 3 * 2 + (i) % 3][u])
 #else
             const REAL *rp[GWOP_ROWS];
             for (int i = 0; i < GWOP_ROWS; i++) rp[i] = ap[i] + off;
