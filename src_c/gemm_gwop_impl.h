@@ -45,10 +45,10 @@
  * mr - 1 (every load stays in bounds); only rows i < mr are stored, always
  * whole (GWOP_NR values).
  */
-#ifdef GWOP_TRIPLE
-/* (without predictive commoning, which carried each value read as row 3j +
- * 1 or 3j + 2 over to the next step's row 3j and 3j + 1 in vector registers,
- * spilling the accumulators) */
+#if defined(GWOP_TRIPLE) && defined(__GNUC__) && !defined(__clang__)
+/* (without GCC's predictive commoning, which carried each value read as row
+ * 3j + 1 or 3j + 2 over to the next step's row 3j and 3j + 1 in vector
+ * registers, spilling the accumulators) */
 __attribute__((optimize("no-predictive-commoning")))
 #endif
 GWOP_TARGET void GWOP_NAME(const fc_gwop_run *runs, int64_t nruns, const REAL *const *a,
