@@ -30,8 +30,10 @@
  *     thread, in-process A/B: 64 -> 64 channels on 56x56 0.94 of the time,
  *     batch 1 0.90, 128 -> 128 on 28x28 0.90, float64 0.91-0.96, two
  *     threads 0.91-0.92; 32 channels, whose V fits L1 either way, 1.01;
- *     with 192 or more channels the column alone overflows L1 and chunks
- *     of 4 took 1.02-1.03x the time, so those keep chunks of one pass).
+ *     with 192 and 256 channels, whose column alone nearly fills L1 or
+ *     overflows it, chunks of 4 took 1.02-1.03x the time, so above 144
+ *     channels, where the column and four passes' outputs pass
+ *     WINO_L1_BYTES, the chunks are of one pass: the old order).
  * Both compute each output with the same operations in the same order.
  */
 
