@@ -41,11 +41,12 @@
 /* The same kernels on rows that come in threes, each three the taps of one
  * kernel row of a 3-wide undilated kernel (GWOP_TRIPLE): at stride 1 side
  * by side in the slab, 4 row pointers in place of 12 (..._12x32t); at
- * stride 2 taps 0 and 2 side by side in the even phase, 8 (..._12x32p).  With 12, the loop's 15
- * values (12 pointers, the step, grad_y's panel, the bound) outnumbered the
- * 14 general registers GCC leaves it (the __m512 accumulators make it
- * realign the stack, which takes rbp), so it kept two of them in vector
- * registers and moved them back every step on port 0, an FMA port.  Intel
+ * stride 2 taps 0 and 2 side by side in the even phase, 8 (..._12x32p).
+ * With 12, the loop's 15 values (12 pointers, the step, grad_y's panel,
+ * the bound) outnumbered the 14 general registers GCC leaves it (the
+ * __m512 accumulators make it realign the stack, which takes rbp), so it
+ * kept two of them in vector registers and moved them back every step on
+ * port 0, an FMA port.  Intel
  * Xeon (Emerald Rapids), one thread, in-process A/B, float32: grad weight
  * of res-128x28, vgg-64x56, res-256x14 and batch1-res-64 0.92-0.94 of the
  * time, the first two's whole backward 0.96, res-s2-64to128's grad weight
