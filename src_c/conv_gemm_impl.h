@@ -164,7 +164,9 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 }
 
 static int64_t FC_NAME(round_up)(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-static int64_t FC_NAME(ceil_div)(int64_t v, int64_t m) { return (v + m - 1) / m; }
+/* v / m rounded up, v >= 0, m > 0; no overflow for any such pair (splits
+ * pass m = INT64_MAX for "no cap") */
+static int64_t FC_NAME(ceil_div)(int64_t v, int64_t m) { return v / m + (v % m != 0); }
 
 /* Packed B panels (k rows of NR values) lie one row more than k * NR
  * values apart.  At k = KC = 256 a panel is 32 KB (float32, NR = 32), so
