@@ -2089,10 +2089,11 @@ static int FC_NAME(conv_gemm_grad_input)(const fc_geom *g, const REAL *grad_y,
      * passes as the task count allows, and packs each of its column blocks
      * of grad_y once for all of them rather than once a pass: one thread,
      * Intel Xeon (Emerald Rapids), in-process A/B, grad input alone:
-     * res-s2-64to128 0.97 of the time (float64 0.97), pw-1x1-256to64 0.97
-     * (float64 0.97), 32 -> 64 channels 3x3 stride 2 on 112x112 0.98; two
-     * threads 0.97-1.05, within the noise (res-s2: eight tasks in place of
-     * 32).  Which pass computes a channel changes none of its sums. */
+     * res-s2-64to128 0.97 of the time (float64 0.97), pw-1x1-256to64
+     * 0.95-0.97 (float64 0.97), 32 -> 64 channels 3x3 stride 2 on 112x112
+     * 0.98, 128 -> 256 on 28x28 0.95; two threads: res-s2 0.97-1.05, within
+     * the noise (eight tasks in place of 32), pw-1x1 0.93.  Which pass
+     * computes a channel changes none of its sums. */
     int64_t unit = 1;
     while (unit * taps % GEMM_MR) unit++;
     const int64_t max_units = FC_MAX(1, ctx.e.blk.mc / (unit * taps));
