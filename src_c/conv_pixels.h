@@ -65,6 +65,16 @@ int fc_conv2d_pixels_f64(const fc_geom *g, const double *x, const double *weight
                          const double *bias, double *y, int relu);
 #endif
 
+/* How an AVX-512 run groups its tiles (conv_pixels_run_impl.h); the AVX2
+ * runs take FC_PIX_SINGLE only.  Each output is the same sum in the same
+ * order whichever is taken: the same bits. */
+#define FC_PIX_SINGLE 0         /* one tile of FC_PIX_ROWS positions at a time */
+#define FC_PIX_PAIRED 1         /* two tiles at a time, sharing the weight loads */
+#define FC_PIX_TWO_PANELS 2     /* one tile of two panels at a time (nch up to 2 * LANES) */
+/* Panels with more weights than this (K * LANES values) are run paired or
+ * two at a time: a single tile reloads them from L2 for every 6 positions. */
+#define FC_PIX_PAIR_MIN_BYTES (32 * 1024)
+
 /* One channel panel over `count` consecutive output positions (memory order
  * within one image's planes, from the start of an output row), LANES =
  * FC_PIX_LANES_* (twice that for the AVX-512 kernels).  Position t is output pixel (oh', ow') = (t / OW, t % OW)
@@ -74,11 +84,14 @@ int fc_conv2d_pixels_f64(const fc_geom *g, const double *x, const double *weight
  *   acc[m] = sum over kk < k of px[koff[kk]] * w[kk*LANES + m], kk ascending, from zero
  *   v = acc[m] (+ bias[m] when bias is not NULL), then max(0, v) when relu (NaN kept)
  *   y[m*ldy + t] = v   for m < nch.
- * w is 64-byte aligned; bias (when given) has LANES readable values. */
+ * w is 64-byte aligned; bias (when given) has LANES readable values.  With
+ * FC_PIX_TWO_PANELS, channels LANES <= m < nch are a second panel's: weights
+ * w[k*LANES + kk*LANES + m - LANES] (the panel after w's), bias[m] (2 * LANES
+ * readable values), outputs y[m*ldy + t]; nch is over LANES. */
 #define FC_PIX_RUN(isa, REAL, T)                                                                 \
     void fc_pix_run_##isa##_##T(int64_t k, const int64_t *koff, const REAL *w, const REAL *bias,  \
                                 int relu, const REAL *rows, int64_t row_step, int64_t col_step,  \
-                                int64_t OW, int64_t count, REAL *y, int64_t ldy, int nch);
+                                int64_t OW, int64_t count, REAL *y, int64_t ldy, int nch, int tiles);
 #ifdef FASTCONV_HAVE_AVX2
 FC_PIX_RUN(avx2, float, f32)
 FC_PIX_RUN(avx2, double, f64)

@@ -8,17 +8,18 @@
  * the outputs reach), so that output (oh, ow) reads its tap (cg, i, j) at
  *   buffer + ((oh - oh0) * stride_h) * row_len + ow * stride_w       (the pixel's pointer)
  *          + (cg * buffer_rows + i * dilation_h) * row_len + j * dilation_w   (koff[tap]).
- * Then for each panel of `lanes` output channels (fc_pix_lanes) it walks
- * the block's
- * outputs in memory order, FC_PIX_ROWS at a time (a tile may span two output
- * rows; the block's last tile may be partial).  Every output is one kernel
+ * Then for each panel of `lanes` output channels (fc_pix_lanes), or two
+ * panels at once where the AVX-512 run pairs its tiles (FC_PIX_TWO_PANELS),
+ * it walks the block's outputs in memory order, FC_PIX_ROWS at a time (a
+ * tile may span two output rows; the block's last tile may be partial).
+ * Every output is one kernel
  * sum over the taps in (cg, i, j) order, so the bits depend neither on the
  * task split nor on the thread count.
  */
 
 typedef void (*FC_NAME(pix_run_fn))(int64_t k, const int64_t *koff, const REAL *w, const REAL *bias,
                                      int relu, const REAL *rows, int64_t row_step, int64_t col_step,
-                                     int64_t OW, int64_t count, REAL *y, int64_t ldy, int nch);
+                                     int64_t OW, int64_t count, REAL *y, int64_t ldy, int nch, int tiles);
 
 typedef struct {
     const fc_geom *g;
@@ -31,6 +32,7 @@ typedef struct {
     const REAL *weight, *bias_in;   /* the caller's, packed by pix_pack_task */
     int64_t Cg, Og, K, panels, lanes;
     FC_NAME(pix_run_fn) run;
+    int tiles;               /* FC_PIX_SINGLE or FC_PIX_PAIRED; two panels where two are left */
     int64_t row_len, buffer_rows, rows_per_task, row_blocks;
 } FC_NAME(pix_ctx);
 
@@ -147,17 +149,19 @@ static int FC_NAME(pix_task)(void *vctx, int64_t begin, int64_t end)
                 next_bytes = (v1 - v0) * g->W * (int64_t)sizeof(REAL);
             }
         }
-        for (int64_t panel = 0; panel < ctx->panels; panel++) {
+        for (int64_t panel = 0, step; panel < ctx->panels; panel += step) {
+            const int two = ctx->tiles == FC_PIX_PAIRED && panel + 1 < ctx->panels;
+            step = two ? 2 : 1;
             if (next)
-                for (int64_t cg = panel * ctx->Cg / ctx->panels; cg < (panel + 1) * ctx->Cg / ctx->panels; cg++)
+                for (int64_t cg = panel * ctx->Cg / ctx->panels; cg < (panel + step) * ctx->Cg / ctx->panels; cg++)
                     fc_prefetch_span_l2(next + cg * g->H * g->W, next_bytes);
             const int64_t gp = group * ctx->panels + panel;
             const REAL *w = ctx->packed + gp * ctx->K * ctx->lanes;
             const REAL *bias = ctx->bias ? ctx->bias + gp * ctx->lanes : NULL;
-            const int nch = (int)FC_MIN(ctx->lanes, ctx->Og - panel * ctx->lanes);
+            const int nch = (int)FC_MIN(step * ctx->lanes, ctx->Og - panel * ctx->lanes);
             REAL *y = ctx->y + (n * g->O + group * ctx->Og + panel * ctx->lanes) * plane;
             ctx->run(ctx->K, ctx->koff, w, bias, ctx->relu, buffer, g->stride_h * len, g->stride_w, g->OW,
-                     (oh1 - oh0) * g->OW, y + oh0 * g->OW, plane, nch);
+                     (oh1 - oh0) * g->OW, y + oh0 * g->OW, plane, nch, two ? FC_PIX_TWO_PANELS : ctx->tiles);
         }
     }
     fc_aligned_free(buffer);
@@ -178,10 +182,14 @@ int FC_NAME(fc_conv2d_pixels)(const fc_geom *g, const REAL *x, const REAL *weigh
     ctx.K = ctx.Cg * g->KH * g->KW;
     ctx.lanes = fc_pix_lanes(sizeof(REAL));
     ctx.run = FC_NAME(fc_pix_run_avx2);
-#ifdef FC_HAVE_AVX512
-    if (fc_simd_level() >= FC_SIMD_AVX512) ctx.run = FC_NAME(fc_pix_run_avx512);
-#endif
+    ctx.tiles = FC_PIX_SINGLE;
     const int64_t lanes = ctx.lanes;
+#ifdef FC_HAVE_AVX512
+    if (fc_simd_level() >= FC_SIMD_AVX512) {
+        ctx.run = FC_NAME(fc_pix_run_avx512);
+        if (ctx.K * lanes * (int64_t)sizeof(REAL) > FC_PIX_PAIR_MIN_BYTES) ctx.tiles = FC_PIX_PAIRED;
+    }
+#endif
     ctx.panels = (ctx.Og + lanes - 1) / lanes;
     if (g->N == 0 || g->OH == 0 || g->OW == 0) return FC_OK;
     ctx.row_len = fc_pix_row_len(g);

@@ -7,7 +7,8 @@
  * per dtype, which undefine REAL after it.
  *
  * The run walks the output positions FC_PIX_ROWS at a time (where the file
- * defines PIX_PAIR, two tiles of them at a time, pix_tile_pair); a tile takes
+ * defines PIX_PAIR, as the caller's `tiles` asks: two tiles of them at a
+ * time, pix_tile_pair, or one tile of two panels, pix_tile_two); a tile takes
  * the pixel pointers of its positions (past the end of the run, repeats of
  * the last one, whose results are never stored).  Computing them as
  * cur + i * col_step for tiles inside one output row made no difference.  Planes a multiple of
@@ -82,7 +83,6 @@ FC_NAME(pix_tile)(int64_t k, const REAL *const *px, const int64_t *koff, const R
  * panel, in L1) no faster, and the 7x7 stem (147 x 32 weights) 1.07x.
  * Each output is the same sum in the same order as in pix_tile: the same
  * bits.  The first tile is whole; the second holds npix2 positions. */
-#define FC_PIX_PAIR_MIN_BYTES (32 * 1024)
 static inline __attribute__((always_inline)) void
 FC_NAME(pix_tile_pair)(int64_t k, const REAL *const *px, const int64_t *koff, const REAL *w, const REAL *bias,
                        int relu, REAL *y, int64_t ldy, int npix2, int nch)
@@ -119,24 +119,83 @@ FC_NAME(pix_tile_pair)(int64_t k, const REAL *const *px, const int64_t *koff, co
     FC_NAME(pix_store_tile)(y + FC_PIX_ROWS, ldy, npix2, nch, bias, relu, b00, b10, b20, b30, b40, b50,
                             b01, b11, b21, b31, b41, b51);
 }
+
+/* One tile of two panels (FC_PIX_TWO_PANELS): positions px[0..6) x four
+ * vectors of channels, the second panel's weights at w2, its outputs LANES
+ * planes on; 24 accumulators like the pair, but per reduction step 4 weight
+ * loads and 6 broadcasts where the pair takes 2 and 12.  Against the pair,
+ * Intel Xeon (Emerald Rapids), one thread, in-process A/B:
+ * res-s2-64to128 0.955-0.985 of the time over six runs (float64
+ * 0.955-0.958, two threads 0.96-0.97), 128 -> 256 channels 3x3 stride 2 on
+ * 28x28 0.96, 256 -> 256 on 14x14 0.967, 64 -> 64 on 56x56 0.97-0.98,
+ * 128 -> 96 (a pair for the third panel) 0.984, 5x5 64 -> 64 on 28x28
+ * 0.99.  Where single tiles run (a
+ * panel's weights in L1) it was slower: the 7x7 stem 1.03, 16 -> 64
+ * channels 3x3 stride 2 1.04, 1x3 64 -> 128 1.05.  Each output is the same
+ * sum in the same order as in pix_tile: the same bits. */
+static inline __attribute__((always_inline)) void
+FC_NAME(pix_tile_two)(int64_t k, const REAL *const *px, const int64_t *koff, const REAL *w, const REAL *w2,
+                      const REAL *bias, int relu, REAL *y, int64_t ldy, int npix, int nch)
+{
+    PIX_VEC a00 = PIX_SETZERO(), a01 = PIX_SETZERO(), a10 = PIX_SETZERO(), a11 = PIX_SETZERO();
+    PIX_VEC a20 = PIX_SETZERO(), a21 = PIX_SETZERO(), a30 = PIX_SETZERO(), a31 = PIX_SETZERO();
+    PIX_VEC a40 = PIX_SETZERO(), a41 = PIX_SETZERO(), a50 = PIX_SETZERO(), a51 = PIX_SETZERO();
+    PIX_VEC b00 = PIX_SETZERO(), b01 = PIX_SETZERO(), b10 = PIX_SETZERO(), b11 = PIX_SETZERO();
+    PIX_VEC b20 = PIX_SETZERO(), b21 = PIX_SETZERO(), b30 = PIX_SETZERO(), b31 = PIX_SETZERO();
+    PIX_VEC b40 = PIX_SETZERO(), b41 = PIX_SETZERO(), b50 = PIX_SETZERO(), b51 = PIX_SETZERO();
+    {
+        const REAL *p0 = px[0], *p1 = px[1], *p2 = px[2], *p3 = px[3], *p4 = px[4], *p5 = px[5];
+        for (int64_t kk = 0; kk < k; kk++) {
+            const int64_t o = koff[kk];
+            const PIX_VEC w0 = PIX_LOAD(w + kk * PIX_LANES), w1 = PIX_LOAD(w + kk * PIX_LANES + PIX_LANES / 2);
+            const PIX_VEC u0 = PIX_LOAD(w2 + kk * PIX_LANES), u1 = PIX_LOAD(w2 + kk * PIX_LANES + PIX_LANES / 2);
+            PIX_VEC v;
+            v = PIX_BCAST(p0 + o);
+            a00 = PIX_FMADD(v, w0, a00); a01 = PIX_FMADD(v, w1, a01); b00 = PIX_FMADD(v, u0, b00); b01 = PIX_FMADD(v, u1, b01);
+            v = PIX_BCAST(p1 + o);
+            a10 = PIX_FMADD(v, w0, a10); a11 = PIX_FMADD(v, w1, a11); b10 = PIX_FMADD(v, u0, b10); b11 = PIX_FMADD(v, u1, b11);
+            v = PIX_BCAST(p2 + o);
+            a20 = PIX_FMADD(v, w0, a20); a21 = PIX_FMADD(v, w1, a21); b20 = PIX_FMADD(v, u0, b20); b21 = PIX_FMADD(v, u1, b21);
+            v = PIX_BCAST(p3 + o);
+            a30 = PIX_FMADD(v, w0, a30); a31 = PIX_FMADD(v, w1, a31); b30 = PIX_FMADD(v, u0, b30); b31 = PIX_FMADD(v, u1, b31);
+            v = PIX_BCAST(p4 + o);
+            a40 = PIX_FMADD(v, w0, a40); a41 = PIX_FMADD(v, w1, a41); b40 = PIX_FMADD(v, u0, b40); b41 = PIX_FMADD(v, u1, b41);
+            v = PIX_BCAST(p5 + o);
+            a50 = PIX_FMADD(v, w0, a50); a51 = PIX_FMADD(v, w1, a51); b50 = PIX_FMADD(v, u0, b50); b51 = PIX_FMADD(v, u1, b51);
+        }
+    }
+    FC_NAME(pix_store_tile)(y, ldy, npix, PIX_LANES, bias, relu, a00, a10, a20, a30, a40, a50,
+                            a01, a11, a21, a31, a41, a51);
+    FC_NAME(pix_store_tile)(y + PIX_LANES * ldy, ldy, npix, nch - PIX_LANES, bias ? bias + PIX_LANES : NULL,
+                            relu, b00, b10, b20, b30, b40, b50, b01, b11, b21, b31, b41, b51);
+}
 #endif
 
 void FC_NAME(fc_pix_run)(int64_t k, const int64_t *koff, const REAL *w, const REAL *bias, int relu,
                               const REAL *rows, int64_t row_step, int64_t col_step, int64_t OW,
-                              int64_t count, REAL *y, int64_t ldy, int nch)
+                              int64_t count, REAL *y, int64_t ldy, int nch, int tiles)
 {
     const REAL *cur = rows;
     int64_t oh = 0, ow = 0;
     const REAL *px[2 * FC_PIX_ROWS];
     int64_t q = 0;
 #ifdef PIX_PAIR
-    const int pair = k * PIX_LANES * (int64_t)sizeof(REAL) > FC_PIX_PAIR_MIN_BYTES;
-    for (; pair && count - q > FC_PIX_ROWS; q += 2 * FC_PIX_ROWS) {
+    if (tiles == FC_PIX_TWO_PANELS) {
+        for (; q < count; q += FC_PIX_ROWS) {
+            const int npix = (int)FC_MIN(FC_PIX_ROWS, count - q);
+            FC_NAME(pix_walk)(px, npix, &cur, rows, row_step, col_step, OW, &oh, &ow);
+            FC_NAME(pix_tile_two)(k, px, koff, w, w + k * PIX_LANES, bias, relu, y + q, ldy, npix, nch);
+        }
+        return;
+    }
+    for (; tiles == FC_PIX_PAIRED && count - q > FC_PIX_ROWS; q += 2 * FC_PIX_ROWS) {
         const int npix2 = (int)FC_MIN(FC_PIX_ROWS, count - q - FC_PIX_ROWS);
         FC_NAME(pix_walk)(px, FC_PIX_ROWS, &cur, rows, row_step, col_step, OW, &oh, &ow);
         FC_NAME(pix_walk)(px + FC_PIX_ROWS, npix2, &cur, rows, row_step, col_step, OW, &oh, &ow);
         FC_NAME(pix_tile_pair)(k, px, koff, w, bias, relu, y + q, ldy, npix2, nch);
     }
+#else
+    (void)tiles;
 #endif
     for (; q < count; q += FC_PIX_ROWS) {
         const int npix = (int)FC_MIN(FC_PIX_ROWS, count - q);

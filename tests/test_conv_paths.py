@@ -272,9 +272,11 @@ CASES = [
     # 64 and 128 input channels per group: K = 576 and 1152 in one pass
     ("pixels-128-channels", (1, 128, 7, 9), (32, 128, 3, 3), 1, 1, 1, 1),
     ("pixels-grouped-64-channels-strided", (2, 128, 9, 8), (32, 64, 3, 3), 2, 1, 1, 2),
-    # over 32 KB of weights a panel at AVX-512 (K > 256): tiles go in pairs,
-    # the second one partial where a run of positions ends 7-11 past a pair's
-    # start; 48 outputs: a float32 panel of 32 channels and a partial one
+    # over 32 KB of weights a panel at AVX-512 (K > 256): tiles go two panels
+    # at a time, or in pairs (the second one partial where a run of positions
+    # ends 7-11 past a pair's start) for a last odd panel.  48 outputs: a
+    # float32 panel of 32 channels and a partial one, run together; float64's
+    # three panels of 16 run two at a time, then the third in pairs
     ("pixels-tile-pairs-partial-panel", (2, 32, 7, 11), (48, 32, 3, 3), 1, 1, 1, 1),
     ("pixels-tile-pairs-strided", (1, 40, 13, 17), (64, 40, 3, 3), 2, 1, 1, 1),
     # 129-256 input channels on narrow rows: K = 2304; 20 rows in 4 row blocks
