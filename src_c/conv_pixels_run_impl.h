@@ -70,6 +70,16 @@ FC_NAME(pix_tile)(int64_t k, const REAL *const *px, const int64_t *koff, const R
 }
 
 #ifdef PIX_PAIR
+/* The 24 accumulators of pix_tile_pair and pix_tile_two, a<i><h> and
+ * b<i><h>, zeroed. */
+#define PIX_ZERO_24                                                                                    \
+    PIX_VEC a00 = PIX_SETZERO(), a01 = PIX_SETZERO(), a10 = PIX_SETZERO(), a11 = PIX_SETZERO();        \
+    PIX_VEC a20 = PIX_SETZERO(), a21 = PIX_SETZERO(), a30 = PIX_SETZERO(), a31 = PIX_SETZERO();        \
+    PIX_VEC a40 = PIX_SETZERO(), a41 = PIX_SETZERO(), a50 = PIX_SETZERO(), a51 = PIX_SETZERO();        \
+    PIX_VEC b00 = PIX_SETZERO(), b01 = PIX_SETZERO(), b10 = PIX_SETZERO(), b11 = PIX_SETZERO();        \
+    PIX_VEC b20 = PIX_SETZERO(), b21 = PIX_SETZERO(), b30 = PIX_SETZERO(), b31 = PIX_SETZERO();        \
+    PIX_VEC b40 = PIX_SETZERO(), b41 = PIX_SETZERO(), b50 = PIX_SETZERO(), b51 = PIX_SETZERO();
+
 /* Two tiles at once (AVX-512: 24 of the 32 vector registers), positions
  * px[0..6) and px[6..12), each weight vector loaded once for both.  A
  * single tile streams its panel's weights (k * PIX_LANES values, 72 KB for
@@ -87,12 +97,7 @@ static inline __attribute__((always_inline)) void
 FC_NAME(pix_tile_pair)(int64_t k, const REAL *const *px, const int64_t *koff, const REAL *w, const REAL *bias,
                        int relu, REAL *y, int64_t ldy, int npix2, int nch)
 {
-    PIX_VEC a00 = PIX_SETZERO(), a01 = PIX_SETZERO(), a10 = PIX_SETZERO(), a11 = PIX_SETZERO();
-    PIX_VEC a20 = PIX_SETZERO(), a21 = PIX_SETZERO(), a30 = PIX_SETZERO(), a31 = PIX_SETZERO();
-    PIX_VEC a40 = PIX_SETZERO(), a41 = PIX_SETZERO(), a50 = PIX_SETZERO(), a51 = PIX_SETZERO();
-    PIX_VEC b00 = PIX_SETZERO(), b01 = PIX_SETZERO(), b10 = PIX_SETZERO(), b11 = PIX_SETZERO();
-    PIX_VEC b20 = PIX_SETZERO(), b21 = PIX_SETZERO(), b30 = PIX_SETZERO(), b31 = PIX_SETZERO();
-    PIX_VEC b40 = PIX_SETZERO(), b41 = PIX_SETZERO(), b50 = PIX_SETZERO(), b51 = PIX_SETZERO();
+    PIX_ZERO_24
     {
         const REAL *p0 = px[0], *p1 = px[1], *p2 = px[2], *p3 = px[3], *p4 = px[4], *p5 = px[5];
         const REAL *q0 = px[6], *q1 = px[7], *q2 = px[8], *q3 = px[9], *q4 = px[10], *q5 = px[11];
@@ -137,12 +142,7 @@ static inline __attribute__((always_inline)) void
 FC_NAME(pix_tile_two)(int64_t k, const REAL *const *px, const int64_t *koff, const REAL *w, const REAL *w2,
                       const REAL *bias, int relu, REAL *y, int64_t ldy, int npix, int nch)
 {
-    PIX_VEC a00 = PIX_SETZERO(), a01 = PIX_SETZERO(), a10 = PIX_SETZERO(), a11 = PIX_SETZERO();
-    PIX_VEC a20 = PIX_SETZERO(), a21 = PIX_SETZERO(), a30 = PIX_SETZERO(), a31 = PIX_SETZERO();
-    PIX_VEC a40 = PIX_SETZERO(), a41 = PIX_SETZERO(), a50 = PIX_SETZERO(), a51 = PIX_SETZERO();
-    PIX_VEC b00 = PIX_SETZERO(), b01 = PIX_SETZERO(), b10 = PIX_SETZERO(), b11 = PIX_SETZERO();
-    PIX_VEC b20 = PIX_SETZERO(), b21 = PIX_SETZERO(), b30 = PIX_SETZERO(), b31 = PIX_SETZERO();
-    PIX_VEC b40 = PIX_SETZERO(), b41 = PIX_SETZERO(), b50 = PIX_SETZERO(), b51 = PIX_SETZERO();
+    PIX_ZERO_24
     {
         const REAL *p0 = px[0], *p1 = px[1], *p2 = px[2], *p3 = px[3], *p4 = px[4], *p5 = px[5];
         for (int64_t kk = 0; kk < k; kk++) {
@@ -213,3 +213,4 @@ void FC_NAME(fc_pix_run)(int64_t k, const int64_t *koff, const REAL *w, const RE
 #undef PIX_BCAST
 #undef PIX_FMADD
 #undef PIX_STORE_HALF
+#undef PIX_ZERO_24
