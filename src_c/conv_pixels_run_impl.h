@@ -130,9 +130,9 @@ FC_NAME(pix_tile_pair)(int64_t k, const REAL *const *px, const int64_t *koff, co
  * planes on; 24 accumulators like the pair, but per reduction step 4 weight
  * loads and 6 broadcasts where the pair takes 2 and 12.  Against the pair,
  * Intel Xeon (Emerald Rapids), one thread, in-process A/B:
- * res-s2-64to128 0.955-0.985 of the time over six runs (float64
- * 0.955-0.958, two threads 0.96-0.97), 128 -> 256 channels 3x3 stride 2 on
- * 28x28 0.96, 256 -> 256 on 14x14 0.967, 64 -> 64 on 56x56 0.97-0.98,
+ * res-s2-64to128 0.961-0.985 of the time over five runs (float64
+ * 0.955-0.958, two threads 0.958-0.972), 128 -> 256 channels 3x3 stride 2
+ * on 28x28 0.96, 256 -> 256 on 14x14 0.967, 64 -> 64 on 56x56 0.966-0.979,
  * 128 -> 96 (a pair for the third panel) 0.984, 5x5 64 -> 64 on 28x28
  * 0.99.  Where single tiles run (a
  * panel's weights in L1) it was slower: the 7x7 stem 1.03, 16 -> 64
