@@ -12,9 +12,8 @@
  * panels at once where the AVX-512 run pairs its tiles (FC_PIX_TWO_PANELS),
  * it walks the block's outputs in memory order, FC_PIX_ROWS at a time (a
  * tile may span two output rows; the block's last tile may be partial).
- * Every output is one kernel
- * sum over the taps in (cg, i, j) order, so the bits depend neither on the
- * task split nor on the thread count.
+ * Every output is one kernel sum over the taps in (cg, i, j) order, so the
+ * bits depend neither on the task split nor on the thread count.
  */
 
 typedef void (*FC_NAME(pix_run_fn))(int64_t k, const int64_t *koff, const REAL *w, const REAL *bias,

@@ -134,10 +134,10 @@ FC_NAME(pix_tile_pair)(int64_t k, const REAL *const *px, const int64_t *koff, co
  * 0.955-0.958, two threads 0.958-0.972), 128 -> 256 channels 3x3 stride 2
  * on 28x28 0.96, 256 -> 256 on 14x14 0.967, 64 -> 64 on 56x56 0.966-0.979,
  * 128 -> 96 (a pair for the third panel) 0.984, 5x5 64 -> 64 on 28x28
- * 0.99.  Where single tiles run (a
- * panel's weights in L1) it was slower: the 7x7 stem 1.03, 16 -> 64
- * channels 3x3 stride 2 1.04, 1x3 64 -> 128 1.05.  Each output is the same
- * sum in the same order as in pix_tile: the same bits. */
+ * 0.99.  Where single tiles run (a panel's weights in L1) it was slower:
+ * the 7x7 stem 1.03, 16 -> 64 channels 3x3 stride 2 1.04, 1x3 64 -> 128
+ * 1.05.  Each output is the same sum in the same order as in pix_tile: the
+ * same bits. */
 static inline __attribute__((always_inline)) void
 FC_NAME(pix_tile_two)(int64_t k, const REAL *const *px, const int64_t *koff, const REAL *w, const REAL *w2,
                       const REAL *bias, int relu, REAL *y, int64_t ldy, int npix, int nch)
