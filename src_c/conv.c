@@ -150,6 +150,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_GWOP_QUARTER_TAIL_AVX512 fc_gemm_gwop_f32_4x8_avx512
 #define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f32_avx512
 #define GEMM_ADD_RUN_AVX512 fc_add_run_f32_avx512
+#define GEMM_EVERY_OTHER_PLAN_AVX512 fc_every_other_plan_run_f32_avx512
 #define GEMM_PACK_A_AVX512 fc_pack_a6_f32_avx512
 #define GEMM_GWOP_UNPACK_AVX512 fc_gemm_gwop_unpack_f32_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
@@ -199,6 +200,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #undef GEMM_GWOP_QUARTER_TAIL_AVX512
 #undef GEMM_EVERY_OTHER_AVX512
 #undef GEMM_ADD_RUN_AVX512
+#undef GEMM_EVERY_OTHER_PLAN_AVX512
 #undef GEMM_PACK_A_AVX512
 #undef GEMM_GWOP_UNPACK_AVX512
 #undef GEMM_BLOCKING_GENERIC
@@ -239,6 +241,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_GWOP_QUARTER_TAIL_AVX512 fc_gemm_gwop_f64_4x4_avx512
 #define GEMM_EVERY_OTHER_AVX512 fc_add_every_other_f64_avx512
 #define GEMM_ADD_RUN_AVX512 fc_add_run_f64_avx512
+#define GEMM_EVERY_OTHER_PLAN_AVX512 fc_every_other_plan_run_f64_avx512
 #define GEMM_PACK_A_AVX512 fc_pack_a6_f64_avx512
 #define GEMM_GWOP_UNPACK_AVX512 fc_gemm_gwop_unpack_f64_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
@@ -281,6 +284,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #undef GEMM_GWOP_QUARTER_TAIL_AVX512
 #undef GEMM_EVERY_OTHER_AVX512
 #undef GEMM_ADD_RUN_AVX512
+#undef GEMM_EVERY_OTHER_PLAN_AVX512
 #undef GEMM_PACK_A_AVX512
 #undef GEMM_GWOP_UNPACK_AVX512
 #undef GEMM_BLOCKING_GENERIC

@@ -238,6 +238,33 @@ void fc_add_every_other_f32_avx512(float *x, const float *s, int64_t n);
 void fc_add_every_other_f64_avx512(double *x, const double *s, int64_t n);
 #endif
 
+/* The stride-2, undilated col2im scatter of one kernel row's taps at once
+ * (col2im_avx512.c).  A plan covers the rows of x (W elements) fed by
+ * `taps` col rows ld apart over output positions [ws, we): running it on x
+ * and s adds s[j * ld + w - ws] into x[2w - pad + j] for each tap j and
+ * position w with 0 <= 2w - pad + j < W, each element's taps in increasing
+ * j; elements between the first and the last one reached that no tap
+ * reaches add +0.  lanes: values per vector (16 float32, 8 float64).
+ * plan_make returns 1, 0 where no element is reached (nothing to run), or
+ * -1 where the row needs more than FC_EO_PLAN_CHUNKS vectors of positions
+ * or taps > FC_EO_PLAN_TAPS (no plan). */
+#define FC_EO_PLAN_TAPS 16
+#define FC_EO_PLAN_CHUNKS 16
+typedef struct {
+    int64_t chunks, taps;
+    int64_t c0[FC_EO_PLAN_CHUNKS];   /* a chunk's first element of x (-1 at most before the row) */
+    int64_t m[FC_EO_PLAN_CHUNKS];    /* the position of its lane 0 */
+    uint16_t kx[FC_EO_PLAN_CHUNKS][2];                /* its lanes of x, in two vectors */
+    uint16_t ks[FC_EO_PLAN_CHUNKS][FC_EO_PLAN_TAPS];  /* each tap's lanes of s */
+    int64_t toff[FC_EO_PLAN_TAPS];   /* tap j's value of position m at s + toff[j] + m */
+} fc_every_other_plan;
+#ifdef FC_GEMM_HAVE_AVX512
+int fc_every_other_plan_make(fc_every_other_plan *p, int64_t lanes, int64_t W, int64_t taps, int64_t pad,
+                             int64_t ld, int64_t ws, int64_t we);
+void fc_every_other_plan_run_f32_avx512(const fc_every_other_plan *p, float *x, const float *s);
+void fc_every_other_plan_run_f64_avx512(const fc_every_other_plan *p, double *x, const double *s);
+#endif
+
 /* Six rows of the weight into an A panel: dst[kk * 6 + t] = src[t * rs +
  * kk] for t < 6, kk < k (gemm_f32_6x32_avx512.c, gemm_f64_6x16_avx512.c). */
 #ifdef FC_GEMM_HAVE_AVX512

@@ -359,6 +359,18 @@ BACKWARD_LARGE = [
     ("grad-weight-many-reduction-blocks", (3, 6, 20, 21), (8, 6, 3, 3), 1, 1, 1, 1),
     ("grad-input-many-channel-blocks", (1, 40, 12, 12), (9, 40, 3, 3), 1, 1, 1, 1),
     ("grad-input-many-column-blocks", (1, 6, 30, 40), (7, 6, 3, 3), 2, ((1, 2), (0, 1)), 2, 1),
+    # stride-2 undilated grad_input: the AVX-512 scatter adds a kernel row's
+    # taps at once on whole output rows (a row plan) and tap by tap on the
+    # rows a column block cuts (870 positions: blocks of 512 float32, 256
+    # float64); even and asymmetric widths, stride 1 down the rows; rows
+    # wider than the plan's 16 vectors and kernels wider than its 16 taps
+    # take the one-tap rows throughout
+    ("grad-input-stride2-row-plan-cut-rows", (1, 6, 60, 57), (8, 6, 3, 3), 2, 1, 1, 1),
+    ("grad-input-stride2-row-plan-even-asymmetric", (2, 5, 23, 26), (7, 5, 2, 4), 2, ((1, 0), (2, 1)), 1, 1),
+    ("grad-input-stride-1x2-row-plan-5x5-grouped", (1, 8, 13, 31), (6, 4, 5, 5), (1, 2), 2, 1, 2),
+    ("grad-input-stride2-row-plan-padding-past-taps", (1, 3, 9, 14), (4, 3, 3, 5), 2, ((1, 1), (4, 4)), 1, 1),
+    ("grad-input-stride2-wider-than-row-plan", (1, 2, 5, 600), (3, 2, 3, 3), 2, 1, 1, 1),
+    ("grad-input-stride2-more-taps-than-row-plan", (1, 2, 4, 45), (3, 2, 1, 17), 2, (0, 8), 1, 1),
     ("grad-pointwise-wide", (2, 20, 25, 25), (9, 20, 1, 1), 1, 0, 1, 1),
     ("grad-grouped-7x7", (1, 12, 15, 14), (8, 6, 7, 7), 2, 3, 1, 2),
     # grad_weight's outer-product kernels (AVX-512): 405 taps, over the 384 col
