@@ -16,9 +16,11 @@
  *                                                -> pixel tiles (conv_pixels.h)
  *                one output channel per group   -> reference loops (GEMM tile mostly padding)
  *                everything else                -> packed implicit GEMM (conv_gemm_impl.h)
- *   grad_input   depthwise -> direct; stride 1 with "same"-sized input -> the forward
- *                conv of grad_y with the flipped weight (Winograd, pixel tiles where they
- *                suit, else the GEMM); else the GEMM engine + col2im
+ *   grad_input   depthwise -> direct; stride 1 with "same"-sized input (at the SIMD
+ *                levels also a larger one, up to 1.25x the output's planes, float64
+ *                1.1x) -> the forward conv of grad_y with the flipped weight (Winograd,
+ *                pixel tiles where they suit, else the GEMM); else the GEMM engine +
+ *                col2im
  *   grad_weight  depthwise -> direct; else as forward, GEMM reduced over (n, p)
  *   grad_bias    fixed-order blocked reduction (bias_sum_impl.h); asked for with
  *                grad_weight of a depthwise conv, summed in the same pass over grad_y

@@ -387,6 +387,13 @@ BACKWARD_LARGE = [
     ("grad-input-two-channels-5x5-same", (2, 2, 20, 21), (8, 2, 5, 5), 1, 2, 1, 1),
     ("grad-input-8-channels-64-outputs", (1, 8, 11, 17), (64, 8, 3, 3), 1, 1, 1, 1),
     ("grad-input-few-channels-many-outputs", (2, 3, 14, 15), (40, 3, 3, 3), 1, 1, 1, 1),
+    # unpadded or part-padded stride-1 convs whose input planes are at most
+    # 1.1x their output's: grad_input by the forward engine too (at the SIMD
+    # levels; float32 up to 1.25x), not by col2im
+    ("grad-input-valid-by-forward", (1, 16, 44, 44), (24, 16, 3, 3), 1, 0, 1, 1),
+    ("grad-input-part-padded-5x5-by-forward", (2, 16, 48, 40), (16, 16, 5, 5), 1, ((2, 0), (1, 1)), 1, 1),
+    ("grad-input-valid-dilated-grouped-by-forward", (1, 32, 50, 52), (32, 16, 3, 3), 1, 0, 2, 2),
+    ("grad-input-valid-float32-by-forward", (1, 16, 20, 21), (20, 16, 3, 3), 1, 0, 1, 1),
 ]
 
 
