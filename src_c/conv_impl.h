@@ -20,8 +20,10 @@
  *                levels also a larger one, up to 1.25x the output's planes, float64
  *                1.1x) -> the forward conv of grad_y with the flipped weight (Winograd,
  *                pixel tiles where they suit, else the GEMM); else the GEMM engine +
- *                col2im
+ *                col2im (strided unpadded 1x1 with a column stride of 2: the col rows
+ *                written over grad_x, no col2im)
  *   grad_weight  depthwise -> direct; else as forward, GEMM reduced over (n, p)
+ *                (1x1 with strides up to 2, unpadded: on the densely copied input)
  *   grad_bias    fixed-order blocked reduction (bias_sum_impl.h); asked for with
  *                grad_weight of a depthwise conv, summed in the same pass over grad_y
  *   backward     all of them at once (fc_conv2d_backward): depthwise 3x3 "same"

@@ -371,6 +371,15 @@ BACKWARD_LARGE = [
     ("grad-input-stride2-row-plan-padding-past-taps", (1, 3, 9, 14), (4, 3, 3, 5), 2, ((1, 1), (4, 4)), 1, 1),
     ("grad-input-stride2-wider-than-row-plan", (1, 2, 5, 600), (3, 2, 3, 3), 2, 1, 1, 1),
     ("grad-input-stride2-more-taps-than-row-plan", (1, 2, 4, 45), (3, 2, 1, 17), 2, (0, 8), 1, 1),
+    # strided unpadded 1x1: grad_input writes its col rows over grad_x (column
+    # stride 2, row stride 1 or 2; 1190 positions, so column blocks cut output
+    # rows; an odd width, so the last value has no zero after it), grad_weight
+    # runs on the densely copied input (strides up to 2); others through the
+    # slab and col2im
+    ("grad-1x1-stride2-cut-rows-odd-width", (2, 12, 70, 67), (10, 12, 1, 1), 2, 0, 1, 1),
+    ("grad-1x1-stride-1x2", (1, 16, 9, 15), (8, 16, 1, 1), (1, 2), 0, 1, 1),
+    ("grad-1x1-stride-2x1-grouped", (2, 16, 13, 12), (8, 8, 1, 1), (2, 1), 0, 1, 2),
+    ("grad-1x1-stride3", (2, 8, 20, 22), (6, 8, 1, 1), 3, 0, 1, 1),
     ("grad-pointwise-wide", (2, 20, 25, 25), (9, 20, 1, 1), 1, 0, 1, 1),
     ("grad-grouped-7x7", (1, 12, 15, 14), (8, 6, 7, 7), 2, 3, 1, 2),
     # grad_weight's outer-product kernels (AVX-512): 405 taps, over the 384 col
@@ -461,6 +470,7 @@ THREADED = [
     ("threads-pointwise", (1, 64, 20, 20), (40, 64, 1, 1), 1, 0, 1, 1),
     ("threads-pointwise-in-place", (2, 128, 20, 20), (40, 128, 1, 1), 1, 0, 1, 1),
     ("threads-strided-grouped", (2, 24, 21, 21), (18, 12, 3, 3), 2, 2, 2, 2),
+    ("threads-1x1-strided", (2, 64, 30, 31), (48, 64, 1, 1), 2, 0, 1, 1),
     ("threads-pixels-batch1", (1, 3, 60, 58), (32, 3, 5, 5), 2, 2, 1, 1),
     ("threads-pixels-256-channels", (2, 256, 10, 10), (32, 256, 3, 3), 1, 1, 1, 1),
     ("threads-pixels-tile-pairs", (2, 32, 14, 14), (64, 32, 3, 3), 2, 1, 1, 1),
