@@ -2550,9 +2550,9 @@ done:
  * (subsample_task; a buffer of the subsampled input's size, a quarter of
  * the input at stride 2): the same sums, without the slab whose fill read
  * every input row.  One thread, Intel Xeon (Emerald Rapids), in-process
- * A/B, grad weight alone: 64 -> 128 channels on 56x56 at stride 2 0.69 of
+ * A/B, grad weight alone: 64 -> 128 channels on 56x56 at stride 2 0.70 of
  * the time (two threads 0.88, float64 0.71, AVX2 0.88), 256 -> 512 on
- * 56x56 0.59 (two threads 0.68, float64 0.57), 1024 -> 2048 on 14x14
+ * 56x56 0.60 (two threads 0.68, float64 0.57), 1024 -> 2048 on 14x14
  * 0.49, 128 -> 256 and 512 -> 1024 on 28x28 0.95-1.0.  At stride 3 (64 ->
  * 64 on 56x56) it took 1.27x the time, at the portable level 0.94-1.03. */
 static int FC_NAME(grad_weight_subsamples)(const fc_geom *g)
