@@ -536,6 +536,26 @@ static void FC_NAME(add_run)(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int
     for (int64_t m = 0; m < n; m++) x[m] += s[m];
 }
 
+/* One tap's part of col2im on one output row: grad_x row xrow (the input
+ * row the tap reads, shifted by its column offset) += src[q] at column
+ * (q - base) * stride_w for the positions q in [qs, qe) whose columns lie
+ * in the row, the output positions [ow0, ow1) (gemm_valid_range). */
+FC_INLINE void FC_NAME(scatter_tap_run)(const fc_geom *g, const FC_NAME(gemm_engine) *e, REAL *xrow,
+                                        const REAL *src, int64_t base, int64_t qs, int64_t qe, int64_t ow0,
+                                        int64_t ow1)
+{
+    const int64_t qa = FC_MIN(FC_MAX(base + ow0, qs), qe);
+    const int64_t qb = FC_MAX(FC_MIN(base + ow1, qe), qa);
+    const int64_t step = g->stride_w;
+    xrow += (qa - base) * step;
+    if (step == 1 && qb > qa)
+        e->add_run(xrow, src + qa, qb - qa);
+    else if (step == 2 && qb > qa)
+        e->every_other(xrow, src + qa, qb - qa);
+    else
+        for (int64_t q = qa; q < qb; q++) xrow[(q - qa) * step] += src[q];
+}
+
 /* col2im of a column range: grad_x planes (first at gx) += dcol[r, q] for the
  * rows r < rows and output positions p0 + q, q < nc; fixed order.  At
  * stride 2 (undilated) the AVX-512 engine adds a kernel row's taps to a row
@@ -574,11 +594,8 @@ static void FC_NAME(scatter_cols)(const fc_geom *g, const FC_NAME(gemm_engine) *
                 for (int64_t j = 0; j < g->KW; j++) {
                     int64_t ow0, ow1;
                     FC_NAME(gemm_valid_range)(g->OW, g->W, 2, j - g->pad_left, &ow0, &ow1);
-                    const int64_t qa = FC_MIN(FC_MAX(base + ow0, qs), qe);
-                    const int64_t qb = FC_MAX(FC_MIN(base + ow1, qe), qa);
-                    if (qb > qa)
-                        e->every_other(xc + ih * g->W + j - g->pad_left + (qa - base) * 2, cols + (r + j) * ldc + qa,
-                                       qb - qa);
+                    FC_NAME(scatter_tap_run)(g, e, xc + ih * g->W + j - g->pad_left, cols + (r + j) * ldc, base,
+                                             qs, qe, ow0, ow1);
                 }
             }
         }
@@ -596,17 +613,8 @@ static void FC_NAME(scatter_cols)(const fc_geom *g, const FC_NAME(gemm_engine) *
             const int64_t ih = oh * g->stride_h - g->pad_top + i * g->dilation_h;
             if (ih < 0 || ih >= g->H) continue;
             const int64_t base = oh * g->OW - p0;
-            const int64_t qs = FC_MAX(base, 0), qe = FC_MIN(base + g->OW, nc);
-            const int64_t qa = FC_MIN(FC_MAX(base + ow0, qs), qe);
-            const int64_t qb = FC_MAX(FC_MIN(base + ow1, qe), qa);
-            REAL *xrow = xc + ih * g->W + offset_w + (qa - base) * g->stride_w;
-            const int64_t step = g->stride_w;
-            if (step == 1 && qb > qa)
-                e->add_run(xrow, src + qa, qb - qa);
-            else if (step == 2 && qb > qa)
-                e->every_other(xrow, src + qa, qb - qa);
-            else
-                for (int64_t q = qa; q < qb; q++) xrow[(q - qa) * step] += src[q];
+            FC_NAME(scatter_tap_run)(g, e, xc + ih * g->W + offset_w, src, base, FC_MAX(base, 0),
+                                     FC_MIN(base + g->OW, nc), ow0, ow1);
         }
     }
 }
@@ -1870,6 +1878,17 @@ static int FC_NAME(subsample_task)(void *vctx, int64_t begin, int64_t end)
     return FC_OK;
 }
 
+/* g on the subsampled input: its planes OH x OW, stride 1 */
+static fc_geom FC_NAME(subsampled_geometry)(const fc_geom *g, int64_t images)
+{
+    fc_geom dense = *g;
+    dense.N = images;
+    dense.H = g->OH;
+    dense.W = g->OW;
+    dense.stride_h = dense.stride_w = 1;
+    return dense;
+}
+
 static int FC_NAME(conv_gemm_forward_subsampled)(const fc_geom *g, const REAL *x, const REAL *apacked,
                                                  const REAL *bias, REAL *y, int relu)
 {
@@ -1887,11 +1906,7 @@ static int FC_NAME(conv_gemm_forward_subsampled)(const fc_geom *g, const REAL *x
         FC_NAME(subsample_ctx) sub = {g, x + n0 * g->C * g->H * g->W, buffer};
         status = fc_parallel_for(images * g->C, (double)(images * image_in), FC_NAME(subsample_task), &sub);
         if (status != FC_OK) break;
-        fc_geom dense = *g;
-        dense.N = images;
-        dense.H = g->OH;
-        dense.W = g->OW;
-        dense.stride_h = dense.stride_w = 1;
+        const fc_geom dense = FC_NAME(subsampled_geometry)(g, images);
         status = FC_NAME(conv_gemm_forward_prepacked)(&dense, buffer, apacked, bias, y + n0 * image_out, relu);
     }
     fc_aligned_free(buffer);
@@ -1940,7 +1955,7 @@ static int FC_NAME(is_expand)(const fc_geom *g)
 static void FC_NAME(expand_cols)(const fc_geom *g, const REAL *cols, int64_t ldc, int64_t rows, int64_t p0,
                                  int64_t nc, REAL *gx)
 {
-    const int64_t sh = g->stride_h, sw = g->stride_w, W = g->W;
+    const int64_t sh = g->stride_h, W = g->W;
     const int64_t oh_first = p0 / g->OW, oh_last = (p0 + nc - 1) / g->OW;
     for (int64_t r = 0; r < rows; r++) {
         REAL *xc = gx + r * g->H * W;
@@ -1948,24 +1963,17 @@ static void FC_NAME(expand_cols)(const fc_geom *g, const REAL *cols, int64_t ldc
         for (int64_t oh = oh_first; oh <= oh_last; oh++) {
             const int64_t base = oh * g->OW - p0;
             const int64_t ws = FC_MAX(base, 0) - base, we = FC_MIN(base + g->OW, nc) - base;
-            const int64_t col0 = ws * sw, col1 = we == g->OW ? W : we * sw;
+            const int64_t col0 = 2 * ws, col1 = we == g->OW ? W : 2 * we;
             const int64_t h1 = oh == g->OH - 1 ? g->H : (oh + 1) * sh;
             const REAL *FC_RESTRICT s = src + base;
             REAL *FC_RESTRICT d = xc + oh * sh * W;
             int64_t ow = ws;
-            if (sw == 2) {   /* a constant stride, which compilers vectorise */
-                for (; ow + 1 < we; ow++) {
-                    d[2 * ow] = s[ow];
-                    d[2 * ow + 1] = (REAL)0;
-                }
-            } else {
-                for (; ow + 1 < we; ow++) {
-                    d[ow * sw] = s[ow];
-                    for (int64_t k = 1; k < sw; k++) d[ow * sw + k] = (REAL)0;
-                }
+            for (; ow + 1 < we; ow++) {   /* stride_w is 2 (is_expand): compilers vectorise this */
+                d[2 * ow] = s[ow];
+                d[2 * ow + 1] = (REAL)0;
             }
-            d[ow * sw] = s[ow];   /* the part's last value, then zeros to col1 */
-            for (int64_t w = ow * sw + 1; w < col1; w++) d[w] = (REAL)0;
+            d[2 * ow] = s[ow];   /* the part's last value, then zeros to col1 */
+            for (int64_t w = 2 * ow + 1; w < col1; w++) d[w] = (REAL)0;
             for (int64_t h = oh * sh + 1; h < h1; h++)
                 memset(xc + h * W + col0, 0, sizeof(REAL) * (size_t)(col1 - col0));
         }
@@ -2574,10 +2582,7 @@ static int FC_NAME(grad_weight_subsampled)(const fc_geom *g, const REAL *grad_y,
     FC_NAME(subsample_ctx) sub = {g, x, buffer};
     int status = fc_parallel_for(g->N * g->C, (double)values, FC_NAME(subsample_task), &sub);
     if (status == FC_OK) {
-        fc_geom dense = *g;
-        dense.H = g->OH;
-        dense.W = g->OW;
-        dense.stride_h = dense.stride_w = 1;
+        const fc_geom dense = FC_NAME(subsampled_geometry)(g, g->N);
         status = FC_NAME(conv_gemm_grad_weight)(&dense, grad_y, buffer, grad_weight);
     }
     fc_aligned_free(buffer);
