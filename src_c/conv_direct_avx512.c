@@ -20,6 +20,13 @@
 #include "transpose_avx512.h"
 #include "avx512_target_begin.h"
 
+/* Vectors of a twin-row block of the forward row kernel (simd_fwd_twin):
+ * with 3 channels, 18 accumulators and 6 input vectors of the 32 registers.
+ * The AVX2 files leave it unset: with 16 registers (one vector a block, or
+ * two and a spill) the twin rows took 1.05-1.09x the time of single rows
+ * on lenet-c1 (Intel Xeon, FASTCONV_SIMD=avx2). */
+#define FC_DIRECT_TWIN_U 3
+
 #define REAL float
 #define FC_NAME(name) name##_avx512_f32
 #define VTRANSPOSE(v) fc_transpose16_avx512_f32(v)

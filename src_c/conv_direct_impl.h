@@ -176,10 +176,17 @@ static int FC_NAME(direct_plane3_suits)(const fc_direct_plan *p)
  * vector whole, so a row of 3.5 AVX-512 vectors costs 4 where AVX2 needs 7
  * halves.  Through the general AVX-512 plane kernel dw-128x56 forward took
  * 1.09-1.14 of the AVX2 kernels' time, while the 512x512 image's 7x7 took
- * 0.65-0.76. */
+ * 0.65-0.76 (AMD EPYC, Zen 5, whose masked stores are slow).  Intel's cores
+ * take the AVX-512 kernels for every row wider than one AVX2 vector: on an
+ * Intel Xeon (Emerald Rapids, one thread, in-process A/B, with the row
+ * kernel's twin rows, simd_fwd_twin) lenet-c1's 24-column rows took 0.77
+ * of the time, 2 -> 8 channels on 40x40 0.66 (two threads 0.67-0.78),
+ * 4 -> 8 at stride 2 on 50x50 0.91, float64 1 -> 8 on 20x20 0.63;
+ * dw-128x56 and the backward of those layers 0.98-1.02. */
 static int FC_NAME(direct_wide_suits)(int64_t OW)
 {
     const int64_t lanes = 32 / (int64_t)sizeof(REAL);
+    if (fc_cpu_intel()) return OW > lanes;
     return ((OW + lanes - 1) / lanes) % 2 == 0;
 }
 

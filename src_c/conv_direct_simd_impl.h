@@ -17,8 +17,11 @@
  * every tap loads its input vectors once and feeds all M channels, so one
  * pass over the input rows serves M outputs.  With one output channel
  * (depthwise, single-channel images) two output rows are computed at once
- * instead, and an input row both need is loaded once for the two.  The last partial vector is
- * computed whole (the row buffer is wide enough) and stored masked.
+ * instead, and an input row both need is loaded once for the two.  Where
+ * the ISA file sets FC_DIRECT_TWIN_U (AVX-512), a call that repeats its taps
+ * over several output rows takes them two at a time (simd_fwd_twin).  The
+ * last partial vector is computed whole (the row buffer is wide enough) and
+ * stored masked.
  *
  * Plane kernel (one output channel, dilation_h 1, any stride): two output
  * rows at a time straight from a buffer whose padding rows are zeros, with
@@ -130,6 +133,84 @@ FC_INLINE void FC_NAME(simd_fwd_block)(const FC_TAP *taps, int64_t ntaps,
 
 #undef FC_DIRECT_SIMD_ONE_ROW
 
+#ifdef FC_DIRECT_TWIN_U
+/* Two rows of a repeated call at once (rows == 1, output rows q and q + 1:
+ * the same taps, the second's rows tap_step further on): per tap and j the
+ * M weights are broadcast once for both rows, and 2 * M * U accumulators
+ * take turns, where one row's M * U chains each waited out an FMA's latency
+ * per j.  Each output is the same sum in the same order as simd_fwd_block's
+ * for its row alone: the same bits. */
+FC_INLINE void FC_NAME(simd_fwd_twin)(const FC_TAP *taps, int64_t ntaps, const int64_t *col_offsets,
+                                      int64_t KW, const int M, const int U, const REAL *bias, int relu,
+                                      int64_t ow, int tail, int64_t row_offset, int64_t tap_step, REAL *y,
+                                      int64_t y_row_stride, int64_t y_channel_stride)
+{
+    VEC acc[2][FC_DIRECT_MAX_M][4];
+    for (int m = 0; m < M; m++) {
+        const VEC b = bias ? VSET1(bias[m]) : VZERO();
+        for (int u = 0; u < U; u++) acc[0][m][u] = acc[1][m][u] = b;
+    }
+    for (int64_t t = 0; t < ntaps; t++) {
+        const REAL *row = taps[t].row + row_offset + ow;
+        const REAL *w = taps[t].weights[0];
+        for (int64_t j = 0; j < KW; j++) {
+            const REAL *xp = row + col_offsets[j];
+            VEC x0[4], x1[4];
+            for (int u = 0; u < U; u++) {
+                x0[u] = VLOADU(xp + u * VL);
+                x1[u] = VLOADU(xp + tap_step + u * VL);
+            }
+            for (int m = 0; m < M; m++) {
+                const VEC wv = VSET1(w[j * M + m]);
+                for (int u = 0; u < U; u++) {
+                    acc[0][m][u] = VFMADD(wv, x0[u], acc[0][m][u]);
+                    acc[1][m][u] = VFMADD(wv, x1[u], acc[1][m][u]);
+                }
+            }
+        }
+    }
+    const VEC zero = VZERO();
+    for (int r = 0; r < 2; r++)
+        for (int m = 0; m < M; m++) {
+            REAL *out = y + r * y_row_stride + m * y_channel_stride + ow;
+            for (int u = 0; u < U; u++) {
+                VEC v = relu ? VMAX(zero, acc[r][m][u]) : acc[r][m][u];
+                if (u == U - 1 && tail < VL)
+                    VMASKSTORE(out + u * VL, VTAILMASK(tail), v);
+                else
+                    VSTOREU(out + u * VL, v);
+            }
+        }
+}
+
+/* Output rows q, q + 1 of a repeated call: vectors FC_DIRECT_TWIN_U at a
+ * time (2 * M * U accumulators and 2 * U input vectors in registers), then
+ * the rest, its last vector partial. */
+FC_INLINE void FC_NAME(simd_fwd_twin_rm)(const FC_TAP *taps, int64_t ntaps, const int64_t *col_offsets,
+                                         int64_t KW, const int M, const REAL *bias, int relu, int64_t OW,
+                                         int64_t row_offset, int64_t tap_step, REAL *y, int64_t y_row_stride,
+                                         int64_t y_channel_stride)
+{
+#define FC_DIRECT_SIMD_TWIN(U, tail) \
+    FC_NAME(simd_fwd_twin)(taps, ntaps, col_offsets, KW, M, U, bias, relu, ow, tail, row_offset, tap_step, \
+                           y, y_row_stride, y_channel_stride)
+    int64_t ow = 0;
+    for (; ow + FC_DIRECT_TWIN_U * VL <= OW; ow += FC_DIRECT_TWIN_U * VL) FC_DIRECT_SIMD_TWIN(FC_DIRECT_TWIN_U, VL);
+    const int64_t rest = OW - ow;
+    if (rest <= 0) return;
+    const int vectors = (int)((rest + VL - 1) / VL);
+    const int tail = (int)(rest - (int64_t)(vectors - 1) * VL);
+    if (vectors == 1) FC_DIRECT_SIMD_TWIN(1, tail);
+#if FC_DIRECT_TWIN_U > 1
+    else if (vectors == 2) FC_DIRECT_SIMD_TWIN(2, tail);
+#endif
+#if FC_DIRECT_TWIN_U > 2
+    else FC_DIRECT_SIMD_TWIN(3, tail);
+#endif
+#undef FC_DIRECT_SIMD_TWIN
+}
+#endif
+
 #define FC_DIRECT_SIMD_BLOCK(R, M, U, tail) \
     FC_NAME(simd_fwd_block)(taps, ntaps, col_offsets, KW, R, M, U, bias, relu, ow, tail, row_offset, \
                             y, y_row_stride, y_channel_stride)
@@ -165,12 +246,28 @@ void FC_NAME(fc_direct_fwd_row)(const FC_TAP *taps, int64_t ntaps,
 #define FC_DIRECT_SIMD_ROW(R, M) \
     FC_NAME(simd_fwd_row_rm)(taps, ntaps, col_offsets, KW, R, M, bias, relu, OW, q * tap_step, \
                              y + q * y_row_stride, y_row_stride, y_channel_stride)
-    for (int64_t q = 0; q < repeat; q++) {
+#ifdef FC_DIRECT_TWIN_U
+#define FC_DIRECT_SIMD_TWIN_ROWS(M) \
+    FC_NAME(simd_fwd_twin_rm)(taps, ntaps, col_offsets, KW, M, bias, relu, OW, q * tap_step, tap_step, \
+                              y + q * y_row_stride, y_row_stride, y_channel_stride)
+#endif
+    int64_t q = 0;
+#ifdef FC_DIRECT_TWIN_U
+    if (rows == 1 && M > 1)
+        for (; q + 1 < repeat; q += 2) {
+            if (M == 2) FC_DIRECT_SIMD_TWIN_ROWS(2);
+            else FC_DIRECT_SIMD_TWIN_ROWS(3);
+        }
+#endif
+    for (; q < repeat; q++) {
         if (rows == 2) FC_DIRECT_SIMD_ROW(2, 1);
         else if (M == 1) FC_DIRECT_SIMD_ROW(1, 1);
         else if (M == 2) FC_DIRECT_SIMD_ROW(1, 2);
         else FC_DIRECT_SIMD_ROW(1, 3);
     }
+#ifdef FC_DIRECT_TWIN_U
+#undef FC_DIRECT_SIMD_TWIN_ROWS
+#endif
 #undef FC_DIRECT_SIMD_ROW
 }
 

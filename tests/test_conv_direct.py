@@ -922,3 +922,80 @@ def test_depthwise_channel_blocks_agree_across_levels_and_threads():
     blocks = run_at_simd_level(CHANNEL_BLOCKS_SCRIPT, None)
     avx2 = run_at_simd_level(CHANNEL_BLOCKS_SCRIPT, "avx2")
     assert_levels_and_threads_agree(blocks, avx2, 700)
+
+
+# ---- the row kernel's twin rows -----------------------------------------------------------------
+# At the AVX-512 level the forward row kernel (few input channels, 2 to 8 outputs, 2 or 3 a
+# pass) computes the output rows that share one tap list (those whose kernel rows all fall inside
+# the image) two at a time, in blocks of up to 3 vectors, then the rest with its partial last
+# vector; an odd row left over goes alone.  Every row count meets odd and even runs of such rows
+# and the padded rows around them, every width the blocks and their partial last vectors, strides
+# 1 and 2 the tap steps between a pair's rows.  The results must be the reference's, and the AVX2
+# level's (single rows, the same sums in the same order) bit for bit, on 1 and 2 threads, NaN
+# inputs and infinite weights included.
+
+TWIN_CASES = [
+    # (input channels, outputs, kernel, stride): 2 or 3 outputs a pass, blocks of 3 + 2 and 3 + 3
+    (1, 2, (3, 3), 1),
+    (1, 3, (5, 5), 1),
+    (1, 6, (5, 5), 1),
+    (2, 5, (3, 3), 1),
+    (4, 8, (3, 3), (2, 1)),
+    (3, 3, (1, 3), 2),
+]
+TWIN_WIDTHS = [1, 5, 9, 16, 17, 24, 31, 33, 47, 48, 49, 56, 65, 97, 100]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("C, O, kernel_hw, stride", TWIN_CASES, ids=[f"{c[0]}to{c[1]}" for c in TWIN_CASES])
+def test_few_channel_rows_in_pairs_match_reference(C, O, kernel_hw, stride, dtype, rng):
+    stride_hw = pair(stride)
+    for padding in (0, ((kernel_hw[0] // 2,) * 2, (kernel_hw[1] // 2,) * 2), ((2, 0), (0, 1))):
+        pads = pads_of(padding)
+        for height in (1, 2, 3, 6, 7, 10):
+            for width in TWIN_WIDTHS:
+                x_shape = (2, C, height + kernel_hw[0] - 1, width + kernel_hw[1] - 1)
+                if min(output_hw(x_shape, (O, C) + kernel_hw, stride_hw, pads, (1, 1))) < 1:
+                    continue
+                x, weight, bias = make_operands(rng, x_shape, (O, C) + kernel_hw, dtype)
+                context = describe("twin rows", x, weight, stride, padding, 1, 1)
+                got = fastconv.conv2d(x, weight, bias, stride, padding, 1, 1)
+                expected = reference_forward(x, weight, bias, stride_hw, pads, (1, 1), 1)
+                assert_close(got, expected, dtype, scale=term_scale(x, weight, stride_hw, pads, (1, 1), 1),
+                             context=context)
+
+
+TWIN_SCRIPT = r"""
+import json, sys
+import numpy as np
+import fastconv
+from fastconv import _core
+rng = np.random.default_rng(111)
+results = {"level": _core.simd_level()}
+cases = %r
+widths = %r
+for dtype in (np.float32, np.float64):
+    for C, O, (KH, KW), stride in cases:
+        for height in range(1, 10):
+            for width in widths:
+                for pad in (0, ((KH // 2, KH // 2), (KW // 2, KW // 2)), ((2, 0), (0, 1))):
+                    x = rng.standard_normal((2, C, height + KH - 1, width + KW - 1)).astype(dtype)
+                    weight = rng.standard_normal((O, C, KH, KW)).astype(dtype)
+                    bias = rng.standard_normal(O).astype(dtype)
+                    if width %% 7 == 0:
+                        weight[0, 0, KH // 2, KW - 1] = np.inf
+                        x.flat[::11] = np.nan
+                    for threads in (1, 2):
+                        fastconv.set_num_threads(threads)
+                        y = fastconv.conv2d(x, weight, bias, stride, pad, activation="relu" if width %% 2 else None)
+                        results[f"{np.dtype(dtype).name}-{threads}-{C}-{O}-{KH}-{stride}-{height}-{width}-{pad}"] = \
+                            y.tobytes().hex()
+json.dump(results, sys.stdout)
+""" % (TWIN_CASES, TWIN_WIDTHS)
+
+
+@pytest.mark.skipif(_core.simd_level() != "avx512", reason="the twin rows run at the AVX-512 level")
+def test_few_channel_rows_in_pairs_agree_across_levels_and_threads():
+    twin = run_at_simd_level(TWIN_SCRIPT, None)
+    avx2 = run_at_simd_level(TWIN_SCRIPT, "avx2")
+    assert_levels_and_threads_agree(twin, avx2, 3000)
