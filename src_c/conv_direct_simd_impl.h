@@ -84,6 +84,28 @@
         }                                                                           \
     }
 
+/* The row kernel's accumulators acc[r][m][u] (r < R, m < M, u < U) stored
+ * as output rows r, channels m from column ow, ReLU applied where relu; the
+ * last vector's lanes past tail are not stored. */
+FC_INLINE void FC_NAME(simd_fwd_store)(VEC acc[2][FC_DIRECT_MAX_M][4], const int R, const int M, const int U,
+                                       int relu, int64_t ow, int tail, REAL *y, int64_t y_row_stride,
+                                       int64_t y_channel_stride)
+{
+    const VEC zero = VZERO();
+    for (int r = 0; r < R; r++)
+        for (int m = 0; m < M; m++) {
+            REAL *out = y + r * y_row_stride + m * y_channel_stride + ow;
+            for (int u = 0; u < U; u++) {
+                /* max(0, v) returns v when v is NaN */
+                VEC v = relu ? VMAX(zero, acc[r][m][u]) : acc[r][m][u];
+                if (u == U - 1 && tail < VL)
+                    VMASKSTORE(out + u * VL, VTAILMASK(tail), v);
+                else
+                    VSTOREU(out + u * VL, v);
+            }
+        }
+}
+
 FC_INLINE void FC_NAME(simd_fwd_block)(const FC_TAP *taps, int64_t ntaps,
                                        const int64_t *col_offsets, int64_t KW, const int R, const int M,
                                        const int U, const REAL *bias, int relu, int64_t ow, int tail,
@@ -116,19 +138,7 @@ FC_INLINE void FC_NAME(simd_fwd_block)(const FC_TAP *taps, int64_t ntaps,
             FC_DIRECT_SIMD_ONE_ROW(1, w1);
         }
     }
-    const VEC zero = VZERO();
-    for (int r = 0; r < R; r++)
-        for (int m = 0; m < M; m++) {
-            REAL *out = y + r * y_row_stride + m * y_channel_stride + ow;
-            for (int u = 0; u < U; u++) {
-                /* max(0, v) returns v when v is NaN */
-                VEC v = relu ? VMAX(zero, acc[r][m][u]) : acc[r][m][u];
-                if (u == U - 1 && tail < VL)
-                    VMASKSTORE(out + u * VL, VTAILMASK(tail), v);
-                else
-                    VSTOREU(out + u * VL, v);
-            }
-        }
+    FC_NAME(simd_fwd_store)(acc, R, M, U, relu, ow, tail, y, y_row_stride, y_channel_stride);
 }
 
 #undef FC_DIRECT_SIMD_ONE_ROW
@@ -169,18 +179,7 @@ FC_INLINE void FC_NAME(simd_fwd_twin)(const FC_TAP *taps, int64_t ntaps, const i
             }
         }
     }
-    const VEC zero = VZERO();
-    for (int r = 0; r < 2; r++)
-        for (int m = 0; m < M; m++) {
-            REAL *out = y + r * y_row_stride + m * y_channel_stride + ow;
-            for (int u = 0; u < U; u++) {
-                VEC v = relu ? VMAX(zero, acc[r][m][u]) : acc[r][m][u];
-                if (u == U - 1 && tail < VL)
-                    VMASKSTORE(out + u * VL, VTAILMASK(tail), v);
-                else
-                    VSTOREU(out + u * VL, v);
-            }
-        }
+    FC_NAME(simd_fwd_store)(acc, 2, M, U, relu, ow, tail, y, y_row_stride, y_channel_stride);
 }
 
 /* Output rows q, q + 1 of a repeated call: vectors FC_DIRECT_TWIN_U at a
