@@ -623,11 +623,18 @@ static void FC_NAME(scatter_cols)(const fc_geom *g, const FC_NAME(gemm_engine) *
  * itself (dilation is moot).  The sizes differ only for conv_transpose2d
  * with an output_padding of at least the stride (allowed by the dilation),
  * whose extra rows or columns of grad_x no output reads. */
+/* A 1x1 kernel with no padding: each output reads one input value per
+ * channel, at (oh * stride_h, ow * stride_w). */
+static int FC_NAME(is_unpadded_1x1)(const fc_geom *g)
+{
+    return g->KH == 1 && g->KW == 1 && g->pad_top == 0 && g->pad_bottom == 0 && g->pad_left == 0 &&
+           g->pad_right == 0;
+}
+
 static int FC_NAME(is_pointwise)(const fc_geom *g)
 {
-    return g->KH == 1 && g->KW == 1 && g->stride_h == 1 && g->stride_w == 1 &&
-           g->pad_top == 0 && g->pad_bottom == 0 && g->pad_left == 0 && g->pad_right == 0 &&
-           g->OH == g->H && g->OW == g->W;
+    return FC_NAME(is_unpadded_1x1)(g) && g->stride_h == 1 && g->stride_w == 1 && g->OH == g->H &&
+           g->OW == g->W;
 }
 
 /* Minimum task count of the forward and grad_input grids: on several
@@ -1837,8 +1844,7 @@ static int FC_NAME(conv_gemm_forward_prepacked)(const fc_geom *g, const REAL *x,
  * the slower FMAs), the portable level (0.88-1.14). */
 static int FC_NAME(subsample_suits)(const fc_geom *g, const FC_NAME(gemm_engine) *e)
 {
-    return g->KH == 1 && g->KW == 1 && (g->stride_h > 1 || g->stride_w > 1) && g->pad_top == 0 &&
-           g->pad_bottom == 0 && g->pad_left == 0 && g->pad_right == 0 && sizeof(REAL) == sizeof(float) &&
+    return FC_NAME(is_unpadded_1x1)(g) && (g->stride_h > 1 || g->stride_w > 1) && sizeof(REAL) == sizeof(float) &&
            e->indexed && g->O / g->groups <= FC_SUBSAMPLE_MAX_M && g->N > 0 && g->OH > 0 && g->OW > 0;
 }
 
@@ -1937,8 +1943,7 @@ static int FC_NAME(conv_gemm_forward)(const fc_geom *g, const REAL *x, const REA
  * 1.3x the time, 4: 1.18x). */
 static int FC_NAME(is_expand)(const fc_geom *g)
 {
-    return g->KH == 1 && g->KW == 1 && g->stride_w == 2 && g->stride_h <= 2 && g->pad_top == 0 &&
-           g->pad_bottom == 0 && g->pad_left == 0 && g->pad_right == 0;
+    return FC_NAME(is_unpadded_1x1)(g) && g->stride_w == 2 && g->stride_h <= 2;
 }
 
 /* grad_x of such a conv from the col rows of a column range (the rows r <
@@ -2565,9 +2570,8 @@ done:
  * 64 on 56x56) it took 1.27x the time, at the portable level 0.94-1.03. */
 static int FC_NAME(grad_weight_subsamples)(const fc_geom *g)
 {
-    return g->KH == 1 && g->KW == 1 && (g->stride_h > 1 || g->stride_w > 1) && g->stride_h <= 2 &&
-           g->stride_w <= 2 && g->pad_top == 0 && g->pad_bottom == 0 && g->pad_left == 0 && g->pad_right == 0 &&
-           g->N > 0 && g->OH > 0 && g->OW > 0 && fc_simd_level() >= FC_SIMD_AVX2;
+    return FC_NAME(is_unpadded_1x1)(g) && (g->stride_h > 1 || g->stride_w > 1) && g->stride_h <= 2 &&
+           g->stride_w <= 2 && g->N > 0 && g->OH > 0 && g->OW > 0 && fc_simd_level() >= FC_SIMD_AVX2;
 }
 
 static int FC_NAME(conv_gemm_grad_weight)(const fc_geom *g, const REAL *grad_y, const REAL *x,
