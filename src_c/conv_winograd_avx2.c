@@ -89,6 +89,7 @@ static inline __attribute__((always_inline)) void wino_store_first_f64(double *p
 #define VINTERLEAVE_HI(e, o) _mm256_permute2f128_ps(_mm256_unpacklo_ps((e), (o)), _mm256_unpackhi_ps((e), (o)), 0x31)
 #define WINO_BLOCK4 0
 #define WINO_FEWC 1
+#define WINO_OUT_PREFETCH 0
 #include "conv_winograd_kernels_impl.h"
 #include "conv_winograd4_fewc_impl.h"
 
@@ -115,6 +116,7 @@ static inline __attribute__((always_inline)) void wino_store_first_f64(double *p
 #define VINTERLEAVE_HI(e, o) _mm256_permute2f128_pd(_mm256_unpacklo_pd((e), (o)), _mm256_unpackhi_pd((e), (o)), 0x31)
 #define WINO_BLOCK4 0
 #define WINO_FEWC 0
+#define WINO_OUT_PREFETCH 0
 #include "conv_winograd_kernels_impl.h"
 
 /* the first n of 8 lanes (a gather's mask, a masked store's) */

@@ -47,6 +47,7 @@
     _mm512_permutex2var_ps((e), _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), (o))
 #define WINO_BLOCK4 1
 #define WINO_FEWC 0
+#define WINO_OUT_PREFETCH 1
 #include "conv_winograd_kernels_impl.h"
 
 #define REAL double
@@ -72,6 +73,7 @@
 #define VINTERLEAVE_HI(e, o) _mm512_permutex2var_pd((e), _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15), (o))
 #define WINO_BLOCK4 1
 #define WINO_FEWC 0
+#define WINO_OUT_PREFETCH 1
 #include "conv_winograd_kernels_impl.h"
 
 #define FC_NAME(name) name##_avx512_f32
