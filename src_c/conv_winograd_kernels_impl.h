@@ -48,7 +48,7 @@
  * thread, in-process A/B, against no fetch:
  *   - block4: 64 -> 64 channels on 56x56 (8 images) 0.89-0.92 of the time
  *     (float64 0.885, two threads 0.89), batch 1 0.97, 128 -> 128 on 28x28
- *     0.97-0.98, 256 -> 256 on 14x14 0.98, 64 -> 32 on 64x64 0.98-0.99;
+ *     0.97-0.98, 64 -> 32 on 64x64 0.98-0.99;
  *   - block2 onto 64 or more channels: 3 -> 64 on 56x56 0.78, on 64x64
  *     0.84, on 28x28 0.92, on 32x32 (CIFAR) 0.95-0.98, 3 -> 128 on 48x48
  *     0.74, 16 -> 64 on 56x56 0.77-0.86, 16 -> 128 on 28x28 1.03; the
