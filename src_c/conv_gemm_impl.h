@@ -619,10 +619,6 @@ static void FC_NAME(scatter_cols)(const fc_geom *g, const FC_NAME(gemm_engine) *
     }
 }
 
-/* 1x1, stride 1, no padding, and the planes the same size: col is the input
- * itself (dilation is moot).  The sizes differ only for conv_transpose2d
- * with an output_padding of at least the stride (allowed by the dilation),
- * whose extra rows or columns of grad_x no output reads. */
 /* A 1x1 kernel with no padding: each output reads one input value per
  * channel, at (oh * stride_h, ow * stride_w). */
 static int FC_NAME(is_unpadded_1x1)(const fc_geom *g)
@@ -631,6 +627,10 @@ static int FC_NAME(is_unpadded_1x1)(const fc_geom *g)
            g->pad_right == 0;
 }
 
+/* 1x1, stride 1, no padding, and the planes the same size: col is the input
+ * itself (dilation is moot).  The sizes differ only for conv_transpose2d
+ * with an output_padding of at least the stride (allowed by the dilation),
+ * whose extra rows or columns of grad_x no output reads. */
 static int FC_NAME(is_pointwise)(const fc_geom *g)
 {
     return FC_NAME(is_unpadded_1x1)(g) && g->stride_h == 1 && g->stride_w == 1 && g->OH == g->H &&

@@ -249,11 +249,11 @@ static inline int64_t FC_NAME(wino_chunk)(int64_t C)
 }
 #endif
 
-#if WINO_OUT_PREFETCH
 #define WINO_OUT_AHEAD 2
 #define WINO_OUT_MIN_O 64
 /* The output lines of channel k that WINO_OUTPUT stores (one or two rows of
- * VL values, and of the high lanes' VL), fetched for writing. */
+ * VL values, and of the high lanes' VL), fetched for writing; called only
+ * where WINO_OUT_PREFETCH. */
 static inline __attribute__((always_inline)) void
 FC_NAME(wino_fetch_out)(REAL *y, REAL *y_hi, int has_hi, int64_t k, int64_t plane, int64_t OW, int out_rows,
                         int hi_rows)
@@ -270,7 +270,6 @@ FC_NAME(wino_fetch_out)(REAL *y, REAL *y_hi, int has_hi, int64_t k, int64_t plan
         }
     }
 }
-#endif
 
 static inline __attribute__((always_inline)) void
 FC_NAME(wino_block)(const REAL *const *rows, const REAL *const *rows_hi, int64_t ldr, int64_t t0, int64_t C,
