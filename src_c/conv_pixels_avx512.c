@@ -18,6 +18,8 @@
 #ifdef FC_HAVE_AVX512
 #include "avx512_target_begin.h"
 #include "conv_pixels_tile.h"
+/* the tiles fetch the next tile's output lines (conv_pixels_run_impl.h) */
+#define PIX_FETCH_OUT 1
 
 static inline __attribute__((always_inline)) __m512 pix_bcast_f32(const float *p) { return _mm512_set1_ps(*p); }
 static inline __attribute__((always_inline)) __m512d pix_bcast_f64(const double *p) { return _mm512_set1_pd(*p); }
