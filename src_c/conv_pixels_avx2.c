@@ -17,10 +17,11 @@
  */
 #include "conv_pixels.h"
 #include "conv_pixels_tile.h"
-/* no fetch of the next tile's output lines here (conv_pixels_run_impl.h):
- * at this level it measured no faster (1.00) */
-#define PIX_FETCH_OUT 0
 #include "runtime.h"
+
+/* No fetch of the next tile's output lines at this level
+ * (conv_pixels_run_impl.h): it measured no faster (1.00). */
+#define PIX_FETCH_OUT 0
 
 /* ---- float: 6 pixels x 16 channels ---------------------------------------- */
 

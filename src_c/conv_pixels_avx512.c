@@ -10,7 +10,8 @@
  * transposing store (conv_pixels_tile.h).  With more than 32 KB of weights
  * a panel, tiles go in pairs that share the weight loads (24 accumulators,
  * PIX_PAIR).  Each output is the same sum in the same order as at the AVX2
- * level: the same bits.
+ * level: the same bits.  Here each tile also fetches the next tile's output
+ * lines for writing as it goes (PIX_FETCH_OUT).
  */
 #include "conv_pixels.h"
 #include "runtime.h"
@@ -18,7 +19,8 @@
 #ifdef FC_HAVE_AVX512
 #include "avx512_target_begin.h"
 #include "conv_pixels_tile.h"
-/* the tiles fetch the next tile's output lines (conv_pixels_run_impl.h) */
+
+/* The tiles fetch the next tile's output lines (conv_pixels_run_impl.h). */
 #define PIX_FETCH_OUT 1
 
 static inline __attribute__((always_inline)) __m512 pix_bcast_f32(const float *p) { return _mm512_set1_ps(*p); }
