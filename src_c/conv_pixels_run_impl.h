@@ -27,8 +27,10 @@
  * threads 0.97), 64 -> 96 channels 3x3 stride 2 on 56x56 0.95, 32 -> 64
  * 0.98, 128 -> 256 on 28x28 0.99, 16 -> 64 1.00, the 7x7 stem 0.95-0.96
  * (float64 0.97; two threads 1.02, within their spread of 0.91-1.11).  The
- * AVX2 tiles measured 1.00 either way and keep plain stores.  A fetch only
- * warms the cache: the results do not change.
+ * AVX2 tiles measured 1.00 either way and keep plain stores.  The write
+ * hint compiles to prefetcht0 with these files' flags (prefetchw needs
+ * PRFCHW), and that is what was measured.  A fetch only warms the cache:
+ * the results do not change.
  */
 
 /* px[0..FC_PIX_ROWS) for the next npix positions from *cur, then repeats */
@@ -129,7 +131,7 @@ FC_NAME(pix_tile_pair)(int64_t k, const REAL *const *px, const int64_t *koff, co
         const REAL *q0 = px[6], *q1 = px[7], *q2 = px[8], *q3 = px[9], *q4 = px[10], *q5 = px[11];
         const int64_t npf = pfy ? FC_MIN(k, nch) : 0;
         for (int64_t kk = 0; kk < k; kk++) {
-            if (PIX_FETCH_OUT && kk < npf) __builtin_prefetch(pfy + kk * ldy, 1, 3);
+            PIX_FETCH_STEP(kk);
             const int64_t o = koff[kk];
             const PIX_VEC w0 = PIX_LOAD(w + kk * PIX_LANES), w1 = PIX_LOAD(w + kk * PIX_LANES + PIX_LANES / 2);
             PIX_VEC v;
@@ -175,7 +177,7 @@ FC_NAME(pix_tile_two)(int64_t k, const REAL *const *px, const int64_t *koff, con
         const REAL *p0 = px[0], *p1 = px[1], *p2 = px[2], *p3 = px[3], *p4 = px[4], *p5 = px[5];
         const int64_t npf = pfy ? FC_MIN(k, nch) : 0;
         for (int64_t kk = 0; kk < k; kk++) {
-            if (PIX_FETCH_OUT && kk < npf) __builtin_prefetch(pfy + kk * ldy, 1, 3);
+            PIX_FETCH_STEP(kk);
             const int64_t o = koff[kk];
             const PIX_VEC w0 = PIX_LOAD(w + kk * PIX_LANES), w1 = PIX_LOAD(w + kk * PIX_LANES + PIX_LANES / 2);
             const PIX_VEC u0 = PIX_LOAD(w2 + kk * PIX_LANES), u1 = PIX_LOAD(w2 + kk * PIX_LANES + PIX_LANES / 2);

@@ -11,9 +11,16 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-/* The reduction: a<i>0 / a<i>1 += broadcast(p<i>[koff[kk]]) * (w0, w1);
- * where PIX_FETCH_OUT, step kk < npf also fetches the line at
- * pfy + kk * ldy for writing (conv_pixels_run_impl.h). */
+/* Step kk of a tile's reduction, where the including file defines
+ * PIX_FETCH_OUT 1: for kk < npf, the line at pfy + kk * ldy (the next
+ * tile's output in channel kk) fetched for writing (conv_pixels_run_impl.h). */
+#define PIX_FETCH_STEP(kk)                                                     \
+    do {                                                                       \
+        if (PIX_FETCH_OUT && (kk) < npf) __builtin_prefetch(pfy + (kk) * ldy, 1, 3); \
+    } while (0)
+
+/* The reduction: a<i>0 / a<i>1 += broadcast(p<i>[koff[kk]]) * (w0, w1),
+ * each step with PIX_FETCH_STEP. */
 #define PIX_LOOP(VEC, SETZERO, LOAD, BCAST, FMADD, LANES)                      \
     VEC a00 = SETZERO(), a01 = SETZERO(), a10 = SETZERO(), a11 = SETZERO();    \
     VEC a20 = SETZERO(), a21 = SETZERO(), a30 = SETZERO(), a31 = SETZERO();    \
@@ -22,7 +29,7 @@
         const REAL *p0 = px[0], *p1 = px[1], *p2 = px[2];                      \
         const REAL *p3 = px[3], *p4 = px[4], *p5 = px[5];                      \
         for (int64_t kk = 0; kk < k; kk++) {                                   \
-            if (PIX_FETCH_OUT && kk < npf) __builtin_prefetch(pfy + kk * ldy, 1, 3); \
+            PIX_FETCH_STEP(kk);                                                \
             const int64_t o = koff[kk];                                        \
             const VEC w0 = LOAD(w + kk * (LANES)), w1 = LOAD(w + kk * (LANES) + (LANES) / 2); \
             VEC b;                                                             \

@@ -58,7 +58,9 @@
  *   - block2 onto 32 or 48 channels: 1.03-1.11 (their fewer streams the
  *     prefetchers follow), so those keep the plain stores;
  *   - at the AVX2 level (block2) no change either way (0.995-1.04).
- * A fetch only warms the cache: the results do not change.
+ * The write hint compiles to prefetcht0 with these files' flags (prefetchw
+ * needs PRFCHW), and that is what was measured.  A fetch only warms the
+ * cache: the results do not change.
  */
 
 /* V[((b*C + c)*4 + a)*VL + lane] = (B^T d_c B)[a][b] for tiles t0 .. t0 +
