@@ -9,7 +9,7 @@
  * broadcast from its own row pointer at the step's offset.  Micro-benchmark
  * on AMD EPYC (Zen 4), 7x7 stride-2 stem, 3 -> 64 channels: 92-93% of the
  * probe's FMA rate, padded row copies and the NCHW stores included.  On a
- * later Zen 4 host the loop alone, its data in L1, ran at 55-72% of a
+ * later Zen 4 host the loop alone, its data in L1, ran at 54-72% of a
  * register-only FMA loop's rate, and no other shape of 12 accumulators
  * (3 pixels x 4 vectors, 2 x 6, weights as memory operands) did better.
  *

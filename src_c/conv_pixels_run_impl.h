@@ -26,10 +26,10 @@
  * rounds: res-s2-64to128 0.93-0.99 of the time (float64 0.90-1.00, two
  * threads 0.97), 64 -> 96 channels 3x3 stride 2 on 56x56 0.95, 32 -> 64
  * 0.98, 128 -> 256 on 28x28 0.99, 16 -> 64 1.00, the 7x7 stem 0.95-0.96
- * (float64 0.97; two threads 1.02, within their spread of 0.91-1.11).  The
- * On AMD Zen 4 (one thread, 15 rounds) the fetch also pays: res-s2 0.97 of
- * the time, 64 -> 96 channels 0.98, the stem 1.00.  The AVX2 tiles
- * measured 1.00 either way and keep plain stores.  The write
+ * (float64 0.97; two threads 1.02, within their spread of 0.91-1.11).  On
+ * AMD Zen 4 (one thread, 15 rounds) the fetch also pays: res-s2 0.97 of the
+ * time, 64 -> 96 channels 0.98, the stem 1.00.  The AVX2 tiles measured
+ * 1.00 either way and keep plain stores.  The write
  * hint compiles to prefetcht0 with these files' flags (prefetchw needs
  * PRFCHW), and that is what was measured.  A fetch only warms the cache:
  * the results do not change.
