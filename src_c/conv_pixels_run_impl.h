@@ -29,10 +29,10 @@
  * (float64 0.97; two threads 1.02, within their spread of 0.91-1.11).  On
  * AMD Zen 4 (one thread, 15 rounds) the fetch also pays: res-s2 0.97 of the
  * time, 64 -> 96 channels 0.98, the stem 1.00.  The AVX2 tiles measured
- * 1.00 either way and keep plain stores.  The write
- * hint compiles to prefetcht0 with these files' flags (prefetchw needs
- * PRFCHW), and that is what was measured.  A fetch only warms the cache:
- * the results do not change.
+ * 1.00 either way and keep plain stores.  The write hint compiles to
+ * prefetcht0 with these files' flags (prefetchw needs PRFCHW), and that is
+ * what was measured.  A fetch only warms the cache: the results do not
+ * change.
  */
 
 /* px[0..FC_PIX_ROWS) for the next npix positions from *cur, then repeats */
