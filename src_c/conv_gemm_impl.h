@@ -1254,16 +1254,18 @@ static void FC_NAME(pointwise_block)(const fc_geom *g, const FC_NAME(gemm_engine
  * output channels; pw-1x1-256to64 took 1.05-1.27x the packed time).  The
  * packing of each B block stalled on memory, 17% of pw-1x1-256to64's time:
  * the input (25.7 MB) streams from memory once.  So while a block's GEMM
- * runs, its MR-row kernel calls fetch the next block's lines (kernel_pf, a
- * column of 2 * (k / 4) lines a call, about a third of the calls), and the
- * blocks are kept to FC_PW_PF_BLOCK_BYTES so that both share the 1 MB L2.
+ * runs, its MR-row kernel calls fetch the next block's lines into L2
+ * (kernel_pf, a column of 2 * (k / 4) lines a call, about a third of the
+ * calls; see YASM_PF in gemm_ukernel_impl.h), and the blocks are kept to
+ * FC_PW_PF_BLOCK_BYTES so that both share the 1 MB L2.
  * One thread, AMD EPYC (Zen 4) at FASTCONV_SIMD=avx2, processes
  * alternated: pw-1x1-256to64 0.92-0.945 of the time (float64 0.93-1.0),
  * 128 -> 32 channels on 56x56 0.91-0.99, 512 -> 128 on 28x28 0.96-0.98,
  * 64 -> 256 0.98-0.99; two threads 0.98-0.995.  Fetching with 512-column
  * blocks made 0.98 of the time, 256-column blocks without it 0.97-1.0, and
  * a burst of the lines between calls (47 a call) 1.03-1.05: the bursts
- * stalled on the fill buffers. */
+ * stalled on the fill buffers.  A KC of 128 or 64 in place of 256 (B
+ * micro-panels half or a quarter of L1) measured 1.00-1.03x the time. */
 #define FC_PW_PF_BLOCK_BYTES (256 * 1024)
 
 /* The cursor over the B block a 1x1 forward task packs after block (task,
