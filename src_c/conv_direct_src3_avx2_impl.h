@@ -87,9 +87,11 @@
  * Planes without edges (no padding) ran the same.  Fetching into L1 from
  * the sweep (a line of the row 4 or 8 steps on; whole input and output rows
  * 3 or 6 on during a band's first block; the band's input, and output, in
- * a burst before its sweeps) took 1.02-1.5x the time.  Rows of an odd
- * number of vectors (a last block of one) cost 1-6% more per output than
- * even ones.
+ * a burst before its sweeps) took 1.02-1.5x the time; fetching into L2
+ * 3 or 6 KB past each step's own rows and output (the AVX-512 kernel's
+ * way, whose one block spans the row) in place of the next call's lines,
+ * 1.3-1.45x on dw-128x56.  Rows of an odd number of vectors (a last
+ * block of one) cost 1-6% more per output than even ones.
  */
 #ifdef VALIGN1
 #error "conv_direct_src3_avx2_impl.h is the AVX2 kernel; AVX-512 has its own in conv_direct_simd_impl.h"
