@@ -64,18 +64,19 @@
  *
  * Tall planes are swept in bands of FC_SRC3_BAND_BYTES of input, so that a
  * band stays in L1 while its column blocks go across it (64 KB bands made
- * 112x112 planes 1.2x slower).  While it computes, the call fetches the
- * input and output that follow its own (the next call's rows: the rest of
- * the plane, or the next plane of a depthwise layer), a line of each per
- * step, into L2: without the fetch dw-128x56 took 1.6-2.3x the time (blocks
- * of one vector), a line every third step 1.4-1.7x.  Fetched into L1, it
- * took 1.15-1.2x the time of the fetch into L2 (float64 1.15-1.35x, two
- * threads 1.05-1.25x, the training step 1.05-1.15x); the output into L1
- * and the input into L2 1.1-1.45x, the input into L1 and the output into
- * L2 1.05-1.1x, the input alone into L2 1.3-1.65x (Zen 4,
- * FASTCONV_SIMD=avx2, processes alternated).  Streaming the
- * output past the cache (non-temporal stores from an L1 buffer) took 1.15x:
- * the layer's input and output fit in L3.
+ * 112x112 planes 1.2x slower; 8 and 6 KB bands, two and three to a 56x56
+ * plane, made dw-128x56 1.03-1.09x and 1.10-1.15x slower at AVX2 on Zen 4).
+ * While it computes, the call fetches the input and output that follow its
+ * own (the next call's rows: the rest of the plane, or the next plane of a
+ * depthwise layer), a line of each per step, into L2: without the fetch
+ * dw-128x56 took 1.6-2.3x the time (blocks of one vector), a line every
+ * third step 1.4-1.7x.  Fetched into L1, it took 1.15-1.2x the time of the
+ * fetch into L2 (float64 1.15-1.35x, two threads 1.05-1.25x, the training
+ * step 1.05-1.15x); the output into L1 and the input into L2 1.1-1.45x, the
+ * input into L1 and the output into L2 1.05-1.1x, the input alone into L2
+ * 1.3-1.65x (Zen 4, FASTCONV_SIMD=avx2, processes alternated).  Streaming
+ * the output past the cache (non-temporal stores from an L1 buffer) took
+ * 1.15x: the layer's input and output fit in L3.
  *
  * Where the time goes (float32, Zen 4 at FASTCONV_SIMD=avx2, this kernel
  * in a C harness on 56x56 planes with padding 1, cycles per vector FMA,
