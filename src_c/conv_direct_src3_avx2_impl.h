@@ -74,9 +74,11 @@
  * fetch into L2 (float64 1.15-1.35x, two threads 1.05-1.25x, the training
  * step 1.05-1.15x); the output into L1 and the input into L2 1.1-1.45x, the
  * input into L1 and the output into L2 1.05-1.1x, the input alone into L2
- * 1.3-1.65x (Zen 4, FASTCONV_SIMD=avx2, processes alternated).  Streaming
- * the output past the cache (non-temporal stores from an L1 buffer) took
- * 1.15x: the layer's input and output fit in L3.
+ * 1.3-1.65x (Zen 4, FASTCONV_SIMD=avx2, processes alternated); fetching the
+ * plane after next, or the one after that, in place of the next: no
+ * different (0.99-1.05).  Streaming the output past the cache (non-temporal
+ * stores from an L1 buffer) took 1.15x: the layer's input and output fit in
+ * L3.
  *
  * Where the time goes (float32, Zen 4 at FASTCONV_SIMD=avx2, this kernel
  * in a C harness on 56x56 planes with padding 1, cycles per vector FMA,
