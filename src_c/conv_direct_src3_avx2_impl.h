@@ -80,20 +80,20 @@
  * stores from an L1 buffer) took 1.15x: the layer's input and output fit in
  * L3.
  *
- * Where the time goes (float32, Zen 4 at FASTCONV_SIMD=avx2, this kernel
- * in a C harness on 56x56 planes with padding 1, cycles per vector FMA,
- * the bound 0.5): 0.59-0.61 with the plane in L1, 0.65 with 4 to 16
- * planes in turn (L2), 0.67-0.72 with 32 or 64 (L3), about 0.77 in
- * dw-128x56.  The same step run alone over a few L1-resident rows takes
- * 0.53-0.56, so the six FMA chains in flight (9 FMAs each, in series) do
- * not bound the sweep; reaching the plane's lines in L2 and L3 does.
- * Planes without edges (no padding) ran the same.  Fetching into L1 from
- * the sweep (a line of the row 4 or 8 steps on; whole input and output rows
- * 3 or 6 on during a band's first block; the band's input, and output, in
- * a burst before its sweeps) took 1.02-1.5x the time; fetching into L2
- * 3 or 6 KB past each step's own rows and output (the AVX-512 kernel's
- * way, whose one block spans the row) in place of the next call's lines,
- * 1.3-1.45x on dw-128x56.  Rows of an odd number of vectors (a last
+ * Where the time goes (float32, Zen 4 at FASTCONV_SIMD=avx2, this kernel in
+ * a C harness on 56x56 planes with padding 1, cycles per vector FMA at the
+ * probe's 3.66 GHz, the bound 0.5): 0.59-0.61 with the plane in L1, 0.65
+ * with 4 to 16 planes in turn (L2), 0.67-0.72 with 32 or 64 (L3), 0.78-0.81
+ * in dw-128x56 (0.76-0.78 us a plane).  The same step run alone over a few
+ * L1-resident rows takes 0.53-0.56, so the six FMA chains in flight (9 FMAs
+ * each, in series) do not bound the sweep; reaching the plane's lines in L2
+ * and L3 does.  Planes without edges (no padding) ran the same.  Fetching
+ * into L1 from the sweep (a line of the row 4 or 8 steps on; whole input and
+ * output rows 3 or 6 on during a band's first block; the band's input, and
+ * output, in a burst before its sweeps) took 1.02-1.5x the time; fetching
+ * into L2 3 or 6 KB past each step's own rows and output (the AVX-512
+ * kernel's way, whose one block spans the row) in place of the next call's
+ * lines, 1.3-1.45x on dw-128x56.  Rows of an odd number of vectors (a last
  * block of one) cost 1-6% more per output than even ones.
  */
 #ifdef VALIGN1
