@@ -73,7 +73,14 @@ static void FC_NAME(pix_fill)(const FC_NAME(pix_ctx) *ctx, const REAL *src, int6
  * last output zero.  In blocks of 64 reduction steps: each output channel's
  * 64 weights are read in order and written down its lane of the block,
  * which stays in L1 (writing a lane down the whole panel, a line per store,
- * took 6% of res-256x14's time for its 2.4 MB of panels; this 3.5%). */
+ * took 6% of res-256x14's time for its 2.4 MB of panels; this 3.5%).  A
+ * block reads a run from each of `lanes` weight rows, K values apart, more
+ * streams than the hardware prefetchers follow: each row's run for the next
+ * block is fetched as its run for this one is read.  Against no fetch (Zen
+ * 4, one thread, batch 8, in-process A/B): 3x3 stride 2 from 256 channels
+ * on 14x14 onto 512, 4.7 MB of weights, 0.90-0.91 of the time at AVX-512
+ * (32 lanes), 0.99 at AVX2 (16); from 128 on 28x28 onto 256, 0.97; res-s2-
+ * 64to128 0.99; fetching the block after next instead, no different. */
 static int FC_NAME(pix_pack_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(pix_ctx) *ctx = (const FC_NAME(pix_ctx) *)vctx;
@@ -88,10 +95,12 @@ static int FC_NAME(pix_pack_task)(void *vctx, int64_t begin, int64_t end)
             for (int64_t m = 0; m < lanes; m++) {
                 const REAL *s = src + m * K;
                 REAL *d = dst + m;
-                if (m < real)
+                if (m < real) {
+                    fc_prefetch_span(s + k1, (FC_MIN(K, k1 + 64) - k1) * (int64_t)sizeof(REAL));
                     for (int64_t kk = k0; kk < k1; kk++) d[kk * lanes] = s[kk];
-                else
+                } else {
                     for (int64_t kk = k0; kk < k1; kk++) d[kk * lanes] = 0;
+                }
             }
         }
         if (ctx->bias_in) {
