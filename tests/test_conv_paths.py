@@ -279,6 +279,17 @@ CASES = [
     # three panels of 16 run two at a time, then the third in pairs
     ("pixels-tile-pairs-partial-panel", (2, 32, 7, 11), (48, 32, 3, 3), 1, 1, 1, 1),
     ("pixels-tile-pairs-strided", (1, 40, 13, 17), (64, 40, 3, 3), 2, 1, 1, 1),
+    # a run whose positions are not a whole number of tiles ends in a tile of
+    # 1-5 positions, which computes only those (pix_tile_few): row blocks of
+    # 3, 3 and 1 rows of 7 positions (partial tiles of 3 and 1), of 2, 2 and
+    # 1 rows of 5 (4, 4 and 5), of one row of 8 (2) and of 3 (3), where two
+    # threads may run (fewer, longer blocks where fewer are wanted); with 64
+    # outputs and over 32 KB of weights a panel at AVX-512 the tiles go two
+    # panels at a time, a partial one each panel alone; 32 outputs: pairs
+    ("pixels-partial-tiles-7x7-s2", (3, 32, 13, 13), (64, 32, 3, 3), 2, 1, 1, 1),
+    ("pixels-partial-tiles-5x5", (2, 40, 5, 5), (64, 40, 3, 3), 1, 1, 1, 1),
+    ("pixels-partial-tiles-4x8", (2, 32, 4, 8), (64, 32, 3, 3), 1, 1, 1, 1),
+    ("pixels-partial-tiles-3x3-pairs", (2, 48, 3, 3), (32, 48, 3, 3), 1, 1, 1, 1),
     # 129-256 input channels on narrow rows: K = 2304; 20 rows in 4 row blocks
     ("pixels-256-channels", (1, 256, 20, 12), (32, 256, 3, 3), 1, 1, 1, 1),
     ("pixels-200-channels-strided", (2, 200, 9, 11), (40, 200, 3, 3), 2, 1, 1, 1),
@@ -474,6 +485,7 @@ THREADED = [
     ("threads-pixels-batch1", (1, 3, 60, 58), (32, 3, 5, 5), 2, 2, 1, 1),
     ("threads-pixels-256-channels", (2, 256, 10, 10), (32, 256, 3, 3), 1, 1, 1, 1),
     ("threads-pixels-tile-pairs", (2, 32, 14, 14), (64, 32, 3, 3), 2, 1, 1, 1),
+    ("threads-pixels-partial-tiles", (3, 32, 13, 13), (64, 32, 3, 3), 2, 1, 1, 1),
     # flat tiles (Kx1, no column padding) over two reduction blocks: the row
     # split, and with it which outputs are stored straight to the output,
     # follows the thread count, and the bias must land the same way on both
