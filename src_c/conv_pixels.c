@@ -79,7 +79,11 @@ static int64_t fc_pix_task_rows(const fc_geom *g, int64_t Cg, int64_t row_len, s
  * time; 256 channels: res-256x14 0.90-0.97 (float64 0.97, 2 threads 0.98),
  * on 28x28 planes 0.91-0.92; 512 channels on 7x7 and 14x14 planes were
  * 1.07-1.12 (a 590 KB weight panel beside the buffer in L2), dilated-64
- * 1.01. */
+ * 1.01.  With partial tiles computing only their positions and the weight
+ * packing's fetch (conv_pixels_run_impl.h, conv_pixels_impl.h), on Zen 4:
+ * 3x3 stride 2 from 512 channels on 14x14 onto 512 1.03, onto 256 1.00,
+ * from 384 onto 512 1.00, batch 1 of 512 -> 512 1.33; so FC_PIX_WIDE_CG
+ * stays at 256. */
 int fc_conv2d_pixels_suits(const fc_geom *g, size_t real_size)
 {
 #ifdef FASTCONV_HAVE_AVX2
