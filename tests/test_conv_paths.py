@@ -280,12 +280,13 @@ CASES = [
     ("pixels-tile-pairs-partial-panel", (2, 32, 7, 11), (48, 32, 3, 3), 1, 1, 1, 1),
     ("pixels-tile-pairs-strided", (1, 40, 13, 17), (64, 40, 3, 3), 2, 1, 1, 1),
     # a run whose positions are not a whole number of tiles ends in a tile of
-    # 1-5 positions, which computes only those (pix_tile_few): row blocks of
-    # 3, 3 and 1 rows of 7 positions (partial tiles of 3 and 1), of 2, 2 and
-    # 1 rows of 5 (4, 4 and 5), of one row of 8 (2) and of 3 (3), where two
-    # threads may run (fewer, longer blocks where fewer are wanted); with 64
-    # outputs and over 32 KB of weights a panel at AVX-512 the tiles go two
-    # panels at a time, a partial one each panel alone; 32 outputs: pairs
+    # 1-5 positions, which computes only those (pix_tile_few).  With two
+    # CPUs: row blocks of 3, 3 and 1 rows of 7 positions (partial tiles of 3
+    # and 1), of 2, 2 and 1 rows of 5 (4, 4 and 5), of one row of 8 (2) and
+    # of 3 (3); other CPU counts cut the planes into other blocks, which
+    # also end in partial tiles.  With 64 outputs and over 32 KB of weights
+    # a panel at AVX-512 the tiles go two panels at a time, a partial one
+    # each panel alone; 32 outputs: pairs
     ("pixels-partial-tiles-7x7-s2", (3, 32, 13, 13), (64, 32, 3, 3), 2, 1, 1, 1),
     ("pixels-partial-tiles-5x5", (2, 40, 5, 5), (64, 40, 3, 3), 1, 1, 1, 1),
     ("pixels-partial-tiles-4x8", (2, 32, 4, 8), (64, 32, 3, 3), 1, 1, 1, 1),
