@@ -88,62 +88,39 @@ FC_NAME(pix_store_tile)(REAL *y, int64_t ldy, int npix, int nch, const REAL *bia
 }
 
 /* One tile: the outputs of positions px[0..npix) for channels m < nch
- * (conv_pixels.h). */
+ * (conv_pixels.h); npix a constant, so that a partial tile (under
+ * FC_PIX_ROWS positions) computes only its pixels' broadcasts and FMAs, not
+ * a whole tile's 6.  A run ends in one where its positions are not a whole
+ * number of tiles: 7x7 output planes are 8 tiles and one position each,
+ * 14x14 planes 32 tiles and 4 positions.  Against whole tiles there (Zen 4,
+ * one thread, float32, batch 8, in-process A/B, medians of 9 rounds): 3x3
+ * stride 2 from 256 channels on 14x14 onto 512, 0.945 of the time at
+ * AVX-512 (two panels, each alone here) and 0.96 at AVX2; from 128 on 28x28
+ * onto 256, 0.98-0.99; the stem and res-s2-64to128, whose runs end in whole
+ * tiles, 0.99-1.01.  Each pixel's chain is the same whatever npix is: the
+ * same bits. */
 static inline __attribute__((always_inline)) void
 FC_NAME(pix_tile)(int64_t k, const REAL *const *px, const int64_t *koff, const REAL *w, const REAL *bias,
-                  int relu, REAL *y, int64_t ldy, int npix, int nch, const REAL *pfy)
+                  int relu, REAL *y, int64_t ldy, const int npix, int nch, const REAL *pfy)
 {
     const int64_t npf = pfy ? FC_MIN(k, nch) : 0;
-    PIX_LOOP(PIX_VEC, PIX_SETZERO, PIX_LOAD, PIX_BCAST, PIX_FMADD, PIX_LANES)
+    PIX_LOOP(PIX_VEC, PIX_SETZERO, PIX_LOAD, PIX_BCAST, PIX_FMADD, PIX_LANES, npix)
     FC_NAME(pix_store_tile)(y, ldy, npix, nch, bias, relu, a00, a10, a20, a30, a40, a50,
                             a01, a11, a21, a31, a41, a51);
 }
 
-/* A partial tile, npix < FC_PIX_ROWS positions (a constant where called):
- * only those pixels' broadcasts and FMAs, where pix_tile computes all 6
- * rows whatever npix is, at a whole tile's cost.  A run ends in one where
- * its positions are not a whole number of tiles: 7x7 output planes are 8
- * tiles and one position each, 14x14 planes 32 tiles and 4 positions.
- * Against whole tiles there (Zen 4, one thread, float32, batch 8,
- * in-process A/B, medians of 9 rounds): 3x3 stride 2 from 256 channels on
- * 14x14 onto 512, 0.945 of the time at AVX-512 (two panels, each alone
- * here) and 0.96 at AVX2; from 128 on 28x28 onto 256, 0.98-0.99; the stem
- * and res-s2-64to128, whose runs end in whole tiles, 0.99-1.01.  The same
- * chains as pix_tile's for those pixels: the same bits. */
-static inline __attribute__((always_inline)) void
-FC_NAME(pix_tile_few)(int64_t k, const REAL *const *px, const int64_t *koff, const REAL *w, const REAL *bias,
-                      int relu, REAL *y, int64_t ldy, const int npix, int nch)
-{
-    PIX_VEC a00 = PIX_SETZERO(), a01 = PIX_SETZERO(), a10 = PIX_SETZERO(), a11 = PIX_SETZERO();
-    PIX_VEC a20 = PIX_SETZERO(), a21 = PIX_SETZERO(), a30 = PIX_SETZERO(), a31 = PIX_SETZERO();
-    PIX_VEC a40 = PIX_SETZERO(), a41 = PIX_SETZERO();
-    const REAL *p0 = px[0], *p1 = px[1], *p2 = px[2], *p3 = px[3], *p4 = px[4];
-    for (int64_t kk = 0; kk < k; kk++) {
-        const int64_t o = koff[kk];
-        const PIX_VEC w0 = PIX_LOAD(w + kk * PIX_LANES), w1 = PIX_LOAD(w + kk * PIX_LANES + PIX_LANES / 2);
-        PIX_VEC v;
-        v = PIX_BCAST(p0 + o); a00 = PIX_FMADD(v, w0, a00); a01 = PIX_FMADD(v, w1, a01);
-        if (npix > 1) { v = PIX_BCAST(p1 + o); a10 = PIX_FMADD(v, w0, a10); a11 = PIX_FMADD(v, w1, a11); }
-        if (npix > 2) { v = PIX_BCAST(p2 + o); a20 = PIX_FMADD(v, w0, a20); a21 = PIX_FMADD(v, w1, a21); }
-        if (npix > 3) { v = PIX_BCAST(p3 + o); a30 = PIX_FMADD(v, w0, a30); a31 = PIX_FMADD(v, w1, a31); }
-        if (npix > 4) { v = PIX_BCAST(p4 + o); a40 = PIX_FMADD(v, w0, a40); a41 = PIX_FMADD(v, w1, a41); }
-    }
-    FC_NAME(pix_store_tile)(y, ldy, npix, nch, bias, relu, a00, a10, a20, a30, a40, a40,
-                            a01, a11, a21, a31, a41, a41);
-}
-
-/* One tile of npix positions, one panel: pix_tile_few where it is partial. */
+/* pix_tile for a run-time npix (1 .. FC_PIX_ROWS), one panel. */
 static inline __attribute__((always_inline)) void
 FC_NAME(pix_tile_any)(int64_t k, const REAL *const *px, const int64_t *koff, const REAL *w, const REAL *bias,
                       int relu, REAL *y, int64_t ldy, int npix, int nch, const REAL *pfy)
 {
     switch (npix) {
-    case 1: FC_NAME(pix_tile_few)(k, px, koff, w, bias, relu, y, ldy, 1, nch); break;
-    case 2: FC_NAME(pix_tile_few)(k, px, koff, w, bias, relu, y, ldy, 2, nch); break;
-    case 3: FC_NAME(pix_tile_few)(k, px, koff, w, bias, relu, y, ldy, 3, nch); break;
-    case 4: FC_NAME(pix_tile_few)(k, px, koff, w, bias, relu, y, ldy, 4, nch); break;
-    case 5: FC_NAME(pix_tile_few)(k, px, koff, w, bias, relu, y, ldy, 5, nch); break;
-    default: FC_NAME(pix_tile)(k, px, koff, w, bias, relu, y, ldy, npix, nch, pfy);
+    case 1: FC_NAME(pix_tile)(k, px, koff, w, bias, relu, y, ldy, 1, nch, pfy); break;
+    case 2: FC_NAME(pix_tile)(k, px, koff, w, bias, relu, y, ldy, 2, nch, pfy); break;
+    case 3: FC_NAME(pix_tile)(k, px, koff, w, bias, relu, y, ldy, 3, nch, pfy); break;
+    case 4: FC_NAME(pix_tile)(k, px, koff, w, bias, relu, y, ldy, 4, nch, pfy); break;
+    case 5: FC_NAME(pix_tile)(k, px, koff, w, bias, relu, y, ldy, 5, nch, pfy); break;
+    default: FC_NAME(pix_tile)(k, px, koff, w, bias, relu, y, ldy, FC_PIX_ROWS, nch, pfy);
     }
 }
 

@@ -19,9 +19,10 @@
         if (PIX_FETCH_OUT && (kk) < npf) __builtin_prefetch(pfy + (kk) * ldy, 1, 3); \
     } while (0)
 
-/* The reduction: a<i>0 / a<i>1 += broadcast(p<i>[koff[kk]]) * (w0, w1),
- * each step with PIX_FETCH_STEP. */
-#define PIX_LOOP(VEC, SETZERO, LOAD, BCAST, FMADD, LANES)                      \
+/* The reduction: a<i>0 / a<i>1 += broadcast(p<i>[koff[kk]]) * (w0, w1)
+ * for the tile's first NPIX pixels (a constant where it is used; the other
+ * accumulators stay zero), each step with PIX_FETCH_STEP. */
+#define PIX_LOOP(VEC, SETZERO, LOAD, BCAST, FMADD, LANES, NPIX)                \
     VEC a00 = SETZERO(), a01 = SETZERO(), a10 = SETZERO(), a11 = SETZERO();    \
     VEC a20 = SETZERO(), a21 = SETZERO(), a30 = SETZERO(), a31 = SETZERO();    \
     VEC a40 = SETZERO(), a41 = SETZERO(), a50 = SETZERO(), a51 = SETZERO();    \
@@ -34,11 +35,11 @@
             const VEC w0 = LOAD(w + kk * (LANES)), w1 = LOAD(w + kk * (LANES) + (LANES) / 2); \
             VEC b;                                                             \
             b = BCAST(p0 + o); a00 = FMADD(b, w0, a00); a01 = FMADD(b, w1, a01); \
-            b = BCAST(p1 + o); a10 = FMADD(b, w0, a10); a11 = FMADD(b, w1, a11); \
-            b = BCAST(p2 + o); a20 = FMADD(b, w0, a20); a21 = FMADD(b, w1, a21); \
-            b = BCAST(p3 + o); a30 = FMADD(b, w0, a30); a31 = FMADD(b, w1, a31); \
-            b = BCAST(p4 + o); a40 = FMADD(b, w0, a40); a41 = FMADD(b, w1, a41); \
-            b = BCAST(p5 + o); a50 = FMADD(b, w0, a50); a51 = FMADD(b, w1, a51); \
+            if ((NPIX) > 1) { b = BCAST(p1 + o); a10 = FMADD(b, w0, a10); a11 = FMADD(b, w1, a11); } \
+            if ((NPIX) > 2) { b = BCAST(p2 + o); a20 = FMADD(b, w0, a20); a21 = FMADD(b, w1, a21); } \
+            if ((NPIX) > 3) { b = BCAST(p3 + o); a30 = FMADD(b, w0, a30); a31 = FMADD(b, w1, a31); } \
+            if ((NPIX) > 4) { b = BCAST(p4 + o); a40 = FMADD(b, w0, a40); a41 = FMADD(b, w1, a41); } \
+            if ((NPIX) > 5) { b = BCAST(p5 + o); a50 = FMADD(b, w0, a50); a51 = FMADD(b, w1, a51); } \
         }                                                                      \
     }
 

@@ -280,7 +280,7 @@ CASES = [
     ("pixels-tile-pairs-partial-panel", (2, 32, 7, 11), (48, 32, 3, 3), 1, 1, 1, 1),
     ("pixels-tile-pairs-strided", (1, 40, 13, 17), (64, 40, 3, 3), 2, 1, 1, 1),
     # a run whose positions are not a whole number of tiles ends in a tile of
-    # 1-5 positions, which computes only those (pix_tile_few).  With two
+    # 1-5 positions, which computes only those (pix_tile).  With two
     # CPUs: row blocks of 3, 3 and 1 rows of 7 positions (partial tiles of 3
     # and 1), of 2, 2 and 1 rows of 5 (4, 4 and 5), of one row of 8 (2) and
     # of 3 (3); other CPU counts cut the planes into other blocks, which
