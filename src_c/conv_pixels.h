@@ -92,15 +92,25 @@ int fc_conv2d_pixels_f64(const fc_geom *g, const double *x, const double *weight
     void fc_pix_run_##isa##_##T(int64_t k, const int64_t *koff, const REAL *w, const REAL *bias,  \
                                 int relu, const REAL *rows, int64_t row_step, int64_t col_step,  \
                                 int64_t OW, int64_t count, REAL *y, int64_t ldy, int nch, int tiles);
+/* One panel of the packed weight, (K, LANES): panel[kk*LANES + m] =
+ * src[m*K + kk] for m < real, zero for real <= m < LANES
+ * (conv_pixels_pack_impl.h); dst 64-byte aligned. */
+#define FC_PIX_PACK(isa, REAL, T) \
+    void fc_pix_pack_##isa##_##T(const REAL *src, int64_t K, int64_t real, REAL *dst);
 #ifdef FASTCONV_HAVE_AVX2
 FC_PIX_RUN(avx2, float, f32)
 FC_PIX_RUN(avx2, double, f64)
+FC_PIX_PACK(avx2, float, f32)
+FC_PIX_PACK(avx2, double, f64)
 #endif
 #ifdef FC_HAVE_AVX512
 FC_PIX_RUN(avx512, float, f32)
 FC_PIX_RUN(avx512, double, f64)
+FC_PIX_PACK(avx512, float, f32)
+FC_PIX_PACK(avx512, double, f64)
 #endif
 #undef FC_PIX_RUN
+#undef FC_PIX_PACK
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@
 #ifdef FC_HAVE_AVX512
 #include "avx512_target_begin.h"
 #include "conv_pixels_tile.h"
+#include "transpose_avx512.h"
 
 /* The tiles fetch the next tile's output lines (conv_pixels_run_impl.h). */
 #define PIX_FETCH_OUT 1
@@ -67,6 +68,13 @@ pix_store_zmm_f64(double *y, int64_t ldy, __m512d r0, __m512d r1, __m512d r2, __
 #define PIX_FMADD _mm512_fmadd_ps
 #define PIX_STORE_HALF pix_store_zmm_f32
 #define PIX_PAIR
+#define PACK_VEC __m512
+#define PACK_V 16
+#define PACK_LOADU _mm512_loadu_ps
+#define PACK_STORE _mm512_store_ps
+#define PACK_ZERO _mm512_setzero_ps
+#define PACK_TRANSPOSE fc_transpose16_avx512_f32
+#include "conv_pixels_pack_impl.h"
 #include "conv_pixels_run_impl.h"
 #undef REAL
 
@@ -80,6 +88,13 @@ pix_store_zmm_f64(double *y, int64_t ldy, __m512d r0, __m512d r1, __m512d r2, __
 #define PIX_FMADD _mm512_fmadd_pd
 #define PIX_STORE_HALF pix_store_zmm_f64
 #define PIX_PAIR
+#define PACK_VEC __m512d
+#define PACK_V 8
+#define PACK_LOADU _mm512_loadu_pd
+#define PACK_STORE _mm512_store_pd
+#define PACK_ZERO _mm512_setzero_pd
+#define PACK_TRANSPOSE fc_transpose8_avx512_f64
+#include "conv_pixels_pack_impl.h"
 #include "conv_pixels_run_impl.h"
 #undef REAL
 

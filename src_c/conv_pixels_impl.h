@@ -31,6 +31,7 @@ typedef struct {
     const REAL *weight, *bias_in;   /* the caller's, packed by pix_pack_task */
     int64_t Cg, Og, K, panels, lanes;
     FC_NAME(pix_run_fn) run;
+    void (*pack)(const REAL *src, int64_t K, int64_t real, REAL *dst);   /* one weight panel */
     int tiles;               /* FC_PIX_SINGLE or FC_PIX_PAIRED; two panels where two are left */
     int64_t row_len, buffer_rows, rows_per_task, row_blocks;
 } FC_NAME(pix_ctx);
@@ -70,17 +71,8 @@ static void FC_NAME(pix_fill)(const FC_NAME(pix_ctx) *ctx, const REAL *src, int6
 }
 
 /* Weight panels gp in [begin, end): (K, lanes) each, lanes past the group's
- * last output zero.  In blocks of 64 reduction steps: each output channel's
- * 64 weights are read in order and written down its lane of the block,
- * which stays in L1 (writing a lane down the whole panel, a line per store,
- * took 6% of res-256x14's time for its 2.4 MB of panels; this 3.5%).  A
- * block reads a run from each of `lanes` weight rows, K values apart, more
- * streams than the hardware prefetchers follow: each row's run for the next
- * block is fetched as its run for this one is read.  Against no fetch (Zen
- * 4, one thread, batch 8, in-process A/B): 3x3 stride 2 from 256 channels
- * on 14x14 onto 512, 4.7 MB of weights, 0.90-0.91 of the time at AVX-512
- * (32 lanes), 0.99 at AVX2 (16); from 128 on 28x28 onto 256, 0.97; res-s2-
- * 64to128 0.99; fetching the block after next instead, no different. */
+ * last output zero, packed by the level's transposing copy (ctx->pack,
+ * conv_pixels_pack_impl.h). */
 static int FC_NAME(pix_pack_task)(void *vctx, int64_t begin, int64_t end)
 {
     const FC_NAME(pix_ctx) *ctx = (const FC_NAME(pix_ctx) *)vctx;
@@ -88,21 +80,7 @@ static int FC_NAME(pix_pack_task)(void *vctx, int64_t begin, int64_t end)
     for (int64_t gp = begin; gp < end; gp++) {
         const int64_t group = gp / ctx->panels, o0 = gp % ctx->panels * lanes;
         const int64_t real = FC_MIN(lanes, ctx->Og - o0);
-        const REAL *src = ctx->weight + (group * ctx->Og + o0) * K;
-        REAL *dst = ctx->packed + gp * K * lanes;
-        for (int64_t k0 = 0; k0 < K; k0 += 64) {
-            const int64_t k1 = FC_MIN(K, k0 + 64);
-            for (int64_t m = 0; m < lanes; m++) {
-                const REAL *s = src + m * K;
-                REAL *d = dst + m;
-                if (m < real) {
-                    fc_prefetch_span(s + k1, (FC_MIN(K, k1 + 64) - k1) * (int64_t)sizeof(REAL));
-                    for (int64_t kk = k0; kk < k1; kk++) d[kk * lanes] = s[kk];
-                } else {
-                    for (int64_t kk = k0; kk < k1; kk++) d[kk * lanes] = 0;
-                }
-            }
-        }
+        ctx->pack(ctx->weight + (group * ctx->Og + o0) * K, K, real, ctx->packed + gp * K * lanes);
         if (ctx->bias_in) {
             REAL *b = ctx->bias + gp * lanes;
             for (int64_t m = 0; m < lanes; m++) b[m] = m < real ? ctx->bias_in[group * ctx->Og + o0 + m] : (REAL)0;
@@ -190,11 +168,13 @@ int FC_NAME(fc_conv2d_pixels)(const fc_geom *g, const REAL *x, const REAL *weigh
     ctx.K = ctx.Cg * g->KH * g->KW;
     ctx.lanes = fc_pix_lanes(sizeof(REAL));
     ctx.run = FC_NAME(fc_pix_run_avx2);
+    ctx.pack = FC_NAME(fc_pix_pack_avx2);
     ctx.tiles = FC_PIX_SINGLE;
     const int64_t lanes = ctx.lanes;
 #ifdef FC_HAVE_AVX512
     if (fc_simd_level() >= FC_SIMD_AVX512) {
         ctx.run = FC_NAME(fc_pix_run_avx512);
+        ctx.pack = FC_NAME(fc_pix_pack_avx512);
         if (ctx.K * lanes * (int64_t)sizeof(REAL) > FC_PIX_PAIR_MIN_BYTES) ctx.tiles = FC_PIX_PAIRED;
     }
 #endif
