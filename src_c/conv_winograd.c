@@ -171,6 +171,11 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 #define WINO4_SUITS(g) fc_conv2d_winograd_f4((g), sizeof(float))
 #define WINO4_CONV fc_conv2d_winograd4_fewc_avx2_f32
 #define WINO4_FINITE fc_wino4_all_finite_avx2_f32
+#ifdef FC_HAVE_AVX512
+#define WINO_PACK_PASS(kb) ((kb) == 4 ? fc_wino_pack4_avx512_f32 : fc_wino_pack2_avx2_f32)
+#else
+#define WINO_PACK_PASS(kb) ((kb) == 4 ? NULL : fc_wino_pack2_avx2_f32)
+#endif
 #include "deinterleave_impl.h"
 #include "conv_winograd_impl.h"
 #undef REAL
@@ -179,6 +184,7 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 #undef WINO4_SUITS
 #undef WINO4_CONV
 #undef WINO4_FINITE
+#undef WINO_PACK_PASS
 
 #define REAL double
 #define FC_NAME(name) name##_f64
@@ -186,6 +192,7 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 #define WINO4_SUITS(g) ((void)(g), 0)
 #define WINO4_CONV(g, x, weight, bias, y, relu) FC_OK
 #define WINO4_FINITE(x, n) 0
+#define WINO_PACK_PASS(kb) NULL
 #include "deinterleave_impl.h"
 #include "conv_winograd_impl.h"
 #undef REAL
@@ -194,4 +201,5 @@ int fc_conv2d_winograd_suits(const fc_geom *g, size_t real_size)
 #undef WINO4_SUITS
 #undef WINO4_CONV
 #undef WINO4_FINITE
+#undef WINO_PACK_PASS
 #endif

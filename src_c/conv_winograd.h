@@ -163,6 +163,16 @@ FC_WINO_BLOCK(float, f32)
 FC_WINO_BLOCK(double, f64)
 #undef FC_WINO_BLOCK
 
+/* Float32 weight transforms of one pass (wino_pack, conv_winograd_impl.h:
+ * U of the pass's kb output channels, 16 * kb * C values) from the group's
+ * weight w (O output channels, C input channels), computed as wino_pack
+ * computes them, the same operations in the same order: the same bits.  A
+ * vector holds the 4 * kb values of an input channel and a column b, the
+ * kb channels' weights broadcast across their 4 lanes.  pack2 (kb = 2)
+ * runs at the AVX2 and AVX-512 levels, pack4 (kb = 4) at AVX-512. */
+void fc_wino_pack2_avx2_f32(const float *w, int64_t O, int64_t C, int64_t pass, float *U);
+void fc_wino_pack4_avx512_f32(const float *w, int64_t O, int64_t C, int64_t pass, float *U);
+
 /* At the AVX2 level in float32, FC_WINO_FEWC_MIN_C .. FC_WINO_FEWC_MAX_C
  * input channels (conv_winograd_fewc_impl.h): the blocks of two vectors of
  * tiles of one
