@@ -70,6 +70,8 @@ typedef void (*FC_NAME(indexed_pf_fn))(int64_t k, const REAL *a, const REAL *b, 
                                         REAL *c, int64_t ldc, const REAL *bias, int flags, const char *pf,
                                         int64_t pf_stride);
 
+typedef void (*FC_NAME(half_fn))(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc);
+
 typedef void (*FC_NAME(dot_fn))(int64_t k, const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
                                  REAL *c, int64_t ldc, int mr, int nr, int flags);
 
@@ -94,6 +96,9 @@ typedef struct {
      * MR + 2 rows, or NULL */
     FC_NAME(ukernel_fn) kernel_mr2;
     FC_NAME(indexed_fn) indexed_mr2;
+    /* the first GEMM_NR / 2 columns of kernel's and kernel_double's rows,
+     * for a last panel of B that holds no more, into a scratch tile; or NULL */
+    FC_NAME(half_fn) kernel_half, kernel_double_half;
     fc_blocking blk;
     FC_NAME(dot_fn) dot;           /* grad_weight where there is no gwop */
     int dot_mr, dot_nr;
@@ -118,7 +123,7 @@ static void FC_NAME(add_run)(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
     FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                              GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
+                              NULL, NULL, GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
                               FC_DOT_NR_GENERIC, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, FC_NAME(add_every_other),
                               FC_NAME(add_run), NULL};
 #ifdef FASTCONV_HAVE_AVX2
@@ -126,6 +131,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.kernel = GEMM_UKERNEL_AVX2;
         e.kernel_pf = GEMM_UKERNEL_PF_AVX2;
         e.kernel_tail = GEMM_UKERNEL_TAIL_AVX2;
+        e.kernel_half = GEMM_UKERNEL_HALF_AVX2;
         e.indexed = GEMM_INDEXED_AVX2;
         e.indexed_tail = GEMM_INDEXED_TAIL_AVX2;
         e.blk = GEMM_BLOCKING_AVX2;
@@ -146,6 +152,8 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.kernel_tail = GEMM_UKERNEL_TAIL_AVX512;
         e.indexed_tail = GEMM_INDEXED_TAIL_AVX512;
         e.kernel_mr2 = GEMM_UKERNEL_MR2_AVX512;
+        e.kernel_half = GEMM_UKERNEL_HALF_AVX512;
+        e.kernel_double_half = GEMM_UKERNEL_DOUBLE_HALF_AVX512;
         e.indexed_mr2 = GEMM_INDEXED_MR2_AVX512;
         e.blk = GEMM_BLOCKING_AVX512;
         e.gwop = GEMM_GWOP_AVX512;
@@ -271,7 +279,10 @@ static void FC_NAME(macro_kernel)(const FC_NAME(gemm_engine) *e, int64_t m, int6
                 kernel(k, apanel, bpanel, ct, ldc, bt, flags);
                 continue;
             }
-            kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
+            if (kernel == e->kernel && e->kernel_half && nr <= GEMM_NR / 2)
+                e->kernel_half(k, apanel, bpanel, tile, GEMM_NR);
+            else
+                kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
             for (int64_t i = 0; i < mr; i++) {
                 REAL *row = ct + i * ldc;
                 for (int64_t j = 0; j < nr; j++) {
@@ -1031,7 +1042,14 @@ static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m
             } else if (in_place && rows == (tail ? FC_GEMM_TAIL_ROWS : mr2 ? GEMM_MR + 2 : span)) {
                 kernel(k, apanel, bpanel, y + image * image_stride + (row0 + ir) * P + p, P, bt, flags);
             } else {
-                kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
+                /* a last panel of at most NR / 2 columns: only those */
+                const FC_NAME(half_fn) half = nr > GEMM_NR / 2 ? NULL
+                                              : kernel == e->kernel ? e->kernel_half
+                                              : kernel == e->kernel_double ? e->kernel_double_half : NULL;
+                if (half)
+                    half(k, apanel, bpanel, tile, GEMM_NR);
+                else
+                    kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
                 for (int64_t j = 0; j < nr;) {
                     const int64_t tj = t + j, len = FC_MIN(nr - j, P - tj % P);
                     FC_NAME(store_run)(y + tj / P * image_stride + (row0 + ir) * P + tj % P, P,

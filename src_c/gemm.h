@@ -75,6 +75,11 @@ void fc_gemm_f32_4x32_avx2(int64_t k, const float *a, const float *b, float *c,
                            int64_t ldc, const float *bias, int flags);
 void fc_gemm_f64_4x16_avx2(int64_t k, const double *a, const double *b, double *c,
                            int64_t ldc, const double *bias, int flags);
+/* The first NR / 2 columns of an MR-row tile into a scratch tile (c = the
+ * sums; no bias, accumulate or ReLU), for a last B panel of at most NR / 2
+ * columns (gemm_ukernel_impl.h). */
+void fc_gemm_f32_6x16_avx2(int64_t k, const float *a, const float *b, float *c, int64_t ldc);
+void fc_gemm_f64_6x8_avx2(int64_t k, const double *a, const double *b, double *c, int64_t ldc);
 /* The same two with B row kk read in place at b + boff[kk] (see the AVX-512
  * indexed kernels). */
 void fc_gemm_f32_6x32_indexed_avx2(int64_t k, const float *a, const float *b, const int64_t *boff,
@@ -129,6 +134,12 @@ void fc_gemm_f32_4x32_indexed_avx512(int64_t k, const float *a, const float *b, 
                                      float *c, int64_t ldc, const float *bias, int flags);
 void fc_gemm_f64_4x16_indexed_avx512(int64_t k, const double *a, const double *b, const int64_t *boff,
                                      double *c, int64_t ldc, const double *bias, int flags);
+/* AVX-512F, the first NR / 2 columns of MR and of 2*MR rows (two panels),
+ * into scratch tiles, as the AVX2 ones above. */
+void fc_gemm_f32_6x16_avx512(int64_t k, const float *a, const float *b, float *c, int64_t ldc);
+void fc_gemm_f64_6x8_avx512(int64_t k, const double *a, const double *b, double *c, int64_t ldc);
+void fc_gemm_f32_12x16_avx512(int64_t k, const float *a, const float *b, float *c, int64_t ldc);
+void fc_gemm_f64_12x8_avx512(int64_t k, const double *a, const double *b, double *c, int64_t ldc);
 /* AVX-512F, MR + 2 rows: a whole A panel and the first two rows of the
  * next (a + k*MR), for the last two panels of an A that leaves MR + 2 rows. */
 void fc_gemm_f32_8x32_avx512(int64_t k, const float *a, const float *b, float *c,

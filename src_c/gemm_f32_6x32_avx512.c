@@ -18,6 +18,8 @@
 #define UKERNEL_DOUBLE_INDEXED_NAME fc_gemm_f32_12x32_indexed_avx512
 #define UKERNEL_DOUBLE_INDEXED_PF_NAME fc_gemm_f32_12x32_indexed_pf_avx512
 #define UKERNEL_TAIL_NAME fc_gemm_f32_4x32_avx512
+#define UKERNEL_HALF_NAME fc_gemm_f32_6x16_avx512
+#define UKERNEL_DOUBLE_HALF_NAME fc_gemm_f32_12x16_avx512
 #define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f32_4x32_indexed_avx512
 #define UKERNEL_MR2_NAME fc_gemm_f32_8x32_avx512
 #define UKERNEL_MR2_INDEXED_NAME fc_gemm_f32_8x32_indexed_avx512

@@ -18,6 +18,8 @@
 #define UKERNEL_DOUBLE_INDEXED_NAME fc_gemm_f64_12x16_indexed_avx512
 #define UKERNEL_DOUBLE_INDEXED_PF_NAME fc_gemm_f64_12x16_indexed_pf_avx512
 #define UKERNEL_TAIL_NAME fc_gemm_f64_4x16_avx512
+#define UKERNEL_HALF_NAME fc_gemm_f64_6x8_avx512
+#define UKERNEL_DOUBLE_HALF_NAME fc_gemm_f64_12x8_avx512
 #define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f64_4x16_indexed_avx512
 #define UKERNEL_MR2_NAME fc_gemm_f64_8x16_avx512
 #define UKERNEL_MR2_INDEXED_NAME fc_gemm_f64_8x16_indexed_avx512

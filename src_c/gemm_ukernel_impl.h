@@ -671,6 +671,80 @@ UKERNEL_TARGET void UKERNEL_MR2_INDEXED_NAME(int64_t k, const REAL *a, const REA
 }
 #undef STEP_MR2
 #endif
+#ifdef UKERNEL_HALF_NAME
+/* The first NR / 2 columns of a tile: MR rows (UKERNEL_HALF_NAME) and, where
+ * named, 2*MR rows from two panels (UKERNEL_DOUBLE_HALF_NAME), for a last B
+ * panel of at most NR / 2 columns, which the whole-tile kernels would
+ * compute in full into a scratch tile.  For scratch tiles only: c = the
+ * sums (the caller's store adds the bias or C and applies the ReLU).  Each
+ * column the same FMAs in the same order as the whole-tile kernels': the
+ * same bits. */
+UKERNEL_TARGET void UKERNEL_HALF_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc)
+{
+#if UKERNEL_PARTS == 2
+    tile_part(k, a, b, NULL, c, ldc, NULL, 0, 0);
+#else
+#define HALF_ROW(acc, p, kk, r) acc##r = V(fmadd)(VBROADCAST((p) + (kk) * MR + (r)), b0, acc##r)
+#define HALF_PANEL(acc, p, kk)                                                 \
+    do {                                                                       \
+        HALF_ROW(acc, p, kk, 0); HALF_ROW(acc, p, kk, 1); HALF_ROW(acc, p, kk, 2); \
+        HALF_ROW(acc, p, kk, 3); HALF_ROW(acc, p, kk, 4); HALF_ROW(acc, p, kk, 5); \
+    } while (0)
+#define HALF_ZERO(acc)                                                         \
+    VEC acc##0 = V(setzero)(), acc##1 = V(setzero)(), acc##2 = V(setzero)();   \
+    VEC acc##3 = V(setzero)(), acc##4 = V(setzero)(), acc##5 = V(setzero)()
+#define HALF_STORE(acc, first)                                                 \
+    do {                                                                       \
+        V(storeu)(c + ((first) + 0) * ldc, acc##0); V(storeu)(c + ((first) + 1) * ldc, acc##1); \
+        V(storeu)(c + ((first) + 2) * ldc, acc##2); V(storeu)(c + ((first) + 3) * ldc, acc##3); \
+        V(storeu)(c + ((first) + 4) * ldc, acc##4); V(storeu)(c + ((first) + 5) * ldc, acc##5); \
+    } while (0)
+#define STEP_HALF(kk)                                                          \
+    do {                                                                       \
+        const VEC b0 = V(loadu)(B_ROW(kk));                                    \
+        HALF_PANEL(h, a, kk);                                                  \
+    } while (0)
+    const int indexed = 0;
+    const int64_t *boff = NULL;
+    const REAL *a2 = NULL;   /* no second panel */
+    (void)boff;
+    (void)a2;
+    HALF_ZERO(h);
+    K_LOOP(STEP_HALF, 0);
+    HALF_STORE(h, 0);
+#undef STEP_HALF
+#endif
+}
+
+#ifdef UKERNEL_DOUBLE_HALF_NAME
+#define STEP_DOUBLE_HALF(kk)                                                   \
+    do {                                                                       \
+        const VEC b0 = V(loadu)(B_ROW(kk));                                    \
+        HALF_PANEL(h, a, kk);                                                  \
+        HALF_PANEL(g, a2, kk);                                                 \
+    } while (0)
+UKERNEL_TARGET void UKERNEL_DOUBLE_HALF_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc)
+{
+    const int indexed = 0;
+    const int64_t *boff = NULL;
+    const REAL *a2 = a + k * MR;
+    (void)boff;
+    HALF_ZERO(h);
+    HALF_ZERO(g);
+    K_LOOP(STEP_DOUBLE_HALF, 1);
+    HALF_STORE(h, 0);
+    HALF_STORE(g, MR);
+}
+#undef STEP_DOUBLE_HALF
+#endif
+#ifdef HALF_ROW
+#undef HALF_ROW
+#undef HALF_PANEL
+#undef HALF_ZERO
+#undef HALF_STORE
+#endif
+#endif
+
 #undef STEP
 #undef K_LOOP
 #undef B_ROW

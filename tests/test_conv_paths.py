@@ -144,6 +144,13 @@ CASES = [
     # pair of row panels), rather than the columns
     ("gemm-output-channels-split", (1, 300, 6, 5), (202, 300, 3, 3), 1, 1, 1, 1),
     ("pointwise-output-channels-split", (1, 300, 5, 6), (300, 300, 1, 1), 1, 0, 1, 1),
+    # a last column panel of at most half a tile (N = 8*81 = 648 and 100:
+    # 8 and 4 past a multiple of 32, and of 16), which only the first half
+    # of the tile's columns computes, over two reduction blocks (K = 360),
+    # M = 30 in two 12-row pairs and a 6-row panel; dilated, so that every
+    # level runs it on the GEMM
+    ("gemm-last-panel-half-tile-batch", (8, 40, 9, 9), (30, 40, 3, 3), 1, 2, 2, 1),
+    ("gemm-last-panel-half-tile-one-image", (1, 40, 10, 10), (30, 40, 3, 3), 1, 2, 2, 1),
     # huge K = 300*9 = 2700: eleven reduction blocks
     ("gemm-huge-k", (1, 300, 5, 4), (6, 300, 3, 3), 1, (1, 0), 1, 1),
     # M = 150 > MC: two row blocks with an edge tile (dilated, so that the
