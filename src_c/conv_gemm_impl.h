@@ -99,6 +99,8 @@ typedef struct {
     /* the first GEMM_NR / 2 columns of kernel's and kernel_double's rows,
      * for a last panel of B that holds no more, into a scratch tile; or NULL */
     FC_NAME(half_fn) kernel_half, kernel_double_half;
+    /* the first 3/4 of them, of kernel_double's rows, or NULL */
+    FC_NAME(half_fn) kernel_double_3q;
     fc_blocking blk;
     FC_NAME(dot_fn) dot;           /* grad_weight where there is no gwop */
     int dot_mr, dot_nr;
@@ -123,7 +125,7 @@ static void FC_NAME(add_run)(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
     FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                              NULL, NULL, GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
+                              NULL, NULL, NULL, GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
                               FC_DOT_NR_GENERIC, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, FC_NAME(add_every_other),
                               FC_NAME(add_run), NULL};
 #ifdef FASTCONV_HAVE_AVX2
@@ -154,6 +156,7 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.kernel_mr2 = GEMM_UKERNEL_MR2_AVX512;
         e.kernel_half = GEMM_UKERNEL_HALF_AVX512;
         e.kernel_double_half = GEMM_UKERNEL_DOUBLE_HALF_AVX512;
+        e.kernel_double_3q = GEMM_UKERNEL_DOUBLE_3Q_AVX512;
         e.indexed_mr2 = GEMM_INDEXED_MR2_AVX512;
         e.blk = GEMM_BLOCKING_AVX512;
         e.gwop = GEMM_GWOP_AVX512;
@@ -1042,10 +1045,12 @@ static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m
             } else if (in_place && rows == (tail ? FC_GEMM_TAIL_ROWS : mr2 ? GEMM_MR + 2 : span)) {
                 kernel(k, apanel, bpanel, y + image * image_stride + (row0 + ir) * P + p, P, bt, flags);
             } else {
-                /* a last panel of at most NR / 2 columns: only those */
-                const FC_NAME(half_fn) half = nr > GEMM_NR / 2 ? NULL
-                                              : kernel == e->kernel ? e->kernel_half
-                                              : kernel == e->kernel_double ? e->kernel_double_half : NULL;
+                /* a last panel of at most NR / 2 (3 NR / 4) columns: only those */
+                const FC_NAME(half_fn) half = nr <= GEMM_NR / 2
+                                                  ? (kernel == e->kernel ? e->kernel_half
+                                                     : kernel == e->kernel_double ? e->kernel_double_half : NULL)
+                                              : nr <= GEMM_NR / 4 * 3 && kernel == e->kernel_double ? e->kernel_double_3q
+                                                                                                    : NULL;
                 if (half)
                     half(k, apanel, bpanel, tile, GEMM_NR);
                 else

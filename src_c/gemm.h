@@ -140,6 +140,9 @@ void fc_gemm_f32_6x16_avx512(int64_t k, const float *a, const float *b, float *c
 void fc_gemm_f64_6x8_avx512(int64_t k, const double *a, const double *b, double *c, int64_t ldc);
 void fc_gemm_f32_12x16_avx512(int64_t k, const float *a, const float *b, float *c, int64_t ldc);
 void fc_gemm_f64_12x8_avx512(int64_t k, const double *a, const double *b, double *c, int64_t ldc);
+/* ... and the first 3/4 of NR columns of 2*MR rows (gemm_ukernel_impl.h). */
+void fc_gemm_f32_12x24_avx512(int64_t k, const float *a, const float *b, float *c, int64_t ldc);
+void fc_gemm_f64_12x12_avx512(int64_t k, const double *a, const double *b, double *c, int64_t ldc);
 /* AVX-512F, MR + 2 rows: a whole A panel and the first two rows of the
  * next (a + k*MR), for the last two panels of an A that leaves MR + 2 rows. */
 void fc_gemm_f32_8x32_avx512(int64_t k, const float *a, const float *b, float *c,

@@ -151,6 +151,10 @@ CASES = [
     # level runs it on the GEMM
     ("gemm-last-panel-half-tile-batch", (8, 40, 9, 9), (30, 40, 3, 3), 1, 2, 2, 1),
     ("gemm-last-panel-half-tile-one-image", (1, 40, 10, 10), (30, 40, 3, 3), 1, 2, 2, 1),
+    # ... and of at most 3/4 of a tile's columns (AVX-512: a vector and a half
+    # a row), in float32 (N = 49: 17 past 32) and in float64 (N = 60: 12 past 48)
+    ("gemm-last-panel-3q-tile-float32", (1, 40, 7, 7), (30, 40, 3, 3), 1, 2, 2, 1),
+    ("gemm-last-panel-3q-tile-float64", (1, 40, 6, 10), (30, 40, 3, 3), 1, 2, 2, 1),
     # huge K = 300*9 = 2700: eleven reduction blocks
     ("gemm-huge-k", (1, 300, 5, 4), (6, 300, 3, 3), 1, (1, 0), 1, 1),
     # M = 150 > MC: two row blocks with an edge tile (dilated, so that the
