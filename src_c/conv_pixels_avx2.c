@@ -21,44 +21,11 @@
 #include "conv_pixels.h"
 #include "conv_pixels_tile.h"
 #include "runtime.h"
+#include "transpose_avx2.h"
 
 /* No fetch of the next tile's output lines at this level
  * (conv_pixels_run_impl.h): it measured no faster (1.00). */
 #define PIX_FETCH_OUT 0
-
-/* In-register transposes for the weight packing (conv_pixels_pack_impl.h):
- * v[r][l] <- v[l][r] for 8 vectors of 8 floats (pairs of rows interleaved,
- * then their pairs, then the 128-bit halves gathered) and for 4 vectors of
- * 4 doubles. */
-static inline void pix_transpose8_f32(__m256 *v)
-{
-    __m256 t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
-    }
-    /* u[4h + c]: rows 4h .. 4h + 3 of columns c (low half) and c + 4 (high) */
-    for (int h = 0; h < 8; h += 4) {
-        u[h] = _mm256_shuffle_ps(t[h], t[h + 2], 0x44);
-        u[h + 1] = _mm256_shuffle_ps(t[h], t[h + 2], 0xEE);
-        u[h + 2] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0x44);
-        u[h + 3] = _mm256_shuffle_ps(t[h + 1], t[h + 3], 0xEE);
-    }
-    for (int c = 0; c < 4; c++) {
-        v[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
-        v[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
-    }
-}
-
-static inline void pix_transpose4_f64(__m256d *v)
-{
-    const __m256d t0 = _mm256_unpacklo_pd(v[0], v[1]), t1 = _mm256_unpackhi_pd(v[0], v[1]);
-    const __m256d t2 = _mm256_unpacklo_pd(v[2], v[3]), t3 = _mm256_unpackhi_pd(v[2], v[3]);
-    v[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
-    v[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
-    v[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
-    v[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
-}
 
 /* ---- float: 6 pixels x 16 channels ---------------------------------------- */
 
@@ -76,7 +43,7 @@ static inline void pix_transpose4_f64(__m256d *v)
 #define PACK_LOADU _mm256_loadu_ps
 #define PACK_STORE _mm256_store_ps
 #define PACK_ZERO _mm256_setzero_ps
-#define PACK_TRANSPOSE pix_transpose8_f32
+#define PACK_TRANSPOSE fc_transpose8_avx2_f32
 #include "conv_pixels_pack_impl.h"
 #include "conv_pixels_run_impl.h"
 #undef REAL
@@ -97,7 +64,7 @@ static inline void pix_transpose4_f64(__m256d *v)
 #define PACK_LOADU _mm256_loadu_pd
 #define PACK_STORE _mm256_store_pd
 #define PACK_ZERO _mm256_setzero_pd
-#define PACK_TRANSPOSE pix_transpose4_f64
+#define PACK_TRANSPOSE fc_transpose4_avx2_f64
 #include "conv_pixels_pack_impl.h"
 #include "conv_pixels_run_impl.h"
 #undef REAL

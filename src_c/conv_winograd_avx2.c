@@ -142,41 +142,18 @@ static inline __attribute__((always_inline)) __m256i wgemm_first_lanes(int n)
 #include "conv_winograd_gemm_v_impl.h"
 #include "conv_winograd_gemm_u_impl.h"
 
-/* One pass for 2 output channels: 128-bit lane kk of each vector is output
- * channel 2 * pass + kk (zeros past O), lane a of it row a of G g G^T. */
-void fc_wino_pack2_avx2_f32(const float *w, int64_t O, int64_t C, int64_t pass, float *U)
-{
-    const __m256 half = _mm256_set1_ps(0.5f);
-    const int64_t k0 = 2 * pass;
-    const float *w0 = k0 < O ? w + k0 * C * 9 : NULL, *w1 = k0 + 1 < O ? w + (k0 + 1) * C * 9 : NULL;
-    for (int64_t c = 0; c < C; c++) {
-        /* z[p], 128-bit lane kk: weights 4p .. 4p + 3 of channel k0 + kk (p = 2: weight 8 only) */
-        __m256 z[3];
-        {
-            const float *a = w0 ? w0 + c * 9 : NULL, *b = w1 ? w1 + c * 9 : NULL;
-            const __m128 zero = _mm_setzero_ps();
-            z[0] = _mm256_set_m128(b ? _mm_loadu_ps(b) : zero, a ? _mm_loadu_ps(a) : zero);
-            z[1] = _mm256_set_m128(b ? _mm_loadu_ps(b + 4) : zero, a ? _mm_loadu_ps(a + 4) : zero);
-            z[2] = _mm256_set_m128(b ? _mm_load_ss(b + 8) : zero, a ? _mm_load_ss(a + 8) : zero);
-        }
-#define WINO_PACK_TAP(e) _mm256_permute_ps(z[(e) / 4], ((e) % 4) * 0x55)
-        __m256 t[3];
-        for (int j = 0; j < 3; j++) {
-            /* t[j], lane a: wino_pack's t[a][j] */
-            const __m256 g0 = j == 0 ? WINO_PACK_TAP(0) : j == 1 ? WINO_PACK_TAP(1) : WINO_PACK_TAP(2);
-            const __m256 g1 = j == 0 ? WINO_PACK_TAP(3) : j == 1 ? WINO_PACK_TAP(4) : WINO_PACK_TAP(5);
-            const __m256 g2 = j == 0 ? WINO_PACK_TAP(6) : j == 1 ? WINO_PACK_TAP(7) : WINO_PACK_TAP(8);
-            const __m256 sum = _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(g0, g1), g2), half);
-            const __m256 dif = _mm256_mul_ps(_mm256_add_ps(_mm256_sub_ps(g0, g1), g2), half);
-            t[j] = _mm256_blend_ps(_mm256_blend_ps(_mm256_blend_ps(g0, sum, 0x22), dif, 0x44), g2, 0x88);
-        }
-#undef WINO_PACK_TAP
-        const __m256 u1 = _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(t[0], t[1]), t[2]), half);
-        const __m256 u2 = _mm256_mul_ps(_mm256_add_ps(_mm256_sub_ps(t[0], t[1]), t[2]), half);
-        _mm256_storeu_ps(U + (0 * C + c) * 8, t[0]);
-        _mm256_storeu_ps(U + (1 * C + c) * 8, u1);
-        _mm256_storeu_ps(U + (2 * C + c) * 8, u2);
-        _mm256_storeu_ps(U + (3 * C + c) * 8, t[2]);
-    }
-}
+/* One pass for 2 output channels (conv_winograd_pack_impl.h). */
+#define WP_NAME fc_wino_pack2_avx2_f32
+#define WP_KB 2
+#define WP_VEC __m256
+#define WP_SET1 _mm256_set1_ps
+#define WP_ADD _mm256_add_ps
+#define WP_SUB _mm256_sub_ps
+#define WP_MUL _mm256_mul_ps
+#define WP_STOREU _mm256_storeu_ps
+#define WP_LANES(q) _mm256_set_m128((q)[1], (q)[0])
+#define WP_TAP(v, i) _mm256_permute_ps((v), (i) * 0x55)
+#define WP_BLEND(a0, a1, a2, a3) \
+    _mm256_blend_ps(_mm256_blend_ps(_mm256_blend_ps((a0), (a1), 0x22), (a2), 0x44), (a3), 0x88)
+#include "conv_winograd_pack_impl.h"
 #endif

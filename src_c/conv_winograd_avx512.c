@@ -148,52 +148,25 @@ void fc_wgemm_y_avx512_f32(const float *m, int64_t stride, int64_t O, int64_t nb
         }
 }
 
-/* One pass for 4 output channels (fc_wino_pack2_avx2_f32 at twice the
- * width): 128-bit lane kk is output channel 4 * pass + kk. */
-void fc_wino_pack4_avx512_f32(const float *w, int64_t O, int64_t C, int64_t pass, float *U)
+/* One pass for 4 output channels (conv_winograd_pack_impl.h). */
+static inline __m512 wino_pack_lanes(const __m128 *q)
 {
-    const __m512 half = _mm512_set1_ps(0.5f);
-    const int64_t k0 = 4 * pass;
-    const float *wk[4];
-    for (int kk = 0; kk < 4; kk++) wk[kk] = k0 + kk < O ? w + (k0 + kk) * C * 9 : NULL;
-    for (int64_t c = 0; c < C; c++) {
-        __m512 z[3];
-        {
-            const __m128 zero = _mm_setzero_ps();
-            __m128 part[4][3];
-            for (int kk = 0; kk < 4; kk++) {
-                const float *g = wk[kk] ? wk[kk] + c * 9 : NULL;
-                part[kk][0] = g ? _mm_loadu_ps(g) : zero;
-                part[kk][1] = g ? _mm_loadu_ps(g + 4) : zero;
-                part[kk][2] = g ? _mm_load_ss(g + 8) : zero;
-            }
-            for (int p = 0; p < 3; p++) {
-                __m512 v = _mm512_castps128_ps512(part[0][p]);
-                v = _mm512_insertf32x4(v, part[1][p], 1);
-                v = _mm512_insertf32x4(v, part[2][p], 2);
-                z[p] = _mm512_insertf32x4(v, part[3][p], 3);
-            }
-        }
-#define WINO_PACK_TAP(e) _mm512_permute_ps(z[(e) / 4], ((e) % 4) * 0x55)
-        __m512 t[3];
-        for (int j = 0; j < 3; j++) {
-            const __m512 g0 = j == 0 ? WINO_PACK_TAP(0) : j == 1 ? WINO_PACK_TAP(1) : WINO_PACK_TAP(2);
-            const __m512 g1 = j == 0 ? WINO_PACK_TAP(3) : j == 1 ? WINO_PACK_TAP(4) : WINO_PACK_TAP(5);
-            const __m512 g2 = j == 0 ? WINO_PACK_TAP(6) : j == 1 ? WINO_PACK_TAP(7) : WINO_PACK_TAP(8);
-            const __m512 sum = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(g0, g1), g2), half);
-            const __m512 dif = _mm512_mul_ps(_mm512_add_ps(_mm512_sub_ps(g0, g1), g2), half);
-            t[j] = _mm512_mask_blend_ps(0x8888, _mm512_mask_blend_ps(0x4444, _mm512_mask_blend_ps(0x2222, g0, sum), dif),
-                                        g2);
-        }
-#undef WINO_PACK_TAP
-        const __m512 u1 = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(t[0], t[1]), t[2]), half);
-        const __m512 u2 = _mm512_mul_ps(_mm512_add_ps(_mm512_sub_ps(t[0], t[1]), t[2]), half);
-        _mm512_storeu_ps(U + (0 * C + c) * 16, t[0]);
-        _mm512_storeu_ps(U + (1 * C + c) * 16, u1);
-        _mm512_storeu_ps(U + (2 * C + c) * 16, u2);
-        _mm512_storeu_ps(U + (3 * C + c) * 16, t[2]);
-    }
+    const __m512 v = _mm512_insertf32x4(_mm512_castps128_ps512(q[0]), q[1], 1);
+    return _mm512_insertf32x4(_mm512_insertf32x4(v, q[2], 2), q[3], 3);
 }
+#define WP_NAME fc_wino_pack4_avx512_f32
+#define WP_KB 4
+#define WP_VEC __m512
+#define WP_SET1 _mm512_set1_ps
+#define WP_ADD _mm512_add_ps
+#define WP_SUB _mm512_sub_ps
+#define WP_MUL _mm512_mul_ps
+#define WP_STOREU _mm512_storeu_ps
+#define WP_LANES(q) wino_pack_lanes(q)
+#define WP_TAP(v, i) _mm512_permute_ps((v), (i) * 0x55)
+#define WP_BLEND(a0, a1, a2, a3) \
+    _mm512_mask_blend_ps(0x8888, _mm512_mask_blend_ps(0x4444, _mm512_mask_blend_ps(0x2222, (a0), (a1)), (a2)), (a3))
+#include "conv_winograd_pack_impl.h"
 
 #include "avx512_target_end.h"
 #endif

@@ -9,40 +9,9 @@
 
 #include <immintrin.h>
 
+#include "transpose_avx2.h"
+
 #define GWOP_TARGET
-
-/* r[i] = column i of the 8 x 8 block whose rows are r[0..7]. */
-static inline void transpose8_ps(__m256 r[8])
-{
-    __m256 t[8], u[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    /* per 128-bit lane, rows 4h..4h+3: u[4h + m] holds element m (lane 0)
-     * and m + 4 (lane 1) */
-    for (int h = 0; h < 2; h++) {
-        u[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
-        u[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xee);
-        u[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
-        u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xee);
-    }
-    for (int m = 0; m < 4; m++) {
-        r[m] = _mm256_permute2f128_ps(u[m], u[4 + m], 0x20);
-        r[4 + m] = _mm256_permute2f128_ps(u[m], u[4 + m], 0x31);
-    }
-}
-
-/* r[i] = column i of the 4 x 4 block whose rows are r[0..3]. */
-static inline void transpose4_pd(__m256d r[4])
-{
-    const __m256d t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
-    const __m256d t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
-    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
-    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
-    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
-    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
-}
 
 /* The first n lanes (n < 8 or 4): VMASKMOV neither reads nor faults on the
  * lanes it masks off. */
@@ -67,7 +36,7 @@ static inline __m256d maskload_pd(int n, const double *p)
 #define GWOP_ROWS FC_GWOP_ROWS_AVX2
 #define GWOP_NR FC_GEMM_NR_F32
 #define MASKED_LOAD(n, p) maskload_ps(n, p)
-#define TRANSPOSE(r) transpose8_ps(r)
+#define TRANSPOSE(r) fc_transpose8_avx2_f32(r)
 #include "gemm_gwop_impl.h"
 
 #define REAL double
@@ -79,5 +48,5 @@ static inline __m256d maskload_pd(int n, const double *p)
 #define GWOP_ROWS FC_GWOP_ROWS_AVX2
 #define GWOP_NR FC_GEMM_NR_F64
 #define MASKED_LOAD(n, p) maskload_pd(n, p)
-#define TRANSPOSE(r) transpose4_pd(r)
+#define TRANSPOSE(r) fc_transpose4_avx2_f64(r)
 #include "gemm_gwop_impl.h"
