@@ -723,18 +723,22 @@ UKERNEL_TARGET void UKERNEL_HALF_NAME(int64_t k, const REAL *a, const REAL *b, R
         HALF_PANEL(h, a, kk);                                                  \
         HALF_PANEL(g, a2, kk);                                                 \
     } while (0)
-UKERNEL_TARGET void UKERNEL_DOUBLE_HALF_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc)
-{
-    const int indexed = 0;
-    const int64_t *boff = NULL;
-    const REAL *a2 = a + k * MR;
-    (void)boff;
-    HALF_ZERO(h);
-    HALF_ZERO(g);
-    K_LOOP(STEP_DOUBLE_HALF, 1);
-    HALF_STORE(h, 0);
-    HALF_STORE(g, MR);
-}
+/* A 2*MR-row kernel of part of the columns into a scratch tile: rows of
+ * panel a in accumulators h*, of the next panel in g*. */
+#define DOUBLE_PART_KERNEL(TARGET, NAME, ZERO, STEP_M, STORE)                  \
+    TARGET void NAME(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc) \
+    {                                                                          \
+        const int indexed = 0;                                                 \
+        const int64_t *boff = NULL;                                            \
+        const REAL *a2 = a + k * MR;                                           \
+        (void)boff;                                                            \
+        ZERO(h);                                                               \
+        ZERO(g);                                                               \
+        K_LOOP(STEP_M, 1);                                                     \
+        STORE(h, 0);                                                           \
+        STORE(g, MR);                                                          \
+    }
+DOUBLE_PART_KERNEL(UKERNEL_TARGET, UKERNEL_DOUBLE_HALF_NAME, HALF_ZERO, STEP_DOUBLE_HALF, HALF_STORE)
 #undef STEP_DOUBLE_HALF
 #endif
 #ifdef UKERNEL_DOUBLE_3Q_NAME
@@ -777,23 +781,15 @@ UKERNEL_TARGET void UKERNEL_DOUBLE_HALF_NAME(int64_t k, const REAL *a, const REA
         Q3_PANEL(h, a, kk);                                                    \
         Q3_PANEL(g, a2, kk);                                                   \
     } while (0)
-UKERNEL_3Q_TARGET void UKERNEL_DOUBLE_3Q_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc)
-{
-    const int indexed = 0;
-    const int64_t *boff = NULL;
-    const REAL *a2 = a + k * MR;
-    (void)boff;
-    Q3_ZERO(h);
-    Q3_ZERO(g);
-    K_LOOP(STEP_DOUBLE_3Q, 1);
-    Q3_STORE(h, 0);
-    Q3_STORE(g, MR);
-}
+DOUBLE_PART_KERNEL(UKERNEL_3Q_TARGET, UKERNEL_DOUBLE_3Q_NAME, Q3_ZERO, STEP_DOUBLE_3Q, Q3_STORE)
 #undef STEP_DOUBLE_3Q
 #undef Q3_ROW
 #undef Q3_PANEL
 #undef Q3_ZERO
 #undef Q3_STORE
+#endif
+#ifdef DOUBLE_PART_KERNEL
+#undef DOUBLE_PART_KERNEL
 #endif
 #ifdef HALF_ROW
 #undef HALF_ROW
