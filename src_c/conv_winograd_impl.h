@@ -383,7 +383,8 @@ int FC_NAME(fc_conv2d_winograd)(const fc_geom *g, const REAL *x, const REAL *wei
     if (!U) return FC_ENOMEM;
     FC_NAME(wino_pack_ctx) pctx = {weight, Og, Cg, kb, passes, U, WINO_PACK_PASS(kb)};
     /* A (k, c) transform costs about what 1000 of the conv's flops do (5.5 ns
-     * on one thread), so a 64 x 64 pack, 25 us, is split between two threads:
+     * on one thread; float32's vector transforms, 2-3 ns, keep the weight),
+     * so a 64 x 64 pack, 25 us, is split between two threads:
      * alone, the first thread took 85-90 us of a two-thread batch-1 call
      * (the other core's reads of the last call's U make every line a
      * transfer) while the second waited.  Splitting it, batch1-res-64 on two
