@@ -252,6 +252,16 @@ FC_INLINE void FC_NAME(prefetch_tile_rows)(const REAL *c, int64_t ld, int64_t ro
     for (int64_t r = 0; r < rows; r++) fc_prefetch_span(c + r * ld, GEMM_NR * (int64_t)sizeof(REAL));
 }
 
+/* The kernel for a scratch tile of `kernel`'s rows whose last B panel
+ * holds nr columns: the engine's half (or, 2*MR rows, 3/4) width kernel
+ * where nr fits it, else NULL (the whole tile). */
+static FC_NAME(half_fn) FC_NAME(part_kernel)(const FC_NAME(gemm_engine) *e, FC_NAME(ukernel_fn) kernel, int64_t nr)
+{
+    if (nr <= GEMM_NR / 2)
+        return kernel == e->kernel ? e->kernel_half : kernel == e->kernel_double ? e->kernel_double_half : NULL;
+    return nr <= GEMM_NR / 4 * 3 && kernel == e->kernel_double ? e->kernel_double_3q : NULL;
+}
+
 /* C[m x n] (rows ldc apart) from packed A (m rows) and packed B (n columns),
  * depth k.  Edge tiles go through a scratch tile and the same epilogue in C. */
 static void FC_NAME(macro_kernel)(const FC_NAME(gemm_engine) *e, int64_t m, int64_t n, int64_t k,
@@ -282,8 +292,9 @@ static void FC_NAME(macro_kernel)(const FC_NAME(gemm_engine) *e, int64_t m, int6
                 kernel(k, apanel, bpanel, ct, ldc, bt, flags);
                 continue;
             }
-            if (kernel == e->kernel && e->kernel_half && nr <= GEMM_NR / 2)
-                e->kernel_half(k, apanel, bpanel, tile, GEMM_NR);
+            const FC_NAME(half_fn) part = FC_NAME(part_kernel)(e, kernel, nr);
+            if (part)
+                part(k, apanel, bpanel, tile, GEMM_NR);
             else
                 kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
             for (int64_t i = 0; i < mr; i++) {
@@ -1045,14 +1056,9 @@ static void FC_NAME(macro_kernel_batch)(const FC_NAME(gemm_engine) *e, int64_t m
             } else if (in_place && rows == (tail ? FC_GEMM_TAIL_ROWS : mr2 ? GEMM_MR + 2 : span)) {
                 kernel(k, apanel, bpanel, y + image * image_stride + (row0 + ir) * P + p, P, bt, flags);
             } else {
-                /* a last panel of at most NR / 2 (3 NR / 4) columns: only those */
-                const FC_NAME(half_fn) half = nr <= GEMM_NR / 2
-                                                  ? (kernel == e->kernel ? e->kernel_half
-                                                     : kernel == e->kernel_double ? e->kernel_double_half : NULL)
-                                              : nr <= GEMM_NR / 4 * 3 && kernel == e->kernel_double ? e->kernel_double_3q
-                                                                                                    : NULL;
-                if (half)
-                    half(k, apanel, bpanel, tile, GEMM_NR);
+                const FC_NAME(half_fn) part = FC_NAME(part_kernel)(e, kernel, nr);
+                if (part)
+                    part(k, apanel, bpanel, tile, GEMM_NR);
                 else
                     kernel(k, apanel, bpanel, tile, GEMM_NR, NULL, 0);
                 for (int64_t j = 0; j < nr;) {

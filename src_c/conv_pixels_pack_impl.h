@@ -11,10 +11,10 @@
  * channels (rows K values apart), zero for the rest (see conv_pixels.h).
  * It is a transpose: blocks of PACK_V rows by PACK_V steps are loaded a
  * vector a row, transposed in registers and stored a vector a step.  The
- * scalar copy it replaced wrote every value to its
- * own line, 4-8 bytes a store: (1, 256, 14, 14) onto 512 channels 3x3 stride
- * 2, whose 4.7 MB weight is read for 49 outputs, spent 40% of its time
- * there (Zen 4, one thread, AVX-512).
+ * scalar copy it replaced wrote every value to its own line, 4-8 bytes a
+ * store: (1, 256, 14, 14) onto 512 channels 3x3 stride 2, whose 4.7 MB
+ * weight is read for 49 outputs, spent 40% of its time there (Zen 4, one
+ * thread, AVX-512).
  *
  * A group of PACK_V rows at a time, step by step along them: PACK_V read
  * streams, K values apart, which the hardware prefetchers keep up with

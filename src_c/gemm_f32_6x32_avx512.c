@@ -18,6 +18,9 @@
 #define UKERNEL_DOUBLE_INDEXED_NAME fc_gemm_f32_12x32_indexed_avx512
 #define UKERNEL_DOUBLE_INDEXED_PF_NAME fc_gemm_f32_12x32_indexed_pf_avx512
 #define UKERNEL_TAIL_NAME fc_gemm_f32_4x32_avx512
+#define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f32_4x32_indexed_avx512
+#define UKERNEL_MR2_NAME fc_gemm_f32_8x32_avx512
+#define UKERNEL_MR2_INDEXED_NAME fc_gemm_f32_8x32_indexed_avx512
 #define UKERNEL_HALF_NAME fc_gemm_f32_6x16_avx512
 #define UKERNEL_DOUBLE_HALF_NAME fc_gemm_f32_12x16_avx512
 #define UKERNEL_DOUBLE_3Q_NAME fc_gemm_f32_12x24_avx512
@@ -25,9 +28,6 @@
 #define HV(op) _mm256_##op##_ps
 #define VLOW(v) _mm512_castps512_ps256(v)
 #define UKERNEL_3Q_TARGET __attribute__((target("avx512f,avx2,fma")))   /* its half-width FMAs */
-#define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f32_4x32_indexed_avx512
-#define UKERNEL_MR2_NAME fc_gemm_f32_8x32_avx512
-#define UKERNEL_MR2_INDEXED_NAME fc_gemm_f32_8x32_indexed_avx512
 #define VBROADCAST(p) V(set1)(*(p))
 #define UKERNEL_TARGET __attribute__((target("avx512f")))
 #define UKERNEL_PARTS 1

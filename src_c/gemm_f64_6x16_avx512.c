@@ -18,6 +18,9 @@
 #define UKERNEL_DOUBLE_INDEXED_NAME fc_gemm_f64_12x16_indexed_avx512
 #define UKERNEL_DOUBLE_INDEXED_PF_NAME fc_gemm_f64_12x16_indexed_pf_avx512
 #define UKERNEL_TAIL_NAME fc_gemm_f64_4x16_avx512
+#define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f64_4x16_indexed_avx512
+#define UKERNEL_MR2_NAME fc_gemm_f64_8x16_avx512
+#define UKERNEL_MR2_INDEXED_NAME fc_gemm_f64_8x16_indexed_avx512
 #define UKERNEL_HALF_NAME fc_gemm_f64_6x8_avx512
 #define UKERNEL_DOUBLE_HALF_NAME fc_gemm_f64_12x8_avx512
 #define UKERNEL_DOUBLE_3Q_NAME fc_gemm_f64_12x12_avx512
@@ -25,9 +28,6 @@
 #define HV(op) _mm256_##op##_pd
 #define VLOW(v) _mm512_castpd512_pd256(v)
 #define UKERNEL_3Q_TARGET __attribute__((target("avx512f,avx2,fma")))   /* its half-width FMAs */
-#define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f64_4x16_indexed_avx512
-#define UKERNEL_MR2_NAME fc_gemm_f64_8x16_avx512
-#define UKERNEL_MR2_INDEXED_NAME fc_gemm_f64_8x16_indexed_avx512
 #define VBROADCAST(p) V(set1)(*(p))
 #define UKERNEL_TARGET __attribute__((target("avx512f")))
 #define UKERNEL_PARTS 1

@@ -45,8 +45,10 @@
  * Shorter kernels for the last rows of A, where the file names them:
  * UKERNEL_TAIL_NAME (and, with the indexed kernels, UKERNEL_TAIL_INDEXED_NAME)
  * computes the first FC_GEMM_TAIL_ROWS rows of one panel, UKERNEL_MR2_NAME
- * and UKERNEL_MR2_INDEXED_NAME (AVX-512) MR + 2 rows from two panels; see
- * their sections.
+ * and UKERNEL_MR2_INDEXED_NAME (AVX-512) MR + 2 rows from two panels; and
+ * narrower ones for a last panel of B into a scratch tile: UKERNEL_HALF_NAME
+ * and UKERNEL_DOUBLE_HALF_NAME the first NR / 2 columns, UKERNEL_DOUBLE_3Q_NAME
+ * (AVX-512) the first 3 NR / 4; see their sections.
  */
 
 /* B row kk of the tile: a packed panel's (NR apart), or, for the indexed
