@@ -165,6 +165,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_ADD_RUN_AVX512 fc_add_run_f32_avx512
 #define GEMM_EVERY_OTHER_PLAN_AVX512 fc_every_other_plan_run_f32_avx512
 #define GEMM_PACK_A_AVX512 fc_pack_a6_f32_avx512
+#define GEMM_PACK_A_AVX2 fc_pack_a6_f32_avx2
 #define GEMM_GWOP_UNPACK_AVX512 fc_gemm_gwop_unpack_f32_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f32
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f32
@@ -221,6 +222,7 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_ADD_RUN_AVX512 fc_add_run_f64_avx512
 #define GEMM_EVERY_OTHER_PLAN_AVX512 fc_every_other_plan_run_f64_avx512
 #define GEMM_PACK_A_AVX512 fc_pack_a6_f64_avx512
+#define GEMM_PACK_A_AVX2 fc_pack_a6_f64_avx2
 #define GEMM_GWOP_UNPACK_AVX512 fc_gemm_gwop_unpack_f64_avx512
 #define GEMM_BLOCKING_GENERIC fc_blocking_generic_f64
 #define GEMM_BLOCKING_AVX2 fc_blocking_avx2_f64

@@ -323,11 +323,17 @@ static void FC_NAME(pack_a)(const REAL *src, int64_t rs, int64_t cs, int64_t m, 
         if (cs == 1 && mr == GEMM_MR) {
             /* MR row streams in, one contiguous stream out (a row at a time
              * wrote MR apart: res-256x14's weight packing 2.5% -> 1.6% of
-             * its forward); by vector permutes at AVX-512 */
+             * its forward); by vector permutes at AVX-512 and AVX2 */
             const REAL *s = src + i0 * rs;
 #ifdef GEMM_PACK_A_AVX512
             if (fc_gemm_avx512_usable()) {
                 GEMM_PACK_A_AVX512(s, rs, k, dst);
+                continue;
+            }
+#endif
+#ifdef FASTCONV_HAVE_AVX2
+            if (fc_simd_level() >= FC_SIMD_AVX2) {
+                GEMM_PACK_A_AVX2(s, rs, k, dst);
                 continue;
             }
 #endif

@@ -285,6 +285,11 @@ void fc_every_other_plan_run_f64_avx512(const fc_every_other_plan *p, double *x,
 void fc_pack_a6_f32_avx512(const float *src, int64_t rs, int64_t k, float *dst);
 void fc_pack_a6_f64_avx512(const double *src, int64_t rs, int64_t k, double *dst);
 #endif
+#ifdef FASTCONV_HAVE_AVX2
+/* ... the same at the AVX2 level (gemm_f32_6x32_avx2.c, gemm_f64_6x16_avx2.c) */
+void fc_pack_a6_f32_avx2(const float *src, int64_t rs, int64_t k, float *dst);
+void fc_pack_a6_f64_avx2(const double *src, int64_t rs, int64_t k, double *dst);
+#endif
 
 /* A row of the stride-1 col2im scatter: x[m] += s[m] for m < n, n >= 1
  * (col2im_avx512.c). */
