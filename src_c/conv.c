@@ -134,9 +134,13 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_UKERNEL_PF_AVX2 fc_gemm_f32_6x32_pf_avx2
 #define GEMM_UKERNEL_TAIL_AVX2 fc_gemm_f32_4x32_avx2
 #define GEMM_UKERNEL_HALF_AVX2 fc_gemm_f32_6x16_avx2
+#define GEMM_UKERNEL_QUARTER_AVX2 fc_gemm_f32_6x8_avx2
+#define GEMM_UKERNEL_3Q_AVX2 fc_gemm_f32_6x24_avx2
 #define GEMM_UKERNEL_HALF_AVX512 fc_gemm_f32_6x16_avx512
 #define GEMM_UKERNEL_DOUBLE_HALF_AVX512 fc_gemm_f32_12x16_avx512
 #define GEMM_UKERNEL_DOUBLE_3Q_AVX512 fc_gemm_f32_12x24_avx512
+#define GEMM_UKERNEL_QUARTER_AVX512 fc_gemm_f32_6x8_avx512
+#define GEMM_UKERNEL_DOUBLE_QUARTER_AVX512 fc_gemm_f32_12x8_avx512
 #define GEMM_INDEXED_AVX2 fc_gemm_f32_6x32_indexed_avx2
 #define GEMM_INDEXED_TAIL_AVX2 fc_gemm_f32_4x32_indexed_avx2
 #define GEMM_UKERNEL_AVX512 fc_gemm_f32_6x32_avx512
@@ -191,9 +195,13 @@ int fc_conv2d_winograd_tile(const fc_geom *g, int f64)
 #define GEMM_UKERNEL_PF_AVX2 fc_gemm_f64_6x16_pf_avx2
 #define GEMM_UKERNEL_TAIL_AVX2 fc_gemm_f64_4x16_avx2
 #define GEMM_UKERNEL_HALF_AVX2 fc_gemm_f64_6x8_avx2
+#define GEMM_UKERNEL_QUARTER_AVX2 fc_gemm_f64_6x4_avx2
+#define GEMM_UKERNEL_3Q_AVX2 fc_gemm_f64_6x12_avx2
 #define GEMM_UKERNEL_HALF_AVX512 fc_gemm_f64_6x8_avx512
 #define GEMM_UKERNEL_DOUBLE_HALF_AVX512 fc_gemm_f64_12x8_avx512
 #define GEMM_UKERNEL_DOUBLE_3Q_AVX512 fc_gemm_f64_12x12_avx512
+#define GEMM_UKERNEL_QUARTER_AVX512 fc_gemm_f64_6x4_avx512
+#define GEMM_UKERNEL_DOUBLE_QUARTER_AVX512 fc_gemm_f64_12x4_avx512
 #define GEMM_INDEXED_AVX2 fc_gemm_f64_6x16_indexed_avx2
 #define GEMM_INDEXED_TAIL_AVX2 fc_gemm_f64_4x16_indexed_avx2
 #define GEMM_UKERNEL_AVX512 fc_gemm_f64_6x16_avx512

@@ -99,8 +99,10 @@ typedef struct {
     /* the first GEMM_NR / 2 columns of kernel's and kernel_double's rows,
      * for a last panel of B that holds no more, into a scratch tile; or NULL */
     FC_NAME(half_fn) kernel_half, kernel_double_half;
-    /* the first 3/4 of them, of kernel_double's rows, or NULL */
-    FC_NAME(half_fn) kernel_double_3q;
+    /* the first NR / 4 of them (of kernel's and kernel_double's rows), and
+     * the first 3/4 (of kernel's, kernel_double's), or NULL */
+    FC_NAME(half_fn) kernel_quarter, kernel_double_quarter;
+    FC_NAME(half_fn) kernel_3q, kernel_double_3q;
     fc_blocking blk;
     FC_NAME(dot_fn) dot;           /* grad_weight where there is no gwop */
     int dot_mr, dot_nr;
@@ -125,7 +127,7 @@ static void FC_NAME(add_run)(REAL *FC_RESTRICT x, const REAL *FC_RESTRICT s, int
 static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
 {
     FC_NAME(gemm_engine) e = {GEMM_UKERNEL_GENERIC, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                              NULL, NULL, NULL, GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
+                              NULL, NULL, NULL, NULL, NULL, NULL, GEMM_BLOCKING_GENERIC, GEMM_DOT_GENERIC, FC_DOT_MR_GENERIC,
                               FC_DOT_NR_GENERIC, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, FC_NAME(add_every_other),
                               FC_NAME(add_run), NULL};
 #ifdef FASTCONV_HAVE_AVX2
@@ -134,6 +136,8 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.kernel_pf = GEMM_UKERNEL_PF_AVX2;
         e.kernel_tail = GEMM_UKERNEL_TAIL_AVX2;
         e.kernel_half = GEMM_UKERNEL_HALF_AVX2;
+        e.kernel_quarter = GEMM_UKERNEL_QUARTER_AVX2;
+        e.kernel_3q = GEMM_UKERNEL_3Q_AVX2;
         e.indexed = GEMM_INDEXED_AVX2;
         e.indexed_tail = GEMM_INDEXED_TAIL_AVX2;
         e.blk = GEMM_BLOCKING_AVX2;
@@ -156,7 +160,10 @@ static FC_NAME(gemm_engine) FC_NAME(gemm_engine_pick)(void)
         e.kernel_mr2 = GEMM_UKERNEL_MR2_AVX512;
         e.kernel_half = GEMM_UKERNEL_HALF_AVX512;
         e.kernel_double_half = GEMM_UKERNEL_DOUBLE_HALF_AVX512;
+        e.kernel_3q = NULL;
         e.kernel_double_3q = GEMM_UKERNEL_DOUBLE_3Q_AVX512;
+        e.kernel_quarter = GEMM_UKERNEL_QUARTER_AVX512;
+        e.kernel_double_quarter = GEMM_UKERNEL_DOUBLE_QUARTER_AVX512;
         e.indexed_mr2 = GEMM_INDEXED_MR2_AVX512;
         e.blk = GEMM_BLOCKING_AVX512;
         e.gwop = GEMM_GWOP_AVX512;
@@ -253,13 +260,16 @@ FC_INLINE void FC_NAME(prefetch_tile_rows)(const REAL *c, int64_t ld, int64_t ro
 }
 
 /* The kernel for a scratch tile of `kernel`'s rows whose last B panel
- * holds nr columns: the engine's half (or, 2*MR rows, 3/4) width kernel
- * where nr fits it, else NULL (the whole tile). */
+ * holds nr columns: the engine's narrowest (quarter, half or 3/4 width)
+ * kernel for those rows that nr fits, else NULL (the whole tile). */
 static FC_NAME(half_fn) FC_NAME(part_kernel)(const FC_NAME(gemm_engine) *e, FC_NAME(ukernel_fn) kernel, int64_t nr)
 {
-    if (nr <= GEMM_NR / 2)
-        return kernel == e->kernel ? e->kernel_half : kernel == e->kernel_double ? e->kernel_double_half : NULL;
-    return nr <= GEMM_NR / 4 * 3 && kernel == e->kernel_double ? e->kernel_double_3q : NULL;
+    const int one = kernel == e->kernel, two = kernel == e->kernel_double;
+    FC_NAME(half_fn) part = NULL;
+    if (nr <= GEMM_NR / 4) part = one ? e->kernel_quarter : two ? e->kernel_double_quarter : NULL;
+    if (!part && nr <= GEMM_NR / 2) part = one ? e->kernel_half : two ? e->kernel_double_half : NULL;
+    if (!part && nr <= GEMM_NR / 4 * 3) part = one ? e->kernel_3q : two ? e->kernel_double_3q : NULL;
+    return part;
 }
 
 /* C[m x n] (rows ldc apart) from packed A (m rows) and packed B (n columns),

@@ -80,6 +80,12 @@ void fc_gemm_f64_4x16_avx2(int64_t k, const double *a, const double *b, double *
  * columns (gemm_ukernel_impl.h). */
 void fc_gemm_f32_6x16_avx2(int64_t k, const float *a, const float *b, float *c, int64_t ldc);
 void fc_gemm_f64_6x8_avx2(int64_t k, const double *a, const double *b, double *c, int64_t ldc);
+/* ... the first NR / 4 and the first 3 NR / 4 of them, for a last panel of
+ * at most that many. */
+void fc_gemm_f32_6x8_avx2(int64_t k, const float *a, const float *b, float *c, int64_t ldc);
+void fc_gemm_f64_6x4_avx2(int64_t k, const double *a, const double *b, double *c, int64_t ldc);
+void fc_gemm_f32_6x24_avx2(int64_t k, const float *a, const float *b, float *c, int64_t ldc);
+void fc_gemm_f64_6x12_avx2(int64_t k, const double *a, const double *b, double *c, int64_t ldc);
 /* The same two with B row kk read in place at b + boff[kk] (see the AVX-512
  * indexed kernels). */
 void fc_gemm_f32_6x32_indexed_avx2(int64_t k, const float *a, const float *b, const int64_t *boff,
@@ -143,6 +149,11 @@ void fc_gemm_f64_12x8_avx512(int64_t k, const double *a, const double *b, double
 /* ... and the first 3/4 of NR columns of 2*MR rows (gemm_ukernel_impl.h). */
 void fc_gemm_f32_12x24_avx512(int64_t k, const float *a, const float *b, float *c, int64_t ldc);
 void fc_gemm_f64_12x12_avx512(int64_t k, const double *a, const double *b, double *c, int64_t ldc);
+/* ... and the first NR / 4 of MR and of 2*MR rows. */
+void fc_gemm_f32_6x8_avx512(int64_t k, const float *a, const float *b, float *c, int64_t ldc);
+void fc_gemm_f64_6x4_avx512(int64_t k, const double *a, const double *b, double *c, int64_t ldc);
+void fc_gemm_f32_12x8_avx512(int64_t k, const float *a, const float *b, float *c, int64_t ldc);
+void fc_gemm_f64_12x4_avx512(int64_t k, const double *a, const double *b, double *c, int64_t ldc);
 /* AVX-512F, MR + 2 rows: a whole A panel and the first two rows of the
  * next (a + k*MR), for the last two panels of an A that leaves MR + 2 rows. */
 void fc_gemm_f32_8x32_avx512(int64_t k, const float *a, const float *b, float *c,

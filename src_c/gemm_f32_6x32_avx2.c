@@ -18,6 +18,8 @@
 #define UKERNEL_PF_NAME fc_gemm_f32_6x32_pf_avx2
 #define UKERNEL_TAIL_NAME fc_gemm_f32_4x32_avx2
 #define UKERNEL_HALF_NAME fc_gemm_f32_6x16_avx2
+#define UKERNEL_QUARTER_NAME fc_gemm_f32_6x8_avx2
+#define UKERNEL_3Q_NAME fc_gemm_f32_6x24_avx2
 #define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f32_4x32_indexed_avx2
 #define UKERNEL_TARGET 
 #define UKERNEL_PARTS 2

@@ -24,6 +24,8 @@
 #define UKERNEL_HALF_NAME fc_gemm_f32_6x16_avx512
 #define UKERNEL_DOUBLE_HALF_NAME fc_gemm_f32_12x16_avx512
 #define UKERNEL_DOUBLE_3Q_NAME fc_gemm_f32_12x24_avx512
+#define UKERNEL_QUARTER_NAME fc_gemm_f32_6x8_avx512
+#define UKERNEL_DOUBLE_QUARTER_NAME fc_gemm_f32_12x8_avx512
 #define HVEC __m256
 #define HV(op) _mm256_##op##_ps
 #define VLOW(v) _mm512_castps512_ps256(v)

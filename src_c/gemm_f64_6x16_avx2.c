@@ -18,6 +18,8 @@
 #define UKERNEL_PF_NAME fc_gemm_f64_6x16_pf_avx2
 #define UKERNEL_TAIL_NAME fc_gemm_f64_4x16_avx2
 #define UKERNEL_HALF_NAME fc_gemm_f64_6x8_avx2
+#define UKERNEL_QUARTER_NAME fc_gemm_f64_6x4_avx2
+#define UKERNEL_3Q_NAME fc_gemm_f64_6x12_avx2
 #define UKERNEL_TAIL_INDEXED_NAME fc_gemm_f64_4x16_indexed_avx2
 #define UKERNEL_TARGET 
 #define UKERNEL_PARTS 2

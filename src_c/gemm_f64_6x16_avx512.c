@@ -24,6 +24,8 @@
 #define UKERNEL_HALF_NAME fc_gemm_f64_6x8_avx512
 #define UKERNEL_DOUBLE_HALF_NAME fc_gemm_f64_12x8_avx512
 #define UKERNEL_DOUBLE_3Q_NAME fc_gemm_f64_12x12_avx512
+#define UKERNEL_QUARTER_NAME fc_gemm_f64_6x4_avx512
+#define UKERNEL_DOUBLE_QUARTER_NAME fc_gemm_f64_12x4_avx512
 #define HVEC __m256d
 #define HV(op) _mm256_##op##_pd
 #define VLOW(v) _mm512_castpd512_pd256(v)

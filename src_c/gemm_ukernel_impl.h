@@ -46,9 +46,11 @@
  * UKERNEL_TAIL_NAME (and, with the indexed kernels, UKERNEL_TAIL_INDEXED_NAME)
  * computes the first FC_GEMM_TAIL_ROWS rows of one panel, UKERNEL_MR2_NAME
  * and UKERNEL_MR2_INDEXED_NAME (AVX-512) MR + 2 rows from two panels; and
- * narrower ones for a last panel of B into a scratch tile: UKERNEL_HALF_NAME
- * and UKERNEL_DOUBLE_HALF_NAME the first NR / 2 columns, UKERNEL_DOUBLE_3Q_NAME
- * (AVX-512) the first 3 NR / 4; see their sections.
+ * narrower ones for a last panel of B into a scratch tile: UKERNEL_QUARTER_NAME
+ * and UKERNEL_DOUBLE_QUARTER_NAME (AVX-512) the first NR / 4 columns,
+ * UKERNEL_HALF_NAME and UKERNEL_DOUBLE_HALF_NAME the first NR / 2,
+ * UKERNEL_3Q_NAME (AVX2) and UKERNEL_DOUBLE_3Q_NAME (AVX-512) the first
+ * 3 NR / 4; see their sections.
  */
 
 /* B row kk of the tile: a packed panel's (NR apart), or, for the indexed
@@ -681,11 +683,6 @@ UKERNEL_TARGET void UKERNEL_MR2_INDEXED_NAME(int64_t k, const REAL *a, const REA
  * sums (the caller's store adds the bias or C and applies the ReLU).  Each
  * column the same FMAs in the same order as the whole-tile kernels': the
  * same bits. */
-UKERNEL_TARGET void UKERNEL_HALF_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc)
-{
-#if UKERNEL_PARTS == 2
-    tile_part(k, a, b, NULL, c, ldc, NULL, 0, 0);
-#else
 #define HALF_ROW(acc, p, kk, r) acc##r = V(fmadd)(VBROADCAST((p) + (kk) * MR + (r)), b0, acc##r)
 #define HALF_PANEL(acc, p, kk)                                                 \
     do {                                                                       \
@@ -701,22 +698,62 @@ UKERNEL_TARGET void UKERNEL_HALF_NAME(int64_t k, const REAL *a, const REAL *b, R
         V(storeu)(c + ((first) + 2) * ldc, acc##2); V(storeu)(c + ((first) + 3) * ldc, acc##3); \
         V(storeu)(c + ((first) + 4) * ldc, acc##4); V(storeu)(c + ((first) + 5) * ldc, acc##5); \
     } while (0)
-#define STEP_HALF(kk)                                                          \
+#define STEP_ONE_VECTOR(kk)                                                    \
     do {                                                                       \
         const VEC b0 = V(loadu)(B_ROW(kk));                                    \
         HALF_PANEL(h, a, kk);                                                  \
     } while (0)
+/* MR rows x one vector of columns: the half tile at AVX-512, a quarter at
+ * AVX2 (UKERNEL_PARTS 2). */
+UKERNEL_TARGET static inline __attribute__((always_inline)) void
+one_vector_part(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc)
+{
     const int indexed = 0;
     const int64_t *boff = NULL;
     const REAL *a2 = NULL;   /* no second panel */
     (void)boff;
     (void)a2;
     HALF_ZERO(h);
-    K_LOOP(STEP_HALF, 0);
+    K_LOOP(STEP_ONE_VECTOR, 0);
     HALF_STORE(h, 0);
-#undef STEP_HALF
+}
+#undef STEP_ONE_VECTOR
+
+UKERNEL_TARGET void UKERNEL_HALF_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc)
+{
+#if UKERNEL_PARTS == 2
+    tile_part(k, a, b, NULL, c, ldc, NULL, 0, 0);
+#else
+    one_vector_part(k, a, b, c, ldc);
 #endif
 }
+
+#if UKERNEL_PARTS == 2
+/* AVX2: the first NR / 4 columns (UKERNEL_QUARTER_NAME), for a last B panel
+ * of at most that many, and the first 3 NR / 4 (UKERNEL_3Q_NAME: a half
+ * part and a quarter one), for one of NR / 2 + 1 to 3 NR / 4, into a
+ * scratch tile as above.  The quarter's six FMA chains do not cover the FMA
+ * latency, but its steps take half the FMAs of the half width's.  One
+ * thread, Zen 4 at FASTCONV_SIMD=avx2, in-process A/B against the half and
+ * whole tiles: 1x1 512 <-> 2048 channels on 7x7 at batch 1 (49 positions,
+ * a last panel of 17) 0.94-0.95 of the time, 3x3 stride 2 512 -> 512 onto
+ * 7x7 0.95, 1x1 layers on 14x14 at batch 1 (196: 4) 0.97, at batch 8 on
+ * 7x7 (392: 8) 0.99; float64 0.97-0.98 at batch 1.  The same FMAs per
+ * column in the same order: the same bits. */
+#ifdef UKERNEL_QUARTER_NAME
+UKERNEL_TARGET void UKERNEL_QUARTER_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc)
+{
+    one_vector_part(k, a, b, c, ldc);
+}
+#endif
+#ifdef UKERNEL_3Q_NAME
+UKERNEL_TARGET void UKERNEL_3Q_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc)
+{
+    tile_part(k, a, b, NULL, c, ldc, NULL, 0, 0);
+    one_vector_part(k, a, b + 2 * VLEN, c + 2 * VLEN, ldc);
+}
+#endif
+#endif
 
 #ifdef UKERNEL_DOUBLE_HALF_NAME
 #define STEP_DOUBLE_HALF(kk)                                                   \
@@ -789,6 +826,62 @@ DOUBLE_PART_KERNEL(UKERNEL_3Q_TARGET, UKERNEL_DOUBLE_3Q_NAME, Q3_ZERO, STEP_DOUB
 #undef Q3_PANEL
 #undef Q3_ZERO
 #undef Q3_STORE
+#endif
+#ifdef UKERNEL_DOUBLE_QUARTER_NAME
+/* AVX-512: the first NR / 4 columns (a half vector, HVEC, a row) of MR rows
+ * (UKERNEL_QUARTER_NAME) and of 2*MR (UKERNEL_DOUBLE_QUARTER_NAME), for a
+ * last B panel of at most that many, into a scratch tile as above: half
+ * the half width's FMAs, and on Zen 4 at twice their rate.  One thread,
+ * Zen 4, in-process A/B against the half width: 1x1 layers on 14x14 at
+ * batch 1 (196 positions, a last panel of 4) 0.97-0.98 of the time, 512 ->
+ * 2048 on 7x7 at batch 8 (392: 8) 0.97, 3x3 stride 2 512 -> 512 onto 7x7 at
+ * batch 8 0.97; float64 (a tile of 16 columns) 512 -> 2048 on 7x7 at batch
+ * 1 (49: 1) 0.945.  The same FMAs per column in the same order: the same
+ * bits. */
+#define QR_ROW(acc, p, kk, r) acc##r = HV(fmadd)(HV(set1)((p)[(kk) * MR + (r)]), b0, acc##r)
+#define QR_PANEL(acc, p, kk)                                                   \
+    do {                                                                       \
+        QR_ROW(acc, p, kk, 0); QR_ROW(acc, p, kk, 1); QR_ROW(acc, p, kk, 2);   \
+        QR_ROW(acc, p, kk, 3); QR_ROW(acc, p, kk, 4); QR_ROW(acc, p, kk, 5);   \
+    } while (0)
+#define QR_ZERO(acc)                                                           \
+    HVEC acc##0 = HV(setzero)(), acc##1 = HV(setzero)(), acc##2 = HV(setzero)(); \
+    HVEC acc##3 = HV(setzero)(), acc##4 = HV(setzero)(), acc##5 = HV(setzero)()
+#define QR_STORE(acc, first)                                                   \
+    do {                                                                       \
+        HV(storeu)(c + ((first) + 0) * ldc, acc##0); HV(storeu)(c + ((first) + 1) * ldc, acc##1); \
+        HV(storeu)(c + ((first) + 2) * ldc, acc##2); HV(storeu)(c + ((first) + 3) * ldc, acc##3); \
+        HV(storeu)(c + ((first) + 4) * ldc, acc##4); HV(storeu)(c + ((first) + 5) * ldc, acc##5); \
+    } while (0)
+#define STEP_QUARTER(kk)                                                       \
+    do {                                                                       \
+        const HVEC b0 = HV(loadu)(B_ROW(kk));                                  \
+        QR_PANEL(h, a, kk);                                                    \
+    } while (0)
+#define STEP_DOUBLE_QUARTER(kk)                                                \
+    do {                                                                       \
+        const HVEC b0 = HV(loadu)(B_ROW(kk));                                  \
+        QR_PANEL(h, a, kk);                                                    \
+        QR_PANEL(g, a2, kk);                                                   \
+    } while (0)
+UKERNEL_3Q_TARGET void UKERNEL_QUARTER_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc)
+{
+    const int indexed = 0;
+    const int64_t *boff = NULL;
+    const REAL *a2 = NULL;   /* no second panel */
+    (void)boff;
+    (void)a2;
+    QR_ZERO(h);
+    K_LOOP(STEP_QUARTER, 0);
+    QR_STORE(h, 0);
+}
+DOUBLE_PART_KERNEL(UKERNEL_3Q_TARGET, UKERNEL_DOUBLE_QUARTER_NAME, QR_ZERO, STEP_DOUBLE_QUARTER, QR_STORE)
+#undef STEP_QUARTER
+#undef STEP_DOUBLE_QUARTER
+#undef QR_ROW
+#undef QR_PANEL
+#undef QR_ZERO
+#undef QR_STORE
 #endif
 #ifdef DOUBLE_PART_KERNEL
 #undef DOUBLE_PART_KERNEL

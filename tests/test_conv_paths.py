@@ -144,15 +144,17 @@ CASES = [
     # pair of row panels), rather than the columns
     ("gemm-output-channels-split", (1, 300, 6, 5), (202, 300, 3, 3), 1, 1, 1, 1),
     ("pointwise-output-channels-split", (1, 300, 5, 6), (300, 300, 1, 1), 1, 0, 1, 1),
-    # a last column panel of at most half a tile (N = 8*81 = 648 and 100:
-    # 8 and 4 past a multiple of 32, and of 16), which only the first half
-    # of the tile's columns computes, over two reduction blocks (K = 360),
-    # M = 30 in two 12-row pairs and a 6-row panel; dilated, so that every
-    # level runs it on the GEMM
-    ("gemm-last-panel-half-tile-batch", (8, 40, 9, 9), (30, 40, 3, 3), 1, 2, 2, 1),
-    ("gemm-last-panel-half-tile-one-image", (1, 40, 10, 10), (30, 40, 3, 3), 1, 2, 2, 1),
-    # ... and of at most 3/4 of a tile's columns (AVX-512: a vector and a half
-    # a row), in float32 (N = 49: 17 past 32) and in float64 (N = 60: 12 past 48)
+    # a last column panel of part of a tile, which the part-width kernels
+    # compute (a quarter, half or 3/4 of the tile's columns: at AVX-512 a
+    # 12-row pair of panels has its own), over two reduction blocks (K =
+    # 360), M = 30 in two 12-row pairs and a 6-row panel; dilated, so that
+    # every level runs it on the GEMM.  The columns past a multiple of the
+    # tile's 32 (float32) and 16 (float64): N = 8*81 = 648 and 100 leave a
+    # quarter or less (8 and 4; float64 8, a half, and 4), 42 a half in
+    # float32 (10; float64 3/4), 49 and 60 3/4 (17 in float32, 12 in float64)
+    ("gemm-last-panel-narrow-batch", (8, 40, 9, 9), (30, 40, 3, 3), 1, 2, 2, 1),
+    ("gemm-last-panel-narrow-one-image", (1, 40, 10, 10), (30, 40, 3, 3), 1, 2, 2, 1),
+    ("gemm-last-panel-half-tile-float32", (1, 40, 6, 7), (30, 40, 3, 3), 1, 2, 2, 1),
     ("gemm-last-panel-3q-tile-float32", (1, 40, 7, 7), (30, 40, 3, 3), 1, 2, 2, 1),
     ("gemm-last-panel-3q-tile-float64", (1, 40, 6, 10), (30, 40, 3, 3), 1, 2, 2, 1),
     # huge K = 300*9 = 2700: eleven reduction blocks
