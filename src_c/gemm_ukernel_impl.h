@@ -683,21 +683,38 @@ UKERNEL_TARGET void UKERNEL_MR2_INDEXED_NAME(int64_t k, const REAL *a, const REA
  * sums (the caller's store adds the bias or C and applies the ReLU).  Each
  * column the same FMAs in the same order as the whole-tile kernels': the
  * same bits. */
-#define HALF_ROW(acc, p, kk, r) acc##r = V(fmadd)(VBROADCAST((p) + (kk) * MR + (r)), b0, acc##r)
-#define HALF_PANEL(acc, p, kk)                                                 \
+/* One vector a row of MR rows, accumulators acc0 .. acc5: the vector type
+ * VT with its operations VOP (V, or HV for the AVX-512 quarter) and
+ * broadcast BC (a vector of *p). */
+#define ONE_ROW(VOP, BC, acc, p, kk, r) acc##r = VOP(fmadd)(BC((p) + (kk) * MR + (r)), b0, acc##r)
+#define ONE_PANEL(VOP, BC, acc, p, kk)                                         \
     do {                                                                       \
-        HALF_ROW(acc, p, kk, 0); HALF_ROW(acc, p, kk, 1); HALF_ROW(acc, p, kk, 2); \
-        HALF_ROW(acc, p, kk, 3); HALF_ROW(acc, p, kk, 4); HALF_ROW(acc, p, kk, 5); \
+        ONE_ROW(VOP, BC, acc, p, kk, 0); ONE_ROW(VOP, BC, acc, p, kk, 1);      \
+        ONE_ROW(VOP, BC, acc, p, kk, 2); ONE_ROW(VOP, BC, acc, p, kk, 3);      \
+        ONE_ROW(VOP, BC, acc, p, kk, 4); ONE_ROW(VOP, BC, acc, p, kk, 5);      \
     } while (0)
-#define HALF_ZERO(acc)                                                         \
-    VEC acc##0 = V(setzero)(), acc##1 = V(setzero)(), acc##2 = V(setzero)();   \
-    VEC acc##3 = V(setzero)(), acc##4 = V(setzero)(), acc##5 = V(setzero)()
-#define HALF_STORE(acc, first)                                                 \
+#define ONE_ZERO(VT, VOP, acc)                                                 \
+    VT acc##0 = VOP(setzero)(), acc##1 = VOP(setzero)(), acc##2 = VOP(setzero)(); \
+    VT acc##3 = VOP(setzero)(), acc##4 = VOP(setzero)(), acc##5 = VOP(setzero)()
+#define ONE_STORE(VOP, acc, first)                                             \
     do {                                                                       \
-        V(storeu)(c + ((first) + 0) * ldc, acc##0); V(storeu)(c + ((first) + 1) * ldc, acc##1); \
-        V(storeu)(c + ((first) + 2) * ldc, acc##2); V(storeu)(c + ((first) + 3) * ldc, acc##3); \
-        V(storeu)(c + ((first) + 4) * ldc, acc##4); V(storeu)(c + ((first) + 5) * ldc, acc##5); \
+        VOP(storeu)(c + ((first) + 0) * ldc, acc##0); VOP(storeu)(c + ((first) + 1) * ldc, acc##1); \
+        VOP(storeu)(c + ((first) + 2) * ldc, acc##2); VOP(storeu)(c + ((first) + 3) * ldc, acc##3); \
+        VOP(storeu)(c + ((first) + 4) * ldc, acc##4); VOP(storeu)(c + ((first) + 5) * ldc, acc##5); \
     } while (0)
+/* The body of a part kernel over one panel (a, b, c, ldc, k in scope). */
+#define SINGLE_PART_BODY(ZERO, STEP_M, STORE)                                  \
+    const int indexed = 0;                                                     \
+    const int64_t *boff = NULL;                                                \
+    const REAL *a2 = NULL;   /* no second panel */                             \
+    (void)boff;                                                                \
+    (void)a2;                                                                  \
+    ZERO(h);                                                                   \
+    K_LOOP(STEP_M, 0);                                                         \
+    STORE(h, 0)
+#define HALF_PANEL(acc, p, kk) ONE_PANEL(V, VBROADCAST, acc, p, kk)
+#define HALF_ZERO(acc) ONE_ZERO(VEC, V, acc)
+#define HALF_STORE(acc, first) ONE_STORE(V, acc, first)
 #define STEP_ONE_VECTOR(kk)                                                    \
     do {                                                                       \
         const VEC b0 = V(loadu)(B_ROW(kk));                                    \
@@ -708,14 +725,7 @@ UKERNEL_TARGET void UKERNEL_MR2_INDEXED_NAME(int64_t k, const REAL *a, const REA
 UKERNEL_TARGET static inline __attribute__((always_inline)) void
 one_vector_part(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc)
 {
-    const int indexed = 0;
-    const int64_t *boff = NULL;
-    const REAL *a2 = NULL;   /* no second panel */
-    (void)boff;
-    (void)a2;
-    HALF_ZERO(h);
-    K_LOOP(STEP_ONE_VECTOR, 0);
-    HALF_STORE(h, 0);
+    SINGLE_PART_BODY(HALF_ZERO, STEP_ONE_VECTOR, HALF_STORE);
 }
 #undef STEP_ONE_VECTOR
 
@@ -838,21 +848,10 @@ DOUBLE_PART_KERNEL(UKERNEL_3Q_TARGET, UKERNEL_DOUBLE_3Q_NAME, Q3_ZERO, STEP_DOUB
  * batch 8 0.97; float64 (a tile of 16 columns) 512 -> 2048 on 7x7 at batch
  * 1 (49: 1) 0.945.  The same FMAs per column in the same order: the same
  * bits. */
-#define QR_ROW(acc, p, kk, r) acc##r = HV(fmadd)(HV(set1)((p)[(kk) * MR + (r)]), b0, acc##r)
-#define QR_PANEL(acc, p, kk)                                                   \
-    do {                                                                       \
-        QR_ROW(acc, p, kk, 0); QR_ROW(acc, p, kk, 1); QR_ROW(acc, p, kk, 2);   \
-        QR_ROW(acc, p, kk, 3); QR_ROW(acc, p, kk, 4); QR_ROW(acc, p, kk, 5);   \
-    } while (0)
-#define QR_ZERO(acc)                                                           \
-    HVEC acc##0 = HV(setzero)(), acc##1 = HV(setzero)(), acc##2 = HV(setzero)(); \
-    HVEC acc##3 = HV(setzero)(), acc##4 = HV(setzero)(), acc##5 = HV(setzero)()
-#define QR_STORE(acc, first)                                                   \
-    do {                                                                       \
-        HV(storeu)(c + ((first) + 0) * ldc, acc##0); HV(storeu)(c + ((first) + 1) * ldc, acc##1); \
-        HV(storeu)(c + ((first) + 2) * ldc, acc##2); HV(storeu)(c + ((first) + 3) * ldc, acc##3); \
-        HV(storeu)(c + ((first) + 4) * ldc, acc##4); HV(storeu)(c + ((first) + 5) * ldc, acc##5); \
-    } while (0)
+#define QR_BCAST(p) HV(set1)(*(p))
+#define QR_PANEL(acc, p, kk) ONE_PANEL(HV, QR_BCAST, acc, p, kk)
+#define QR_ZERO(acc) ONE_ZERO(HVEC, HV, acc)
+#define QR_STORE(acc, first) ONE_STORE(HV, acc, first)
 #define STEP_QUARTER(kk)                                                       \
     do {                                                                       \
         const HVEC b0 = HV(loadu)(B_ROW(kk));                                  \
@@ -866,19 +865,12 @@ DOUBLE_PART_KERNEL(UKERNEL_3Q_TARGET, UKERNEL_DOUBLE_3Q_NAME, Q3_ZERO, STEP_DOUB
     } while (0)
 UKERNEL_3Q_TARGET void UKERNEL_QUARTER_NAME(int64_t k, const REAL *a, const REAL *b, REAL *c, int64_t ldc)
 {
-    const int indexed = 0;
-    const int64_t *boff = NULL;
-    const REAL *a2 = NULL;   /* no second panel */
-    (void)boff;
-    (void)a2;
-    QR_ZERO(h);
-    K_LOOP(STEP_QUARTER, 0);
-    QR_STORE(h, 0);
+    SINGLE_PART_BODY(QR_ZERO, STEP_QUARTER, QR_STORE);
 }
 DOUBLE_PART_KERNEL(UKERNEL_3Q_TARGET, UKERNEL_DOUBLE_QUARTER_NAME, QR_ZERO, STEP_DOUBLE_QUARTER, QR_STORE)
 #undef STEP_QUARTER
 #undef STEP_DOUBLE_QUARTER
-#undef QR_ROW
+#undef QR_BCAST
 #undef QR_PANEL
 #undef QR_ZERO
 #undef QR_STORE
@@ -886,8 +878,12 @@ DOUBLE_PART_KERNEL(UKERNEL_3Q_TARGET, UKERNEL_DOUBLE_QUARTER_NAME, QR_ZERO, STEP
 #ifdef DOUBLE_PART_KERNEL
 #undef DOUBLE_PART_KERNEL
 #endif
-#ifdef HALF_ROW
-#undef HALF_ROW
+#ifdef HALF_PANEL
+#undef ONE_ROW
+#undef ONE_PANEL
+#undef ONE_ZERO
+#undef ONE_STORE
+#undef SINGLE_PART_BODY
 #undef HALF_PANEL
 #undef HALF_ZERO
 #undef HALF_STORE
