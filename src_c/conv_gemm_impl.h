@@ -1782,14 +1782,15 @@ static FC_NAME(gemm_engine) FC_NAME(forward_engine)(const fc_geom *g)
  * images 0.95-1.01.  Fetching the next block's weight rows into L2 between
  * kernel calls measured no faster (1.01): the bursts stalled on the fill
  * buffers.  1x1 forwards, whose B packing is a plain copy, took 1.04-1.05
- * of the time this way on 7x7 planes while the weight's packing was a
- * scalar copy; with the vector packers (fc_pack_a6_*) they pack in their
- * tasks too, except where they read their input in place (pointwise_block
- * takes the prepacked weight).  One thread, Zen 4, in-process A/B: 1x1
- * 512 <-> 2048 channels on 7x7 at batch 1 0.90-0.95 of the time (float64
- * 0.83-0.88; at FASTCONV_SIMD=avx2 0.76-0.98, float64 0.77-0.81), at batch
- * 4 0.95 (avx2 0.93), at batch 8 0.97-0.98 (avx2 1.00-1.01), 512 <-> 1024
- * on 14x14 at batch 1 0.96-0.97; two threads 0.95-0.98. */
+ * of the time this way on 7x7 planes when first measured; measured again
+ * with the vector packers (fc_pack_a6_* at both levels), packing in the
+ * task came out ahead, so they take it too, except where they read their
+ * input in place (pointwise_block takes the prepacked weight).  One
+ * thread, Zen 4, in-process A/B: 1x1 512 <-> 2048 channels on 7x7 at
+ * batch 1 0.90-0.95 of the time (float64 0.83-0.88; at FASTCONV_SIMD=avx2
+ * 0.76-0.98, float64 0.77-0.81), at batch 4 0.95 (avx2 0.93), at batch 8
+ * 0.97-0.98 (avx2 1.00-1.01), 512 <-> 1024 on 14x14 at batch 1 0.96-0.97;
+ * two threads 0.95-0.98. */
 #define FC_FUSED_A_MAX_BLOCKS 1
 
 /* Whether the threads of a GEMM forward split the output channels rather
