@@ -684,8 +684,9 @@ UKERNEL_TARGET void UKERNEL_MR2_INDEXED_NAME(int64_t k, const REAL *a, const REA
  * column the same FMAs in the same order as the whole-tile kernels': the
  * same bits. */
 /* One vector a row of MR rows, accumulators acc0 .. acc5: the vector type
- * VT with its operations VOP (V, or HV for the AVX-512 quarter) and
- * broadcast BC (a vector of *p). */
+ * VT with its operations VOP (V, or HV for the AVX-512 quarter and the
+ * 3/4 width's half vectors), broadcast BC (a vector of *p), stored from
+ * row `first` of base (ldc apart). */
 #define ONE_ROW(VOP, BC, acc, p, kk, r) acc##r = VOP(fmadd)(BC((p) + (kk) * MR + (r)), b0, acc##r)
 #define ONE_PANEL(VOP, BC, acc, p, kk)                                         \
     do {                                                                       \
@@ -696,11 +697,11 @@ UKERNEL_TARGET void UKERNEL_MR2_INDEXED_NAME(int64_t k, const REAL *a, const REA
 #define ONE_ZERO(VT, VOP, acc)                                                 \
     VT acc##0 = VOP(setzero)(), acc##1 = VOP(setzero)(), acc##2 = VOP(setzero)(); \
     VT acc##3 = VOP(setzero)(), acc##4 = VOP(setzero)(), acc##5 = VOP(setzero)()
-#define ONE_STORE(VOP, acc, first)                                             \
+#define ONE_STORE(VOP, base, acc, first)                                       \
     do {                                                                       \
-        VOP(storeu)(c + ((first) + 0) * ldc, acc##0); VOP(storeu)(c + ((first) + 1) * ldc, acc##1); \
-        VOP(storeu)(c + ((first) + 2) * ldc, acc##2); VOP(storeu)(c + ((first) + 3) * ldc, acc##3); \
-        VOP(storeu)(c + ((first) + 4) * ldc, acc##4); VOP(storeu)(c + ((first) + 5) * ldc, acc##5); \
+        VOP(storeu)((base) + ((first) + 0) * ldc, acc##0); VOP(storeu)((base) + ((first) + 1) * ldc, acc##1); \
+        VOP(storeu)((base) + ((first) + 2) * ldc, acc##2); VOP(storeu)((base) + ((first) + 3) * ldc, acc##3); \
+        VOP(storeu)((base) + ((first) + 4) * ldc, acc##4); VOP(storeu)((base) + ((first) + 5) * ldc, acc##5); \
     } while (0)
 /* The body of a part kernel over one panel (a, b, c, ldc, k in scope). */
 #define SINGLE_PART_BODY(ZERO, STEP_M, STORE)                                  \
@@ -714,7 +715,7 @@ UKERNEL_TARGET void UKERNEL_MR2_INDEXED_NAME(int64_t k, const REAL *a, const REA
     STORE(h, 0)
 #define HALF_PANEL(acc, p, kk) ONE_PANEL(V, VBROADCAST, acc, p, kk)
 #define HALF_ZERO(acc) ONE_ZERO(VEC, V, acc)
-#define HALF_STORE(acc, first) ONE_STORE(V, acc, first)
+#define HALF_STORE(acc, first) ONE_STORE(V, c, acc, first)
 #define STEP_ONE_VECTOR(kk)                                                    \
     do {                                                                       \
         const VEC b0 = V(loadu)(B_ROW(kk));                                    \
@@ -804,23 +805,21 @@ DOUBLE_PART_KERNEL(UKERNEL_TARGET, UKERNEL_DOUBLE_HALF_NAME, HALF_ZERO, STEP_DOU
     do {                                                                       \
         const VEC av = VBROADCAST((p) + (kk) * MR + (r));                      \
         acc##r = V(fmadd)(av, b0, acc##r);                                     \
-        acc##r##h = HV(fmadd)(VLOW(av), b1, acc##r##h);                        \
+        acc##q##r = HV(fmadd)(VLOW(av), b1, acc##q##r);                        \
     } while (0)
 #define Q3_PANEL(acc, p, kk)                                                   \
     do {                                                                       \
         Q3_ROW(acc, p, kk, 0); Q3_ROW(acc, p, kk, 1); Q3_ROW(acc, p, kk, 2);   \
         Q3_ROW(acc, p, kk, 3); Q3_ROW(acc, p, kk, 4); Q3_ROW(acc, p, kk, 5);   \
     } while (0)
+/* a row's whole vector in acc<r>, its half vector in acc q<r> */
 #define Q3_ZERO(acc)                                                           \
     HALF_ZERO(acc);                                                            \
-    HVEC acc##0h = HV(setzero)(), acc##1h = HV(setzero)(), acc##2h = HV(setzero)(); \
-    HVEC acc##3h = HV(setzero)(), acc##4h = HV(setzero)(), acc##5h = HV(setzero)()
+    ONE_ZERO(HVEC, HV, acc##q)
 #define Q3_STORE(acc, first)                                                   \
     do {                                                                       \
         HALF_STORE(acc, first);                                                \
-        HV(storeu)(c + ((first) + 0) * ldc + VLEN, acc##0h); HV(storeu)(c + ((first) + 1) * ldc + VLEN, acc##1h); \
-        HV(storeu)(c + ((first) + 2) * ldc + VLEN, acc##2h); HV(storeu)(c + ((first) + 3) * ldc + VLEN, acc##3h); \
-        HV(storeu)(c + ((first) + 4) * ldc + VLEN, acc##4h); HV(storeu)(c + ((first) + 5) * ldc + VLEN, acc##5h); \
+        ONE_STORE(HV, c + VLEN, acc##q, first);                                \
     } while (0)
 #define STEP_DOUBLE_3Q(kk)                                                     \
     do {                                                                       \
@@ -851,7 +850,7 @@ DOUBLE_PART_KERNEL(UKERNEL_3Q_TARGET, UKERNEL_DOUBLE_3Q_NAME, Q3_ZERO, STEP_DOUB
 #define QR_BCAST(p) HV(set1)(*(p))
 #define QR_PANEL(acc, p, kk) ONE_PANEL(HV, QR_BCAST, acc, p, kk)
 #define QR_ZERO(acc) ONE_ZERO(HVEC, HV, acc)
-#define QR_STORE(acc, first) ONE_STORE(HV, acc, first)
+#define QR_STORE(acc, first) ONE_STORE(HV, c, acc, first)
 #define STEP_QUARTER(kk)                                                       \
     do {                                                                       \
         const HVEC b0 = HV(loadu)(B_ROW(kk));                                  \
